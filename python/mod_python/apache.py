@@ -1,0 +1,237 @@
+"""mod_python.apache for mod_pyrite: return codes, log levels, the table type,
+SERVER_RETURN and the module-level helpers handlers use.
+
+The request dispatch itself runs in mod_pyrite's Rust core; this module is what
+handler code sees.
+"""
+import sys
+import os
+import time
+import importlib
+
+import _apache
+
+# ---- handler return codes --------------------------------------------------
+OK = REQ_PROCEED = 0
+DECLINED = PROG_TRACEBACK = -1
+DONE = -2
+SUSPENDED = -3
+
+# ---- HTTP status codes -----------------------------------------------------
+HTTP_CONTINUE = 100
+HTTP_SWITCHING_PROTOCOLS = 101
+HTTP_PROCESSING = 102
+HTTP_EARLY_HINTS = 103
+HTTP_OK = 200
+HTTP_CREATED = 201
+HTTP_ACCEPTED = 202
+HTTP_NON_AUTHORITATIVE = 203
+HTTP_NO_CONTENT = 204
+HTTP_RESET_CONTENT = 205
+HTTP_PARTIAL_CONTENT = 206
+HTTP_MULTI_STATUS = 207
+HTTP_ALREADY_REPORTED = 208
+HTTP_IM_USED = 226
+HTTP_MULTIPLE_CHOICES = 300
+HTTP_MOVED_PERMANENTLY = 301
+HTTP_MOVED_TEMPORARILY = 302
+HTTP_SEE_OTHER = 303
+HTTP_NOT_MODIFIED = 304
+HTTP_USE_PROXY = 305
+HTTP_TEMPORARY_REDIRECT = 307
+HTTP_PERMANENT_REDIRECT = 308
+HTTP_BAD_REQUEST = 400
+HTTP_UNAUTHORIZED = 401
+HTTP_PAYMENT_REQUIRED = 402
+HTTP_FORBIDDEN = 403
+HTTP_NOT_FOUND = 404
+HTTP_METHOD_NOT_ALLOWED = 405
+HTTP_NOT_ACCEPTABLE = 406
+HTTP_PROXY_AUTHENTICATION_REQUIRED = 407
+HTTP_REQUEST_TIME_OUT = 408
+HTTP_CONFLICT = 409
+HTTP_GONE = 410
+HTTP_LENGTH_REQUIRED = 411
+HTTP_PRECONDITION_FAILED = 412
+HTTP_REQUEST_ENTITY_TOO_LARGE = 413
+HTTP_REQUEST_URI_TOO_LARGE = 414
+HTTP_UNSUPPORTED_MEDIA_TYPE = 415
+HTTP_RANGE_NOT_SATISFIABLE = 416
+HTTP_EXPECTATION_FAILED = 417
+HTTP_MISDIRECTED_REQUEST = 421
+HTTP_UNPROCESSABLE_ENTITY = 422
+HTTP_LOCKED = 423
+HTTP_FAILED_DEPENDENCY = 424
+HTTP_UPGRADE_REQUIRED = 426
+HTTP_PRECONDITION_REQUIRED = 428
+HTTP_TOO_MANY_REQUESTS = 429
+HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE = 431
+HTTP_UNAVAILABLE_FOR_LEGAL_REASONS = 451
+HTTP_INTERNAL_SERVER_ERROR = 500
+HTTP_NOT_IMPLEMENTED = 501
+HTTP_BAD_GATEWAY = 502
+HTTP_SERVICE_UNAVAILABLE = 503
+HTTP_GATEWAY_TIME_OUT = 504
+HTTP_VERSION_NOT_SUPPORTED = 505
+HTTP_VARIANT_ALSO_VARIES = 506
+HTTP_INSUFFICIENT_STORAGE = 507
+HTTP_LOOP_DETECTED = 508
+HTTP_NOT_EXTENDED = 510
+HTTP_NETWORK_AUTHENTICATION_REQUIRED = 511
+
+# ---- error log levels ------------------------------------------------------
+APLOG_EMERG = 0
+APLOG_ALERT = 1
+APLOG_CRIT = 2
+APLOG_ERR = 3
+APLOG_WARNING = 4
+APLOG_NOTICE = 5
+APLOG_INFO = 6
+APLOG_DEBUG = 7
+APLOG_NOERRNO = 16  # accepted for compatibility; it changes nothing in httpd 2.4
+
+# ---- method numbers (req.method_number) --------------------------------------
+M_GET = 0
+M_PUT = 1
+M_POST = 2
+M_DELETE = 3
+M_CONNECT = 4
+M_OPTIONS = 5
+M_TRACE = 6
+M_PATCH = 7
+M_PROPFIND = 8
+M_PROPPATCH = 9
+M_MKCOL = 10
+M_COPY = 11
+M_MOVE = 12
+M_LOCK = 13
+M_UNLOCK = 14
+M_VERSION_CONTROL = 15
+M_CHECKOUT = 16
+M_UNCHECKOUT = 17
+M_CHECKIN = 18
+M_UPDATE = 19
+M_LABEL = 20
+M_REPORT = 21
+M_MKWORKSPACE = 22
+M_MKACTIVITY = 23
+M_BASELINE_CONTROL = 24
+M_MERGE = 25
+M_INVALID = 26
+
+# ---- req.get_remote_host() lookup types --------------------------------------
+REMOTE_HOST = 0
+REMOTE_NAME = 1
+REMOTE_NOLOOKUP = 2
+REMOTE_DOUBLE_REV = 3
+
+SERVER_RETURN = _apache.SERVER_RETURN
+table = _apache.table
+mp_table = _apache.table
+
+
+def make_table(*args, **kw):
+    """A new, empty table (mod_python's old spelling of ``table()``)."""
+    return table(*args, **kw)
+
+
+def log_error(message, level=APLOG_ERR, server=None):
+    """Writes ``message`` to httpd's error log (the server's, when one is given)."""
+    _apache.log_error(str(message), level, server)
+
+
+def _module_mtime(module):
+    path = getattr(module, "__file__", None)
+    if not path:
+        return 0
+    try:
+        return os.path.getmtime(path)
+    except OSError:
+        return 0
+
+
+def import_module(module_name, autoreload=1, log=0, path=None):
+    """Imports ``module_name`` and returns it; with autoreload, a module whose
+    file changed since it was loaded is reloaded (checked at most once a second).
+    ``path`` restricts where the module may come from."""
+    module = sys.modules.get(module_name)
+    if module is not None and path:
+        origin = getattr(module, "__file__", None) or ""
+        if not any(origin.startswith(p) for p in path):
+            module = None  # a different module of the same name
+            del sys.modules[module_name]
+    if module is None:
+        if log:
+            log_error("mod_python: importing module %r" % module_name, APLOG_NOTICE)
+        if path:
+            saved = sys.path[:]
+            sys.path[:0] = [p for p in path if p not in sys.path]
+            try:
+                module = importlib.import_module(module_name)
+            finally:
+                sys.path[:] = saved
+        else:
+            module = importlib.import_module(module_name)
+        module.__mtime__ = _module_mtime(module)
+        module.__mtime_check__ = time.time()
+        return module
+    if autoreload:
+        now = time.time()
+        if now - module.__dict__.get("__mtime_check__", 0) > 1:
+            module.__mtime_check__ = now
+            mtime = _module_mtime(module)
+            if mtime != module.__dict__.get("__mtime__", mtime):
+                if log:
+                    log_error("mod_python: reimporting module %r" % module_name, APLOG_NOTICE)
+                module = importlib.reload(module)
+                module.__mtime__ = mtime
+            else:
+                module.__mtime__ = mtime
+    return module
+
+
+def resolve_object(module, obj_str, arg=None, silent=0):
+    """Follows a dotted path from ``module``; a class met on the way is
+    instantiated with ``arg`` (mod_python's rule for ``module::Class.method``)."""
+    obj = module
+    for part in obj_str.split("."):
+        parent = obj
+        if silent and not hasattr(obj, part):
+            return None
+        if obj is module and not hasattr(module, part):
+            raise AttributeError("module '%s' contains no '%s'"
+                                 % (getattr(module, "__file__", module.__name__), part))
+        obj = getattr(obj, part)
+        if isinstance(parent, type):
+            obj = getattr(parent(arg), part)
+    return obj
+
+
+def _resolve_for_request(module, obj_str, req):
+    """Called by the dispatcher for object paths that pass through a class."""
+    return resolve_object(module, obj_str, arg=req)
+
+
+def _needs_instance(module, obj_str):
+    """True when resolving ``obj_str`` meets a class before its last part, so
+    the object must be resolved anew for every request."""
+    obj = module
+    parts = obj_str.split(".")
+    for part in parts[:-1]:
+        obj = getattr(obj, part)
+        if isinstance(obj, type):
+            return True
+    return False
+
+
+def _error_page(phase, handler, lines):
+    """The body PythonDebug On sends: the traceback, HTML-escaped."""
+    import html
+    body = ['\n<pre>\nMod_python error: "%s %s"\n\n' % (html.escape(phase), html.escape(handler))]
+    body.extend(html.escape(line) + "\n" for line in lines)
+    body.append("</pre>\n")
+    return "".join(body)
+
+
+main_server = None  # set per child by mod_pyrite
+interpreter = "main_interpreter"

@@ -1,0 +1,548 @@
+//! Directives: parsing, the per-directory and per-server structures, and how
+//! they merge (server -> virtual host -> <Directory>/<Location>/<Files>), with
+//! mod_python's syntax and meaning. What a setting does at run time lives elsewhere.
+use crate::handlers::HandlerCache;
+use crate::ffi::{self, raw};
+use std::ffi::{c_char, c_int, c_void};
+use std::sync::Arc;
+
+/// The request phases a Python handler can be attached to, in httpd's order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    Handler = 0,
+}
+
+pub const PHASES: usize = 1;
+
+impl Phase {
+    /// The directive that attaches handlers to this phase.
+    pub fn directive(self) -> &'static str {
+        match self {
+            Phase::Handler => "PythonHandler",
+        }
+    }
+    /// The object looked up when a handler names only a module (mod_python's rule:
+    /// the directive name without "Python", lower-cased).
+    pub fn default_object(self) -> &'static str {
+        match self {
+            Phase::Handler => "handler",
+        }
+    }
+}
+
+/// Where a directive was written, for error messages.
+#[derive(Clone, Debug, Default)]
+pub struct Origin {
+    pub file: String,
+    pub line: u32,
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.file, self.line)
+    }
+}
+
+/// One `module[::object]` named by a handler directive.
+pub struct HandlerDecl {
+    pub phase: Phase,
+    pub module: String,
+    /// Dotted object path; None means the phase's default name.
+    pub object: Option<String>,
+    /// `| .ext ...`: the handler applies only to files with these extensions.
+    pub exts: Vec<String>,
+    /// The <Directory> (or .htaccess directory) it was declared in, which
+    /// mod_python prepends to sys.path when no PythonPath is set.
+    pub directory: Option<String>,
+    pub origin: Origin,
+    /// This child's resolved module and object (empty in the parent).
+    pub cache: HandlerCache,
+}
+
+impl HandlerDecl {
+    pub fn object_name(&self) -> &str {
+        self.object.as_deref().unwrap_or(self.phase.default_object())
+    }
+    /// `module::object` as written in the configuration.
+    pub fn spec(&self) -> String {
+        match &self.object {
+            Some(o) => format!("{}::{}", self.module, o),
+            None => self.module.clone(),
+        }
+    }
+}
+
+/// A `PythonPath` expression and where it was written.
+pub struct PathSetting {
+    pub expr: String,
+    pub origin: Origin,
+}
+
+/// A `PythonImport module[::function] interpreter` line.
+pub struct ImportDecl {
+    pub module: String,
+    pub function: Option<String>,
+    pub interpreter: String,
+    pub origin: Origin,
+}
+
+/// Per-directory configuration (also the server's defaults for its sections).
+#[derive(Clone, Default)]
+pub struct DirConfig {
+    pub handlers: [Option<Arc<Vec<Arc<HandlerDecl>>>>; PHASES],
+    pub python_path: Option<Arc<PathSetting>>,
+    /// PythonOption lines in order; a None value removes the key.
+    pub options: Option<Arc<Vec<(String, Option<String>)>>>,
+    pub debug: Option<bool>,
+    pub autoreload: Option<bool>,
+}
+
+impl DirConfig {
+    pub fn handlers(&self, phase: Phase) -> &[Arc<HandlerDecl>] {
+        self.handlers[phase as usize].as_deref().map_or(&[], |v| v.as_slice())
+    }
+    pub fn debug(&self) -> bool {
+        self.debug.unwrap_or(false)
+    }
+    /// mod_python reloads changed handler modules unless told not to.
+    pub fn autoreload(&self) -> bool {
+        self.autoreload.unwrap_or(true)
+    }
+    /// The effective PythonOption table, in the order keys were first set.
+    pub fn options(&self) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = Vec::new();
+        for (k, v) in self.options.iter().flat_map(|o| o.iter()) {
+            out.retain(|(ek, _)| ek != k);
+            if let Some(v) = v {
+                out.push((k.clone(), v.clone()));
+            }
+        }
+        out
+    }
+
+    fn merge(base: &DirConfig, new: &DirConfig) -> DirConfig {
+        let mut m = base.clone();
+        for (i, h) in new.handlers.iter().enumerate() {
+            if h.is_some() {
+                m.handlers[i] = h.clone();
+            }
+        }
+        if new.python_path.is_some() {
+            m.python_path = new.python_path.clone();
+        }
+        m.options = match (&base.options, &new.options) {
+            (Some(b), Some(n)) => Some(Arc::new(b.iter().chain(n.iter()).cloned().collect())),
+            (b, None) => b.clone(),
+            (None, n) => n.clone(),
+        };
+        m.debug = new.debug.or(base.debug);
+        m.autoreload = new.autoreload.or(base.autoreload);
+        m
+    }
+}
+
+/// Per-server configuration.
+#[derive(Clone, Default)]
+pub struct ServerConfig {
+    pub imports: Vec<Arc<ImportDecl>>,
+}
+
+// ---- httpd callbacks: create and merge -------------------------------------
+
+/// # Safety
+/// Called by httpd with a live pool.
+pub unsafe extern "C" fn create_dir_config(p: *mut raw::apr_pool_t, _dir: *mut c_char) -> *mut c_void {
+    crate::guard::or(std::ptr::null_mut(), || unsafe { ffi::pool::adopt(p, DirConfig::default()) as *mut c_void })
+}
+
+/// # Safety
+/// Called by httpd with two configurations made by create/merge_dir_config.
+pub unsafe extern "C" fn merge_dir_config(p: *mut raw::apr_pool_t, base: *mut c_void, new: *mut c_void) -> *mut c_void {
+    crate::guard::or(base, || {
+        // SAFETY: both were made by this module's create/merge, live in pools that outlive p.
+        let (b, n) = unsafe { (&*(base as *const DirConfig), &*(new as *const DirConfig)) };
+        unsafe { ffi::pool::adopt(p, DirConfig::merge(b, n)) as *mut c_void }
+    })
+}
+
+/// # Safety
+/// Called by httpd with a live pool.
+pub unsafe extern "C" fn create_server_config(p: *mut raw::apr_pool_t, _s: *mut raw::server_rec) -> *mut c_void {
+    crate::guard::or(std::ptr::null_mut(), || unsafe { ffi::pool::adopt(p, ServerConfig::default()) as *mut c_void })
+}
+
+/// The per-directory configuration httpd chose for a request.
+///
+/// # Safety
+/// `r` is a live request.
+pub unsafe fn dir_config<'a>(r: *const raw::request_rec) -> Option<&'a DirConfig> {
+    let c = unsafe { ffi::module_config((*r).per_dir_config) } as *const DirConfig;
+    unsafe { c.as_ref() }
+}
+
+/// A server's configuration.
+///
+/// # Safety
+/// `s` is a server_rec of the running configuration.
+pub unsafe fn server_config<'a>(s: *const raw::server_rec) -> Option<&'a ServerConfig> {
+    let c = unsafe { ffi::module_config((*s).module_config) } as *const ServerConfig;
+    unsafe { c.as_ref() }
+}
+
+/// The server-level per-directory defaults (what `PythonOption` etc. at server level set).
+///
+/// # Safety
+/// `s` is a server_rec of the running configuration.
+pub unsafe fn server_dir_config<'a>(s: *const raw::server_rec) -> Option<&'a DirConfig> {
+    let c = unsafe { ffi::module_config((*s).lookup_defaults) } as *const DirConfig;
+    unsafe { c.as_ref() }
+}
+
+// ---- directive parsing (pure functions, unit-tested) -------------------------
+
+/// Splits a directive's raw arguments into words, honouring "double" and 'single' quotes.
+pub fn split_words(args: &str) -> Result<Vec<String>, String> {
+    let mut out = Vec::new();
+    let mut chars = args.chars().peekable();
+    loop {
+        while chars.peek().is_some_and(|c| c.is_whitespace()) {
+            chars.next();
+        }
+        let Some(&c) = chars.peek() else { break };
+        let mut word = String::new();
+        if c == '"' || c == '\'' {
+            chars.next();
+            let mut closed = false;
+            while let Some(ch) = chars.next() {
+                if ch == '\\' && chars.peek() == Some(&c) {
+                    word.push(c);
+                    chars.next();
+                } else if ch == c {
+                    closed = true;
+                    break;
+                } else {
+                    word.push(ch);
+                }
+            }
+            if !closed {
+                return Err(format!("unterminated {c} quote"));
+            }
+        } else {
+            while let Some(&ch) = chars.peek() {
+                if ch.is_whitespace() {
+                    break;
+                }
+                word.push(ch);
+                chars.next();
+            }
+        }
+        out.push(word);
+    }
+    Ok(out)
+}
+
+fn is_dotted_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.split('.').all(|p| {
+            let mut cs = p.chars();
+            matches!(cs.next(), Some(c) if c == '_' || c.is_alphabetic()) && cs.all(|c| c == '_' || c.is_alphanumeric())
+        })
+}
+
+/// Parses `module[::object.path]`.
+pub fn parse_handler_spec(spec: &str) -> Result<(String, Option<String>), String> {
+    let (module, object) = match spec.split_once("::") {
+        Some((m, o)) => (m, Some(o)),
+        None => (spec, None),
+    };
+    if !is_dotted_name(module) {
+        return Err(format!("'{spec}' does not name a Python module (expected module[::object], e.g. mysite.views::handler)"));
+    }
+    if let Some(o) = object {
+        if !is_dotted_name(o) {
+            return Err(format!("'{spec}': '{o}' is not an object path (expected names separated by dots)"));
+        }
+    }
+    Ok((module.to_string(), object.map(str::to_string)))
+}
+
+/// Parses a handler directive's arguments: `handler [handler ...] [| .ext [.ext ...]]`.
+pub fn parse_handler_args(args: &str) -> Result<(Vec<(String, Option<String>)>, Vec<String>), String> {
+    let words = split_words(args)?;
+    let mut handlers = Vec::new();
+    let mut exts = Vec::new();
+    let mut after_bar = false;
+    for w in words {
+        if w == "|" {
+            if after_bar {
+                return Err("more than one '|'".into());
+            }
+            after_bar = true;
+        } else if after_bar {
+            if !w.starts_with('.') || w.len() < 2 {
+                return Err(format!("'{w}' after '|' is not a file extension (write .py, .html, ...)"));
+            }
+            exts.push(w);
+        } else {
+            handlers.push(parse_handler_spec(&w)?);
+        }
+    }
+    if handlers.is_empty() {
+        return Err("names no handler (expected module[::object] ...)".into());
+    }
+    if after_bar && exts.is_empty() {
+        return Err("'|' must be followed by at least one file extension".into());
+    }
+    Ok((handlers, exts))
+}
+
+/// A light check of a PythonPath expression (Python cannot run in httpd's
+/// parent): brackets balance and quotes close. Evaluation errors are logged by
+/// each child with the directive's file and line.
+pub fn check_python_expr(expr: &str) -> Result<(), String> {
+    if expr.trim().is_empty() {
+        return Err("the expression is empty (e.g. PythonPath \"sys.path+['/srv/app']\")".into());
+    }
+    let mut stack = Vec::new();
+    let mut quote: Option<char> = None;
+    let mut chars = expr.chars();
+    while let Some(c) = chars.next() {
+        if let Some(q) = quote {
+            if c == '\\' {
+                chars.next();
+            } else if c == q {
+                quote = None;
+            }
+            continue;
+        }
+        match c {
+            '\'' | '"' => quote = Some(c),
+            '(' | '[' | '{' => stack.push(c),
+            ')' | ']' | '}' => {
+                let want = match c {
+                    ')' => '(',
+                    ']' => '[',
+                    _ => '{',
+                };
+                if stack.pop() != Some(want) {
+                    return Err(format!("unbalanced '{c}' in Python expression {expr:?}"));
+                }
+            }
+            _ => {}
+        }
+    }
+    if let Some(q) = quote {
+        return Err(format!("unterminated {q} quote in Python expression {expr:?}"));
+    }
+    if let Some(open) = stack.pop() {
+        return Err(format!("unclosed '{open}' in Python expression {expr:?}"));
+    }
+    Ok(())
+}
+
+// ---- directive callbacks ----------------------------------------------------
+
+/// An error message httpd prints with the file and line of the directive.
+unsafe fn err(cmd: *mut raw::cmd_parms, directive: &str, msg: &str) -> *const c_char {
+    let text = format!("{directive}: {msg}");
+    unsafe { ffi::pool::strdup((*cmd).pool, text.replace('\0', "").as_bytes()) }
+}
+
+unsafe fn origin(cmd: *const raw::cmd_parms) -> Origin {
+    unsafe {
+        let d = (*cmd).directive;
+        if d.is_null() {
+            return Origin::default();
+        }
+        Origin { file: ffi::cstr_lossy((*d).filename), line: (*d).line_num.max(0) as u32 }
+    }
+}
+
+/// The directory handlers declared here belong to: a <Directory> section or an
+/// .htaccess file (never a <Location>, whose path is a URL).
+unsafe fn declaring_directory(cmd: *const raw::cmd_parms) -> Option<String> {
+    unsafe {
+        let path = ffi::cstr((*cmd).path)?;
+        let d = (*cmd).directive;
+        let parent = if d.is_null() { std::ptr::null_mut() } else { (*d).parent };
+        let is_dir = if parent.is_null() {
+            true // .htaccess: cmd->path is its directory
+        } else {
+            let name = ffi::cstr((*parent).directive).unwrap_or_default().to_ascii_lowercase();
+            name.starts_with(b"<directory")
+        };
+        if !is_dir || path.is_empty() || path[0] != b'/' {
+            return None;
+        }
+        Some(String::from_utf8_lossy(path).into_owned())
+    }
+}
+
+unsafe fn text<'a>(p: *const c_char) -> &'a str {
+    unsafe { std::str::from_utf8(ffi::cstr(p).unwrap_or_default()).unwrap_or("") }
+}
+
+unsafe fn dir_conf<'a>(mconfig: *mut c_void) -> &'a mut DirConfig {
+    unsafe { &mut *(mconfig as *mut DirConfig) }
+}
+
+/// PythonHandler (and later the other phase directives): cmd->info holds the phase.
+unsafe extern "C" fn set_handler(cmd: *mut raw::cmd_parms, mconfig: *mut c_void, args: *const c_char) -> *const c_char {
+    crate::guard::or(c"mod_pyrite: internal error reading a handler directive".as_ptr(), || unsafe {
+        let phase = match (*cmd).info as usize {
+            _ => Phase::Handler,
+        };
+        let dname = phase.directive();
+        let (handlers, exts) = match parse_handler_args(text(args)) {
+            Ok(v) => v,
+            Err(e) => return err(cmd, dname, &e),
+        };
+        let conf = dir_conf(mconfig);
+        let directory = declaring_directory(cmd);
+        let org = origin(cmd);
+        let mut list: Vec<Arc<HandlerDecl>> = conf.handlers[phase as usize].as_deref().cloned().unwrap_or_default();
+        for (module, object) in handlers {
+            list.push(Arc::new(HandlerDecl {
+                phase,
+                module,
+                object,
+                exts: exts.clone(),
+                directory: directory.clone(),
+                origin: org.clone(),
+                cache: HandlerCache::default(),
+            }));
+        }
+        conf.handlers[phase as usize] = Some(Arc::new(list));
+        std::ptr::null()
+    })
+}
+
+unsafe extern "C" fn set_python_path(cmd: *mut raw::cmd_parms, mconfig: *mut c_void, arg: *const c_char) -> *const c_char {
+    crate::guard::or(c"mod_pyrite: internal error reading PythonPath".as_ptr(), || unsafe {
+        let expr = text(arg);
+        if let Err(e) = check_python_expr(expr) {
+            return err(cmd, "PythonPath", &e);
+        }
+        dir_conf(mconfig).python_path = Some(Arc::new(PathSetting { expr: expr.to_string(), origin: origin(cmd) }));
+        std::ptr::null()
+    })
+}
+
+unsafe extern "C" fn set_option(cmd: *mut raw::cmd_parms, mconfig: *mut c_void, key: *const c_char, val: *const c_char) -> *const c_char {
+    crate::guard::or(c"mod_pyrite: internal error reading PythonOption".as_ptr(), || unsafe {
+        let k = text(key);
+        if k.is_empty() {
+            return err(cmd, "PythonOption", "the key is empty");
+        }
+        // No value, or an empty one, removes the key (mod_python 3.3 and later).
+        let v = if val.is_null() || text(val).is_empty() { None } else { Some(text(val).to_string()) };
+        let conf = dir_conf(mconfig);
+        let mut opts: Vec<_> = conf.options.as_deref().cloned().unwrap_or_default();
+        opts.push((k.to_string(), v));
+        conf.options = Some(Arc::new(opts));
+        std::ptr::null()
+    })
+}
+
+unsafe extern "C" fn set_debug(_cmd: *mut raw::cmd_parms, mconfig: *mut c_void, on: c_int) -> *const c_char {
+    crate::guard::or(std::ptr::null(), || unsafe {
+        dir_conf(mconfig).debug = Some(on != 0);
+        std::ptr::null()
+    })
+}
+
+unsafe extern "C" fn set_autoreload(_cmd: *mut raw::cmd_parms, mconfig: *mut c_void, on: c_int) -> *const c_char {
+    crate::guard::or(std::ptr::null(), || unsafe {
+        dir_conf(mconfig).autoreload = Some(on != 0);
+        std::ptr::null()
+    })
+}
+
+unsafe extern "C" fn set_import(cmd: *mut raw::cmd_parms, _mconfig: *mut c_void, spec: *const c_char, interp: *const c_char) -> *const c_char {
+    crate::guard::or(c"mod_pyrite: internal error reading PythonImport".as_ptr(), || unsafe {
+        let (module, function) = match parse_handler_spec(text(spec)) {
+            Ok(v) => v,
+            Err(e) => return err(cmd, "PythonImport", &e),
+        };
+        let sc = ffi::module_config((*(*cmd).server).module_config) as *mut ServerConfig;
+        let Some(sc) = sc.as_mut() else { return err(cmd, "PythonImport", "no server configuration") };
+        sc.imports.push(Arc::new(ImportDecl { module, function, interpreter: text(interp).to_string(), origin: origin(cmd) }));
+        std::ptr::null()
+    })
+}
+
+// ---- the directive table ----------------------------------------------------
+
+/// httpd's command table; it holds only pointers to statics.
+#[repr(transparent)]
+pub struct CommandTable(pub [raw::command_rec; 7]);
+// SAFETY: read-only after construction; the pointers are to 'static data.
+unsafe impl Sync for CommandTable {}
+
+const fn cmd(name: &'static std::ffi::CStr, func: raw::cmd_func, info: usize, req_override: u32, how: raw::cmd_how, help: &'static std::ffi::CStr) -> raw::command_rec {
+    raw::command_rec {
+        name: name.as_ptr(),
+        func,
+        cmd_data: info as *mut c_void,
+        req_override: req_override as c_int,
+        args_how: how,
+        errmsg: help.as_ptr(),
+    }
+}
+
+pub static COMMANDS: CommandTable = CommandTable([
+    cmd(c"PythonHandler", raw::cmd_func { raw_args: Some(set_handler) }, Phase::Handler as usize, raw::OR_ALL, raw::cmd_how_RAW_ARGS,
+        c"module[::object] [module[::object] ...] [| .ext ...]: the content handler(s), active where SetHandler mod_python"),
+    cmd(c"PythonPath", raw::cmd_func { take1: Some(set_python_path) }, 0, raw::OR_ALL, raw::cmd_how_TAKE1,
+        c"a Python expression giving the new sys.path, e.g. \"sys.path+['/srv/app']\""),
+    cmd(c"PythonOption", raw::cmd_func { take2: Some(set_option) }, 0, raw::OR_ALL, raw::cmd_how_TAKE12,
+        c"key [value]: an option handlers read with req.get_options(); no value removes the key"),
+    cmd(c"PythonDebug", raw::cmd_func { flag: Some(set_debug) }, 0, raw::OR_ALL, raw::cmd_how_FLAG,
+        c"On sends Python tracebacks to the client; Off (default) logs them only"),
+    cmd(c"PythonAutoReload", raw::cmd_func { flag: Some(set_autoreload) }, 0, raw::OR_ALL, raw::cmd_how_FLAG,
+        c"On (default) re-imports a handler module whose file changed"),
+    cmd(c"PythonImport", raw::cmd_func { take2: Some(set_import) }, 0, raw::RSRC_CONF, raw::cmd_how_TAKE2,
+        c"module[::function] interpreter: import at child start, before any request"),
+    // SAFETY: an all-zero command_rec ends the table, as httpd expects.
+    unsafe { std::mem::zeroed() },
+]);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn handler_args_with_extensions() {
+        let (h, e) = parse_handler_args("a b.c::d.e | .py .html").unwrap();
+        assert_eq!(h, vec![("a".into(), None), ("b.c".into(), Some("d.e".into()))]);
+        assert_eq!(e, vec![".py", ".html"]);
+    }
+
+    #[test]
+    fn handler_args_errors() {
+        assert!(parse_handler_args("").is_err());
+        assert!(parse_handler_args("a |").is_err());
+        assert!(parse_handler_args("a | py").is_err());
+        assert!(parse_handler_args("a/b").is_err());
+        assert!(parse_handler_args("a::").is_err());
+        assert!(parse_handler_args("a::b..c").is_err());
+        assert!(parse_handler_args("9a").is_err());
+    }
+
+    #[test]
+    fn python_expr_check() {
+        assert!(check_python_expr("sys.path+['/x']").is_ok());
+        assert!(check_python_expr("sys.path+['/x'").is_err());
+        assert!(check_python_expr("sys.path+['/x]").is_err());
+        assert!(check_python_expr("[')']").is_ok());
+        assert!(check_python_expr("  ").is_err());
+    }
+
+    #[test]
+    fn options_merge_and_remove() {
+        let base = DirConfig { options: Some(Arc::new(vec![("a".into(), Some("1".into())), ("b".into(), Some("2".into()))])), ..Default::default() };
+        let new = DirConfig { options: Some(Arc::new(vec![("a".into(), None), ("c".into(), Some("3".into())), ("b".into(), Some("9".into()))])), ..Default::default() };
+        let m = DirConfig::merge(&base, &new);
+        assert_eq!(m.options(), vec![("c".to_string(), "3".to_string()), ("b".to_string(), "9".to_string())]);
+    }
+}

@@ -1,0 +1,57 @@
+//! httpd's error log, with mod_pyrite's module index so `LogLevel pyrite:debug` works.
+use super::raw;
+use std::ffi::CString;
+
+pub use raw::{APLOG_CRIT, APLOG_DEBUG, APLOG_ERR, APLOG_INFO, APLOG_NOTICE, APLOG_WARNING};
+
+fn c_msg(msg: &str) -> CString {
+    // A NUL inside a message would truncate it; show it instead.
+    CString::new(msg.replace('\0', "\\0")).unwrap_or_default()
+}
+
+/// Logs a line in the context of a request (httpd adds client and request id).
+pub fn rerror(r: *const raw::request_rec, level: u32, msg: &str) {
+    let m = c_msg(msg);
+    // SAFETY: r is the live request of the calling hook; the shim formats with "%s".
+    unsafe {
+        raw::pyrite_shim_log_rerror(
+            c"mod_pyrite".as_ptr(),
+            0,
+            crate::module::module_index(),
+            level as i32,
+            0,
+            r,
+            m.as_ptr(),
+        )
+    }
+}
+
+/// Logs a line for a server (NULL logs to the main server's log).
+pub fn serror(s: *const raw::server_rec, level: u32, msg: &str) {
+    let m = c_msg(msg);
+    // SAFETY: s is NULL or a server_rec of the running configuration.
+    unsafe {
+        raw::pyrite_shim_log_error(
+            c"mod_pyrite".as_ptr(),
+            0,
+            crate::module::module_index(),
+            level as i32,
+            0,
+            s,
+            m.as_ptr(),
+        )
+    }
+}
+
+/// Whether a request-level message at `level` would be written at all.
+pub fn r_enabled(r: *const raw::request_rec, level: u32) -> bool {
+    // SAFETY: r is the live request of the calling hook.
+    unsafe { raw::pyrite_shim_rlog_enabled(r, crate::module::module_index(), level as i32) != 0 }
+}
+
+/// Logs to the main server's log: for code with no request or server at hand.
+pub fn main_error(level: u32, msg: &str) {
+    // SAFETY: ap_server_conf is set by httpd before any module hook runs.
+    let s = unsafe { raw::ap_server_conf };
+    serror(s, level, msg)
+}

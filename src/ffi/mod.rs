@@ -1,0 +1,65 @@
+//! The thin unsafe boundary to httpd and APR. Every wrapper states the
+//! invariant it relies on; the rest of the crate calls these, not `raw`.
+pub mod raw;
+
+pub mod log;
+pub mod pool;
+pub mod table;
+
+use std::ffi::{c_char, CStr};
+
+/// Borrows a NUL-terminated C string, None for NULL.
+///
+/// # Safety
+/// `p` is NULL or points to a NUL-terminated string that outlives `'a`
+/// (httpd strings live in a pool that outlives the call using them).
+#[inline]
+pub unsafe fn cstr<'a>(p: *const c_char) -> Option<&'a [u8]> {
+    if p.is_null() {
+        None
+    } else {
+        Some(unsafe { CStr::from_ptr(p) }.to_bytes())
+    }
+}
+
+/// Borrows a C string as text (lossy): for names and paths in log lines.
+///
+/// # Safety
+/// As for [`cstr`].
+pub unsafe fn cstr_lossy(p: *const c_char) -> String {
+    match unsafe { cstr(p) } {
+        Some(b) => String::from_utf8_lossy(b).into_owned(),
+        None => String::new(),
+    }
+}
+
+/// The per-module slot of a configuration vector (what httpd's
+/// `ap_get_module_config` macro reads).
+///
+/// # Safety
+/// `v` is a configuration vector of the running configuration (per-dir,
+/// per-server or request_config) and the module has been assigned its index.
+#[inline]
+pub unsafe fn module_config(v: *mut raw::ap_conf_vector_t) -> *mut std::ffi::c_void {
+    let idx = crate::module::module_index();
+    unsafe { *(v as *mut *mut std::ffi::c_void).add(idx as usize) }
+}
+
+/// Sets the per-module slot of a configuration vector (`ap_set_module_config`).
+///
+/// # Safety
+/// As for [`module_config`].
+#[inline]
+pub unsafe fn set_module_config(v: *mut raw::ap_conf_vector_t, val: *mut std::ffi::c_void) {
+    let idx = crate::module::module_index();
+    unsafe { *(v as *mut *mut std::ffi::c_void).add(idx as usize) = val };
+}
+
+/// A raw pointer that may cross `Python::detach`: the code holding it
+/// guarantees the pointee is used by one thread at a time.
+#[derive(Clone, Copy)]
+pub struct SendPtr<T>(pub *mut T);
+// SAFETY: only moved into a closure that runs synchronously on the same
+// thread while the GIL is released; nothing else touches the pointee then.
+unsafe impl<T> Send for SendPtr<T> {}
+unsafe impl<T> Sync for SendPtr<T> {}

@@ -1,0 +1,59 @@
+//! APR pools: copying bytes into them and tying Rust values to their lifetime.
+use super::raw;
+use std::ffi::{c_char, c_void};
+
+/// Copies `bytes` into `pool` as a NUL-terminated string.
+///
+/// # Safety
+/// `pool` is a live pool; the result lives as long as it. `bytes` holds no NUL
+/// (callers check; a NUL would silently truncate the string for httpd).
+pub unsafe fn strdup(pool: *mut raw::apr_pool_t, bytes: &[u8]) -> *mut c_char {
+    unsafe { raw::apr_pstrmemdup(pool, bytes.as_ptr() as *const c_char, bytes.len()) }
+}
+
+unsafe extern "C" fn run_boxed_cleanup<F: FnOnce()>(data: *mut c_void) -> raw::apr_status_t {
+    // SAFETY: data is the Box<Option<F>> registered below, run exactly once by APR.
+    let slot = unsafe { &mut *(data as *mut Option<F>) };
+    if let Some(f) = slot.take() {
+        // A panic must not unwind into APR.
+        if std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).is_err() {
+            super::log::main_error(raw::APLOG_ERR, "mod_pyrite: a pool cleanup panicked");
+        }
+    }
+    // SAFETY: the box was leaked by on_cleanup and is freed once, here.
+    drop(unsafe { Box::from_raw(data as *mut Option<F>) });
+    0
+}
+
+/// Runs `f` when `pool` is cleared or destroyed (not in forked children's exec cleanup).
+///
+/// # Safety
+/// `pool` is a live pool.
+pub unsafe fn on_cleanup<F: FnOnce() + 'static>(pool: *mut raw::apr_pool_t, f: F) {
+    let data = Box::into_raw(Box::new(Some(f))) as *const c_void;
+    unsafe {
+        raw::apr_pool_cleanup_register(
+            pool,
+            data,
+            Some(run_boxed_cleanup::<F>),
+            Some(raw::apr_pool_cleanup_null),
+        )
+    }
+}
+
+/// Moves `value` into memory whose lifetime is the pool's: it is dropped when
+/// the pool is cleared. Returns a pointer valid until then.
+///
+/// # Safety
+/// `pool` is a live pool, and the pointer is not used after the pool is cleared.
+pub unsafe fn adopt<T: 'static>(pool: *mut raw::apr_pool_t, value: T) -> *mut T {
+    let p = Box::into_raw(Box::new(value));
+    let addr = p as usize;
+    unsafe {
+        on_cleanup(pool, move || {
+            // SAFETY: the box made above, freed once when the pool goes.
+            drop(Box::from_raw(addr as *mut T));
+        })
+    };
+    p
+}

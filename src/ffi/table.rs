@@ -1,0 +1,115 @@
+//! apr_table_t: the ordered, case-insensitive, multi-valued string table that
+//! holds httpd's headers, notes and environment.
+use super::raw;
+use std::ffi::c_char;
+
+/// Raised through PyO3 when a key or value holds a NUL byte, which httpd cannot store.
+pub struct NulError;
+
+/// The pool a table allocates from (its entries must live at least as long).
+///
+/// # Safety
+/// `t` is a live table.
+unsafe fn table_pool(t: *mut raw::apr_table_t) -> *mut raw::apr_pool_t {
+    unsafe { (*raw::apr_table_elts(t)).pool }
+}
+
+fn c_copy(t: *mut raw::apr_table_t, b: &[u8]) -> Result<*mut c_char, NulError> {
+    if b.contains(&0) {
+        return Err(NulError);
+    }
+    // SAFETY: callers of this module pass live tables (see each fn's contract).
+    Ok(unsafe { super::pool::strdup(table_pool(t), b) })
+}
+
+/// The entries of a table in order, as raw (key, value) pointers.
+///
+/// # Safety
+/// `t` is a live table and is not modified while the slice is used.
+pub unsafe fn entries<'a>(t: *mut raw::apr_table_t) -> &'a [raw::apr_table_entry_t] {
+    unsafe {
+        let arr = raw::apr_table_elts(t);
+        if arr.is_null() || (*arr).nelts <= 0 {
+            return &[];
+        }
+        std::slice::from_raw_parts((*arr).elts as *const raw::apr_table_entry_t, (*arr).nelts as usize)
+    }
+}
+
+/// Number of entries (a repeated key counts each time).
+///
+/// # Safety
+/// `t` is a live table.
+pub unsafe fn len(t: *mut raw::apr_table_t) -> usize {
+    unsafe { entries(t).len() }
+}
+
+/// Case-insensitive key comparison, as APR does it.
+pub fn key_eq(a: &[u8], b: &[u8]) -> bool {
+    a.eq_ignore_ascii_case(b)
+}
+
+/// All values stored under `key`, in order.
+///
+/// # Safety
+/// `t` is a live table.
+pub unsafe fn get_all<'a>(t: *mut raw::apr_table_t, key: &[u8]) -> Vec<&'a [u8]> {
+    let mut out = Vec::new();
+    for e in unsafe { entries(t) } {
+        // SAFETY: table entries hold NUL-terminated strings of the table's pool (key never NULL).
+        let k = unsafe { super::cstr(e.key) }.unwrap_or_default();
+        if key_eq(k, key) {
+            out.push(unsafe { super::cstr(e.val) }.unwrap_or_default());
+        }
+    }
+    out
+}
+
+/// Replaces every value of `key` with `val`.
+///
+/// # Safety
+/// `t` is a live table.
+pub unsafe fn set(t: *mut raw::apr_table_t, key: &[u8], val: &[u8]) -> Result<(), NulError> {
+    let (k, v) = (c_copy(t, key)?, c_copy(t, val)?);
+    unsafe { raw::apr_table_setn(t, k, v) };
+    Ok(())
+}
+
+/// Appends a value for `key`, keeping the ones already there.
+///
+/// # Safety
+/// `t` is a live table.
+pub unsafe fn add(t: *mut raw::apr_table_t, key: &[u8], val: &[u8]) -> Result<(), NulError> {
+    let (k, v) = (c_copy(t, key)?, c_copy(t, val)?);
+    unsafe { raw::apr_table_addn(t, k, v) };
+    Ok(())
+}
+
+/// Removes every value of `key`.
+///
+/// # Safety
+/// `t` is a live table.
+pub unsafe fn unset(t: *mut raw::apr_table_t, key: &[u8]) -> Result<(), NulError> {
+    if key.contains(&0) {
+        return Err(NulError);
+    }
+    let k = std::ffi::CString::new(key).map_err(|_| NulError)?;
+    unsafe { raw::apr_table_unset(t, k.as_ptr()) };
+    Ok(())
+}
+
+/// Removes every entry.
+///
+/// # Safety
+/// `t` is a live table.
+pub unsafe fn clear(t: *mut raw::apr_table_t) {
+    unsafe { raw::apr_table_clear(t) }
+}
+
+/// A new table in `pool`.
+///
+/// # Safety
+/// `pool` is a live pool; the table lives as long as it.
+pub unsafe fn make(pool: *mut raw::apr_pool_t, nelts: i32) -> *mut raw::apr_table_t {
+    unsafe { raw::apr_table_make(pool, nelts) }
+}

@@ -1,0 +1,28 @@
+/* The httpd and APR headers mod_pyrite binds (bindgen reads this file). */
+#include "httpd.h"
+#include "http_config.h"
+#include "http_core.h"
+#include "http_log.h"
+#include "http_main.h"
+#include "http_protocol.h"
+#include "http_request.h"
+#include "http_connection.h"
+#include "http_ssl.h"
+#include "ap_mpm.h"
+#include "util_filter.h"
+#include "util_script.h"
+#include "apr_strings.h"
+#include "apr_tables.h"
+#include "apr_buckets.h"
+#include "apr_global_mutex.h"
+#include "apr_shm.h"
+
+/* The C shim (src/ffi/shim.c): what httpd offers only as macros or variadics. */
+void pyrite_shim_log_rerror(const char *file, int line, int module_index, int level,
+                            apr_status_t status, const request_rec *r, const char *msg);
+void pyrite_shim_log_error(const char *file, int line, int module_index, int level,
+                           apr_status_t status, const server_rec *s, const char *msg);
+void pyrite_shim_log_perror(const char *file, int line, int module_index, int level,
+                            apr_status_t status, apr_pool_t *p, const char *msg);
+int pyrite_shim_rlog_enabled(const request_rec *r, int module_index, int level);
+apr_status_t pyrite_shim_abort_response(request_rec *r);

@@ -1,0 +1,322 @@
+//! Phase dispatch: which Python handlers run for a request, calling them, and
+//! turning what they return (or raise) into what httpd expects.
+use crate::config::{self, DirConfig, HandlerDecl, Phase};
+use crate::ffi::{self, log, raw};
+use crate::interp;
+use crate::pymodule::SERVER_RETURN;
+use crate::request::{life::Life, request::Request};
+use pyo3::prelude::*;
+use pyo3::types::{PyInt, PyTuple};
+use std::collections::HashMap;
+use std::ffi::c_int;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+const OK: c_int = raw::OK as c_int;
+const DECLINED: c_int = raw::DECLINED;
+const DONE: c_int = raw::DONE;
+const SERVER_ERROR: c_int = raw::HTTP_INTERNAL_SERVER_ERROR as c_int;
+
+/// How often a handler module's file is checked for changes (mod_python's interval).
+const RELOAD_CHECK: Duration = Duration::from_secs(1);
+
+/// A handler declaration's resolved object in this child.
+#[derive(Default)]
+pub struct HandlerCache(Mutex<Option<Cached>>);
+
+struct Cached {
+    /// The module generation the object was resolved against.
+    generation: u64,
+    /// None when the path passes through a class: resolved anew per request.
+    object: Option<Py<PyAny>>,
+}
+
+/// A handler module as loaded in this child.
+struct Loaded {
+    module: Py<PyAny>,
+    file: Option<PathBuf>,
+    mtime: Option<SystemTime>,
+    checked: Instant,
+    generation: u64,
+}
+
+static MODULES: Mutex<Option<HashMap<String, Loaded>>> = Mutex::new(None);
+static GENERATION: AtomicU64 = AtomicU64::new(1);
+
+fn file_mtime(p: &Option<PathBuf>) -> Option<SystemTime> {
+    p.as_ref().and_then(|p| std::fs::metadata(p).ok()).and_then(|m| m.modified().ok())
+}
+
+/// The handler module, imported on first use and re-imported when its file
+/// changed (with autoreload). Never holds the registry lock across Python calls:
+/// an import may release the GIL, and another thread could then wait for the
+/// lock while holding the GIL.
+fn load_module<'py>(py: Python<'py>, name: &str, autoreload: bool) -> PyResult<(Bound<'py, PyAny>, u64)> {
+    let known = {
+        let mut guard = MODULES.lock().unwrap();
+        match guard.get_or_insert_with(HashMap::new).get_mut(name) {
+            Some(l) if !autoreload || l.checked.elapsed() < RELOAD_CHECK => {
+                return Ok((l.module.bind(py).clone(), l.generation));
+            }
+            Some(l) => {
+                l.checked = Instant::now();
+                Some((l.module.clone_ref(py), l.file.clone(), l.mtime, l.generation))
+            }
+            None => None,
+        }
+    };
+    if let Some((module, file, mtime, generation)) = known {
+        let now_mtime = file_mtime(&file);
+        if now_mtime == mtime {
+            return Ok((module.into_bound(py), generation));
+        }
+        let importlib = py.import("importlib")?;
+        let fresh = importlib.call_method1("reload", (module.bind(py),))?;
+        return Ok(remember(py, name, fresh, file, now_mtime));
+    }
+    let module = py.import(name)?.into_any();
+    let file: Option<PathBuf> = module.getattr("__file__").ok().and_then(|f| f.extract::<String>().ok()).map(PathBuf::from);
+    let mtime = file_mtime(&file);
+    Ok(remember(py, name, module, file, mtime))
+}
+
+fn remember<'py>(py: Python<'py>, name: &str, module: Bound<'py, PyAny>, file: Option<PathBuf>, mtime: Option<SystemTime>) -> (Bound<'py, PyAny>, u64) {
+    let generation = GENERATION.fetch_add(1, Ordering::Relaxed);
+    let mut guard = MODULES.lock().unwrap();
+    guard.get_or_insert_with(HashMap::new).insert(
+        name.to_string(),
+        Loaded { module: module.clone().unbind(), file, mtime, checked: Instant::now(), generation },
+    );
+    drop(guard);
+    let _ = py;
+    (module, generation)
+}
+
+/// What a handler's lookup failed on, for the log line.
+enum Failure {
+    Import(PyErr),
+    Missing(PyErr),
+    Call(PyErr),
+}
+
+/// Finds the callable for `decl`, using the cache while the module is unchanged.
+fn resolve<'py>(py: Python<'py>, decl: &HandlerDecl, conf: &DirConfig, req: &Bound<'py, Request>) -> Result<Bound<'py, PyAny>, Failure> {
+    interp::apply_python_path(py, conf, decl.directory.as_deref()).map_err(Failure::Import)?;
+    let (module, generation) = load_module(py, &decl.module, conf.autoreload()).map_err(Failure::Import)?;
+    {
+        let cache = decl.cache.0.lock().unwrap();
+        if let Some(c) = cache.as_ref().filter(|c| c.generation == generation) {
+            if let Some(o) = &c.object {
+                return Ok(o.bind(py).clone());
+            }
+        }
+    }
+    let name = decl.object_name();
+    let apache = py.import("mod_python.apache").map_err(Failure::Import)?;
+    let per_request = name.contains('.')
+        && apache.call_method1("_needs_instance", (&module, name)).and_then(|b| b.is_truthy()).map_err(Failure::Missing)?;
+    let object = if per_request {
+        apache.call_method1("_resolve_for_request", (&module, name, req)).map_err(Failure::Missing)?
+    } else {
+        let mut obj = module.clone();
+        for part in name.split('.') {
+            obj = obj.getattr(part).map_err(|_| {
+                let file = module.getattr("__file__").map(|f| f.to_string()).unwrap_or_else(|_| decl.module.clone());
+                Failure::Missing(pyo3::exceptions::PyAttributeError::new_err(format!("module '{file}' contains no '{name}'")))
+            })?;
+        }
+        obj
+    };
+    *decl.cache.0.lock().unwrap() = Some(Cached { generation, object: if per_request { None } else { Some(object.clone().unbind()) } });
+    Ok(object)
+}
+
+/// A handler's outcome as an int status, or the error it raised.
+fn call<'py>(py: Python<'py>, decl: &HandlerDecl, conf: &DirConfig, req: &Bound<'py, Request>) -> Result<Bound<'py, PyAny>, Failure> {
+    let obj = resolve(py, decl, conf, req)?;
+    match obj.call1((req,)) {
+        Ok(v) => Ok(v),
+        Err(e) if e.is_instance_of::<SERVER_RETURN>(py) => Ok(server_return_value(py, req, &e)),
+        Err(e) => Err(Failure::Call(e)),
+    }
+}
+
+/// mod_python's SERVER_RETURN forms: (code), (code, status) and ((code, status)).
+fn server_return_value<'py>(py: Python<'py>, req: &Bound<'py, Request>, e: &PyErr) -> Bound<'py, PyAny> {
+    let args = e.value(py).getattr("args").ok().and_then(|a| a.cast_into::<PyTuple>().ok());
+    let mut items: Vec<Bound<'py, PyAny>> = args.map(|a| a.iter().collect()).unwrap_or_default();
+    if items.len() == 1 {
+        if let Ok(t) = items[0].cast::<PyTuple>() {
+            if t.len() == 2 {
+                items = t.iter().collect();
+            }
+        }
+    }
+    match items.len() {
+        0 => py.None().into_bound(py),
+        1 => items.remove(0),
+        _ => {
+            let status = &items[1];
+            if status.is_truthy().unwrap_or(false) {
+                let _ = req.setattr("status", status);
+            }
+            items.remove(0)
+        }
+    }
+}
+
+/// The return codes that let the next handler of the same phase run.
+fn continues(phase: Phase, code: c_int) -> bool {
+    match phase {
+        Phase::Handler => code == OK,
+    }
+}
+
+/// Whether `decl` applies to the request's file (its `| .ext` list).
+fn applies(decl: &HandlerDecl, filename: Option<&[u8]>) -> bool {
+    if decl.exts.is_empty() {
+        return true;
+    }
+    let Some(f) = filename else { return false };
+    let base = f.rsplit(|&b| b == b'/').next().unwrap_or(f);
+    match base.iter().rposition(|&b| b == b'.') {
+        Some(i) => decl.exts.iter().any(|e| e.as_bytes() == &base[i..]),
+        None => false,
+    }
+}
+
+/// Maps a handler's int to what httpd accepts, logging what it cannot take.
+fn to_httpd(r: *mut raw::request_rec, decl: &HandlerDecl, code: i64) -> c_int {
+    match code {
+        c if c == OK as i64 || c == DECLINED as i64 || c == DONE as i64 => c as c_int,
+        // HTTP_OK is the classic slip for apache.OK: treat it as success.
+        200 => OK,
+        100..=599 => code as c_int,
+        _ => {
+            log::rerror(r, log::APLOG_ERR, &format!(
+                "{} {} ({}) returned {code}, which is neither apache.OK, DECLINED, DONE nor an HTTP status",
+                decl.phase.directive(), decl.spec(), decl.origin
+            ));
+            SERVER_ERROR
+        }
+    }
+}
+
+/// Runs the handlers of one phase in order.
+fn run_phase(py: Python<'_>, r: *mut raw::request_rec, conf: &DirConfig, phase: Phase, decls: &[&Arc<HandlerDecl>]) -> c_int {
+    let life = Arc::new(Life::new(r));
+    {
+        let l = life.clone();
+        // SAFETY: r->pool is live; the cleanup runs when httpd clears it.
+        unsafe { ffi::pool::on_cleanup((*r).pool, move || l.end()) };
+    }
+    let req = match Bound::new(py, Request::new(life, phase.directive())) {
+        Ok(r) => r,
+        Err(e) => {
+            log::rerror(r, log::APLOG_ERR, &format!("mod_pyrite: could not create the request object: {e}"));
+            return SERVER_ERROR;
+        }
+    };
+    let mut result = DECLINED;
+    for decl in decls {
+        result = match call(py, decl, conf, &req) {
+            Ok(v) => {
+                if let Ok(i) = v.cast::<PyInt>().map_err(|_| ()).and_then(|i| if v.get_type().is(py.get_type::<PyInt>()) { Ok(i) } else { Err(()) }) {
+                    match i.extract::<i64>() {
+                        Ok(code) => to_httpd(r, decl, code),
+                        Err(_) => to_httpd(r, decl, i64::MAX),
+                    }
+                } else {
+                    let tname = v.get_type().name().map(|n| n.to_string()).unwrap_or_default();
+                    log::rerror(r, log::APLOG_ERR, &format!(
+                        "{} {} ({}) returned a {tname}, not an int: a handler returns apache.OK, apache.DECLINED or an HTTP status",
+                        phase.directive(), decl.spec(), decl.origin
+                    ));
+                    SERVER_ERROR
+                }
+            }
+            Err(f) => report(py, r, &req, conf, decl, f),
+        };
+        if !continues(phase, result) {
+            break;
+        }
+    }
+    result
+}
+
+/// Logs a failed handler with its traceback and decides the response:
+/// 500 (or a cut response when output had started); with PythonDebug On the
+/// traceback also goes to the client.
+fn report(py: Python<'_>, r: *mut raw::request_rec, req: &Bound<'_, Request>, conf: &DirConfig, decl: &HandlerDecl, f: Failure) -> c_int {
+    let (what, e) = match f {
+        Failure::Import(e) => (format!("could not import module '{}'", decl.module), e),
+        Failure::Missing(e) => (format!("found no '{}' in module '{}'", decl.object_name(), decl.module), e),
+        Failure::Call(e) => ("raised an exception".to_string(), e),
+    };
+    let head = format!("{} {}", decl.phase.directive(), decl.spec());
+    // SAFETY: r is live for the whole dispatch.
+    let (method, uri) = unsafe { (ffi::cstr_lossy((*r).method), ffi::cstr_lossy((*r).unparsed_uri)) };
+    log::rerror(r, log::APLOG_ERR, &format!("{head} ({}) {what} while serving {method} {uri}: {e}", decl.origin));
+    let lines = interp::traceback_lines(py, &e);
+    for line in &lines {
+        log::rerror(r, log::APLOG_ERR, &format!("{head}: {line}"));
+    }
+    let wrote = req.borrow().wrote();
+    if conf.debug() {
+        let page = py
+            .import("mod_python.apache")
+            .and_then(|a| a.call_method1("_error_page", (decl.phase.directive(), decl.spec(), lines)));
+        if let Ok(page) = page {
+            let _ = (|| -> PyResult<()> {
+                if !wrote {
+                    req.setattr("status", SERVER_ERROR)?;
+                    req.setattr("content_type", "text/html")?;
+                }
+                req.call_method1("write", (page,))?;
+                Ok(())
+            })();
+            return DONE;
+        }
+    }
+    if wrote {
+        // Headers are out: end the response so the client sees it was cut.
+        // SAFETY: r is live and this thread serves it.
+        unsafe { raw::pyrite_shim_abort_response(r) };
+        return DONE;
+    }
+    SERVER_ERROR
+}
+
+/// httpd's content hook: serves requests whose handler is mod_python.
+///
+/// # Safety
+/// Called by httpd with a live request.
+pub unsafe extern "C" fn content_handler(r: *mut raw::request_rec) -> c_int {
+    crate::guard::or(SERVER_ERROR, || unsafe {
+        match ffi::cstr((*r).handler) {
+            Some(b"mod_python") | Some(b"python-program") => {}
+            _ => return DECLINED,
+        }
+        let Some(conf) = config::dir_config(r) else { return DECLINED };
+        let all = conf.handlers(Phase::Handler);
+        if all.is_empty() {
+            log::rerror(r, log::APLOG_ERR, &format!(
+                "SetHandler mod_python applies to {} but no PythonHandler is configured there",
+                ffi::cstr_lossy((*r).uri)
+            ));
+            return SERVER_ERROR;
+        }
+        let filename = ffi::cstr((*r).filename);
+        let decls: Vec<&Arc<HandlerDecl>> = all.iter().filter(|d| applies(d, filename)).collect();
+        if decls.is_empty() {
+            return DECLINED;
+        }
+        if !interp::ready() {
+            log::rerror(r, log::APLOG_ERR, "mod_pyrite: Python is not running in this process (child_init did not run?)");
+            return SERVER_ERROR;
+        }
+        interp::with_python(|py| run_phase(py, r, conf, Phase::Handler, &decls))
+    })
+}

@@ -1,0 +1,202 @@
+//! Python's life in an httpd child: initialisation at child start (never in
+//! the parent), the embedded `mod_python` package, pinned thread states, and
+//! the per-child state that PythonPath and module (re)loading keep.
+use crate::config::{DirConfig, ImportDecl};
+use crate::ffi::{log, raw};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList, PyModule};
+use std::cell::Cell;
+use std::collections::HashSet;
+use std::sync::Mutex;
+use std::time::Instant;
+
+mod embedded {
+    include!(concat!(env!("OUT_DIR"), "/embedded_python.rs"));
+}
+
+/// Starts Python in this child, installs the embedded package and runs the
+/// configured preloads, all before httpd hands the child a connection.
+pub fn init_child(_pchild: *mut raw::apr_pool_t, s: *mut raw::server_rec) {
+    // SAFETY: Py_IsInitialized may be called at any time.
+    if unsafe { pyo3::ffi::Py_IsInitialized() } != 0 {
+        return;
+    }
+    let t0 = Instant::now();
+    pyo3::append_to_inittab!(_apache);
+    Python::initialize();
+    let t_interp = t0.elapsed();
+    // This thread now holds no GIL; pin its thread state like any worker's.
+    pin_thread();
+    let t1 = Instant::now();
+    let boot = Python::attach(|py| -> PyResult<()> {
+        let sys = py.import("sys")?;
+        sys.setattr("argv", PyList::new(py, ["mod_pyrite"])?)?;
+        install_embedded(py)?;
+        py.import("mod_python.apache")?;
+        Ok(())
+    });
+    if let Err(e) = boot {
+        Python::attach(|py| log_py_error(py, s, "mod_pyrite: Python start-up failed", &e));
+        return;
+    }
+    let t_boot = t1.elapsed();
+    let t2 = Instant::now();
+    let mut n_imports = 0;
+    let mut server = s;
+    while !server.is_null() {
+        // SAFETY: the server list of the running configuration.
+        if let (Some(sc), Some(dc)) = unsafe { (crate::config::server_config(server), crate::config::server_dir_config(server)) } {
+            for decl in &sc.imports {
+                n_imports += 1;
+                Python::attach(|py| run_import(py, server, dc, decl));
+            }
+        }
+        server = unsafe { (*server).next };
+    }
+    log::serror(s, log::APLOG_INFO, &format!(
+        "mod_pyrite: child {} ready: interpreter {:.1} ms, mod_python package {:.1} ms, {} PythonImport(s) {:.1} ms",
+        std::process::id(),
+        t_interp.as_secs_f64() * 1e3,
+        t_boot.as_secs_f64() * 1e3,
+        n_imports,
+        t2.elapsed().as_secs_f64() * 1e3
+    ));
+}
+
+fn run_import(py: Python<'_>, s: *mut raw::server_rec, dc: &DirConfig, decl: &ImportDecl) {
+    let res = (|| -> PyResult<()> {
+        apply_python_path(py, dc, None)?;
+        let m = py.import(decl.module.as_str())?;
+        if let Some(f) = &decl.function {
+            m.getattr(f.as_str())?.call0()?;
+        }
+        Ok(())
+    })();
+    if let Err(e) = res {
+        let what = match &decl.function {
+            Some(f) => format!("{}::{}", decl.module, f),
+            None => decl.module.clone(),
+        };
+        log_py_error(py, s, &format!("PythonImport {what} ({}) failed", decl.origin), &e);
+    }
+}
+
+/// Makes `import mod_python...` load the copy compiled into this module,
+/// ahead of anything else on sys.path.
+fn install_embedded(py: Python<'_>) -> PyResult<()> {
+    let sources = PyDict::new(py);
+    let mut boot_src = None;
+    for (name, is_pkg, src) in embedded::EMBEDDED {
+        if *name == "_pyrite_boot" {
+            boot_src = Some(*src);
+        } else {
+            sources.set_item(*name, (*is_pkg, *src))?;
+        }
+    }
+    let boot_src = boot_src.expect("python/_pyrite_boot.py is embedded");
+    let code = std::ffi::CString::new(boot_src).expect("no NUL in boot source");
+    let boot = PyModule::from_code(py, &code, c"<mod_pyrite>/_pyrite_boot.py", c"_pyrite_boot")?;
+    boot.getattr("install")?.call1((sources,))?;
+    Ok(())
+}
+
+thread_local! {
+    static PINNED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Gives this httpd thread one Python thread state for its whole life, so
+/// entering Python per request reuses it (no create/destroy per request, and
+/// `threading.local` survives between requests).
+#[inline]
+pub fn pin_thread() {
+    if PINNED.with(|p| p.get()) {
+        return;
+    }
+    // SAFETY: Python is initialised (callers run after init_child) and this
+    // thread holds no GIL at hook entry. The Ensure is never released, which
+    // keeps the thread state; SaveThread then releases the GIL it took.
+    unsafe {
+        let _ = pyo3::ffi::PyGILState_Ensure();
+        pyo3::ffi::PyEval_SaveThread();
+    }
+    PINNED.with(|p| p.set(true));
+}
+
+/// Whether Python has been started in this process (false in the parent).
+pub fn ready() -> bool {
+    // SAFETY: callable at any time.
+    unsafe { pyo3::ffi::Py_IsInitialized() != 0 }
+}
+
+/// Enters Python on an httpd thread.
+#[inline]
+pub fn with_python<R>(f: impl for<'py> FnOnce(Python<'py>) -> R) -> R {
+    pin_thread();
+    Python::attach(f)
+}
+
+static PATHS_APPLIED: Mutex<Option<HashSet<String>>> = Mutex::new(None);
+
+/// mod_python's sys.path rule: a PythonPath expression is evaluated once per
+/// child per distinct text and replaces sys.path; without one, the directory
+/// of the <Directory> that declared the handler is put first.
+pub fn apply_python_path(py: Python<'_>, conf: &DirConfig, directory: Option<&str>) -> PyResult<()> {
+    if let Some(p) = &conf.python_path {
+        {
+            let guard = PATHS_APPLIED.lock().unwrap();
+            if guard.as_ref().is_some_and(|s| s.contains(&p.expr)) {
+                return Ok(());
+            }
+        }
+        let globals = PyDict::new(py);
+        globals.set_item("sys", py.import("sys")?)?;
+        globals.set_item("os", py.import("os")?)?;
+        let code = std::ffi::CString::new(p.expr.as_str())
+            .map_err(|_| pyo3::exceptions::PyValueError::new_err("NUL in PythonPath"))?;
+        let value = py.eval(&code, Some(&globals), None).map_err(|e| {
+            let msg = format!("PythonPath {:?} ({}) could not be evaluated: {}", p.expr, p.origin, e);
+            pyo3::exceptions::PyRuntimeError::new_err(msg)
+        })?;
+        let list = PyList::new(py, value.try_iter()?.collect::<PyResult<Vec<_>>>()?)?;
+        py.import("sys")?.setattr("path", list)?;
+        PATHS_APPLIED.lock().unwrap().get_or_insert_with(HashSet::new).insert(p.expr.clone());
+    } else if let Some(dir) = directory {
+        let path = py.import("sys")?.getattr("path")?;
+        if !path.contains(dir)? {
+            path.call_method1("insert", (0, dir))?;
+        }
+    }
+    Ok(())
+}
+
+/// Formats a Python exception with its traceback, one string per line.
+pub fn traceback_lines(py: Python<'_>, e: &PyErr) -> Vec<String> {
+    let formatted = (|| -> PyResult<Vec<String>> {
+        let tb = py.import("traceback")?;
+        let lines = tb.call_method1("format_exception", (e.get_type(py), e.value(py), e.traceback(py)))?;
+        let mut out = Vec::new();
+        for chunk in lines.try_iter()? {
+            let s: String = chunk?.extract()?;
+            out.extend(s.trim_end_matches('\n').split('\n').map(str::to_string));
+        }
+        Ok(out)
+    })();
+    formatted.unwrap_or_else(|_| vec![e.to_string()])
+}
+
+/// Logs a Python exception for a server (no request): headline, then the traceback.
+pub fn log_py_error(py: Python<'_>, s: *const raw::server_rec, headline: &str, e: &PyErr) {
+    log::serror(s, log::APLOG_ERR, headline);
+    for line in traceback_lines(py, e) {
+        log::serror(s, log::APLOG_ERR, &line);
+    }
+}
+
+pub use crate::pymodule::_apache;
+
+/// The server_rec httpd made for the main server (valid after configuration).
+pub fn main_server() -> *mut raw::server_rec {
+    // SAFETY: set by httpd before any hook that reaches this code.
+    unsafe { raw::ap_server_conf }
+}
+

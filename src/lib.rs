@@ -1,0 +1,14 @@
+//! mod_pyrite: an Apache httpd 2.4 module that embeds CPython and runs
+//! mod_python handlers (and, later, WSGI applications).
+//!
+//! Layout: `ffi` is the only unsafe boundary to httpd/APR; `module` holds the
+//! record and hooks; `config` the directives; `interp` Python's life in a
+//! child; `request` the Python-visible objects; `handlers` phase dispatch.
+pub mod config;
+pub mod ffi;
+pub mod guard;
+pub mod handlers;
+pub mod interp;
+pub mod module;
+pub mod pymodule;
+pub mod request;

@@ -1,0 +1,90 @@
+//! The module record httpd loads (`LoadModule pyrite_module mod_pyrite.so`) and
+//! the hooks it registers.
+use crate::ffi::{self, log, raw};
+use std::ffi::{c_char, c_int, c_void};
+
+/// mod_pyrite's version, as it appears in the Server header.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+/// The Python this module was built against (major.minor.patch).
+pub const PYTHON_VERSION: &str = env!("PYRITE_PYTHON_VERSION");
+
+/// The record httpd finds with dlsym. httpd writes `module_index` and links it
+/// into its module list; nothing in Rust writes it after load.
+#[no_mangle]
+#[allow(non_upper_case_globals)]
+pub static mut pyrite_module: raw::module = raw::module {
+    version: raw::MODULE_MAGIC_NUMBER_MAJOR as c_int,
+    minor_version: raw::MODULE_MAGIC_NUMBER_MINOR as c_int,
+    module_index: -1,
+    name: c"mod_pyrite.c".as_ptr(),
+    dynamic_load_handle: std::ptr::null_mut(),
+    next: std::ptr::null_mut(),
+    magic: raw::MODULE_MAGIC_COOKIE as std::ffi::c_ulong,
+    rewrite_args: None,
+    create_dir_config: Some(crate::config::create_dir_config),
+    merge_dir_config: Some(crate::config::merge_dir_config),
+    create_server_config: Some(crate::config::create_server_config),
+    merge_server_config: None,
+    cmds: &crate::config::COMMANDS.0 as *const raw::command_rec,
+    register_hooks: Some(register_hooks),
+    flags: 0,
+};
+
+/// The index httpd gave this module (for configuration vectors and logging).
+#[inline]
+pub fn module_index() -> c_int {
+    // SAFETY: a plain read of a field httpd sets once, before any hook runs.
+    unsafe { (*(&raw const pyrite_module)).module_index }
+}
+
+/// A pointer to the module record, for httpd calls that take `module *`.
+pub fn module_ptr() -> *mut raw::module {
+    &raw mut pyrite_module
+}
+
+unsafe extern "C" fn register_hooks(_p: *mut raw::apr_pool_t) {
+    crate::guard::or((), || unsafe {
+        crate::guard::quiet_panics();
+        let middle = raw::APR_HOOK_MIDDLE as c_int;
+        raw::ap_hook_post_config(Some(post_config), std::ptr::null(), std::ptr::null(), middle);
+        raw::ap_hook_child_init(Some(child_init), std::ptr::null(), std::ptr::null(), middle);
+        raw::ap_hook_handler(Some(crate::handlers::content_handler), std::ptr::null(), std::ptr::null(), middle);
+    })
+}
+
+const FIRST_PASS_KEY: &std::ffi::CStr = c"mod_pyrite/post_config-seen";
+
+/// Runs in the parent (as root when httpd starts as root): never touches Python.
+unsafe extern "C" fn post_config(pconf: *mut raw::apr_pool_t, _plog: *mut raw::apr_pool_t, _ptemp: *mut raw::apr_pool_t, s: *mut raw::server_rec) -> c_int {
+    crate::guard::or(raw::OK as c_int, || unsafe {
+        let component = format!("mod_pyrite/{VERSION} Python/{}\0", short_python_version());
+        raw::ap_add_version_component(pconf, ffi::pool::strdup(pconf, component.trim_end_matches('\0').as_bytes()));
+        // httpd reads its configuration twice at start-up; speak only on the real pass.
+        let process_pool = (*(*s).process).pool;
+        let mut seen: *mut c_void = std::ptr::null_mut();
+        raw::apr_pool_userdata_get(&mut seen, FIRST_PASS_KEY.as_ptr(), process_pool);
+        if seen.is_null() {
+            raw::apr_pool_userdata_set(1 as *const c_void, FIRST_PASS_KEY.as_ptr(), Some(raw::apr_pool_cleanup_null), process_pool);
+            return raw::OK as c_int;
+        }
+        log::serror(s, log::APLOG_NOTICE, &format!(
+            "mod_pyrite/{VERSION} (Python {PYTHON_VERSION}) configured: each child runs handlers in its own main interpreter, initialised at child start"
+        ));
+        raw::OK as c_int
+    })
+}
+
+fn short_python_version() -> &'static str {
+    let mut parts = PYTHON_VERSION.splitn(3, '.');
+    let (a, b) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+    let len = a.len() + 1 + b.len();
+    &PYTHON_VERSION[..len.min(PYTHON_VERSION.len())]
+}
+
+/// Runs in every child before it accepts a connection: Python starts here.
+unsafe extern "C" fn child_init(pchild: *mut raw::apr_pool_t, s: *mut raw::server_rec) {
+    crate::guard::or((), || crate::interp::init_child(pchild, s))
+}
+
+/// Marker for pointers httpd hands us as `const char *` strings.
+pub type CStrPtr = *const c_char;

@@ -1,0 +1,42 @@
+//! `_apache`: the built-in module mod_python's Python code is written against
+//! (mod_python.apache imports it), registered before Python starts.
+use crate::ffi::log;
+use crate::request::{connection::Connection, request::Request, server::Server, table::Table};
+use pyo3::prelude::*;
+
+mod exc {
+    #![allow(non_camel_case_types)]
+    pyo3::create_exception!(_apache, SERVER_RETURN, pyo3::exceptions::PyException,
+        "Raised by a handler to end it with a status: raise apache.SERVER_RETURN(apache.HTTP_FORBIDDEN)");
+}
+pub use exc::SERVER_RETURN;
+
+/// A SERVER_RETURN carrying `code`.
+pub fn server_return(_py: Python<'_>, code: i32) -> PyErr {
+    SERVER_RETURN::new_err((code,))
+}
+
+/// Writes a message to httpd's error log (a server's, when given).
+#[pyfunction]
+#[pyo3(signature = (message, level=log::APLOG_ERR as i32, server=None))]
+fn log_error(message: &Bound<'_, PyAny>, level: i32, server: Option<PyRef<'_, Server>>) -> PyResult<()> {
+    let text = message.str()?.to_cow()?.into_owned();
+    let s = match server {
+        Some(s) => s.ptr(),
+        None => crate::interp::main_server(),
+    };
+    log::serror(s, (level & 0xf) as u32, &text);
+    Ok(())
+}
+
+#[pymodule]
+pub fn _apache(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("SERVER_RETURN", m.py().get_type::<SERVER_RETURN>())?;
+    m.add_function(wrap_pyfunction!(log_error, m)?)?;
+    m.add_class::<Table>()?;
+    m.add_class::<Request>()?;
+    m.add_class::<Connection>()?;
+    m.add_class::<Server>()?;
+    m.add("pyrite_version", crate::module::VERSION)?;
+    Ok(())
+}

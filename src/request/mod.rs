@@ -1,0 +1,9 @@
+//! The Python-visible objects of a request: one file per object, as in mod_python.
+pub mod body;
+pub mod connection;
+pub mod convert;
+pub mod life;
+#[allow(clippy::module_inception)]
+pub mod request;
+pub mod server;
+pub mod table;

@@ -1,0 +1,576 @@
+//! The `req` object handed to mod_python handlers: a view of httpd's
+//! request_rec with mod_python's attributes and methods.
+use super::body::Body;
+use super::connection::Connection;
+use super::convert;
+use super::life::Life;
+use super::server::Server;
+use super::table::Table;
+use crate::config;
+use crate::ffi::{self, log, raw, SendPtr};
+use pyo3::exceptions::{PyOSError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::PyBytes;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+
+#[pyclass(name = "mp_request", module = "_apache", dict)]
+pub struct Request {
+    pub life: Arc<Life>,
+    body: Mutex<Body>,
+    /// Set once the handler has sent anything to the client.
+    wrote: AtomicBool,
+    phase: Mutex<&'static str>,
+    headers_in: OnceLock<Py<Table>>,
+    headers_out: OnceLock<Py<Table>>,
+    err_headers_out: OnceLock<Py<Table>>,
+    subprocess_env: OnceLock<Py<Table>>,
+    notes: OnceLock<Py<Table>>,
+}
+
+impl Request {
+    pub fn new(life: Arc<Life>, phase: &'static str) -> Self {
+        Request {
+            life,
+            body: Mutex::new(Body::default()),
+            wrote: AtomicBool::new(false),
+            phase: Mutex::new(phase),
+            headers_in: OnceLock::new(),
+            headers_out: OnceLock::new(),
+            err_headers_out: OnceLock::new(),
+            subprocess_env: OnceLock::new(),
+            notes: OnceLock::new(),
+        }
+    }
+
+    pub fn set_phase(&self, phase: &'static str) {
+        *self.phase.lock().unwrap() = phase;
+    }
+
+    /// Whether any output went to httpd's filters.
+    pub fn wrote(&self) -> bool {
+        self.wrote.load(Ordering::Relaxed)
+    }
+
+    fn r(&self) -> PyResult<*mut raw::request_rec> {
+        self.life.get()
+    }
+
+    fn table<'py>(&self, py: Python<'py>, cell: &OnceLock<Py<Table>>, pick: impl FnOnce(*mut raw::request_rec) -> *mut raw::apr_table_t) -> PyResult<Bound<'py, Table>> {
+        let r = self.r()?;
+        if let Some(t) = cell.get() {
+            return Ok(t.bind(py).clone());
+        }
+        let t = Py::new(py, Table::of_request(self.life.clone(), pick(r)))?;
+        let _ = cell.set(t.clone_ref(py));
+        Ok(t.into_bound(py))
+    }
+
+    /// Copies `value` into the request pool as a C string.
+    fn pool_str(&self, value: &Bound<'_, PyAny>, what: &str) -> PyResult<*mut std::ffi::c_char> {
+        let r = self.r()?;
+        let b = convert::header_bytes(value, what)?;
+        // SAFETY: r is live; header_bytes refused NUL bytes.
+        Ok(unsafe { ffi::pool::strdup((*r).pool, &b) })
+    }
+
+    /// A string field of the record as str (None for NULL).
+    fn text_field<'py>(&self, py: Python<'py>, pick: impl FnOnce(*mut raw::request_rec) -> *const std::ffi::c_char) -> PyResult<Bound<'py, PyAny>> {
+        let r = self.r()?;
+        // SAFETY: r is live; the field is NULL or a string of the request pool.
+        Ok(unsafe { convert::opt_text(py, pick(r)) })
+    }
+
+    fn opt_pool_str(&self, value: Option<&Bound<'_, PyAny>>, what: &str) -> PyResult<*mut std::ffi::c_char> {
+        match value {
+            Some(v) if !v.is_none() => self.pool_str(v, what),
+            _ => Ok(std::ptr::null_mut()),
+        }
+    }
+}
+
+fn seconds(t: raw::apr_time_t) -> f64 {
+    t as f64 / 1e6
+}
+
+#[pymethods]
+impl Request {
+    // ---- string fields ----------------------------------------------------
+
+    #[getter]
+    fn the_request<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.text_field(py, |r| unsafe { (*r).the_request })
+    }
+    #[getter]
+    fn protocol<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.text_field(py, |r| unsafe { (*r).protocol })
+    }
+    #[getter]
+    fn hostname<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.text_field(py, |r| unsafe { (*r).hostname })
+    }
+    #[getter]
+    fn status_line<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.text_field(py, |r| unsafe { (*r).status_line })
+    }
+    #[getter]
+    fn method<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.text_field(py, |r| unsafe { (*r).method })
+    }
+    #[getter]
+    fn range<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.text_field(py, |r| unsafe { (*r).range })
+    }
+    #[getter]
+    fn content_type<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.text_field(py, |r| unsafe { (*r).content_type })
+    }
+    #[getter]
+    fn handler<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.text_field(py, |r| unsafe { (*r).handler })
+    }
+    #[getter]
+    fn content_encoding<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.text_field(py, |r| unsafe { (*r).content_encoding })
+    }
+    #[getter]
+    fn user<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.text_field(py, |r| unsafe { (*r).user })
+    }
+    #[getter]
+    fn ap_auth_type<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.text_field(py, |r| unsafe { (*r).ap_auth_type })
+    }
+    #[getter]
+    fn unparsed_uri<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.text_field(py, |r| unsafe { (*r).unparsed_uri })
+    }
+    #[getter]
+    fn uri<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.text_field(py, |r| unsafe { (*r).uri })
+    }
+    #[getter]
+    fn filename<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.text_field(py, |r| unsafe { (*r).filename })
+    }
+    #[getter]
+    fn canonical_filename<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.text_field(py, |r| unsafe { (*r).canonical_filename })
+    }
+    #[getter]
+    fn path_info<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.text_field(py, |r| unsafe { (*r).path_info })
+    }
+    #[getter]
+    fn args<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.text_field(py, |r| unsafe { (*r).args })
+    }
+    #[getter]
+    fn useragent_ip<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.text_field(py, |r| unsafe { (*r).useragent_ip })
+    }
+    #[getter]
+    fn log_id<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.text_field(py, |r| unsafe { (*r).log_id })
+    }
+
+    // ---- output ---------------------------------------------------------
+
+    /// Sends `data` (str as UTF-8, or bytes) to the client; with flush (the
+    /// default, as in mod_python) it leaves httpd at once.
+    #[pyo3(signature = (data, flush=1))]
+    fn write(&self, py: Python<'_>, data: &Bound<'_, PyAny>, flush: i32) -> PyResult<()> {
+        let r = self.r()?;
+        let bytes = convert::body_bytes(data)?;
+        if bytes.is_empty() {
+            return Ok(());
+        }
+        self.wrote.store(true, Ordering::Relaxed);
+        let rp = SendPtr(r);
+        let (ptr, len) = (SendPtr(bytes.as_ptr() as *mut u8), bytes.len());
+        // SAFETY: r is live and used by this thread only; ptr/len stay valid
+        // because `bytes` (and the Python object behind it) outlive the call.
+        let ok = py.detach(move || unsafe {
+            let (rp, ptr) = (rp, ptr);
+            let mut off = 0usize;
+            while off < len {
+                let n = (len - off).min(i32::MAX as usize);
+                if raw::ap_rwrite(ptr.0.add(off) as *const std::ffi::c_void, n as i32, rp.0) < 0 {
+                    return false;
+                }
+                off += n;
+            }
+            flush == 0 || raw::ap_rflush(rp.0) >= 0
+        });
+        if !ok {
+            return Err(PyOSError::new_err("Write failed, client closed connection."));
+        }
+        Ok(())
+    }
+
+    /// Pushes buffered output to the client.
+    fn flush(&self, py: Python<'_>) -> PyResult<()> {
+        let rp = SendPtr(self.r()?);
+        // SAFETY: r is live and used by this thread only.
+        let rc = py.detach(move || unsafe {
+            let rp = rp;
+            raw::ap_rflush(rp.0)
+        });
+        if rc < 0 {
+            return Err(PyOSError::new_err("Flush failed, client closed connection."));
+        }
+        Ok(())
+    }
+
+    /// Kept for old handlers: httpd sends the headers with the first output.
+    fn send_http_header(&self) -> PyResult<()> {
+        self.r().map(|_| ())
+    }
+
+    fn set_content_length(&self, length: i64) -> PyResult<()> {
+        let r = self.r()?;
+        if length < 0 {
+            return Err(PyValueError::new_err("content length must not be negative"));
+        }
+        // SAFETY: r is live.
+        unsafe { raw::ap_set_content_length(r, length) };
+        Ok(())
+    }
+
+    // ---- input ----------------------------------------------------------
+
+    /// Up to `len` bytes of the request body (all of it by default); b'' at the end.
+    #[pyo3(signature = (len=-1))]
+    fn read<'py>(&self, py: Python<'py>, len: i64) -> PyResult<Bound<'py, PyBytes>> {
+        let r = self.r()?;
+        let data = self.body.lock().unwrap().read(py, r, len)?;
+        Ok(PyBytes::new(py, &data))
+    }
+
+    /// One line of the body including its newline, at most `len` bytes.
+    #[pyo3(signature = (len=-1))]
+    fn readline<'py>(&self, py: Python<'py>, len: i64) -> PyResult<Bound<'py, PyBytes>> {
+        let r = self.r()?;
+        let data = self.body.lock().unwrap().readline(py, r, len)?;
+        Ok(PyBytes::new(py, &data))
+    }
+
+    /// The remaining lines of the body (stopping once about `sizehint` bytes are read).
+    #[pyo3(signature = (sizehint=-1))]
+    fn readlines<'py>(&self, py: Python<'py>, sizehint: i64) -> PyResult<Vec<Bound<'py, PyBytes>>> {
+        let r = self.r()?;
+        let mut out = Vec::new();
+        let mut total = 0i64;
+        let mut body = self.body.lock().unwrap();
+        loop {
+            let line = body.readline(py, r, -1)?;
+            if line.is_empty() {
+                break;
+            }
+            total += line.len() as i64;
+            out.push(PyBytes::new(py, &line));
+            if sizehint > 0 && total >= sizehint {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Reads and throws away the body (before an error response, say).
+    fn discard_request_body(&self, py: Python<'_>) -> PyResult<i32> {
+        let rp = SendPtr(self.r()?);
+        // SAFETY: r is live and used by this thread only.
+        Ok(py.detach(move || unsafe {
+            let rp = rp;
+            raw::ap_discard_request_body(rp.0)
+        }))
+    }
+
+    // ---- tables -----------------------------------------------------------
+
+    #[getter]
+    fn headers_in<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, Table>> {
+        // SAFETY (closures): r is live when table() calls them.
+        self.table(py, &self.headers_in, |r| unsafe { (*r).headers_in })
+    }
+    #[getter]
+    fn headers_out<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, Table>> {
+        self.table(py, &self.headers_out, |r| unsafe { (*r).headers_out })
+    }
+    #[getter]
+    fn err_headers_out<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, Table>> {
+        self.table(py, &self.err_headers_out, |r| unsafe { (*r).err_headers_out })
+    }
+    #[getter]
+    fn subprocess_env<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, Table>> {
+        self.table(py, &self.subprocess_env, |r| unsafe { (*r).subprocess_env })
+    }
+    #[getter]
+    fn notes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, Table>> {
+        self.table(py, &self.notes, |r| unsafe { (*r).notes })
+    }
+
+    // ---- settable fields ----------------------------------------------------
+
+    #[setter]
+    fn set_content_type(&self, value: &Bound<'_, PyAny>) -> PyResult<()> {
+        let r = self.r()?;
+        let ct = self.pool_str(value, "content_type")?;
+        // SAFETY: r is live; ct is a pool string of r.
+        unsafe { raw::ap_set_content_type(r, ct) };
+        Ok(())
+    }
+
+    #[getter]
+    fn status(&self) -> PyResult<i32> {
+        // SAFETY: r is live.
+        Ok(unsafe { (*self.r()?).status })
+    }
+    #[setter]
+    fn set_status(&self, value: i32) -> PyResult<()> {
+        // SAFETY: r is live.
+        unsafe { (*self.r()?).status = value };
+        Ok(())
+    }
+
+    #[setter]
+    fn set_status_line(&self, value: Option<Bound<'_, PyAny>>) -> PyResult<()> {
+        let v = self.opt_pool_str(value.as_ref(), "status_line")?;
+        unsafe { (*self.r()?).status_line = v };
+        Ok(())
+    }
+    #[setter]
+    fn set_user(&self, value: Option<Bound<'_, PyAny>>) -> PyResult<()> {
+        let v = self.opt_pool_str(value.as_ref(), "user")?;
+        unsafe { (*self.r()?).user = v };
+        Ok(())
+    }
+    #[setter]
+    fn set_filename(&self, value: Option<Bound<'_, PyAny>>) -> PyResult<()> {
+        let v = self.opt_pool_str(value.as_ref(), "filename")?;
+        unsafe { (*self.r()?).filename = v };
+        Ok(())
+    }
+    #[setter]
+    fn set_canonical_filename(&self, value: Option<Bound<'_, PyAny>>) -> PyResult<()> {
+        let v = self.opt_pool_str(value.as_ref(), "canonical_filename")?;
+        unsafe { (*self.r()?).canonical_filename = v };
+        Ok(())
+    }
+    #[setter]
+    fn set_path_info(&self, value: Option<Bound<'_, PyAny>>) -> PyResult<()> {
+        let v = self.opt_pool_str(value.as_ref(), "path_info")?;
+        unsafe { (*self.r()?).path_info = v };
+        Ok(())
+    }
+    #[setter]
+    fn set_args(&self, value: Option<Bound<'_, PyAny>>) -> PyResult<()> {
+        let v = self.opt_pool_str(value.as_ref(), "args")?;
+        unsafe { (*self.r()?).args = v };
+        Ok(())
+    }
+    #[setter]
+    fn set_uri(&self, value: Option<Bound<'_, PyAny>>) -> PyResult<()> {
+        let v = self.opt_pool_str(value.as_ref(), "uri")?;
+        unsafe { (*self.r()?).uri = v };
+        Ok(())
+    }
+    #[setter]
+    fn set_handler(&self, value: Option<Bound<'_, PyAny>>) -> PyResult<()> {
+        let v = self.opt_pool_str(value.as_ref(), "handler")?;
+        unsafe { (*self.r()?).handler = v };
+        Ok(())
+    }
+    #[setter]
+    fn set_ap_auth_type(&self, value: Option<Bound<'_, PyAny>>) -> PyResult<()> {
+        let v = self.opt_pool_str(value.as_ref(), "ap_auth_type")?;
+        unsafe { (*self.r()?).ap_auth_type = v };
+        Ok(())
+    }
+    #[setter]
+    fn set_content_encoding(&self, value: Option<Bound<'_, PyAny>>) -> PyResult<()> {
+        let v = self.opt_pool_str(value.as_ref(), "content_encoding")?;
+        unsafe { (*self.r()?).content_encoding = v };
+        Ok(())
+    }
+
+    #[getter]
+    fn no_cache(&self) -> PyResult<i32> {
+        Ok(unsafe { (*self.r()?).no_cache })
+    }
+    #[setter]
+    fn set_no_cache(&self, value: i32) -> PyResult<()> {
+        unsafe { (*self.r()?).no_cache = value };
+        Ok(())
+    }
+
+    // ---- read-only fields -------------------------------------------------
+
+    #[getter]
+    fn method_number(&self) -> PyResult<i32> {
+        Ok(unsafe { (*self.r()?).method_number })
+    }
+    #[getter]
+    fn proto_num(&self) -> PyResult<i32> {
+        Ok(unsafe { (*self.r()?).proto_num })
+    }
+    #[getter]
+    fn header_only(&self) -> PyResult<i32> {
+        Ok(unsafe { (*self.r()?).header_only })
+    }
+    #[getter]
+    fn assbackwards(&self) -> PyResult<i32> {
+        Ok(unsafe { (*self.r()?).assbackwards })
+    }
+    #[getter]
+    fn proxyreq(&self) -> PyResult<i32> {
+        Ok(unsafe { (*self.r()?).proxyreq })
+    }
+    /// When the request arrived, in seconds since the epoch.
+    #[getter]
+    fn request_time(&self) -> PyResult<f64> {
+        Ok(seconds(unsafe { (*self.r()?).request_time }))
+    }
+    #[getter]
+    fn mtime(&self) -> PyResult<f64> {
+        Ok(seconds(unsafe { (*self.r()?).mtime }))
+    }
+    #[getter]
+    fn bytes_sent(&self) -> PyResult<i64> {
+        Ok(unsafe { (*self.r()?).bytes_sent })
+    }
+    #[getter]
+    fn clength(&self) -> PyResult<i64> {
+        Ok(unsafe { (*self.r()?).clength })
+    }
+    #[getter]
+    fn remaining(&self) -> PyResult<i64> {
+        Ok(unsafe { (*self.r()?).remaining })
+    }
+    #[getter]
+    fn read_length(&self) -> PyResult<i64> {
+        Ok(unsafe { (*self.r()?).read_length })
+    }
+    #[getter]
+    fn read_chunked(&self) -> PyResult<i32> {
+        Ok(unsafe { (*self.r()?).read_chunked })
+    }
+    #[getter]
+    fn chunked(&self) -> PyResult<i32> {
+        Ok(unsafe { (*self.r()?).chunked })
+    }
+    #[getter]
+    fn expecting_100(&self) -> PyResult<i32> {
+        Ok(unsafe { (*self.r()?).expecting_100 } as i32)
+    }
+    #[getter]
+    fn used_path_info(&self) -> PyResult<i32> {
+        Ok(unsafe { (*self.r()?).used_path_info })
+    }
+    #[getter]
+    fn eos_sent(&self) -> PyResult<i32> {
+        Ok(unsafe { (*self.r()?).eos_sent })
+    }
+    /// The handler directive running now (mod_python's phase name).
+    #[getter]
+    fn phase(&self) -> PyResult<&'static str> {
+        self.r()?;
+        Ok(*self.phase.lock().unwrap())
+    }
+    /// The interpreter name mod_python would use (the server's name); mod_pyrite
+    /// runs every handler of a child in its one main interpreter.
+    #[getter]
+    fn interpreter<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let r = self.r()?;
+        Ok(unsafe { convert::opt_text(py, (*(*r).server).server_hostname) })
+    }
+
+    #[getter]
+    fn connection(&self) -> PyResult<Connection> {
+        self.r()?;
+        Ok(Connection::new(self.life.clone()))
+    }
+    #[getter]
+    fn server(&self) -> PyResult<Server> {
+        let r = self.r()?;
+        Ok(Server::new(unsafe { (*r).server }))
+    }
+
+    // ---- helpers -------------------------------------------------------------
+
+    /// Writes `message` to the error log in this request's context.
+    #[pyo3(signature = (message, level=log::APLOG_ERR as i32))]
+    fn log_error(&self, message: &Bound<'_, PyAny>, level: i32) -> PyResult<()> {
+        let r = self.r()?;
+        log::rerror(r, (level & 0xf) as u32, &message.str()?.to_cow()?);
+        Ok(())
+    }
+
+    /// The PythonOption values in force here, as a table.
+    fn get_options(&self) -> PyResult<Table> {
+        let r = self.r()?;
+        // SAFETY: r is live.
+        let opts = unsafe { config::dir_config(r) }.map(|c| c.options()).unwrap_or_default();
+        Table::from_pairs(opts)
+    }
+
+    /// The Python* directives in force here, as a table (flags as "1"/"0").
+    fn get_config(&self) -> PyResult<Table> {
+        let r = self.r()?;
+        // SAFETY: r is live.
+        let pairs = unsafe { config::dir_config(r) }.map(config_pairs).unwrap_or_default();
+        Table::from_pairs(pairs)
+    }
+
+    fn document_root<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let r = self.r()?;
+        Ok(unsafe { convert::opt_text(py, raw::ap_document_root(r)) })
+    }
+
+    /// An absolute URL for `uri` on this server (scheme, host and port as the client sees them).
+    fn construct_url<'py>(&self, py: Python<'py>, uri: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        let r = self.r()?;
+        let u = self.pool_str(uri, "uri")?;
+        Ok(unsafe { convert::opt_text(py, raw::ap_construct_url((*r).pool, u, r)) })
+    }
+
+    /// Adds httpd's common CGI variables to req.subprocess_env.
+    fn add_common_vars(&self) -> PyResult<()> {
+        unsafe { raw::ap_add_common_vars(self.r()?) };
+        Ok(())
+    }
+
+    /// Adds the rest of the CGI/1.1 variables to req.subprocess_env.
+    fn add_cgi_vars(&self) -> PyResult<()> {
+        unsafe { raw::ap_add_cgi_vars(self.r()?) };
+        Ok(())
+    }
+
+    fn is_https(&self) -> PyResult<bool> {
+        let r = self.r()?;
+        Ok(unsafe { raw::ap_ssl_conn_is_ssl((*r).connection) } != 0)
+    }
+
+    fn __repr__(&self) -> String {
+        match self.r() {
+            Ok(r) => format!("<mp_request {}>", unsafe { ffi::cstr_lossy((*r).the_request) }),
+            Err(_) => "<mp_request (ended)>".to_string(),
+        }
+    }
+}
+
+/// The directive values mod_python's req.get_config() shows.
+pub fn config_pairs(c: &config::DirConfig) -> Vec<(String, String)> {
+    let flag = |b: bool| if b { "1" } else { "0" }.to_string();
+    let mut out = Vec::new();
+    if let Some(d) = c.debug {
+        out.push(("PythonDebug".to_string(), flag(d)));
+    }
+    if let Some(a) = c.autoreload {
+        out.push(("PythonAutoReload".to_string(), flag(a)));
+    }
+    if let Some(p) = &c.python_path {
+        out.push(("PythonPath".to_string(), p.expr.clone()));
+    }
+    out
+}

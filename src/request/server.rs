@@ -1,0 +1,133 @@
+//! `req.server`: the (virtual) server handling a request. server_recs live as
+//! long as the configuration, which in a child is its whole life.
+use super::convert;
+use super::table::Table;
+use crate::config;
+use crate::ffi::{log, raw};
+use pyo3::prelude::*;
+use pyo3::types::PyList;
+
+#[pyclass(name = "mp_server", module = "_apache")]
+pub struct Server {
+    s: *mut raw::server_rec,
+}
+
+// SAFETY: server_recs are read-only after configuration and outlive every
+// Python object in the child.
+unsafe impl Send for Server {}
+unsafe impl Sync for Server {}
+
+impl Server {
+    pub fn new(s: *mut raw::server_rec) -> Self {
+        Server { s }
+    }
+    pub fn ptr(&self) -> *mut raw::server_rec {
+        self.s
+    }
+}
+
+fn names<'py>(py: Python<'py>, arr: *mut raw::apr_array_header_t) -> PyResult<Bound<'py, PyList>> {
+    let list = PyList::empty(py);
+    if arr.is_null() {
+        return Ok(list);
+    }
+    // SAFETY: an apr array of C strings from the configuration.
+    unsafe {
+        let elts = (*arr).elts as *const *const std::ffi::c_char;
+        for i in 0..(*arr).nelts.max(0) as usize {
+            list.append(convert::opt_text(py, *elts.add(i)))?;
+        }
+    }
+    Ok(list)
+}
+
+#[pymethods]
+impl Server {
+    #[getter]
+    fn server_hostname<'py>(&self, py: Python<'py>) -> Bound<'py, PyAny> {
+        unsafe { convert::opt_text(py, (*self.s).server_hostname) }
+    }
+    #[getter]
+    fn server_admin<'py>(&self, py: Python<'py>) -> Bound<'py, PyAny> {
+        unsafe { convert::opt_text(py, (*self.s).server_admin) }
+    }
+    #[getter]
+    fn defn_name<'py>(&self, py: Python<'py>) -> Bound<'py, PyAny> {
+        unsafe { convert::opt_text(py, (*self.s).defn_name) }
+    }
+    #[getter]
+    fn defn_line_number(&self) -> u32 {
+        unsafe { (*self.s).defn_line_number }
+    }
+    #[getter]
+    fn error_fname<'py>(&self, py: Python<'py>) -> Bound<'py, PyAny> {
+        unsafe { convert::opt_text(py, (*self.s).error_fname) }
+    }
+    #[getter]
+    fn port(&self) -> u16 {
+        unsafe { (*self.s).port }
+    }
+    #[getter]
+    fn is_virtual(&self) -> i32 {
+        unsafe { (*self.s).is_virtual as i32 }
+    }
+    #[getter]
+    fn names<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        names(py, unsafe { (*self.s).names })
+    }
+    #[getter]
+    fn wild_names<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        names(py, unsafe { (*self.s).wild_names })
+    }
+    /// httpd's Timeout, in seconds.
+    #[getter]
+    fn timeout(&self) -> f64 {
+        unsafe { (*self.s).timeout as f64 / 1e6 }
+    }
+    #[getter]
+    fn keep_alive_timeout(&self) -> f64 {
+        unsafe { (*self.s).keep_alive_timeout as f64 / 1e6 }
+    }
+    #[getter]
+    fn keep_alive_max(&self) -> i32 {
+        unsafe { (*self.s).keep_alive_max }
+    }
+    #[getter]
+    fn keep_alive(&self) -> i32 {
+        unsafe { (*self.s).keep_alive }
+    }
+    #[getter]
+    fn limit_req_line(&self) -> i32 {
+        unsafe { (*self.s).limit_req_line }
+    }
+    #[getter]
+    fn limit_req_fieldsize(&self) -> i32 {
+        unsafe { (*self.s).limit_req_fieldsize }
+    }
+    #[getter]
+    fn limit_req_fields(&self) -> i32 {
+        unsafe { (*self.s).limit_req_fields }
+    }
+    #[getter]
+    fn loglevel(&self) -> i32 {
+        unsafe { (*self.s).log.level }
+    }
+
+    /// The server-level PythonOption values, as a table.
+    fn get_options(&self) -> PyResult<Table> {
+        let opts = unsafe { config::server_dir_config(self.s) }.map(|c| c.options()).unwrap_or_default();
+        Table::from_pairs(opts)
+    }
+
+    /// The server-level Python* directives, as a table.
+    fn get_config(&self) -> PyResult<Table> {
+        let pairs = unsafe { config::server_dir_config(self.s) }.map(super::request::config_pairs).unwrap_or_default();
+        Table::from_pairs(pairs)
+    }
+
+    #[pyo3(signature = (message, level=log::APLOG_ERR as i32))]
+    fn log_error(&self, message: &Bound<'_, PyAny>, level: i32) -> PyResult<()> {
+        log::serror(self.s, (level & 0xf) as u32, &message.str()?.to_cow()?);
+        Ok(())
+    }
+}
