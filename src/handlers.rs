@@ -205,7 +205,7 @@ fn to_httpd(r: *mut raw::request_rec, decl: &HandlerDecl, code: i64) -> c_int {
 }
 
 /// Runs the handlers of one phase in order.
-fn run_phase(py: Python<'_>, r: *mut raw::request_rec, conf: &DirConfig, phase: Phase, decls: &[&Arc<HandlerDecl>]) -> c_int {
+fn run_phase(py: Python<'_>, r: *mut raw::request_rec, conf: &DirConfig, phase: Phase, decls: &[&Arc<HandlerDecl>]) -> (c_int, Vec<u8>) {
     let life = Arc::new(Life::new(r));
     {
         let l = life.clone();
@@ -216,7 +216,7 @@ fn run_phase(py: Python<'_>, r: *mut raw::request_rec, conf: &DirConfig, phase: 
         Ok(r) => r,
         Err(e) => {
             log::rerror(r, log::APLOG_ERR, &format!("mod_pyrite: could not create the request object: {e}"));
-            return SERVER_ERROR;
+            return (SERVER_ERROR, Vec::new());
         }
     };
     let mut result = DECLINED;
@@ -243,7 +243,8 @@ fn run_phase(py: Python<'_>, r: *mut raw::request_rec, conf: &DirConfig, phase: 
             break;
         }
     }
-    result
+    let pending = req.borrow().take_output();
+    (result, pending)
 }
 
 /// Logs a failed handler with its traceback and decides the response:
@@ -263,7 +264,11 @@ fn report(py: Python<'_>, r: *mut raw::request_rec, req: &Bound<'_, Request>, co
     for line in &lines {
         log::rerror(r, log::APLOG_ERR, &format!("{head}: {line}"));
     }
-    let wrote = req.borrow().wrote();
+    let wrote = req.borrow().sent();
+    if !wrote {
+        // Nothing reached the client: drop the partial page and answer 500 cleanly.
+        req.borrow().discard_output();
+    }
     if conf.debug() {
         let page = py
             .import("mod_python.apache")
@@ -317,6 +322,11 @@ pub unsafe extern "C" fn content_handler(r: *mut raw::request_rec) -> c_int {
             log::rerror(r, log::APLOG_ERR, "mod_pyrite: Python is not running in this process (child_init did not run?)");
             return SERVER_ERROR;
         }
-        interp::with_python(|py| run_phase(py, r, conf, Phase::Handler, &decls))
+        let (result, pending) = interp::with_python(|py| run_phase(py, r, conf, Phase::Handler, &decls));
+        // What the handler left buffered goes out now, without the GIL.
+        if !pending.is_empty() && !crate::request::output::write_to_httpd(r, &pending, false) {
+            return if result == OK { DONE } else { result };
+        }
+        result
     })
 }

@@ -29,10 +29,18 @@ fn log_error(message: &Bound<'_, PyAny>, level: i32, server: Option<PyRef<'_, Se
     Ok(())
 }
 
+/// Panics in Rust: lets the tests show that a panic becomes an exception
+/// (and a 500), never a dead child.
+#[pyfunction]
+fn _panic_for_test() {
+    panic!("deliberate panic requested by _apache._panic_for_test()");
+}
+
 #[pymodule]
 pub fn _apache(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("SERVER_RETURN", m.py().get_type::<SERVER_RETURN>())?;
     m.add_function(wrap_pyfunction!(log_error, m)?)?;
+    m.add_function(wrap_pyfunction!(_panic_for_test, m)?)?;
     m.add_class::<Table>()?;
     m.add_class::<Request>()?;
     m.add_class::<Connection>()?;

@@ -3,6 +3,7 @@ pub mod body;
 pub mod connection;
 pub mod convert;
 pub mod life;
+pub mod output;
 #[allow(clippy::module_inception)]
 pub mod request;
 pub mod server;

@@ -4,6 +4,7 @@ use super::body::Body;
 use super::connection::Connection;
 use super::convert;
 use super::life::Life;
+use super::output::Output;
 use super::server::Server;
 use super::table::Table;
 use crate::config;
@@ -11,15 +12,13 @@ use crate::ffi::{self, log, raw, SendPtr};
 use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 #[pyclass(name = "mp_request", module = "_apache", dict)]
 pub struct Request {
     pub life: Arc<Life>,
     body: Mutex<Body>,
-    /// Set once the handler has sent anything to the client.
-    wrote: AtomicBool,
+    output: Mutex<Output>,
     phase: Mutex<&'static str>,
     headers_in: OnceLock<Py<Table>>,
     headers_out: OnceLock<Py<Table>>,
@@ -33,7 +32,7 @@ impl Request {
         Request {
             life,
             body: Mutex::new(Body::default()),
-            wrote: AtomicBool::new(false),
+            output: Mutex::new(Output::default()),
             phase: Mutex::new(phase),
             headers_in: OnceLock::new(),
             headers_out: OnceLock::new(),
@@ -47,9 +46,19 @@ impl Request {
         *self.phase.lock().unwrap() = phase;
     }
 
-    /// Whether any output went to httpd's filters.
-    pub fn wrote(&self) -> bool {
-        self.wrote.load(Ordering::Relaxed)
+    /// Whether any output went to httpd's filters (the status is then fixed).
+    pub fn sent(&self) -> bool {
+        self.output.lock().unwrap().sent()
+    }
+
+    /// Drops output not yet handed to httpd (before an error response).
+    pub fn discard_output(&self) {
+        self.output.lock().unwrap().discard();
+    }
+
+    /// Output still buffered, for the dispatcher to hand over once the GIL is released.
+    pub fn take_output(&self) -> Vec<u8> {
+        self.output.lock().unwrap().take()
     }
 
     fn r(&self) -> PyResult<*mut raw::request_rec> {
@@ -185,41 +194,21 @@ impl Request {
         if bytes.is_empty() {
             return Ok(());
         }
-        self.wrote.store(true, Ordering::Relaxed);
-        let rp = SendPtr(r);
-        let (ptr, len) = (SendPtr(bytes.as_ptr() as *mut u8), bytes.len());
-        // SAFETY: r is live and used by this thread only; ptr/len stay valid
-        // because `bytes` (and the Python object behind it) outlive the call.
-        let ok = py.detach(move || unsafe {
-            let (rp, ptr) = (rp, ptr);
-            let mut off = 0usize;
-            while off < len {
-                let n = (len - off).min(i32::MAX as usize);
-                if raw::ap_rwrite(ptr.0.add(off) as *const std::ffi::c_void, n as i32, rp.0) < 0 {
-                    return false;
-                }
-                off += n;
-            }
-            flush == 0 || raw::ap_rflush(rp.0) >= 0
-        });
-        if !ok {
-            return Err(PyOSError::new_err("Write failed, client closed connection."));
-        }
-        Ok(())
+        self.output
+            .lock()
+            .unwrap()
+            .write(py, r, &bytes, flush != 0)
+            .map_err(|_| PyOSError::new_err("Write failed, client closed connection."))
     }
 
     /// Pushes buffered output to the client.
     fn flush(&self, py: Python<'_>) -> PyResult<()> {
-        let rp = SendPtr(self.r()?);
-        // SAFETY: r is live and used by this thread only.
-        let rc = py.detach(move || unsafe {
-            let rp = rp;
-            raw::ap_rflush(rp.0)
-        });
-        if rc < 0 {
-            return Err(PyOSError::new_err("Flush failed, client closed connection."));
-        }
-        Ok(())
+        let r = self.r()?;
+        self.output
+            .lock()
+            .unwrap()
+            .flush(py, r)
+            .map_err(|_| PyOSError::new_err("Flush failed, client closed connection."))
     }
 
     /// Kept for old handlers: httpd sends the headers with the first output.

@@ -1,0 +1,139 @@
+//! The response body a handler writes, and when it crosses into httpd.
+//!
+//! Writes collect in a buffer owned by the request. They reach httpd's
+//! filters when the handler flushes (mod_python's `req.write` flushes by
+//! default), when the buffer passes 64 KB, or after the handler returns and
+//! the GIL is released. Handing data to httpd can block on a slow client, so
+//! it happens with the GIL released, except for one case that cannot block: a
+//! small flush onto a connection whose kernel send queue is empty and on
+//! which nothing is left pending in httpd (the kernel then has room for all
+//! of it). That case is the common one (a page written and flushed at once),
+//! and sparing it a GIL hand-off is what keeps threads from queueing.
+use crate::ffi::{raw, SendPtr};
+use pyo3::prelude::*;
+
+/// Unflushed output that makes httpd hand data on by itself.
+const HAND_OVER_AT: usize = 64 * 1024;
+/// A flush of at most this much (body plus a margin for headers) fits in any
+/// TCP send buffer Linux allows (at least 4608 bytes) when the queue is empty.
+const SAFE_FLUSH: usize = 4096 - 1024;
+
+#[derive(Default)]
+pub struct Output {
+    buf: Vec<u8>,
+    /// Some data went to httpd.
+    sent: bool,
+    /// Data went to httpd without a flush: it may still sit in httpd's filters.
+    pending_in_httpd: bool,
+}
+
+/// Why output could not be handed over: the client went away.
+pub struct WriteFailed;
+
+impl Output {
+    /// Whether anything reached httpd (after which the status line is fixed).
+    pub fn sent(&self) -> bool {
+        self.sent
+    }
+
+    /// Drops what was written but not yet handed over (before an error page).
+    pub fn discard(&mut self) {
+        self.buf.clear();
+    }
+
+    /// Takes what is still buffered, to be handed over after the GIL is released.
+    pub fn take(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.buf)
+    }
+
+    pub fn write(&mut self, py: Python<'_>, r: *mut raw::request_rec, data: &[u8], flush: bool) -> Result<(), WriteFailed> {
+        if self.buf.is_empty() && data.len() >= HAND_OVER_AT {
+            // Large write: hand it over directly, without copying.
+            self.hand_over(py, r, data, flush)?;
+            return Ok(());
+        }
+        self.buf.extend_from_slice(data);
+        if flush || self.buf.len() >= HAND_OVER_AT {
+            let buf = std::mem::take(&mut self.buf);
+            let res = self.hand_over(py, r, &buf, flush);
+            self.buf = buf;
+            self.buf.clear();
+            res?;
+        }
+        Ok(())
+    }
+
+    pub fn flush(&mut self, py: Python<'_>, r: *mut raw::request_rec) -> Result<(), WriteFailed> {
+        let buf = std::mem::take(&mut self.buf);
+        let res = self.hand_over(py, r, &buf, true);
+        self.buf = buf;
+        self.buf.clear();
+        res
+    }
+
+    fn hand_over(&mut self, py: Python<'_>, r: *mut raw::request_rec, data: &[u8], flush: bool) -> Result<(), WriteFailed> {
+        if data.is_empty() && !flush {
+            return Ok(());
+        }
+        self.sent |= !data.is_empty();
+        let ok = if flush && !self.pending_in_httpd && data.len() <= SAFE_FLUSH && unsafe { send_queue_empty(r) } {
+            // SAFETY: r is live and served by this thread; the write cannot block (see module doc).
+            unsafe { write_to_httpd(r, data, true) }
+        } else {
+            let rp = SendPtr(r);
+            let d = SendPtr(data.as_ptr() as *mut u8);
+            let len = data.len();
+            // SAFETY: as above; `data` outlives the call and nothing else uses r meanwhile.
+            py.detach(move || unsafe {
+                let (rp, d) = (rp, d);
+                write_to_httpd(rp.0, std::slice::from_raw_parts(d.0, len), flush)
+            })
+        };
+        self.pending_in_httpd = !flush;
+        if ok {
+            Ok(())
+        } else {
+            Err(WriteFailed)
+        }
+    }
+}
+
+/// ap_rwrite (in pieces under 2 GB) and optionally ap_rflush; false when the client is gone.
+///
+/// # Safety
+/// `r` is a live request served by the calling thread.
+pub unsafe fn write_to_httpd(r: *mut raw::request_rec, data: &[u8], flush: bool) -> bool {
+    let mut off = 0usize;
+    while off < data.len() {
+        let n = (data.len() - off).min(1 << 30);
+        if unsafe { raw::ap_rwrite(data.as_ptr().add(off) as *const std::ffi::c_void, n as i32, r) } < 0 {
+            return false;
+        }
+        off += n;
+    }
+    !flush || unsafe { raw::ap_rflush(r) } >= 0
+}
+
+/// Whether the client's TCP send queue holds no bytes (so a small write fits).
+/// False for anything but a plain top-level connection (HTTP/2 streams, say).
+///
+/// # Safety
+/// `r` is a live request.
+unsafe fn send_queue_empty(r: *mut raw::request_rec) -> bool {
+    unsafe {
+        let c = (*r).connection;
+        if c.is_null() || !(*c).master.is_null() {
+            return false;
+        }
+        let sock = raw::ap_get_conn_socket(c);
+        if sock.is_null() {
+            return false;
+        }
+        let mut fd: raw::apr_os_sock_t = -1;
+        if raw::apr_os_sock_get(&mut fd, sock) != 0 || fd < 0 {
+            return false;
+        }
+        let mut queued: libc::c_int = 0;
+        libc::ioctl(fd, libc::TIOCOUTQ, &mut queued) == 0 && queued == 0
+    }
+}
