@@ -44,7 +44,34 @@ pub fn module_path() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     // target/<profile>/deps/<test> -> target/<profile>/libmod_pyrite.so
     let profile_dir = exe.parent().unwrap().parent().unwrap();
-    profile_dir.join("libmod_pyrite.so")
+    let so = profile_dir.join("libmod_pyrite.so");
+    // cargo test does not rebuild the cdylib: refuse to test a stale one.
+    let built = std::fs::metadata(&so)
+        .and_then(|m| m.modified())
+        .unwrap_or_else(|_| panic!("{} is missing: run `make test` (it builds the module first)", so.display()));
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    if let Some(newer) = newest_source(&root.join("src")).into_iter().chain(newest_source(&root.join("python"))).find(|(t, _)| *t > built) {
+        panic!("{} is older than {}: run `make test` (or cargo build first)", so.display(), newer.1.display());
+    }
+    so
+}
+
+fn newest_source(dir: &Path) -> Option<(std::time::SystemTime, PathBuf)> {
+    let mut best: Option<(std::time::SystemTime, PathBuf)> = None;
+    for e in std::fs::read_dir(dir).ok()?.flatten() {
+        let p = e.path();
+        let cand = if p.is_dir() {
+            newest_source(&p)
+        } else {
+            e.metadata().ok().and_then(|m| m.modified().ok()).map(|t| (t, p))
+        };
+        if let Some(c) = cand {
+            if best.as_ref().is_none_or(|b| c.0 > b.0) {
+                best = Some(c);
+            }
+        }
+    }
+    best
 }
 
 fn handlers_src() -> PathBuf {

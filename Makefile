@@ -1,0 +1,45 @@
+# The few commands people type. `make demo` and `make test` work on a fresh
+# Debian machine: they install what is missing first.
+PYO3_PYTHON ?= /usr/bin/python3
+export PYO3_PYTHON
+CARGO ?= cargo
+SO := target/release/mod_pyrite.so
+DEMO_DIR ?= /tmp/mod_pyrite-demo
+DEMO_PORT ?= 8080
+
+.PHONY: all build deps test demo demo-stop bench install clean
+
+all: build
+
+deps:
+	@scripts/install-deps.sh
+
+build:
+	$(CARGO) build --release
+	cp -f target/release/libmod_pyrite.so $(SO)
+	@echo "built $(SO)"
+
+# Builds the module, then runs the unit tests and the integration tests,
+# which start real httpd instances (prefork, worker, event) on loopback ports.
+test: deps build
+	$(CARGO) test --release
+
+# Starts httpd on 127.0.0.1:$(DEMO_PORT) with the example handler.
+demo: deps build
+	@scripts/demo.sh start "$(CURDIR)/$(SO)" "$(DEMO_DIR)" "$(DEMO_PORT)"
+
+demo-stop:
+	@scripts/demo.sh stop "$(CURDIR)/$(SO)" "$(DEMO_DIR)" "$(DEMO_PORT)"
+
+# Side-by-side throughput and latency against the reference modules.
+bench: deps build
+	PYRITE_SO=$(CURDIR)/$(SO) ../shared/bench/compare.sh static c_handler mod_python pyrite
+
+# Installs into Debian's httpd layout (then: a2enmod pyrite).
+install: build
+	install -m 644 $(SO) $$(apxs -q LIBEXECDIR)/mod_pyrite.so
+	install -m 644 apache-conf/pyrite.load /etc/apache2/mods-available/pyrite.load
+	install -m 644 apache-conf/pyrite.conf /etc/apache2/mods-available/pyrite.conf
+
+clean:
+	$(CARGO) clean

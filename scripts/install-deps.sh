@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs, from Debian's packages, whatever building and testing mod_pyrite
+# needs and this machine lacks. Does nothing when everything is present.
+set -euo pipefail
+
+need_pkgs=()
+have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
+for p in apache2 apache2-dev libclang-dev python3 libpython3-dev curl "$@"; do
+  have_pkg "$p" || need_pkgs+=("$p")
+done
+if [ ${#need_pkgs[@]} -gt 0 ]; then
+  SUDO=""
+  [ "$(id -u)" = 0 ] || SUDO="sudo"
+  echo "installing: ${need_pkgs[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
+  # Debian starts the packaged apache2 service on install where it can; the
+  # project never uses it, and it would hold port 80.
+fi
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "cargo (Rust) is not installed: install it with rustup (https://rustup.rs) and run this again" >&2
+  exit 1
+fi
