@@ -83,7 +83,7 @@ fn main() {
         .allowlist_var("APLOG_.*")
         .allowlist_var("AP_MPMQ_.*")
         .allowlist_var("REQUEST_.*")
-        .allowlist_var("APR_SUCCESS|APR_EOF|APR_EAGAIN|APR_TIMEUP|APR_.*ERROR.*")
+        .allowlist_var("APR_SUCCESS|APR_EOF|APR_EAGAIN|APR_TIMEUP|APR_.*ERROR.*|APR_FOPEN_.*")
         .allowlist_var("AP_.*")
         .allowlist_var("ap_server_.*")
         .allowlist_var("PROXYREQ_.*")

@@ -95,6 +95,8 @@ pub struct DirConfig {
     pub options: Option<Arc<Vec<(String, Option<String>)>>>,
     pub debug: Option<bool>,
     pub autoreload: Option<bool>,
+    /// WSGI settings that can vary per directory (mod_wsgi's).
+    pub wsgi: crate::wsgi::config::WsgiDirConfig,
 }
 
 impl DirConfig {
@@ -137,6 +139,7 @@ impl DirConfig {
         };
         m.debug = new.debug.or(base.debug);
         m.autoreload = new.autoreload.or(base.autoreload);
+        m.wsgi = crate::wsgi::config::WsgiDirConfig::merge(&base.wsgi, &new.wsgi);
         m
     }
 }
@@ -145,6 +148,16 @@ impl DirConfig {
 #[derive(Clone, Default)]
 pub struct ServerConfig {
     pub imports: Vec<Arc<ImportDecl>>,
+    /// WSGIScriptAlias(Match) lines, in order; a virtual host's come before the main server's.
+    pub wsgi_aliases: Vec<Arc<crate::wsgi::config::WsgiAlias>>,
+    /// WSGIImportScript lines.
+    pub wsgi_imports: Vec<Arc<crate::wsgi::config::ImportScript>>,
+    /// WSGIPythonHome (main server only).
+    pub python_home: Option<String>,
+    /// WSGIPythonPath directories, added with site.addsitedir (main server only).
+    pub python_paths: Vec<String>,
+    /// WSGIRestrictStdout (main server only).
+    pub restrict_stdout: Option<bool>,
 }
 
 // ---- httpd callbacks: create and merge -------------------------------------
@@ -169,6 +182,18 @@ pub unsafe extern "C" fn merge_dir_config(p: *mut raw::apr_pool_t, base: *mut c_
 /// Called by httpd with a live pool.
 pub unsafe extern "C" fn create_server_config(p: *mut raw::apr_pool_t, _s: *mut raw::server_rec) -> *mut c_void {
     crate::guard::or(std::ptr::null_mut(), || unsafe { ffi::pool::adopt(p, ServerConfig::default()) as *mut c_void })
+}
+
+/// # Safety
+/// Called by httpd with two configurations made by create/merge_server_config.
+pub unsafe extern "C" fn merge_server_config(p: *mut raw::apr_pool_t, base: *mut c_void, new: *mut c_void) -> *mut c_void {
+    crate::guard::or(new, || {
+        // SAFETY: both were made by create_server_config and live in the config pool.
+        let (b, n) = unsafe { (&*(base as *const ServerConfig), &*(new as *const ServerConfig)) };
+        let mut m = n.clone();
+        m.wsgi_aliases.extend(b.wsgi_aliases.iter().cloned());
+        unsafe { ffi::pool::adopt(p, m) as *mut c_void }
+    })
 }
 
 /// The per-directory configuration httpd chose for a request.
@@ -343,12 +368,12 @@ pub fn check_python_expr(expr: &str) -> Result<(), String> {
 // ---- directive callbacks ----------------------------------------------------
 
 /// An error message httpd prints with the file and line of the directive.
-unsafe fn err(cmd: *mut raw::cmd_parms, directive: &str, msg: &str) -> *const c_char {
+pub(crate) unsafe fn err(cmd: *mut raw::cmd_parms, directive: &str, msg: &str) -> *const c_char {
     let text = format!("{directive}: {msg}");
     unsafe { ffi::pool::strdup((*cmd).pool, text.replace('\0', "").as_bytes()) }
 }
 
-unsafe fn origin(cmd: *const raw::cmd_parms) -> Origin {
+pub(crate) unsafe fn origin(cmd: *const raw::cmd_parms) -> Origin {
     unsafe {
         let d = (*cmd).directive;
         if d.is_null() {
@@ -378,11 +403,11 @@ unsafe fn declaring_directory(cmd: *const raw::cmd_parms) -> Option<String> {
     }
 }
 
-unsafe fn text<'a>(p: *const c_char) -> &'a str {
+pub(crate) unsafe fn text<'a>(p: *const c_char) -> &'a str {
     unsafe { std::str::from_utf8(ffi::cstr(p).unwrap_or_default()).unwrap_or("") }
 }
 
-unsafe fn dir_conf<'a>(mconfig: *mut c_void) -> &'a mut DirConfig {
+pub(crate) unsafe fn dir_conf<'a>(mconfig: *mut c_void) -> &'a mut DirConfig {
     unsafe { &mut *(mconfig as *mut DirConfig) }
 }
 
@@ -475,11 +500,11 @@ unsafe extern "C" fn set_import(cmd: *mut raw::cmd_parms, _mconfig: *mut c_void,
 
 /// httpd's command table; it holds only pointers to statics.
 #[repr(transparent)]
-pub struct CommandTable(pub [raw::command_rec; 7]);
+pub struct CommandTable(pub [raw::command_rec; 22]);
 // SAFETY: read-only after construction; the pointers are to 'static data.
 unsafe impl Sync for CommandTable {}
 
-const fn cmd(name: &'static std::ffi::CStr, func: raw::cmd_func, info: usize, req_override: u32, how: raw::cmd_how, help: &'static std::ffi::CStr) -> raw::command_rec {
+pub(crate) const fn cmd(name: &'static std::ffi::CStr, func: raw::cmd_func, info: usize, req_override: u32, how: raw::cmd_how, help: &'static std::ffi::CStr) -> raw::command_rec {
     raw::command_rec {
         name: name.as_ptr(),
         func,
@@ -503,6 +528,21 @@ pub static COMMANDS: CommandTable = CommandTable([
         c"On (default) re-imports a handler module whose file changed"),
     cmd(c"PythonImport", raw::cmd_func { take2: Some(set_import) }, 0, raw::RSRC_CONF, raw::cmd_how_TAKE2,
         c"module[::function] interpreter: import at child start, before any request"),
+    crate::wsgi::config::COMMANDS[0],
+    crate::wsgi::config::COMMANDS[1],
+    crate::wsgi::config::COMMANDS[2],
+    crate::wsgi::config::COMMANDS[3],
+    crate::wsgi::config::COMMANDS[4],
+    crate::wsgi::config::COMMANDS[5],
+    crate::wsgi::config::COMMANDS[6],
+    crate::wsgi::config::COMMANDS[7],
+    crate::wsgi::config::COMMANDS[8],
+    crate::wsgi::config::COMMANDS[9],
+    crate::wsgi::config::COMMANDS[10],
+    crate::wsgi::config::COMMANDS[11],
+    crate::wsgi::config::COMMANDS[12],
+    crate::wsgi::config::COMMANDS[13],
+    crate::wsgi::config::COMMANDS[14],
     // SAFETY: an all-zero command_rec ends the table, as httpd expects.
     unsafe { std::mem::zeroed() },
 ]);

@@ -23,7 +23,12 @@ pub fn init_child(_pchild: *mut raw::apr_pool_t, s: *mut raw::server_rec) {
     }
     let t0 = Instant::now();
     pyo3::append_to_inittab!(_apache);
-    Python::initialize();
+    // SAFETY: s is the main server of the running configuration.
+    let home = unsafe { crate::config::server_config(s) }.and_then(|c| c.python_home.clone());
+    if let Err(msg) = start_python(home.as_deref()) {
+        log::serror(s, log::APLOG_CRIT, &format!("mod_pyrite: Python could not start: {msg}"));
+        return;
+    }
     let t_interp = t0.elapsed();
     // This thread now holds no GIL; pin its thread state like any worker's.
     pin_thread();
@@ -32,7 +37,16 @@ pub fn init_child(_pchild: *mut raw::apr_pool_t, s: *mut raw::server_rec) {
         let sys = py.import("sys")?;
         sys.setattr("argv", PyList::new(py, ["mod_pyrite"])?)?;
         install_embedded(py)?;
-        py.import("mod_python.apache")?;
+        let apache = py.import("mod_python.apache")?;
+        apache.setattr("main_server", crate::request::server::Server::new(s))?;
+        // SAFETY: s is the main server of the running configuration.
+        if let Some(sc) = unsafe { crate::config::server_config(s) } {
+            crate::wsgi::logstream::install_std_streams(py, sc.restrict_stdout.unwrap_or(false))?;
+            let site = py.import("site")?;
+            for dir in &sc.python_paths {
+                site.call_method1("addsitedir", (dir.as_str(),))?;
+            }
+        }
         Ok(())
     });
     if let Err(e) = boot {
@@ -53,13 +67,18 @@ pub fn init_child(_pchild: *mut raw::apr_pool_t, s: *mut raw::server_rec) {
         }
         server = unsafe { (*server).next };
     }
+    let t_imports = t2.elapsed();
+    let t3 = Instant::now();
+    let n_scripts = Python::attach(|py| crate::wsgi::preload(py, s));
     log::serror(s, log::APLOG_INFO, &format!(
-        "mod_pyrite: child {} ready: interpreter {:.1} ms, mod_python package {:.1} ms, {} PythonImport(s) {:.1} ms",
+        "mod_pyrite: child {} ready: interpreter {:.1} ms, mod_python package {:.1} ms, {} PythonImport(s) {:.1} ms, {} WSGI script(s) {:.1} ms",
         std::process::id(),
         t_interp.as_secs_f64() * 1e3,
         t_boot.as_secs_f64() * 1e3,
         n_imports,
-        t2.elapsed().as_secs_f64() * 1e3
+        t_imports.as_secs_f64() * 1e3,
+        n_scripts,
+        t3.elapsed().as_secs_f64() * 1e3
     ));
 }
 
@@ -79,6 +98,47 @@ fn run_import(py: Python<'_>, s: *mut raw::server_rec, dc: &DirConfig, decl: &Im
         };
         log_py_error(py, s, &format!("PythonImport {what} ({}) failed", decl.origin), &e);
     }
+}
+
+/// Initialises CPython in this process (signal handlers left to httpd) and
+/// releases the GIL. With a home (WSGIPythonHome: a virtualenv or another
+/// installation), Python starts as that environment's interpreter would, so a
+/// virtualenv's site-packages are used and the system's are not.
+fn start_python(home: Option<&str>) -> Result<(), String> {
+    use pyo3::ffi;
+    // SAFETY: called once, in a child, before any other Python API use; the
+    // config is initialised, filled and cleared as the C API requires.
+    unsafe {
+        let mut config = std::mem::MaybeUninit::<ffi::PyConfig>::zeroed();
+        ffi::PyConfig_InitPythonConfig(config.as_mut_ptr());
+        let cfg = config.as_mut_ptr();
+        (*cfg).install_signal_handlers = 0;
+        (*cfg).parse_argv = 0;
+        if let Some(home) = home {
+            let venv_python = std::path::Path::new(home).join("bin/python3");
+            let target = if std::path::Path::new(home).join("pyvenv.cfg").exists() && venv_python.exists() {
+                // A virtualenv: Python finds pyvenv.cfg beside its executable.
+                ("program_name", venv_python.to_string_lossy().into_owned())
+            } else {
+                ("home", home.to_string())
+            };
+            let value = std::ffi::CString::new(target.1.clone()).map_err(|_| "NUL in WSGIPythonHome".to_string())?;
+            let field = if target.0 == "home" { &raw mut (*cfg).home } else { &raw mut (*cfg).program_name };
+            let st = ffi::PyConfig_SetBytesString(cfg, field, value.as_ptr());
+            if ffi::PyStatus_Exception(st) != 0 {
+                ffi::PyConfig_Clear(cfg);
+                return Err(format!("could not use WSGIPythonHome {home}"));
+            }
+        }
+        let st = ffi::Py_InitializeFromConfig(cfg);
+        ffi::PyConfig_Clear(cfg);
+        if ffi::PyStatus_Exception(st) != 0 {
+            let msg = if st.err_msg.is_null() { "unknown error".to_string() } else { std::ffi::CStr::from_ptr(st.err_msg).to_string_lossy().into_owned() };
+            return Err(msg);
+        }
+        ffi::PyEval_SaveThread();
+    }
+    Ok(())
 }
 
 /// Makes `import mod_python...` load the copy compiled into this module,

@@ -12,3 +12,4 @@ pub mod interp;
 pub mod module;
 pub mod pymodule;
 pub mod request;
+pub mod wsgi;

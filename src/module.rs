@@ -24,7 +24,7 @@ pub static mut pyrite_module: raw::module = raw::module {
     create_dir_config: Some(crate::config::create_dir_config),
     merge_dir_config: Some(crate::config::merge_dir_config),
     create_server_config: Some(crate::config::create_server_config),
-    merge_server_config: None,
+    merge_server_config: Some(crate::config::merge_server_config),
     cmds: &crate::config::COMMANDS.0 as *const raw::command_rec,
     register_hooks: Some(register_hooks),
     flags: 0,
@@ -49,8 +49,18 @@ unsafe extern "C" fn register_hooks(_p: *mut raw::apr_pool_t) {
         raw::ap_hook_post_config(Some(post_config), std::ptr::null(), std::ptr::null(), middle);
         raw::ap_hook_child_init(Some(child_init), std::ptr::null(), std::ptr::null(), middle);
         raw::ap_hook_handler(Some(crate::handlers::content_handler), std::ptr::null(), std::ptr::null(), middle);
+        raw::ap_hook_handler(Some(crate::wsgi::handler), std::ptr::null(), std::ptr::null(), middle);
+        // After mod_alias, before mod_userdir and mod_vhost_alias, as mod_wsgi.
+        raw::ap_hook_translate_name(Some(crate::wsgi::translate_name), TRANSLATE_PRE.0.as_ptr(), TRANSLATE_SUCC.0.as_ptr(), middle);
     })
 }
+
+/// NULL-terminated module name lists for hook ordering.
+struct Names<const N: usize>([*const c_char; N]);
+// SAFETY: pointers to static C string literals.
+unsafe impl<const N: usize> Sync for Names<N> {}
+static TRANSLATE_PRE: Names<2> = Names([c"mod_alias.c".as_ptr(), std::ptr::null()]);
+static TRANSLATE_SUCC: Names<3> = Names([c"mod_userdir.c".as_ptr(), c"mod_vhost_alias.c".as_ptr(), std::ptr::null()]);
 
 const FIRST_PASS_KEY: &std::ffi::CStr = c"mod_pyrite/post_config-seen";
 

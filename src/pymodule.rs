@@ -45,6 +45,10 @@ pub fn _apache(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Request>()?;
     m.add_class::<Connection>()?;
     m.add_class::<Server>()?;
+    m.add_class::<crate::wsgi::file_wrapper::FileWrapper>()?;
+    m.add_class::<crate::wsgi::input::Input>()?;
+    m.add_class::<crate::wsgi::logstream::LogStream>()?;
+    m.add_function(wrap_pyfunction!(crate::wsgi::wsgi_call, m)?)?;
     m.add("pyrite_version", crate::module::VERSION)?;
     Ok(())
 }

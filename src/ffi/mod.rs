@@ -3,6 +3,7 @@
 pub mod raw;
 
 pub mod log;
+pub mod sendfile;
 pub mod pool;
 pub mod table;
 

@@ -63,6 +63,15 @@ impl Output {
         Ok(())
     }
 
+    /// Hands what is buffered to httpd without a flush (before a file bucket follows it).
+    pub fn push(&mut self, py: Python<'_>, r: *mut raw::request_rec) -> Result<(), WriteFailed> {
+        let buf = std::mem::take(&mut self.buf);
+        let res = self.hand_over(py, r, &buf, false);
+        self.buf = buf;
+        self.buf.clear();
+        res
+    }
+
     pub fn flush(&mut self, py: Python<'_>, r: *mut raw::request_rec) -> Result<(), WriteFailed> {
         let buf = std::mem::take(&mut self.buf);
         let res = self.hand_over(py, r, &buf, true);

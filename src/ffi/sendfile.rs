@@ -1,0 +1,28 @@
+//! Sending part of an open file through httpd's file buckets (sendfile where
+//! the platform and filters allow).
+use super::raw;
+
+/// Sends `len` bytes of `fd` from `offset`. The descriptor is duplicated into
+/// the request pool, so the bucket stays valid even if httpd sets it aside
+/// past the caller's close(). Returns false when the client is gone.
+///
+/// # Safety
+/// `r` is a live request served by the calling thread; `fd` is open for reading.
+pub unsafe fn send_file(r: *mut raw::request_rec, fd: i32, offset: i64, len: i64) -> bool {
+    unsafe {
+        let pool = (*r).pool;
+        let mut borrowed: *mut raw::apr_file_t = std::ptr::null_mut();
+        let mut os_fd: raw::apr_os_file_t = fd;
+        if raw::apr_os_file_put(&mut borrowed, &mut os_fd, raw::APR_FOPEN_READ as i32, pool) != 0 {
+            return false;
+        }
+        let mut owned: *mut raw::apr_file_t = std::ptr::null_mut();
+        if raw::apr_file_dup(&mut owned, borrowed, pool) != 0 {
+            return false;
+        }
+        let c = (*r).connection;
+        let bb = raw::apr_brigade_create(pool, (*c).bucket_alloc);
+        raw::apr_brigade_insert_file(bb, owned, offset, len as raw::apr_off_t, pool);
+        raw::ap_pass_brigade((*r).output_filters, bb) == 0
+    }
+}

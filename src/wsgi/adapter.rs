@@ -1,0 +1,233 @@
+//! One WSGI call: environ in, application called, its iterable sent to httpd,
+//! close() always called. Errors become a 500 before the response has
+//! started, or a visibly cut response after.
+use super::environ::{self, Spec};
+use super::file_wrapper::{regular_file, FileWrapper};
+use super::input::Input;
+use super::logstream::LogStream;
+use super::response::{Response, Shared, StartResponse};
+use crate::ffi::{self, log, raw, table, SendPtr};
+use crate::request::life::Life;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyList, PyTuple};
+use std::sync::Arc;
+
+/// How to run the application.
+pub struct Call<'a> {
+    /// Names the application in log lines (its script file, or module::callable).
+    pub name: &'a str,
+    pub chunked_ok: bool,
+    pub spec: Spec<'a>,
+}
+
+/// How the call ended, for the part that runs after the GIL is released.
+pub enum Outcome {
+    /// Nothing was sent: httpd answers with this status (an error page).
+    Status(i32),
+    /// The response is under way: hand over `pending`, then end it (cut when `abort`).
+    Sent { pending: Vec<u8>, abort: bool },
+}
+
+pub fn describe(r: *mut raw::request_rec, script: &str) -> String {
+    // SAFETY: r is live for the whole call.
+    let (m, u) = unsafe { (ffi::cstr_lossy((*r).method), ffi::cstr_lossy((*r).unparsed_uri)) };
+    format!("WSGI application {script} ({m} {u})")
+}
+
+pub fn log_exception(py: Python<'_>, r: *mut raw::request_rec, what: &str, e: &PyErr) {
+    log::rerror(r, log::APLOG_ERR, &format!("{what}: {e}"));
+    for line in crate::interp::traceback_lines(py, e) {
+        log::rerror(r, log::APLOG_ERR, &format!("{what}: {line}"));
+    }
+}
+
+/// Runs the application for the request.
+pub fn run<'py>(py: Python<'py>, r: *mut raw::request_rec, app: &Bound<'py, PyAny>, call: &Call<'_>) -> Outcome {
+    let who = describe(r, call.name);
+    // SAFETY: r is live; headers_in belongs to it.
+    let chunked = unsafe { !table::get_all((*r).headers_in, b"transfer-encoding").is_empty() };
+    if chunked && !call.chunked_ok {
+        log::rerror(r, log::APLOG_INFO, &format!("{who}: chunked request body refused (WSGIChunkedRequest Off)"));
+        return Outcome::Status(raw::HTTP_LENGTH_REQUIRED as i32);
+    }
+    let life = Arc::new(Life::new(r));
+    {
+        let l = life.clone();
+        // SAFETY: r->pool is live; the cleanup runs when httpd clears it.
+        unsafe { ffi::pool::on_cleanup((*r).pool, move || l.end()) };
+    }
+    let errors = match Py::new(py, LogStream::for_request(life.clone())) {
+        Ok(e) => e,
+        Err(e) => {
+            log_exception(py, r, &who, &e);
+            return Outcome::Status(500);
+        }
+    };
+    let response = Response::new(life.clone());
+    let outcome = (|| -> PyResult<Outcome> {
+        let input = Py::new(py, Input::new(life.clone()))?;
+        // SAFETY: r is live and served by this thread.
+        let env = unsafe { environ::build(py, r, &call.spec, input.into_bound(py).into_any(), errors.bind(py).clone().into_any())? };
+        let start_response = Py::new(py, StartResponse { response: response.clone() })?;
+        let result = match app.call1((env, start_response)) {
+            Ok(v) => v,
+            Err(e) => return Ok(failed(py, r, &who, &response, &e)),
+        };
+        let sent = send(py, &response, &result);
+        let closed = if result.hasattr("close").unwrap_or(false) { result.call_method0("close").map(|_| ()) } else { Ok(()) };
+        match (sent, closed) {
+            (Err(Failure::Client), _) => {
+                log::rerror(r, log::APLOG_INFO, &format!("{who}: the client closed the connection before the response was complete"));
+                let pending = response.lock().unwrap().finish().unwrap_or_default();
+                Ok(Outcome::Sent { pending, abort: true })
+            }
+            (Err(Failure::App(e)), close) => {
+                if let Err(ce) = close {
+                    log_exception(py, r, &format!("{who}: close() failed"), &ce);
+                }
+                Ok(failed(py, r, &who, &response, &e))
+            }
+            (Ok(()), close) => {
+                if let Err(ce) = close {
+                    log_exception(py, r, &format!("{who}: close() failed"), &ce);
+                }
+                let mut resp = response.lock().unwrap();
+                if !resp.started() {
+                    drop(resp);
+                    let e = pyo3::exceptions::PyRuntimeError::new_err("the application returned without calling start_response()");
+                    return Ok(failed(py, r, &who, &response, &e));
+                }
+                if resp.overflow > 0 {
+                    log::rerror(r, log::APLOG_WARNING, &format!("{who}: {} bytes past the Content-Length the application declared were not sent", resp.overflow));
+                }
+                let pending = resp.finish()?;
+                Ok(Outcome::Sent { pending, abort: false })
+            }
+        }
+    })();
+    errors.borrow(py).finish();
+    match outcome {
+        Ok(o) => o,
+        Err(e) => failed(py, r, &who, &response, &e),
+    }
+}
+
+/// Logs an application error and decides the response.
+fn failed(py: Python<'_>, r: *mut raw::request_rec, who: &str, response: &Shared, e: &PyErr) -> Outcome {
+    log_exception(py, r, who, e);
+    let mut resp = response.lock().unwrap();
+    if resp.sent() {
+        let pending = resp.output.take();
+        resp.finished = true;
+        Outcome::Sent { pending, abort: true }
+    } else {
+        resp.reset();
+        Outcome::Status(500)
+    }
+}
+
+enum Failure {
+    /// The client went away: stop quietly.
+    Client,
+    App(PyErr),
+}
+
+/// Sends the application's iterable. A list or tuple is complete already, so
+/// its blocks are buffered (and httpd can add a Content-Length); blocks from
+/// a generator are flushed one by one, as PEP 3333 requires.
+fn send(py: Python<'_>, response: &Shared, result: &Bound<'_, PyAny>) -> Result<(), Failure> {
+    let write = |data: &[u8], flush: bool| -> Result<(), Failure> {
+        let mut resp = response.lock().unwrap();
+        if !resp.started() {
+            return Err(Failure::App(pyo3::exceptions::PyRuntimeError::new_err("the application yielded data before calling start_response()")));
+        }
+        resp.write(py, data, flush).map_err(|e| if resp.request().is_ok() && e.is_instance_of::<pyo3::exceptions::PyOSError>(py) { Failure::Client } else { Failure::App(e) })
+    };
+    let as_bytes = |item: &Bound<'_, PyAny>| -> Result<Vec<u8>, Failure> {
+        item.cast::<PyBytes>().map(|b| b.as_bytes().to_vec()).map_err(|_| {
+            Failure::App(pyo3::exceptions::PyTypeError::new_err(format!(
+                "the application's iterable yielded {}, not bytes",
+                item.get_type().name().map(|n| n.to_string()).unwrap_or_default()
+            )))
+        })
+    };
+    if let Ok(list) = result.cast::<PyList>() {
+        for item in list.iter() {
+            write(&as_bytes(&item)?, false)?;
+        }
+        return Ok(());
+    }
+    if let Ok(tuple) = result.cast::<PyTuple>() {
+        for item in tuple.iter() {
+            write(&as_bytes(&item)?, false)?;
+        }
+        return Ok(());
+    }
+    if let Ok(fw) = result.cast::<FileWrapper>() {
+        let filelike = fw.borrow().filelike.clone_ref(py);
+        if let Some((fd, pos, size)) = regular_file(py, &filelike) {
+            return send_file(py, response, fd, pos, size);
+        }
+    }
+    let iter = result.try_iter().map_err(Failure::App)?;
+    for item in iter {
+        let item = item.map_err(Failure::App)?;
+        let data = as_bytes(&item)?;
+        if !data.is_empty() {
+            write(&data, true)?;
+        }
+    }
+    Ok(())
+}
+
+/// A real file from wsgi.file_wrapper: out through httpd's file buckets.
+fn send_file(py: Python<'_>, response: &Shared, fd: i32, pos: i64, size: i64) -> Result<(), Failure> {
+    let mut resp = response.lock().unwrap();
+    if !resp.started() {
+        return Err(Failure::App(pyo3::exceptions::PyRuntimeError::new_err("the application returned a file before calling start_response()")));
+    }
+    let fresh = !resp.body_started();
+    let len = resp.allow((size - pos).max(0) as u64);
+    let r = resp.request().map_err(Failure::App)?;
+    if fresh && !resp.declared_length() {
+        // The whole body is this file: httpd can announce its length.
+        // SAFETY: r is live and nothing has been sent yet.
+        unsafe { raw::ap_set_content_length(r, len as raw::apr_off_t) };
+    }
+    resp.hand_over_buffered(py).map_err(|_| Failure::Client)?;
+    if len == 0 {
+        return Ok(());
+    }
+    let rp = SendPtr(r);
+    // SAFETY: r is live and served by this thread; fd stays open during the
+    // call (the file object is alive) and is duplicated for httpd's bucket.
+    let ok = py.detach(move || unsafe {
+        let rp = rp;
+        ffi::sendfile::send_file(rp.0, fd, pos, len as i64)
+    });
+    if ok {
+        Ok(())
+    } else {
+        Err(Failure::Client)
+    }
+}
+
+/// Hands over what the call left buffered and ends the response; runs with
+/// the GIL released. Returns what the handler hook returns to httpd.
+///
+/// # Safety
+/// `r` is the live request the call ran for, served by this thread.
+pub unsafe fn complete(r: *mut raw::request_rec, outcome: Outcome) -> i32 {
+    match outcome {
+        Outcome::Status(code) => code,
+        Outcome::Sent { pending, abort } => unsafe {
+            let ok = pending.is_empty() || crate::request::output::write_to_httpd(r, &pending, false);
+            if abort || !ok {
+                raw::pyrite_shim_abort_response(r);
+                raw::DONE
+            } else {
+                raw::OK as i32
+            }
+        },
+    }
+}

@@ -1,0 +1,95 @@
+//! Loading WSGI scripts: each file is run as its own module (named as
+//! mod_wsgi names it, `_mod_wsgi_` + md5 of the path) and reloaded when the
+//! file changes (WSGIScriptReloading, checked at most once a second).
+use pyo3::prelude::*;
+use pyo3::types::PyModule;
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::{Duration, Instant, SystemTime};
+
+
+struct Script {
+    module: Py<PyModule>,
+    /// The file's modification time in microseconds (APR's unit).
+    mtime: Option<i64>,
+    checked: Instant,
+}
+
+static SCRIPTS: Mutex<Option<HashMap<String, Script>>> = Mutex::new(None);
+const RELOAD_CHECK: Duration = Duration::from_secs(1);
+
+fn mtime(path: &str) -> Option<i64> {
+    let t = std::fs::metadata(path).ok()?.modified().ok()?;
+    Some(t.duration_since(SystemTime::UNIX_EPOCH).ok()?.as_micros() as i64)
+}
+
+/// Runs the script file as a fresh module.
+fn load<'py>(py: Python<'py>, path: &str) -> PyResult<Bound<'py, PyModule>> {
+    let source = std::fs::read(path).map_err(|e| pyo3::exceptions::PyOSError::new_err(format!("cannot read WSGI script {path}: {e}")))?;
+    let hashlib = py.import("hashlib")?;
+    let digest: String = hashlib.call_method1("md5", (pyo3::types::PyBytes::new(py, path.as_bytes()),))?.call_method0("hexdigest")?.extract()?;
+    let name = format!("_mod_wsgi_{digest}");
+    let module = PyModule::new(py, &name)?;
+    module.setattr("__file__", path)?;
+    module.setattr("__builtins__", py.import("builtins")?)?;
+    let sys_modules = py.import("sys")?.getattr("modules")?;
+    sys_modules.set_item(&name, &module)?;
+    let builtins = py.import("builtins")?;
+    let run = (|| -> PyResult<()> {
+        let code = builtins.call_method1("compile", (pyo3::types::PyBytes::new(py, &source), path, "exec"))?;
+        builtins.call_method1("exec", (code, module.dict()))?;
+        Ok(())
+    })();
+    if let Err(e) = run {
+        let _ = sys_modules.del_item(&name);
+        return Err(e);
+    }
+    Ok(module)
+}
+
+/// The script's module, loading it on first use and again after its file
+/// changed. `known_mtime` is the file's mtime when httpd has just stat()ed it
+/// (then every request compares, as mod_wsgi does, at no cost); without it
+/// the file is checked at most once a second.
+pub fn module<'py>(py: Python<'py>, path: &str, reloading: bool, known_mtime: Option<i64>) -> PyResult<Bound<'py, PyModule>> {
+    let stale_check = {
+        let mut guard = SCRIPTS.lock().unwrap();
+        match guard.get_or_insert_with(HashMap::new).get_mut(path) {
+            Some(s) if !reloading => return Ok(s.module.bind(py).clone()),
+            Some(s) if known_mtime.is_some() && known_mtime == s.mtime => return Ok(s.module.bind(py).clone()),
+            Some(s) if known_mtime.is_none() && s.checked.elapsed() < RELOAD_CHECK => return Ok(s.module.bind(py).clone()),
+            Some(s) => {
+                s.checked = Instant::now();
+                Some((s.module.clone_ref(py), s.mtime))
+            }
+            None => None,
+        }
+    };
+    // No lock is held across Python code (an import can release the GIL).
+    let now_mtime = known_mtime.or_else(|| mtime(path));
+    if let Some((module, old)) = stale_check {
+        if old == now_mtime {
+            return Ok(module.into_bound(py));
+        }
+    }
+    let module = load(py, path)?;
+    SCRIPTS.lock().unwrap().get_or_insert_with(HashMap::new).insert(
+        path.to_string(),
+        Script { module: module.clone().unbind(), mtime: now_mtime, checked: Instant::now() },
+    );
+    Ok(module)
+}
+
+/// The application object `callable` of the script at `path`.
+pub fn application<'py>(py: Python<'py>, path: &str, callable: &str, reloading: bool, known_mtime: Option<i64>) -> PyResult<Bound<'py, PyAny>> {
+    let m = module(py, path, reloading, known_mtime)?;
+    m.getattr(callable).map_err(|_| {
+        pyo3::exceptions::PyAttributeError::new_err(format!("WSGI script {path} has no object named '{callable}' (WSGICallableObject / callable-object=)"))
+    })
+}
+
+/// Whether a script file exists and can be read, for clear 404s.
+pub fn exists(path: &str) -> bool {
+    Path::new(path).is_file()
+}

@@ -1,0 +1,49 @@
+//! wsgi.file_wrapper: a file returned this way goes out through httpd's file
+//! buckets (sendfile) when it is a real file; otherwise it is read in blocks.
+use pyo3::prelude::*;
+
+#[pyclass(name = "FileWrapper", module = "_apache")]
+pub struct FileWrapper {
+    pub filelike: Py<PyAny>,
+    pub blksize: usize,
+}
+
+#[pymethods]
+impl FileWrapper {
+    #[new]
+    #[pyo3(signature = (filelike, blksize=8192))]
+    fn new(filelike: Py<PyAny>, blksize: usize) -> Self {
+        FileWrapper { filelike, blksize: blksize.max(1) }
+    }
+
+    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    fn __next__<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let block = self.filelike.bind(py).call_method1("read", (self.blksize,))?;
+        Ok(if block.is_truthy()? { Some(block) } else { None })
+    }
+
+    fn close(&self, py: Python<'_>) -> PyResult<()> {
+        let f = self.filelike.bind(py);
+        if f.hasattr("close")? {
+            f.call_method0("close")?;
+        }
+        Ok(())
+    }
+}
+
+/// The OS file descriptor and current position of a real, regular file, or
+/// None when the object is anything else (then it is read in blocks).
+pub fn regular_file(py: Python<'_>, filelike: &Py<PyAny>) -> Option<(i32, i64, i64)> {
+    let f = filelike.bind(py);
+    let fd: i32 = f.call_method0("fileno").ok()?.extract().ok()?;
+    let pos: i64 = f.call_method0("tell").ok()?.extract().ok()?;
+    // SAFETY: fstat on a descriptor the file object owns; st is plain data.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    if unsafe { libc::fstat(fd, &mut st) } != 0 || (st.st_mode & libc::S_IFMT) != libc::S_IFREG {
+        return None;
+    }
+    Some((fd, pos, st.st_size))
+}

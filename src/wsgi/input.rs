@@ -1,0 +1,88 @@
+//! wsgi.input: the request body as a binary stream (read, readline,
+//! readlines, iteration), reading from httpd with the GIL released.
+use crate::request::body::{Body, BodyError};
+use crate::request::life::Life;
+use pyo3::prelude::*;
+use pyo3::types::PyBytes;
+use std::sync::{Arc, Mutex};
+
+#[pyclass(name = "Input", module = "_apache")]
+pub struct Input {
+    life: Arc<Life>,
+    body: Mutex<Body>,
+}
+
+impl Input {
+    pub fn new(life: Arc<Life>) -> Self {
+        Input { life, body: Mutex::new(Body::default()) }
+    }
+}
+
+/// Turns httpd's refusal of a body into an OSError the application can see
+/// (under WSGI there is no SERVER_RETURN to end the request with).
+fn wsgi_err(e: BodyError) -> PyErr {
+    match e {
+        BodyError::Status(code) => pyo3::exceptions::PyOSError::new_err(format!("request body refused by httpd with status {code}")),
+        BodyError::Io(e) => e,
+    }
+}
+
+fn size_arg(size: Option<&Bound<'_, PyAny>>) -> PyResult<i64> {
+    match size {
+        None => Ok(-1),
+        Some(s) if s.is_none() => Ok(-1),
+        Some(s) => s.extract::<i64>(),
+    }
+}
+
+#[pymethods]
+impl Input {
+    /// Up to `size` bytes (everything left by default); b'' at the end, at once.
+    #[pyo3(signature = (size=None))]
+    fn read<'py>(&self, py: Python<'py>, size: Option<&Bound<'py, PyAny>>) -> PyResult<Bound<'py, PyBytes>> {
+        let r = self.life.get()?;
+        let n = size_arg(size)?;
+        let data = self.body.lock().unwrap().read(py, r, n).map_err(wsgi_err)?;
+        Ok(PyBytes::new(py, &data))
+    }
+
+    #[pyo3(signature = (size=None))]
+    fn readline<'py>(&self, py: Python<'py>, size: Option<&Bound<'py, PyAny>>) -> PyResult<Bound<'py, PyBytes>> {
+        let r = self.life.get()?;
+        let n = size_arg(size)?;
+        let data = self.body.lock().unwrap().readline(py, r, n).map_err(wsgi_err)?;
+        Ok(PyBytes::new(py, &data))
+    }
+
+    #[pyo3(signature = (hint=None))]
+    fn readlines<'py>(&self, py: Python<'py>, hint: Option<&Bound<'py, PyAny>>) -> PyResult<Vec<Bound<'py, PyBytes>>> {
+        let r = self.life.get()?;
+        let hint = size_arg(hint)?;
+        let mut body = self.body.lock().unwrap();
+        let mut out = Vec::new();
+        let mut total = 0i64;
+        loop {
+            let line = body.readline(py, r, -1).map_err(wsgi_err)?;
+            if line.is_empty() {
+                break;
+            }
+            total += line.len() as i64;
+            out.push(PyBytes::new(py, &line));
+            if hint > 0 && total >= hint {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    fn __next__<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyBytes>>> {
+        let line = self.readline(py, None)?;
+        Ok(if line.as_bytes().is_empty() { None } else { Some(line) })
+    }
+
+    fn close(&self) {}
+}

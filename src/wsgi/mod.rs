@@ -1,0 +1,229 @@
+//! The WSGI adapter: mod_wsgi's configuration (WSGIScriptAlias and friends)
+//! in front of a complete PEP 3333 implementation.
+pub mod adapter;
+pub mod alias;
+pub mod app;
+pub mod config;
+pub mod environ;
+pub mod file_wrapper;
+pub mod input;
+pub mod logstream;
+pub mod response;
+pub mod validate;
+
+use crate::config as conf;
+use crate::ffi::{self, log, raw};
+use crate::request::request::Request;
+use config::WsgiAlias;
+use pyo3::prelude::*;
+use std::ffi::c_int;
+use std::sync::Arc;
+
+const DECLINED: c_int = raw::DECLINED;
+const HANDLER: &[u8] = b"wsgi-script";
+
+/// The alias a request was mapped by, kept in its request_config slot.
+struct Mapped {
+    alias: Arc<WsgiAlias>,
+}
+
+/// translate_name: maps URLs under a WSGIScriptAlias to the script file.
+///
+/// # Safety
+/// Called by httpd with a live request.
+pub unsafe extern "C" fn translate_name(r: *mut raw::request_rec) -> c_int {
+    crate::guard::or(DECLINED, || unsafe {
+        let Some(uri) = ffi::cstr((*r).uri) else { return DECLINED };
+        if uri.first() != Some(&b'/') {
+            return DECLINED;
+        }
+        let Some(sc) = conf::server_config((*r).server) else { return DECLINED };
+        for a in &sc.wsgi_aliases {
+            let file = match &a.regex {
+                Some(re) => {
+                    let mut m: [raw::ap_regmatch_t; 10] = std::mem::zeroed();
+                    if raw::ap_regexec(re.0, (*r).uri, m.len(), m.as_mut_ptr(), 0) != 0 || m[0].rm_eo <= 0 {
+                        continue;
+                    }
+                    let Ok(target) = std::ffi::CString::new(a.target.clone()) else { continue };
+                    let found = raw::ap_pregsub((*r).pool, target.as_ptr(), (*r).uri, m.len(), m.as_mut_ptr());
+                    if found.is_null() {
+                        log::rerror(r, log::APLOG_ERR, &format!("WSGIScriptAliasMatch ({}): substitution result too long", a.origin));
+                        return raw::HTTP_INTERNAL_SERVER_ERROR as c_int;
+                    }
+                    let mut f = ffi::cstr(found).unwrap_or_default().to_vec();
+                    f.extend_from_slice(&uri[m[0].rm_eo as usize..]);
+                    f
+                }
+                None => match alias::matches(uri, a.url.as_bytes()) {
+                    Some(n) => alias::filename(a.target.as_bytes(), a.url.as_bytes(), uri, n),
+                    None => continue,
+                },
+            };
+            if file.contains(&0) {
+                return DECLINED;
+            }
+            (*r).filename = ffi::pool::strdup((*r).pool, &file);
+            (*r).handler = c"wsgi-script".as_ptr();
+            // Lets httpd run the script without Options ExecCGI.
+            raw::apr_table_setn((*r).notes, c"alias-forced-type".as_ptr(), c"wsgi-script".as_ptr());
+            let m = ffi::pool::adopt((*r).pool, Mapped { alias: a.clone() });
+            ffi::set_module_config((*r).request_config, m as *mut std::ffi::c_void);
+            return raw::OK as c_int;
+        }
+        DECLINED
+    })
+}
+
+/// SCRIPT_NAME and PATH_INFO as mod_wsgi computes them: httpd's directory
+/// walk splits the file from the path info; SCRIPT_NAME is the URI without
+/// that path info; runs of '/' collapse in both.
+///
+/// # Safety
+/// `r` is a live request.
+unsafe fn script_name_and_path_info(r: *mut raw::request_rec) -> (Vec<u8>, Vec<u8>) {
+    unsafe {
+        let uri = ffi::cstr((*r).uri).unwrap_or_default();
+        let path_info = ffi::cstr((*r).path_info).unwrap_or_default();
+        let script_name = if path_info.is_empty() {
+            uri
+        } else {
+            let n = raw::ap_find_path_info((*r).uri, (*r).path_info).max(0) as usize;
+            &uri[..n.min(uri.len())]
+        };
+        (alias::collapse_slashes(script_name), alias::collapse_slashes(path_info))
+    }
+}
+
+/// mod_wsgi's default application group name: "server[:port]|script_name"
+/// (the port when not 80 or 443; the script name lower-cased); "" for %{GLOBAL}.
+fn application_group(r: *mut raw::request_rec, configured: Option<&str>, script_name: &[u8]) -> String {
+    match configured {
+        Some("%{GLOBAL}") => String::new(),
+        Some(g) if g != "%{RESOURCE}" => g.to_string(),
+        _ => {
+            // SAFETY: r is live; server fields are configuration data.
+            let (host, port) = unsafe { (ffi::cstr_lossy((*(*r).server).server_hostname), raw::ap_get_server_port(r)) };
+            let sn = String::from_utf8_lossy(script_name).to_lowercase();
+            if port == 80 || port == 443 {
+                format!("{host}|{sn}")
+            } else {
+                format!("{host}:{port}|{sn}")
+            }
+        }
+    }
+}
+
+/// The content handler for `wsgi-script`.
+///
+/// # Safety
+/// Called by httpd with a live request.
+pub unsafe extern "C" fn handler(r: *mut raw::request_rec) -> c_int {
+    crate::guard::or(raw::HTTP_INTERNAL_SERVER_ERROR as c_int, || unsafe {
+        match ffi::cstr((*r).handler) {
+            Some(HANDLER) | Some(b"application/x-httpd-wsgi") => {}
+            _ => return DECLINED,
+        }
+        let script = ffi::cstr_lossy((*r).filename);
+        match (*r).finfo.filetype {
+            raw::apr_filetype_e_APR_REG => {}
+            raw::apr_filetype_e_APR_DIR => {
+                log::rerror(r, log::APLOG_ERR, &format!("WSGI script {script} is a directory"));
+                return raw::HTTP_FORBIDDEN as c_int;
+            }
+            _ => {
+                log::rerror(r, log::APLOG_ERR, &format!("Target WSGI script not found or unable to stat: {script}"));
+                return raw::HTTP_NOT_FOUND as c_int;
+            }
+        }
+        if !crate::interp::ready() {
+            log::rerror(r, log::APLOG_ERR, "mod_pyrite: Python is not running in this process");
+            return raw::HTTP_INTERNAL_SERVER_ERROR as c_int;
+        }
+        let mapped = (ffi::module_config((*r).request_config) as *const Mapped).as_ref();
+        let alias = mapped.map(|m| m.alias.clone());
+        let dc = conf::dir_config(r).map(|d| d.wsgi.clone()).unwrap_or_default();
+        let callable = alias.as_ref().and_then(|a| a.callable.clone()).or(dc.callable.clone()).unwrap_or_else(|| "application".into());
+        let pass_auth = alias.as_ref().and_then(|a| a.pass_authorization).or(dc.pass_authorization).unwrap_or(false);
+        let group_cfg = alias.as_ref().and_then(|a| a.application_group.clone()).or(dc.application_group.clone());
+        let (script_name, path_info) = script_name_and_path_info(r);
+        let group = application_group(r, group_cfg.as_deref(), &script_name);
+        let reloading = dc.script_reloading.unwrap_or(true);
+        let mtime_us = (*r).finfo.mtime;
+        let outcome = crate::interp::with_python(|py| {
+            let app = match app::application(py, &script, &callable, reloading, Some(mtime_us)) {
+                Ok(a) => a,
+                Err(e) => {
+                    adapter::log_exception(py, r, &format!("{}: could not load the application", adapter::describe(r, &script)), &e);
+                    return adapter::Outcome::Status(raw::HTTP_INTERNAL_SERVER_ERROR as i32);
+                }
+            };
+            let call = adapter::Call {
+                name: &script,
+                chunked_ok: dc.chunked_request.unwrap_or(false),
+                spec: environ::Spec { script_name: &script_name, path_info: &path_info, pass_authorization: pass_auth, application_group: &group, process_group: "" },
+            };
+            adapter::run(py, r, &app, &call)
+        });
+        adapter::complete(r, outcome)
+    })
+}
+
+/// Loads the configured WSGI scripts in a starting child (WSGIImportScript,
+/// and every WSGIScriptAlias target unless preload=Off), so no request waits.
+pub fn preload(py: Python<'_>, s: *mut raw::server_rec) -> usize {
+    let mut n = 0;
+    let mut seen = std::collections::HashSet::new();
+    let mut server = s;
+    while !server.is_null() {
+        // SAFETY: the server list of the running configuration.
+        if let Some(sc) = unsafe { conf::server_config(server) } {
+            let scripts = sc.wsgi_imports.iter().map(|i| (i.path.clone(), i.origin.clone(), "WSGIImportScript")).chain(
+                sc.wsgi_aliases
+                    .iter()
+                    .filter(|a| a.preload && a.regex.is_none())
+                    .map(|a| (a.target.clone(), a.origin.clone(), "WSGIScriptAlias")),
+            );
+            for (path, origin, what) in scripts {
+                if !seen.insert(path.clone()) {
+                    continue;
+                }
+                if what == "WSGIScriptAlias" && !app::exists(&path) {
+                    continue; // a directory target, or a file that is not there yet
+                }
+                n += 1;
+                if let Err(e) = app::module(py, &path, true, None) {
+                    crate::interp::log_py_error(py, server, &format!("{what} {path} ({origin}): loading at child start failed"), &e);
+                }
+            }
+        }
+        server = unsafe { (*server).next };
+    }
+    n
+}
+
+/// `_apache.wsgi_call(req, application, script_name)`: runs a WSGI
+/// application for a mod_python request (`PythonHandler mod_python.wsgi`).
+#[pyfunction]
+#[pyo3(signature = (req, application, script_name=""))]
+pub fn wsgi_call(py: Python<'_>, req: PyRef<'_, Request>, application: &Bound<'_, PyAny>, script_name: &str) -> PyResult<i32> {
+    let r = req.life.get()?;
+    // SAFETY: r is live and served by this thread.
+    let uri = unsafe { ffi::cstr((*r).uri).unwrap_or_default().to_vec() };
+    let base = script_name.trim_end_matches('/').as_bytes().to_vec();
+    let path_info = if uri.starts_with(&base) { uri[base.len()..].to_vec() } else { uri.clone() };
+    let dc = unsafe { conf::dir_config(r) }.map(|d| d.wsgi.clone()).unwrap_or_default();
+    let group = application_group(r, dc.application_group.as_deref(), &base);
+    let call = adapter::Call {
+        name: "mod_python.wsgi application",
+        chunked_ok: true,
+        spec: environ::Spec { script_name: &base, path_info: &path_info, pass_authorization: dc.pass_authorization.unwrap_or(false), application_group: &group, process_group: "" },
+    };
+    let outcome = adapter::run(py, r, application, &call);
+    let rp = ffi::SendPtr(r);
+    // SAFETY: r is live and served by this thread; the GIL is released meanwhile.
+    Ok(py.detach(move || unsafe {
+        let rp = rp;
+        adapter::complete(rp.0, outcome)
+    }))
+}

@@ -1,0 +1,85 @@
+//! PEP 3333's rules for what an application hands back: the status line and
+//! the response headers. Pure functions, checked before anything reaches httpd.
+
+/// Checks a status line ("200 OK") and returns its code.
+pub fn status(s: &str) -> Result<u16, String> {
+    if !s.chars().all(|c| (c as u32) < 256) {
+        return Err(format!("status {s:?} is not latin-1"));
+    }
+    if s.chars().any(|c| c.is_control()) {
+        return Err(format!("status {s:?} contains a control character"));
+    }
+    let b = s.as_bytes();
+    if b.len() < 4 || !b[..3].iter().all(u8::is_ascii_digit) || b[3] != b' ' {
+        return Err(format!("status {s:?} is not a three-digit code, a space and a reason phrase (e.g. '200 OK')"));
+    }
+    let code: u16 = s[..3].parse().unwrap();
+    if !(100..=599).contains(&code) {
+        return Err(format!("status code {code} is outside 100-599"));
+    }
+    Ok(code)
+}
+
+fn is_token_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c)
+}
+
+/// Hop-by-hop headers that only the server may set (RFC 7230): an
+/// application's are dropped with a warning. `Connection` and `Keep-Alive`
+/// pass, because httpd itself honours `Connection: close` from a handler.
+const SERVER_OWNED: [&str; 6] = ["proxy-authenticate", "proxy-authorization", "te", "trailers", "transfer-encoding", "upgrade"];
+
+/// Whether the server, not the application, owns this header.
+pub fn server_owned(name: &str) -> bool {
+    SERVER_OWNED.contains(&name.to_ascii_lowercase().as_str())
+}
+
+/// Checks one response header.
+pub fn header(name: &str, value: &str) -> Result<(), String> {
+    if name.is_empty() || !name.chars().all(is_token_char) {
+        return Err(format!("header name {name:?} is not a valid HTTP token"));
+    }
+    if !value.chars().all(|c| (c as u32) < 256) {
+        return Err(format!("value of header {name:?} is not latin-1: {value:?}"));
+    }
+    if value.chars().any(|c| (c.is_control() && c != '\t') || c == '\u{7f}') {
+        return Err(format!("value of header {name:?} contains a control character (CR/LF injection?): {value:?}"));
+    }
+    Ok(())
+}
+
+/// A str that passed the checks above, as the bytes httpd stores (latin-1).
+pub fn latin1_bytes(s: &str) -> Vec<u8> {
+    s.chars().map(|c| c as u8).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses() {
+        assert_eq!(status("200 OK"), Ok(200));
+        assert_eq!(status("404 Not Found"), Ok(404));
+        assert_eq!(status("599 Whatever it is"), Ok(599));
+        assert_eq!(status("200 "), Ok(200), "mod_wsgi accepts an empty reason phrase");
+        for bad in ["200", "200OK", "20 OK", "2000 OK", "abc OK", " 200 OK", "200 OK\r\n", "099 Low", "200 OK\u{100}"] {
+            assert!(status(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn headers() {
+        assert!(header("Content-Type", "text/plain").is_ok());
+        assert!(header("X-Tab", "a\tb").is_ok());
+        assert!(header("X-Latin", "caf\u{e9}").is_ok());
+        assert!(header("X-Inject", "a\r\nSet-Cookie: x").is_err());
+        assert!(header("X-Nul", "a\0").is_err());
+        assert!(header("Bad Name", "x").is_err());
+        assert!(header("Bad:Name", "x").is_err());
+        assert!(header("", "x").is_err());
+        assert!(header("Connection", "close").is_ok());
+        assert!(server_owned("Transfer-Encoding") && !server_owned("Connection"));
+        assert!(header("X-Snow", "\u{2603}").is_err());
+    }
+}
