@@ -54,6 +54,8 @@ pub struct HandlerDecl {
     /// The <Directory> (or .htaccess directory) it was declared in, which
     /// mod_python prepends to sys.path when no PythonPath is set.
     pub directory: Option<String>,
+    /// The <Location> path it was declared in (mod_python.wsgi's default base URI).
+    pub location: Option<Arc<str>>,
     pub origin: Origin,
     /// This child's resolved module and object (empty in the parent).
     pub cache: HandlerCache,
@@ -403,6 +405,22 @@ unsafe fn declaring_directory(cmd: *const raw::cmd_parms) -> Option<String> {
     }
 }
 
+/// The URL path of the <Location> section a directive sits in.
+unsafe fn declaring_location(cmd: *const raw::cmd_parms) -> Option<Arc<str>> {
+    unsafe {
+        let d = (*cmd).directive;
+        let parent = if d.is_null() { return None } else { (*d).parent };
+        if parent.is_null() {
+            return None;
+        }
+        let name = ffi::cstr((*parent).directive).unwrap_or_default().to_ascii_lowercase();
+        if name != b"<location" {
+            return None;
+        }
+        ffi::cstr((*cmd).path).map(|p| Arc::from(String::from_utf8_lossy(p).as_ref()))
+    }
+}
+
 pub(crate) unsafe fn text<'a>(p: *const c_char) -> &'a str {
     unsafe { std::str::from_utf8(ffi::cstr(p).unwrap_or_default()).unwrap_or("") }
 }
@@ -424,6 +442,7 @@ unsafe extern "C" fn set_handler(cmd: *mut raw::cmd_parms, mconfig: *mut c_void,
         };
         let conf = dir_conf(mconfig);
         let directory = declaring_directory(cmd);
+        let location = declaring_location(cmd);
         let org = origin(cmd);
         let mut list: Vec<Arc<HandlerDecl>> = conf.handlers[phase as usize].as_deref().cloned().unwrap_or_default();
         for (module, object) in handlers {
@@ -433,6 +452,7 @@ unsafe extern "C" fn set_handler(cmd: *mut raw::cmd_parms, mconfig: *mut c_void,
                 object,
                 exts: exts.clone(),
                 directory: directory.clone(),
+                location: location.clone(),
                 origin: org.clone(),
                 cache: HandlerCache::default(),
             }));

@@ -221,6 +221,9 @@ fn run_phase(py: Python<'_>, r: *mut raw::request_rec, conf: &DirConfig, phase: 
     };
     let mut result = DECLINED;
     for decl in decls {
+        if decl.location.is_some() {
+            req.borrow().set_location(decl.location.clone());
+        }
         result = match call(py, decl, conf, &req) {
             Ok(v) => {
                 if let Ok(i) = v.cast::<PyInt>().map_err(|_| ()).and_then(|i| if v.get_type().is(py.get_type::<PyInt>()) { Ok(i) } else { Err(()) }) {

@@ -20,6 +20,8 @@ pub struct Request {
     body: Mutex<Body>,
     output: Mutex<Output>,
     phase: Mutex<&'static str>,
+    /// The <Location> of the handler running now.
+    location: Mutex<Option<std::sync::Arc<str>>>,
     headers_in: OnceLock<Py<Table>>,
     headers_out: OnceLock<Py<Table>>,
     err_headers_out: OnceLock<Py<Table>>,
@@ -34,12 +36,17 @@ impl Request {
             body: Mutex::new(Body::default()),
             output: Mutex::new(Output::default()),
             phase: Mutex::new(phase),
+            location: Mutex::new(None),
             headers_in: OnceLock::new(),
             headers_out: OnceLock::new(),
             err_headers_out: OnceLock::new(),
             subprocess_env: OnceLock::new(),
             notes: OnceLock::new(),
         }
+    }
+
+    pub fn set_location(&self, location: Option<std::sync::Arc<str>>) {
+        *self.location.lock().unwrap() = location;
     }
 
     pub fn set_phase(&self, phase: &'static str) {
@@ -472,6 +479,13 @@ impl Request {
     fn interpreter<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let r = self.r()?;
         Ok(unsafe { convert::opt_text(py, (*(*r).server).server_hostname) })
+    }
+
+    /// The <Location> path of the running handler's directive (None outside one).
+    #[getter]
+    fn _pyrite_location(&self) -> PyResult<Option<String>> {
+        self.r()?;
+        Ok(self.location.lock().unwrap().as_deref().map(str::to_string))
     }
 
     #[getter]

@@ -189,12 +189,12 @@ fn send_file(py: Python<'_>, response: &Shared, fd: i32, pos: i64, size: i64) ->
     let fresh = !resp.body_started();
     let len = resp.allow((size - pos).max(0) as u64);
     let r = resp.request().map_err(Failure::App)?;
+    resp.hand_over_buffered(py).map_err(|_| Failure::Client)?;
     if fresh && !resp.declared_length() {
         // The whole body is this file: httpd can announce its length.
-        // SAFETY: r is live and nothing has been sent yet.
+        // SAFETY: r is live and nothing has been sent yet (the buffer was empty).
         unsafe { raw::ap_set_content_length(r, len as raw::apr_off_t) };
     }
-    resp.hand_over_buffered(py).map_err(|_| Failure::Client)?;
     if len == 0 {
         return Ok(());
     }

@@ -255,6 +255,10 @@ impl Httpd {
     }
 
     fn shutdown(&mut self) {
+        if self.pid.is_none() {
+            // Started through apachectl("start") without wait_ready: read the pid file.
+            self.pid = std::fs::read_to_string(self.root.join("run/httpd.pid")).ok().and_then(|s| s.trim().parse().ok());
+        }
         let Some(pid) = self.pid.take() else { return };
         let _ = self.apachectl("stop");
         let deadline = Instant::now() + Duration::from_secs(15);
