@@ -160,6 +160,10 @@ pub struct ServerConfig {
     pub python_paths: Vec<String>,
     /// WSGIRestrictStdout (main server only).
     pub restrict_stdout: Option<bool>,
+    /// PyriteMaxPythonThreads: the gate's size per child (main server only).
+    pub python_threads: Option<usize>,
+    /// PyriteSwitchInterval: sys.setswitchinterval at child start (main server only).
+    pub switch_interval: Option<f64>,
 }
 
 // ---- httpd callbacks: create and merge -------------------------------------
@@ -516,11 +520,48 @@ unsafe extern "C" fn set_import(cmd: *mut raw::cmd_parms, _mconfig: *mut c_void,
     })
 }
 
+unsafe fn main_server_conf<'a>(cmd: *mut raw::cmd_parms, name: &str) -> Result<&'a mut ServerConfig, *const c_char> {
+    unsafe {
+        if (*(*cmd).server).is_virtual != 0 {
+            return Err(err(cmd, name, "applies to the whole server: move it out of <VirtualHost>"));
+        }
+        (ffi::module_config((*(*cmd).server).module_config) as *mut ServerConfig).as_mut().ok_or_else(|| err(cmd, name, "no server configuration"))
+    }
+}
+
+unsafe extern "C" fn set_python_threads(cmd: *mut raw::cmd_parms, _m: *mut c_void, arg: *const c_char) -> *const c_char {
+    crate::guard::or(std::ptr::null(), || unsafe {
+        let sc = match main_server_conf(cmd, "PyriteMaxPythonThreads") {
+            Ok(sc) => sc,
+            Err(e) => return e,
+        };
+        match text(arg).parse::<usize>() {
+            Ok(n) if n <= 10_000 => sc.python_threads = Some(n),
+            _ => return err(cmd, "PyriteMaxPythonThreads", &format!("{:?} is not a number of threads (0 turns the limit off)", text(arg))),
+        }
+        std::ptr::null()
+    })
+}
+
+unsafe extern "C" fn set_switch_interval(cmd: *mut raw::cmd_parms, _m: *mut c_void, arg: *const c_char) -> *const c_char {
+    crate::guard::or(std::ptr::null(), || unsafe {
+        let sc = match main_server_conf(cmd, "PyriteSwitchInterval") {
+            Ok(sc) => sc,
+            Err(e) => return e,
+        };
+        match text(arg).parse::<f64>() {
+            Ok(v) if v > 0.0 && v <= 10.0 => sc.switch_interval = Some(v),
+            _ => return err(cmd, "PyriteSwitchInterval", &format!("{:?} is not a number of seconds between 0 and 10 (Python's default is 0.005)", text(arg))),
+        }
+        std::ptr::null()
+    })
+}
+
 // ---- the directive table ----------------------------------------------------
 
 /// httpd's command table; it holds only pointers to statics.
 #[repr(transparent)]
-pub struct CommandTable(pub [raw::command_rec; 22]);
+pub struct CommandTable(pub [raw::command_rec; 24]);
 // SAFETY: read-only after construction; the pointers are to 'static data.
 unsafe impl Sync for CommandTable {}
 
@@ -563,6 +604,10 @@ pub static COMMANDS: CommandTable = CommandTable([
     crate::wsgi::config::COMMANDS[12],
     crate::wsgi::config::COMMANDS[13],
     crate::wsgi::config::COMMANDS[14],
+    cmd(c"PyriteMaxPythonThreads", raw::cmd_func { take1: Some(set_python_threads) }, 0, raw::RSRC_CONF, raw::cmd_how_TAKE1,
+        c"N: at most N threads of a child run Python at once, the rest queue in order (0: no limit)"),
+    cmd(c"PyriteSwitchInterval", raw::cmd_func { take1: Some(set_switch_interval) }, 0, raw::RSRC_CONF, raw::cmd_how_TAKE1,
+        c"seconds: Python's thread switch interval (sys.setswitchinterval) in each child"),
     // SAFETY: an all-zero command_rec ends the table, as httpd expects.
     unsafe { std::mem::zeroed() },
 ]);

@@ -41,6 +41,10 @@ pub fn init_child(_pchild: *mut raw::apr_pool_t, s: *mut raw::server_rec) {
         apache.setattr("main_server", crate::request::server::Server::new(s))?;
         // SAFETY: s is the main server of the running configuration.
         if let Some(sc) = unsafe { crate::config::server_config(s) } {
+            crate::gate::GATE.set_limit(sc.python_threads.unwrap_or(crate::gate::DEFAULT_LIMIT));
+            if let Some(v) = sc.switch_interval {
+                sys.call_method1("setswitchinterval", (v,))?;
+            }
             crate::wsgi::logstream::install_std_streams(py, sc.restrict_stdout.unwrap_or(false))?;
             let site = py.import("site")?;
             for dir in &sc.python_paths {
@@ -192,7 +196,31 @@ pub fn ready() -> bool {
 #[inline]
 pub fn with_python<R>(f: impl for<'py> FnOnce(Python<'py>) -> R) -> R {
     pin_thread();
-    Python::attach(f)
+    crate::gate::enter();
+    WAITING.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let r = Python::attach(|py| {
+        WAITING.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+        f(py)
+    });
+    crate::gate::leave();
+    r
+}
+
+/// Runs a call that may block on httpd or the client (a write, a read) with
+/// the GIL released and outside the gate, so other requests go on meanwhile.
+#[inline]
+pub fn blocking<T: Send>(py: Python<'_>, f: impl FnOnce() -> T + Send) -> T {
+    py.detach(|| crate::gate::outside(f))
+}
+
+/// httpd threads of this child waiting to enter Python right now.
+pub static WAITING: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Whether another httpd thread is waiting for the GIL (then blocking work
+/// should happen with the GIL released even when it is short).
+#[inline]
+pub fn contended() -> bool {
+    WAITING.load(std::sync::atomic::Ordering::Relaxed) > 0
 }
 
 static PATHS_APPLIED: Mutex<Option<HashSet<String>>> = Mutex::new(None);

@@ -6,6 +6,7 @@
 //! child; `request` the Python-visible objects; `handlers` phase dispatch.
 pub mod config;
 pub mod ffi;
+pub mod gate;
 pub mod guard;
 pub mod handlers;
 pub mod interp;

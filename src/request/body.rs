@@ -55,7 +55,7 @@ impl Body {
         self.setup = true;
         let rp = SendPtr(r);
         // SAFETY: r is the live request of the calling thread (checked by the caller's Life).
-        let (rc, has_body) = py.detach(move || unsafe {
+        let (rc, has_body) = crate::interp::blocking(py, move || unsafe {
             let rp = rp;
             let rc = raw::ap_setup_client_block(rp.0, raw::REQUEST_CHUNKED_DECHUNK as i32);
             let has = if rc == raw::OK as i32 { raw::ap_should_client_block(rp.0) } else { 0 };
@@ -88,7 +88,7 @@ impl Body {
         let rp = SendPtr(r);
         // SAFETY: dst points at `want` writable bytes of self.buf, which is not
         // touched by anyone else while the GIL is released (we hold &mut self).
-        let n = py.detach(move || unsafe {
+        let n = crate::interp::blocking(py, move || unsafe {
             let (rp, dst) = (rp, dst);
             raw::ap_get_client_block(rp.0, dst.0 as *mut std::ffi::c_char, want as raw::apr_size_t)
         });

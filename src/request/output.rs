@@ -85,7 +85,7 @@ impl Output {
             return Ok(());
         }
         self.sent |= !data.is_empty();
-        let ok = if flush && !self.pending_in_httpd && data.len() <= SAFE_FLUSH && unsafe { send_queue_empty(r) } {
+        let ok = if flush && !self.pending_in_httpd && data.len() <= SAFE_FLUSH && !crate::interp::contended() && unsafe { send_queue_empty(r) } {
             // SAFETY: r is live and served by this thread; the write cannot block (see module doc).
             unsafe { write_to_httpd(r, data, true) }
         } else {
@@ -93,7 +93,7 @@ impl Output {
             let d = SendPtr(data.as_ptr() as *mut u8);
             let len = data.len();
             // SAFETY: as above; `data` outlives the call and nothing else uses r meanwhile.
-            py.detach(move || unsafe {
+            crate::interp::blocking(py, move || unsafe {
                 let (rp, d) = (rp, d);
                 write_to_httpd(rp.0, std::slice::from_raw_parts(d.0, len), flush)
             })

@@ -276,7 +276,7 @@ impl Request {
     fn discard_request_body(&self, py: Python<'_>) -> PyResult<i32> {
         let rp = SendPtr(self.r()?);
         // SAFETY: r is live and used by this thread only.
-        Ok(py.detach(move || unsafe {
+        Ok(crate::interp::blocking(py, move || unsafe {
             let rp = rp;
             raw::ap_discard_request_body(rp.0)
         }))

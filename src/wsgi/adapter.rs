@@ -28,6 +28,18 @@ pub enum Outcome {
     Sent { pending: Vec<u8>, abort: bool },
 }
 
+/// Names the application and request in log lines; formatted only when used.
+struct Who<'a> {
+    r: *mut raw::request_rec,
+    name: &'a str,
+}
+
+impl std::fmt::Display for Who<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&describe(self.r, self.name))
+    }
+}
+
 pub fn describe(r: *mut raw::request_rec, script: &str) -> String {
     // SAFETY: r is live for the whole call.
     let (m, u) = unsafe { (ffi::cstr_lossy((*r).method), ffi::cstr_lossy((*r).unparsed_uri)) };
@@ -43,7 +55,7 @@ pub fn log_exception(py: Python<'_>, r: *mut raw::request_rec, what: &str, e: &P
 
 /// Runs the application for the request.
 pub fn run<'py>(py: Python<'py>, r: *mut raw::request_rec, app: &Bound<'py, PyAny>, call: &Call<'_>) -> Outcome {
-    let who = describe(r, call.name);
+    let who = Who { r, name: call.name };
     // SAFETY: r is live; headers_in belongs to it.
     let chunked = unsafe { !table::get_all((*r).headers_in, b"transfer-encoding").is_empty() };
     if chunked && !call.chunked_ok {
@@ -59,7 +71,7 @@ pub fn run<'py>(py: Python<'py>, r: *mut raw::request_rec, app: &Bound<'py, PyAn
     let errors = match Py::new(py, LogStream::for_request(life.clone())) {
         Ok(e) => e,
         Err(e) => {
-            log_exception(py, r, &who, &e);
+            log_exception(py, r, &who.to_string(), &e);
             return Outcome::Status(500);
         }
     };
@@ -71,10 +83,10 @@ pub fn run<'py>(py: Python<'py>, r: *mut raw::request_rec, app: &Bound<'py, PyAn
         let start_response = Py::new(py, StartResponse { response: response.clone() })?;
         let result = match app.call1((env, start_response)) {
             Ok(v) => v,
-            Err(e) => return Ok(failed(py, r, &who, &response, &e)),
+            Err(e) => return Ok(failed(py, r, &who.to_string(), &response, &e)),
         };
         let sent = send(py, &response, &result);
-        let closed = if result.hasattr("close").unwrap_or(false) { result.call_method0("close").map(|_| ()) } else { Ok(()) };
+        let closed = close(py, &result);
         match (sent, closed) {
             (Err(Failure::Client), _) => {
                 log::rerror(r, log::APLOG_INFO, &format!("{who}: the client closed the connection before the response was complete"));
@@ -85,7 +97,7 @@ pub fn run<'py>(py: Python<'py>, r: *mut raw::request_rec, app: &Bound<'py, PyAn
                 if let Err(ce) = close {
                     log_exception(py, r, &format!("{who}: close() failed"), &ce);
                 }
-                Ok(failed(py, r, &who, &response, &e))
+                Ok(failed(py, r, &who.to_string(), &response, &e))
             }
             (Ok(()), close) => {
                 if let Err(ce) = close {
@@ -95,7 +107,7 @@ pub fn run<'py>(py: Python<'py>, r: *mut raw::request_rec, app: &Bound<'py, PyAn
                 if !resp.started() {
                     drop(resp);
                     let e = pyo3::exceptions::PyRuntimeError::new_err("the application returned without calling start_response()");
-                    return Ok(failed(py, r, &who, &response, &e));
+                    return Ok(failed(py, r, &who.to_string(), &response, &e));
                 }
                 if resp.overflow > 0 {
                     log::rerror(r, log::APLOG_WARNING, &format!("{who}: {} bytes past the Content-Length the application declared were not sent", resp.overflow));
@@ -108,8 +120,20 @@ pub fn run<'py>(py: Python<'py>, r: *mut raw::request_rec, app: &Bound<'py, PyAn
     errors.borrow(py).finish();
     match outcome {
         Ok(o) => o,
-        Err(e) => failed(py, r, &who, &response, &e),
+        Err(e) => failed(py, r, &who.to_string(), &response, &e),
     }
+}
+
+/// Calls the iterable's close(), if it has one (lists and tuples have none:
+/// they are not even asked, which would cost an AttributeError).
+fn close(py: Python<'_>, result: &Bound<'_, PyAny>) -> PyResult<()> {
+    if result.is_exact_instance_of::<PyList>() || result.is_exact_instance_of::<PyTuple>() || result.is_exact_instance_of::<PyBytes>() {
+        return Ok(());
+    }
+    if let Some(close) = result.getattr_opt(pyo3::intern!(py, "close"))? {
+        close.call0()?;
+    }
+    Ok(())
 }
 
 /// Logs an application error and decides the response.
@@ -201,7 +225,7 @@ fn send_file(py: Python<'_>, response: &Shared, fd: i32, pos: i64, size: i64) ->
     let rp = SendPtr(r);
     // SAFETY: r is live and served by this thread; fd stays open during the
     // call (the file object is alive) and is duplicated for httpd's bucket.
-    let ok = py.detach(move || unsafe {
+    let ok = crate::interp::blocking(py, move || unsafe {
         let rp = rp;
         ffi::sendfile::send_file(rp.0, fd, pos, len as i64)
     });

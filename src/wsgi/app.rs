@@ -11,6 +11,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 struct Script {
     module: Py<PyModule>,
+    /// Application objects looked up in this module, by name.
+    apps: Vec<(String, Py<PyAny>)>,
     /// The file's modification time in microseconds (APR's unit).
     mtime: Option<i64>,
     checked: Instant,
@@ -76,17 +78,36 @@ pub fn module<'py>(py: Python<'py>, path: &str, reloading: bool, known_mtime: Op
     let module = load(py, path)?;
     SCRIPTS.lock().unwrap().get_or_insert_with(HashMap::new).insert(
         path.to_string(),
-        Script { module: module.clone().unbind(), mtime: now_mtime, checked: Instant::now() },
+        Script { module: module.clone().unbind(), apps: Vec::new(), mtime: now_mtime, checked: Instant::now() },
     );
     Ok(module)
 }
 
 /// The application object `callable` of the script at `path`.
 pub fn application<'py>(py: Python<'py>, path: &str, callable: &str, reloading: bool, known_mtime: Option<i64>) -> PyResult<Bound<'py, PyAny>> {
+    // Fast path: the module is current and the object was looked up before.
+    {
+        let guard = SCRIPTS.lock().unwrap();
+        if let Some(s) = guard.as_ref().and_then(|m| m.get(path)) {
+            let current = !reloading || (known_mtime.is_some() && known_mtime == s.mtime);
+            if current {
+                if let Some((_, app)) = s.apps.iter().find(|(n, _)| n == callable) {
+                    return Ok(app.bind(py).clone());
+                }
+            }
+        }
+    }
     let m = module(py, path, reloading, known_mtime)?;
-    m.getattr(callable).map_err(|_| {
+    let app = m.getattr(callable).map_err(|_| {
         pyo3::exceptions::PyAttributeError::new_err(format!("WSGI script {path} has no object named '{callable}' (WSGICallableObject / callable-object=)"))
-    })
+    })?;
+    if let Some(s) = SCRIPTS.lock().unwrap().as_mut().and_then(|m| m.get_mut(path)) {
+        if s.module.bind(py).is(&m) {
+            s.apps.retain(|(n, _)| n != callable);
+            s.apps.push((callable.to_string(), app.clone().unbind()));
+        }
+    }
+    Ok(app)
 }
 
 /// Whether a script file exists and can be read, for clear 404s.

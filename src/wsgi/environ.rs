@@ -6,20 +6,40 @@ use crate::ffi::{self, raw};
 use crate::request::convert::latin1;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString, PyTuple};
-use std::sync::OnceLock;
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
+
+/// This child's pid (asked once: it never changes after the fork).
+fn child_pid() -> u32 {
+    static PID: OnceLock<u32> = OnceLock::new();
+    *PID.get_or_init(std::process::id)
+}
 
 /// Per-child constants of every environ.
 struct Constants {
-    version: Py<PyTuple>,
-    multithread: bool,
-    multiprocess: bool,
-    apache_version: Py<PyTuple>,
-    server_software: Py<PyString>,
-    gateway: Py<PyString>,
-    empty: Py<PyString>,
+    /// The keys whose values never change within a child, copied into each environ.
+    template: Py<PyDict>,
     http: Py<PyString>,
     https: Py<PyString>,
-    file_wrapper: Py<PyAny>,
+}
+
+/// HTTP_* keys already made, by header name as the client spelled it.
+static HEADER_KEYS: Mutex<Option<HashMap<Vec<u8>, Py<PyString>>>> = Mutex::new(None);
+/// Header names are the client's to choose: remember only so many.
+const HEADER_KEYS_MAX: usize = 512;
+
+/// The environ key for a request header, or None for names that must not pass.
+fn header_key<'py>(py: Python<'py>, name: &[u8]) -> Option<Bound<'py, PyString>> {
+    let mut guard = HEADER_KEYS.lock().unwrap();
+    let map = guard.get_or_insert_with(HashMap::new);
+    if let Some(k) = map.get(name) {
+        return Some(k.bind(py).clone());
+    }
+    let key = PyString::intern(py, &http_key(name)?);
+    if map.len() < HEADER_KEYS_MAX {
+        map.insert(name.to_vec(), key.clone().unbind());
+    }
+    Some(key)
 }
 
 static CONSTANTS: OnceLock<Constants> = OnceLock::new();
@@ -39,18 +59,22 @@ fn constants(py: Python<'_>) -> &'static Constants {
         // SAFETY: fills a plain struct.
         unsafe { raw::ap_get_server_revision(&mut v) };
         let banner = unsafe { ffi::cstr_lossy(raw::ap_get_server_banner()) };
-        Constants {
-            version: PyTuple::new(py, [1, 0]).unwrap().unbind(),
-            multithread: mpm_query(raw::AP_MPMQ_MAX_THREADS) > 1,
-            multiprocess: mpm_query(raw::AP_MPMQ_MAX_DAEMONS) > 1,
-            apache_version: PyTuple::new(py, [v.major, v.minor, v.patch]).unwrap().unbind(),
-            server_software: PyString::new(py, &banner).unbind(),
-            gateway: PyString::new(py, "CGI/1.1").unbind(),
-            empty: PyString::new(py, "").unbind(),
-            http: PyString::new(py, "http").unbind(),
-            https: PyString::new(py, "https").unbind(),
-            file_wrapper: py.get_type::<FileWrapper>().into_any().unbind(),
-        }
+        let t = PyDict::new(py);
+        let fill = || -> PyResult<()> {
+            t.set_item("wsgi.version", PyTuple::new(py, [1, 0])?)?;
+            t.set_item("wsgi.multithread", mpm_query(raw::AP_MPMQ_MAX_THREADS) > 1)?;
+            t.set_item("wsgi.multiprocess", mpm_query(raw::AP_MPMQ_MAX_DAEMONS) > 1)?;
+            t.set_item("wsgi.run_once", false)?;
+            t.set_item("wsgi.input_terminated", true)?;
+            t.set_item("wsgi.file_wrapper", py.get_type::<FileWrapper>())?;
+            t.set_item("apache.version", PyTuple::new(py, [v.major, v.minor, v.patch])?)?;
+            t.set_item("SERVER_SOFTWARE", PyString::new(py, &banner))?;
+            t.set_item("GATEWAY_INTERFACE", "CGI/1.1")?;
+            t.set_item("mod_wsgi.process_group", "")?;
+            Ok(())
+        };
+        fill().expect("environ constants");
+        Constants { template: t.unbind(), http: PyString::new(py, "http").unbind(), https: PyString::new(py, "https").unbind() }
     })
 }
 
@@ -82,7 +106,7 @@ fn http_key(name: &[u8]) -> Option<String> {
 /// `r` is a live request served by the calling thread.
 pub unsafe fn build<'py>(py: Python<'py>, r: *mut raw::request_rec, spec: &Spec<'_>, input: Bound<'py, PyAny>, errors: Bound<'py, PyAny>) -> PyResult<Bound<'py, PyDict>> {
     let k = constants(py);
-    let env = PyDict::new(py);
+    let env = k.template.bind(py).copy()?;
     macro_rules! set {
         ($key:literal, $val:expr) => {
             env.set_item(pyo3::intern!(py, $key), latin1(py, $val))
@@ -107,8 +131,8 @@ pub unsafe fn build<'py>(py: Python<'py>, r: *mut raw::request_rec, spec: &Spec<
                 continue;
             } else if name.eq_ignore_ascii_case(b"proxy-authorization") {
                 continue;
-            } else if let Some(key) = http_key(name) {
-                env.set_item(PyString::new(py, &key), latin1(py, val))?;
+            } else if let Some(key) = header_key(py, name) {
+                env.set_item(key, latin1(py, val))?;
             }
         }
         set!("REQUEST_METHOD", ffi::cstr((*r).method).unwrap_or(b"GET"))?;
@@ -132,39 +156,31 @@ pub unsafe fn build<'py>(py: Python<'py>, r: *mut raw::request_rec, spec: &Spec<
         if let Some(a) = ffi::cstr((*r).ap_auth_type) {
             set!("AUTH_TYPE", a)?;
         }
-        env.set_item(pyo3::intern!(py, "GATEWAY_INTERFACE"), k.gateway.bind(py))?;
-        env.set_item(pyo3::intern!(py, "SERVER_SOFTWARE"), k.server_software.bind(py))?;
 
+        let https_var = table::get_all((*r).subprocess_env, b"HTTPS");
         let scheme_https = ffi::cstr(raw::ap_run_http_scheme(r)) == Some(b"https")
-            || env
-                .get_item("HTTPS")?
-                .and_then(|v| v.extract::<String>().ok())
-                .is_some_and(|v| v.eq_ignore_ascii_case("on") || v == "1");
+            || https_var.iter().any(|v| v.eq_ignore_ascii_case(b"on") || *v == b"1");
         let scheme = if scheme_https { &k.https } else { &k.http };
         env.set_item(pyo3::intern!(py, "REQUEST_SCHEME"), scheme.bind(py))?;
         env.set_item(pyo3::intern!(py, "wsgi.url_scheme"), scheme.bind(py))?;
-        env.set_item(pyo3::intern!(py, "wsgi.version"), k.version.bind(py))?;
         env.set_item(pyo3::intern!(py, "wsgi.input"), input)?;
         env.set_item(pyo3::intern!(py, "wsgi.errors"), errors)?;
-        env.set_item(pyo3::intern!(py, "wsgi.multithread"), k.multithread)?;
-        env.set_item(pyo3::intern!(py, "wsgi.multiprocess"), k.multiprocess)?;
-        env.set_item(pyo3::intern!(py, "wsgi.run_once"), false)?;
-        env.set_item(pyo3::intern!(py, "wsgi.input_terminated"), true)?;
-        env.set_item(pyo3::intern!(py, "wsgi.file_wrapper"), k.file_wrapper.bind(py))?;
-        env.set_item(pyo3::intern!(py, "mod_wsgi.process_group"), PyString::new(py, spec.process_group))?;
+        if !spec.process_group.is_empty() {
+            env.set_item(pyo3::intern!(py, "mod_wsgi.process_group"), PyString::new(py, spec.process_group))?;
+        }
         env.set_item(pyo3::intern!(py, "mod_wsgi.application_group"), PyString::new(py, spec.application_group))?;
         set!("mod_wsgi.script_name", spec.script_name)?;
-        let request_id = match ffi::cstr((*r).log_id) {
-            Some(id) => String::from_utf8_lossy(id).into_owned(),
-            None => format!("{:x}-{:x}-{:x}", std::process::id(), (*c).id, (*c).keepalives),
-        };
-        set!("mod_wsgi.request_id", request_id.as_bytes())?;
-        env.set_item(pyo3::intern!(py, "apache.version"), k.apache_version.bind(py))?;
+        match ffi::cstr((*r).log_id) {
+            Some(id) => set!("mod_wsgi.request_id", id)?,
+            None => {
+                let id = format!("{:x}-{:x}-{:x}", child_pid(), (*c).id, (*c).keepalives);
+                set!("mod_wsgi.request_id", id.as_bytes())?
+            }
+        }
         let start = (*r).request_time as f64 / 1e6;
         env.set_item(pyo3::intern!(py, "pyrite.request_start"), start)?;
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(start);
         env.set_item(pyo3::intern!(py, "pyrite.queue_time"), (now - start).max(0.0))?;
-        let _ = &k.empty;
     }
     Ok(env)
 }

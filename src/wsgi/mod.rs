@@ -222,7 +222,7 @@ pub fn wsgi_call(py: Python<'_>, req: PyRef<'_, Request>, application: &Bound<'_
     let outcome = adapter::run(py, r, application, &call);
     let rp = ffi::SendPtr(r);
     // SAFETY: r is live and served by this thread; the GIL is released meanwhile.
-    Ok(py.detach(move || unsafe {
+    Ok(crate::interp::blocking(py, move || unsafe {
         let rp = rp;
         adapter::complete(rp.0, outcome)
     }))
