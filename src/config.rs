@@ -74,6 +74,46 @@ impl HandlerDecl {
     }
 }
 
+/// Every handler declared in the server configuration (not .htaccess), with
+/// the section it was declared in: what a child preloads at start.
+pub struct Declared {
+    pub decl: Arc<HandlerDecl>,
+    /// The DirConfig of the declaring section (lives in the configuration pool).
+    section: usize,
+    server: usize,
+}
+
+impl Declared {
+    /// The PythonPath that applies to the declaring section (its own, else the server's).
+    pub fn python_path(&self) -> Option<Arc<PathSetting>> {
+        // SAFETY: both pointers belong to the running configuration generation.
+        unsafe {
+            let own = (*(self.section as *const DirConfig)).python_path.clone();
+            own.or_else(|| server_dir_config(self.server as *const raw::server_rec).and_then(|d| d.python_path.clone()))
+        }
+    }
+}
+
+/// Whether the server configuration is being read (true from pre_config to post_config).
+static READING_CONFIG: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+static DECLARED: std::sync::Mutex<Vec<Declared>> = std::sync::Mutex::new(Vec::new());
+
+/// A configuration read starts: forget the previous generation's declarations.
+pub fn config_read_starts() {
+    DECLARED.lock().unwrap().clear();
+    READING_CONFIG.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// The configuration is complete.
+pub fn config_read_ends() {
+    READING_CONFIG.store(false, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// The handlers declared in the server configuration.
+pub fn declared() -> std::sync::MutexGuard<'static, Vec<Declared>> {
+    DECLARED.lock().unwrap()
+}
+
 /// A `PythonPath` expression and where it was written.
 pub struct PathSetting {
     pub expr: String,
@@ -164,6 +204,8 @@ pub struct ServerConfig {
     pub python_threads: Option<usize>,
     /// PyriteSwitchInterval: sys.setswitchinterval at child start (main server only).
     pub switch_interval: Option<f64>,
+    /// PyritePreload: import handler modules at child start (default On; main server only).
+    pub preload: Option<bool>,
 }
 
 // ---- httpd callbacks: create and merge -------------------------------------
@@ -449,8 +491,9 @@ unsafe extern "C" fn set_handler(cmd: *mut raw::cmd_parms, mconfig: *mut c_void,
         let location = declaring_location(cmd);
         let org = origin(cmd);
         let mut list: Vec<Arc<HandlerDecl>> = conf.handlers[phase as usize].as_deref().cloned().unwrap_or_default();
+        let reading_config = READING_CONFIG.load(std::sync::atomic::Ordering::Relaxed);
         for (module, object) in handlers {
-            list.push(Arc::new(HandlerDecl {
+            let decl = Arc::new(HandlerDecl {
                 phase,
                 module,
                 object,
@@ -459,7 +502,11 @@ unsafe extern "C" fn set_handler(cmd: *mut raw::cmd_parms, mconfig: *mut c_void,
                 location: location.clone(),
                 origin: org.clone(),
                 cache: HandlerCache::default(),
-            }));
+            });
+            if reading_config {
+                DECLARED.lock().unwrap().push(Declared { decl: decl.clone(), section: mconfig as usize, server: (*cmd).server as usize });
+            }
+            list.push(decl);
         }
         conf.handlers[phase as usize] = Some(Arc::new(list));
         std::ptr::null()
@@ -543,6 +590,16 @@ unsafe extern "C" fn set_python_threads(cmd: *mut raw::cmd_parms, _m: *mut c_voi
     })
 }
 
+unsafe extern "C" fn set_preload(cmd: *mut raw::cmd_parms, _m: *mut c_void, on: c_int) -> *const c_char {
+    crate::guard::or(std::ptr::null(), || unsafe {
+        match main_server_conf(cmd, "PyritePreload") {
+            Ok(sc) => sc.preload = Some(on != 0),
+            Err(e) => return e,
+        }
+        std::ptr::null()
+    })
+}
+
 unsafe extern "C" fn set_switch_interval(cmd: *mut raw::cmd_parms, _m: *mut c_void, arg: *const c_char) -> *const c_char {
     crate::guard::or(std::ptr::null(), || unsafe {
         let sc = match main_server_conf(cmd, "PyriteSwitchInterval") {
@@ -561,7 +618,7 @@ unsafe extern "C" fn set_switch_interval(cmd: *mut raw::cmd_parms, _m: *mut c_vo
 
 /// httpd's command table; it holds only pointers to statics.
 #[repr(transparent)]
-pub struct CommandTable(pub [raw::command_rec; 24]);
+pub struct CommandTable(pub [raw::command_rec; 25]);
 // SAFETY: read-only after construction; the pointers are to 'static data.
 unsafe impl Sync for CommandTable {}
 
@@ -606,6 +663,8 @@ pub static COMMANDS: CommandTable = CommandTable([
     crate::wsgi::config::COMMANDS[14],
     cmd(c"PyriteMaxPythonThreads", raw::cmd_func { take1: Some(set_python_threads) }, 0, raw::RSRC_CONF, raw::cmd_how_TAKE1,
         c"N: at most N threads of a child run Python at once, the rest queue in order (0: no limit)"),
+    cmd(c"PyritePreload", raw::cmd_func { flag: Some(set_preload) }, 0, raw::RSRC_CONF, raw::cmd_how_FLAG,
+        c"On (default): import the modules PythonHandler directives name when a child starts, before it takes requests"),
     cmd(c"PyriteSwitchInterval", raw::cmd_func { take1: Some(set_switch_interval) }, 0, raw::RSRC_CONF, raw::cmd_how_TAKE1,
         c"seconds: Python's thread switch interval (sys.setswitchinterval) in each child"),
     // SAFETY: an all-zero command_rec ends the table, as httpd expects.

@@ -94,6 +94,33 @@ fn remember<'py>(py: Python<'py>, name: &str, module: Bound<'py, PyAny>, file: O
     (module, generation)
 }
 
+/// Imports the modules of the handlers declared in the server configuration
+/// (PyritePreload On, the default), so no request in a new child waits for
+/// them. A module that fails here is logged and tried again on first use.
+pub fn preload(py: Python<'_>, s: *mut raw::server_rec) -> usize {
+    let declared: Vec<(Arc<HandlerDecl>, Option<Arc<config::PathSetting>>)> =
+        config::declared().iter().map(|d| (d.decl.clone(), d.python_path())).collect();
+    let mut seen = std::collections::HashSet::new();
+    let mut n = 0;
+    for (decl, path) in declared {
+        if !seen.insert(decl.module.clone()) {
+            continue;
+        }
+        let conf = DirConfig { python_path: path, ..Default::default() };
+        let res = interp::apply_python_path(py, &conf, decl.directory.as_deref()).and_then(|_| load_module(py, &decl.module, true).map(|_| ()));
+        match res {
+            Ok(()) => n += 1,
+            Err(e) => {
+                log::serror(s, log::APLOG_WARNING, &format!(
+                    "{} {} ({}): preloading module '{}' at child start failed, will retry on first request: {e}",
+                    decl.phase.directive(), decl.spec(), decl.origin, decl.module
+                ));
+            }
+        }
+    }
+    n
+}
+
 /// What a handler's lookup failed on, for the log line.
 enum Failure {
     Import(PyErr),

@@ -73,16 +73,22 @@ pub fn init_child(_pchild: *mut raw::apr_pool_t, s: *mut raw::server_rec) {
     }
     let t_imports = t2.elapsed();
     let t3 = Instant::now();
+    let preload = unsafe { crate::config::server_config(s) }.and_then(|c| c.preload).unwrap_or(true);
+    let n_handlers = if preload { Python::attach(|py| crate::handlers::preload(py, s)) } else { 0 };
+    let t_handlers = t3.elapsed();
+    let t4 = Instant::now();
     let n_scripts = Python::attach(|py| crate::wsgi::preload(py, s));
     log::serror(s, log::APLOG_INFO, &format!(
-        "mod_pyrite: child {} ready: interpreter {:.1} ms, mod_python package {:.1} ms, {} PythonImport(s) {:.1} ms, {} WSGI script(s) {:.1} ms",
+        "mod_pyrite: child {} ready: interpreter {:.1} ms, mod_python package {:.1} ms, {} PythonImport(s) {:.1} ms, {} handler module(s) {:.1} ms, {} WSGI script(s) {:.1} ms",
         std::process::id(),
         t_interp.as_secs_f64() * 1e3,
         t_boot.as_secs_f64() * 1e3,
         n_imports,
         t_imports.as_secs_f64() * 1e3,
+        n_handlers,
+        t_handlers.as_secs_f64() * 1e3,
         n_scripts,
-        t3.elapsed().as_secs_f64() * 1e3
+        t4.elapsed().as_secs_f64() * 1e3
     ));
 }
 

@@ -46,6 +46,7 @@ unsafe extern "C" fn register_hooks(_p: *mut raw::apr_pool_t) {
     crate::guard::or((), || unsafe {
         crate::guard::quiet_panics();
         let middle = raw::APR_HOOK_MIDDLE as c_int;
+        raw::ap_hook_pre_config(Some(pre_config), std::ptr::null(), std::ptr::null(), raw::APR_HOOK_REALLY_FIRST as c_int);
         raw::ap_hook_post_config(Some(post_config), std::ptr::null(), std::ptr::null(), middle);
         raw::ap_hook_child_init(Some(child_init), std::ptr::null(), std::ptr::null(), middle);
         raw::ap_hook_handler(Some(crate::handlers::content_handler), std::ptr::null(), std::ptr::null(), middle);
@@ -64,9 +65,17 @@ static TRANSLATE_SUCC: Names<3> = Names([c"mod_userdir.c".as_ptr(), c"mod_vhost_
 
 const FIRST_PASS_KEY: &std::ffi::CStr = c"mod_pyrite/post_config-seen";
 
+unsafe extern "C" fn pre_config(_pconf: *mut raw::apr_pool_t, _plog: *mut raw::apr_pool_t, _ptemp: *mut raw::apr_pool_t) -> c_int {
+    crate::guard::or(raw::OK as c_int, || {
+        crate::config::config_read_starts();
+        raw::OK as c_int
+    })
+}
+
 /// Runs in the parent (as root when httpd starts as root): never touches Python.
 unsafe extern "C" fn post_config(pconf: *mut raw::apr_pool_t, _plog: *mut raw::apr_pool_t, _ptemp: *mut raw::apr_pool_t, s: *mut raw::server_rec) -> c_int {
     crate::guard::or(raw::OK as c_int, || unsafe {
+        crate::config::config_read_ends();
         let component = format!("mod_pyrite/{VERSION} Python/{}\0", short_python_version());
         raw::ap_add_version_component(pconf, ffi::pool::strdup(pconf, component.trim_end_matches('\0').as_bytes()));
         // httpd reads its configuration twice at start-up; speak only on the real pass.

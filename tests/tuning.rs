@@ -1,0 +1,67 @@
+//! Start-up preloading, the per-child gate and the switch interval.
+mod common;
+use common::*;
+use std::sync::Arc;
+
+const ONE_CHILD: &str = "StartServers 1\nServerLimit 1\nMinSpareThreads 1\nMaxSpareThreads 8\nMaxRequestWorkers 8\n";
+
+fn max_inside(gate: Option<usize>) -> (usize, String) {
+    let mut site = location("/g", "gated", "") + &location("/report", "gated::report", "") + ONE_CHILD;
+    if let Some(n) = gate {
+        site += &format!("PyriteMaxPythonThreads {n}\nPyriteSwitchInterval 0.02\n");
+    }
+    let h = Arc::new(Httpd::start(Mpm::Event, &site));
+    let hs: Vec<_> = (0..6)
+        .map(|_| {
+            let h = h.clone();
+            std::thread::spawn(move || assert_eq!(h.get("/g").text(), "ok"))
+        })
+        .collect();
+    for t in hs {
+        t.join().unwrap();
+    }
+    let report = h.get("/report").text();
+    let mut parts = report.split(' ');
+    (parts.next().unwrap().parse().unwrap(), parts.next().unwrap().to_string())
+}
+
+#[test]
+fn gate_limits_threads_inside_python_per_child() {
+    let (gated, interval) = max_inside(Some(1));
+    assert_eq!(gated, 1, "with PyriteMaxPythonThreads 1 requests run one at a time");
+    assert_eq!(interval, "0.02", "PyriteSwitchInterval applies");
+    let (open, interval) = max_inside(None);
+    assert!(open > 1, "without the gate requests overlap (saw {open})");
+    assert_eq!(interval, "0.005", "Python's default switch interval");
+}
+
+#[test]
+fn handler_modules_are_preloaded_at_child_start() {
+    let site = location("/c", "preload_check", "") + &location("/p", "preload", "");
+    let h = Httpd::start(Mpm::Event, &site);
+    let log = h.wait_log("handler module(s)");
+    assert!(log.contains("2 handler module(s)"), "{log}");
+    let v: serde_json::Value = serde_json::from_str(&h.get("/c").text()).unwrap();
+    assert_eq!(v["preloaded"], true, "the module named by PythonHandler /p was imported at start: {v}");
+    drop(h);
+    let h = Httpd::start(Mpm::Event, &(site + "PyritePreload Off\n"));
+    let v: serde_json::Value = serde_json::from_str(&h.get("/c").text()).unwrap();
+    assert_eq!(v["preloaded"], false, "PyritePreload Off imports on first use: {v}");
+}
+
+#[test]
+fn tuning_directives_refuse_bad_values() {
+    for (line, needle) in [
+        ("PyriteMaxPythonThreads lots", "is not a number of threads"),
+        ("PyriteSwitchInterval 0", "is not a number of seconds"),
+        ("PyriteSwitchInterval -1", "is not a number of seconds"),
+        ("<VirtualHost *:*>\nPyriteMaxPythonThreads 2\n</VirtualHost>", "applies to the whole server"),
+        ("PyritePreload maybe", "PyritePreload"),
+    ] {
+        let h = Httpd::prepare(Mpm::Event, &format!("{line}\n"));
+        let out = h.apachectl("configtest");
+        let text = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(!out.status.success(), "`{line}` accepted");
+        assert!(text.contains(needle), "`{line}`: {text}");
+    }
+}
