@@ -45,7 +45,10 @@ start)
   echo
   curl -s "http://127.0.0.1:$port/?from=make-demo"
   echo
-  echo "mod_pyrite demo running at http://127.0.0.1:$port/ (error log: $dir/run/error.log)"
+  curl -s "http://127.0.0.1:$port/wsgi/some/path"
+  echo
+  echo "mod_pyrite demo running: http://127.0.0.1:$port/ (mod_python handler), http://127.0.0.1:$port/wsgi (WSGI application)"
+  echo "error log: $dir/run/error.log"
   echo "stop it with: make demo-stop";;
 *) echo "usage: $0 start|stop MODULE_SO DEMO_DIR PORT" >&2; exit 2;;
 esac
