@@ -27,6 +27,15 @@ fn site() -> String {
     s
 }
 
+fn raw_bytes(port: u16, req: &[u8]) -> Vec<u8> {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
+    s.write_all(req).unwrap();
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    out
+}
+
 fn json(r: &Response) -> serde_json::Value {
     serde_json::from_str(&r.text()).unwrap_or_else(|e| panic!("not JSON ({e}): {} {}", r.status, r.text()))
 }
@@ -229,6 +238,9 @@ fn response_bodies_close_and_errors() {
     let r = h.request("HEAD", "/head", &[], b"");
     assert_eq!(r.status, 200);
     assert_eq!(r.header_str("content-length").as_deref(), Some("17"));
+    // Nothing follows the head of a HEAD response on the wire.
+    let raw = raw_bytes(h.port, b"HEAD /head HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    assert!(raw.ends_with(b"\r\n\r\n"), "HEAD sent a body: {:?}", String::from_utf8_lossy(&raw));
     // A client that goes away during a streaming response: close() still runs.
     {
         let mut s = std::net::TcpStream::connect(("127.0.0.1", h.port)).unwrap();

@@ -137,7 +137,7 @@ impl Httpd {
         chmod(&root.join("scratch"), 0o777);
         for e in std::fs::read_dir(handlers_src()).unwrap().flatten() {
             let p = e.path();
-            if p.extension().is_some_and(|x| x == "py") {
+            if p.extension().is_some_and(|x| x == "py" || x == "wsgi") {
                 let dst = root.join("handlers").join(p.file_name().unwrap());
                 std::fs::copy(&p, &dst).unwrap();
                 chmod(&dst, 0o644);

@@ -66,7 +66,7 @@ def input_ops(environ, start_response):
             if not c:
                 break
             out.append(c)
-        out.append(inp.read(0) if False else b"")
+        out.append(inp.read(0))
     elif mode == "lines":
         out.append(inp.readline())
         out.append(inp.readline(3))
