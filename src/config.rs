@@ -9,26 +9,82 @@ use std::sync::Arc;
 /// The request phases a Python handler can be attached to, in httpd's order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Phase {
-    Handler = 0,
+    PostReadRequest = 0,
+    Trans,
+    HeaderParser,
+    Init,
+    Access,
+    Authen,
+    Authz,
+    Type,
+    Fixup,
+    Handler,
+    Log,
+    Cleanup,
 }
 
-pub const PHASES: usize = 1;
+pub const PHASES: usize = 12;
 
 impl Phase {
+    pub const ALL: [Phase; PHASES] = [
+        Phase::PostReadRequest,
+        Phase::Trans,
+        Phase::HeaderParser,
+        Phase::Init,
+        Phase::Access,
+        Phase::Authen,
+        Phase::Authz,
+        Phase::Type,
+        Phase::Fixup,
+        Phase::Handler,
+        Phase::Log,
+        Phase::Cleanup,
+    ];
+
     /// The directive that attaches handlers to this phase.
     pub fn directive(self) -> &'static str {
         match self {
+            Phase::PostReadRequest => "PythonPostReadRequestHandler",
+            Phase::Trans => "PythonTransHandler",
+            Phase::HeaderParser => "PythonHeaderParserHandler",
+            Phase::Init => "PythonInitHandler",
+            Phase::Access => "PythonAccessHandler",
+            Phase::Authen => "PythonAuthenHandler",
+            Phase::Authz => "PythonAuthzHandler",
+            Phase::Type => "PythonTypeHandler",
+            Phase::Fixup => "PythonFixupHandler",
             Phase::Handler => "PythonHandler",
+            Phase::Log => "PythonLogHandler",
+            Phase::Cleanup => "PythonCleanupHandler",
         }
     }
+
     /// The object looked up when a handler names only a module (mod_python's rule:
     /// the directive name without "Python", lower-cased).
     pub fn default_object(self) -> &'static str {
         match self {
+            Phase::PostReadRequest => "postreadrequesthandler",
+            Phase::Trans => "transhandler",
+            Phase::HeaderParser => "headerparserhandler",
+            Phase::Init => "inithandler",
+            Phase::Access => "accesshandler",
+            Phase::Authen => "authenhandler",
+            Phase::Authz => "authzhandler",
+            Phase::Type => "typehandler",
+            Phase::Fixup => "fixuphandler",
             Phase::Handler => "handler",
+            Phase::Log => "loghandler",
+            Phase::Cleanup => "cleanuphandler",
         }
     }
+
+    fn from_index(i: usize) -> Phase {
+        Phase::ALL[i.min(PHASES - 1)]
+    }
 }
+
+/// cmd->info of PythonHandlerModule: one module for every phase.
+const HANDLER_MODULE: usize = 100;
 
 /// Where a directive was written, for error messages.
 #[derive(Clone, Debug, Default)]
@@ -57,6 +113,8 @@ pub struct HandlerDecl {
     /// The <Location> path it was declared in (mod_python.wsgi's default base URI).
     pub location: Option<Arc<str>>,
     pub origin: Origin,
+    /// From PythonHandlerModule: a module without this phase's function is skipped.
+    pub silent: bool,
     /// This child's resolved module and object (empty in the parent).
     pub cache: HandlerCache,
 }
@@ -478,21 +536,28 @@ pub(crate) unsafe fn dir_conf<'a>(mconfig: *mut c_void) -> &'a mut DirConfig {
 /// PythonHandler (and later the other phase directives): cmd->info holds the phase.
 unsafe extern "C" fn set_handler(cmd: *mut raw::cmd_parms, mconfig: *mut c_void, args: *const c_char) -> *const c_char {
     crate::guard::or(c"mod_pyrite: internal error reading a handler directive".as_ptr(), || unsafe {
-        let phase = match (*cmd).info as usize {
-            _ => Phase::Handler,
+        let info = (*cmd).info as usize;
+        let (phases, silent, dname): (Vec<Phase>, bool, &str) = if info == HANDLER_MODULE {
+            (Phase::ALL.to_vec(), true, "PythonHandlerModule")
+        } else {
+            let p = Phase::from_index(info);
+            (vec![p], false, p.directive())
         };
-        let dname = phase.directive();
         let (handlers, exts) = match parse_handler_args(text(args)) {
             Ok(v) => v,
             Err(e) => return err(cmd, dname, &e),
         };
+        if silent && (handlers.len() != 1 || handlers[0].1.is_some()) {
+            return err(cmd, dname, "names one module (its functions are looked up by phase)");
+        }
         let conf = dir_conf(mconfig);
         let directory = declaring_directory(cmd);
         let location = declaring_location(cmd);
         let org = origin(cmd);
-        let mut list: Vec<Arc<HandlerDecl>> = conf.handlers[phase as usize].as_deref().cloned().unwrap_or_default();
         let reading_config = READING_CONFIG.load(std::sync::atomic::Ordering::Relaxed);
-        for (module, object) in handlers {
+        for phase in phases {
+        let mut list: Vec<Arc<HandlerDecl>> = conf.handlers[phase as usize].as_deref().cloned().unwrap_or_default();
+        for (module, object) in handlers.iter().cloned() {
             let decl = Arc::new(HandlerDecl {
                 phase,
                 module,
@@ -501,6 +566,7 @@ unsafe extern "C" fn set_handler(cmd: *mut raw::cmd_parms, mconfig: *mut c_void,
                 directory: directory.clone(),
                 location: location.clone(),
                 origin: org.clone(),
+                silent,
                 cache: HandlerCache::default(),
             });
             if reading_config {
@@ -509,6 +575,7 @@ unsafe extern "C" fn set_handler(cmd: *mut raw::cmd_parms, mconfig: *mut c_void,
             list.push(decl);
         }
         conf.handlers[phase as usize] = Some(Arc::new(list));
+        }
         std::ptr::null()
     })
 }
@@ -618,7 +685,7 @@ unsafe extern "C" fn set_switch_interval(cmd: *mut raw::cmd_parms, _m: *mut c_vo
 
 /// httpd's command table; it holds only pointers to statics.
 #[repr(transparent)]
-pub struct CommandTable(pub [raw::command_rec; 25]);
+pub struct CommandTable(pub [raw::command_rec; 37]);
 // SAFETY: read-only after construction; the pointers are to 'static data.
 unsafe impl Sync for CommandTable {}
 
@@ -636,6 +703,30 @@ pub(crate) const fn cmd(name: &'static std::ffi::CStr, func: raw::cmd_func, info
 pub static COMMANDS: CommandTable = CommandTable([
     cmd(c"PythonHandler", raw::cmd_func { raw_args: Some(set_handler) }, Phase::Handler as usize, raw::OR_ALL, raw::cmd_how_RAW_ARGS,
         c"module[::object] [module[::object] ...] [| .ext ...]: the content handler(s), active where SetHandler mod_python"),
+    cmd(c"PythonPostReadRequestHandler", raw::cmd_func { raw_args: Some(set_handler) }, Phase::PostReadRequest as usize, raw::RSRC_CONF, raw::cmd_how_RAW_ARGS,
+        c"handler(s) run right after the request is read (server context)"),
+    cmd(c"PythonTransHandler", raw::cmd_func { raw_args: Some(set_handler) }, Phase::Trans as usize, raw::RSRC_CONF, raw::cmd_how_RAW_ARGS,
+        c"handler(s) translating the URI to a file (server context)"),
+    cmd(c"PythonHeaderParserHandler", raw::cmd_func { raw_args: Some(set_handler) }, Phase::HeaderParser as usize, raw::OR_ALL, raw::cmd_how_RAW_ARGS,
+        c"handler(s) run in the header-parser phase"),
+    cmd(c"PythonInitHandler", raw::cmd_func { raw_args: Some(set_handler) }, Phase::Init as usize, raw::OR_ALL, raw::cmd_how_RAW_ARGS,
+        c"handler(s) run first: post-read-request at server level, header-parser elsewhere"),
+    cmd(c"PythonAccessHandler", raw::cmd_func { raw_args: Some(set_handler) }, Phase::Access as usize, raw::OR_ALL, raw::cmd_how_RAW_ARGS,
+        c"handler(s) run in the access-control phase"),
+    cmd(c"PythonAuthenHandler", raw::cmd_func { raw_args: Some(set_handler) }, Phase::Authen as usize, raw::OR_ALL, raw::cmd_how_RAW_ARGS,
+        c"handler(s) authenticating the user (set req.user); 401 sends a Basic challenge"),
+    cmd(c"PythonAuthzHandler", raw::cmd_func { raw_args: Some(set_handler) }, Phase::Authz as usize, raw::OR_ALL, raw::cmd_how_RAW_ARGS,
+        c"handler(s) deciding whether the authenticated user may have the resource"),
+    cmd(c"PythonTypeHandler", raw::cmd_func { raw_args: Some(set_handler) }, Phase::Type as usize, raw::OR_ALL, raw::cmd_how_RAW_ARGS,
+        c"handler(s) run in the type-checker phase"),
+    cmd(c"PythonFixupHandler", raw::cmd_func { raw_args: Some(set_handler) }, Phase::Fixup as usize, raw::OR_ALL, raw::cmd_how_RAW_ARGS,
+        c"handler(s) run in the fixups phase, just before the content handler"),
+    cmd(c"PythonLogHandler", raw::cmd_func { raw_args: Some(set_handler) }, Phase::Log as usize, raw::OR_ALL, raw::cmd_how_RAW_ARGS,
+        c"handler(s) run in the logging phase, after the response"),
+    cmd(c"PythonCleanupHandler", raw::cmd_func { raw_args: Some(set_handler) }, Phase::Cleanup as usize, raw::OR_ALL, raw::cmd_how_RAW_ARGS,
+        c"handler(s) run when the request's pool is cleared"),
+    cmd(c"PythonHandlerModule", raw::cmd_func { raw_args: Some(set_handler) }, HANDLER_MODULE, raw::OR_ALL, raw::cmd_how_RAW_ARGS,
+        c"module: one module for every phase; phases whose function it lacks are skipped"),
     cmd(c"PythonPath", raw::cmd_func { take1: Some(set_python_path) }, 0, raw::OR_ALL, raw::cmd_how_TAKE1,
         c"a Python expression giving the new sys.path, e.g. \"sys.path+['/srv/app']\""),
     cmd(c"PythonOption", raw::cmd_func { take2: Some(set_option) }, 0, raw::OR_ALL, raw::cmd_how_TAKE12,

@@ -4,7 +4,7 @@ use crate::config::{self, DirConfig, HandlerDecl, Phase};
 use crate::ffi::{self, log, raw};
 use crate::interp;
 use crate::pymodule::SERVER_RETURN;
-use crate::request::{life::Life, request::Request};
+use crate::request::request::Request;
 use pyo3::prelude::*;
 use pyo3::types::{PyInt, PyTuple};
 use std::collections::HashMap;
@@ -197,7 +197,11 @@ fn server_return_value<'py>(py: Python<'py>, req: &Bound<'py, Request>, e: &PyEr
 /// The return codes that let the next handler of the same phase run.
 fn continues(phase: Phase, code: c_int) -> bool {
     match phase {
-        Phase::Handler => code == OK,
+        Phase::Handler | Phase::Cleanup => code == OK,
+        Phase::Trans | Phase::Authen | Phase::Authz | Phase::Type => code == DECLINED,
+        Phase::PostReadRequest | Phase::HeaderParser | Phase::Init | Phase::Access | Phase::Fixup | Phase::Log => {
+            code == DECLINED || code == OK
+        }
     }
 }
 
@@ -231,15 +235,12 @@ fn to_httpd(r: *mut raw::request_rec, decl: &HandlerDecl, code: i64) -> c_int {
     }
 }
 
-/// Runs the handlers of one phase in order.
+/// Runs the handlers of one phase in order, with the request's one `req`.
+/// Returns the phase's result and the output left buffered (to be handed
+/// to httpd once the GIL is released).
 fn run_phase(py: Python<'_>, r: *mut raw::request_rec, conf: &DirConfig, phase: Phase, decls: &[&Arc<HandlerDecl>]) -> (c_int, Vec<u8>) {
-    let life = Arc::new(Life::new(r));
-    {
-        let l = life.clone();
-        // SAFETY: r->pool is live; the cleanup runs when httpd clears it.
-        unsafe { ffi::pool::on_cleanup((*r).pool, move || l.end()) };
-    }
-    let req = match Bound::new(py, Request::new(life, phase.directive())) {
+    // SAFETY: r is live and served by this thread.
+    let req = match unsafe { crate::request::state::request(py, r, phase.directive()) } {
         Ok(r) => r,
         Err(e) => {
             log::rerror(r, log::APLOG_ERR, &format!("mod_pyrite: could not create the request object: {e}"));
@@ -249,12 +250,16 @@ fn run_phase(py: Python<'_>, r: *mut raw::request_rec, conf: &DirConfig, phase: 
     let mut result = DECLINED;
     for decl in decls {
         if decl.location.is_some() {
-            req.borrow().set_location(decl.location.clone());
+            req.get().set_location(decl.location.clone());
         }
-        result = match call(py, decl, conf, &req) {
+        let outcome = match call(py, decl, conf, &req) {
+            Err(Failure::Missing(_)) if decl.silent => continue,
+            other => other,
+        };
+        result = match outcome {
             Ok(v) => {
-                if let Ok(i) = v.cast::<PyInt>().map_err(|_| ()).and_then(|i| if v.get_type().is(py.get_type::<PyInt>()) { Ok(i) } else { Err(()) }) {
-                    match i.extract::<i64>() {
+                if v.get_type().is(py.get_type::<PyInt>()) {
+                    match v.extract::<i64>() {
                         Ok(code) => to_httpd(r, decl, code),
                         Err(_) => to_httpd(r, decl, i64::MAX),
                     }
@@ -273,7 +278,7 @@ fn run_phase(py: Python<'_>, r: *mut raw::request_rec, conf: &DirConfig, phase: 
             break;
         }
     }
-    let pending = req.borrow().take_output();
+    let pending = req.get().take_output();
     (result, pending)
 }
 
@@ -294,10 +299,10 @@ fn report(py: Python<'_>, r: *mut raw::request_rec, req: &Bound<'_, Request>, co
     for line in &lines {
         log::rerror(r, log::APLOG_ERR, &format!("{head}: {line}"));
     }
-    let wrote = req.borrow().sent();
+    let wrote = req.get().sent();
     if !wrote {
         // Nothing reached the client: drop the partial page and answer 500 cleanly.
-        req.borrow().discard_output();
+        req.get().discard_output();
     }
     if conf.debug() {
         let page = py
@@ -324,6 +329,87 @@ fn report(py: Python<'_>, r: *mut raw::request_rec, req: &Bound<'_, Request>, co
     SERVER_ERROR
 }
 
+/// The handlers a phase runs for `r`, and the configuration they run with.
+/// PostReadRequest and Trans run before httpd has chosen the per-directory
+/// configuration: they use the server's. PythonInitHandler is a
+/// post-read-request handler at server level and a header-parser handler in
+/// sections.
+///
+/// # Safety
+/// `r` is a live request.
+unsafe fn phase_handlers<'a>(r: *mut raw::request_rec, phase: Phase) -> Option<(&'a DirConfig, Vec<&'a Arc<HandlerDecl>>)> {
+    unsafe {
+        let early = matches!(phase, Phase::PostReadRequest | Phase::Trans);
+        let conf = if early { config::server_dir_config((*r).server)? } else { config::dir_config(r)? };
+        let mut list: Vec<&Arc<HandlerDecl>> = Vec::new();
+        match phase {
+            Phase::PostReadRequest => {
+                list.extend(conf.handlers(Phase::Init));
+                list.extend(conf.handlers(Phase::PostReadRequest));
+            }
+            Phase::HeaderParser => {
+                let server_init = config::server_dir_config((*r).server).and_then(|s| s.handlers[Phase::Init as usize].as_ref());
+                if let Some(own) = &conf.handlers[Phase::Init as usize] {
+                    if !server_init.is_some_and(|s| Arc::ptr_eq(s, own)) {
+                        list.extend(own.iter());
+                    }
+                }
+                list.extend(conf.handlers(Phase::HeaderParser));
+            }
+            _ => list.extend(conf.handlers(phase)),
+        }
+        if list.is_empty() {
+            return None;
+        }
+        let filename = ffi::cstr((*r).filename);
+        list.retain(|d| applies(d, filename));
+        Some((conf, list))
+    }
+}
+
+/// Runs a phase for httpd and maps its result as mod_python does.
+///
+/// # Safety
+/// `r` is a live request served by the calling thread.
+unsafe fn phase_hook(r: *mut raw::request_rec, phase: Phase) -> c_int {
+    unsafe {
+        let Some((conf, decls)) = phase_handlers(r, phase) else { return DECLINED };
+        if decls.is_empty() {
+            return DECLINED;
+        }
+        if !interp::ready() {
+            log::rerror(r, log::APLOG_ERR, "mod_pyrite: Python is not running in this process (child_init did not run?)");
+            return SERVER_ERROR;
+        }
+        let (mut result, pending) = interp::with_python(|py| run_phase(py, r, conf, phase, &decls));
+        // What the handlers left buffered goes out now, without the GIL.
+        if !pending.is_empty() && !crate::request::output::write_to_httpd(r, &pending, false) {
+            return if result == OK { DONE } else { result };
+        }
+        if phase == Phase::Authen {
+            if result == OK && (*r).user.is_null() {
+                log::rerror(r, log::APLOG_ERR, "PythonAuthenHandler returned apache.OK but set no req.user: refusing the request");
+                result = SERVER_ERROR;
+            } else if result == raw::HTTP_UNAUTHORIZED as c_int {
+                note_basic_challenge(r);
+            }
+        }
+        result
+    }
+}
+
+/// Adds the Basic challenge to a 401 from an authentication handler.
+///
+/// # Safety
+/// `r` is a live request.
+unsafe fn note_basic_challenge(r: *mut raw::request_rec) {
+    unsafe {
+        let realm = ffi::cstr(raw::ap_auth_name(r)).map(|b| String::from_utf8_lossy(b).into_owned()).unwrap_or_else(|| "Restricted".into());
+        let value = format!("Basic realm=\"{}\"", realm.replace('"', "'"));
+        let _ = ffi::table::set((*r).err_headers_out, b"WWW-Authenticate", value.as_bytes());
+    }
+}
+
 /// httpd's content hook: serves requests whose handler is mod_python.
 ///
 /// # Safety
@@ -334,29 +420,62 @@ pub unsafe extern "C" fn content_handler(r: *mut raw::request_rec) -> c_int {
             Some(b"mod_python") | Some(b"python-program") => {}
             _ => return DECLINED,
         }
-        let Some(conf) = config::dir_config(r) else { return DECLINED };
-        let all = conf.handlers(Phase::Handler);
-        if all.is_empty() {
+        if config::dir_config(r).is_none_or(|c| c.handlers(Phase::Handler).is_empty()) {
             log::rerror(r, log::APLOG_ERR, &format!(
                 "SetHandler mod_python applies to {} but no PythonHandler is configured there",
                 ffi::cstr_lossy((*r).uri)
             ));
             return SERVER_ERROR;
         }
-        let filename = ffi::cstr((*r).filename);
-        let decls: Vec<&Arc<HandlerDecl>> = all.iter().filter(|d| applies(d, filename)).collect();
-        if decls.is_empty() {
-            return DECLINED;
+        phase_hook(r, Phase::Handler)
+    })
+}
+
+macro_rules! hook {
+    ($name:ident, $phase:expr) => {
+        /// # Safety
+        /// Called by httpd with a live request.
+        pub unsafe extern "C" fn $name(r: *mut raw::request_rec) -> c_int {
+            crate::guard::or(SERVER_ERROR, || unsafe { phase_hook(r, $phase) })
+        }
+    };
+}
+
+hook!(post_read_request, Phase::PostReadRequest);
+hook!(translate_name, Phase::Trans);
+hook!(header_parser, Phase::HeaderParser);
+hook!(access_checker, Phase::Access);
+hook!(check_user_id, Phase::Authen);
+hook!(auth_checker, Phase::Authz);
+hook!(type_checker, Phase::Type);
+hook!(fixups, Phase::Fixup);
+hook!(log_transaction, Phase::Log);
+
+/// Runs at the request pool's cleanup (when the request had a `req`):
+/// PythonCleanupHandler and the callables given to req.register_cleanup.
+/// Exceptions are logged, never raised into httpd.
+///
+/// # Safety
+/// `r` is the request whose pool is being cleaned; it is still readable.
+pub unsafe fn request_cleanup(r: *mut raw::request_rec) {
+    unsafe {
+        let handlers = phase_handlers(r, Phase::Cleanup);
+        let Some(st) = crate::request::state::get(r) else { return };
+        let Some(req) = &st.req else { return };
+        let has_callables = req.get().has_cleanups();
+        if handlers.as_ref().is_none_or(|(_, d)| d.is_empty()) && !has_callables {
+            return;
         }
         if !interp::ready() {
-            log::rerror(r, log::APLOG_ERR, "mod_pyrite: Python is not running in this process (child_init did not run?)");
-            return SERVER_ERROR;
+            return;
         }
-        let (result, pending) = interp::with_python(|py| run_phase(py, r, conf, Phase::Handler, &decls));
-        // What the handler left buffered goes out now, without the GIL.
-        if !pending.is_empty() && !crate::request::output::write_to_httpd(r, &pending, false) {
-            return if result == OK { DONE } else { result };
-        }
-        result
-    })
+        interp::with_python(|py| {
+            if let Some((conf, decls)) = &handlers {
+                if !decls.is_empty() {
+                    let _ = run_phase(py, r, conf, Phase::Cleanup, decls);
+                }
+            }
+            req.get().run_cleanups(py);
+        });
+    }
 }

@@ -51,6 +51,16 @@ unsafe extern "C" fn register_hooks(_p: *mut raw::apr_pool_t) {
         raw::ap_hook_child_init(Some(child_init), std::ptr::null(), std::ptr::null(), middle);
         raw::ap_hook_handler(Some(crate::handlers::content_handler), std::ptr::null(), std::ptr::null(), middle);
         raw::ap_hook_handler(Some(crate::wsgi::handler), std::ptr::null(), std::ptr::null(), middle);
+        let n = std::ptr::null();
+        raw::ap_hook_post_read_request(Some(crate::handlers::post_read_request), n, n, middle);
+        raw::ap_hook_translate_name(Some(crate::handlers::translate_name), n, n, middle);
+        raw::ap_hook_header_parser(Some(crate::handlers::header_parser), n, n, middle);
+        raw::ap_hook_access_checker(Some(crate::handlers::access_checker), n, n, middle);
+        raw::ap_hook_check_user_id(Some(crate::handlers::check_user_id), n, n, middle);
+        raw::ap_hook_auth_checker(Some(crate::handlers::auth_checker), n, n, middle);
+        raw::ap_hook_type_checker(Some(crate::handlers::type_checker), n, n, middle);
+        raw::ap_hook_fixups(Some(crate::handlers::fixups), n, n, middle);
+        raw::ap_hook_log_transaction(Some(crate::handlers::log_transaction), n, n, middle);
         // After mod_alias, before mod_userdir and mod_vhost_alias, as mod_wsgi.
         raw::ap_hook_translate_name(Some(crate::wsgi::translate_name), TRANSLATE_PRE.0.as_ptr(), TRANSLATE_SUCC.0.as_ptr(), middle);
     })

@@ -7,4 +7,5 @@ pub mod output;
 #[allow(clippy::module_inception)]
 pub mod request;
 pub mod server;
+pub mod state;
 pub mod table;

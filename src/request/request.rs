@@ -14,7 +14,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 use std::sync::{Arc, Mutex, OnceLock};
 
-#[pyclass(name = "mp_request", module = "_apache", dict)]
+#[pyclass(name = "mp_request", module = "_apache", dict, frozen)]
 pub struct Request {
     pub life: Arc<Life>,
     body: Mutex<Body>,
@@ -27,6 +27,8 @@ pub struct Request {
     err_headers_out: OnceLock<Py<Table>>,
     subprocess_env: OnceLock<Py<Table>>,
     notes: OnceLock<Py<Table>>,
+    /// req.register_cleanup callables, run when the request's pool is cleared.
+    cleanups: Mutex<Vec<(Py<PyAny>, Option<Py<PyAny>>)>>,
 }
 
 impl Request {
@@ -42,6 +44,25 @@ impl Request {
             err_headers_out: OnceLock::new(),
             subprocess_env: OnceLock::new(),
             notes: OnceLock::new(),
+            cleanups: Mutex::new(Vec::new()),
+        }
+    }
+
+    pub fn has_cleanups(&self) -> bool {
+        !self.cleanups.lock().unwrap().is_empty()
+    }
+
+    /// Runs the registered cleanups (each once), logging their exceptions.
+    pub fn run_cleanups(&self, py: Python<'_>) {
+        let list = std::mem::take(&mut *self.cleanups.lock().unwrap());
+        for (f, data) in list {
+            let res = match data {
+                Some(d) => f.bind(py).call1((d,)),
+                None => f.bind(py).call0(),
+            };
+            if let Err(e) = res {
+                crate::interp::log_py_error(py, crate::interp::main_server(), "req.register_cleanup callable failed", &e);
+            }
         }
     }
 
@@ -523,6 +544,26 @@ impl Request {
         // SAFETY: r is live.
         let pairs = unsafe { config::dir_config(r) }.map(config_pairs).unwrap_or_default();
         Table::from_pairs(pairs)
+    }
+
+    /// Calls `callable(data)` (or `callable()`) when the request ends.
+    #[pyo3(signature = (callable, data=None))]
+    fn register_cleanup(&self, callable: Py<PyAny>, data: Option<Py<PyAny>>) -> PyResult<()> {
+        self.r()?;
+        self.cleanups.lock().unwrap().push((callable, data));
+        Ok(())
+    }
+
+    /// The password of HTTP Basic credentials (and sets req.user); None without them.
+    fn get_basic_auth_pw<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let r = self.r()?;
+        let mut pw: *const std::ffi::c_char = std::ptr::null();
+        // SAFETY: r is live; ap_get_basic_auth_pw fills pw from the request pool.
+        let rc = unsafe { raw::ap_get_basic_auth_pw(r, &mut pw) };
+        if rc != raw::OK as i32 || pw.is_null() {
+            return Ok(py.None().into_bound(py));
+        }
+        Ok(unsafe { convert::opt_text(py, pw) })
     }
 
     fn document_root<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {

@@ -14,18 +14,11 @@ pub mod validate;
 use crate::config as conf;
 use crate::ffi::{self, log, raw};
 use crate::request::request::Request;
-use config::WsgiAlias;
 use pyo3::prelude::*;
 use std::ffi::c_int;
-use std::sync::Arc;
 
 const DECLINED: c_int = raw::DECLINED;
 const HANDLER: &[u8] = b"wsgi-script";
-
-/// The alias a request was mapped by, kept in its request_config slot.
-struct Mapped {
-    alias: Arc<WsgiAlias>,
-}
 
 /// translate_name: maps URLs under a WSGIScriptAlias to the script file.
 ///
@@ -67,8 +60,7 @@ pub unsafe extern "C" fn translate_name(r: *mut raw::request_rec) -> c_int {
             (*r).handler = c"wsgi-script".as_ptr();
             // Lets httpd run the script without Options ExecCGI.
             raw::apr_table_setn((*r).notes, c"alias-forced-type".as_ptr(), c"wsgi-script".as_ptr());
-            let m = ffi::pool::adopt((*r).pool, Mapped { alias: a.clone() });
-            ffi::set_module_config((*r).request_config, m as *mut std::ffi::c_void);
+            crate::request::state::of(r).wsgi_alias = Some(a.clone());
             return raw::OK as c_int;
         }
         DECLINED
@@ -140,8 +132,7 @@ pub unsafe extern "C" fn handler(r: *mut raw::request_rec) -> c_int {
             log::rerror(r, log::APLOG_ERR, "mod_pyrite: Python is not running in this process");
             return raw::HTTP_INTERNAL_SERVER_ERROR as c_int;
         }
-        let mapped = (ffi::module_config((*r).request_config) as *const Mapped).as_ref();
-        let alias = mapped.map(|m| m.alias.clone());
+        let alias = crate::request::state::get(r).and_then(|s| s.wsgi_alias.clone());
         let dc = conf::dir_config(r).map(|d| d.wsgi.clone()).unwrap_or_default();
         let callable = alias.as_ref().and_then(|a| a.callable.clone()).or(dc.callable.clone()).unwrap_or_else(|| "application".into());
         let pass_auth = alias.as_ref().and_then(|a| a.pass_authorization).or(dc.pass_authorization).unwrap_or(false);
