@@ -44,13 +44,7 @@ fn read_in_blocks_and_chunked_request_bodies() {
     assert!(text.starts_with(&format!("{} ", body.len())), "{text}");
 
     // Chunked transfer encoding is de-chunked for the handler.
-    let mut chunked = Vec::new();
-    for part in body.chunks(100_000) {
-        chunked.extend_from_slice(format!("{:x}\r\n", part.len()).as_bytes());
-        chunked.extend_from_slice(part);
-        chunked.extend_from_slice(b"\r\n");
-    }
-    chunked.extend_from_slice(b"0\r\n\r\n");
+    let chunked = common::chunked(&body, 100_000);
     let r2 = h.request("POST", "/digest", &[("Transfer-Encoding", b"chunked")], &chunked);
     assert_eq!(r2.status, 200, "{}", h.error_log());
     assert_eq!(r2.text(), text, "chunked and plain bodies read the same");

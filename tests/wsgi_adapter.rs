@@ -141,13 +141,7 @@ fn wsgi_input_reads_exactly_and_ends_at_once() {
     assert!(chunks.starts_with("[b'line on', b'e\\nline '"), "{chunks}");
     assert_eq!(post("read", &[], b""), "[b'', b'', b'']");
     // Chunked request body (allowed for /input by WSGIChunkedRequest On).
-    let mut chunked = Vec::new();
-    for part in body.chunks(10) {
-        chunked.extend_from_slice(format!("{:x}\r\n", part.len()).as_bytes());
-        chunked.extend_from_slice(part);
-        chunked.extend_from_slice(b"\r\n");
-    }
-    chunked.extend_from_slice(b"0\r\n\r\n");
+    let chunked = common::chunked(body, 10);
     assert_eq!(post("read", &[("Transfer-Encoding", b"chunked")], &chunked), format!("[{}, b'', b'']", py_bytes(body)));
     // Elsewhere chunked bodies get 411, as under mod_wsgi.
     let r = h.request("POST", "/env", &[("Transfer-Encoding", b"chunked")], b"0\r\n\r\n");

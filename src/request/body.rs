@@ -129,6 +129,24 @@ impl Body {
         Ok(self.consume(len))
     }
 
+    /// The remaining lines, stopping once about `hint` bytes are read (hint > 0).
+    pub fn readlines(&mut self, py: Python<'_>, r: *mut raw::request_rec, hint: i64) -> Result<Vec<Vec<u8>>, BodyError> {
+        let mut out = Vec::new();
+        let mut total = 0i64;
+        loop {
+            let line = self.readline(py, r, -1)?;
+            if line.is_empty() {
+                break;
+            }
+            total += line.len() as i64;
+            out.push(line);
+            if hint > 0 && total >= hint {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
     /// One line including its b"\n", at most `limit` bytes when limit >= 0.
     pub fn readline(&mut self, py: Python<'_>, r: *mut raw::request_rec, limit: i64) -> Result<Vec<u8>, BodyError> {
         if limit == 0 {

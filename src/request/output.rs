@@ -54,27 +54,24 @@ impl Output {
         }
         self.buf.extend_from_slice(data);
         if flush || self.buf.len() >= HAND_OVER_AT {
-            let buf = std::mem::take(&mut self.buf);
-            let res = self.hand_over(py, r, &buf, flush);
-            self.buf = buf;
-            self.buf.clear();
-            res?;
+            self.hand_over_buffer(py, r, flush)?;
         }
         Ok(())
     }
 
     /// Hands what is buffered to httpd without a flush (before a file bucket follows it).
     pub fn push(&mut self, py: Python<'_>, r: *mut raw::request_rec) -> Result<(), WriteFailed> {
-        let buf = std::mem::take(&mut self.buf);
-        let res = self.hand_over(py, r, &buf, false);
-        self.buf = buf;
-        self.buf.clear();
-        res
+        self.hand_over_buffer(py, r, false)
     }
 
     pub fn flush(&mut self, py: Python<'_>, r: *mut raw::request_rec) -> Result<(), WriteFailed> {
+        self.hand_over_buffer(py, r, true)
+    }
+
+    /// Hands the whole buffer over, keeping its allocation for later writes.
+    fn hand_over_buffer(&mut self, py: Python<'_>, r: *mut raw::request_rec, flush: bool) -> Result<(), WriteFailed> {
         let buf = std::mem::take(&mut self.buf);
-        let res = self.hand_over(py, r, &buf, true);
+        let res = self.hand_over(py, r, &buf, flush);
         self.buf = buf;
         self.buf.clear();
         res

@@ -276,21 +276,8 @@ impl Request {
     #[pyo3(signature = (sizehint=-1))]
     fn readlines<'py>(&self, py: Python<'py>, sizehint: i64) -> PyResult<Vec<Bound<'py, PyBytes>>> {
         let r = self.r()?;
-        let mut out = Vec::new();
-        let mut total = 0i64;
-        let mut body = self.body.lock().unwrap();
-        loop {
-            let line = body.readline(py, r, -1)?;
-            if line.is_empty() {
-                break;
-            }
-            total += line.len() as i64;
-            out.push(PyBytes::new(py, &line));
-            if sizehint > 0 && total >= sizehint {
-                break;
-            }
-        }
-        Ok(out)
+        let lines = self.body.lock().unwrap().readlines(py, r, sizehint)?;
+        Ok(lines.iter().map(|l| PyBytes::new(py, l)).collect())
     }
 
     /// Reads and throws away the body (before an error response, say).

@@ -58,21 +58,8 @@ impl Input {
     fn readlines<'py>(&self, py: Python<'py>, hint: Option<&Bound<'py, PyAny>>) -> PyResult<Vec<Bound<'py, PyBytes>>> {
         let r = self.life.get()?;
         let hint = size_arg(hint)?;
-        let mut body = self.body.lock().unwrap();
-        let mut out = Vec::new();
-        let mut total = 0i64;
-        loop {
-            let line = body.readline(py, r, -1).map_err(wsgi_err)?;
-            if line.is_empty() {
-                break;
-            }
-            total += line.len() as i64;
-            out.push(PyBytes::new(py, &line));
-            if hint > 0 && total >= hint {
-                break;
-            }
-        }
-        Ok(out)
+        let lines = self.body.lock().unwrap().readlines(py, r, hint).map_err(wsgi_err)?;
+        Ok(lines.iter().map(|l| PyBytes::new(py, l)).collect())
     }
 
     fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {

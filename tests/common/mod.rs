@@ -408,3 +408,15 @@ pub fn crash_lines(log: &str) -> Vec<&str> {
         .filter(|l| l.contains("exit signal") || l.contains("Segmentation fault") || l.contains("AH00052") || l.contains("panicked"))
         .collect()
 }
+
+/// `body` in HTTP/1.1 chunked transfer encoding, in chunks of `size` bytes.
+pub fn chunked(body: &[u8], size: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    for part in body.chunks(size) {
+        out.extend_from_slice(format!("{:x}\r\n", part.len()).as_bytes());
+        out.extend_from_slice(part);
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"0\r\n\r\n");
+    out
+}
