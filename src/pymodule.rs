@@ -29,6 +29,55 @@ fn log_error(message: &Bound<'_, PyAny>, level: i32, server: Option<PyRef<'_, Se
     Ok(())
 }
 
+/// httpd's answer to an MPM query (apache.AP_MPMQ_*).
+#[pyfunction]
+fn mpm_query(code: i32) -> i32 {
+    let mut v: i32 = 0;
+    // SAFETY: ap_mpm_query writes one int.
+    unsafe { crate::ffi::raw::ap_mpm_query(code, &mut v) };
+    v
+}
+
+/// httpd's ServerRoot.
+#[pyfunction]
+fn server_root() -> String {
+    // SAFETY: set once by httpd at start-up.
+    unsafe { crate::ffi::cstr_lossy(crate::ffi::raw::ap_server_root) }
+}
+
+/// Whether `httpd -D name` was given.
+#[pyfunction]
+fn exists_config_define(name: &str) -> PyResult<bool> {
+    let c = std::ffi::CString::new(name).map_err(|_| pyo3::exceptions::PyValueError::new_err("NUL in name"))?;
+    // SAFETY: reads httpd's define list.
+    Ok(unsafe { crate::ffi::raw::ap_exists_config_define(c.as_ptr()) } != 0)
+}
+
+/// The parsed configuration as mod_python shows it: a list of
+/// (directive, args) and, for sections, (directive, args, [children]).
+#[pyfunction]
+fn config_tree(py: Python<'_>) -> PyResult<Py<PyAny>> {
+    fn walk<'py>(py: Python<'py>, mut d: *mut crate::ffi::raw::ap_directive_t) -> PyResult<Bound<'py, pyo3::types::PyList>> {
+        let out = pyo3::types::PyList::empty(py);
+        // SAFETY: the configuration tree httpd keeps for the running configuration.
+        unsafe {
+            while !d.is_null() {
+                let name = crate::ffi::cstr_lossy((*d).directive);
+                let args = crate::ffi::cstr_lossy((*d).args);
+                if (*d).first_child.is_null() {
+                    out.append((name, args))?;
+                } else {
+                    out.append((name, args, walk(py, (*d).first_child)?))?;
+                }
+                d = (*d).next;
+            }
+        }
+        Ok(out)
+    }
+    // SAFETY: read-only walk of httpd's tree.
+    Ok(walk(py, unsafe { crate::ffi::raw::ap_conftree })?.into_any().unbind())
+}
+
 /// Panics in Rust: lets the tests show that a panic becomes an exception
 /// (and a 500), never a dead child.
 #[pyfunction]
@@ -41,6 +90,10 @@ pub fn _apache(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("SERVER_RETURN", m.py().get_type::<SERVER_RETURN>())?;
     m.add_function(wrap_pyfunction!(log_error, m)?)?;
     m.add_function(wrap_pyfunction!(_panic_for_test, m)?)?;
+    m.add_function(wrap_pyfunction!(mpm_query, m)?)?;
+    m.add_function(wrap_pyfunction!(server_root, m)?)?;
+    m.add_function(wrap_pyfunction!(exists_config_define, m)?)?;
+    m.add_function(wrap_pyfunction!(config_tree, m)?)?;
     m.add_class::<Table>()?;
     m.add_class::<Request>()?;
     m.add_class::<Connection>()?;

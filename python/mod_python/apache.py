@@ -125,7 +125,36 @@ REMOTE_NAME = 1
 REMOTE_NOLOOKUP = 2
 REMOTE_DOUBLE_REV = 3
 
+# ---- MPM queries (apache.mpm_query) ------------------------------------------
+AP_MPMQ_NOT_SUPPORTED = 0
+AP_MPMQ_STATIC = 1
+AP_MPMQ_DYNAMIC = 2
+AP_MPMQ_MAX_DAEMON_USED = 1
+AP_MPMQ_IS_THREADED = 2
+AP_MPMQ_IS_FORKED = 3
+AP_MPMQ_HARD_LIMIT_DAEMONS = 4
+AP_MPMQ_HARD_LIMIT_THREADS = 5
+AP_MPMQ_MAX_THREADS = 6
+AP_MPMQ_MIN_SPARE_DAEMONS = 7
+AP_MPMQ_MIN_SPARE_THREADS = 8
+AP_MPMQ_MAX_SPARE_DAEMONS = 9
+AP_MPMQ_MAX_SPARE_THREADS = 10
+AP_MPMQ_MAX_REQUESTS_DAEMON = 11
+AP_MPMQ_MAX_DAEMONS = 12
+AP_MPMQ_MPM_STATE = 13
+AP_MPMQ_GENERATION = 14
+
+# ---- req.proxyreq --------------------------------------------------------------
+PROXYREQ_NONE = 0
+PROXYREQ_PROXY = 1
+PROXYREQ_REVERSE = 2
+PROXYREQ_RESPONSE = 3
+
 SERVER_RETURN = _apache.SERVER_RETURN
+mpm_query = _apache.mpm_query
+server_root = _apache.server_root
+exists_config_define = _apache.exists_config_define
+config_tree = _apache.config_tree
 table = _apache.table
 mp_table = _apache.table
 

@@ -103,6 +103,20 @@ impl Request {
         Ok(t.into_bound(py))
     }
 
+    /// A view of a related request record (main, prev, next). Its life ends
+    /// with this request's, which it outlives in httpd.
+    fn related(&self, py: Python<'_>, other: *mut raw::request_rec) -> PyResult<Option<Py<Request>>> {
+        if other.is_null() {
+            return Ok(None);
+        }
+        let r = self.r()?;
+        let life = std::sync::Arc::new(Life::new(other));
+        let l = life.clone();
+        // SAFETY: r->pool is live; the related record outlives this request's pool.
+        unsafe { ffi::pool::on_cleanup((*r).pool, move || l.end()) };
+        Ok(Some(Py::new(py, Request::new(life, "PythonHandler"))?))
+    }
+
     /// Copies `value` into the request pool as a C string.
     fn pool_str(&self, value: &Bound<'_, PyAny>, what: &str) -> PyResult<*mut std::ffi::c_char> {
         let r = self.r()?;
@@ -551,6 +565,120 @@ impl Request {
             return Ok(py.None().into_bound(py));
         }
         Ok(unsafe { convert::opt_text(py, pw) })
+    }
+
+    /// Sends (part of) a file through httpd's file buckets; returns the bytes sent.
+    #[pyo3(signature = (path, offset=0, len=-1))]
+    fn sendfile(&self, py: Python<'_>, path: &str, offset: i64, len: i64) -> PyResult<i64> {
+        let r = self.r()?;
+        let file = std::fs::File::open(path).map_err(|e| PyOSError::new_err(format!("could not open file for reading: {path}: {e}")))?;
+        let size = file.metadata().map(|m| m.len() as i64).unwrap_or(0);
+        let offset = offset.clamp(0, size);
+        let n = if len < 0 { size - offset } else { len.min(size - offset) };
+        // What was written before goes first.
+        self.output.lock().unwrap().push(py, r).map_err(|_| PyOSError::new_err("Write failed, client closed connection."))?;
+        use std::os::fd::AsRawFd;
+        let (fd, rp) = (file.as_raw_fd(), SendPtr(r));
+        // SAFETY: r is live and served by this thread; fd stays open (file lives to the end of this call).
+        let ok = crate::interp::blocking(py, move || unsafe {
+            let rp = rp;
+            ffi::sendfile::send_file(rp.0, fd, offset, n)
+        });
+        drop(file);
+        if !ok {
+            return Err(PyOSError::new_err("Write failed, client closed connection."));
+        }
+        Ok(n)
+    }
+
+    /// Serves `uri` instead, as a new internal request (the current response is abandoned).
+    fn internal_redirect(&self, py: Python<'_>, uri: &Bound<'_, PyAny>) -> PyResult<()> {
+        let r = self.r()?;
+        let u = SendPtr(self.pool_str(uri, "uri")?);
+        self.output.lock().unwrap().discard();
+        let rp = SendPtr(r);
+        // SAFETY: r is live and served by this thread; u is a string of its pool.
+        crate::interp::blocking(py, move || unsafe {
+            let (rp, u) = (rp, u);
+            raw::ap_internal_redirect(u.0, rp.0)
+        });
+        Ok(())
+    }
+
+    /// Adds methods to the Allow header of a 405/OPTIONS response (reset first when asked).
+    #[pyo3(signature = (methods, reset=0))]
+    fn allow_methods(&self, methods: Vec<String>, reset: i32) -> PyResult<()> {
+        let r = self.r()?;
+        let mut first = reset != 0;
+        for m in methods {
+            let c = std::ffi::CString::new(m).map_err(|_| PyValueError::new_err("NUL in method name"))?;
+            // SAFETY: r is live; the list is NULL-terminated; httpd copies the name.
+            unsafe { raw::ap_allow_methods(r, first as i32, c.as_ptr(), std::ptr::null::<std::ffi::c_char>()) };
+            first = false;
+        }
+        Ok(())
+    }
+
+    /// Evaluates the request's conditional headers (If-Match, If-Modified-Since, ...).
+    fn meets_conditions(&self) -> PyResult<i32> {
+        Ok(unsafe { raw::ap_meets_conditions(self.r()?) })
+    }
+
+    fn set_etag(&self) -> PyResult<()> {
+        unsafe { raw::ap_set_etag(self.r()?) };
+        Ok(())
+    }
+
+    fn set_last_modified(&self) -> PyResult<()> {
+        unsafe { raw::ap_set_last_modified(self.r()?) };
+        Ok(())
+    }
+
+    /// Makes req.mtime at least `dependency_mtime` (seconds since the epoch).
+    fn update_mtime(&self, dependency_mtime: f64) -> PyResult<()> {
+        unsafe { raw::ap_update_mtime(self.r()?, (dependency_mtime * 1e6) as raw::apr_time_t) };
+        Ok(())
+    }
+
+    fn auth_name<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        Ok(unsafe { convert::opt_text(py, raw::ap_auth_name(self.r()?)) })
+    }
+
+    fn auth_type<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        Ok(unsafe { convert::opt_text(py, raw::ap_auth_type(self.r()?)) })
+    }
+
+    /// The client's host name (DNS lookups as httpd's HostnameLookups and `type` allow).
+    #[pyo3(signature = (r#type=1))]
+    fn get_remote_host<'py>(&self, py: Python<'py>, r#type: i32) -> PyResult<Bound<'py, PyAny>> {
+        let rp = SendPtr(self.r()?);
+        // A DNS lookup may block: without the GIL. SAFETY: r is live and ours.
+        let host = crate::interp::blocking(py, move || unsafe {
+            let rp = rp;
+            SendPtr(raw::ap_get_useragent_host(rp.0, r#type, std::ptr::null_mut()) as *mut std::ffi::c_char)
+        });
+        Ok(unsafe { convert::opt_text(py, host.0) })
+    }
+
+    /// The main request of a subrequest (None otherwise).
+    #[getter]
+    fn main(&self, py: Python<'_>) -> PyResult<Option<Py<Request>>> {
+        let r = self.r()?;
+        self.related(py, unsafe { (*r).main })
+    }
+
+    /// The request this one was internally redirected from.
+    #[getter]
+    fn prev(&self, py: Python<'_>) -> PyResult<Option<Py<Request>>> {
+        let r = self.r()?;
+        self.related(py, unsafe { (*r).prev })
+    }
+
+    /// The request this one was internally redirected to.
+    #[getter]
+    fn next(&self, py: Python<'_>) -> PyResult<Option<Py<Request>>> {
+        let r = self.r()?;
+        self.related(py, unsafe { (*r).next })
     }
 
     fn document_root<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {

@@ -1,0 +1,45 @@
+//! More of the request object: sendfile, internal redirects, Allow, and the
+//! mod_python.apache module functions.
+mod common;
+use common::*;
+
+fn site() -> String {
+    location("/send", "extras::send_part", "")
+        + &location("/redirect-src", "extras::redirect_src", "")
+        + &location("/redirect-dst", "extras::redirect_dst", "")
+        + &location("/info", "extras::info", "")
+        + &location("/not-allowed", "extras::not_allowed", "")
+}
+
+#[test]
+fn sendfile_internal_redirect_and_module_functions() {
+    let h = Httpd::start(Mpm::Worker, &site());
+    let data: Vec<u8> = (0..5000u32).map(|i| (i % 251) as u8).collect();
+    h.write_doc("big.bin", &data);
+    let r = h.get("/send");
+    assert_eq!(r.status, 200, "{}", h.error_log());
+    let mut want = b"[".to_vec();
+    want.extend_from_slice(&data[10..1010]);
+    want.extend_from_slice(b"]1000");
+    assert!(r.body == want, "sendfile bytes differ");
+
+    let r = h.get("/redirect-src");
+    assert_eq!(r.text(), "dst args=from=src prev_uri=/redirect-src main=None");
+
+    let v: serde_json::Value = serde_json::from_str(&h.get("/info").text()).unwrap();
+    assert_eq!(v["threaded"], 1);
+    assert_eq!(v["max_threads"], 8);
+    assert_eq!(v["server_root"], h.root.to_str().unwrap());
+    assert_eq!(v["define_x"], false);
+    assert_eq!(v["tree_has_listen"], true);
+    assert_eq!(v["remote_host"], "127.0.0.1");
+    assert!(v["auth_type"].is_null());
+    assert_eq!(v["meets"], 0);
+    assert_eq!(v["main_server"], "127.0.0.1");
+    assert_eq!(v["imported"], "extras");
+
+    let r = h.get("/not-allowed");
+    assert_eq!(r.status, 405);
+    let allow = r.header_str("allow").unwrap_or_default();
+    assert!(allow.contains("GET") && allow.contains("PUT"), "Allow: {allow}");
+}
