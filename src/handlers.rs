@@ -381,7 +381,9 @@ unsafe fn phase_hook(r: *mut raw::request_rec, phase: Phase) -> c_int {
             log::rerror(r, log::APLOG_ERR, "mod_pyrite: Python is not running in this process (child_init did not run?)");
             return SERVER_ERROR;
         }
+        crate::locks::CURRENT_REQUEST.with(|c| c.set(r));
         let (mut result, pending) = interp::with_python(|py| run_phase(py, r, conf, phase, &decls));
+        crate::locks::CURRENT_REQUEST.with(|c| c.set(std::ptr::null_mut()));
         // What the handlers left buffered goes out now, without the GIL.
         if !pending.is_empty() && !crate::request::output::write_to_httpd(r, &pending, false) {
             return if result == OK { DONE } else { result };
@@ -469,6 +471,7 @@ pub unsafe fn request_cleanup(r: *mut raw::request_rec) {
         if !interp::ready() {
             return;
         }
+        crate::locks::CURRENT_REQUEST.with(|c| c.set(std::ptr::null_mut()));
         interp::with_python(|py| {
             if let Some((conf, decls)) = &handlers {
                 if !decls.is_empty() {

@@ -10,6 +10,7 @@ pub mod gate;
 pub mod guard;
 pub mod handlers;
 pub mod interp;
+pub mod locks;
 pub mod module;
 pub mod pymodule;
 pub mod request;

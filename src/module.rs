@@ -96,6 +96,10 @@ unsafe extern "C" fn post_config(pconf: *mut raw::apr_pool_t, _plog: *mut raw::a
             raw::apr_pool_userdata_set(1 as *const c_void, FIRST_PASS_KEY.as_ptr(), Some(raw::apr_pool_cleanup_null), process_pool);
             return raw::OK as c_int;
         }
+        if let Err(e) = crate::locks::create(pconf, s) {
+            log::serror(s, log::APLOG_CRIT, &format!("mod_pyrite: {e}"));
+            return raw::HTTP_INTERNAL_SERVER_ERROR as c_int;
+        }
         log::serror(s, log::APLOG_NOTICE, &format!(
             "mod_pyrite/{VERSION} (Python {PYTHON_VERSION}) configured: each child runs handlers in its own main interpreter, initialised at child start"
         ));
@@ -112,7 +116,11 @@ fn short_python_version() -> &'static str {
 
 /// Runs in every child before it accepts a connection: Python starts here.
 unsafe extern "C" fn child_init(pchild: *mut raw::apr_pool_t, s: *mut raw::server_rec) {
-    crate::guard::or((), || crate::interp::init_child(pchild, s))
+    crate::guard::or((), || {
+        // SAFETY: child_init's own pool and main server.
+        unsafe { crate::locks::child_init(pchild, s) };
+        crate::interp::init_child(pchild, s)
+    })
 }
 
 /// Marker for pointers httpd hands us as `const char *` strings.

@@ -91,6 +91,9 @@ pub fn _apache(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(log_error, m)?)?;
     m.add_function(wrap_pyfunction!(_panic_for_test, m)?)?;
     m.add_function(wrap_pyfunction!(mpm_query, m)?)?;
+    m.add_function(wrap_pyfunction!(crate::locks::_global_lock, m)?)?;
+    m.add_function(wrap_pyfunction!(crate::locks::_global_trylock, m)?)?;
+    m.add_function(wrap_pyfunction!(crate::locks::_global_unlock, m)?)?;
     m.add_function(wrap_pyfunction!(server_root, m)?)?;
     m.add_function(wrap_pyfunction!(exists_config_define, m)?)?;
     m.add_function(wrap_pyfunction!(config_tree, m)?)?;

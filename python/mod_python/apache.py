@@ -262,5 +262,20 @@ def _error_page(phase, handler, lines):
     return "".join(body)
 
 
+class global_lock:
+    """``with apache.global_lock(key):`` holds the cross-process lock for key."""
+
+    def __init__(self, key, index=-1):
+        self.key, self.index = key, index
+
+    def __enter__(self):
+        _apache._global_lock(main_server, self.key, self.index)
+        return self
+
+    def __exit__(self, *exc):
+        _apache._global_unlock(main_server, self.key, self.index)
+        return False
+
+
 main_server = None  # set per child by mod_pyrite
 interpreter = "main_interpreter"

@@ -8,6 +8,7 @@
 #include "http_request.h"
 #include "http_connection.h"
 #include "http_ssl.h"
+#include "unixd.h"
 #include "ap_mpm.h"
 #include "util_filter.h"
 #include "util_script.h"

@@ -141,6 +141,7 @@ pub unsafe extern "C" fn handler(r: *mut raw::request_rec) -> c_int {
         let group = application_group(r, group_cfg.as_deref(), &script_name);
         let reloading = dc.script_reloading.unwrap_or(true);
         let mtime_us = (*r).finfo.mtime;
+        crate::locks::CURRENT_REQUEST.with(|c| c.set(r));
         let outcome = crate::interp::with_python(|py| {
             let app = match app::application(py, &script, &callable, reloading, Some(mtime_us)) {
                 Ok(a) => a,
@@ -156,6 +157,7 @@ pub unsafe extern "C" fn handler(r: *mut raw::request_rec) -> c_int {
             };
             adapter::run(py, r, &app, &call)
         });
+        crate::locks::CURRENT_REQUEST.with(|c| c.set(std::ptr::null_mut()));
         adapter::complete(r, outcome)
     })
 }

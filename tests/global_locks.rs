@@ -1,0 +1,51 @@
+//! Cross-process locks (mod_python's _apache._global_lock and friends).
+mod common;
+use common::*;
+use std::sync::Arc;
+
+fn site() -> String {
+    "PythonOption scratch {SCRATCH}\n".to_string()
+        + &location("/serial", "locking::serialised", "")
+        + &location("/ctx", "locking::with_context", "")
+        + &location("/leak", "locking::leak", "")
+}
+
+#[test]
+fn global_lock_serialises_requests_across_processes() {
+    let h = Arc::new(Httpd::start(Mpm::Prefork, &site()));
+    let ts: Vec<_> = (0..6)
+        .map(|_| {
+            let h = h.clone();
+            std::thread::spawn(move || assert_eq!(h.get("/serial").text(), "done"))
+        })
+        .collect();
+    for t in ts {
+        t.join().unwrap();
+    }
+    let text = std::fs::read_to_string(h.root.join("scratch/locks.txt")).unwrap();
+    let mut spans: Vec<(String, f64, f64)> = text
+        .lines()
+        .map(|l| {
+            let p: Vec<&str> = l.split(' ').collect();
+            (p[0].to_string(), p[1].parse().unwrap(), p[2].parse().unwrap())
+        })
+        .collect();
+    assert_eq!(spans.len(), 6);
+    spans.sort_by(|a, b| a.1.partial_cmp(&b.1).unwrap());
+    for w in spans.windows(2) {
+        assert!(w[1].1 >= w[0].2, "two requests held the lock at once: {w:?}");
+    }
+    let pids: std::collections::HashSet<_> = spans.iter().map(|s| s.0.clone()).collect();
+    assert!(pids.len() >= 2, "all in one process, nothing shown across processes: {pids:?}");
+}
+
+#[test]
+fn context_manager_trylock_and_a_leaked_lock() {
+    let h = Httpd::start(Mpm::Event, &site());
+    assert_eq!(h.get("/ctx").text(), "inside_trylock=False after_trylock=True");
+    // A handler that never unlocks must not wedge the next one.
+    assert_eq!(h.get("/leak").text(), "leaked");
+    assert_eq!(h.get("/leak").text(), "leaked");
+    let log = h.wait_log("was still held when its request ended");
+    assert!(log.contains("was still held when its request ended: released"), "{log}");
+}
