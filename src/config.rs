@@ -159,6 +159,7 @@ static DECLARED: std::sync::Mutex<Vec<Declared>> = std::sync::Mutex::new(Vec::ne
 /// A configuration read starts: forget the previous generation's declarations.
 pub fn config_read_starts() {
     DECLARED.lock().unwrap().clear();
+    INTERPRETERS_NAMED.store(false, std::sync::atomic::Ordering::Relaxed);
     READING_CONFIG.store(true, std::sync::atomic::Ordering::Relaxed);
 }
 
@@ -195,6 +196,11 @@ pub struct DirConfig {
     pub options: Option<Arc<Vec<(String, Option<String>)>>>,
     pub debug: Option<bool>,
     pub autoreload: Option<bool>,
+    /// PythonInterpreter: the name req.interpreter reports (all share one interpreter).
+    pub interpreter: Option<String>,
+    /// PythonInterpPerDirectory / PythonInterpPerDirective.
+    pub interp_per_directory: Option<bool>,
+    pub interp_per_directive: Option<bool>,
     /// WSGI settings that can vary per directory (mod_wsgi's).
     pub wsgi: crate::wsgi::config::WsgiDirConfig,
 }
@@ -239,6 +245,9 @@ impl DirConfig {
         };
         m.debug = new.debug.or(base.debug);
         m.autoreload = new.autoreload.or(base.autoreload);
+        m.interpreter = new.interpreter.clone().or_else(|| base.interpreter.clone());
+        m.interp_per_directory = new.interp_per_directory.or(base.interp_per_directory);
+        m.interp_per_directive = new.interp_per_directive.or(base.interp_per_directive);
         m.wsgi = crate::wsgi::config::WsgiDirConfig::merge(&base.wsgi, &new.wsgi);
         m
     }
@@ -614,6 +623,31 @@ unsafe extern "C" fn set_debug(_cmd: *mut raw::cmd_parms, mconfig: *mut c_void, 
     })
 }
 
+/// Set when the configuration names interpreters: post_config says once that
+/// every handler shares the child's main interpreter.
+pub static INTERPRETERS_NAMED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+unsafe extern "C" fn set_interpreter(_cmd: *mut raw::cmd_parms, mconfig: *mut c_void, arg: *const c_char) -> *const c_char {
+    crate::guard::or(std::ptr::null(), || unsafe {
+        dir_conf(mconfig).interpreter = Some(text(arg).to_string());
+        INTERPRETERS_NAMED.store(true, std::sync::atomic::Ordering::Relaxed);
+        std::ptr::null()
+    })
+}
+
+unsafe extern "C" fn set_interp_per(cmd: *mut raw::cmd_parms, mconfig: *mut c_void, on: c_int) -> *const c_char {
+    crate::guard::or(std::ptr::null(), || unsafe {
+        let c = dir_conf(mconfig);
+        if (*cmd).info.is_null() {
+            c.interp_per_directory = Some(on != 0);
+        } else {
+            c.interp_per_directive = Some(on != 0);
+        }
+        INTERPRETERS_NAMED.store(true, std::sync::atomic::Ordering::Relaxed);
+        std::ptr::null()
+    })
+}
+
 unsafe extern "C" fn set_autoreload(_cmd: *mut raw::cmd_parms, mconfig: *mut c_void, on: c_int) -> *const c_char {
     crate::guard::or(std::ptr::null(), || unsafe {
         dir_conf(mconfig).autoreload = Some(on != 0);
@@ -685,7 +719,7 @@ unsafe extern "C" fn set_switch_interval(cmd: *mut raw::cmd_parms, _m: *mut c_vo
 
 /// httpd's command table; it holds only pointers to statics.
 #[repr(transparent)]
-pub struct CommandTable(pub [raw::command_rec; 37]);
+pub struct CommandTable(pub [raw::command_rec; 40]);
 // SAFETY: read-only after construction; the pointers are to 'static data.
 unsafe impl Sync for CommandTable {}
 
@@ -735,6 +769,12 @@ pub static COMMANDS: CommandTable = CommandTable([
         c"On sends Python tracebacks to the client; Off (default) logs them only"),
     cmd(c"PythonAutoReload", raw::cmd_func { flag: Some(set_autoreload) }, 0, raw::OR_ALL, raw::cmd_how_FLAG,
         c"On (default) re-imports a handler module whose file changed"),
+    cmd(c"PythonInterpreter", raw::cmd_func { take1: Some(set_interpreter) }, 0, raw::OR_ALL, raw::cmd_how_TAKE1,
+        c"name: the interpreter name req.interpreter reports (mod_pyrite runs one main interpreter per child)"),
+    cmd(c"PythonInterpPerDirectory", raw::cmd_func { flag: Some(set_interp_per) }, 0, raw::OR_ALL, raw::cmd_how_FLAG,
+        c"On: req.interpreter names the directory (one main interpreter per child all the same)"),
+    cmd(c"PythonInterpPerDirective", raw::cmd_func { flag: Some(set_interp_per) }, 1, raw::OR_ALL, raw::cmd_how_FLAG,
+        c"On: req.interpreter names the directive's directory (one main interpreter per child all the same)"),
     cmd(c"PythonImport", raw::cmd_func { take2: Some(set_import) }, 0, raw::RSRC_CONF, raw::cmd_how_TAKE2,
         c"module[::function] interpreter: import at child start, before any request"),
     crate::wsgi::config::COMMANDS[0],

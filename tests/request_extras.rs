@@ -43,3 +43,13 @@ fn sendfile_internal_redirect_and_module_functions() {
     let allow = r.header_str("allow").unwrap_or_default();
     assert!(allow.contains("GET") && allow.contains("PUT"), "Allow: {allow}");
 }
+
+#[test]
+fn interpreter_directives_are_reported_and_logged() {
+    let site = location("/named", "extras::interp", "  PythonInterpreter my_interp") + &location("/default", "extras::interp", "");
+    let h = Httpd::start(Mpm::Event, &site);
+    assert_eq!(h.get("/named").text(), "my_interp");
+    assert_eq!(h.get("/default").text(), "127.0.0.1", "mod_python's default: the server name");
+    let log = h.stop();
+    assert_eq!(log.matches("every handler of a child runs in its one main interpreter").count(), 1, "{log}");
+}

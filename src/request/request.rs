@@ -500,6 +500,20 @@ impl Request {
     #[getter]
     fn interpreter<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let r = self.r()?;
+        // SAFETY: r is live.
+        let conf = unsafe { config::dir_config(r) };
+        if let Some(name) = conf.and_then(|c| c.interpreter.clone()) {
+            return Ok(pyo3::types::PyString::new(py, &name).into_any());
+        }
+        if conf.is_some_and(|c| c.interp_per_directory == Some(true) || c.interp_per_directive == Some(true)) {
+            // mod_python names the interpreter after the file's directory.
+            let f = unsafe { ffi::cstr((*r).filename) }.unwrap_or_default();
+            let dir = match f.iter().rposition(|&b| b == b'/') {
+                Some(i) => &f[..=i],
+                None => f,
+            };
+            return Ok(convert::text(py, dir));
+        }
         Ok(unsafe { convert::opt_text(py, (*(*r).server).server_hostname) })
     }
 

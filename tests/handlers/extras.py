@@ -47,3 +47,8 @@ def info(req):
 def not_allowed(req):
     req.allow_methods(["GET", "PUT"], 1)
     return apache.HTTP_METHOD_NOT_ALLOWED
+
+
+def interp(req):
+    req.write(req.interpreter)
+    return apache.OK
