@@ -16,12 +16,13 @@ mod embedded {
 
 /// Starts Python in this child, installs the embedded package and runs the
 /// configured preloads, all before httpd hands the child a connection.
-pub fn init_child(_pchild: *mut raw::apr_pool_t, s: *mut raw::server_rec) {
+pub fn init_child(pchild: *mut raw::apr_pool_t, s: *mut raw::server_rec) {
     // SAFETY: Py_IsInitialized may be called at any time.
     if unsafe { pyo3::ffi::Py_IsInitialized() } != 0 {
         return;
     }
     let t0 = Instant::now();
+    crate::request::pool::CHILD_POOL.store(pchild as usize, std::sync::atomic::Ordering::Relaxed);
     pyo3::append_to_inittab!(_apache);
     // SAFETY: s is the main server of the running configuration.
     let home = unsafe { crate::config::server_config(s) }.and_then(|c| c.python_home.clone());

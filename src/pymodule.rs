@@ -91,6 +91,9 @@ pub fn _apache(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(log_error, m)?)?;
     m.add_function(wrap_pyfunction!(_panic_for_test, m)?)?;
     m.add_function(wrap_pyfunction!(mpm_query, m)?)?;
+    m.add_function(wrap_pyfunction!(crate::request::pool::child_pool, m)?)?;
+    m.add_function(wrap_pyfunction!(crate::request::pool::register_cleanup, m)?)?;
+    m.add_class::<crate::request::pool::Pool>()?;
     m.add_function(wrap_pyfunction!(crate::locks::_global_lock, m)?)?;
     m.add_function(wrap_pyfunction!(crate::locks::_global_trylock, m)?)?;
     m.add_function(wrap_pyfunction!(crate::locks::_global_unlock, m)?)?;

@@ -155,6 +155,8 @@ mpm_query = _apache.mpm_query
 server_root = _apache.server_root
 exists_config_define = _apache.exists_config_define
 config_tree = _apache.config_tree
+child_pool = _apache.child_pool
+register_cleanup = _apache.register_cleanup
 table = _apache.table
 mp_table = _apache.table
 

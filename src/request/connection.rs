@@ -100,6 +100,14 @@ impl Connection {
     fn aborted(&self) -> PyResult<bool> {
         Ok(unsafe { (*self.c()?).aborted } != 0)
     }
+    /// The connection's pool: values and cleanups that last across its keep-alive requests.
+    #[getter]
+    fn pool(&self, py: Python<'_>) -> PyResult<Py<super::pool::Pool>> {
+        let c = self.c()?;
+        // SAFETY: c is live; its pool is cleared by a worker thread at connection end.
+        unsafe { super::pool::of(py, (*c).pool) }
+    }
+
     #[getter]
     fn base_server(&self) -> PyResult<Server> {
         Ok(Server::new(unsafe { (*self.c()?).base_server }))

@@ -4,6 +4,7 @@ pub mod connection;
 pub mod convert;
 pub mod life;
 pub mod output;
+pub mod pool;
 #[allow(clippy::module_inception)]
 pub mod request;
 pub mod server;

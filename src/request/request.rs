@@ -517,6 +517,14 @@ impl Request {
         Ok(unsafe { convert::opt_text(py, (*(*r).server).server_hostname) })
     }
 
+    /// The request's pool: values and cleanups that end with this request.
+    #[getter]
+    fn pool(&self, py: Python<'_>) -> PyResult<Py<super::pool::Pool>> {
+        let r = self.r()?;
+        // SAFETY: r is live; its pool's cleanups run on this thread.
+        unsafe { super::pool::of(py, (*r).pool) }
+    }
+
     /// The <Location> path of the running handler's directive (None outside one).
     #[getter]
     fn _pyrite_location(&self) -> PyResult<Option<String>> {

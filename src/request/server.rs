@@ -125,6 +125,13 @@ impl Server {
         Table::from_pairs(pairs)
     }
 
+    /// mod_python's server.register_cleanup(req, callable[, data]): runs when the child exits.
+    #[pyo3(signature = (req, callable, data=None))]
+    fn register_cleanup(&self, py: Python<'_>, req: &Bound<'_, PyAny>, callable: Py<PyAny>, data: Option<Py<PyAny>>) -> PyResult<()> {
+        let _ = req;
+        super::pool::register_cleanup(py, callable, data)
+    }
+
     #[pyo3(signature = (message, level=log::APLOG_ERR as i32))]
     fn log_error(&self, message: &Bound<'_, PyAny>, level: i32) -> PyResult<()> {
         log::serror(self.s, (level & 0xf) as u32, &message.str()?.to_cow()?);

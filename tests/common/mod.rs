@@ -254,6 +254,12 @@ impl Httpd {
         self.error_log()
     }
 
+    /// Stops httpd but keeps the ServerRoot (to read what it left behind).
+    pub fn stop_in_place(&mut self) -> String {
+        self.shutdown();
+        self.error_log()
+    }
+
     fn shutdown(&mut self) {
         if self.pid.is_none() {
             // Started through apachectl("start") without wait_ready: read the pid file.

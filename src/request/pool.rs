@@ -1,0 +1,143 @@
+//! APR pools as Python objects: `req.pool`, `req.connection.pool` and the
+//! child's pool (`apache.child_pool()`). Each has `register_cleanup(callable,
+//! data=None)`, run when httpd clears the pool (exceptions logged, never
+//! raised into httpd), and mapping access to values that live exactly as long
+//! as the pool (per-connection state across keep-alive requests, per-child
+//! state). One Python object per pool, kept in the pool's userdata.
+use crate::ffi::{self, raw};
+use pyo3::exceptions::{PyKeyError, PyRuntimeError};
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+const KEY: &std::ffi::CStr = c"mod_pyrite/pool-object";
+
+#[pyclass(name = "mp_pool", module = "_apache", frozen, mapping)]
+pub struct Pool {
+    alive: AtomicBool,
+    values: Mutex<Option<Py<PyDict>>>,
+    cleanups: Mutex<Vec<(Py<PyAny>, Option<Py<PyAny>>)>>,
+}
+
+/// The child's pool (set at child start).
+pub static CHILD_POOL: AtomicUsize = AtomicUsize::new(0);
+
+/// The Python object of `pool`, made on first use.
+///
+/// # Safety
+/// `pool` is a live pool whose cleanups run on a thread that may enter Python.
+pub unsafe fn of(py: Python<'_>, pool: *mut raw::apr_pool_t) -> PyResult<Py<Pool>> {
+    unsafe {
+        let mut existing: *mut std::ffi::c_void = std::ptr::null_mut();
+        raw::apr_pool_userdata_get(&mut existing, KEY.as_ptr(), pool);
+        if let Some(p) = (existing as *const Py<Pool>).as_ref() {
+            return Ok(p.clone_ref(py));
+        }
+        let obj = Py::new(py, Pool { alive: AtomicBool::new(true), values: Mutex::new(Some(PyDict::new(py).unbind())), cleanups: Mutex::new(Vec::new()) })?;
+        let boxed = Box::into_raw(Box::new(obj.clone_ref(py)));
+        raw::apr_pool_userdata_setn(boxed as *const std::ffi::c_void, KEY.as_ptr(), None, pool);
+        let addr = boxed as usize;
+        ffi::pool::on_cleanup(pool, move || {
+            // SAFETY: the box made above, freed once here.
+            let obj = Box::from_raw(addr as *mut Py<Pool>);
+            if crate::interp::ready() {
+                crate::interp::with_python(|py| obj.get().clear(py));
+            }
+            drop(obj);
+        });
+        Ok(obj)
+    }
+}
+
+impl Pool {
+    /// Runs the cleanups (newest first, as APR does) and forgets the values.
+    fn clear(&self, py: Python<'_>) {
+        self.alive.store(false, Ordering::Release);
+        let list = std::mem::take(&mut *self.cleanups.lock().unwrap());
+        for (f, data) in list.into_iter().rev() {
+            let res = match data {
+                Some(d) => f.bind(py).call1((d,)),
+                None => f.bind(py).call0(),
+            };
+            if let Err(e) = res {
+                crate::interp::log_py_error(py, crate::interp::main_server(), "mod_pyrite: a pool cleanup raised", &e);
+            }
+        }
+        drop(self.values.lock().unwrap().take());
+    }
+
+    fn values<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        match &*self.values.lock().unwrap() {
+            Some(d) if self.alive.load(Ordering::Acquire) => Ok(d.bind(py).clone()),
+            _ => Err(PyRuntimeError::new_err("this pool has been cleared")),
+        }
+    }
+}
+
+#[pymethods]
+impl Pool {
+    /// Calls `callable(data)` (or `callable()`) when httpd clears the pool.
+    #[pyo3(signature = (callable, data=None))]
+    fn register_cleanup(&self, callable: Py<PyAny>, data: Option<Py<PyAny>>) -> PyResult<()> {
+        if !self.alive.load(Ordering::Acquire) {
+            return Err(PyRuntimeError::new_err("this pool has been cleared"));
+        }
+        self.cleanups.lock().unwrap().push((callable, data));
+        Ok(())
+    }
+
+    fn __getitem__<'py>(&self, py: Python<'py>, key: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        self.values(py)?.get_item(key)?.ok_or_else(|| PyKeyError::new_err(key.clone().unbind()))
+    }
+
+    fn __setitem__(&self, py: Python<'_>, key: &Bound<'_, PyAny>, value: &Bound<'_, PyAny>) -> PyResult<()> {
+        self.values(py)?.set_item(key, value)
+    }
+
+    fn __delitem__(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<()> {
+        self.values(py)?.del_item(key)
+    }
+
+    fn __contains__(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<bool> {
+        self.values(py)?.contains(key)
+    }
+
+    fn __len__(&self, py: Python<'_>) -> PyResult<usize> {
+        Ok(self.values(py)?.len())
+    }
+
+    #[pyo3(signature = (key, default=None))]
+    fn get<'py>(&self, py: Python<'py>, key: &Bound<'py, PyAny>, default: Option<Bound<'py, PyAny>>) -> PyResult<Bound<'py, PyAny>> {
+        Ok(self.values(py)?.get_item(key)?.or(default).unwrap_or_else(|| py.None().into_bound(py)))
+    }
+
+    #[pyo3(signature = (key, default=None))]
+    fn setdefault<'py>(&self, py: Python<'py>, key: &Bound<'py, PyAny>, default: Option<Bound<'py, PyAny>>) -> PyResult<Bound<'py, PyAny>> {
+        let d = self.values(py)?;
+        if let Some(v) = d.get_item(key)? {
+            return Ok(v);
+        }
+        let v = default.unwrap_or_else(|| py.None().into_bound(py));
+        d.set_item(key, &v)?;
+        Ok(v)
+    }
+}
+
+/// `apache.child_pool()`: the pool that lives as long as this child.
+#[pyfunction]
+pub fn child_pool(py: Python<'_>) -> PyResult<Py<Pool>> {
+    let p = CHILD_POOL.load(Ordering::Relaxed) as *mut raw::apr_pool_t;
+    if p.is_null() {
+        return Err(PyRuntimeError::new_err("no child pool in this process"));
+    }
+    // SAFETY: the child's pool, live until the child exits.
+    unsafe { of(py, p) }
+}
+
+/// `apache.register_cleanup(callable, data=None)`: runs when the child exits.
+#[pyfunction]
+#[pyo3(signature = (callable, data=None))]
+pub fn register_cleanup(py: Python<'_>, callable: Py<PyAny>, data: Option<Py<PyAny>>) -> PyResult<()> {
+    child_pool(py)?.get().register_cleanup(callable, data)
+}
