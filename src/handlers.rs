@@ -238,7 +238,8 @@ fn to_httpd(r: *mut raw::request_rec, decl: &HandlerDecl, code: i64) -> c_int {
 /// Runs the handlers of one phase in order, with the request's one `req`.
 /// Returns the phase's result and the output left buffered (to be handed
 /// to httpd once the GIL is released).
-fn run_phase(py: Python<'_>, r: *mut raw::request_rec, conf: &DirConfig, phase: Phase, decls: &[&Arc<HandlerDecl>]) -> (c_int, Vec<u8>) {
+fn run_phase(py: Python<'_>, r: *mut raw::request_rec, conf: &DirConfig, phase: Phase, decls: &[Arc<HandlerDecl>]) -> (c_int, Vec<u8>) {
+    let mut decls: Vec<Arc<HandlerDecl>> = decls.to_vec();
     // SAFETY: r is live and served by this thread.
     let req = match unsafe { crate::request::state::request(py, r, phase.directive()) } {
         Ok(r) => r,
@@ -248,11 +249,14 @@ fn run_phase(py: Python<'_>, r: *mut raw::request_rec, conf: &DirConfig, phase: 
         }
     };
     let mut result = DECLINED;
-    for decl in decls {
+    let mut i = 0;
+    while i < decls.len() {
+        let decl = decls[i].clone();
+        i += 1;
         if decl.location.is_some() {
             req.get().set_location(decl.location.clone());
         }
-        let outcome = match call(py, decl, conf, &req) {
+        let outcome = match call(py, &decl, conf, &req) {
             Err(Failure::Missing(_)) if decl.silent => continue,
             other => other,
         };
@@ -260,8 +264,8 @@ fn run_phase(py: Python<'_>, r: *mut raw::request_rec, conf: &DirConfig, phase: 
             Ok(v) => {
                 if v.get_type().is(py.get_type::<PyInt>()) {
                     match v.extract::<i64>() {
-                        Ok(code) => to_httpd(r, decl, code),
-                        Err(_) => to_httpd(r, decl, i64::MAX),
+                        Ok(code) => to_httpd(r, &decl, code),
+                        Err(_) => to_httpd(r, &decl, i64::MAX),
                     }
                 } else {
                     let tname = v.get_type().name().map(|n| n.to_string()).unwrap_or_default();
@@ -272,11 +276,14 @@ fn run_phase(py: Python<'_>, r: *mut raw::request_rec, conf: &DirConfig, phase: 
                     SERVER_ERROR
                 }
             }
-            Err(f) => report(py, r, &req, conf, decl, f),
+            Err(f) => report(py, r, &req, conf, &decl, f),
         };
         if !continues(phase, result) {
             break;
         }
+        // Handlers this one added to its own phase run after the current ones.
+        // SAFETY: r is live and served by this thread.
+        decls.extend(unsafe { crate::request::state::of(r) }.take_added(phase));
     }
     let pending = req.get().take_output();
     (result, pending)
@@ -337,26 +344,30 @@ fn report(py: Python<'_>, r: *mut raw::request_rec, req: &Bound<'_, Request>, co
 ///
 /// # Safety
 /// `r` is a live request.
-unsafe fn phase_handlers<'a>(r: *mut raw::request_rec, phase: Phase) -> Option<(&'a DirConfig, Vec<&'a Arc<HandlerDecl>>)> {
+unsafe fn phase_handlers<'a>(r: *mut raw::request_rec, phase: Phase) -> Option<(&'a DirConfig, Vec<Arc<HandlerDecl>>)> {
     unsafe {
         let early = matches!(phase, Phase::PostReadRequest | Phase::Trans);
         let conf = if early { config::server_dir_config((*r).server)? } else { config::dir_config(r)? };
-        let mut list: Vec<&Arc<HandlerDecl>> = Vec::new();
+        let mut list: Vec<Arc<HandlerDecl>> = Vec::new();
         match phase {
             Phase::PostReadRequest => {
-                list.extend(conf.handlers(Phase::Init));
-                list.extend(conf.handlers(Phase::PostReadRequest));
+                list.extend(conf.handlers(Phase::Init).iter().cloned());
+                list.extend(conf.handlers(Phase::PostReadRequest).iter().cloned());
             }
             Phase::HeaderParser => {
                 let server_init = config::server_dir_config((*r).server).and_then(|s| s.handlers[Phase::Init as usize].as_ref());
                 if let Some(own) = &conf.handlers[Phase::Init as usize] {
                     if !server_init.is_some_and(|s| Arc::ptr_eq(s, own)) {
-                        list.extend(own.iter());
+                        list.extend(own.iter().cloned());
                     }
                 }
-                list.extend(conf.handlers(Phase::HeaderParser));
+                list.extend(conf.handlers(Phase::HeaderParser).iter().cloned());
             }
-            _ => list.extend(conf.handlers(phase)),
+            _ => list.extend(conf.handlers(phase).iter().cloned()),
+        }
+        // Handlers added at run time (req.add_handler) for this phase.
+        if let Some(st) = crate::request::state::get(r) {
+            list.extend(st.take_added(phase));
         }
         if list.is_empty() {
             return None;

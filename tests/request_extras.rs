@@ -53,3 +53,11 @@ fn interpreter_directives_are_reported_and_logged() {
     let log = h.stop();
     assert_eq!(log.matches("every handler of a child runs in its one main interpreter").count(), 1, "{log}");
 }
+
+#[test]
+fn add_handler_at_run_time() {
+    let site = location("/add", "extras::adds", "") + &location("/fixup-adds", "extras::adds", "  PythonFixupHandler extras::fixup_adds");
+    let h = Httpd::start(Mpm::Event, &site);
+    assert_eq!(h.get("/add").text(), "first;added;", "{}", h.error_log());
+    assert_eq!(h.get("/fixup-adds").text(), "first;added;added;", "a handler added by a fixup runs in the content phase");
+}

@@ -569,6 +569,33 @@ impl Request {
         Table::from_pairs(pairs)
     }
 
+    /// Adds `handler` ("module[::object]") to `phase` ("PythonFixupHandler", ...)
+    /// for this request; in the running phase it runs after the current handlers.
+    #[pyo3(signature = (phase, handler, dir=None))]
+    fn add_handler(&self, phase: &str, handler: &str, dir: Option<String>) -> PyResult<()> {
+        let r = self.r()?;
+        let p = config::Phase::ALL
+            .iter()
+            .copied()
+            .find(|p| p.directive().eq_ignore_ascii_case(phase))
+            .ok_or_else(|| PyValueError::new_err(format!("unknown phase {phase:?} (e.g. \"PythonFixupHandler\")")))?;
+        let (module, object) = config::parse_handler_spec(handler).map_err(PyValueError::new_err)?;
+        let decl = std::sync::Arc::new(config::HandlerDecl {
+            phase: p,
+            module,
+            object,
+            exts: Vec::new(),
+            directory: dir,
+            location: None,
+            origin: config::Origin { file: "req.add_handler".into(), line: 0 },
+            silent: false,
+            cache: Default::default(),
+        });
+        // SAFETY: r is live and served by this thread.
+        unsafe { super::state::of(r) }.added.push(decl);
+        Ok(())
+    }
+
     /// Calls `callable(data)` (or `callable()`) when the request ends.
     #[pyo3(signature = (callable, data=None))]
     fn register_cleanup(&self, callable: Py<PyAny>, data: Option<Py<PyAny>>) -> PyResult<()> {

@@ -12,6 +12,17 @@ use std::sync::Arc;
 pub struct RequestState {
     pub wsgi_alias: Option<Arc<crate::wsgi::config::WsgiAlias>>,
     pub req: Option<Py<Request>>,
+    /// Handlers added at run time with req.add_handler, not yet run.
+    pub added: Vec<Arc<crate::config::HandlerDecl>>,
+}
+
+impl RequestState {
+    /// Takes the added handlers of `phase`.
+    pub fn take_added(&mut self, phase: crate::config::Phase) -> Vec<Arc<crate::config::HandlerDecl>> {
+        let (mine, rest): (Vec<_>, Vec<_>) = std::mem::take(&mut self.added).into_iter().partition(|d| d.phase == phase);
+        self.added = rest;
+        mine
+    }
 }
 
 /// The state of `r`, made on first use (it lives in, and dies with, r->pool).

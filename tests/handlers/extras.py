@@ -52,3 +52,19 @@ def not_allowed(req):
 def interp(req):
     req.write(req.interpreter)
     return apache.OK
+
+
+def adds(req):
+    req.write("first;", 0)
+    req.add_handler("PythonHandler", "extras::added")
+    return apache.OK
+
+
+def added(req):
+    req.write("added;", 0)
+    return apache.OK
+
+
+def fixup_adds(req):
+    req.add_handler("PythonHandler", "extras::added")
+    return apache.OK
