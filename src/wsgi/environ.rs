@@ -53,6 +53,11 @@ fn mpm_query(q: u32) -> i32 {
     v
 }
 
+/// Builds the per-child constants now (at child start), not on the first request.
+pub fn warm(py: Python<'_>) {
+    let _ = constants(py);
+}
+
 fn constants(py: Python<'_>) -> &'static Constants {
     CONSTANTS.get_or_init(|| {
         let mut v = raw::ap_version_t::default();

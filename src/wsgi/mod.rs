@@ -165,27 +165,35 @@ pub unsafe extern "C" fn handler(r: *mut raw::request_rec) -> c_int {
 /// Loads the configured WSGI scripts in a starting child (WSGIImportScript,
 /// and every WSGIScriptAlias target unless preload=Off), so no request waits.
 pub fn preload(py: Python<'_>, s: *mut raw::server_rec) -> usize {
+    environ::warm(py);
     let mut n = 0;
     let mut seen = std::collections::HashSet::new();
     let mut server = s;
     while !server.is_null() {
         // SAFETY: the server list of the running configuration.
         if let Some(sc) = unsafe { conf::server_config(server) } {
-            let scripts = sc.wsgi_imports.iter().map(|i| (i.path.clone(), i.origin.clone(), "WSGIImportScript")).chain(
+            let scripts = sc.wsgi_imports.iter().map(|i| (i.path.clone(), None, i.origin.clone(), "WSGIImportScript")).chain(
                 sc.wsgi_aliases
                     .iter()
                     .filter(|a| a.preload && a.regex.is_none())
-                    .map(|a| (a.target.clone(), a.origin.clone(), "WSGIScriptAlias")),
+                    .map(|a| (a.target.clone(), Some(a.callable.clone().unwrap_or_else(|| "application".into())), a.origin.clone(), "WSGIScriptAlias")),
             );
-            for (path, origin, what) in scripts {
-                if !seen.insert(path.clone()) {
+            for (path, callable, origin, what) in scripts {
+                if !seen.insert((path.clone(), callable.clone())) {
                     continue;
                 }
                 if what == "WSGIScriptAlias" && !app::exists(&path) {
                     continue; // a directory target, or a file that is not there yet
                 }
                 n += 1;
-                if let Err(e) = app::module(py, &path, true, None) {
+                let loaded = match &callable {
+                    // Look the application up too, so the first request finds it cached.
+                    Some(c) => app::module(py, &path, true, None).map(|_| {
+                        let _ = app::application(py, &path, c, false, None);
+                    }),
+                    None => app::module(py, &path, true, None).map(|_| ()),
+                };
+                if let Err(e) = loaded {
                     crate::interp::log_py_error(py, server, &format!("{what} {path} ({origin}): loading at child start failed"), &e);
                 }
             }
