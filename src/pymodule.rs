@@ -78,6 +78,29 @@ fn config_tree(py: Python<'_>) -> PyResult<Py<PyAny>> {
     Ok(walk(py, unsafe { crate::ffi::raw::ap_conftree })?.into_any().unbind())
 }
 
+/// `apache.stat(fname[, wanted])`: a file's finfo tuple (indexed by FINFO_*), as APR sees it.
+#[pyfunction]
+#[pyo3(signature = (fname, wanted=0x7fff))]
+fn stat<'py>(py: Python<'py>, fname: &str, wanted: i32) -> PyResult<Bound<'py, PyAny>> {
+    let c = std::ffi::CString::new(fname).map_err(|_| pyo3::exceptions::PyValueError::new_err("NUL in file name"))?;
+    let mut pool: *mut crate::ffi::raw::apr_pool_t = std::ptr::null_mut();
+    // SAFETY: a short-lived pool for the stat; the tuple copies every string before it goes.
+    unsafe {
+        if crate::ffi::raw::apr_pool_create_ex(&mut pool, std::ptr::null_mut(), None, std::ptr::null_mut()) != 0 {
+            return Err(pyo3::exceptions::PyMemoryError::new_err("no pool"));
+        }
+        let mut f = crate::ffi::raw::apr_finfo_t::default();
+        let rv = crate::ffi::raw::apr_stat(&mut f, c.as_ptr(), wanted, pool);
+        let out = if rv != 0 && f.valid == 0 {
+            Err(pyo3::exceptions::PyOSError::new_err(format!("could not stat {fname}: APR error {rv}")))
+        } else {
+            crate::request::request::finfo_tuple(py, &f)
+        };
+        crate::ffi::raw::apr_pool_destroy(pool);
+        out
+    }
+}
+
 /// Panics in Rust: lets the tests show that a panic becomes an exception
 /// (and a 500), never a dead child.
 #[pyfunction]
@@ -91,6 +114,7 @@ pub fn _apache(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(log_error, m)?)?;
     m.add_function(wrap_pyfunction!(_panic_for_test, m)?)?;
     m.add_function(wrap_pyfunction!(mpm_query, m)?)?;
+    m.add_function(wrap_pyfunction!(stat, m)?)?;
     m.add_function(wrap_pyfunction!(crate::request::pool::child_pool, m)?)?;
     m.add_function(wrap_pyfunction!(crate::request::pool::register_cleanup, m)?)?;
     m.add_class::<crate::request::pool::Pool>()?;

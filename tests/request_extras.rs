@@ -61,3 +61,22 @@ fn add_handler_at_run_time() {
     assert_eq!(h.get("/add").text(), "first;added;", "{}", h.error_log());
     assert_eq!(h.get("/fixup-adds").text(), "first;added;added;", "a handler added by a fixup runs in the content phase");
 }
+
+#[test]
+fn finfo_parsed_uri_and_stat() {
+    let site = "<Directory {DOCS}/fi>\n  SetHandler mod_python\n  PythonHandler extras::fileinfo\n  PythonPath \"sys.path+['{HANDLERS}']\"\n</Directory>\n";
+    let h = Httpd::start(Mpm::Event, site);
+    h.write_doc("fi/file.txt", b"12345678");
+    let r = h.get("/fi/file.txt?q=1");
+    assert_eq!(r.status, 200, "{}", h.error_log());
+    let v: serde_json::Value = serde_json::from_str(&r.text()).unwrap();
+    assert_eq!(v["size"], 8);
+    assert_eq!(v["type"], true);
+    assert_eq!(v["stat_size"], 8);
+    assert_eq!(v["mtime_float"], true);
+    assert_eq!(v["path"], "/fi/file.txt");
+    assert_eq!(v["query"], "q=1");
+    assert!(v["generation"].as_i64().is_some());
+    assert!(v["ssl"].is_null(), "no mod_ssl here");
+    assert_eq!(v["allowed_int"], true);
+}

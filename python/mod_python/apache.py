@@ -142,7 +142,48 @@ AP_MPMQ_MAX_SPARE_THREADS = 10
 AP_MPMQ_MAX_REQUESTS_DAEMON = 11
 AP_MPMQ_MAX_DAEMONS = 12
 AP_MPMQ_MPM_STATE = 13
-AP_MPMQ_GENERATION = 14
+AP_MPMQ_IS_ASYNC = 14
+AP_MPMQ_GENERATION = 15
+AP_MPMQ_STARTING = 0
+AP_MPMQ_RUNNING = 1
+AP_MPMQ_STOPPING = 2
+
+# ---- finfo tuples (req.finfo, apache.stat) -------------------------------------
+FINFO_MODE = 0
+FINFO_INO = 1
+FINFO_DEV = 2
+FINFO_NLINK = 3
+FINFO_UID = 4
+FINFO_GID = 5
+FINFO_SIZE = 6
+FINFO_ATIME = 7
+FINFO_MTIME = 8
+FINFO_CTIME = 9
+FINFO_FNAME = 10
+FINFO_NAME = 11
+FINFO_FILETYPE = 12
+
+# APR file types (finfo[FINFO_FILETYPE])
+APR_NOFILE = 0
+APR_REG = 1
+APR_DIR = 2
+APR_CHR = 3
+APR_BLK = 4
+APR_PIPE = 5
+APR_LNK = 6
+APR_SOCK = 7
+APR_UNKFILE = 127
+
+# ---- req.parsed_uri -------------------------------------------------------------
+URI_SCHEME = 0
+URI_HOSTINFO = 1
+URI_USER = 2
+URI_PASSWORD = 3
+URI_HOSTNAME = 4
+URI_PORT = 5
+URI_PATH = 6
+URI_QUERY = 7
+URI_FRAGMENT = 8
 
 # ---- req.proxyreq --------------------------------------------------------------
 PROXYREQ_NONE = 0
@@ -156,6 +197,7 @@ server_root = _apache.server_root
 exists_config_define = _apache.exists_config_define
 config_tree = _apache.config_tree
 child_pool = _apache.child_pool
+stat = _apache.stat
 register_cleanup = _apache.register_cleanup
 table = _apache.table
 mp_table = _apache.table

@@ -525,6 +525,77 @@ impl Request {
         unsafe { super::pool::of(py, (*r).pool) }
     }
 
+    /// The stat of req.filename as a tuple indexed by apache.FINFO_* (None without a file).
+    #[getter]
+    fn finfo<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let r = self.r()?;
+        // SAFETY: r is live; finfo is filled by httpd's directory walk.
+        unsafe { finfo_tuple(py, &(*r).finfo) }
+    }
+
+    /// The request's URI split as a tuple indexed by apache.URI_*.
+    #[getter]
+    fn parsed_uri<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let r = self.r()?;
+        // SAFETY: r is live; parsed_uri's strings live in its pool.
+        unsafe {
+            let u = &(*r).parsed_uri;
+            let port: Bound<'py, PyAny> = match ffi::cstr(u.port_str) {
+                Some(_) => (u.port as i64).into_pyobject(py)?.into_any(),
+                None => py.None().into_bound(py),
+            };
+            let items = [
+                convert::opt_text(py, u.scheme),
+                convert::opt_text(py, u.hostinfo),
+                convert::opt_text(py, u.user),
+                convert::opt_text(py, u.password),
+                convert::opt_text(py, u.hostname),
+                port,
+                convert::opt_text(py, u.path),
+                convert::opt_text(py, u.query),
+                convert::opt_text(py, u.fragment),
+            ];
+            Ok(pyo3::types::PyTuple::new(py, items)?.into_any())
+        }
+    }
+
+    /// The Content-Language values set for the response, as a tuple.
+    #[getter]
+    fn content_languages<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let r = self.r()?;
+        // SAFETY: r is live; an apr array of pool strings or NULL.
+        unsafe {
+            let arr = (*r).content_languages;
+            if arr.is_null() {
+                return Ok(py.None().into_bound(py));
+            }
+            let elts = (*arr).elts as *const *const std::ffi::c_char;
+            let items: Vec<Bound<'py, PyAny>> = (0..(*arr).nelts.max(0) as usize).map(|i| convert::opt_text(py, *elts.add(i))).collect();
+            Ok(pyo3::types::PyTuple::new(py, items)?.into_any())
+        }
+    }
+
+    /// The bit mask of methods the resource allows (1 << apache.M_*).
+    #[getter]
+    fn allowed(&self) -> PyResult<i64> {
+        Ok(unsafe { (*self.r()?).allowed })
+    }
+
+    /// An SSL variable from mod_ssl (None without mod_ssl or for plain HTTP).
+    fn ssl_var_lookup<'py>(&self, py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
+        let r = self.r()?;
+        type Lookup = unsafe extern "C" fn(*mut raw::apr_pool_t, *mut raw::server_rec, *mut raw::conn_rec, *mut raw::request_rec, *mut std::ffi::c_char) -> *mut std::ffi::c_char;
+        // SAFETY: mod_ssl registers ssl_var_lookup with exactly this signature.
+        unsafe {
+            let Some(f) = raw::apr_dynamic_fn_retrieve(c"ssl_var_lookup".as_ptr()) else {
+                return Ok(py.None().into_bound(py));
+            };
+            let f: Lookup = std::mem::transmute(f);
+            let n = ffi::pool::strdup((*r).pool, name.replace('\0', "").as_bytes());
+            Ok(convert::opt_text(py, f((*r).pool, (*r).server, (*r).connection, r, n)))
+        }
+    }
+
     /// The <Location> path of the running handler's directive (None outside one).
     #[getter]
     fn _pyrite_location(&self) -> PyResult<Option<String>> {
@@ -781,4 +852,31 @@ pub fn config_pairs(c: &config::DirConfig) -> Vec<(String, String)> {
         out.push(("PythonPath".to_string(), p.expr.clone()));
     }
     out
+}
+
+/// An APR finfo as mod_python's tuple (indexed by apache.FINFO_*), None without a file.
+///
+/// # Safety
+/// `f` is a filled apr_finfo_t whose strings are NULL or live.
+pub unsafe fn finfo_tuple<'py>(py: Python<'py>, f: &raw::apr_finfo_t) -> PyResult<Bound<'py, PyAny>> {
+    if f.filetype == raw::apr_filetype_e_APR_NOFILE {
+        return Ok(py.None().into_bound(py));
+    }
+    let t = |v: raw::apr_time_t| v as f64 / 1e6;
+    let items: Vec<Bound<'py, PyAny>> = vec![
+        (f.protection as i64).into_pyobject(py)?.into_any(),
+        (f.inode as i64).into_pyobject(py)?.into_any(),
+        (f.device as i64).into_pyobject(py)?.into_any(),
+        (f.nlink as i64).into_pyobject(py)?.into_any(),
+        (f.user as i64).into_pyobject(py)?.into_any(),
+        (f.group as i64).into_pyobject(py)?.into_any(),
+        (f.size as i64).into_pyobject(py)?.into_any(),
+        t(f.atime).into_pyobject(py)?.into_any(),
+        t(f.mtime).into_pyobject(py)?.into_any(),
+        t(f.ctime).into_pyobject(py)?.into_any(),
+        unsafe { convert::opt_text(py, f.fname) },
+        unsafe { convert::opt_text(py, f.name) },
+        (f.filetype as i64).into_pyobject(py)?.into_any(),
+    ];
+    Ok(pyo3::types::PyTuple::new(py, items)?.into_any())
 }

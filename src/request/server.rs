@@ -108,6 +108,15 @@ impl Server {
     fn limit_req_fields(&self) -> i32 {
         unsafe { (*self.s).limit_req_fields }
     }
+    /// The configuration generation (it grows with each graceful restart).
+    #[getter]
+    fn my_generation(&self) -> i32 {
+        let mut v = 0;
+        // SAFETY: ap_mpm_query writes one int.
+        unsafe { raw::ap_mpm_query(raw::AP_MPMQ_GENERATION as i32, &mut v) };
+        v
+    }
+
     #[getter]
     fn loglevel(&self) -> i32 {
         unsafe { (*self.s).log.level }

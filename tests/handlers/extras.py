@@ -68,3 +68,23 @@ def added(req):
 def fixup_adds(req):
     req.add_handler("PythonHandler", "extras::added")
     return apache.OK
+
+
+def fileinfo(req):
+    fi = req.finfo
+    st = apache.stat(req.filename)
+    pu = req.parsed_uri
+    out = {
+        "size": fi[apache.FINFO_SIZE],
+        "type": fi[apache.FINFO_FILETYPE] == apache.APR_REG,
+        "stat_size": st[apache.FINFO_SIZE],
+        "mtime_float": isinstance(fi[apache.FINFO_MTIME], float),
+        "path": pu[apache.URI_PATH],
+        "query": pu[apache.URI_QUERY],
+        "generation": req.server.my_generation,
+        "ssl": req.ssl_var_lookup("HTTPS"),
+        "allowed_int": isinstance(req.allowed, int),
+    }
+    req.content_type = "application/json"
+    req.write(json.dumps(out))
+    return apache.OK
