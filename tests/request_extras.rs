@@ -80,3 +80,9 @@ fn finfo_parsed_uri_and_stat() {
     assert!(v["ssl"].is_null(), "no mod_ssl here");
     assert_eq!(v["allowed_int"], true);
 }
+
+#[test]
+fn build_cgi_env_and_restart_time() {
+    let h = Httpd::start(Mpm::Prefork, &location("/cgi", "extras::cgi_env", ""));
+    assert_eq!(h.get("/cgi?a=b").text(), "GET /cgi a=b True");
+}

@@ -306,6 +306,15 @@ def _error_page(phase, handler, lines):
     return "".join(body)
 
 
+def build_cgi_env(req):
+    """The CGI/1.1 environment of a request, as a dict (mod_python's helper)."""
+    req.add_common_vars()
+    req.add_cgi_vars()
+    env = dict(req.subprocess_env.items())
+    env["GATEWAY_INTERFACE"] = "Python-CGI/1.1"
+    return env
+
+
 class global_lock:
     """``with apache.global_lock(key):`` holds the cross-process lock for key."""
 

@@ -9,6 +9,7 @@
 #include "http_connection.h"
 #include "http_ssl.h"
 #include "unixd.h"
+#include "scoreboard.h"
 #include "ap_mpm.h"
 #include "util_filter.h"
 #include "util_script.h"

@@ -117,6 +117,19 @@ impl Server {
         v
     }
 
+    /// When httpd last (re)started, in seconds since the epoch.
+    #[getter]
+    fn restart_time(&self) -> f64 {
+        // SAFETY: the scoreboard exists in every child; global is set up by the MPM.
+        unsafe {
+            let sb = raw::ap_scoreboard_image;
+            if sb.is_null() || (*sb).global.is_null() {
+                return 0.0;
+            }
+            (*(*sb).global).restart_time as f64 / 1e6
+        }
+    }
+
     #[getter]
     fn loglevel(&self) -> i32 {
         unsafe { (*self.s).log.level }

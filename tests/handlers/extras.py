@@ -88,3 +88,9 @@ def fileinfo(req):
     req.content_type = "application/json"
     req.write(json.dumps(out))
     return apache.OK
+
+
+def cgi_env(req):
+    env = apache.build_cgi_env(req)
+    req.write("%s %s %s %s" % (env["REQUEST_METHOD"], env["SCRIPT_NAME"], env["QUERY_STRING"], req.server.restart_time > 1e9))
+    return apache.OK
