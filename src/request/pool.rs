@@ -50,20 +50,26 @@ pub unsafe fn of(py: Python<'_>, pool: *mut raw::apr_pool_t) -> PyResult<Py<Pool
     }
 }
 
+/// Calls each `callable(data)` (or `callable()`), logging what raises: the
+/// cleanups of pools and of requests never raise into httpd.
+pub fn run_callables(py: Python<'_>, list: impl IntoIterator<Item = (Py<PyAny>, Option<Py<PyAny>>)>, what: &str) {
+    for (f, data) in list {
+        let res = match data {
+            Some(d) => f.bind(py).call1((d,)),
+            None => f.bind(py).call0(),
+        };
+        if let Err(e) = res {
+            crate::interp::log_py_error(py, crate::interp::main_server(), what, &e);
+        }
+    }
+}
+
 impl Pool {
     /// Runs the cleanups (newest first, as APR does) and forgets the values.
     fn clear(&self, py: Python<'_>) {
         self.alive.store(false, Ordering::Release);
         let list = std::mem::take(&mut *self.cleanups.lock().unwrap());
-        for (f, data) in list.into_iter().rev() {
-            let res = match data {
-                Some(d) => f.bind(py).call1((d,)),
-                None => f.bind(py).call0(),
-            };
-            if let Err(e) = res {
-                crate::interp::log_py_error(py, crate::interp::main_server(), "mod_pyrite: a pool cleanup raised", &e);
-            }
-        }
+        run_callables(py, list.into_iter().rev(), "mod_pyrite: a pool cleanup raised");
         drop(self.values.lock().unwrap().take());
     }
 

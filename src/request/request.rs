@@ -55,15 +55,7 @@ impl Request {
     /// Runs the registered cleanups (each once), logging their exceptions.
     pub fn run_cleanups(&self, py: Python<'_>) {
         let list = std::mem::take(&mut *self.cleanups.lock().unwrap());
-        for (f, data) in list {
-            let res = match data {
-                Some(d) => f.bind(py).call1((d,)),
-                None => f.bind(py).call0(),
-            };
-            if let Err(e) = res {
-                crate::interp::log_py_error(py, crate::interp::main_server(), "req.register_cleanup callable failed", &e);
-            }
-        }
+        super::pool::run_callables(py, list, "req.register_cleanup callable failed");
     }
 
     pub fn set_location(&self, location: Option<std::sync::Arc<str>>) {
