@@ -1,6 +1,7 @@
 //! Directives: parsing, the per-directory and per-server structures, and how
 //! they merge (server -> virtual host -> <Directory>/<Location>/<Files>), with
 //! mod_python's syntax and meaning. What a setting does at run time lives elsewhere.
+use crate::sync::LockExt;
 use crate::handlers::HandlerCache;
 use crate::ffi::{self, raw};
 use std::ffi::{c_char, c_int, c_void};
@@ -158,7 +159,7 @@ static DECLARED: std::sync::Mutex<Vec<Declared>> = std::sync::Mutex::new(Vec::ne
 
 /// A configuration read starts: forget the previous generation's declarations.
 pub fn config_read_starts() {
-    DECLARED.lock().unwrap().clear();
+    DECLARED.locked().clear();
     INTERPRETERS_NAMED.store(false, std::sync::atomic::Ordering::Relaxed);
     READING_CONFIG.store(true, std::sync::atomic::Ordering::Relaxed);
 }
@@ -170,7 +171,7 @@ pub fn config_read_ends() {
 
 /// The handlers declared in the server configuration.
 pub fn declared() -> std::sync::MutexGuard<'static, Vec<Declared>> {
-    DECLARED.lock().unwrap()
+    DECLARED.locked()
 }
 
 /// A `PythonPath` expression and where it was written.
@@ -579,7 +580,7 @@ unsafe extern "C" fn set_handler(cmd: *mut raw::cmd_parms, mconfig: *mut c_void,
                 cache: HandlerCache::default(),
             });
             if reading_config {
-                DECLARED.lock().unwrap().push(Declared { decl: decl.clone(), section: mconfig as usize, server: (*cmd).server as usize });
+                DECLARED.locked().push(Declared { decl: decl.clone(), section: mconfig as usize, server: (*cmd).server as usize });
             }
             list.push(decl);
         }

@@ -9,6 +9,7 @@
 //! tail latency comes from. Behind the gate the GIL changes hands between at
 //! most N threads, and the queue is FIFO. A thread leaves the gate while it
 //! waits on httpd (writes, reads), so slow clients never hold it.
+use crate::sync::LockExt;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -63,7 +64,7 @@ impl Gate {
             return false;
         }
         let waiter = {
-            let mut st = self.state.lock().unwrap();
+            let mut st = self.state.locked();
             if st.active < limit && st.queue.is_empty() {
                 st.active += 1;
                 return true;
@@ -87,7 +88,7 @@ impl Gate {
             return;
         }
         let next = {
-            let mut st = self.state.lock().unwrap();
+            let mut st = self.state.locked();
             match st.queue.pop_front() {
                 Some(w) => Some(w),
                 None => {
@@ -165,7 +166,7 @@ mod tests {
             h.join().unwrap();
         }
         assert!(MAX.load(Ordering::SeqCst) <= 2, "more than the limit inside");
-        assert_eq!(G.state.lock().unwrap().active, 0);
+        assert_eq!(G.state.locked().active, 0);
     }
 
     #[test]
@@ -182,11 +183,11 @@ mod tests {
             let order = order.clone();
             hs.push(std::thread::spawn(move || {
                 let e = G.enter();
-                order.lock().unwrap().push(i);
+                order.locked().push(i);
                 G.leave(e);
             }));
             // Let thread i queue before thread i+1.
-            while G.state.lock().unwrap().queue.len() < i + 1 {
+            while G.state.locked().queue.len() < i + 1 {
                 std::thread::yield_now();
             }
         }
@@ -194,6 +195,6 @@ mod tests {
         for h in hs {
             h.join().unwrap();
         }
-        assert_eq!(*order.lock().unwrap(), vec![0, 1, 2, 3, 4]);
+        assert_eq!(*order.locked(), vec![0, 1, 2, 3, 4]);
     }
 }

@@ -1,5 +1,6 @@
 //! Phase dispatch: which Python handlers run for a request, calling them, and
 //! turning what they return (or raise) into what httpd expects.
+use crate::sync::LockExt;
 use crate::config::{self, DirConfig, HandlerDecl, Phase};
 use crate::ffi::{self, log, raw};
 use crate::interp;
@@ -55,7 +56,7 @@ fn file_mtime(p: &Option<PathBuf>) -> Option<SystemTime> {
 /// lock while holding the GIL.
 fn load_module<'py>(py: Python<'py>, name: &str, autoreload: bool) -> PyResult<(Bound<'py, PyAny>, u64)> {
     let known = {
-        let mut guard = MODULES.lock().unwrap();
+        let mut guard = MODULES.locked();
         match guard.get_or_insert_with(HashMap::new).get_mut(name) {
             Some(l) if !autoreload || l.checked.elapsed() < RELOAD_CHECK => {
                 return Ok((l.module.bind(py).clone(), l.generation));
@@ -84,7 +85,7 @@ fn load_module<'py>(py: Python<'py>, name: &str, autoreload: bool) -> PyResult<(
 
 fn remember<'py>(py: Python<'py>, name: &str, module: Bound<'py, PyAny>, file: Option<PathBuf>, mtime: Option<SystemTime>) -> (Bound<'py, PyAny>, u64) {
     let generation = GENERATION.fetch_add(1, Ordering::Relaxed);
-    let mut guard = MODULES.lock().unwrap();
+    let mut guard = MODULES.locked();
     guard.get_or_insert_with(HashMap::new).insert(
         name.to_string(),
         Loaded { module: module.clone().unbind(), file, mtime, checked: Instant::now(), generation },
@@ -133,7 +134,7 @@ fn resolve<'py>(py: Python<'py>, decl: &HandlerDecl, conf: &DirConfig, req: &Bou
     interp::apply_python_path(py, conf, decl.directory.as_deref()).map_err(Failure::Import)?;
     let (module, generation) = load_module(py, &decl.module, conf.autoreload()).map_err(Failure::Import)?;
     {
-        let cache = decl.cache.0.lock().unwrap();
+        let cache = decl.cache.0.locked();
         if let Some(c) = cache.as_ref().filter(|c| c.generation == generation) {
             if let Some(o) = &c.object {
                 return Ok(o.bind(py).clone());
@@ -156,7 +157,7 @@ fn resolve<'py>(py: Python<'py>, decl: &HandlerDecl, conf: &DirConfig, req: &Bou
         }
         obj
     };
-    *decl.cache.0.lock().unwrap() = Some(Cached { generation, object: if per_request { None } else { Some(object.clone().unbind()) } });
+    *decl.cache.0.locked() = Some(Cached { generation, object: if per_request { None } else { Some(object.clone().unbind()) } });
     Ok(object)
 }
 

@@ -1,6 +1,7 @@
 //! Python's life in an httpd child: initialisation at child start (never in
 //! the parent), the embedded `mod_python` package, pinned thread states, and
 //! the per-child state that PythonPath and module (re)loading keep.
+use crate::sync::LockExt;
 use crate::config::{DirConfig, ImportDecl};
 use crate::ffi::{log, raw};
 use pyo3::prelude::*;
@@ -238,7 +239,7 @@ static PATHS_APPLIED: Mutex<Option<HashSet<String>>> = Mutex::new(None);
 pub fn apply_python_path(py: Python<'_>, conf: &DirConfig, directory: Option<&str>) -> PyResult<()> {
     if let Some(p) = &conf.python_path {
         {
-            let guard = PATHS_APPLIED.lock().unwrap();
+            let guard = PATHS_APPLIED.locked();
             if guard.as_ref().is_some_and(|s| s.contains(&p.expr)) {
                 return Ok(());
             }
@@ -254,7 +255,7 @@ pub fn apply_python_path(py: Python<'_>, conf: &DirConfig, directory: Option<&st
         })?;
         let list = PyList::new(py, value.try_iter()?.collect::<PyResult<Vec<_>>>()?)?;
         py.import("sys")?.setattr("path", list)?;
-        PATHS_APPLIED.lock().unwrap().get_or_insert_with(HashSet::new).insert(p.expr.clone());
+        PATHS_APPLIED.locked().get_or_insert_with(HashSet::new).insert(p.expr.clone());
     } else if let Some(dir) = directory {
         let path = py.import("sys")?.getattr("path")?;
         if !path.contains(dir)? {

@@ -14,4 +14,5 @@ pub mod locks;
 pub mod module;
 pub mod pymodule;
 pub mod request;
+pub mod sync;
 pub mod wsgi;

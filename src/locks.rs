@@ -7,6 +7,7 @@
 //! is the same in every process (Python's own hash() is not). Waiting happens
 //! with the GIL released. A lock a request still holds when it ends is
 //! released and logged, so one forgotten unlock cannot wedge the site.
+use crate::sync::LockExt;
 use crate::ffi::{self, log, raw};
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
@@ -43,7 +44,7 @@ fn configured_count(s: *mut raw::server_rec) -> usize {
 /// Called from post_config with the configuration pool and main server.
 pub unsafe fn create(pconf: *mut raw::apr_pool_t, s: *mut raw::server_rec) -> Result<(), String> {
     let n = configured_count(s);
-    let mut locks = LOCKS.lock().unwrap();
+    let mut locks = LOCKS.locked();
     locks.mutexes.clear();
     locks.files.clear();
     for i in 0..n {
@@ -69,7 +70,7 @@ pub unsafe fn create(pconf: *mut raw::apr_pool_t, s: *mut raw::server_rec) -> Re
 /// # Safety
 /// Called from child_init with the child's pool.
 pub unsafe fn child_init(pchild: *mut raw::apr_pool_t, s: *mut raw::server_rec) {
-    let mut locks = LOCKS.lock().unwrap();
+    let mut locks = LOCKS.locked();
     let files = locks.files.clone();
     for (i, m) in locks.mutexes.iter_mut().enumerate() {
         let mut mp = *m as *mut raw::apr_global_mutex_t;
@@ -92,7 +93,7 @@ fn stable_hash(key: &[u8]) -> u64 {
 }
 
 fn pick(key: &str, index: i64) -> PyResult<(usize, usize)> {
-    let locks = LOCKS.lock().unwrap();
+    let locks = LOCKS.locked();
     let n = locks.mutexes.len();
     if n == 0 {
         return Err(PyRuntimeError::new_err("global locks are not available in this process"));

@@ -4,6 +4,7 @@
 //! raised into httpd), and mapping access to values that live exactly as long
 //! as the pool (per-connection state across keep-alive requests, per-child
 //! state). One Python object per pool, kept in the pool's userdata.
+use crate::sync::LockExt;
 use crate::ffi::{self, raw};
 use pyo3::exceptions::{PyKeyError, PyRuntimeError};
 use pyo3::prelude::*;
@@ -68,13 +69,13 @@ impl Pool {
     /// Runs the cleanups (newest first, as APR does) and forgets the values.
     fn clear(&self, py: Python<'_>) {
         self.alive.store(false, Ordering::Release);
-        let list = std::mem::take(&mut *self.cleanups.lock().unwrap());
+        let list = std::mem::take(&mut *self.cleanups.locked());
         run_callables(py, list.into_iter().rev(), "mod_pyrite: a pool cleanup raised");
-        drop(self.values.lock().unwrap().take());
+        drop(self.values.locked().take());
     }
 
     fn values<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        match &*self.values.lock().unwrap() {
+        match &*self.values.locked() {
             Some(d) if self.alive.load(Ordering::Acquire) => Ok(d.bind(py).clone()),
             _ => Err(PyRuntimeError::new_err("this pool has been cleared")),
         }
@@ -89,7 +90,7 @@ impl Pool {
         if !self.alive.load(Ordering::Acquire) {
             return Err(PyRuntimeError::new_err("this pool has been cleared"));
         }
-        self.cleanups.lock().unwrap().push((callable, data));
+        self.cleanups.locked().push((callable, data));
         Ok(())
     }
 

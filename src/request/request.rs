@@ -1,5 +1,6 @@
 //! The `req` object handed to mod_python handlers: a view of httpd's
 //! request_rec with mod_python's attributes and methods.
+use crate::sync::LockExt;
 use super::body::Body;
 use super::connection::Connection;
 use super::convert;
@@ -49,36 +50,36 @@ impl Request {
     }
 
     pub fn has_cleanups(&self) -> bool {
-        !self.cleanups.lock().unwrap().is_empty()
+        !self.cleanups.locked().is_empty()
     }
 
     /// Runs the registered cleanups (each once), logging their exceptions.
     pub fn run_cleanups(&self, py: Python<'_>) {
-        let list = std::mem::take(&mut *self.cleanups.lock().unwrap());
+        let list = std::mem::take(&mut *self.cleanups.locked());
         super::pool::run_callables(py, list, "req.register_cleanup callable failed");
     }
 
     pub fn set_location(&self, location: Option<std::sync::Arc<str>>) {
-        *self.location.lock().unwrap() = location;
+        *self.location.locked() = location;
     }
 
     pub fn set_phase(&self, phase: &'static str) {
-        *self.phase.lock().unwrap() = phase;
+        *self.phase.locked() = phase;
     }
 
     /// Whether any output went to httpd's filters (the status is then fixed).
     pub fn sent(&self) -> bool {
-        self.output.lock().unwrap().sent()
+        self.output.locked().sent()
     }
 
     /// Drops output not yet handed to httpd (before an error response).
     pub fn discard_output(&self) {
-        self.output.lock().unwrap().discard();
+        self.output.locked().discard();
     }
 
     /// Output still buffered, for the dispatcher to hand over once the GIL is released.
     pub fn take_output(&self) -> Vec<u8> {
-        self.output.lock().unwrap().take()
+        self.output.locked().take()
     }
 
     fn r(&self) -> PyResult<*mut raw::request_rec> {
@@ -266,7 +267,7 @@ impl Request {
     #[pyo3(signature = (len=-1))]
     fn read<'py>(&self, py: Python<'py>, len: i64) -> PyResult<Bound<'py, PyBytes>> {
         let r = self.r()?;
-        let data = self.body.lock().unwrap().read(py, r, len)?;
+        let data = self.body.locked().read(py, r, len)?;
         Ok(PyBytes::new(py, &data))
     }
 
@@ -274,7 +275,7 @@ impl Request {
     #[pyo3(signature = (len=-1))]
     fn readline<'py>(&self, py: Python<'py>, len: i64) -> PyResult<Bound<'py, PyBytes>> {
         let r = self.r()?;
-        let data = self.body.lock().unwrap().readline(py, r, len)?;
+        let data = self.body.locked().readline(py, r, len)?;
         Ok(PyBytes::new(py, &data))
     }
 
@@ -282,7 +283,7 @@ impl Request {
     #[pyo3(signature = (sizehint=-1))]
     fn readlines<'py>(&self, py: Python<'py>, sizehint: i64) -> PyResult<Vec<Bound<'py, PyBytes>>> {
         let r = self.r()?;
-        let lines = self.body.lock().unwrap().readlines(py, r, sizehint)?;
+        let lines = self.body.locked().readlines(py, r, sizehint)?;
         Ok(lines.iter().map(|l| PyBytes::new(py, l)).collect())
     }
 
@@ -485,7 +486,7 @@ impl Request {
     #[getter]
     fn phase(&self) -> PyResult<&'static str> {
         self.r()?;
-        Ok(*self.phase.lock().unwrap())
+        Ok(*self.phase.locked())
     }
     /// The interpreter name mod_python would use (the server's name); mod_pyrite
     /// runs every handler of a child in its one main interpreter.
@@ -592,7 +593,7 @@ impl Request {
     #[getter]
     fn _pyrite_location(&self) -> PyResult<Option<String>> {
         self.r()?;
-        Ok(self.location.lock().unwrap().as_deref().map(str::to_string))
+        Ok(self.location.locked().as_deref().map(str::to_string))
     }
 
     #[getter]
@@ -663,7 +664,7 @@ impl Request {
     #[pyo3(signature = (callable, data=None))]
     fn register_cleanup(&self, callable: Py<PyAny>, data: Option<Py<PyAny>>) -> PyResult<()> {
         self.r()?;
-        self.cleanups.lock().unwrap().push((callable, data));
+        self.cleanups.locked().push((callable, data));
         Ok(())
     }
 
@@ -688,7 +689,7 @@ impl Request {
         let offset = offset.clamp(0, size);
         let n = if len < 0 { size - offset } else { len.min(size - offset) };
         // What was written before goes first.
-        self.output.lock().unwrap().push(py, r).map_err(|_| PyOSError::new_err("Write failed, client closed connection."))?;
+        self.output.locked().push(py, r).map_err(|_| PyOSError::new_err("Write failed, client closed connection."))?;
         use std::os::fd::AsRawFd;
         let (fd, rp) = (file.as_raw_fd(), SendPtr(r));
         // SAFETY: r is live and served by this thread; fd stays open (file lives to the end of this call).
@@ -707,7 +708,7 @@ impl Request {
     fn internal_redirect(&self, py: Python<'_>, uri: &Bound<'_, PyAny>) -> PyResult<()> {
         let r = self.r()?;
         let u = SendPtr(self.pool_str(uri, "uri")?);
-        self.output.lock().unwrap().discard();
+        self.output.locked().discard();
         let rp = SendPtr(r);
         // SAFETY: r is live and served by this thread; u is a string of its pool.
         crate::interp::blocking(py, move || unsafe {

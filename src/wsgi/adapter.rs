@@ -1,6 +1,7 @@
 //! One WSGI call: environ in, application called, its iterable sent to httpd,
 //! close() always called. Errors become a 500 before the response has
 //! started, or a visibly cut response after.
+use crate::sync::LockExt;
 use super::environ::{self, Spec};
 use super::file_wrapper::{regular_file, FileWrapper};
 use super::input::Input;
@@ -90,7 +91,7 @@ pub fn run<'py>(py: Python<'py>, r: *mut raw::request_rec, app: &Bound<'py, PyAn
         match (sent, closed) {
             (Err(Failure::Client), _) => {
                 log::rerror(r, log::APLOG_INFO, &format!("{who}: the client closed the connection before the response was complete"));
-                let pending = response.lock().unwrap().finish().unwrap_or_default();
+                let pending = response.locked().finish().unwrap_or_default();
                 Ok(Outcome::Sent { pending, abort: true })
             }
             (Err(Failure::App(e)), close) => {
@@ -103,7 +104,7 @@ pub fn run<'py>(py: Python<'py>, r: *mut raw::request_rec, app: &Bound<'py, PyAn
                 if let Err(ce) = close {
                     log_exception(py, r, &format!("{who}: close() failed"), &ce);
                 }
-                let mut resp = response.lock().unwrap();
+                let mut resp = response.locked();
                 if !resp.started() {
                     drop(resp);
                     let e = pyo3::exceptions::PyRuntimeError::new_err("the application returned without calling start_response()");
@@ -139,7 +140,7 @@ fn close(py: Python<'_>, result: &Bound<'_, PyAny>) -> PyResult<()> {
 /// Logs an application error and decides the response.
 fn failed(py: Python<'_>, r: *mut raw::request_rec, who: &str, response: &Shared, e: &PyErr) -> Outcome {
     log_exception(py, r, who, e);
-    let mut resp = response.lock().unwrap();
+    let mut resp = response.locked();
     if resp.sent() {
         let pending = resp.output.take();
         resp.finished = true;
@@ -161,7 +162,7 @@ enum Failure {
 /// a generator are flushed one by one, as PEP 3333 requires.
 fn send(py: Python<'_>, response: &Shared, result: &Bound<'_, PyAny>) -> Result<(), Failure> {
     let write = |data: &[u8], flush: bool| -> Result<(), Failure> {
-        let mut resp = response.lock().unwrap();
+        let mut resp = response.locked();
         if !resp.started() {
             return Err(Failure::App(pyo3::exceptions::PyRuntimeError::new_err("the application yielded data before calling start_response()")));
         }
@@ -206,7 +207,7 @@ fn send(py: Python<'_>, response: &Shared, result: &Bound<'_, PyAny>) -> Result<
 
 /// A real file from wsgi.file_wrapper: out through httpd's file buckets.
 fn send_file(py: Python<'_>, response: &Shared, fd: i32, pos: i64, size: i64) -> Result<(), Failure> {
-    let mut resp = response.lock().unwrap();
+    let mut resp = response.locked();
     if !resp.started() {
         return Err(Failure::App(pyo3::exceptions::PyRuntimeError::new_err("the application returned a file before calling start_response()")));
     }

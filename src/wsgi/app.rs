@@ -1,6 +1,7 @@
 //! Loading WSGI scripts: each file is run as its own module (named as
 //! mod_wsgi names it, `_mod_wsgi_` + md5 of the path) and reloaded when the
 //! file changes (WSGIScriptReloading, checked at most once a second).
+use crate::sync::LockExt;
 use pyo3::prelude::*;
 use pyo3::types::PyModule;
 use std::collections::HashMap;
@@ -56,7 +57,7 @@ fn load<'py>(py: Python<'py>, path: &str) -> PyResult<Bound<'py, PyModule>> {
 /// the file is checked at most once a second.
 pub fn module<'py>(py: Python<'py>, path: &str, reloading: bool, known_mtime: Option<i64>) -> PyResult<Bound<'py, PyModule>> {
     let stale_check = {
-        let mut guard = SCRIPTS.lock().unwrap();
+        let mut guard = SCRIPTS.locked();
         match guard.get_or_insert_with(HashMap::new).get_mut(path) {
             Some(s) if !reloading => return Ok(s.module.bind(py).clone()),
             Some(s) if known_mtime.is_some() && known_mtime == s.mtime => return Ok(s.module.bind(py).clone()),
@@ -76,7 +77,7 @@ pub fn module<'py>(py: Python<'py>, path: &str, reloading: bool, known_mtime: Op
         }
     }
     let module = load(py, path)?;
-    SCRIPTS.lock().unwrap().get_or_insert_with(HashMap::new).insert(
+    SCRIPTS.locked().get_or_insert_with(HashMap::new).insert(
         path.to_string(),
         Script { module: module.clone().unbind(), apps: Vec::new(), mtime: now_mtime, checked: Instant::now() },
     );
@@ -87,7 +88,7 @@ pub fn module<'py>(py: Python<'py>, path: &str, reloading: bool, known_mtime: Op
 pub fn application<'py>(py: Python<'py>, path: &str, callable: &str, reloading: bool, known_mtime: Option<i64>) -> PyResult<Bound<'py, PyAny>> {
     // Fast path: the module is current and the object was looked up before.
     {
-        let guard = SCRIPTS.lock().unwrap();
+        let guard = SCRIPTS.locked();
         if let Some(s) = guard.as_ref().and_then(|m| m.get(path)) {
             let current = !reloading || (known_mtime.is_some() && known_mtime == s.mtime);
             if current {
@@ -101,7 +102,7 @@ pub fn application<'py>(py: Python<'py>, path: &str, callable: &str, reloading: 
     let app = m.getattr(callable).map_err(|_| {
         pyo3::exceptions::PyAttributeError::new_err(format!("WSGI script {path} has no object named '{callable}' (WSGICallableObject / callable-object=)"))
     })?;
-    if let Some(s) = SCRIPTS.lock().unwrap().as_mut().and_then(|m| m.get_mut(path)) {
+    if let Some(s) = SCRIPTS.locked().as_mut().and_then(|m| m.get_mut(path)) {
         if s.module.bind(py).is(&m) {
             s.apps.retain(|(n, _)| n != callable);
             s.apps.push((callable.to_string(), app.clone().unbind()));

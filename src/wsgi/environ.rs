@@ -1,6 +1,7 @@
 //! The WSGI environ of a request: CGI variables, HTTP_* headers and the wsgi.*
 //! keys, every value a native str decoded as latin-1 (PEP 3333). What never
 //! changes within a child is built once.
+use crate::sync::LockExt;
 use super::file_wrapper::FileWrapper;
 use crate::ffi::{self, raw};
 use crate::request::convert::latin1;
@@ -30,7 +31,7 @@ const HEADER_KEYS_MAX: usize = 512;
 
 /// The environ key for a request header, or None for names that must not pass.
 fn header_key<'py>(py: Python<'py>, name: &[u8]) -> Option<Bound<'py, PyString>> {
-    let mut guard = HEADER_KEYS.lock().unwrap();
+    let mut guard = HEADER_KEYS.locked();
     let map = guard.get_or_insert_with(HashMap::new);
     if let Some(k) = map.get(name) {
         return Some(k.bind(py).clone());

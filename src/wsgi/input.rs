@@ -1,5 +1,6 @@
 //! wsgi.input: the request body as a binary stream (read, readline,
 //! readlines, iteration), reading from httpd with the GIL released.
+use crate::sync::LockExt;
 use crate::request::body::{Body, BodyError};
 use crate::request::life::Life;
 use pyo3::prelude::*;
@@ -42,7 +43,7 @@ impl Input {
     fn read<'py>(&self, py: Python<'py>, size: Option<&Bound<'py, PyAny>>) -> PyResult<Bound<'py, PyBytes>> {
         let r = self.life.get()?;
         let n = size_arg(size)?;
-        let data = self.body.lock().unwrap().read(py, r, n).map_err(wsgi_err)?;
+        let data = self.body.locked().read(py, r, n).map_err(wsgi_err)?;
         Ok(PyBytes::new(py, &data))
     }
 
@@ -50,7 +51,7 @@ impl Input {
     fn readline<'py>(&self, py: Python<'py>, size: Option<&Bound<'py, PyAny>>) -> PyResult<Bound<'py, PyBytes>> {
         let r = self.life.get()?;
         let n = size_arg(size)?;
-        let data = self.body.lock().unwrap().readline(py, r, n).map_err(wsgi_err)?;
+        let data = self.body.locked().readline(py, r, n).map_err(wsgi_err)?;
         Ok(PyBytes::new(py, &data))
     }
 
@@ -58,7 +59,7 @@ impl Input {
     fn readlines<'py>(&self, py: Python<'py>, hint: Option<&Bound<'py, PyAny>>) -> PyResult<Vec<Bound<'py, PyBytes>>> {
         let r = self.life.get()?;
         let hint = size_arg(hint)?;
-        let lines = self.body.lock().unwrap().readlines(py, r, hint).map_err(wsgi_err)?;
+        let lines = self.body.locked().readlines(py, r, hint).map_err(wsgi_err)?;
         Ok(lines.iter().map(|l| PyBytes::new(py, l)).collect())
     }
 

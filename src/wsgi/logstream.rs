@@ -1,5 +1,6 @@
 //! A Python text stream that writes lines to httpd's error log: wsgi.errors
 //! (in the request's context) and sys.stdout/sys.stderr (server context).
+use crate::sync::LockExt;
 use crate::ffi::log;
 use crate::request::life::Life;
 use pyo3::exceptions::PyOSError as OSError;
@@ -34,7 +35,7 @@ impl LogStream {
 
     /// Writes out a last line that had no newline (end of request).
     pub fn finish(&self) {
-        let rest = std::mem::take(&mut *self.pending.lock().unwrap());
+        let rest = std::mem::take(&mut *self.pending.locked());
         if !rest.is_empty() {
             self.emit(&rest);
         }
@@ -56,7 +57,7 @@ impl LogStream {
         };
         let n = s.chars().count();
         let lines: Vec<String> = {
-            let mut pending = self.pending.lock().unwrap();
+            let mut pending = self.pending.locked();
             pending.push_str(&s);
             let mut out = Vec::new();
             while let Some(i) = pending.find('\n') {

@@ -1,5 +1,6 @@
 //! The response side of a WSGI call: start_response, the write callable, and
 //! getting the status, headers and body into httpd.
+use crate::sync::LockExt;
 use super::validate;
 use crate::ffi::{pool, raw, table};
 use crate::request::life::Life;
@@ -205,7 +206,7 @@ impl StartResponse {
     #[pyo3(signature = (status, response_headers, exc_info=None))]
     fn __call__(&self, py: Python<'_>, status: &Bound<'_, PyAny>, response_headers: &Bound<'_, PyAny>, exc_info: Option<&Bound<'_, PyAny>>) -> PyResult<Write> {
         let (started, sent) = {
-            let resp = self.response.lock().unwrap();
+            let resp = self.response.locked();
             resp.life.get()?;
             if resp.finished {
                 return Err(PyRuntimeError::new_err("start_response() called after the application returned"));
@@ -226,7 +227,7 @@ impl StartResponse {
             return Err(PyRuntimeError::new_err("start_response() called a second time without exc_info"));
         }
         let head = accept_head(status, response_headers)?;
-        let mut resp = self.response.lock().unwrap();
+        let mut resp = self.response.locked();
         if has_exc {
             // The body written so far belonged to the response being replaced.
             resp.output.discard();
@@ -253,7 +254,7 @@ impl Write {
         let bytes = data
             .cast::<pyo3::types::PyBytes>()
             .map_err(|_| PyTypeError::new_err(format!("write() takes bytes, not {}", data.get_type().name().map(|n| n.to_string()).unwrap_or_default())))?;
-        let mut resp = self.response.lock().unwrap();
+        let mut resp = self.response.locked();
         resp.life.get()?;
         if resp.finished {
             return Err(PyRuntimeError::new_err("write() called after the application returned"));
