@@ -95,7 +95,11 @@ fn main() {
         .layout_tests(false)
         .generate_comments(false)
         .generate()
-        .unwrap_or_else(|e| fail(&format!("bindgen could not read httpd's headers ({e}); bindgen needs libclang: on Debian `apt-get install libclang-dev`")));
+        .unwrap_or_else(|e| {
+            fail(&format!(
+                "bindgen could not read httpd's headers ({e}); bindgen needs libclang: on Debian `apt-get install libclang-dev`"
+            ))
+        });
     let out = PathBuf::from(env::var("OUT_DIR").unwrap());
     bindings.write_to_file(out.join("bindings.rs")).expect("write bindings");
 
@@ -127,7 +131,10 @@ fn embed_python(out: &std::path::Path) {
     let mut code = String::from("/// (module name, is_package, source) of the embedded pure-Python modules.\n");
     code.push_str("pub static EMBEDDED: &[(&str, bool, &str)] = &[\n");
     for (name, is_pkg, path) in entries {
-        code.push_str(&format!("    ({name:?}, {is_pkg}, include_str!({:?})),\n", path.display().to_string()));
+        code.push_str(&format!(
+            "    ({name:?}, {is_pkg}, include_str!({:?})),\n",
+            path.display().to_string()
+        ));
     }
     code.push_str("];\n");
     std::fs::write(out.join("embedded_python.rs"), code).expect("write embedded_python.rs");

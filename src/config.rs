@@ -1,9 +1,9 @@
 //! Directives: parsing, the per-directory and per-server structures, and how
 //! they merge (server -> virtual host -> <Directory>/<Location>/<Files>), with
 //! mod_python's syntax and meaning. What a setting does at run time lives elsewhere.
-use crate::sync::LockExt;
-use crate::handlers::HandlerCache;
 use crate::ffi::{self, raw};
+use crate::handlers::HandlerCache;
+use crate::sync::LockExt;
 use std::ffi::{c_char, c_int, c_void};
 use std::sync::Arc;
 
@@ -281,7 +281,9 @@ pub struct ServerConfig {
 /// # Safety
 /// Called by httpd with a live pool.
 pub unsafe extern "C" fn create_dir_config(p: *mut raw::apr_pool_t, _dir: *mut c_char) -> *mut c_void {
-    crate::guard::or(std::ptr::null_mut(), || unsafe { ffi::pool::adopt(p, DirConfig::default()) as *mut c_void })
+    crate::guard::or(std::ptr::null_mut(), || unsafe {
+        ffi::pool::adopt(p, DirConfig::default()) as *mut c_void
+    })
 }
 
 /// # Safety
@@ -297,7 +299,9 @@ pub unsafe extern "C" fn merge_dir_config(p: *mut raw::apr_pool_t, base: *mut c_
 /// # Safety
 /// Called by httpd with a live pool.
 pub unsafe extern "C" fn create_server_config(p: *mut raw::apr_pool_t, _s: *mut raw::server_rec) -> *mut c_void {
-    crate::guard::or(std::ptr::null_mut(), || unsafe { ffi::pool::adopt(p, ServerConfig::default()) as *mut c_void })
+    crate::guard::or(std::ptr::null_mut(), || unsafe {
+        ffi::pool::adopt(p, ServerConfig::default()) as *mut c_void
+    })
 }
 
 /// # Safety
@@ -397,7 +401,9 @@ pub fn parse_handler_spec(spec: &str) -> Result<(String, Option<String>), String
         None => (spec, None),
     };
     if !is_dotted_name(module) {
-        return Err(format!("'{spec}' does not name a Python module (expected module[::object], e.g. mysite.views::handler)"));
+        return Err(format!(
+            "'{spec}' does not name a Python module (expected module[::object], e.g. mysite.views::handler)"
+        ));
     }
     if let Some(o) = object {
         if !is_dotted_name(o) {
@@ -495,7 +501,10 @@ pub(crate) unsafe fn origin(cmd: *const raw::cmd_parms) -> Origin {
         if d.is_null() {
             return Origin::default();
         }
-        Origin { file: ffi::cstr_lossy((*d).filename), line: (*d).line_num.max(0) as u32 }
+        Origin {
+            file: ffi::cstr_lossy((*d).filename),
+            line: (*d).line_num.max(0) as u32,
+        }
     }
 }
 
@@ -566,25 +575,29 @@ unsafe extern "C" fn set_handler(cmd: *mut raw::cmd_parms, mconfig: *mut c_void,
         let org = origin(cmd);
         let reading_config = READING_CONFIG.load(std::sync::atomic::Ordering::Relaxed);
         for phase in phases {
-        let mut list: Vec<Arc<HandlerDecl>> = conf.handlers[phase as usize].as_deref().cloned().unwrap_or_default();
-        for (module, object) in handlers.iter().cloned() {
-            let decl = Arc::new(HandlerDecl {
-                phase,
-                module,
-                object,
-                exts: exts.clone(),
-                directory: directory.clone(),
-                location: location.clone(),
-                origin: org.clone(),
-                silent,
-                cache: HandlerCache::default(),
-            });
-            if reading_config {
-                DECLARED.locked().push(Declared { decl: decl.clone(), section: mconfig as usize, server: (*cmd).server as usize });
+            let mut list: Vec<Arc<HandlerDecl>> = conf.handlers[phase as usize].as_deref().cloned().unwrap_or_default();
+            for (module, object) in handlers.iter().cloned() {
+                let decl = Arc::new(HandlerDecl {
+                    phase,
+                    module,
+                    object,
+                    exts: exts.clone(),
+                    directory: directory.clone(),
+                    location: location.clone(),
+                    origin: org.clone(),
+                    silent,
+                    cache: HandlerCache::default(),
+                });
+                if reading_config {
+                    DECLARED.locked().push(Declared {
+                        decl: decl.clone(),
+                        section: mconfig as usize,
+                        server: (*cmd).server as usize,
+                    });
+                }
+                list.push(decl);
             }
-            list.push(decl);
-        }
-        conf.handlers[phase as usize] = Some(Arc::new(list));
+            conf.handlers[phase as usize] = Some(Arc::new(list));
         }
         std::ptr::null()
     })
@@ -596,7 +609,10 @@ unsafe extern "C" fn set_python_path(cmd: *mut raw::cmd_parms, mconfig: *mut c_v
         if let Err(e) = check_python_expr(expr) {
             return err(cmd, "PythonPath", &e);
         }
-        dir_conf(mconfig).python_path = Some(Arc::new(PathSetting { expr: expr.to_string(), origin: origin(cmd) }));
+        dir_conf(mconfig).python_path = Some(Arc::new(PathSetting {
+            expr: expr.to_string(),
+            origin: origin(cmd),
+        }));
         std::ptr::null()
     })
 }
@@ -608,7 +624,11 @@ unsafe extern "C" fn set_option(cmd: *mut raw::cmd_parms, mconfig: *mut c_void, 
             return err(cmd, "PythonOption", "the key is empty");
         }
         // No value, or an empty one, removes the key (mod_python 3.3 and later).
-        let v = if val.is_null() || text(val).is_empty() { None } else { Some(text(val).to_string()) };
+        let v = if val.is_null() || text(val).is_empty() {
+            None
+        } else {
+            Some(text(val).to_string())
+        };
         let conf = dir_conf(mconfig);
         let mut opts: Vec<_> = conf.options.as_deref().cloned().unwrap_or_default();
         opts.push((k.to_string(), v));
@@ -656,15 +676,27 @@ unsafe extern "C" fn set_autoreload(_cmd: *mut raw::cmd_parms, mconfig: *mut c_v
     })
 }
 
-unsafe extern "C" fn set_import(cmd: *mut raw::cmd_parms, _mconfig: *mut c_void, spec: *const c_char, interp: *const c_char) -> *const c_char {
+unsafe extern "C" fn set_import(
+    cmd: *mut raw::cmd_parms,
+    _mconfig: *mut c_void,
+    spec: *const c_char,
+    interp: *const c_char,
+) -> *const c_char {
     crate::guard::or(c"mod_pyrite: internal error reading PythonImport".as_ptr(), || unsafe {
         let (module, function) = match parse_handler_spec(text(spec)) {
             Ok(v) => v,
             Err(e) => return err(cmd, "PythonImport", &e),
         };
         let sc = ffi::module_config((*(*cmd).server).module_config) as *mut ServerConfig;
-        let Some(sc) = sc.as_mut() else { return err(cmd, "PythonImport", "no server configuration") };
-        sc.imports.push(Arc::new(ImportDecl { module, function, interpreter: text(interp).to_string(), origin: origin(cmd) }));
+        let Some(sc) = sc.as_mut() else {
+            return err(cmd, "PythonImport", "no server configuration");
+        };
+        sc.imports.push(Arc::new(ImportDecl {
+            module,
+            function,
+            interpreter: text(interp).to_string(),
+            origin: origin(cmd),
+        }));
         std::ptr::null()
     })
 }
@@ -674,7 +706,9 @@ unsafe fn main_server_conf<'a>(cmd: *mut raw::cmd_parms, name: &str) -> Result<&
         if (*(*cmd).server).is_virtual != 0 {
             return Err(err(cmd, name, "applies to the whole server: move it out of <VirtualHost>"));
         }
-        (ffi::module_config((*(*cmd).server).module_config) as *mut ServerConfig).as_mut().ok_or_else(|| err(cmd, name, "no server configuration"))
+        (ffi::module_config((*(*cmd).server).module_config) as *mut ServerConfig)
+            .as_mut()
+            .ok_or_else(|| err(cmd, name, "no server configuration"))
     }
 }
 
@@ -686,7 +720,13 @@ unsafe extern "C" fn set_python_threads(cmd: *mut raw::cmd_parms, _m: *mut c_voi
         };
         match text(arg).parse::<usize>() {
             Ok(n) if n <= 10_000 => sc.python_threads = Some(n),
-            _ => return err(cmd, "PyriteMaxPythonThreads", &format!("{:?} is not a number of threads (0 turns the limit off)", text(arg))),
+            _ => {
+                return err(
+                    cmd,
+                    "PyriteMaxPythonThreads",
+                    &format!("{:?} is not a number of threads (0 turns the limit off)", text(arg)),
+                )
+            }
         }
         std::ptr::null()
     })
@@ -710,7 +750,16 @@ unsafe extern "C" fn set_switch_interval(cmd: *mut raw::cmd_parms, _m: *mut c_vo
         };
         match text(arg).parse::<f64>() {
             Ok(v) if v > 0.0 && v <= 10.0 => sc.switch_interval = Some(v),
-            _ => return err(cmd, "PyriteSwitchInterval", &format!("{:?} is not a number of seconds between 0 and 10 (Python's default is 0.005)", text(arg))),
+            _ => {
+                return err(
+                    cmd,
+                    "PyriteSwitchInterval",
+                    &format!(
+                        "{:?} is not a number of seconds between 0 and 10 (Python's default is 0.005)",
+                        text(arg)
+                    ),
+                )
+            }
         }
         std::ptr::null()
     })
@@ -724,7 +773,14 @@ pub struct CommandTable(pub [raw::command_rec; 40]);
 // SAFETY: read-only after construction; the pointers are to 'static data.
 unsafe impl Sync for CommandTable {}
 
-pub(crate) const fn cmd(name: &'static std::ffi::CStr, func: raw::cmd_func, info: usize, req_override: u32, how: raw::cmd_how, help: &'static std::ffi::CStr) -> raw::command_rec {
+pub(crate) const fn cmd(
+    name: &'static std::ffi::CStr,
+    func: raw::cmd_func,
+    info: usize,
+    req_override: u32,
+    how: raw::cmd_how,
+    help: &'static std::ffi::CStr,
+) -> raw::command_rec {
     raw::command_rec {
         name: name.as_ptr(),
         func,
@@ -736,48 +792,210 @@ pub(crate) const fn cmd(name: &'static std::ffi::CStr, func: raw::cmd_func, info
 }
 
 pub static COMMANDS: CommandTable = CommandTable([
-    cmd(c"PythonHandler", raw::cmd_func { raw_args: Some(set_handler) }, Phase::Handler as usize, raw::OR_ALL, raw::cmd_how_RAW_ARGS,
-        c"module[::object] [module[::object] ...] [| .ext ...]: the content handler(s), active where SetHandler mod_python"),
-    cmd(c"PythonPostReadRequestHandler", raw::cmd_func { raw_args: Some(set_handler) }, Phase::PostReadRequest as usize, raw::RSRC_CONF, raw::cmd_how_RAW_ARGS,
-        c"handler(s) run right after the request is read (server context)"),
-    cmd(c"PythonTransHandler", raw::cmd_func { raw_args: Some(set_handler) }, Phase::Trans as usize, raw::RSRC_CONF, raw::cmd_how_RAW_ARGS,
-        c"handler(s) translating the URI to a file (server context)"),
-    cmd(c"PythonHeaderParserHandler", raw::cmd_func { raw_args: Some(set_handler) }, Phase::HeaderParser as usize, raw::OR_ALL, raw::cmd_how_RAW_ARGS,
-        c"handler(s) run in the header-parser phase"),
-    cmd(c"PythonInitHandler", raw::cmd_func { raw_args: Some(set_handler) }, Phase::Init as usize, raw::OR_ALL, raw::cmd_how_RAW_ARGS,
-        c"handler(s) run first: post-read-request at server level, header-parser elsewhere"),
-    cmd(c"PythonAccessHandler", raw::cmd_func { raw_args: Some(set_handler) }, Phase::Access as usize, raw::OR_ALL, raw::cmd_how_RAW_ARGS,
-        c"handler(s) run in the access-control phase"),
-    cmd(c"PythonAuthenHandler", raw::cmd_func { raw_args: Some(set_handler) }, Phase::Authen as usize, raw::OR_ALL, raw::cmd_how_RAW_ARGS,
-        c"handler(s) authenticating the user (set req.user); 401 sends a Basic challenge"),
-    cmd(c"PythonAuthzHandler", raw::cmd_func { raw_args: Some(set_handler) }, Phase::Authz as usize, raw::OR_ALL, raw::cmd_how_RAW_ARGS,
-        c"handler(s) deciding whether the authenticated user may have the resource"),
-    cmd(c"PythonTypeHandler", raw::cmd_func { raw_args: Some(set_handler) }, Phase::Type as usize, raw::OR_ALL, raw::cmd_how_RAW_ARGS,
-        c"handler(s) run in the type-checker phase"),
-    cmd(c"PythonFixupHandler", raw::cmd_func { raw_args: Some(set_handler) }, Phase::Fixup as usize, raw::OR_ALL, raw::cmd_how_RAW_ARGS,
-        c"handler(s) run in the fixups phase, just before the content handler"),
-    cmd(c"PythonLogHandler", raw::cmd_func { raw_args: Some(set_handler) }, Phase::Log as usize, raw::OR_ALL, raw::cmd_how_RAW_ARGS,
-        c"handler(s) run in the logging phase, after the response"),
-    cmd(c"PythonCleanupHandler", raw::cmd_func { raw_args: Some(set_handler) }, Phase::Cleanup as usize, raw::OR_ALL, raw::cmd_how_RAW_ARGS,
-        c"handler(s) run when the request's pool is cleared"),
-    cmd(c"PythonHandlerModule", raw::cmd_func { raw_args: Some(set_handler) }, HANDLER_MODULE, raw::OR_ALL, raw::cmd_how_RAW_ARGS,
-        c"module: one module for every phase; phases whose function it lacks are skipped"),
-    cmd(c"PythonPath", raw::cmd_func { take1: Some(set_python_path) }, 0, raw::OR_ALL, raw::cmd_how_TAKE1,
-        c"a Python expression giving the new sys.path, e.g. \"sys.path+['/srv/app']\""),
-    cmd(c"PythonOption", raw::cmd_func { take2: Some(set_option) }, 0, raw::OR_ALL, raw::cmd_how_TAKE12,
-        c"key [value]: an option handlers read with req.get_options(); no value removes the key"),
-    cmd(c"PythonDebug", raw::cmd_func { flag: Some(set_debug) }, 0, raw::OR_ALL, raw::cmd_how_FLAG,
-        c"On sends Python tracebacks to the client; Off (default) logs them only"),
-    cmd(c"PythonAutoReload", raw::cmd_func { flag: Some(set_autoreload) }, 0, raw::OR_ALL, raw::cmd_how_FLAG,
-        c"On (default) re-imports a handler module whose file changed"),
-    cmd(c"PythonInterpreter", raw::cmd_func { take1: Some(set_interpreter) }, 0, raw::OR_ALL, raw::cmd_how_TAKE1,
-        c"name: the interpreter name req.interpreter reports (mod_pyrite runs one main interpreter per child)"),
-    cmd(c"PythonInterpPerDirectory", raw::cmd_func { flag: Some(set_interp_per) }, 0, raw::OR_ALL, raw::cmd_how_FLAG,
-        c"On: req.interpreter names the directory (one main interpreter per child all the same)"),
-    cmd(c"PythonInterpPerDirective", raw::cmd_func { flag: Some(set_interp_per) }, 1, raw::OR_ALL, raw::cmd_how_FLAG,
-        c"On: req.interpreter names the directive's directory (one main interpreter per child all the same)"),
-    cmd(c"PythonImport", raw::cmd_func { take2: Some(set_import) }, 0, raw::RSRC_CONF, raw::cmd_how_TAKE2,
-        c"module[::function] interpreter: import at child start, before any request"),
+    cmd(
+        c"PythonHandler",
+        raw::cmd_func {
+            raw_args: Some(set_handler),
+        },
+        Phase::Handler as usize,
+        raw::OR_ALL,
+        raw::cmd_how_RAW_ARGS,
+        c"module[::object] [module[::object] ...] [| .ext ...]: the content handler(s), active where SetHandler mod_python",
+    ),
+    cmd(
+        c"PythonPostReadRequestHandler",
+        raw::cmd_func {
+            raw_args: Some(set_handler),
+        },
+        Phase::PostReadRequest as usize,
+        raw::RSRC_CONF,
+        raw::cmd_how_RAW_ARGS,
+        c"handler(s) run right after the request is read (server context)",
+    ),
+    cmd(
+        c"PythonTransHandler",
+        raw::cmd_func {
+            raw_args: Some(set_handler),
+        },
+        Phase::Trans as usize,
+        raw::RSRC_CONF,
+        raw::cmd_how_RAW_ARGS,
+        c"handler(s) translating the URI to a file (server context)",
+    ),
+    cmd(
+        c"PythonHeaderParserHandler",
+        raw::cmd_func {
+            raw_args: Some(set_handler),
+        },
+        Phase::HeaderParser as usize,
+        raw::OR_ALL,
+        raw::cmd_how_RAW_ARGS,
+        c"handler(s) run in the header-parser phase",
+    ),
+    cmd(
+        c"PythonInitHandler",
+        raw::cmd_func {
+            raw_args: Some(set_handler),
+        },
+        Phase::Init as usize,
+        raw::OR_ALL,
+        raw::cmd_how_RAW_ARGS,
+        c"handler(s) run first: post-read-request at server level, header-parser elsewhere",
+    ),
+    cmd(
+        c"PythonAccessHandler",
+        raw::cmd_func {
+            raw_args: Some(set_handler),
+        },
+        Phase::Access as usize,
+        raw::OR_ALL,
+        raw::cmd_how_RAW_ARGS,
+        c"handler(s) run in the access-control phase",
+    ),
+    cmd(
+        c"PythonAuthenHandler",
+        raw::cmd_func {
+            raw_args: Some(set_handler),
+        },
+        Phase::Authen as usize,
+        raw::OR_ALL,
+        raw::cmd_how_RAW_ARGS,
+        c"handler(s) authenticating the user (set req.user); 401 sends a Basic challenge",
+    ),
+    cmd(
+        c"PythonAuthzHandler",
+        raw::cmd_func {
+            raw_args: Some(set_handler),
+        },
+        Phase::Authz as usize,
+        raw::OR_ALL,
+        raw::cmd_how_RAW_ARGS,
+        c"handler(s) deciding whether the authenticated user may have the resource",
+    ),
+    cmd(
+        c"PythonTypeHandler",
+        raw::cmd_func {
+            raw_args: Some(set_handler),
+        },
+        Phase::Type as usize,
+        raw::OR_ALL,
+        raw::cmd_how_RAW_ARGS,
+        c"handler(s) run in the type-checker phase",
+    ),
+    cmd(
+        c"PythonFixupHandler",
+        raw::cmd_func {
+            raw_args: Some(set_handler),
+        },
+        Phase::Fixup as usize,
+        raw::OR_ALL,
+        raw::cmd_how_RAW_ARGS,
+        c"handler(s) run in the fixups phase, just before the content handler",
+    ),
+    cmd(
+        c"PythonLogHandler",
+        raw::cmd_func {
+            raw_args: Some(set_handler),
+        },
+        Phase::Log as usize,
+        raw::OR_ALL,
+        raw::cmd_how_RAW_ARGS,
+        c"handler(s) run in the logging phase, after the response",
+    ),
+    cmd(
+        c"PythonCleanupHandler",
+        raw::cmd_func {
+            raw_args: Some(set_handler),
+        },
+        Phase::Cleanup as usize,
+        raw::OR_ALL,
+        raw::cmd_how_RAW_ARGS,
+        c"handler(s) run when the request's pool is cleared",
+    ),
+    cmd(
+        c"PythonHandlerModule",
+        raw::cmd_func {
+            raw_args: Some(set_handler),
+        },
+        HANDLER_MODULE,
+        raw::OR_ALL,
+        raw::cmd_how_RAW_ARGS,
+        c"module: one module for every phase; phases whose function it lacks are skipped",
+    ),
+    cmd(
+        c"PythonPath",
+        raw::cmd_func {
+            take1: Some(set_python_path),
+        },
+        0,
+        raw::OR_ALL,
+        raw::cmd_how_TAKE1,
+        c"a Python expression giving the new sys.path, e.g. \"sys.path+['/srv/app']\"",
+    ),
+    cmd(
+        c"PythonOption",
+        raw::cmd_func { take2: Some(set_option) },
+        0,
+        raw::OR_ALL,
+        raw::cmd_how_TAKE12,
+        c"key [value]: an option handlers read with req.get_options(); no value removes the key",
+    ),
+    cmd(
+        c"PythonDebug",
+        raw::cmd_func { flag: Some(set_debug) },
+        0,
+        raw::OR_ALL,
+        raw::cmd_how_FLAG,
+        c"On sends Python tracebacks to the client; Off (default) logs them only",
+    ),
+    cmd(
+        c"PythonAutoReload",
+        raw::cmd_func {
+            flag: Some(set_autoreload),
+        },
+        0,
+        raw::OR_ALL,
+        raw::cmd_how_FLAG,
+        c"On (default) re-imports a handler module whose file changed",
+    ),
+    cmd(
+        c"PythonInterpreter",
+        raw::cmd_func {
+            take1: Some(set_interpreter),
+        },
+        0,
+        raw::OR_ALL,
+        raw::cmd_how_TAKE1,
+        c"name: the interpreter name req.interpreter reports (mod_pyrite runs one main interpreter per child)",
+    ),
+    cmd(
+        c"PythonInterpPerDirectory",
+        raw::cmd_func {
+            flag: Some(set_interp_per),
+        },
+        0,
+        raw::OR_ALL,
+        raw::cmd_how_FLAG,
+        c"On: req.interpreter names the directory (one main interpreter per child all the same)",
+    ),
+    cmd(
+        c"PythonInterpPerDirective",
+        raw::cmd_func {
+            flag: Some(set_interp_per),
+        },
+        1,
+        raw::OR_ALL,
+        raw::cmd_how_FLAG,
+        c"On: req.interpreter names the directive's directory (one main interpreter per child all the same)",
+    ),
+    cmd(
+        c"PythonImport",
+        raw::cmd_func { take2: Some(set_import) },
+        0,
+        raw::RSRC_CONF,
+        raw::cmd_how_TAKE2,
+        c"module[::function] interpreter: import at child start, before any request",
+    ),
     crate::wsgi::config::COMMANDS[0],
     crate::wsgi::config::COMMANDS[1],
     crate::wsgi::config::COMMANDS[2],
@@ -793,12 +1011,34 @@ pub static COMMANDS: CommandTable = CommandTable([
     crate::wsgi::config::COMMANDS[12],
     crate::wsgi::config::COMMANDS[13],
     crate::wsgi::config::COMMANDS[14],
-    cmd(c"PyriteMaxPythonThreads", raw::cmd_func { take1: Some(set_python_threads) }, 0, raw::RSRC_CONF, raw::cmd_how_TAKE1,
-        c"N: at most N threads of a child run Python at once, the rest queue in order (0: no limit)"),
-    cmd(c"PyritePreload", raw::cmd_func { flag: Some(set_preload) }, 0, raw::RSRC_CONF, raw::cmd_how_FLAG,
-        c"On (default): import the modules PythonHandler directives name when a child starts, before it takes requests"),
-    cmd(c"PyriteSwitchInterval", raw::cmd_func { take1: Some(set_switch_interval) }, 0, raw::RSRC_CONF, raw::cmd_how_TAKE1,
-        c"seconds: Python's thread switch interval (sys.setswitchinterval) in each child"),
+    cmd(
+        c"PyriteMaxPythonThreads",
+        raw::cmd_func {
+            take1: Some(set_python_threads),
+        },
+        0,
+        raw::RSRC_CONF,
+        raw::cmd_how_TAKE1,
+        c"N: at most N threads of a child run Python at once, the rest queue in order (0: no limit)",
+    ),
+    cmd(
+        c"PyritePreload",
+        raw::cmd_func { flag: Some(set_preload) },
+        0,
+        raw::RSRC_CONF,
+        raw::cmd_how_FLAG,
+        c"On (default): import the modules PythonHandler directives name when a child starts, before it takes requests",
+    ),
+    cmd(
+        c"PyriteSwitchInterval",
+        raw::cmd_func {
+            take1: Some(set_switch_interval),
+        },
+        0,
+        raw::RSRC_CONF,
+        raw::cmd_how_TAKE1,
+        c"seconds: Python's thread switch interval (sys.setswitchinterval) in each child",
+    ),
     // SAFETY: an all-zero command_rec ends the table, as httpd expects.
     unsafe { std::mem::zeroed() },
 ]);
@@ -836,9 +1076,22 @@ mod tests {
 
     #[test]
     fn options_merge_and_remove() {
-        let base = DirConfig { options: Some(Arc::new(vec![("a".into(), Some("1".into())), ("b".into(), Some("2".into()))])), ..Default::default() };
-        let new = DirConfig { options: Some(Arc::new(vec![("a".into(), None), ("c".into(), Some("3".into())), ("b".into(), Some("9".into()))])), ..Default::default() };
+        let base = DirConfig {
+            options: Some(Arc::new(vec![("a".into(), Some("1".into())), ("b".into(), Some("2".into()))])),
+            ..Default::default()
+        };
+        let new = DirConfig {
+            options: Some(Arc::new(vec![
+                ("a".into(), None),
+                ("c".into(), Some("3".into())),
+                ("b".into(), Some("9".into())),
+            ])),
+            ..Default::default()
+        };
         let m = DirConfig::merge(&base, &new);
-        assert_eq!(m.options(), vec![("c".to_string(), "3".to_string()), ("b".to_string(), "9".to_string())]);
+        assert_eq!(
+            m.options(),
+            vec![("c".to_string(), "3".to_string()), ("b".to_string(), "9".to_string())]
+        );
     }
 }

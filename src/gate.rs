@@ -42,7 +42,10 @@ pub const DEFAULT_LIMIT: usize = 0;
 
 pub static GATE: Gate = Gate {
     limit: AtomicUsize::new(0),
-    state: Mutex::new(State { active: 0, queue: VecDeque::new() }),
+    state: Mutex::new(State {
+        active: 0,
+        queue: VecDeque::new(),
+    }),
     waited_ns: AtomicU64::new(0),
 };
 
@@ -69,7 +72,10 @@ impl Gate {
                 st.active += 1;
                 return true;
             }
-            let w = Arc::new(Waiter { thread: std::thread::current(), granted: AtomicBool::new(false) });
+            let w = Arc::new(Waiter {
+                thread: std::thread::current(),
+                granted: AtomicBool::new(false),
+            });
             st.queue.push_back(w.clone());
             w
         };
@@ -144,7 +150,10 @@ mod tests {
     fn at_most_limit_inside_and_fifo() {
         static G: Gate = Gate {
             limit: AtomicUsize::new(2),
-            state: Mutex::new(State { active: 0, queue: VecDeque::new() }),
+            state: Mutex::new(State {
+                active: 0,
+                queue: VecDeque::new(),
+            }),
             waited_ns: AtomicU64::new(0),
         };
         static INSIDE: AtomicUsize = AtomicUsize::new(0);
@@ -173,7 +182,10 @@ mod tests {
     fn order_is_first_come_first_served() {
         static G: Gate = Gate {
             limit: AtomicUsize::new(1),
-            state: Mutex::new(State { active: 0, queue: VecDeque::new() }),
+            state: Mutex::new(State {
+                active: 0,
+                queue: VecDeque::new(),
+            }),
             waited_ns: AtomicU64::new(0),
         };
         let order = Arc::new(Mutex::new(Vec::new()));

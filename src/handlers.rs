@@ -1,11 +1,11 @@
 //! Phase dispatch: which Python handlers run for a request, calling them, and
 //! turning what they return (or raise) into what httpd expects.
-use crate::sync::LockExt;
 use crate::config::{self, DirConfig, HandlerDecl, Phase};
 use crate::ffi::{self, log, raw};
 use crate::interp;
 use crate::pymodule::SERVER_RETURN;
 use crate::request::request::Request;
+use crate::sync::LockExt;
 use pyo3::prelude::*;
 use pyo3::types::{PyInt, PyTuple};
 use std::collections::HashMap;
@@ -78,17 +78,33 @@ fn load_module<'py>(py: Python<'py>, name: &str, autoreload: bool) -> PyResult<(
         return Ok(remember(py, name, fresh, file, now_mtime));
     }
     let module = py.import(name)?.into_any();
-    let file: Option<PathBuf> = module.getattr("__file__").ok().and_then(|f| f.extract::<String>().ok()).map(PathBuf::from);
+    let file: Option<PathBuf> = module
+        .getattr("__file__")
+        .ok()
+        .and_then(|f| f.extract::<String>().ok())
+        .map(PathBuf::from);
     let mtime = file_mtime(&file);
     Ok(remember(py, name, module, file, mtime))
 }
 
-fn remember<'py>(py: Python<'py>, name: &str, module: Bound<'py, PyAny>, file: Option<PathBuf>, mtime: Option<SystemTime>) -> (Bound<'py, PyAny>, u64) {
+fn remember<'py>(
+    py: Python<'py>,
+    name: &str,
+    module: Bound<'py, PyAny>,
+    file: Option<PathBuf>,
+    mtime: Option<SystemTime>,
+) -> (Bound<'py, PyAny>, u64) {
     let generation = GENERATION.fetch_add(1, Ordering::Relaxed);
     let mut guard = MODULES.locked();
     guard.get_or_insert_with(HashMap::new).insert(
         name.to_string(),
-        Loaded { module: module.clone().unbind(), file, mtime, checked: Instant::now(), generation },
+        Loaded {
+            module: module.clone().unbind(),
+            file,
+            mtime,
+            checked: Instant::now(),
+            generation,
+        },
     );
     drop(guard);
     let _ = py;
@@ -107,15 +123,26 @@ pub fn preload(py: Python<'_>, s: *mut raw::server_rec) -> usize {
         if !seen.insert(decl.module.clone()) {
             continue;
         }
-        let conf = DirConfig { python_path: path, ..Default::default() };
-        let res = interp::apply_python_path(py, &conf, decl.directory.as_deref()).and_then(|_| load_module(py, &decl.module, true).map(|_| ()));
+        let conf = DirConfig {
+            python_path: path,
+            ..Default::default()
+        };
+        let res =
+            interp::apply_python_path(py, &conf, decl.directory.as_deref()).and_then(|_| load_module(py, &decl.module, true).map(|_| ()));
         match res {
             Ok(()) => n += 1,
             Err(e) => {
-                log::serror(s, log::APLOG_WARNING, &format!(
-                    "{} {} ({}): preloading module '{}' at child start failed, will retry on first request: {e}",
-                    decl.phase.directive(), decl.spec(), decl.origin, decl.module
-                ));
+                log::serror(
+                    s,
+                    log::APLOG_WARNING,
+                    &format!(
+                        "{} {} ({}): preloading module '{}' at child start failed, will retry on first request: {e}",
+                        decl.phase.directive(),
+                        decl.spec(),
+                        decl.origin,
+                        decl.module
+                    ),
+                );
             }
         }
     }
@@ -144,20 +171,33 @@ fn resolve<'py>(py: Python<'py>, decl: &HandlerDecl, conf: &DirConfig, req: &Bou
     let name = decl.object_name();
     let apache = py.import("mod_python.apache").map_err(Failure::Import)?;
     let per_request = name.contains('.')
-        && apache.call_method1("_needs_instance", (&module, name)).and_then(|b| b.is_truthy()).map_err(Failure::Missing)?;
+        && apache
+            .call_method1("_needs_instance", (&module, name))
+            .and_then(|b| b.is_truthy())
+            .map_err(Failure::Missing)?;
     let object = if per_request {
-        apache.call_method1("_resolve_for_request", (&module, name, req)).map_err(Failure::Missing)?
+        apache
+            .call_method1("_resolve_for_request", (&module, name, req))
+            .map_err(Failure::Missing)?
     } else {
         let mut obj = module.clone();
         for part in name.split('.') {
             obj = obj.getattr(part).map_err(|_| {
-                let file = module.getattr("__file__").map(|f| f.to_string()).unwrap_or_else(|_| decl.module.clone());
-                Failure::Missing(pyo3::exceptions::PyAttributeError::new_err(format!("module '{file}' contains no '{name}'")))
+                let file = module
+                    .getattr("__file__")
+                    .map(|f| f.to_string())
+                    .unwrap_or_else(|_| decl.module.clone());
+                Failure::Missing(pyo3::exceptions::PyAttributeError::new_err(format!(
+                    "module '{file}' contains no '{name}'"
+                )))
             })?;
         }
         obj
     };
-    *decl.cache.0.locked() = Some(Cached { generation, object: if per_request { None } else { Some(object.clone().unbind()) } });
+    *decl.cache.0.locked() = Some(Cached {
+        generation,
+        object: if per_request { None } else { Some(object.clone().unbind()) },
+    });
     Ok(object)
 }
 
@@ -227,10 +267,16 @@ fn to_httpd(r: *mut raw::request_rec, decl: &HandlerDecl, code: i64) -> c_int {
         200 => OK,
         100..=599 => code as c_int,
         _ => {
-            log::rerror(r, log::APLOG_ERR, &format!(
-                "{} {} ({}) returned {code}, which is neither apache.OK, DECLINED, DONE nor an HTTP status",
-                decl.phase.directive(), decl.spec(), decl.origin
-            ));
+            log::rerror(
+                r,
+                log::APLOG_ERR,
+                &format!(
+                    "{} {} ({}) returned {code}, which is neither apache.OK, DECLINED, DONE nor an HTTP status",
+                    decl.phase.directive(),
+                    decl.spec(),
+                    decl.origin
+                ),
+            );
             SERVER_ERROR
         }
     }
@@ -270,10 +316,16 @@ fn run_phase(py: Python<'_>, r: *mut raw::request_rec, conf: &DirConfig, phase: 
                     }
                 } else {
                     let tname = v.get_type().name().map(|n| n.to_string()).unwrap_or_default();
-                    log::rerror(r, log::APLOG_ERR, &format!(
-                        "{} {} ({}) returned a {tname}, not an int: a handler returns apache.OK, apache.DECLINED or an HTTP status",
-                        phase.directive(), decl.spec(), decl.origin
-                    ));
+                    log::rerror(
+                        r,
+                        log::APLOG_ERR,
+                        &format!(
+                            "{} {} ({}) returned a {tname}, not an int: a handler returns apache.OK, apache.DECLINED or an HTTP status",
+                            phase.directive(),
+                            decl.spec(),
+                            decl.origin
+                        ),
+                    );
                     SERVER_ERROR
                 }
             }
@@ -302,7 +354,11 @@ fn report(py: Python<'_>, r: *mut raw::request_rec, req: &Bound<'_, Request>, co
     let head = format!("{} {}", decl.phase.directive(), decl.spec());
     // SAFETY: r is live for the whole dispatch.
     let (method, uri) = unsafe { (ffi::cstr_lossy((*r).method), ffi::cstr_lossy((*r).unparsed_uri)) };
-    log::rerror(r, log::APLOG_ERR, &format!("{head} ({}) {what} while serving {method} {uri}: {e}", decl.origin));
+    log::rerror(
+        r,
+        log::APLOG_ERR,
+        &format!("{head} ({}) {what} while serving {method} {uri}: {e}", decl.origin),
+    );
     let lines = interp::traceback_lines(py, &e);
     for line in &lines {
         log::rerror(r, log::APLOG_ERR, &format!("{head}: {line}"));
@@ -348,7 +404,11 @@ fn report(py: Python<'_>, r: *mut raw::request_rec, req: &Bound<'_, Request>, co
 unsafe fn phase_handlers<'a>(r: *mut raw::request_rec, phase: Phase) -> Option<(&'a DirConfig, Vec<Arc<HandlerDecl>>)> {
     unsafe {
         let early = matches!(phase, Phase::PostReadRequest | Phase::Trans);
-        let conf = if early { config::server_dir_config((*r).server)? } else { config::dir_config(r)? };
+        let conf = if early {
+            config::server_dir_config((*r).server)?
+        } else {
+            config::dir_config(r)?
+        };
         let mut list: Vec<Arc<HandlerDecl>> = Vec::new();
         match phase {
             Phase::PostReadRequest => {
@@ -385,12 +445,18 @@ unsafe fn phase_handlers<'a>(r: *mut raw::request_rec, phase: Phase) -> Option<(
 /// `r` is a live request served by the calling thread.
 unsafe fn phase_hook(r: *mut raw::request_rec, phase: Phase) -> c_int {
     unsafe {
-        let Some((conf, decls)) = phase_handlers(r, phase) else { return DECLINED };
+        let Some((conf, decls)) = phase_handlers(r, phase) else {
+            return DECLINED;
+        };
         if decls.is_empty() {
             return DECLINED;
         }
         if !interp::ready() {
-            log::rerror(r, log::APLOG_ERR, "mod_pyrite: Python is not running in this process (child_init did not run?)");
+            log::rerror(
+                r,
+                log::APLOG_ERR,
+                "mod_pyrite: Python is not running in this process (child_init did not run?)",
+            );
             return SERVER_ERROR;
         }
         crate::locks::CURRENT_REQUEST.with(|c| c.set(r));
@@ -402,7 +468,11 @@ unsafe fn phase_hook(r: *mut raw::request_rec, phase: Phase) -> c_int {
         }
         if phase == Phase::Authen {
             if result == OK && (*r).user.is_null() {
-                log::rerror(r, log::APLOG_ERR, "PythonAuthenHandler returned apache.OK but set no req.user: refusing the request");
+                log::rerror(
+                    r,
+                    log::APLOG_ERR,
+                    "PythonAuthenHandler returned apache.OK but set no req.user: refusing the request",
+                );
                 result = SERVER_ERROR;
             } else if result == raw::HTTP_UNAUTHORIZED as c_int {
                 note_basic_challenge(r);
@@ -418,7 +488,9 @@ unsafe fn phase_hook(r: *mut raw::request_rec, phase: Phase) -> c_int {
 /// `r` is a live request.
 unsafe fn note_basic_challenge(r: *mut raw::request_rec) {
     unsafe {
-        let realm = ffi::cstr(raw::ap_auth_name(r)).map(|b| String::from_utf8_lossy(b).into_owned()).unwrap_or_else(|| "Restricted".into());
+        let realm = ffi::cstr(raw::ap_auth_name(r))
+            .map(|b| String::from_utf8_lossy(b).into_owned())
+            .unwrap_or_else(|| "Restricted".into());
         let value = format!("Basic realm=\"{}\"", realm.replace('"', "'"));
         let _ = ffi::table::set((*r).err_headers_out, b"WWW-Authenticate", value.as_bytes());
     }
@@ -435,10 +507,14 @@ pub unsafe extern "C" fn content_handler(r: *mut raw::request_rec) -> c_int {
             _ => return DECLINED,
         }
         if config::dir_config(r).is_none_or(|c| c.handlers(Phase::Handler).is_empty()) {
-            log::rerror(r, log::APLOG_ERR, &format!(
-                "SetHandler mod_python applies to {} but no PythonHandler is configured there",
-                ffi::cstr_lossy((*r).uri)
-            ));
+            log::rerror(
+                r,
+                log::APLOG_ERR,
+                &format!(
+                    "SetHandler mod_python applies to {} but no PythonHandler is configured there",
+                    ffi::cstr_lossy((*r).uri)
+                ),
+            );
             return SERVER_ERROR;
         }
         phase_hook(r, Phase::Handler)

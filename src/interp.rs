@@ -1,9 +1,9 @@
 //! Python's life in an httpd child: initialisation at child start (never in
 //! the parent), the embedded `mod_python` package, pinned thread states, and
 //! the per-child state that PythonPath and module (re)loading keep.
-use crate::sync::LockExt;
 use crate::config::{DirConfig, ImportDecl};
 use crate::ffi::{log, raw};
+use crate::sync::LockExt;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyModule};
 use std::cell::Cell;
@@ -76,7 +76,11 @@ pub fn init_child(pchild: *mut raw::apr_pool_t, s: *mut raw::server_rec) {
     let t_imports = t2.elapsed();
     let t3 = Instant::now();
     let preload = unsafe { crate::config::server_config(s) }.and_then(|c| c.preload).unwrap_or(true);
-    let n_handlers = if preload { Python::attach(|py| crate::handlers::preload(py, s)) } else { 0 };
+    let n_handlers = if preload {
+        Python::attach(|py| crate::handlers::preload(py, s))
+    } else {
+        0
+    };
     let t_handlers = t3.elapsed();
     let t4 = Instant::now();
     let n_scripts = Python::attach(|py| crate::wsgi::preload(py, s));
@@ -135,7 +139,11 @@ fn start_python(home: Option<&str>) -> Result<(), String> {
                 ("home", home.to_string())
             };
             let value = std::ffi::CString::new(target.1.clone()).map_err(|_| "NUL in WSGIPythonHome".to_string())?;
-            let field = if target.0 == "home" { &raw mut (*cfg).home } else { &raw mut (*cfg).program_name };
+            let field = if target.0 == "home" {
+                &raw mut (*cfg).home
+            } else {
+                &raw mut (*cfg).program_name
+            };
             let st = ffi::PyConfig_SetBytesString(cfg, field, value.as_ptr());
             if ffi::PyStatus_Exception(st) != 0 {
                 ffi::PyConfig_Clear(cfg);
@@ -145,7 +153,11 @@ fn start_python(home: Option<&str>) -> Result<(), String> {
         let st = ffi::Py_InitializeFromConfig(cfg);
         ffi::PyConfig_Clear(cfg);
         if ffi::PyStatus_Exception(st) != 0 {
-            let msg = if st.err_msg.is_null() { "unknown error".to_string() } else { std::ffi::CStr::from_ptr(st.err_msg).to_string_lossy().into_owned() };
+            let msg = if st.err_msg.is_null() {
+                "unknown error".to_string()
+            } else {
+                std::ffi::CStr::from_ptr(st.err_msg).to_string_lossy().into_owned()
+            };
             return Err(msg);
         }
         ffi::PyEval_SaveThread();
@@ -247,8 +259,7 @@ pub fn apply_python_path(py: Python<'_>, conf: &DirConfig, directory: Option<&st
         let globals = PyDict::new(py);
         globals.set_item("sys", py.import("sys")?)?;
         globals.set_item("os", py.import("os")?)?;
-        let code = std::ffi::CString::new(p.expr.as_str())
-            .map_err(|_| pyo3::exceptions::PyValueError::new_err("NUL in PythonPath"))?;
+        let code = std::ffi::CString::new(p.expr.as_str()).map_err(|_| pyo3::exceptions::PyValueError::new_err("NUL in PythonPath"))?;
         let value = py.eval(&code, Some(&globals), None).map_err(|e| {
             let msg = format!("PythonPath {:?} ({}) could not be evaluated: {}", p.expr, p.origin, e);
             pyo3::exceptions::PyRuntimeError::new_err(msg)
@@ -295,4 +306,3 @@ pub fn main_server() -> *mut raw::server_rec {
     // SAFETY: set by httpd before any hook that reaches this code.
     unsafe { raw::ap_server_conf }
 }
-

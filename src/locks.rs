@@ -7,8 +7,8 @@
 //! is the same in every process (Python's own hash() is not). Waiting happens
 //! with the GIL released. A lock a request still holds when it ends is
 //! released and logged, so one forgotten unlock cannot wedge the site.
-use crate::sync::LockExt;
 use crate::ffi::{self, log, raw};
+use crate::sync::LockExt;
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use std::cell::Cell;
@@ -21,7 +21,10 @@ struct Locks {
     files: Vec<std::ffi::CString>,
 }
 
-static LOCKS: Mutex<Locks> = Mutex::new(Locks { mutexes: Vec::new(), files: Vec::new() });
+static LOCKS: Mutex<Locks> = Mutex::new(Locks {
+    mutexes: Vec::new(),
+    files: Vec::new(),
+});
 
 thread_local! {
     /// The request this thread is serving in Python (for releasing forgotten locks).
@@ -30,7 +33,9 @@ thread_local! {
 
 fn configured_count(s: *mut raw::server_rec) -> usize {
     // SAFETY: s is the main server of the configuration being finished.
-    let opts = unsafe { crate::config::server_dir_config(s) }.map(|c| c.options()).unwrap_or_default();
+    let opts = unsafe { crate::config::server_dir_config(s) }
+        .map(|c| c.options())
+        .unwrap_or_default();
     opts.iter()
         .find(|(k, _)| k == "mod_python.mutex_locks")
         .and_then(|(_, v)| v.parse::<usize>().ok())
@@ -55,7 +60,10 @@ pub unsafe fn create(pconf: *mut raw::apr_pool_t, s: *mut raw::server_rec) -> Re
             let mut m: *mut raw::apr_global_mutex_t = std::ptr::null_mut();
             let rv = raw::apr_global_mutex_create(&mut m, path, raw::apr_lockmech_e_APR_LOCK_DEFAULT, pconf);
             if rv != 0 {
-                return Err(format!("could not create global lock {i} ({}): APR error {rv}", ffi::cstr_lossy(path)));
+                return Err(format!(
+                    "could not create global lock {i} ({}): APR error {rv}",
+                    ffi::cstr_lossy(path)
+                ));
             }
             raw::ap_unixd_set_global_mutex_perms(m);
             locks.mutexes.push(m as usize);
@@ -76,7 +84,11 @@ pub unsafe fn child_init(pchild: *mut raw::apr_pool_t, s: *mut raw::server_rec) 
         let mut mp = *m as *mut raw::apr_global_mutex_t;
         let rv = unsafe { raw::apr_global_mutex_child_init(&mut mp, files[i].as_ptr(), pchild) };
         if rv != 0 {
-            log::serror(s, log::APLOG_ERR, &format!("mod_pyrite: global lock {i} could not be re-attached in the child: APR error {rv}"));
+            log::serror(
+                s,
+                log::APLOG_ERR,
+                &format!("mod_pyrite: global lock {i} could not be re-attached in the child: APR error {rv}"),
+            );
         }
         *m = mp as usize;
     }
@@ -100,7 +112,9 @@ fn pick(key: &str, index: i64) -> PyResult<(usize, usize)> {
     }
     let i = if index >= 0 {
         if index as usize >= n {
-            return Err(PyValueError::new_err(format!("lock index {index} out of range (there are {n}: PythonOption mod_python.mutex_locks)")));
+            return Err(PyValueError::new_err(format!(
+                "lock index {index} out of range (there are {n}: PythonOption mod_python.mutex_locks)"
+            )));
         }
         index as usize
     } else if n == 1 {
@@ -134,7 +148,10 @@ fn track(i: usize, m: usize) {
             });
             if still {
                 raw::apr_global_mutex_unlock(m as *mut raw::apr_global_mutex_t);
-                log::main_error(log::APLOG_WARNING, &format!("mod_pyrite: global lock {i} was still held when its request ended: released"));
+                log::main_error(
+                    log::APLOG_WARNING,
+                    &format!("mod_pyrite: global lock {i} was still held when its request ended: released"),
+                );
             }
         })
     };
@@ -156,7 +173,9 @@ pub fn _global_lock(py: Python<'_>, server: &Bound<'_, PyAny>, key: &str, index:
         raw::apr_global_mutex_lock(mp.0)
     });
     if rv != 0 {
-        return Err(PyRuntimeError::new_err(format!("global lock {i} could not be taken: APR error {rv}")));
+        return Err(PyRuntimeError::new_err(format!(
+            "global lock {i} could not be taken: APR error {rv}"
+        )));
     }
     track(i, m);
     Ok(())
@@ -191,7 +210,9 @@ pub fn _global_unlock(server: &Bound<'_, PyAny>, key: &str, index: i64) -> PyRes
     // SAFETY: as above.
     let rv = unsafe { raw::apr_global_mutex_unlock(m as *mut raw::apr_global_mutex_t) };
     if rv != 0 {
-        return Err(PyRuntimeError::new_err(format!("global lock {i} could not be released: APR error {rv}")));
+        return Err(PyRuntimeError::new_err(format!(
+            "global lock {i} could not be released: APR error {rv}"
+        )));
     }
     Ok(())
 }

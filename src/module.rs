@@ -46,7 +46,12 @@ unsafe extern "C" fn register_hooks(_p: *mut raw::apr_pool_t) {
     crate::guard::or((), || unsafe {
         crate::guard::quiet_panics();
         let middle = raw::APR_HOOK_MIDDLE as c_int;
-        raw::ap_hook_pre_config(Some(pre_config), std::ptr::null(), std::ptr::null(), raw::APR_HOOK_REALLY_FIRST as c_int);
+        raw::ap_hook_pre_config(
+            Some(pre_config),
+            std::ptr::null(),
+            std::ptr::null(),
+            raw::APR_HOOK_REALLY_FIRST as c_int,
+        );
         raw::ap_hook_post_config(Some(post_config), std::ptr::null(), std::ptr::null(), middle);
         raw::ap_hook_child_init(Some(child_init), std::ptr::null(), std::ptr::null(), middle);
         raw::ap_hook_handler(Some(crate::handlers::content_handler), std::ptr::null(), std::ptr::null(), middle);
@@ -62,7 +67,12 @@ unsafe extern "C" fn register_hooks(_p: *mut raw::apr_pool_t) {
         raw::ap_hook_fixups(Some(crate::handlers::fixups), n, n, middle);
         raw::ap_hook_log_transaction(Some(crate::handlers::log_transaction), n, n, middle);
         // After mod_alias, before mod_userdir and mod_vhost_alias, as mod_wsgi.
-        raw::ap_hook_translate_name(Some(crate::wsgi::translate_name), TRANSLATE_PRE.0.as_ptr(), TRANSLATE_SUCC.0.as_ptr(), middle);
+        raw::ap_hook_translate_name(
+            Some(crate::wsgi::translate_name),
+            TRANSLATE_PRE.0.as_ptr(),
+            TRANSLATE_SUCC.0.as_ptr(),
+            middle,
+        );
     })
 }
 
@@ -83,7 +93,12 @@ unsafe extern "C" fn pre_config(_pconf: *mut raw::apr_pool_t, _plog: *mut raw::a
 }
 
 /// Runs in the parent (as root when httpd starts as root): never touches Python.
-unsafe extern "C" fn post_config(pconf: *mut raw::apr_pool_t, _plog: *mut raw::apr_pool_t, _ptemp: *mut raw::apr_pool_t, s: *mut raw::server_rec) -> c_int {
+unsafe extern "C" fn post_config(
+    pconf: *mut raw::apr_pool_t,
+    _plog: *mut raw::apr_pool_t,
+    _ptemp: *mut raw::apr_pool_t,
+    s: *mut raw::server_rec,
+) -> c_int {
     crate::guard::or(raw::OK as c_int, || unsafe {
         crate::config::config_read_ends();
         let component = format!("mod_pyrite/{VERSION} Python/{}\0", short_python_version());
@@ -93,7 +108,12 @@ unsafe extern "C" fn post_config(pconf: *mut raw::apr_pool_t, _plog: *mut raw::a
         let mut seen: *mut c_void = std::ptr::null_mut();
         raw::apr_pool_userdata_get(&mut seen, FIRST_PASS_KEY.as_ptr(), process_pool);
         if seen.is_null() {
-            raw::apr_pool_userdata_set(1 as *const c_void, FIRST_PASS_KEY.as_ptr(), Some(raw::apr_pool_cleanup_null), process_pool);
+            raw::apr_pool_userdata_set(
+                1 as *const c_void,
+                FIRST_PASS_KEY.as_ptr(),
+                Some(raw::apr_pool_cleanup_null),
+                process_pool,
+            );
             return raw::OK as c_int;
         }
         if let Err(e) = crate::locks::create(pconf, s) {

@@ -6,8 +6,12 @@ use pyo3::prelude::*;
 
 mod exc {
     #![allow(non_camel_case_types)]
-    pyo3::create_exception!(_apache, SERVER_RETURN, pyo3::exceptions::PyException,
-        "Raised by a handler to end it with a status: raise apache.SERVER_RETURN(apache.HTTP_FORBIDDEN)");
+    pyo3::create_exception!(
+        _apache,
+        SERVER_RETURN,
+        pyo3::exceptions::PyException,
+        "Raised by a handler to end it with a status: raise apache.SERVER_RETURN(apache.HTTP_FORBIDDEN)"
+    );
 }
 pub use exc::SERVER_RETURN;
 
@@ -92,7 +96,9 @@ fn stat<'py>(py: Python<'py>, fname: &str, wanted: i32) -> PyResult<Bound<'py, P
         let mut f = crate::ffi::raw::apr_finfo_t::default();
         let rv = crate::ffi::raw::apr_stat(&mut f, c.as_ptr(), wanted, pool);
         let out = if rv != 0 && f.valid == 0 {
-            Err(pyo3::exceptions::PyOSError::new_err(format!("could not stat {fname}: APR error {rv}")))
+            Err(pyo3::exceptions::PyOSError::new_err(format!(
+                "could not stat {fname}: APR error {rv}"
+            )))
         } else {
             crate::request::request::finfo_tuple(py, &f)
         };

@@ -25,7 +25,10 @@ fn malformed_directives_are_refused_with_file_and_line() {
         ("PythonPath \"\"", "PythonPath takes one argument"),
         ("PythonOption", "PythonOption"),
         ("PythonImport onlyone", "PythonImport"),
-        ("PythonImport bad/name main", "PythonImport: 'bad/name' does not name a Python module"),
+        (
+            "PythonImport bad/name main",
+            "PythonImport: 'bad/name' does not name a Python module",
+        ),
     ];
     for (line, needle) in cases {
         let site = if line.starts_with("PythonImport") {
@@ -50,8 +53,11 @@ fn python_import_is_server_wide_only() {
 
 #[test]
 fn a_good_configuration_passes() {
-    let site = location("/x", "basic basic::attrs | .py .html", "  PythonOption a b\n  PythonOption a\n  PythonDebug Off\n  PythonAutoReload Off")
-        + "PythonImport basic main_interpreter\n";
+    let site = location(
+        "/x",
+        "basic basic::attrs | .py .html",
+        "  PythonOption a b\n  PythonOption a\n  PythonDebug Off\n  PythonAutoReload Off",
+    ) + "PythonImport basic main_interpreter\n";
     let (ok, text) = configtest(&site);
     assert!(ok, "{text}");
 }

@@ -20,9 +20,19 @@ fn cookie(r: &Response, name: &str) -> Option<String> {
 fn flask_checks(h: &Httpd) {
     assert_eq!(h.get("/flask/").text(), "flask index");
     assert_eq!(h.get("/flask/hello/world").text(), "hello world");
-    let r = h.request("POST", "/flask/form", &[("Content-Type", b"application/x-www-form-urlencoded")], b"a=2&b=40");
+    let r = h.request(
+        "POST",
+        "/flask/form",
+        &[("Content-Type", b"application/x-www-form-urlencoded")],
+        b"a=2&b=40",
+    );
     assert_eq!(r.text(), "sum=42");
-    let r = h.request("POST", "/flask/json", &[("Content-Type", b"application/json")], br#"{"items": [1, 2, 3]}"#);
+    let r = h.request(
+        "POST",
+        "/flask/json",
+        &[("Content-Type", b"application/json")],
+        br#"{"items": [1, 2, 3]}"#,
+    );
     let v: serde_json::Value = serde_json::from_str(&r.text()).unwrap();
     assert_eq!(v["count"], 3);
     assert_eq!(v["received"]["items"][2], 3);
@@ -54,11 +64,19 @@ fn django_checks(h: &Httpd) {
     let r = h.request(
         "POST",
         "/django/form/",
-        &[("Content-Type", b"application/x-www-form-urlencoded"), ("Cookie", cookie_header.as_bytes())],
+        &[
+            ("Content-Type", b"application/x-www-form-urlencoded"),
+            ("Cookie", cookie_header.as_bytes()),
+        ],
         body.as_bytes(),
     );
     assert_eq!((r.status, r.text().as_str()), (200, "posted pyrite"));
-    let r = h.request("POST", "/django/form/", &[("Content-Type", b"application/x-www-form-urlencoded")], b"name=x");
+    let r = h.request(
+        "POST",
+        "/django/form/",
+        &[("Content-Type", b"application/x-www-form-urlencoded")],
+        b"name=x",
+    );
     assert_eq!(r.status, 403, "no CSRF token, no POST");
     let r = h.get("/django/stream/");
     assert_eq!(r.text(), "part0;part1;part2;part3;");
@@ -69,7 +87,10 @@ fn flask_application() {
     let h = Httpd::start(Mpm::Event, &site());
     flask_checks(&h);
     let log = h.wait_log("flask view failed");
-    assert!(log.contains("flask view failed"), "Flask logs its error through wsgi.errors:\n{log}");
+    assert!(
+        log.contains("flask view failed"),
+        "Flask logs its error through wsgi.errors:\n{log}"
+    );
 }
 
 #[test]

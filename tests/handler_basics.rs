@@ -7,7 +7,11 @@ fn site() -> String {
     let mut s = String::from("PythonOption server_level yes\nPythonOption overridden server\nPythonOption removed here\n");
     s += &location("/hello", "basic", "");
     s += &location("/bytes", "basic::write_bytes", "");
-    s += &location("/attrs", "basic::attrs", "  PythonOption overridden location\n  PythonOption removed\n  PythonOption loc 1\n  PythonDebug On");
+    s += &location(
+        "/attrs",
+        "basic::attrs",
+        "  PythonOption overridden location\n  PythonOption removed\n  PythonOption loc 1\n  PythonDebug On",
+    );
     s += &location("/headers", "basic::headers", "");
     s += &location("/teapot", "basic::status_teapot", "");
     s += &location("/404", "basic::return_404", "");
@@ -18,7 +22,8 @@ fn site() -> String {
     s += &location("/class", "basic::Page.show", "");
     s += &location("/keep", "basic::keep_table", "");
     s += &location("/use-kept", "basic::use_kept_table", "");
-    s += "<Location /py-ext>\n  SetHandler mod_python\n  PythonHandler basic | .py\n  PythonPath \"sys.path+['{HANDLERS}']\"\n</Location>\n";
+    s +=
+        "<Location /py-ext>\n  SetHandler mod_python\n  PythonHandler basic | .py\n  PythonPath \"sys.path+['{HANDLERS}']\"\n</Location>\n";
     s += "<Location /legacy>\n  SetHandler python-program\n  PythonHandler basic\n  PythonPath \"sys.path+['{HANDLERS}']\"\n</Location>\n";
     s
 }
@@ -36,15 +41,25 @@ fn hello_world_under_every_mpm() {
         assert_eq!(r.text(), "Hello World!");
         assert_eq!(r.header_str("content-type").as_deref(), Some("text/plain"));
         let server = r.header_str("server").unwrap();
-        assert!(server.contains("mod_pyrite/0.1") && server.contains("Python/3."), "Server header: {server}");
+        assert!(
+            server.contains("mod_pyrite/0.1") && server.contains("Python/3."),
+            "Server header: {server}"
+        );
         let r = h.get("/legacy");
         assert_eq!(r.text(), "Hello World!", "SetHandler python-program works too");
         let log = h.stop();
         assert!(log.contains("mod_pyrite/0.1.0 (Python 3."), "notice line missing:\n{log}");
-        assert_eq!(log.matches("configured: each child runs handlers").count(), 1, "notice logged once per start:\n{log}");
+        assert_eq!(
+            log.matches("configured: each child runs handlers").count(),
+            1,
+            "notice logged once per start:\n{log}"
+        );
         assert!(log.contains("ready: interpreter"), "child start-up line missing:\n{log}");
         assert!(crash_lines(&log).is_empty(), "{mpm:?} crashed:\n{log}");
-        assert!(log.contains("caught SIGTERM, shutting down"), "{mpm:?} did not stop cleanly:\n{log}");
+        assert!(
+            log.contains("caught SIGTERM, shutting down"),
+            "{mpm:?} did not stop cleanly:\n{log}"
+        );
     }
 }
 
@@ -93,7 +108,12 @@ fn tables_are_case_insensitive_and_multi_valued() {
     let r = h.request(
         "GET",
         "/headers",
-        &[("X-One", b"1"), ("X-Rep", b"a"), ("X-Rep", b"b"), ("X-Echo", "caf\u{e9} \u{2603}".as_bytes())],
+        &[
+            ("X-One", b"1"),
+            ("X-Rep", b"a"),
+            ("X-Rep", b"b"),
+            ("X-Echo", "caf\u{e9} \u{2603}".as_bytes()),
+        ],
         b"",
     );
     assert_eq!(r.status, 200, "{}", h.error_log());
@@ -116,7 +136,12 @@ fn tables_are_case_insensitive_and_multi_valued() {
     assert_eq!(r.header("x-err"), Some(b"err-header".as_slice()));
 
     // Latin-1 (not UTF-8) bytes in a header value come back byte for byte.
-    let r = h.request("GET", "/headers", &[("X-One", b"1"), ("X-Rep", b"x"), ("X-Echo", b"\xe9t\xe9")], b"");
+    let r = h.request(
+        "GET",
+        "/headers",
+        &[("X-One", b"1"), ("X-Rep", b"x"), ("X-Echo", b"\xe9t\xe9")],
+        b"",
+    );
     assert_eq!(r.status, 200);
     assert_eq!(r.header("x-echo"), Some(b"\xe9t\xe9".as_slice()));
 }
@@ -128,7 +153,11 @@ fn return_values_decide_the_status() {
     assert_eq!((r.status, r.text().as_str()), (202, "short and stout"));
     assert_eq!(h.get("/404").status, 404);
     assert_eq!(h.get("/403").status, 403);
-    assert_eq!(h.get("/chain").text(), "first;second;", "handlers run in order while they return OK");
+    assert_eq!(
+        h.get("/chain").text(),
+        "first;second;",
+        "handlers run in order while they return OK"
+    );
     assert_eq!(h.get("/chain-stop").text(), "first;stop;", "a non-OK result ends the chain");
     let r = h.get("/bytes");
     assert_eq!(r.body, b"\x00\x01binary\xff-more");
@@ -137,7 +166,11 @@ fn return_values_decide_the_status() {
     h.write_doc("py-ext/x.py", b"# not served as a file");
     h.write_doc("py-ext/x.txt", b"plain file");
     assert_eq!(h.get("/py-ext/x.py").text(), "Hello World!");
-    assert_eq!(h.get("/py-ext/x.txt").text(), "plain file", "DECLINED: httpd serves other files itself");
+    assert_eq!(
+        h.get("/py-ext/x.txt").text(),
+        "plain file",
+        "DECLINED: httpd serves other files itself"
+    );
     let r = h.get("/log");
     assert_eq!(r.text(), "logged");
     let log = h.wait_log("module level log line");

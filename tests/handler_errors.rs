@@ -38,7 +38,10 @@ fn exception_gives_500_and_traceback_in_log_only() {
         let r = h.get("/raises?q=1");
         assert_eq!(r.status, 500);
         let body = r.text();
-        assert!(!body.contains("Traceback") && !body.contains("deliberate failure"), "traceback leaked: {body}");
+        assert!(
+            !body.contains("Traceback") && !body.contains("deliberate failure"),
+            "traceback leaked: {body}"
+        );
         let log = h.wait_log("ValueError: deliberate failure 12345");
         assert!(log.contains("PythonHandler errors::raises"), "{log}");
         assert!(log.contains("GET /raises?q=1"), "the URI is logged: {log}");
@@ -58,7 +61,11 @@ fn python_debug_on_sends_the_traceback() {
     let body = r.text();
     assert!(body.contains("Traceback (most recent call last):"), "{body}");
     assert!(body.contains("ValueError: deliberate failure 12345"), "{body}");
-    assert!(body.contains("Mod_python error: &quot;PythonHandler errors::raises&quot;") || body.contains("Mod_python error: \"PythonHandler errors::raises\""), "{body}");
+    assert!(
+        body.contains("Mod_python error: &quot;PythonHandler errors::raises&quot;")
+            || body.contains("Mod_python error: \"PythonHandler errors::raises\""),
+        "{body}"
+    );
 }
 
 #[test]

@@ -41,7 +41,10 @@ fn concurrent_requests_over_threads_and_processes_are_all_answered_correctly() {
         if mpm != Mpm::Prefork {
             assert!(threads.len() > pids.len(), "{mpm:?}: no thread served more than one... {threads:?}");
         }
-        assert!(reused_thread_state, "{mpm:?}: threading.local never survived between requests (thread state not pinned)");
+        assert!(
+            reused_thread_state,
+            "{mpm:?}: threading.local never survived between requests (thread state not pinned)"
+        );
         let h = Arc::try_unwrap(h).ok().expect("all clients done");
         let log = h.stop();
         assert!(crash_lines(&log).is_empty(), "{mpm:?}:\n{log}");
@@ -88,8 +91,14 @@ fn failing_python_import_is_logged_and_the_child_still_serves() {
 fn write_module(h: &Httpd, name: &str, body: &str, mtime_offset: i64) {
     let p = h.root.join("handlers").join(format!("{name}.py"));
     std::fs::write(&p, format!("def handler(req):\n    req.write({body:?})\n    return 0\n")).unwrap();
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
-    let t = libc::timeval { tv_sec: now + mtime_offset, tv_usec: 0 };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let t = libc::timeval {
+        tv_sec: now + mtime_offset,
+        tv_usec: 0,
+    };
     let c = std::ffi::CString::new(p.to_str().unwrap()).unwrap();
     // SAFETY: a valid path and two timevals.
     unsafe { libc::utimes(c.as_ptr(), [t, t].as_ptr()) };

@@ -41,7 +41,9 @@ fn every_phase_runs_in_order_with_one_req_object() {
             std::thread::sleep(std::time::Duration::from_millis(100));
         }
         assert!(log.contains("logged /all 200"), "{log}");
-        assert!(std::fs::read_to_string(scratch.join("cleanup.txt")).unwrap_or_default().contains("cleanup /all"));
+        assert!(std::fs::read_to_string(scratch.join("cleanup.txt"))
+            .unwrap_or_default()
+            .contains("cleanup /all"));
         let errlog = h.stop();
         assert!(crash_lines(&errlog).is_empty(), "{errlog}");
     }

@@ -12,7 +12,8 @@ fn request_connection_and_child_pools() {
     // Two requests on one keep-alive connection share its pool.
     let mut s = std::net::TcpStream::connect(("127.0.0.1", h.port)).unwrap();
     s.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
-    s.write_all(b"GET /p HTTP/1.1\r\nHost: x\r\n\r\nGET /p HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+    s.write_all(b"GET /p HTTP/1.1\r\nHost: x\r\n\r\nGET /p HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
     let mut all = Vec::new();
     s.read_to_end(&mut all).unwrap();
     drop(s);
@@ -28,7 +29,11 @@ fn request_connection_and_child_pools() {
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
     assert_eq!(read("request_pool.txt").lines().count(), 2, "one request-pool cleanup per request");
-    assert_eq!(read("conn_pool.txt").lines().count(), 1, "one connection-pool cleanup for the connection");
+    assert_eq!(
+        read("conn_pool.txt").lines().count(),
+        1,
+        "one connection-pool cleanup for the connection"
+    );
     assert!(read("child_exit.txt").is_empty(), "the child has not exited yet");
     let log = h.stop_in_place();
     assert!(crash_lines(&log).is_empty(), "{log}");
@@ -38,5 +43,12 @@ fn request_connection_and_child_pools() {
         }
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
-    assert_eq!(std::fs::read_to_string(scratch.join("child_exit.txt")).unwrap_or_default().lines().count(), 1, "child-exit cleanup ran:\n{log}");
+    assert_eq!(
+        std::fs::read_to_string(scratch.join("child_exit.txt"))
+            .unwrap_or_default()
+            .lines()
+            .count(),
+        1,
+        "child-exit cleanup ran:\n{log}"
+    );
 }

@@ -51,7 +51,11 @@ fn interpreter_directives_are_reported_and_logged() {
     assert_eq!(h.get("/named").text(), "my_interp");
     assert_eq!(h.get("/default").text(), "127.0.0.1", "mod_python's default: the server name");
     let log = h.stop();
-    assert_eq!(log.matches("every handler of a child runs in its one main interpreter").count(), 1, "{log}");
+    assert_eq!(
+        log.matches("every handler of a child runs in its one main interpreter").count(),
+        1,
+        "{log}"
+    );
 }
 
 #[test]
@@ -59,7 +63,11 @@ fn add_handler_at_run_time() {
     let site = location("/add", "extras::adds", "") + &location("/fixup-adds", "extras::adds", "  PythonFixupHandler extras::fixup_adds");
     let h = Httpd::start(Mpm::Event, &site);
     assert_eq!(h.get("/add").text(), "first;added;", "{}", h.error_log());
-    assert_eq!(h.get("/fixup-adds").text(), "first;added;added;", "a handler added by a fixup runs in the content phase");
+    assert_eq!(
+        h.get("/fixup-adds").text(),
+        "first;added;added;",
+        "a handler added by a fixup runs in the content phase"
+    );
 }
 
 #[test]

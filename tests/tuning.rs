@@ -42,7 +42,10 @@ fn handler_modules_are_preloaded_at_child_start() {
     let log = h.wait_log("handler module(s)");
     assert!(log.contains("2 handler module(s)"), "{log}");
     let v: serde_json::Value = serde_json::from_str(&h.get("/c").text()).unwrap();
-    assert_eq!(v["preloaded"], true, "the module named by PythonHandler /p was imported at start: {v}");
+    assert_eq!(
+        v["preloaded"], true,
+        "the module named by PythonHandler /p was imported at start: {v}"
+    );
     drop(h);
     let h = Httpd::start(Mpm::Event, &(site + "PyritePreload Off\n"));
     let v: serde_json::Value = serde_json::from_str(&h.get("/c").text()).unwrap();
@@ -55,7 +58,10 @@ fn tuning_directives_refuse_bad_values() {
         ("PyriteMaxPythonThreads lots", "is not a number of threads"),
         ("PyriteSwitchInterval 0", "is not a number of seconds"),
         ("PyriteSwitchInterval -1", "is not a number of seconds"),
-        ("<VirtualHost *:*>\nPyriteMaxPythonThreads 2\n</VirtualHost>", "applies to the whole server"),
+        (
+            "<VirtualHost *:*>\nPyriteMaxPythonThreads 2\n</VirtualHost>",
+            "applies to the whole server",
+        ),
         ("PyritePreload maybe", "PyritePreload"),
     ] {
         let h = Httpd::prepare(Mpm::Event, &format!("{line}\n"));

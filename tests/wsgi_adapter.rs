@@ -13,12 +13,27 @@ fn alias(url: &str, callable: &str) -> String {
 fn site() -> String {
     let mut s = String::new();
     for (url, c) in [
-        ("/env", "env"), ("/raw", "raw_env"), ("/input", "input_ops"), ("/disconnect", "input_disconnect"),
-        ("/gen", "generator"), ("/midstream", "fails_midstream"), ("/before", "fails_before_headers"),
-        ("/slow", "slow_stream"), ("/closed", "closed"), ("/raises", "raises"), ("/bad-status", "bad_status"),
-        ("/bad-headers", "bad_headers"), ("/twice", "twice"), ("/exc-before", "exc_info_before"),
-        ("/exc-after", "exc_info_after"), ("/write", "write_callable"), ("/not-bytes", "not_bytes"),
-        ("/too-long", "too_long"), ("/head", "head"), ("/file", "file_wrapper"), ("/file-pipe", "file_wrapper_pipe"),
+        ("/env", "env"),
+        ("/raw", "raw_env"),
+        ("/input", "input_ops"),
+        ("/disconnect", "input_disconnect"),
+        ("/gen", "generator"),
+        ("/midstream", "fails_midstream"),
+        ("/before", "fails_before_headers"),
+        ("/slow", "slow_stream"),
+        ("/closed", "closed"),
+        ("/raises", "raises"),
+        ("/bad-status", "bad_status"),
+        ("/bad-headers", "bad_headers"),
+        ("/twice", "twice"),
+        ("/exc-before", "exc_info_before"),
+        ("/exc-after", "exc_info_after"),
+        ("/write", "write_callable"),
+        ("/not-bytes", "not_bytes"),
+        ("/too-long", "too_long"),
+        ("/head", "head"),
+        ("/file", "file_wrapper"),
+        ("/file-pipe", "file_wrapper_pipe"),
         ("/prints", "prints"),
     ] {
         s += &alias(url, c);
@@ -44,7 +59,12 @@ fn json(r: &Response) -> serde_json::Value {
 fn hello_and_environ_under_every_mpm() {
     for mpm in Mpm::ALL {
         let h = Httpd::start(mpm, &site());
-        let r = h.request("POST", "/env/a%20b/c?x=1&y=%C3%A9", &[("Content-Type", b"text/plain"), ("X-Custom", b"yes")], b"body");
+        let r = h.request(
+            "POST",
+            "/env/a%20b/c?x=1&y=%C3%A9",
+            &[("Content-Type", b"text/plain"), ("X-Custom", b"yes")],
+            b"body",
+        );
         assert_eq!(r.status, 200, "{mpm:?}: {}", h.error_log());
         let v = json(&r);
         assert_eq!(v["SCRIPT_NAME"], "/env");
@@ -53,7 +73,10 @@ fn hello_and_environ_under_every_mpm() {
         assert_eq!(v["REQUEST_METHOD"], "POST");
         assert_eq!(v["CONTENT_TYPE"], "text/plain");
         assert_eq!(v["CONTENT_LENGTH"], "4");
-        assert!(v.get("HTTP_CONTENT_TYPE").is_none() && v.get("HTTP_CONTENT_LENGTH").is_none(), "{v}");
+        assert!(
+            v.get("HTTP_CONTENT_TYPE").is_none() && v.get("HTTP_CONTENT_LENGTH").is_none(),
+            "{v}"
+        );
         assert_eq!(v["HTTP_X_CUSTOM"], "yes");
         assert_eq!(v["SERVER_PORT"], h.port.to_string());
         assert_eq!(v["REMOTE_ADDR"], "127.0.0.1");
@@ -91,8 +114,17 @@ fn environ_is_latin1_and_never_strict_utf8() {
     assert_eq!(r.status, 200, "{}", h.error_log());
     // The app re-encodes each str as latin-1: the bytes come back unchanged.
     let body = r.body.clone();
-    assert!(body.windows(b"PATH_INFO=/caf\xe9/\xc3\xa9".len()).any(|w| w == b"PATH_INFO=/caf\xe9/\xc3\xa9"), "{:?}", String::from_utf8_lossy(&body));
-    assert!(body.windows(b"HTTP_X_RAW=\xe9t\xe9".len()).any(|w| w == b"HTTP_X_RAW=\xe9t\xe9"), "{:?}", String::from_utf8_lossy(&body));
+    assert!(
+        body.windows(b"PATH_INFO=/caf\xe9/\xc3\xa9".len())
+            .any(|w| w == b"PATH_INFO=/caf\xe9/\xc3\xa9"),
+        "{:?}",
+        String::from_utf8_lossy(&body)
+    );
+    assert!(
+        body.windows(b"HTTP_X_RAW=\xe9t\xe9".len()).any(|w| w == b"HTTP_X_RAW=\xe9t\xe9"),
+        "{:?}",
+        String::from_utf8_lossy(&body)
+    );
     assert!(body.windows(b"QUERY_STRING=q=%FF".len()).any(|w| w == b"QUERY_STRING=q=%FF"));
 }
 
@@ -106,7 +138,10 @@ fn script_name_and_path_info_split_as_mod_wsgi() {
     s += &format!("<VirtualHost *:*>\n  ServerName vhost.example\n  WSGIScriptAlias / {{HANDLERS}}/wsgi_apps.py callable-object=raw_env\n</VirtualHost>\n");
     let h = Httpd::start(Mpm::Event, &s);
     let split = |host: &str, path: &str| -> (u16, String, String) {
-        let r = raw_request(h.port, format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").as_bytes());
+        let r = raw_request(
+            h.port,
+            format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").as_bytes(),
+        );
         let t = r.text();
         let get = |k: &str| t.lines().find_map(|l| l.strip_prefix(&format!("{k}="))).unwrap_or("?").to_string();
         (r.status, get("SCRIPT_NAME"), get("PATH_INFO"))
@@ -119,7 +154,10 @@ fn script_name_and_path_info_split_as_mod_wsgi() {
     assert_eq!(split("127.0.0.1", "/apple").0, 404);
     assert_eq!(split("127.0.0.1", "/slash/"), (200, "/slash/".into(), "".into()));
     assert_eq!(split("127.0.0.1", "/slash").0, 404);
-    assert_eq!(split("127.0.0.1", "/m/wsgi_apps.x/more"), (200, "/m/wsgi_apps.x".into(), "/more".into()));
+    assert_eq!(
+        split("127.0.0.1", "/m/wsgi_apps.x/more"),
+        (200, "/m/wsgi_apps.x".into(), "/more".into())
+    );
     // The virtual host's "/" alias: SCRIPT_NAME is empty and PATH_INFO the whole path.
     assert_eq!(split("vhost.example", "/"), (200, "".into(), "/".into()));
     assert_eq!(split("vhost.example", "/x/y"), (200, "".into(), "/x/y".into()));
@@ -135,14 +173,23 @@ fn wsgi_input_reads_exactly_and_ends_at_once() {
         post("lines", &[], body),
         "[b'line one\\n', b'lin', b'e two is longer\\n', b'third\\n', b'no newline at end', b'']"
     );
-    assert_eq!(post("hint", &[], body), "[b'line one\\n', b'|', b'line two is longer\\nthird\\nno newline at end']");
-    assert_eq!(post("iter", &[], body), "[b'line one\\n', b'line two is longer\\n', b'third\\n', b'no newline at end']");
+    assert_eq!(
+        post("hint", &[], body),
+        "[b'line one\\n', b'|', b'line two is longer\\nthird\\nno newline at end']"
+    );
+    assert_eq!(
+        post("iter", &[], body),
+        "[b'line one\\n', b'line two is longer\\n', b'third\\n', b'no newline at end']"
+    );
     let chunks = post("chunks", &[], body);
     assert!(chunks.starts_with("[b'line on', b'e\\nline '"), "{chunks}");
     assert_eq!(post("read", &[], b""), "[b'', b'', b'']");
     // Chunked request body (allowed for /input by WSGIChunkedRequest On).
     let chunked = common::chunked(body, 10);
-    assert_eq!(post("read", &[("Transfer-Encoding", b"chunked")], &chunked), format!("[{}, b'', b'']", py_bytes(body)));
+    assert_eq!(
+        post("read", &[("Transfer-Encoding", b"chunked")], &chunked),
+        format!("[{}, b'', b'']", py_bytes(body))
+    );
     // Elsewhere chunked bodies get 411, as under mod_wsgi.
     let r = h.request("POST", "/env", &[("Transfer-Encoding", b"chunked")], b"0\r\n\r\n");
     assert_eq!(r.status, 411);
@@ -167,7 +214,8 @@ fn py_bytes(b: &[u8]) -> String {
 fn client_disconnect_mid_body_raises_oserror_in_the_app() {
     let h = Httpd::start(Mpm::Event, &site());
     let mut s = std::net::TcpStream::connect(("127.0.0.1", h.port)).unwrap();
-    s.write_all(b"POST /disconnect HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\nonly a few bytes").unwrap();
+    s.write_all(b"POST /disconnect HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\nonly a few bytes")
+        .unwrap();
     std::thread::sleep(std::time::Duration::from_millis(300));
     drop(s);
     let log = h.wait_log("input_disconnect saw");
@@ -186,7 +234,10 @@ fn start_response_rejects_bad_status_and_headers_with_500() {
     for kind in ["crlf", "lf", "tuple", "notpair", "bytesname", "nonlatin", "badname", "cl"] {
         let r = h.get(&format!("/bad-headers?{kind}"));
         assert_eq!(r.status, 500, "headers {kind}");
-        assert!(r.header("set-cookie").is_none() && r.header("x-bad").is_none(), "header injection got through: {r:?}");
+        assert!(
+            r.header("set-cookie").is_none() && r.header("x-bad").is_none(),
+            "header injection got through: {r:?}"
+        );
     }
     let log = h.error_log();
     assert!(log.contains("contains a control character"), "{log}");

@@ -59,7 +59,10 @@ fn scripts_are_preloaded_at_child_start_unless_told_not_to() {
                 WSGIImportScript {HANDLERS}/wsgi_apps.py process-group=%{GLOBAL} application-group=%{GLOBAL}\n";
     let h = Httpd::start(Mpm::Event, site);
     let log = h.wait_log("WSGI script(s)");
-    assert!(log.contains("2 WSGI script(s)"), "the alias target and the import script load at start:\n{log}");
+    assert!(
+        log.contains("2 WSGI script(s)"),
+        "the alias target and the import script load at start:\n{log}"
+    );
     let v = info(&h, "/pre", &[]);
     assert_eq!(v["loaded_pid"], v["pid"]);
     assert_eq!(v["loaded_before_first_request"], true);
@@ -109,17 +112,38 @@ fn daemon_mode_is_refused_with_a_clear_message() {
     let h = Httpd::prepare(Mpm::Event, "WSGIScriptAlias /x /srv/x.wsgi bogus=1\n");
     let text = String::from_utf8_lossy(&h.apachectl("configtest").stderr).into_owned();
     assert!(text.contains("invalid option \"bogus\""), "{text}");
-    let h = Httpd::prepare(Mpm::Event, "WSGIScriptAlias /x /srv/x.wsgi process-group=%{GLOBAL} application-group=%{GLOBAL}\nWSGIProcessGroup %{GLOBAL}\n");
-    assert!(h.apachectl("configtest").status.success(), "%{{GLOBAL}} is embedded mode and accepted");
+    let h = Httpd::prepare(
+        Mpm::Event,
+        "WSGIScriptAlias /x /srv/x.wsgi process-group=%{GLOBAL} application-group=%{GLOBAL}\nWSGIProcessGroup %{GLOBAL}\n",
+    );
+    assert!(
+        h.apachectl("configtest").status.success(),
+        "%{{GLOBAL}} is embedded mode and accepted"
+    );
 }
 
 #[test]
 fn python_home_runs_applications_in_a_virtualenv() {
-    let h = Httpd::prepare(Mpm::Event, "WSGIPythonHome {SCRATCH}/venv\nWSGIScriptAlias /info {HANDLERS}/wsgi_config_apps.py callable-object=info\n");
+    let h = Httpd::prepare(
+        Mpm::Event,
+        "WSGIPythonHome {SCRATCH}/venv\nWSGIScriptAlias /info {HANDLERS}/wsgi_config_apps.py callable-object=info\n",
+    );
     let venv = h.root.join("scratch/venv");
-    let out = std::process::Command::new("/usr/bin/python3").args(["-m", "venv", "--without-pip"]).arg(&venv).output().unwrap();
+    let out = std::process::Command::new("/usr/bin/python3")
+        .args(["-m", "venv", "--without-pip"])
+        .arg(&venv)
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let site_packages = venv.join("lib").read_dir().unwrap().flatten().next().unwrap().path().join("site-packages");
+    let site_packages = venv
+        .join("lib")
+        .read_dir()
+        .unwrap()
+        .flatten()
+        .next()
+        .unwrap()
+        .path()
+        .join("site-packages");
     std::fs::write(site_packages.join("venv_only_module.py"), "X = 1\n").unwrap();
     let _ = std::process::Command::new("chmod").args(["-R", "a+rX"]).arg(&venv).status();
     assert!(h.apachectl("start").status.success(), "{}", h.error_log());
@@ -127,8 +151,14 @@ fn python_home_runs_applications_in_a_virtualenv() {
     let v = info(&h, "/info", &[]);
     assert_eq!(v["prefix"], venv.to_str().unwrap(), "{v}");
     let path: Vec<String> = serde_json::from_value(v["sys_path"].clone()).unwrap();
-    assert!(path.iter().any(|p| p == site_packages.to_str().unwrap()), "venv site-packages on sys.path: {path:?}");
-    assert!(!path.iter().any(|p| p.contains("dist-packages")), "the system's packages are not: {path:?}");
+    assert!(
+        path.iter().any(|p| p == site_packages.to_str().unwrap()),
+        "venv site-packages on sys.path: {path:?}"
+    );
+    assert!(
+        !path.iter().any(|p| p.contains("dist-packages")),
+        "the system's packages are not: {path:?}"
+    );
 }
 
 #[test]

@@ -3,8 +3,8 @@
 pub mod raw;
 
 pub mod log;
-pub mod sendfile;
 pub mod pool;
+pub mod sendfile;
 pub mod table;
 
 use std::ffi::{c_char, CStr};

@@ -31,14 +31,7 @@ unsafe extern "C" fn run_boxed_cleanup<F: FnOnce()>(data: *mut c_void) -> raw::a
 /// `pool` is a live pool.
 pub unsafe fn on_cleanup<F: FnOnce() + 'static>(pool: *mut raw::apr_pool_t, f: F) {
     let data = Box::into_raw(Box::new(Some(f))) as *const c_void;
-    unsafe {
-        raw::apr_pool_cleanup_register(
-            pool,
-            data,
-            Some(run_boxed_cleanup::<F>),
-            Some(raw::apr_pool_cleanup_null),
-        )
-    }
+    unsafe { raw::apr_pool_cleanup_register(pool, data, Some(run_boxed_cleanup::<F>), Some(raw::apr_pool_cleanup_null)) }
 }
 
 /// Moves `value` into memory whose lifetime is the pool's: it is dropped when

@@ -58,7 +58,11 @@ impl Body {
         let (rc, has_body) = crate::interp::blocking(py, move || unsafe {
             let rp = rp;
             let rc = raw::ap_setup_client_block(rp.0, raw::REQUEST_CHUNKED_DECHUNK as i32);
-            let has = if rc == raw::OK as i32 { raw::ap_should_client_block(rp.0) } else { 0 };
+            let has = if rc == raw::OK as i32 {
+                raw::ap_should_client_block(rp.0)
+            } else {
+                0
+            };
             (rc, has)
         });
         if rc != raw::OK as i32 {

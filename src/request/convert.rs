@@ -55,7 +55,10 @@ pub fn header_bytes<'a>(obj: &'a Bound<'_, PyAny>, what: &str) -> PyResult<Cow<'
     } else if let Ok(b) = obj.cast::<PyBytes>() {
         Cow::Borrowed(b.as_bytes())
     } else {
-        return Err(PyTypeError::new_err(format!("{what} must be str or bytes, not {}", obj.get_type().name()?)));
+        return Err(PyTypeError::new_err(format!(
+            "{what} must be str or bytes, not {}",
+            obj.get_type().name()?
+        )));
     };
     if b.contains(&0) {
         return Err(PyValueError::new_err(format!("{what} must not contain a NUL character")));
@@ -72,13 +75,18 @@ pub fn body_bytes<'a>(obj: &'a Bound<'_, PyAny>) -> PyResult<Cow<'a, [u8]>> {
         Ok(Cow::Owned(s.to_cow()?.into_owned().into_bytes()))
     } else if unsafe { pyo3::ffi::PyObject_CheckBuffer(obj.as_ptr()) } != 0 {
         let py = obj.py();
-        let bytes = py
-            .get_type::<PyBytes>()
-            .call1((obj,))
-            .map_err(|_| PyTypeError::new_err(format!("write() takes str or bytes, not {}", obj.get_type().name().map(|n| n.to_string()).unwrap_or_default())))?;
+        let bytes = py.get_type::<PyBytes>().call1((obj,)).map_err(|_| {
+            PyTypeError::new_err(format!(
+                "write() takes str or bytes, not {}",
+                obj.get_type().name().map(|n| n.to_string()).unwrap_or_default()
+            ))
+        })?;
         let b: Vec<u8> = bytes.cast::<PyBytes>()?.as_bytes().to_vec();
         Ok(Cow::Owned(b))
     } else {
-        Err(PyTypeError::new_err(format!("write() takes str or bytes, not {}", obj.get_type().name()?)))
+        Err(PyTypeError::new_err(format!(
+            "write() takes str or bytes, not {}",
+            obj.get_type().name()?
+        )))
     }
 }

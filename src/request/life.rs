@@ -25,7 +25,11 @@ impl Life {
     /// A life for `r`, owned by the calling thread.
     pub fn new(r: *mut raw::request_rec) -> Self {
         // SAFETY: pthread_self has no preconditions.
-        Life { r, alive: AtomicBool::new(true), owner: unsafe { libc::pthread_self() } }
+        Life {
+            r,
+            alive: AtomicBool::new(true),
+            owner: unsafe { libc::pthread_self() },
+        }
     }
 
     /// The request record, if it may be used from here and now.

@@ -82,19 +82,21 @@ impl Output {
             return Ok(());
         }
         self.sent |= !data.is_empty();
-        let ok = if flush && !self.pending_in_httpd && data.len() <= SAFE_FLUSH && !crate::interp::contended() && unsafe { send_queue_empty(r) } {
-            // SAFETY: r is live and served by this thread; the write cannot block (see module doc).
-            unsafe { write_to_httpd(r, data, true) }
-        } else {
-            let rp = SendPtr(r);
-            let d = SendPtr(data.as_ptr() as *mut u8);
-            let len = data.len();
-            // SAFETY: as above; `data` outlives the call and nothing else uses r meanwhile.
-            crate::interp::blocking(py, move || unsafe {
-                let (rp, d) = (rp, d);
-                write_to_httpd(rp.0, std::slice::from_raw_parts(d.0, len), flush)
-            })
-        };
+        let ok =
+            if flush && !self.pending_in_httpd && data.len() <= SAFE_FLUSH && !crate::interp::contended() && unsafe { send_queue_empty(r) }
+            {
+                // SAFETY: r is live and served by this thread; the write cannot block (see module doc).
+                unsafe { write_to_httpd(r, data, true) }
+            } else {
+                let rp = SendPtr(r);
+                let d = SendPtr(data.as_ptr() as *mut u8);
+                let len = data.len();
+                // SAFETY: as above; `data` outlives the call and nothing else uses r meanwhile.
+                crate::interp::blocking(py, move || unsafe {
+                    let (rp, d) = (rp, d);
+                    write_to_httpd(rp.0, std::slice::from_raw_parts(d.0, len), flush)
+                })
+            };
         self.pending_in_httpd = !flush;
         if ok {
             Ok(())

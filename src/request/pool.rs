@@ -4,8 +4,8 @@
 //! raised into httpd), and mapping access to values that live exactly as long
 //! as the pool (per-connection state across keep-alive requests, per-child
 //! state). One Python object per pool, kept in the pool's userdata.
-use crate::sync::LockExt;
 use crate::ffi::{self, raw};
+use crate::sync::LockExt;
 use pyo3::exceptions::{PyKeyError, PyRuntimeError};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -35,7 +35,14 @@ pub unsafe fn of(py: Python<'_>, pool: *mut raw::apr_pool_t) -> PyResult<Py<Pool
         if let Some(p) = (existing as *const Py<Pool>).as_ref() {
             return Ok(p.clone_ref(py));
         }
-        let obj = Py::new(py, Pool { alive: AtomicBool::new(true), values: Mutex::new(Some(PyDict::new(py).unbind())), cleanups: Mutex::new(Vec::new()) })?;
+        let obj = Py::new(
+            py,
+            Pool {
+                alive: AtomicBool::new(true),
+                values: Mutex::new(Some(PyDict::new(py).unbind())),
+                cleanups: Mutex::new(Vec::new()),
+            },
+        )?;
         let boxed = Box::into_raw(Box::new(obj.clone_ref(py)));
         raw::apr_pool_userdata_setn(boxed as *const std::ffi::c_void, KEY.as_ptr(), None, pool);
         let addr = boxed as usize;
@@ -95,7 +102,9 @@ impl Pool {
     }
 
     fn __getitem__<'py>(&self, py: Python<'py>, key: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
-        self.values(py)?.get_item(key)?.ok_or_else(|| PyKeyError::new_err(key.clone().unbind()))
+        self.values(py)?
+            .get_item(key)?
+            .ok_or_else(|| PyKeyError::new_err(key.clone().unbind()))
     }
 
     fn __setitem__(&self, py: Python<'_>, key: &Bound<'_, PyAny>, value: &Bound<'_, PyAny>) -> PyResult<()> {
@@ -116,7 +125,11 @@ impl Pool {
 
     #[pyo3(signature = (key, default=None))]
     fn get<'py>(&self, py: Python<'py>, key: &Bound<'py, PyAny>, default: Option<Bound<'py, PyAny>>) -> PyResult<Bound<'py, PyAny>> {
-        Ok(self.values(py)?.get_item(key)?.or(default).unwrap_or_else(|| py.None().into_bound(py)))
+        Ok(self
+            .values(py)?
+            .get_item(key)?
+            .or(default)
+            .unwrap_or_else(|| py.None().into_bound(py)))
     }
 
     #[pyo3(signature = (key, default=None))]

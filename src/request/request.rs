@@ -1,6 +1,5 @@
 //! The `req` object handed to mod_python handlers: a view of httpd's
 //! request_rec with mod_python's attributes and methods.
-use crate::sync::LockExt;
 use super::body::Body;
 use super::connection::Connection;
 use super::convert;
@@ -10,6 +9,7 @@ use super::server::Server;
 use super::table::Table;
 use crate::config;
 use crate::ffi::{self, log, raw, SendPtr};
+use crate::sync::LockExt;
 use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
@@ -86,7 +86,12 @@ impl Request {
         self.life.get()
     }
 
-    fn table<'py>(&self, py: Python<'py>, cell: &OnceLock<Py<Table>>, pick: impl FnOnce(*mut raw::request_rec) -> *mut raw::apr_table_t) -> PyResult<Bound<'py, Table>> {
+    fn table<'py>(
+        &self,
+        py: Python<'py>,
+        cell: &OnceLock<Py<Table>>,
+        pick: impl FnOnce(*mut raw::request_rec) -> *mut raw::apr_table_t,
+    ) -> PyResult<Bound<'py, Table>> {
         let r = self.r()?;
         if let Some(t) = cell.get() {
             return Ok(t.bind(py).clone());
@@ -119,7 +124,11 @@ impl Request {
     }
 
     /// A string field of the record as str (None for NULL).
-    fn text_field<'py>(&self, py: Python<'py>, pick: impl FnOnce(*mut raw::request_rec) -> *const std::ffi::c_char) -> PyResult<Bound<'py, PyAny>> {
+    fn text_field<'py>(
+        &self,
+        py: Python<'py>,
+        pick: impl FnOnce(*mut raw::request_rec) -> *const std::ffi::c_char,
+    ) -> PyResult<Bound<'py, PyAny>> {
         let r = self.r()?;
         // SAFETY: r is live; the field is NULL or a string of the request pool.
         Ok(unsafe { convert::opt_text(py, pick(r)) })
@@ -563,7 +572,9 @@ impl Request {
                 return Ok(py.None().into_bound(py));
             }
             let elts = (*arr).elts as *const *const std::ffi::c_char;
-            let items: Vec<Bound<'py, PyAny>> = (0..(*arr).nelts.max(0) as usize).map(|i| convert::opt_text(py, *elts.add(i))).collect();
+            let items: Vec<Bound<'py, PyAny>> = (0..(*arr).nelts.max(0) as usize)
+                .map(|i| convert::opt_text(py, *elts.add(i)))
+                .collect();
             Ok(pyo3::types::PyTuple::new(py, items)?.into_any())
         }
     }
@@ -577,7 +588,13 @@ impl Request {
     /// An SSL variable from mod_ssl (None without mod_ssl or for plain HTTP).
     fn ssl_var_lookup<'py>(&self, py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
         let r = self.r()?;
-        type Lookup = unsafe extern "C" fn(*mut raw::apr_pool_t, *mut raw::server_rec, *mut raw::conn_rec, *mut raw::request_rec, *mut std::ffi::c_char) -> *mut std::ffi::c_char;
+        type Lookup = unsafe extern "C" fn(
+            *mut raw::apr_pool_t,
+            *mut raw::server_rec,
+            *mut raw::conn_rec,
+            *mut raw::request_rec,
+            *mut std::ffi::c_char,
+        ) -> *mut std::ffi::c_char;
         // SAFETY: mod_ssl registers ssl_var_lookup with exactly this signature.
         unsafe {
             let Some(f) = raw::apr_dynamic_fn_retrieve(c"ssl_var_lookup".as_ptr()) else {
@@ -651,7 +668,10 @@ impl Request {
             exts: Vec::new(),
             directory: dir,
             location: None,
-            origin: config::Origin { file: "req.add_handler".into(), line: 0 },
+            origin: config::Origin {
+                file: "req.add_handler".into(),
+                line: 0,
+            },
             silent: false,
             cache: Default::default(),
         });
@@ -689,7 +709,10 @@ impl Request {
         let offset = offset.clamp(0, size);
         let n = if len < 0 { size - offset } else { len.min(size - offset) };
         // What was written before goes first.
-        self.output.locked().push(py, r).map_err(|_| PyOSError::new_err("Write failed, client closed connection."))?;
+        self.output
+            .locked()
+            .push(py, r)
+            .map_err(|_| PyOSError::new_err("Write failed, client closed connection."))?;
         use std::os::fd::AsRawFd;
         let (fd, rp) = (file.as_raw_fd(), SendPtr(r));
         // SAFETY: r is live and served by this thread; fd stays open (file lives to the end of this call).

@@ -137,13 +137,17 @@ impl Server {
 
     /// The server-level PythonOption values, as a table.
     fn get_options(&self) -> PyResult<Table> {
-        let opts = unsafe { config::server_dir_config(self.s) }.map(|c| c.options()).unwrap_or_default();
+        let opts = unsafe { config::server_dir_config(self.s) }
+            .map(|c| c.options())
+            .unwrap_or_default();
         Table::from_pairs(opts)
     }
 
     /// The server-level Python* directives, as a table.
     fn get_config(&self) -> PyResult<Table> {
-        let pairs = unsafe { config::server_dir_config(self.s) }.map(super::request::config_pairs).unwrap_or_default();
+        let pairs = unsafe { config::server_dir_config(self.s) }
+            .map(super::request::config_pairs)
+            .unwrap_or_default();
         Table::from_pairs(pairs)
     }
 

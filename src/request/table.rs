@@ -42,7 +42,10 @@ fn nul_err(_: t::NulError) -> PyErr {
 impl Table {
     /// A view of a request's table.
     pub fn of_request(life: Arc<Life>, tbl: *mut raw::apr_table_t) -> Self {
-        Table { t: tbl, owner: Owner::Request(life) }
+        Table {
+            t: tbl,
+            owner: Owner::Request(life),
+        }
     }
 
     /// A new table with its own pool.
@@ -55,7 +58,10 @@ impl Table {
         }
         // SAFETY: pool is live and owned by the new table.
         let tbl = unsafe { t::make(pool, 8) };
-        Ok(Table { t: tbl, owner: Owner::Own(pool) })
+        Ok(Table {
+            t: tbl,
+            owner: Owner::Own(pool),
+        })
     }
 
     /// A new owned table filled with `pairs`.
@@ -81,9 +87,7 @@ impl Table {
         // SAFETY: tb is live (checked above) and not modified during the loop.
         let out = unsafe { t::entries(tb) }
             .iter()
-            .map(|e| unsafe {
-                (convert::opt_text(py, e.key), convert::opt_text(py, e.val))
-            })
+            .map(|e| unsafe { (convert::opt_text(py, e.key), convert::opt_text(py, e.val)) })
             .collect();
         Ok(out)
     }
@@ -98,7 +102,9 @@ impl Table {
         };
         for item in items.try_iter()? {
             let item = item?;
-            let pair = item.cast::<PyTuple>().map_err(|_| PyTypeError::new_err("expected (key, value) pairs"))?;
+            let pair = item
+                .cast::<PyTuple>()
+                .map_err(|_| PyTypeError::new_err("expected (key, value) pairs"))?;
             if pair.len() != 2 {
                 return Err(PyTypeError::new_err("expected (key, value) pairs"));
             }
@@ -158,7 +164,9 @@ impl Table {
 
     fn __contains__(&self, key: &Bound<'_, PyAny>) -> PyResult<bool> {
         let tb = self.table()?;
-        let Ok(k) = convert::header_bytes(key, "table key") else { return Ok(false) };
+        let Ok(k) = convert::header_bytes(key, "table key") else {
+            return Ok(false);
+        };
         // SAFETY: tb is live.
         Ok(!unsafe { t::get_all(tb, &k) }.is_empty())
     }
@@ -254,7 +262,12 @@ impl Table {
         // SAFETY: tb is live; the entries are copied into the new table's pool.
         let pairs: Vec<(Vec<u8>, Vec<u8>)> = unsafe { t::entries(tb) }
             .iter()
-            .map(|e| unsafe { (ffi::cstr(e.key).unwrap_or_default().to_vec(), ffi::cstr(e.val).unwrap_or_default().to_vec()) })
+            .map(|e| unsafe {
+                (
+                    ffi::cstr(e.key).unwrap_or_default().to_vec(),
+                    ffi::cstr(e.val).unwrap_or_default().to_vec(),
+                )
+            })
             .collect();
         Table::from_pairs(pairs)
     }

@@ -1,7 +1,6 @@
 //! One WSGI call: environ in, application called, its iterable sent to httpd,
 //! close() always called. Errors become a 500 before the response has
 //! started, or a visibly cut response after.
-use crate::sync::LockExt;
 use super::environ::{self, Spec};
 use super::file_wrapper::{regular_file, FileWrapper};
 use super::input::Input;
@@ -9,6 +8,7 @@ use super::logstream::LogStream;
 use super::response::{Response, Shared, StartResponse};
 use crate::ffi::{self, log, raw, table, SendPtr};
 use crate::request::life::Life;
+use crate::sync::LockExt;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyTuple};
 use std::sync::Arc;
@@ -60,7 +60,11 @@ pub fn run<'py>(py: Python<'py>, r: *mut raw::request_rec, app: &Bound<'py, PyAn
     // SAFETY: r is live; headers_in belongs to it.
     let chunked = unsafe { !table::get_all((*r).headers_in, b"transfer-encoding").is_empty() };
     if chunked && !call.chunked_ok {
-        log::rerror(r, log::APLOG_INFO, &format!("{who}: chunked request body refused (WSGIChunkedRequest Off)"));
+        log::rerror(
+            r,
+            log::APLOG_INFO,
+            &format!("{who}: chunked request body refused (WSGIChunkedRequest Off)"),
+        );
         return Outcome::Status(raw::HTTP_LENGTH_REQUIRED as i32);
     }
     let life = Arc::new(Life::new(r));
@@ -80,8 +84,21 @@ pub fn run<'py>(py: Python<'py>, r: *mut raw::request_rec, app: &Bound<'py, PyAn
     let outcome = (|| -> PyResult<Outcome> {
         let input = Py::new(py, Input::new(life.clone()))?;
         // SAFETY: r is live and served by this thread.
-        let env = unsafe { environ::build(py, r, &call.spec, input.into_bound(py).into_any(), errors.bind(py).clone().into_any())? };
-        let start_response = Py::new(py, StartResponse { response: response.clone() })?;
+        let env = unsafe {
+            environ::build(
+                py,
+                r,
+                &call.spec,
+                input.into_bound(py).into_any(),
+                errors.bind(py).clone().into_any(),
+            )?
+        };
+        let start_response = Py::new(
+            py,
+            StartResponse {
+                response: response.clone(),
+            },
+        )?;
         let result = match app.call1((env, start_response)) {
             Ok(v) => v,
             Err(e) => return Ok(failed(py, r, &who.to_string(), &response, &e)),
@@ -90,7 +107,11 @@ pub fn run<'py>(py: Python<'py>, r: *mut raw::request_rec, app: &Bound<'py, PyAn
         let closed = close(py, &result);
         match (sent, closed) {
             (Err(Failure::Client), _) => {
-                log::rerror(r, log::APLOG_INFO, &format!("{who}: the client closed the connection before the response was complete"));
+                log::rerror(
+                    r,
+                    log::APLOG_INFO,
+                    &format!("{who}: the client closed the connection before the response was complete"),
+                );
                 let pending = response.locked().finish().unwrap_or_default();
                 Ok(Outcome::Sent { pending, abort: true })
             }
@@ -111,7 +132,14 @@ pub fn run<'py>(py: Python<'py>, r: *mut raw::request_rec, app: &Bound<'py, PyAn
                     return Ok(failed(py, r, &who.to_string(), &response, &e));
                 }
                 if resp.overflow > 0 {
-                    log::rerror(r, log::APLOG_WARNING, &format!("{who}: {} bytes past the Content-Length the application declared were not sent", resp.overflow));
+                    log::rerror(
+                        r,
+                        log::APLOG_WARNING,
+                        &format!(
+                            "{who}: {} bytes past the Content-Length the application declared were not sent",
+                            resp.overflow
+                        ),
+                    );
                 }
                 let pending = resp.finish()?;
                 Ok(Outcome::Sent { pending, abort: false })
@@ -164,9 +192,17 @@ fn send(py: Python<'_>, response: &Shared, result: &Bound<'_, PyAny>) -> Result<
     let write = |data: &[u8], flush: bool| -> Result<(), Failure> {
         let mut resp = response.locked();
         if !resp.started() {
-            return Err(Failure::App(pyo3::exceptions::PyRuntimeError::new_err("the application yielded data before calling start_response()")));
+            return Err(Failure::App(pyo3::exceptions::PyRuntimeError::new_err(
+                "the application yielded data before calling start_response()",
+            )));
         }
-        resp.write(py, data, flush).map_err(|e| if resp.request().is_ok() && e.is_instance_of::<pyo3::exceptions::PyOSError>(py) { Failure::Client } else { Failure::App(e) })
+        resp.write(py, data, flush).map_err(|e| {
+            if resp.request().is_ok() && e.is_instance_of::<pyo3::exceptions::PyOSError>(py) {
+                Failure::Client
+            } else {
+                Failure::App(e)
+            }
+        })
     };
     let as_bytes = |item: &Bound<'_, PyAny>| -> Result<Vec<u8>, Failure> {
         item.cast::<PyBytes>().map(|b| b.as_bytes().to_vec()).map_err(|_| {
@@ -209,7 +245,9 @@ fn send(py: Python<'_>, response: &Shared, result: &Bound<'_, PyAny>) -> Result<
 fn send_file(py: Python<'_>, response: &Shared, fd: i32, pos: i64, size: i64) -> Result<(), Failure> {
     let mut resp = response.locked();
     if !resp.started() {
-        return Err(Failure::App(pyo3::exceptions::PyRuntimeError::new_err("the application returned a file before calling start_response()")));
+        return Err(Failure::App(pyo3::exceptions::PyRuntimeError::new_err(
+            "the application returned a file before calling start_response()",
+        )));
     }
     let fresh = !resp.body_started();
     let len = resp.allow((size - pos).max(0) as u64);

@@ -9,7 +9,6 @@ use std::path::Path;
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime};
 
-
 struct Script {
     module: Py<PyModule>,
     /// Application objects looked up in this module, by name.
@@ -31,7 +30,10 @@ fn mtime(path: &str) -> Option<i64> {
 fn load<'py>(py: Python<'py>, path: &str) -> PyResult<Bound<'py, PyModule>> {
     let source = std::fs::read(path).map_err(|e| pyo3::exceptions::PyOSError::new_err(format!("cannot read WSGI script {path}: {e}")))?;
     let hashlib = py.import("hashlib")?;
-    let digest: String = hashlib.call_method1("md5", (pyo3::types::PyBytes::new(py, path.as_bytes()),))?.call_method0("hexdigest")?.extract()?;
+    let digest: String = hashlib
+        .call_method1("md5", (pyo3::types::PyBytes::new(py, path.as_bytes()),))?
+        .call_method0("hexdigest")?
+        .extract()?;
     let name = format!("_mod_wsgi_{digest}");
     let module = PyModule::new(py, &name)?;
     module.setattr("__file__", path)?;
@@ -79,13 +81,24 @@ pub fn module<'py>(py: Python<'py>, path: &str, reloading: bool, known_mtime: Op
     let module = load(py, path)?;
     SCRIPTS.locked().get_or_insert_with(HashMap::new).insert(
         path.to_string(),
-        Script { module: module.clone().unbind(), apps: Vec::new(), mtime: now_mtime, checked: Instant::now() },
+        Script {
+            module: module.clone().unbind(),
+            apps: Vec::new(),
+            mtime: now_mtime,
+            checked: Instant::now(),
+        },
     );
     Ok(module)
 }
 
 /// The application object `callable` of the script at `path`.
-pub fn application<'py>(py: Python<'py>, path: &str, callable: &str, reloading: bool, known_mtime: Option<i64>) -> PyResult<Bound<'py, PyAny>> {
+pub fn application<'py>(
+    py: Python<'py>,
+    path: &str,
+    callable: &str,
+    reloading: bool,
+    known_mtime: Option<i64>,
+) -> PyResult<Bound<'py, PyAny>> {
     // Fast path: the module is current and the object was looked up before.
     {
         let guard = SCRIPTS.locked();
@@ -100,7 +113,9 @@ pub fn application<'py>(py: Python<'py>, path: &str, callable: &str, reloading: 
     }
     let m = module(py, path, reloading, known_mtime)?;
     let app = m.getattr(callable).map_err(|_| {
-        pyo3::exceptions::PyAttributeError::new_err(format!("WSGI script {path} has no object named '{callable}' (WSGICallableObject / callable-object=)"))
+        pyo3::exceptions::PyAttributeError::new_err(format!(
+            "WSGI script {path} has no object named '{callable}' (WSGICallableObject / callable-object=)"
+        ))
     })?;
     if let Some(s) = SCRIPTS.locked().as_mut().and_then(|m| m.get_mut(path)) {
         if s.module.bind(py).is(&m) {

@@ -124,7 +124,11 @@ unsafe extern "C" fn set_script_alias(cmd: *mut raw::cmd_parms, _m: *mut c_void,
             Err(e) => return err(cmd, name, &e),
         };
         if words.len() < 2 {
-            return err(cmd, name, "needs a URL path and a script file (WSGIScriptAlias /app /srv/app/app.wsgi)");
+            return err(
+                cmd,
+                name,
+                "needs a URL path and a script file (WSGIScriptAlias /app /srv/app/app.wsgi)",
+            );
         }
         let mut alias = WsgiAlias {
             url: words[0].clone(),
@@ -140,7 +144,9 @@ unsafe extern "C" fn set_script_alias(cmd: *mut raw::cmd_parms, _m: *mut c_void,
             return err(cmd, name, &e);
         }
         if is_match {
-            let Ok(pattern) = std::ffi::CString::new(alias.url.clone()) else { return err(cmd, name, "NUL in pattern") };
+            let Ok(pattern) = std::ffi::CString::new(alias.url.clone()) else {
+                return err(cmd, name, "NUL in pattern");
+            };
             let re = raw::ap_pregcomp((*cmd).pool, pattern.as_ptr(), raw::AP_REG_EXTENDED as c_int);
             if re.is_null() {
                 return err(cmd, name, &format!("{:?} is not a valid regular expression", alias.url));
@@ -152,7 +158,9 @@ unsafe extern "C" fn set_script_alias(cmd: *mut raw::cmd_parms, _m: *mut c_void,
         if !alias.target.starts_with('/') {
             return err(cmd, name, &format!("the script path {:?} must be absolute", alias.target));
         }
-        let Some(sc) = server_conf(cmd) else { return err(cmd, name, "no server configuration") };
+        let Some(sc) = server_conf(cmd) else {
+            return err(cmd, name, "no server configuration");
+        };
         sc.wsgi_aliases.push(Arc::new(alias));
         std::ptr::null()
     })
@@ -164,17 +172,30 @@ unsafe extern "C" fn set_import_script(cmd: *mut raw::cmd_parms, _m: *mut c_void
             Ok(w) => w,
             Err(e) => return err(cmd, "WSGIImportScript", &e),
         };
-        let Some(path) = words.first() else { return err(cmd, "WSGIImportScript", "needs a script file") };
+        let Some(path) = words.first() else {
+            return err(cmd, "WSGIImportScript", "needs a script file");
+        };
         for w in &words[1..] {
             match w.split_once('=') {
                 Some(("process-group", v)) if v.is_empty() || v == GLOBAL => {}
                 Some(("process-group", v)) => return err(cmd, "WSGIImportScript", &daemon_refusal(&format!("process-group={v}"))),
                 Some(("application-group", _)) => {}
-                _ => return err(cmd, "WSGIImportScript", &format!("invalid option {w:?} (process-group=, application-group=)")),
+                _ => {
+                    return err(
+                        cmd,
+                        "WSGIImportScript",
+                        &format!("invalid option {w:?} (process-group=, application-group=)"),
+                    )
+                }
             }
         }
-        let Some(sc) = server_conf(cmd) else { return err(cmd, "WSGIImportScript", "no server configuration") };
-        sc.wsgi_imports.push(Arc::new(ImportScript { path: path.clone(), origin: origin(cmd) }));
+        let Some(sc) = server_conf(cmd) else {
+            return err(cmd, "WSGIImportScript", "no server configuration");
+        };
+        sc.wsgi_imports.push(Arc::new(ImportScript {
+            path: path.clone(),
+            origin: origin(cmd),
+        }));
         std::ptr::null()
     })
 }
@@ -185,7 +206,8 @@ unsafe extern "C" fn set_python_path(cmd: *mut raw::cmd_parms, _m: *mut c_void, 
             return e;
         }
         let Some(sc) = server_conf(cmd) else { return std::ptr::null() };
-        sc.python_paths.extend(text(arg).split(':').filter(|p| !p.is_empty()).map(str::to_string));
+        sc.python_paths
+            .extend(text(arg).split(':').filter(|p| !p.is_empty()).map(str::to_string));
         std::ptr::null()
     })
 }
@@ -272,10 +294,14 @@ unsafe extern "C" fn note_ignored(cmd: *mut raw::cmd_parms, _m: *mut c_void, arg
     crate::guard::or(std::ptr::null(), || unsafe {
         let name = ffi::cstr_lossy((*(*cmd).cmd).name);
         let o = origin(cmd);
-        log::serror(std::ptr::null(), log::APLOG_WARNING, &format!(
-            "{name} {} ({o}) is ignored: mod_pyrite runs applications embedded and initialises Python in each child",
-            text(args)
-        ));
+        log::serror(
+            std::ptr::null(),
+            log::APLOG_WARNING,
+            &format!(
+                "{name} {} ({o}) is ignored: mod_pyrite runs applications embedded and initialises Python in each child",
+                text(args)
+            ),
+        );
         std::ptr::null()
     })
 }

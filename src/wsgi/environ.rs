@@ -1,10 +1,10 @@
 //! The WSGI environ of a request: CGI variables, HTTP_* headers and the wsgi.*
 //! keys, every value a native str decoded as latin-1 (PEP 3333). What never
 //! changes within a child is built once.
-use crate::sync::LockExt;
 use super::file_wrapper::FileWrapper;
 use crate::ffi::{self, raw};
 use crate::request::convert::latin1;
+use crate::sync::LockExt;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString, PyTuple};
 use std::collections::HashMap;
@@ -80,7 +80,11 @@ fn constants(py: Python<'_>) -> &'static Constants {
             Ok(())
         };
         fill().expect("environ constants");
-        Constants { template: t.unbind(), http: PyString::new(py, "http").unbind(), https: PyString::new(py, "https").unbind() }
+        Constants {
+            template: t.unbind(),
+            http: PyString::new(py, "http").unbind(),
+            https: PyString::new(py, "https").unbind(),
+        }
     })
 }
 
@@ -110,7 +114,13 @@ fn http_key(name: &[u8]) -> Option<String> {
 ///
 /// # Safety
 /// `r` is a live request served by the calling thread.
-pub unsafe fn build<'py>(py: Python<'py>, r: *mut raw::request_rec, spec: &Spec<'_>, input: Bound<'py, PyAny>, errors: Bound<'py, PyAny>) -> PyResult<Bound<'py, PyDict>> {
+pub unsafe fn build<'py>(
+    py: Python<'py>,
+    r: *mut raw::request_rec,
+    spec: &Spec<'_>,
+    input: Bound<'py, PyAny>,
+    errors: Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyDict>> {
     let k = constants(py);
     let env = k.template.bind(py).copy()?;
     macro_rules! set {
@@ -174,7 +184,10 @@ pub unsafe fn build<'py>(py: Python<'py>, r: *mut raw::request_rec, spec: &Spec<
         if !spec.process_group.is_empty() {
             env.set_item(pyo3::intern!(py, "mod_wsgi.process_group"), PyString::new(py, spec.process_group))?;
         }
-        env.set_item(pyo3::intern!(py, "mod_wsgi.application_group"), PyString::new(py, spec.application_group))?;
+        env.set_item(
+            pyo3::intern!(py, "mod_wsgi.application_group"),
+            PyString::new(py, spec.application_group),
+        )?;
         set!("mod_wsgi.script_name", spec.script_name)?;
         match ffi::cstr((*r).log_id) {
             Some(id) => set!("mod_wsgi.request_id", id)?,
@@ -185,7 +198,10 @@ pub unsafe fn build<'py>(py: Python<'py>, r: *mut raw::request_rec, spec: &Spec<
         }
         let start = (*r).request_time as f64 / 1e6;
         env.set_item(pyo3::intern!(py, "pyrite.request_start"), start)?;
-        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(start);
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs_f64())
+            .unwrap_or(start);
         env.set_item(pyo3::intern!(py, "pyrite.queue_time"), (now - start).max(0.0))?;
     }
     Ok(env)

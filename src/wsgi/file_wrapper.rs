@@ -13,7 +13,10 @@ impl FileWrapper {
     #[new]
     #[pyo3(signature = (filelike, blksize=8192))]
     fn new(filelike: Py<PyAny>, blksize: usize) -> Self {
-        FileWrapper { filelike, blksize: blksize.max(1) }
+        FileWrapper {
+            filelike,
+            blksize: blksize.max(1),
+        }
     }
 
     fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {

@@ -1,8 +1,8 @@
 //! wsgi.input: the request body as a binary stream (read, readline,
 //! readlines, iteration), reading from httpd with the GIL released.
-use crate::sync::LockExt;
 use crate::request::body::{Body, BodyError};
 use crate::request::life::Life;
+use crate::sync::LockExt;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 use std::sync::{Arc, Mutex};
@@ -15,7 +15,10 @@ pub struct Input {
 
 impl Input {
     pub fn new(life: Arc<Life>) -> Self {
-        Input { life, body: Mutex::new(Body::default()) }
+        Input {
+            life,
+            body: Mutex::new(Body::default()),
+        }
     }
 }
 

@@ -1,8 +1,8 @@
 //! A Python text stream that writes lines to httpd's error log: wsgi.errors
 //! (in the request's context) and sys.stdout/sys.stderr (server context).
-use crate::sync::LockExt;
 use crate::ffi::log;
 use crate::request::life::Life;
+use crate::sync::LockExt;
 use pyo3::exceptions::PyOSError as OSError;
 use pyo3::prelude::*;
 use std::sync::{Arc, Mutex};
@@ -16,11 +16,19 @@ pub struct LogStream {
 
 impl LogStream {
     pub fn for_request(life: Arc<Life>) -> Self {
-        LogStream { life: Some(life), level: log::APLOG_ERR, pending: Mutex::new(String::new()) }
+        LogStream {
+            life: Some(life),
+            level: log::APLOG_ERR,
+            pending: Mutex::new(String::new()),
+        }
     }
 
     pub fn for_server(level: u32) -> Self {
-        LogStream { life: None, level, pending: Mutex::new(String::new()) }
+        LogStream {
+            life: None,
+            level,
+            pending: Mutex::new(String::new()),
+        }
     }
 
     fn emit(&self, line: &str) {

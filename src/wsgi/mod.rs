@@ -30,7 +30,9 @@ pub unsafe extern "C" fn translate_name(r: *mut raw::request_rec) -> c_int {
         if uri.first() != Some(&b'/') {
             return DECLINED;
         }
-        let Some(sc) = conf::server_config((*r).server) else { return DECLINED };
+        let Some(sc) = conf::server_config((*r).server) else {
+            return DECLINED;
+        };
         for a in &sc.wsgi_aliases {
             let file = match &a.regex {
                 Some(re) => {
@@ -38,10 +40,16 @@ pub unsafe extern "C" fn translate_name(r: *mut raw::request_rec) -> c_int {
                     if raw::ap_regexec(re.0, (*r).uri, m.len(), m.as_mut_ptr(), 0) != 0 || m[0].rm_eo <= 0 {
                         continue;
                     }
-                    let Ok(target) = std::ffi::CString::new(a.target.clone()) else { continue };
+                    let Ok(target) = std::ffi::CString::new(a.target.clone()) else {
+                        continue;
+                    };
                     let found = raw::ap_pregsub((*r).pool, target.as_ptr(), (*r).uri, m.len(), m.as_mut_ptr());
                     if found.is_null() {
-                        log::rerror(r, log::APLOG_ERR, &format!("WSGIScriptAliasMatch ({}): substitution result too long", a.origin));
+                        log::rerror(
+                            r,
+                            log::APLOG_ERR,
+                            &format!("WSGIScriptAliasMatch ({}): substitution result too long", a.origin),
+                        );
                         return raw::HTTP_INTERNAL_SERVER_ERROR as c_int;
                     }
                     let mut f = ffi::cstr(found).unwrap_or_default().to_vec();
@@ -124,7 +132,11 @@ pub unsafe extern "C" fn handler(r: *mut raw::request_rec) -> c_int {
                 return raw::HTTP_FORBIDDEN as c_int;
             }
             _ => {
-                log::rerror(r, log::APLOG_ERR, &format!("Target WSGI script not found or unable to stat: {script}"));
+                log::rerror(
+                    r,
+                    log::APLOG_ERR,
+                    &format!("Target WSGI script not found or unable to stat: {script}"),
+                );
                 return raw::HTTP_NOT_FOUND as c_int;
             }
         }
@@ -134,9 +146,20 @@ pub unsafe extern "C" fn handler(r: *mut raw::request_rec) -> c_int {
         }
         let alias = crate::request::state::get(r).and_then(|s| s.wsgi_alias.clone());
         let dc = conf::dir_config(r).map(|d| d.wsgi.clone()).unwrap_or_default();
-        let callable = alias.as_ref().and_then(|a| a.callable.clone()).or(dc.callable.clone()).unwrap_or_else(|| "application".into());
-        let pass_auth = alias.as_ref().and_then(|a| a.pass_authorization).or(dc.pass_authorization).unwrap_or(false);
-        let group_cfg = alias.as_ref().and_then(|a| a.application_group.clone()).or(dc.application_group.clone());
+        let callable = alias
+            .as_ref()
+            .and_then(|a| a.callable.clone())
+            .or(dc.callable.clone())
+            .unwrap_or_else(|| "application".into());
+        let pass_auth = alias
+            .as_ref()
+            .and_then(|a| a.pass_authorization)
+            .or(dc.pass_authorization)
+            .unwrap_or(false);
+        let group_cfg = alias
+            .as_ref()
+            .and_then(|a| a.application_group.clone())
+            .or(dc.application_group.clone());
         let (script_name, path_info) = script_name_and_path_info(r);
         let group = application_group(r, group_cfg.as_deref(), &script_name);
         let reloading = dc.script_reloading.unwrap_or(true);
@@ -146,14 +169,25 @@ pub unsafe extern "C" fn handler(r: *mut raw::request_rec) -> c_int {
             let app = match app::application(py, &script, &callable, reloading, Some(mtime_us)) {
                 Ok(a) => a,
                 Err(e) => {
-                    adapter::log_exception(py, r, &format!("{}: could not load the application", adapter::describe(r, &script)), &e);
+                    adapter::log_exception(
+                        py,
+                        r,
+                        &format!("{}: could not load the application", adapter::describe(r, &script)),
+                        &e,
+                    );
                     return adapter::Outcome::Status(raw::HTTP_INTERNAL_SERVER_ERROR as i32);
                 }
             };
             let call = adapter::Call {
                 name: &script,
                 chunked_ok: dc.chunked_request.unwrap_or(false),
-                spec: environ::Spec { script_name: &script_name, path_info: &path_info, pass_authorization: pass_auth, application_group: &group, process_group: "" },
+                spec: environ::Spec {
+                    script_name: &script_name,
+                    path_info: &path_info,
+                    pass_authorization: pass_auth,
+                    application_group: &group,
+                    process_group: "",
+                },
             };
             adapter::run(py, r, &app, &call)
         });
@@ -172,12 +206,18 @@ pub fn preload(py: Python<'_>, s: *mut raw::server_rec) -> usize {
     while !server.is_null() {
         // SAFETY: the server list of the running configuration.
         if let Some(sc) = unsafe { conf::server_config(server) } {
-            let scripts = sc.wsgi_imports.iter().map(|i| (i.path.clone(), None, i.origin.clone(), "WSGIImportScript")).chain(
-                sc.wsgi_aliases
-                    .iter()
-                    .filter(|a| a.preload && a.regex.is_none())
-                    .map(|a| (a.target.clone(), Some(a.callable.clone().unwrap_or_else(|| "application".into())), a.origin.clone(), "WSGIScriptAlias")),
-            );
+            let scripts = sc
+                .wsgi_imports
+                .iter()
+                .map(|i| (i.path.clone(), None, i.origin.clone(), "WSGIImportScript"))
+                .chain(sc.wsgi_aliases.iter().filter(|a| a.preload && a.regex.is_none()).map(|a| {
+                    (
+                        a.target.clone(),
+                        Some(a.callable.clone().unwrap_or_else(|| "application".into())),
+                        a.origin.clone(),
+                        "WSGIScriptAlias",
+                    )
+                }));
             for (path, callable, origin, what) in scripts {
                 if !seen.insert((path.clone(), callable.clone())) {
                     continue;
@@ -212,13 +252,23 @@ pub fn wsgi_call(py: Python<'_>, req: PyRef<'_, Request>, application: &Bound<'_
     // SAFETY: r is live and served by this thread.
     let uri = unsafe { ffi::cstr((*r).uri).unwrap_or_default().to_vec() };
     let base = script_name.trim_end_matches('/').as_bytes().to_vec();
-    let path_info = if uri.starts_with(&base) { uri[base.len()..].to_vec() } else { uri.clone() };
+    let path_info = if uri.starts_with(&base) {
+        uri[base.len()..].to_vec()
+    } else {
+        uri.clone()
+    };
     let dc = unsafe { conf::dir_config(r) }.map(|d| d.wsgi.clone()).unwrap_or_default();
     let group = application_group(r, dc.application_group.as_deref(), &base);
     let call = adapter::Call {
         name: "mod_python.wsgi application",
         chunked_ok: true,
-        spec: environ::Spec { script_name: &base, path_info: &path_info, pass_authorization: dc.pass_authorization.unwrap_or(false), application_group: &group, process_group: "" },
+        spec: environ::Spec {
+            script_name: &base,
+            path_info: &path_info,
+            pass_authorization: dc.pass_authorization.unwrap_or(false),
+            application_group: &group,
+            process_group: "",
+        },
     };
     let outcome = adapter::run(py, r, application, &call);
     let rp = ffi::SendPtr(r);

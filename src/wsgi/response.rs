@@ -1,10 +1,10 @@
 //! The response side of a WSGI call: start_response, the write callable, and
 //! getting the status, headers and body into httpd.
-use crate::sync::LockExt;
 use super::validate;
 use crate::ffi::{pool, raw, table};
 use crate::request::life::Life;
 use crate::request::output::{Output, WriteFailed};
+use crate::sync::LockExt;
 use pyo3::exceptions::{PyOSError, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyString, PyTuple};
@@ -103,7 +103,9 @@ impl Response {
     pub fn hand_over_buffered(&mut self, py: Python<'_>) -> PyResult<()> {
         let r = self.life.get()?;
         self.apply()?;
-        self.output.push(py, r).map_err(|WriteFailed| PyOSError::new_err("client closed the connection"))
+        self.output
+            .push(py, r)
+            .map_err(|WriteFailed| PyOSError::new_err("client closed the connection"))
     }
 
     /// Whether the application declared a Content-Length.
@@ -158,25 +160,37 @@ impl Response {
 fn accept_head(status: &Bound<'_, PyAny>, headers: &Bound<'_, PyAny>) -> PyResult<Head> {
     let status = status
         .cast::<PyString>()
-        .map_err(|_| PyTypeError::new_err(format!("status must be str, not {}", status.get_type().name().map(|n| n.to_string()).unwrap_or_default())))?
+        .map_err(|_| {
+            PyTypeError::new_err(format!(
+                "status must be str, not {}",
+                status.get_type().name().map(|n| n.to_string()).unwrap_or_default()
+            ))
+        })?
         .to_cow()?
         .into_owned();
     let code = validate::status(&status).map_err(PyValueError::new_err)?;
-    let list = headers
-        .cast::<PyList>()
-        .map_err(|_| PyTypeError::new_err(format!("response headers must be a list, not {}", headers.get_type().name().map(|n| n.to_string()).unwrap_or_default())))?;
+    let list = headers.cast::<PyList>().map_err(|_| {
+        PyTypeError::new_err(format!(
+            "response headers must be a list, not {}",
+            headers.get_type().name().map(|n| n.to_string()).unwrap_or_default()
+        ))
+    })?;
     let mut out = Vec::with_capacity(list.len());
     let mut content_length = None;
     let mut dropped = Vec::new();
     for item in list.iter() {
-        let pair = item
-            .cast::<PyTuple>()
-            .ok()
-            .filter(|t| t.len() == 2)
-            .ok_or_else(|| PyTypeError::new_err(format!("each response header must be a (name, value) tuple, not {}", item.repr().map(|r| r.to_string()).unwrap_or_default())))?;
+        let pair = item.cast::<PyTuple>().ok().filter(|t| t.len() == 2).ok_or_else(|| {
+            PyTypeError::new_err(format!(
+                "each response header must be a (name, value) tuple, not {}",
+                item.repr().map(|r| r.to_string()).unwrap_or_default()
+            ))
+        })?;
         let (k, v) = (pair.get_item(0)?, pair.get_item(1)?);
         let (Ok(k), Ok(v)) = (k.cast::<PyString>(), v.cast::<PyString>()) else {
-            return Err(PyTypeError::new_err(format!("header names and values must be str: {}", pair.repr()?)));
+            return Err(PyTypeError::new_err(format!(
+                "header names and values must be str: {}",
+                pair.repr()?
+            )));
         };
         let (k, v) = (k.to_cow()?.into_owned(), v.to_cow()?.into_owned());
         validate::header(&k, &v).map_err(PyValueError::new_err)?;
@@ -185,14 +199,26 @@ fn accept_head(status: &Bound<'_, PyAny>, headers: &Bound<'_, PyAny>) -> PyResul
             continue;
         }
         if k.eq_ignore_ascii_case("content-length") {
-            content_length = Some(v.trim().parse::<u64>().map_err(|_| PyValueError::new_err(format!("Content-Length {v:?} is not a number")))?);
+            content_length = Some(
+                v.trim()
+                    .parse::<u64>()
+                    .map_err(|_| PyValueError::new_err(format!("Content-Length {v:?} is not a number")))?,
+            );
         }
         out.push((validate::latin1_bytes(&k), validate::latin1_bytes(&v)));
     }
     if !dropped.is_empty() {
-        crate::ffi::log::main_error(crate::ffi::log::APLOG_WARNING, &format!("WSGI application set hop-by-hop header(s) {dropped:?}, which httpd manages: dropped"));
+        crate::ffi::log::main_error(
+            crate::ffi::log::APLOG_WARNING,
+            &format!("WSGI application set hop-by-hop header(s) {dropped:?}, which httpd manages: dropped"),
+        );
     }
-    Ok(Head { code, status_line: validate::latin1_bytes(&status), headers: out, content_length })
+    Ok(Head {
+        code,
+        status_line: validate::latin1_bytes(&status),
+        headers: out,
+        content_length,
+    })
 }
 
 /// The start_response callable handed to the application.
@@ -204,7 +230,13 @@ pub struct StartResponse {
 #[pymethods]
 impl StartResponse {
     #[pyo3(signature = (status, response_headers, exc_info=None))]
-    fn __call__(&self, py: Python<'_>, status: &Bound<'_, PyAny>, response_headers: &Bound<'_, PyAny>, exc_info: Option<&Bound<'_, PyAny>>) -> PyResult<Write> {
+    fn __call__(
+        &self,
+        py: Python<'_>,
+        status: &Bound<'_, PyAny>,
+        response_headers: &Bound<'_, PyAny>,
+        exc_info: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Write> {
         let (started, sent) = {
             let resp = self.response.locked();
             resp.life.get()?;
@@ -220,7 +252,11 @@ impl StartResponse {
                 let info = exc_info.unwrap();
                 let value = info.get_item(1)?;
                 let tb = info.get_item(2)?;
-                let exc = if tb.is_none() { value } else { value.call_method1("with_traceback", (tb,))? };
+                let exc = if tb.is_none() {
+                    value
+                } else {
+                    value.call_method1("with_traceback", (tb,))?
+                };
                 return Err(PyErr::from_value(exc));
             }
         } else if started {
@@ -238,7 +274,9 @@ impl StartResponse {
         resp.applied = false;
         drop(resp);
         let _ = py;
-        Ok(Write { response: self.response.clone() })
+        Ok(Write {
+            response: self.response.clone(),
+        })
     }
 }
 
@@ -251,9 +289,12 @@ pub struct Write {
 #[pymethods]
 impl Write {
     fn __call__(&self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<()> {
-        let bytes = data
-            .cast::<pyo3::types::PyBytes>()
-            .map_err(|_| PyTypeError::new_err(format!("write() takes bytes, not {}", data.get_type().name().map(|n| n.to_string()).unwrap_or_default())))?;
+        let bytes = data.cast::<pyo3::types::PyBytes>().map_err(|_| {
+            PyTypeError::new_err(format!(
+                "write() takes bytes, not {}",
+                data.get_type().name().map(|n| n.to_string()).unwrap_or_default()
+            ))
+        })?;
         let mut resp = self.response.locked();
         resp.life.get()?;
         if resp.finished {

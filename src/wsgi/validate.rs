@@ -11,7 +11,9 @@ pub fn status(s: &str) -> Result<u16, String> {
     }
     let b = s.as_bytes();
     if b.len() < 4 || !b[..3].iter().all(u8::is_ascii_digit) || b[3] != b' ' {
-        return Err(format!("status {s:?} is not a three-digit code, a space and a reason phrase (e.g. '200 OK')"));
+        return Err(format!(
+            "status {s:?} is not a three-digit code, a space and a reason phrase (e.g. '200 OK')"
+        ));
     }
     let code: u16 = s[..3].parse().unwrap();
     if !(100..=599).contains(&code) {
@@ -27,7 +29,14 @@ fn is_token_char(c: char) -> bool {
 /// Hop-by-hop headers that only the server may set (RFC 7230): an
 /// application's are dropped with a warning. `Connection` and `Keep-Alive`
 /// pass, because httpd itself honours `Connection: close` from a handler.
-const SERVER_OWNED: [&str; 6] = ["proxy-authenticate", "proxy-authorization", "te", "trailers", "transfer-encoding", "upgrade"];
+const SERVER_OWNED: [&str; 6] = [
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailers",
+    "transfer-encoding",
+    "upgrade",
+];
 
 /// Whether the server, not the application, owns this header.
 pub fn server_owned(name: &str) -> bool {
@@ -43,7 +52,9 @@ pub fn header(name: &str, value: &str) -> Result<(), String> {
         return Err(format!("value of header {name:?} is not latin-1: {value:?}"));
     }
     if value.chars().any(|c| (c.is_control() && c != '\t') || c == '\u{7f}') {
-        return Err(format!("value of header {name:?} contains a control character (CR/LF injection?): {value:?}"));
+        return Err(format!(
+            "value of header {name:?} contains a control character (CR/LF injection?): {value:?}"
+        ));
     }
     Ok(())
 }
@@ -63,7 +74,17 @@ mod tests {
         assert_eq!(status("404 Not Found"), Ok(404));
         assert_eq!(status("599 Whatever it is"), Ok(599));
         assert_eq!(status("200 "), Ok(200), "mod_wsgi accepts an empty reason phrase");
-        for bad in ["200", "200OK", "20 OK", "2000 OK", "abc OK", " 200 OK", "200 OK\r\n", "099 Low", "200 OK\u{100}"] {
+        for bad in [
+            "200",
+            "200OK",
+            "20 OK",
+            "2000 OK",
+            "abc OK",
+            " 200 OK",
+            "200 OK\r\n",
+            "099 Low",
+            "200 OK\u{100}",
+        ] {
             assert!(status(bad).is_err(), "{bad:?} accepted");
         }
     }

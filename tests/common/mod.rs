@@ -50,8 +50,16 @@ pub fn module_path() -> PathBuf {
         .and_then(|m| m.modified())
         .unwrap_or_else(|_| panic!("{} is missing: run `make test` (it builds the module first)", so.display()));
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    if let Some(newer) = newest_source(&root.join("src")).into_iter().chain(newest_source(&root.join("python"))).find(|(t, _)| *t > built) {
-        panic!("{} is older than {}: run `make test` (or cargo build first)", so.display(), newer.1.display());
+    if let Some(newer) = newest_source(&root.join("src"))
+        .into_iter()
+        .chain(newest_source(&root.join("python")))
+        .find(|(t, _)| *t > built)
+    {
+        panic!(
+            "{} is older than {}: run `make test` (or cargo build first)",
+            so.display(),
+            newer.1.display()
+        );
     }
     so
 }
@@ -90,7 +98,10 @@ fn free_port() -> u16 {
 fn make_temp_dir() -> PathBuf {
     let base = std::env::temp_dir();
     for i in 0..1000u32 {
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos();
         let p = base.join(format!("pyrite-test-{}-{}-{}", std::process::id(), nanos, i));
         if std::fs::create_dir(&p).is_ok() {
             return p;
@@ -164,7 +175,13 @@ impl Httpd {
         let conf = root.join("httpd.conf");
         std::fs::write(&conf, conf_text).unwrap();
         chmod(&conf, 0o644);
-        Httpd { root, port, conf, mpm, pid: None }
+        Httpd {
+            root,
+            port,
+            conf,
+            mpm,
+            pid: None,
+        }
     }
 
     /// Starts httpd with `site` appended to a minimal configuration and waits
@@ -172,7 +189,12 @@ impl Httpd {
     pub fn start(mpm: Mpm, site: &str) -> Httpd {
         let mut h = Httpd::prepare(mpm, site);
         let out = h.apachectl("start");
-        assert!(out.status.success(), "httpd did not start: {}\n{}", String::from_utf8_lossy(&out.stderr), h.error_log());
+        assert!(
+            out.status.success(),
+            "httpd did not start: {}\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            h.error_log()
+        );
         h.wait_ready();
         h
     }
@@ -263,7 +285,9 @@ impl Httpd {
     fn shutdown(&mut self) {
         if self.pid.is_none() {
             // Started through apachectl("start") without wait_ready: read the pid file.
-            self.pid = std::fs::read_to_string(self.root.join("run/httpd.pid")).ok().and_then(|s| s.trim().parse().ok());
+            self.pid = std::fs::read_to_string(self.root.join("run/httpd.pid"))
+                .ok()
+                .and_then(|s| s.trim().parse().ok());
         }
         let Some(pid) = self.pid.take() else { return };
         let _ = self.apachectl("stop");
@@ -301,13 +325,20 @@ pub struct Response {
 
 impl Response {
     pub fn header(&self, name: &str) -> Option<&[u8]> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_slice())
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_slice())
     }
     pub fn header_str(&self, name: &str) -> Option<String> {
         self.header(name).map(|v| String::from_utf8_lossy(v).into_owned())
     }
     pub fn headers_named(&self, name: &str) -> Vec<&[u8]> {
-        self.headers.iter().filter(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_slice()).collect()
+        self.headers
+            .iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_slice())
+            .collect()
     }
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
@@ -351,7 +382,10 @@ pub fn read_response(s: &mut TcpStream, head: bool) -> Response {
 }
 
 pub fn parse_response(data: &[u8], head: bool) -> Response {
-    let end = data.windows(4).position(|w| w == b"\r\n\r\n").unwrap_or_else(|| panic!("no response head in {:?}", String::from_utf8_lossy(data)));
+    let end = data
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or_else(|| panic!("no response head in {:?}", String::from_utf8_lossy(data)));
     let head_text = &data[..end];
     let mut lines = head_text.split(|&b| b == b'\n').map(|l| l.strip_suffix(b"\r").unwrap_or(l));
     let status_line = String::from_utf8_lossy(lines.next().unwrap()).into_owned();
@@ -365,7 +399,12 @@ pub fn parse_response(data: &[u8], head: bool) -> Response {
         }
     }
     let rest = &data[end + 4..];
-    let mut resp = Response { status, headers, body: Vec::new(), truncated: false };
+    let mut resp = Response {
+        status,
+        headers,
+        body: Vec::new(),
+        truncated: false,
+    };
     if head {
         return resp;
     }
