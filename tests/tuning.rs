@@ -71,3 +71,18 @@ fn tuning_directives_refuse_bad_values() {
         assert!(text.contains(needle), "`{line}`: {text}");
     }
 }
+
+#[test]
+fn start_up_logs_a_capacity_summary_and_warnings() {
+    let site = location("/p", "preload", "") + "WSGIScriptAlias /w {HANDLERS}/wsgi_reload.py\nMaxConnectionsPerChild 100\n";
+    let h = Httpd::start(Mpm::Event, &site);
+    let log = h.stop();
+    assert!(
+        log.contains("mod_pyrite capacity: MPM event, up to 3 process(es) x 8 thread(s) = 24 workers; Python gate off; each child preloads 1 handler module(s), 0 PythonImport(s), 1 WSGI script(s)"),
+        "{log}"
+    );
+    assert!(log.contains("MaxConnectionsPerChild 100 starts a new child"), "{log}");
+    let h = Httpd::start(Mpm::Prefork, &location("/p", "preload", ""));
+    let log = h.stop();
+    assert!(log.contains("the prefork MPM holds a whole interpreter and application"), "{log}");
+}
