@@ -117,21 +117,33 @@ fn remember<'py>(
 pub fn preload(py: Python<'_>, s: *mut raw::server_rec) -> usize {
     let declared: Vec<(Arc<HandlerDecl>, Option<Arc<config::PathSetting>>)> =
         config::declared().iter().map(|d| (d.decl.clone(), d.python_path())).collect();
-    let mut seen = std::collections::HashSet::new();
-    let mut n = 0;
+    let mut loaded = std::collections::HashSet::new();
+    let mut failed = std::collections::HashSet::new();
     for (decl, path) in declared {
-        if !seen.insert(decl.module.clone()) {
+        if failed.contains(&decl.module) {
             continue;
         }
         let conf = DirConfig {
             python_path: path,
             ..Default::default()
         };
-        let res =
-            interp::apply_python_path(py, &conf, decl.directory.as_deref()).and_then(|_| load_module(py, &decl.module, true).map(|_| ()));
+        let res = interp::apply_python_path(py, &conf, decl.directory.as_deref()).and_then(|_| load_module(py, &decl.module, true));
         match res {
-            Ok(()) => n += 1,
+            Ok((module, generation)) => {
+                loaded.insert(decl.module.clone());
+                // A plain function name is looked up now, so the first request finds it cached.
+                let name = decl.object_name();
+                if !name.contains('.') {
+                    if let Ok(object) = module.getattr(name) {
+                        *decl.cache.0.locked() = Some(Cached {
+                            generation,
+                            object: Some(object.unbind()),
+                        });
+                    }
+                }
+            }
             Err(e) => {
+                failed.insert(decl.module.clone());
                 log::serror(
                     s,
                     log::APLOG_WARNING,
@@ -146,7 +158,7 @@ pub fn preload(py: Python<'_>, s: *mut raw::server_rec) -> usize {
             }
         }
     }
-    n
+    loaded.len()
 }
 
 /// What a handler's lookup failed on, for the log line.

@@ -137,6 +137,10 @@ pub fn _apache(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<crate::wsgi::file_wrapper::FileWrapper>()?;
     m.add_class::<crate::wsgi::input::Input>()?;
     m.add_class::<crate::wsgi::logstream::LogStream>()?;
+    // Made here, at child start, so no request pays for creating the types.
+    m.add_class::<crate::wsgi::response::StartResponse>()?;
+    m.add_class::<crate::wsgi::response::Write>()?;
+    m.add_class::<crate::wsgi::logstream::Restricted>()?;
     m.add_function(wrap_pyfunction!(crate::wsgi::wsgi_call, m)?)?;
     m.add("pyrite_version", crate::module::VERSION)?;
     Ok(())
