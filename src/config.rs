@@ -701,7 +701,8 @@ unsafe extern "C" fn set_import(
     })
 }
 
-unsafe fn main_server_conf<'a>(cmd: *mut raw::cmd_parms, name: &str) -> Result<&'a mut ServerConfig, *const c_char> {
+/// The main server's configuration, or the error for a directive written inside <VirtualHost>.
+pub(crate) unsafe fn main_server_conf<'a>(cmd: *mut raw::cmd_parms, name: &str) -> Result<&'a mut ServerConfig, *const c_char> {
     unsafe {
         if (*(*cmd).server).is_virtual != 0 {
             return Err(err(cmd, name, "applies to the whole server: move it out of <VirtualHost>"));

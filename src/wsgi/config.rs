@@ -1,7 +1,7 @@
 //! mod_wsgi's directives, with mod_wsgi's meaning, for embedded mode.
 //! Daemon mode does not exist here: naming a daemon process group stops
 //! httpd at start-up with a message saying what to remove.
-use crate::config::{cmd, dir_conf, err, origin, split_words, text, Origin, ServerConfig};
+use crate::config::{cmd, dir_conf, err, main_server_conf, origin, split_words, text, Origin, ServerConfig};
 use crate::ffi::{self, log, raw};
 use std::ffi::{c_char, c_int, c_void};
 use std::sync::Arc;
@@ -106,15 +106,6 @@ unsafe fn server_conf<'a>(cmd: *mut raw::cmd_parms) -> Option<&'a mut ServerConf
     unsafe { (ffi::module_config((*(*cmd).server).module_config) as *mut ServerConfig).as_mut() }
 }
 
-unsafe fn main_server_only(cmd: *mut raw::cmd_parms, name: &str) -> Option<*const c_char> {
-    unsafe {
-        if (*(*cmd).server).is_virtual != 0 {
-            return Some(err(cmd, name, "applies to the whole server: move it out of <VirtualHost>"));
-        }
-    }
-    None
-}
-
 unsafe extern "C" fn set_script_alias(cmd: *mut raw::cmd_parms, _m: *mut c_void, args: *const c_char) -> *const c_char {
     crate::guard::or(c"mod_pyrite: internal error reading WSGIScriptAlias".as_ptr(), || unsafe {
         let is_match = !(*cmd).info.is_null();
@@ -202,10 +193,10 @@ unsafe extern "C" fn set_import_script(cmd: *mut raw::cmd_parms, _m: *mut c_void
 
 unsafe extern "C" fn set_python_path(cmd: *mut raw::cmd_parms, _m: *mut c_void, arg: *const c_char) -> *const c_char {
     crate::guard::or(std::ptr::null(), || unsafe {
-        if let Some(e) = main_server_only(cmd, "WSGIPythonPath") {
-            return e;
-        }
-        let Some(sc) = server_conf(cmd) else { return std::ptr::null() };
+        let sc = match main_server_conf(cmd, "WSGIPythonPath") {
+            Ok(sc) => sc,
+            Err(e) => return e,
+        };
         sc.python_paths
             .extend(text(arg).split(':').filter(|p| !p.is_empty()).map(str::to_string));
         std::ptr::null()
@@ -214,27 +205,24 @@ unsafe extern "C" fn set_python_path(cmd: *mut raw::cmd_parms, _m: *mut c_void, 
 
 unsafe extern "C" fn set_python_home(cmd: *mut raw::cmd_parms, _m: *mut c_void, arg: *const c_char) -> *const c_char {
     crate::guard::or(std::ptr::null(), || unsafe {
-        if let Some(e) = main_server_only(cmd, "WSGIPythonHome") {
-            return e;
-        }
+        let sc = match main_server_conf(cmd, "WSGIPythonHome") {
+            Ok(sc) => sc,
+            Err(e) => return e,
+        };
         let home = text(arg);
         if !std::path::Path::new(home).is_dir() {
             return err(cmd, "WSGIPythonHome", &format!("{home} is not a directory"));
         }
-        if let Some(sc) = server_conf(cmd) {
-            sc.python_home = Some(home.to_string());
-        }
+        sc.python_home = Some(home.to_string());
         std::ptr::null()
     })
 }
 
 unsafe extern "C" fn set_restrict_stdout(cmd: *mut raw::cmd_parms, _m: *mut c_void, on: c_int) -> *const c_char {
     crate::guard::or(std::ptr::null(), || unsafe {
-        if let Some(e) = main_server_only(cmd, "WSGIRestrictStdout") {
-            return e;
-        }
-        if let Some(sc) = server_conf(cmd) {
-            sc.restrict_stdout = Some(on != 0);
+        match main_server_conf(cmd, "WSGIRestrictStdout") {
+            Ok(sc) => sc.restrict_stdout = Some(on != 0),
+            Err(e) => return e,
         }
         std::ptr::null()
     })
