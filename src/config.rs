@@ -687,8 +687,7 @@ unsafe extern "C" fn set_import(
             Ok(v) => v,
             Err(e) => return err(cmd, "PythonImport", &e),
         };
-        let sc = ffi::module_config((*(*cmd).server).module_config) as *mut ServerConfig;
-        let Some(sc) = sc.as_mut() else {
+        let Some(sc) = server_conf_mut(cmd) else {
             return err(cmd, "PythonImport", "no server configuration");
         };
         sc.imports.push(Arc::new(ImportDecl {
@@ -701,15 +700,21 @@ unsafe extern "C" fn set_import(
     })
 }
 
+/// The configuration of the server a directive is being read for.
+///
+/// # Safety
+/// `cmd` is the cmd_parms of a directive callback.
+pub(crate) unsafe fn server_conf_mut<'a>(cmd: *mut raw::cmd_parms) -> Option<&'a mut ServerConfig> {
+    unsafe { (ffi::module_config((*(*cmd).server).module_config) as *mut ServerConfig).as_mut() }
+}
+
 /// The main server's configuration, or the error for a directive written inside <VirtualHost>.
 pub(crate) unsafe fn main_server_conf<'a>(cmd: *mut raw::cmd_parms, name: &str) -> Result<&'a mut ServerConfig, *const c_char> {
     unsafe {
         if (*(*cmd).server).is_virtual != 0 {
             return Err(err(cmd, name, "applies to the whole server: move it out of <VirtualHost>"));
         }
-        (ffi::module_config((*(*cmd).server).module_config) as *mut ServerConfig)
-            .as_mut()
-            .ok_or_else(|| err(cmd, name, "no server configuration"))
+        server_conf_mut(cmd).ok_or_else(|| err(cmd, name, "no server configuration"))
     }
 }
 

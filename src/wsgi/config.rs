@@ -1,7 +1,7 @@
 //! mod_wsgi's directives, with mod_wsgi's meaning, for embedded mode.
 //! Daemon mode does not exist here: naming a daemon process group stops
 //! httpd at start-up with a message saying what to remove.
-use crate::config::{cmd, dir_conf, err, main_server_conf, origin, split_words, text, Origin, ServerConfig};
+use crate::config::{cmd, dir_conf, err, main_server_conf, origin, server_conf_mut, split_words, text, Origin};
 use crate::ffi::{self, log, raw};
 use std::ffi::{c_char, c_int, c_void};
 use std::sync::Arc;
@@ -102,10 +102,6 @@ fn parse_alias_options(words: &[String], alias: &mut WsgiAlias) -> Result<(), St
     Ok(())
 }
 
-unsafe fn server_conf<'a>(cmd: *mut raw::cmd_parms) -> Option<&'a mut ServerConfig> {
-    unsafe { (ffi::module_config((*(*cmd).server).module_config) as *mut ServerConfig).as_mut() }
-}
-
 unsafe extern "C" fn set_script_alias(cmd: *mut raw::cmd_parms, _m: *mut c_void, args: *const c_char) -> *const c_char {
     crate::guard::or(c"mod_pyrite: internal error reading WSGIScriptAlias".as_ptr(), || unsafe {
         let is_match = !(*cmd).info.is_null();
@@ -149,7 +145,7 @@ unsafe extern "C" fn set_script_alias(cmd: *mut raw::cmd_parms, _m: *mut c_void,
         if !alias.target.starts_with('/') {
             return err(cmd, name, &format!("the script path {:?} must be absolute", alias.target));
         }
-        let Some(sc) = server_conf(cmd) else {
+        let Some(sc) = server_conf_mut(cmd) else {
             return err(cmd, name, "no server configuration");
         };
         sc.wsgi_aliases.push(Arc::new(alias));
@@ -180,7 +176,7 @@ unsafe extern "C" fn set_import_script(cmd: *mut raw::cmd_parms, _m: *mut c_void
                 }
             }
         }
-        let Some(sc) = server_conf(cmd) else {
+        let Some(sc) = server_conf_mut(cmd) else {
             return err(cmd, "WSGIImportScript", "no server configuration");
         };
         sc.wsgi_imports.push(Arc::new(ImportScript {
