@@ -204,6 +204,8 @@ pub struct DirConfig {
     pub interp_per_directive: Option<bool>,
     /// WSGI settings that can vary per directory (mod_wsgi's).
     pub wsgi: crate::wsgi::config::WsgiDirConfig,
+    /// PythonInputFilter / PythonOutputFilter declarations (later ones win by name).
+    pub filters: Option<Arc<Vec<Arc<crate::filters::FilterDecl>>>>,
 }
 
 impl DirConfig {
@@ -250,6 +252,11 @@ impl DirConfig {
         m.interp_per_directory = new.interp_per_directory.or(base.interp_per_directory);
         m.interp_per_directive = new.interp_per_directive.or(base.interp_per_directive);
         m.wsgi = crate::wsgi::config::WsgiDirConfig::merge(&base.wsgi, &new.wsgi);
+        m.filters = match (&base.filters, &new.filters) {
+            (Some(b), Some(n)) => Some(Arc::new(b.iter().chain(n.iter()).cloned().collect())),
+            (b, None) => b.clone(),
+            (None, n) => n.clone(),
+        };
         m
     }
 }
@@ -274,6 +281,8 @@ pub struct ServerConfig {
     pub switch_interval: Option<f64>,
     /// PyritePreload: import handler modules at child start (default On; main server only).
     pub preload: Option<bool>,
+    /// PythonConnectionHandler: takes over the server's connections from HTTP.
+    pub connection_handler: Option<Arc<crate::conn_handler::ConnHandlerDecl>>,
 }
 
 // ---- httpd callbacks: create and merge -------------------------------------
@@ -312,6 +321,9 @@ pub unsafe extern "C" fn merge_server_config(p: *mut raw::apr_pool_t, base: *mut
         let (b, n) = unsafe { (&*(base as *const ServerConfig), &*(new as *const ServerConfig)) };
         let mut m = n.clone();
         m.wsgi_aliases.extend(b.wsgi_aliases.iter().cloned());
+        if m.connection_handler.is_none() {
+            m.connection_handler = b.connection_handler.clone();
+        }
         unsafe { ffi::pool::adopt(p, m) as *mut c_void }
     })
 }
@@ -510,7 +522,7 @@ pub(crate) unsafe fn origin(cmd: *const raw::cmd_parms) -> Origin {
 
 /// The directory handlers declared here belong to: a <Directory> section or an
 /// .htaccess file (never a <Location>, whose path is a URL).
-unsafe fn declaring_directory(cmd: *const raw::cmd_parms) -> Option<String> {
+pub(crate) unsafe fn declaring_directory(cmd: *const raw::cmd_parms) -> Option<String> {
     unsafe {
         let path = ffi::cstr((*cmd).path)?;
         let d = (*cmd).directive;
@@ -775,7 +787,7 @@ unsafe extern "C" fn set_switch_interval(cmd: *mut raw::cmd_parms, _m: *mut c_vo
 
 /// httpd's command table; it holds only pointers to statics.
 #[repr(transparent)]
-pub struct CommandTable(pub [raw::command_rec; 40]);
+pub struct CommandTable(pub [raw::command_rec; 43]);
 // SAFETY: read-only after construction; the pointers are to 'static data.
 unsafe impl Sync for CommandTable {}
 
@@ -1002,6 +1014,9 @@ pub static COMMANDS: CommandTable = CommandTable([
         raw::cmd_how_TAKE2,
         c"module[::function] interpreter: import at child start, before any request",
     ),
+    crate::filters::COMMANDS[0],
+    crate::filters::COMMANDS[1],
+    crate::conn_handler::COMMAND,
     crate::wsgi::config::COMMANDS[0],
     crate::wsgi::config::COMMANDS[1],
     crate::wsgi::config::COMMANDS[2],

@@ -115,6 +115,12 @@ thread_local! {
     static HOLDING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
+/// Whether the current thread is inside the gate (running Python).
+#[inline]
+pub fn holding() -> bool {
+    HOLDING.with(|h| h.get())
+}
+
 /// Enters the gate for the current thread.
 #[inline]
 pub fn enter() {

@@ -54,7 +54,7 @@ fn file_mtime(p: &Option<PathBuf>) -> Option<SystemTime> {
 /// changed (with autoreload). Never holds the registry lock across Python calls:
 /// an import may release the GIL, and another thread could then wait for the
 /// lock while holding the GIL.
-fn load_module<'py>(py: Python<'py>, name: &str, autoreload: bool) -> PyResult<(Bound<'py, PyAny>, u64)> {
+pub(crate) fn load_module<'py>(py: Python<'py>, name: &str, autoreload: bool) -> PyResult<(Bound<'py, PyAny>, u64)> {
     let known = {
         let mut guard = MODULES.locked();
         match guard.get_or_insert_with(HashMap::new).get_mut(name) {

@@ -216,6 +216,10 @@ pub fn ready() -> bool {
 #[inline]
 pub fn with_python<R>(f: impl for<'py> FnOnce(Python<'py>) -> R) -> R {
     pin_thread();
+    // A filter called from a write made inside Python is already through the gate.
+    if crate::gate::holding() {
+        return Python::attach(f);
+    }
     crate::gate::enter();
     WAITING.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let r = Python::attach(|py| {

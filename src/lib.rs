@@ -6,7 +6,9 @@
 //! child; `request` the Python-visible objects; `handlers` phase dispatch.
 pub mod capacity;
 pub mod config;
+pub mod conn_handler;
 pub mod ffi;
+pub mod filters;
 pub mod gate;
 pub mod guard;
 pub mod handlers;

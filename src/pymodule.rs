@@ -134,6 +134,7 @@ pub fn _apache(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Request>()?;
     m.add_class::<Connection>()?;
     m.add_class::<Server>()?;
+    m.add_class::<crate::request::filter::Filter>()?;
     m.add_class::<crate::wsgi::file_wrapper::FileWrapper>()?;
     m.add_class::<crate::wsgi::input::Input>()?;
     m.add_class::<crate::wsgi::logstream::LogStream>()?;

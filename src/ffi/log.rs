@@ -43,6 +43,23 @@ pub fn serror(s: *const raw::server_rec, level: u32, msg: &str) {
     }
 }
 
+/// Logs a line in the context of a connection (httpd adds the client address).
+pub fn cerror(c: *const raw::conn_rec, level: u32, msg: &str) {
+    let m = c_msg(msg);
+    // SAFETY: c is the live connection of the calling hook; the shim formats with "%s".
+    unsafe {
+        raw::pyrite_shim_log_cerror(
+            c"mod_pyrite".as_ptr(),
+            0,
+            crate::module::module_index(),
+            level as i32,
+            0,
+            c,
+            m.as_ptr(),
+        )
+    }
+}
+
 /// Whether a request-level message at `level` would be written at all.
 pub fn r_enabled(r: *const raw::request_rec, level: u32) -> bool {
     // SAFETY: r is the live request of the calling hook.

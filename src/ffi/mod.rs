@@ -2,6 +2,7 @@
 //! invariant it relies on; the rest of the crate calls these, not `raw`.
 pub mod raw;
 
+pub mod brigade;
 pub mod log;
 pub mod pool;
 pub mod sendfile;
@@ -64,3 +65,13 @@ pub struct SendPtr<T>(pub *mut T);
 // thread while the GIL is released; nothing else touches the pointee then.
 unsafe impl<T> Send for SendPtr<T> {}
 unsafe impl<T> Sync for SendPtr<T> {}
+
+/// APR's text for a status code (for log lines and exceptions).
+pub fn apr_error(status: i32) -> String {
+    let mut buf = [0 as std::ffi::c_char; 256];
+    // SAFETY: apr_strerror writes a NUL-terminated string of at most buf.len() bytes.
+    unsafe {
+        raw::apr_strerror(status, buf.as_mut_ptr(), buf.len());
+        CStr::from_ptr(buf.as_ptr()).to_string_lossy().into_owned()
+    }
+}

@@ -21,6 +21,12 @@ void pyrite_shim_log_error(const char *file, int line, int module_index, int lev
     ap_log_error_(file, line, module_index, level, status, s, "%s", msg);
 }
 
+void pyrite_shim_log_cerror(const char *file, int line, int module_index, int level,
+                            apr_status_t status, const conn_rec *c, const char *msg)
+{
+    ap_log_cerror_(file, line, module_index, level, status, c, "%s", msg);
+}
+
 void pyrite_shim_log_perror(const char *file, int line, int module_index, int level,
                             apr_status_t status, apr_pool_t *p, const char *msg)
 {
@@ -46,4 +52,102 @@ apr_status_t pyrite_shim_abort_response(request_rec *r)
     APR_BRIGADE_INSERT_TAIL(bb, e);
     c->keepalive = AP_CONN_CLOSE;
     return ap_pass_brigade(r->output_filters, bb);
+}
+
+/* ---- brigades and buckets: APR's bucket API is mostly macros ---- */
+
+int pyrite_shim_brigade_empty(apr_bucket_brigade *bb)
+{
+    return APR_BRIGADE_EMPTY(bb);
+}
+
+/* What the first bucket of a brigade is: -1 none, 0 data, 1 EOS, 2 FLUSH, 3 other metadata. */
+int pyrite_shim_first_kind(apr_bucket_brigade *bb)
+{
+    apr_bucket *e;
+    if (APR_BRIGADE_EMPTY(bb))
+        return -1;
+    e = APR_BRIGADE_FIRST(bb);
+    if (APR_BUCKET_IS_EOS(e))
+        return 1;
+    if (APR_BUCKET_IS_FLUSH(e))
+        return 2;
+    if (APR_BUCKET_IS_METADATA(e))
+        return 3;
+    return 0;
+}
+
+/* Reads the first (data) bucket; *data stays valid until that bucket is deleted. */
+apr_status_t pyrite_shim_first_read(apr_bucket_brigade *bb, const char **data, apr_size_t *len, int block)
+{
+    apr_bucket *e = APR_BRIGADE_FIRST(bb);
+    return apr_bucket_read(e, data, len, block ? APR_BLOCK_READ : APR_NONBLOCK_READ);
+}
+
+/* Splits the first bucket after n bytes (its data must have been read). */
+apr_status_t pyrite_shim_first_split(apr_bucket_brigade *bb, apr_size_t n)
+{
+    return apr_bucket_split(APR_BRIGADE_FIRST(bb), n);
+}
+
+void pyrite_shim_first_delete(apr_bucket_brigade *bb)
+{
+    apr_bucket *e = APR_BRIGADE_FIRST(bb);
+    apr_bucket_delete(e);
+}
+
+/* Moves the first bucket to the end of another brigade (same allocator). */
+void pyrite_shim_first_move(apr_bucket_brigade *from, apr_bucket_brigade *to)
+{
+    apr_bucket *e = APR_BRIGADE_FIRST(from);
+    APR_BUCKET_REMOVE(e);
+    APR_BRIGADE_INSERT_TAIL(to, e);
+}
+
+/* Appends every bucket of `from` to `to`, leaving `from` empty. */
+void pyrite_shim_brigade_concat(apr_bucket_brigade *to, apr_bucket_brigade *from)
+{
+    APR_BRIGADE_CONCAT(to, from);
+}
+
+void pyrite_shim_append_eos(apr_bucket_brigade *bb)
+{
+    APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_eos_create(bb->bucket_alloc));
+}
+
+void pyrite_shim_append_flush(apr_bucket_brigade *bb)
+{
+    APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_flush_create(bb->bucket_alloc));
+}
+
+/* Appends a copy of the bytes (a heap bucket): the caller's buffer may go away. */
+void pyrite_shim_append_copy(apr_bucket_brigade *bb, const char *data, apr_size_t len)
+{
+    APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_heap_create(data, len, NULL, bb->bucket_alloc));
+}
+
+/* An output filter failed: before the headers, an error bucket makes httpd answer
+ * with `status`; after them, a 502 error bucket cuts the response visibly (no last
+ * chunk) and the connection is closed. EOS ends the request for the filters below. */
+apr_status_t pyrite_shim_filter_abort(ap_filter_t *f, int status)
+{
+    request_rec *r = f->r;
+    conn_rec *c = f->c;
+    apr_pool_t *p = r ? r->pool : c->pool;
+    apr_bucket_brigade *bb = apr_brigade_create(p, c->bucket_alloc);
+    if (r && r->sent_bodyct)
+        status = HTTP_BAD_GATEWAY;
+    APR_BRIGADE_INSERT_TAIL(bb, ap_bucket_error_create(status, NULL, p, c->bucket_alloc));
+    APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_eos_create(c->bucket_alloc));
+    c->keepalive = AP_CONN_CLOSE;
+    return ap_pass_brigade(f->next, bb);
+}
+
+int pyrite_shim_brigade_has_eos(apr_bucket_brigade *bb)
+{
+    apr_bucket *e;
+    for (e = APR_BRIGADE_FIRST(bb); e != APR_BRIGADE_SENTINEL(bb); e = APR_BUCKET_NEXT(e))
+        if (APR_BUCKET_IS_EOS(e))
+            return 1;
+    return 0;
 }

@@ -24,7 +24,21 @@ void pyrite_shim_log_rerror(const char *file, int line, int module_index, int le
                             apr_status_t status, const request_rec *r, const char *msg);
 void pyrite_shim_log_error(const char *file, int line, int module_index, int level,
                            apr_status_t status, const server_rec *s, const char *msg);
+void pyrite_shim_log_cerror(const char *file, int line, int module_index, int level,
+                            apr_status_t status, const conn_rec *c, const char *msg);
 void pyrite_shim_log_perror(const char *file, int line, int module_index, int level,
                             apr_status_t status, apr_pool_t *p, const char *msg);
 int pyrite_shim_rlog_enabled(const request_rec *r, int module_index, int level);
 apr_status_t pyrite_shim_abort_response(request_rec *r);
+int pyrite_shim_brigade_empty(apr_bucket_brigade *bb);
+int pyrite_shim_first_kind(apr_bucket_brigade *bb);
+apr_status_t pyrite_shim_first_read(apr_bucket_brigade *bb, const char **data, apr_size_t *len, int block);
+apr_status_t pyrite_shim_first_split(apr_bucket_brigade *bb, apr_size_t n);
+void pyrite_shim_first_delete(apr_bucket_brigade *bb);
+void pyrite_shim_first_move(apr_bucket_brigade *from, apr_bucket_brigade *to);
+void pyrite_shim_brigade_concat(apr_bucket_brigade *to, apr_bucket_brigade *from);
+void pyrite_shim_append_eos(apr_bucket_brigade *bb);
+void pyrite_shim_append_flush(apr_bucket_brigade *bb);
+void pyrite_shim_append_copy(apr_bucket_brigade *bb, const char *data, apr_size_t len);
+apr_status_t pyrite_shim_filter_abort(ap_filter_t *f, int status);
+int pyrite_shim_brigade_has_eos(apr_bucket_brigade *bb);

@@ -1,29 +1,76 @@
-//! `req.connection`: the client connection a request arrived on.
+//! `req.connection` (the client connection a request arrived on) and the
+//! object a PythonConnectionHandler gets: attributes, and raw reads and
+//! writes through the connection's filters.
 use super::convert;
 use super::life::Life;
 use super::server::Server;
 use super::table::Table;
-use crate::ffi::{log, raw};
+use crate::ffi::{brigade::Brigade, log, raw, SendPtr};
+use pyo3::exceptions::PyOSError;
 use pyo3::prelude::*;
-use pyo3::types::PyTuple;
+use pyo3::types::{PyBytes, PyTuple};
 use std::sync::Arc;
 
 #[pyclass(name = "mp_conn", module = "_apache")]
 pub struct Connection {
     life: Arc<Life>,
+    c: SendPtr<raw::conn_rec>,
 }
 
 impl Connection {
-    pub fn new(life: Arc<Life>) -> Self {
-        Connection { life }
+    /// A view of `c` that lives as long as `life` (a request's, or a
+    /// connection handler's call).
+    pub fn new(life: Arc<Life>, c: *mut raw::conn_rec) -> Self {
+        Connection { life, c: SendPtr(c) }
     }
 
-    /// The conn_rec; usable while the request that handed it out lives.
+    /// The conn_rec, while the request or handler that handed it out lives.
     fn c(&self) -> PyResult<*mut raw::conn_rec> {
-        let r = self.life.get()?;
-        // SAFETY: r is live, and its connection outlives it.
-        Ok(unsafe { (*r).connection })
+        self.life.check()?;
+        Ok(self.c.0)
     }
+}
+
+/// Reads from the connection's input filters (GIL released): at most `max`
+/// bytes, or one line of at most `max` bytes. An empty result means the
+/// client closed the connection.
+fn read_conn(py: Python<'_>, c: *mut raw::conn_rec, max: usize, line: bool) -> PyResult<Vec<u8>> {
+    let cp = SendPtr(c);
+    // SAFETY: c is live (checked by the caller's Life) and used only by this thread.
+    let res = crate::interp::blocking(py, move || unsafe {
+        let cp = cp;
+        let c = cp.0;
+        let bb = Brigade::new((*c).pool, (*c).bucket_alloc);
+        let mut out = Vec::new();
+        let mode = if line {
+            raw::ap_input_mode_t_AP_MODE_GETLINE
+        } else {
+            raw::ap_input_mode_t_AP_MODE_READBYTES
+        };
+        while out.len() < max {
+            let want = (max - out.len()).min(64 * 1024) as raw::apr_off_t;
+            let rv = raw::ap_get_brigade((*c).input_filters, bb.0, mode, raw::apr_read_type_e_APR_BLOCK_READ, want);
+            if rv == raw::APR_EOF as i32 {
+                break;
+            }
+            if rv != raw::APR_SUCCESS as i32 {
+                bb.destroy();
+                return Err(rv);
+            }
+            let before = out.len();
+            let r = bb.take_data(max - out.len(), line, &mut out);
+            let eos = bb.first_is_eos();
+            bb.cleanup();
+            r?;
+            // Readbytes returns what is there (at least one byte); a line ends at its newline.
+            if eos || out.len() == before || !line || out.ends_with(b"\n") {
+                break;
+            }
+        }
+        bb.destroy();
+        Ok(out)
+    });
+    res.map_err(|rv| PyOSError::new_err(format!("reading from the connection failed ({})", crate::ffi::apr_error(rv))))
 }
 
 /// (ip, port) of an APR socket address.
@@ -120,8 +167,66 @@ impl Connection {
 
     #[pyo3(signature = (message, level=log::APLOG_ERR as i32))]
     fn log_error(&self, message: &Bound<'_, PyAny>, level: i32) -> PyResult<()> {
-        let r = self.life.get()?;
-        log::rerror(r, (level & 0xf) as u32, &message.str()?.to_cow()?);
+        let c = self.c()?;
+        let text = message.str()?;
+        match self.life.get() {
+            Ok(r) => log::rerror(r, (level & 0xf) as u32, &text.to_cow()?),
+            Err(_) => log::cerror(c, (level & 0xf) as u32, &text.to_cow()?),
+        }
+        Ok(())
+    }
+
+    /// At most `length` bytes from the client, waiting until at least one
+    /// arrives; with no length, everything until the client closes. b'' once
+    /// the client has closed.
+    #[pyo3(signature = (length=-1))]
+    fn read<'py>(&self, py: Python<'py>, length: i64) -> PyResult<Bound<'py, PyBytes>> {
+        let c = self.c()?;
+        let data = if length < 0 {
+            let mut all = Vec::new();
+            loop {
+                let part = read_conn(py, c, 64 * 1024, false)?;
+                if part.is_empty() {
+                    break;
+                }
+                all.extend_from_slice(&part);
+            }
+            all
+        } else {
+            read_conn(py, c, length as usize, false)?
+        };
+        Ok(PyBytes::new(py, &data))
+    }
+
+    /// One line from the client including its newline (at most `length` bytes).
+    #[pyo3(signature = (length=-1))]
+    fn readline<'py>(&self, py: Python<'py>, length: i64) -> PyResult<Bound<'py, PyBytes>> {
+        let c = self.c()?;
+        let max = if length < 0 { usize::MAX } else { length as usize };
+        Ok(PyBytes::new(py, &read_conn(py, c, max, true)?))
+    }
+
+    /// Sends `data` (str as UTF-8, or bytes) to the client at once, bypassing
+    /// the HTTP protocol (for connection handlers).
+    fn write(&self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<()> {
+        let c = self.c()?;
+        let bytes = convert::body_bytes(data)?;
+        let cp = SendPtr(c);
+        let d = &bytes[..];
+        // SAFETY: c is live and used only by this thread; `d` outlives the call.
+        let rv = crate::interp::blocking(py, move || unsafe {
+            let cp = cp;
+            let c = cp.0;
+            let bb = Brigade::new((*c).pool, (*c).bucket_alloc);
+            bb.append(d);
+            bb.append_flush();
+            let rv = raw::ap_pass_brigade((*c).output_filters, bb.0);
+            bb.destroy();
+            rv
+        });
+        if rv != raw::APR_SUCCESS as i32 {
+            return Err(PyOSError::new_err("Write failed, client closed connection."));
+        }
         Ok(())
     }
 }

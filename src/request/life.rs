@@ -32,9 +32,26 @@ impl Life {
         }
     }
 
+    /// A life for a connection handler's objects, which have no request.
+    pub fn without_request() -> Self {
+        Life::new(std::ptr::null_mut())
+    }
+
     /// The request record, if it may be used from here and now.
     #[inline]
     pub fn get(&self) -> PyResult<*mut raw::request_rec> {
+        self.check()?;
+        if self.r.is_null() {
+            return Err(PyRuntimeError::new_err(
+                "there is no request on this connection (connection handler)",
+            ));
+        }
+        Ok(self.r)
+    }
+
+    /// Whether the record may be used from here and now.
+    #[inline]
+    pub fn check(&self) -> PyResult<()> {
         if !self.alive.load(Ordering::Acquire) {
             return Err(PyRuntimeError::new_err("the request this object belongs to has ended"));
         }
@@ -44,7 +61,7 @@ impl Life {
                 "request objects can only be used by the thread serving the request",
             ));
         }
-        Ok(self.r)
+        Ok(())
     }
 
     /// Marks the request as ended (called from the request pool's cleanup).

@@ -2,6 +2,7 @@
 pub mod body;
 pub mod connection;
 pub mod convert;
+pub mod filter;
 pub mod life;
 pub mod output;
 pub mod pool;

@@ -33,6 +33,33 @@ pub struct Request {
 }
 
 impl Request {
+    fn register_filter(&self, name: &str, handler: &str, dir: Option<String>, input: bool) -> PyResult<()> {
+        let r = self.r()?;
+        if name.is_empty() {
+            return Err(PyValueError::new_err("a filter needs a name"));
+        }
+        let (module, object) = config::parse_handler_spec(handler).map_err(PyValueError::new_err)?;
+        let decl = std::sync::Arc::new(crate::filters::FilterDecl {
+            name: name.to_string(),
+            input,
+            module,
+            object,
+            directory: dir,
+            origin: config::Origin {
+                file: if input {
+                    "req.register_input_filter"
+                } else {
+                    "req.register_output_filter"
+                }
+                .into(),
+                line: 0,
+            },
+        });
+        // SAFETY: r is live and served by this thread.
+        unsafe { super::state::of(r) }.filters.push(decl);
+        Ok(())
+    }
+
     pub fn new(life: Arc<Life>, phase: &'static str) -> Self {
         Request {
             life,
@@ -615,8 +642,9 @@ impl Request {
 
     #[getter]
     fn connection(&self) -> PyResult<Connection> {
-        self.r()?;
-        Ok(Connection::new(self.life.clone()))
+        let r = self.r()?;
+        // SAFETY: r is live; its connection outlives it.
+        Ok(Connection::new(self.life.clone(), unsafe { (*r).connection }))
     }
     #[getter]
     fn server(&self) -> PyResult<Server> {
@@ -678,6 +706,34 @@ impl Request {
         // SAFETY: r is live and served by this thread.
         unsafe { super::state::of(r) }.added.push(decl);
         Ok(())
+    }
+
+    /// Registers a Python output filter for this request only, under `name`
+    /// (activate it with req.add_output_filter(name)).
+    #[pyo3(signature = (name, handler, dir=None))]
+    fn register_output_filter(&self, name: &str, handler: &str, dir: Option<String>) -> PyResult<()> {
+        self.register_filter(name, handler, dir, false)
+    }
+
+    /// Registers a Python input filter for this request only (see register_output_filter).
+    #[pyo3(signature = (name, handler, dir=None))]
+    fn register_input_filter(&self, name: &str, handler: &str, dir: Option<String>) -> PyResult<()> {
+        self.register_filter(name, handler, dir, true)
+    }
+
+    /// Adds an output filter to this request: one registered with
+    /// req.register_output_filter or PythonOutputFilter, or any httpd filter (DEFLATE, ...).
+    fn add_output_filter(&self, name: &str) -> PyResult<()> {
+        let r = self.r()?;
+        // SAFETY: r is live and served by this thread.
+        unsafe { crate::filters::add_to_request(r, name, false) }.map_err(PyValueError::new_err)
+    }
+
+    /// Adds an input filter to this request (see add_output_filter); it sees the body req.read reads.
+    fn add_input_filter(&self, name: &str) -> PyResult<()> {
+        let r = self.r()?;
+        // SAFETY: r is live and served by this thread.
+        unsafe { crate::filters::add_to_request(r, name, true) }.map_err(PyValueError::new_err)
     }
 
     /// Calls `callable(data)` (or `callable()`) when the request ends.

@@ -14,6 +14,8 @@ pub struct RequestState {
     pub req: Option<Py<Request>>,
     /// Handlers added at run time with req.add_handler, not yet run.
     pub added: Vec<Arc<crate::config::HandlerDecl>>,
+    /// Filters registered at run time with req.register_*_filter.
+    pub filters: Vec<Arc<crate::filters::FilterDecl>>,
 }
 
 impl RequestState {
@@ -47,6 +49,18 @@ pub unsafe fn of<'a>(r: *mut raw::request_rec) -> &'a mut RequestState {
 /// `r` is a live request.
 pub unsafe fn get<'a>(r: *mut raw::request_rec) -> Option<&'a mut RequestState> {
     unsafe { (ffi::module_config((*r).request_config) as *mut RequestState).as_mut() }
+}
+
+/// The request's `req` object for a filter: the handlers' one, its phase left
+/// as it is (a filter runs inside another phase's output or input).
+///
+/// # Safety
+/// `r` is a live request served by the calling thread.
+pub unsafe fn request_keep_phase<'py>(py: Python<'py>, r: *mut raw::request_rec, phase: &'static str) -> PyResult<Bound<'py, Request>> {
+    if let Some(req) = unsafe { get(r) }.and_then(|st| st.req.as_ref()) {
+        return Ok(req.bind(py).clone());
+    }
+    unsafe { request(py, r, phase) }
 }
 
 /// The request's `req` object, made on first use. Making it registers, on

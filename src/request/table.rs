@@ -77,7 +77,7 @@ impl Table {
     #[inline]
     fn table(&self) -> PyResult<*mut raw::apr_table_t> {
         if let Owner::Request(life) = &self.owner {
-            life.get()?;
+            life.check()?;
         }
         Ok(self.t)
     }

@@ -91,7 +91,7 @@ fn is_root() -> bool {
     unsafe { libc::getuid() == 0 }
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 

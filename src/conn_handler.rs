@@ -1,0 +1,150 @@
+//! `PythonConnectionHandler module[::object]`: a server (typically a
+//! `<VirtualHost>` on its own `Listen` port) whose connections are handed to
+//! Python instead of HTTP. The handler gets the connection object and talks
+//! the protocol itself with `conn.read`, `conn.readline` and `conn.write`.
+use crate::config::{self, Origin};
+use crate::ffi::{log, raw};
+use crate::interp;
+use crate::pymodule::SERVER_RETURN;
+use crate::request::connection::Connection;
+use crate::request::life::Life;
+use pyo3::prelude::*;
+use std::ffi::{c_char, c_int, c_void};
+use std::sync::Arc;
+
+const OK: c_int = raw::OK as c_int;
+const DECLINED: c_int = raw::DECLINED;
+
+pub struct ConnHandlerDecl {
+    pub module: String,
+    pub object: Option<String>,
+    pub origin: Origin,
+}
+
+impl ConnHandlerDecl {
+    fn object_name(&self) -> &str {
+        self.object.as_deref().unwrap_or("connectionhandler")
+    }
+}
+
+unsafe extern "C" fn set_connection_handler(cmd: *mut raw::cmd_parms, _m: *mut c_void, spec: *const c_char) -> *const c_char {
+    crate::guard::or(c"mod_pyrite: internal error reading PythonConnectionHandler".as_ptr(), || unsafe {
+        let (module, object) = match config::parse_handler_spec(config::text(spec)) {
+            Ok(v) => v,
+            Err(e) => return config::err(cmd, "PythonConnectionHandler", &e),
+        };
+        let Some(sc) = config::server_conf_mut(cmd) else {
+            return config::err(cmd, "PythonConnectionHandler", "no server configuration");
+        };
+        sc.connection_handler = Some(Arc::new(ConnHandlerDecl {
+            module,
+            object,
+            origin: config::origin(cmd),
+        }));
+        std::ptr::null()
+    })
+}
+
+/// The directive, for config.rs's table.
+pub const COMMAND: raw::command_rec = config::cmd(
+    c"PythonConnectionHandler",
+    raw::cmd_func {
+        take1: Some(set_connection_handler),
+    },
+    0,
+    raw::RSRC_CONF,
+    raw::cmd_how_TAKE1,
+    c"module[::object]: handles this server's connections in Python (raw protocol, e.g. on its own Listen port)",
+);
+
+/// httpd's process_connection hook: runs before HTTP's, only where configured.
+///
+/// # Safety
+/// Called by httpd with a live connection.
+pub unsafe extern "C" fn process_connection(c: *mut raw::conn_rec) -> c_int {
+    crate::guard::or(DECLINED, || unsafe {
+        let Some(decl) = config::server_config((*c).base_server).and_then(|sc| sc.connection_handler.clone()) else {
+            return DECLINED;
+        };
+        // HTTP/2 streams and other secondary connections belong to their protocol.
+        if !(*c).master.is_null() {
+            return DECLINED;
+        }
+        if !interp::ready() {
+            log::cerror(
+                c,
+                log::APLOG_ERR,
+                "mod_pyrite: Python is not running in this process (child_init did not run?)",
+            );
+            return DECLINED;
+        }
+        let result = interp::with_python(|py| run(py, c, &decl));
+        if result == DECLINED {
+            return DECLINED;
+        }
+        // The connection is done: no keep-alive, and under the event MPM a
+        // lingering close rather than waiting for another request.
+        (*c).keepalive = raw::ap_conn_keepalive_e_AP_CONN_CLOSE;
+        if !(*c).cs.is_null() {
+            (*(*c).cs).state = raw::conn_state_e_CONN_STATE_LINGER;
+        }
+        OK
+    })
+}
+
+fn run(py: Python<'_>, c: *mut raw::conn_rec, decl: &ConnHandlerDecl) -> c_int {
+    let life = Arc::new(Life::without_request());
+    let res = (|| -> PyResult<Bound<'_, PyAny>> {
+        // SAFETY: c is live for the hook; its base server belongs to the running configuration.
+        let conf = unsafe { config::server_dir_config((*c).base_server) }.cloned().unwrap_or_default();
+        interp::apply_python_path(py, &conf, None)?;
+        let (module, _) = crate::handlers::load_module(py, &decl.module, conf.autoreload())?;
+        let mut handler = module;
+        for part in decl.object_name().split('.') {
+            handler = handler.getattr(part)?;
+        }
+        let conn = Bound::new(py, Connection::new(life.clone(), c))?;
+        match handler.call1((conn,)) {
+            Err(e) if e.is_instance_of::<SERVER_RETURN>(py) => Ok(e
+                .value(py)
+                .getattr("args")
+                .and_then(|a| a.get_item(0))
+                .unwrap_or_else(|_| py.None().into_bound(py))),
+            other => other,
+        }
+    })();
+    life.end();
+    let spec = match &decl.object {
+        Some(o) => format!("{}::{}", decl.module, o),
+        None => decl.module.clone(),
+    };
+    match res {
+        Ok(v) => match v.extract::<i64>() {
+            Ok(code) if code == DECLINED as i64 => DECLINED,
+            Ok(code) if code == OK as i64 => OK,
+            _ => {
+                log::cerror(
+                    c,
+                    log::APLOG_ERR,
+                    &format!(
+                        "PythonConnectionHandler {spec} ({}) returned {}, not apache.OK or apache.DECLINED: closing the connection",
+                        decl.origin,
+                        v.repr().map(|r| r.to_string()).unwrap_or_default()
+                    ),
+                );
+                OK
+            }
+        },
+        Err(e) => {
+            log::cerror(
+                c,
+                log::APLOG_ERR,
+                &format!("PythonConnectionHandler {spec} ({}) raised an exception: {e}", decl.origin),
+            );
+            for line in interp::traceback_lines(py, &e) {
+                log::cerror(c, log::APLOG_ERR, &format!("PythonConnectionHandler {spec}: {line}"));
+            }
+            OK
+        }
+    }
+}

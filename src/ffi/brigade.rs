@@ -1,0 +1,164 @@
+//! Bucket brigades, for Python filters and connection handlers: taking data
+//! out of the front of a brigade, and appending data and end markers.
+//! APR's bucket API is mostly macros; the shim (shim.c) wraps them.
+use super::raw;
+
+/// A brigade pointer. It does not own the brigade: httpd's pools do.
+#[derive(Clone, Copy)]
+pub struct Brigade(pub *mut raw::apr_bucket_brigade);
+
+/// What the first bucket of a brigade is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Front {
+    Empty,
+    Data,
+    Eos,
+    Flush,
+    /// Other metadata (an error bucket, say).
+    Meta,
+}
+
+impl Brigade {
+    /// A new empty brigade in `pool`.
+    ///
+    /// # Safety
+    /// `pool` and `alloc` are live and belong to the same connection.
+    pub unsafe fn new(pool: *mut raw::apr_pool_t, alloc: *mut raw::apr_bucket_alloc_t) -> Brigade {
+        Brigade(unsafe { raw::apr_brigade_create(pool, alloc) })
+    }
+
+    /// # Safety
+    /// The brigade is live and used by this thread only (as for every method here).
+    pub unsafe fn front(self) -> Front {
+        match unsafe { raw::pyrite_shim_first_kind(self.0) } {
+            -1 => Front::Empty,
+            0 => Front::Data,
+            1 => Front::Eos,
+            2 => Front::Flush,
+            _ => Front::Meta,
+        }
+    }
+
+    /// # Safety
+    /// As for [`Brigade::front`].
+    pub unsafe fn first_is_eos(self) -> bool {
+        (unsafe { self.front() }) == Front::Eos
+    }
+
+    /// # Safety
+    /// As for [`Brigade::front`].
+    pub unsafe fn is_empty(self) -> bool {
+        unsafe { raw::pyrite_shim_brigade_empty(self.0) != 0 }
+    }
+
+    /// Moves up to `max` bytes of data from the front into `out`, stopping at
+    /// the first metadata bucket and, with `line`, after a newline.
+    ///
+    /// # Safety
+    /// As for [`Brigade::front`].
+    pub unsafe fn take_data(self, max: usize, line: bool, out: &mut Vec<u8>) -> Result<(), i32> {
+        let mut taken = 0usize;
+        while taken < max && unsafe { self.front() } == Front::Data {
+            let mut data: *const std::ffi::c_char = std::ptr::null();
+            let mut len: raw::apr_size_t = 0;
+            let rv = unsafe { raw::pyrite_shim_first_read(self.0, &mut data, &mut len, 1) };
+            if rv != raw::APR_SUCCESS as i32 {
+                return Err(rv);
+            }
+            if len == 0 {
+                unsafe { raw::pyrite_shim_first_delete(self.0) };
+                continue;
+            }
+            // SAFETY: apr_bucket_read made `len` bytes at `data` readable until the bucket goes.
+            let bytes = unsafe { std::slice::from_raw_parts(data as *const u8, len) };
+            let mut n = bytes.len().min(max - taken);
+            let mut ends_line = false;
+            if line {
+                if let Some(i) = bytes[..n].iter().position(|&b| b == b'\n') {
+                    n = i + 1;
+                    ends_line = true;
+                }
+            }
+            out.extend_from_slice(&bytes[..n]);
+            taken += n;
+            if n < bytes.len() {
+                unsafe { raw::pyrite_shim_first_split(self.0, n) };
+            }
+            unsafe { raw::pyrite_shim_first_delete(self.0) };
+            if ends_line {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Deletes the first bucket.
+    ///
+    /// # Safety
+    /// As for [`Brigade::front`]; the brigade is not empty.
+    pub unsafe fn drop_first(self) {
+        unsafe { raw::pyrite_shim_first_delete(self.0) }
+    }
+
+    /// Moves every bucket to the end of `to`.
+    ///
+    /// # Safety
+    /// As for [`Brigade::front`]; both use the same bucket allocator.
+    pub unsafe fn move_all_to(self, to: Brigade) {
+        unsafe { raw::pyrite_shim_brigade_concat(to.0, self.0) }
+    }
+
+    /// Moves the first bucket to the end of `to`.
+    ///
+    /// # Safety
+    /// As for [`Brigade::move_all_to`]; the brigade is not empty.
+    pub unsafe fn move_first_to(self, to: Brigade) {
+        unsafe { raw::pyrite_shim_first_move(self.0, to.0) }
+    }
+
+    /// Appends a copy of `data`.
+    ///
+    /// # Safety
+    /// As for [`Brigade::front`].
+    pub unsafe fn append(self, data: &[u8]) {
+        if !data.is_empty() {
+            unsafe { raw::pyrite_shim_append_copy(self.0, data.as_ptr() as *const std::ffi::c_char, data.len()) }
+        }
+    }
+
+    /// # Safety
+    /// As for [`Brigade::front`].
+    pub unsafe fn append_eos(self) {
+        unsafe { raw::pyrite_shim_append_eos(self.0) }
+    }
+
+    /// # Safety
+    /// As for [`Brigade::front`].
+    pub unsafe fn append_flush(self) {
+        unsafe { raw::pyrite_shim_append_flush(self.0) }
+    }
+
+    /// Whether an EOS bucket is anywhere in the brigade.
+    ///
+    /// # Safety
+    /// As for [`Brigade::front`].
+    pub unsafe fn contains_eos(self) -> bool {
+        unsafe { raw::pyrite_shim_brigade_has_eos(self.0) != 0 }
+    }
+
+    /// Deletes every bucket (the brigade stays usable).
+    ///
+    /// # Safety
+    /// As for [`Brigade::front`].
+    pub unsafe fn cleanup(self) {
+        unsafe { raw::apr_brigade_cleanup(self.0 as *mut std::ffi::c_void) };
+    }
+
+    /// Deletes every bucket and the brigade itself.
+    ///
+    /// # Safety
+    /// As for [`Brigade::front`]; the brigade is not used afterwards.
+    pub unsafe fn destroy(self) {
+        unsafe { raw::apr_brigade_destroy(self.0) };
+    }
+}

@@ -1,0 +1,557 @@
+//! Python filters: `PythonOutputFilter handler NAME` / `PythonInputFilter
+//! handler NAME` (activated with httpd's SetOutputFilter, AddOutputFilter...),
+//! `req.register_output_filter` / `req.add_output_filter` and their input
+//! twins. httpd calls a filter once per brigade; each call hands the Python
+//! handler a fresh filter object (src/request/filter.rs) that reads from the
+//! brigade and writes to the next filter.
+use crate::config::{self, DirConfig, Origin};
+use crate::ffi::brigade::{Brigade, Front};
+use crate::ffi::{self, log, raw};
+use crate::interp;
+use crate::request::filter::Filter;
+use crate::sync::LockExt;
+use pyo3::prelude::*;
+use std::collections::HashSet;
+use std::ffi::{c_char, c_int, c_void, CStr, CString};
+use std::sync::atomic::{AtomicPtr, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// APR's generic error status (APR_OS_START_ERROR + 14; a macro bindgen skips).
+const APR_EGENERAL: raw::apr_status_t = 20000 + 14;
+
+/// One Python filter: the handler and the name httpd knows it by.
+pub struct FilterDecl {
+    pub name: String,
+    pub input: bool,
+    pub module: String,
+    pub object: Option<String>,
+    pub directory: Option<String>,
+    pub origin: Origin,
+}
+
+impl FilterDecl {
+    fn object_name(&self) -> &str {
+        self.object
+            .as_deref()
+            .unwrap_or(if self.input { "inputfilter" } else { "outputfilter" })
+    }
+    fn directive(&self) -> &'static str {
+        if self.input {
+            "PythonInputFilter"
+        } else {
+            "PythonOutputFilter"
+        }
+    }
+    fn spec(&self) -> String {
+        match &self.object {
+            Some(o) => format!("{}::{}", self.module, o),
+            None => self.module.clone(),
+        }
+    }
+}
+
+/// The Python filter named `name` (case-insensitive, as httpd's names) in a configuration.
+pub fn find<'a>(conf: &'a DirConfig, name: &str, input: bool) -> Option<&'a Arc<FilterDecl>> {
+    conf.filters
+        .as_deref()?
+        .iter()
+        .rev()
+        .find(|d| d.input == input && d.name.eq_ignore_ascii_case(name))
+}
+
+// ---- registration with httpd --------------------------------------------------
+
+/// httpd keeps a registered filter's name pointer for the life of the process:
+/// each distinct name is allocated once and kept.
+fn interned(name: &str) -> *const c_char {
+    static NAMES: Mutex<Option<HashSet<&'static CStr>>> = Mutex::new(None);
+    let mut guard = NAMES.locked();
+    let set = guard.get_or_insert_with(HashSet::new);
+    let c = CString::new(name).unwrap_or_default();
+    if let Some(known) = set.get(c.as_c_str()) {
+        return known.as_ptr();
+    }
+    let leaked: &'static CStr = Box::leak(c.into_boxed_c_str());
+    set.insert(leaked);
+    leaked.as_ptr()
+}
+
+/// Registers a configured Python filter's name with httpd (at configuration time).
+fn register_named(name: &str, input: bool) {
+    let n = interned(name);
+    // SAFETY: called while httpd reads its configuration (single-threaded); `n` lives forever.
+    unsafe {
+        if input {
+            raw::ap_register_input_filter(n, Some(input_filter), None, raw::ap_filter_type_AP_FTYPE_RESOURCE);
+        } else {
+            raw::ap_register_output_filter(n, Some(output_filter), None, raw::ap_filter_type_AP_FTYPE_RESOURCE);
+        }
+    }
+}
+
+/// The filters req.register_*_filter adds by handle (registering names in a
+/// running child would race with other threads looking names up).
+static DYNAMIC_OUT: AtomicPtr<raw::ap_filter_rec_t> = AtomicPtr::new(std::ptr::null_mut());
+static DYNAMIC_IN: AtomicPtr<raw::ap_filter_rec_t> = AtomicPtr::new(std::ptr::null_mut());
+
+/// Registers the run-time filters (from register_hooks).
+///
+/// # Safety
+/// Called from httpd's register_hooks.
+pub unsafe fn register_hooks() {
+    unsafe {
+        let out = raw::ap_register_output_filter(
+            c"PYRITE_REQUEST_OUTPUT".as_ptr(),
+            Some(output_filter),
+            None,
+            raw::ap_filter_type_AP_FTYPE_RESOURCE,
+        );
+        let inp = raw::ap_register_input_filter(
+            c"PYRITE_REQUEST_INPUT".as_ptr(),
+            Some(input_filter),
+            None,
+            raw::ap_filter_type_AP_FTYPE_RESOURCE,
+        );
+        DYNAMIC_OUT.store(out, Ordering::Release);
+        DYNAMIC_IN.store(inp, Ordering::Release);
+    }
+}
+
+/// `req.add_output_filter(name)` / `req.add_input_filter(name)`: a filter the
+/// request registered with req.register_*_filter, else any filter httpd knows.
+///
+/// # Safety
+/// `r` is a live request served by the calling thread.
+pub unsafe fn add_to_request(r: *mut raw::request_rec, name: &str, input: bool) -> Result<(), String> {
+    unsafe {
+        let own = crate::request::state::of(r)
+            .filters
+            .iter()
+            .rev()
+            .find(|d| d.input == input && d.name.eq_ignore_ascii_case(name))
+            .cloned();
+        let c = (*r).connection;
+        if let Some(decl) = own {
+            let state = ffi::pool::adopt((*r).pool, FilterState::new(Some(decl))) as *mut c_void;
+            let frec = if input { &DYNAMIC_IN } else { &DYNAMIC_OUT }.load(Ordering::Acquire);
+            let added = if input {
+                raw::ap_add_input_filter_handle(frec, state, r, c)
+            } else {
+                raw::ap_add_output_filter_handle(frec, state, r, c)
+            };
+            return if added.is_null() {
+                Err(format!("httpd refused to add filter '{name}'"))
+            } else {
+                Ok(())
+            };
+        }
+        let cname = CString::new(name).map_err(|_| "a filter name cannot contain NUL".to_string())?;
+        let added = if input {
+            raw::ap_add_input_filter(cname.as_ptr(), std::ptr::null_mut(), r, c)
+        } else {
+            raw::ap_add_output_filter(cname.as_ptr(), std::ptr::null_mut(), r, c)
+        };
+        if added.is_null() {
+            let kind = if input { "input" } else { "output" };
+            return Err(format!(
+                "no {kind} filter named '{name}' (register it with PythonOutputFilter/PythonInputFilter, req.register_{kind}_filter, or load the module that provides it)"
+            ));
+        }
+        Ok(())
+    }
+}
+
+// ---- directives ----------------------------------------------------------------
+
+unsafe extern "C" fn set_filter(
+    cmd: *mut raw::cmd_parms,
+    mconfig: *mut c_void,
+    handler: *const c_char,
+    name: *const c_char,
+) -> *const c_char {
+    crate::guard::or(c"mod_pyrite: internal error reading a filter directive".as_ptr(), || unsafe {
+        let input = (*cmd).info.is_null();
+        let directive = if input { "PythonInputFilter" } else { "PythonOutputFilter" };
+        let (module, object) = match config::parse_handler_spec(config::text(handler)) {
+            Ok(v) => v,
+            Err(e) => return config::err(cmd, directive, &e),
+        };
+        let name = config::text(name).trim();
+        if name.is_empty()
+            || !name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.')
+        {
+            return config::err(
+                cmd,
+                directive,
+                &format!("{name:?} is not a filter name (letters, digits, '_', '-' and '.'; e.g. {directive} mymodule UPCASE)"),
+            );
+        }
+        register_named(name, input);
+        let conf = config::dir_conf(mconfig);
+        let mut list: Vec<Arc<FilterDecl>> = conf.filters.as_deref().cloned().unwrap_or_default();
+        list.push(Arc::new(FilterDecl {
+            name: name.to_string(),
+            input,
+            module,
+            object,
+            directory: config::declaring_directory(cmd),
+            origin: config::origin(cmd),
+        }));
+        conf.filters = Some(Arc::new(list));
+        std::ptr::null()
+    })
+}
+
+/// The filter directives, for config.rs's table.
+pub const COMMANDS: [raw::command_rec; 2] = [
+    config::cmd(
+        c"PythonInputFilter",
+        raw::cmd_func { take2: Some(set_filter) },
+        0,
+        raw::RSRC_CONF | raw::ACCESS_CONF,
+        raw::cmd_how_TAKE2,
+        c"module[::object] NAME: a Python input filter, activated with SetInputFilter/AddInputFilter NAME",
+    ),
+    config::cmd(
+        c"PythonOutputFilter",
+        raw::cmd_func { take2: Some(set_filter) },
+        1,
+        raw::RSRC_CONF | raw::ACCESS_CONF,
+        raw::cmd_how_TAKE2,
+        c"module[::object] NAME: a Python output filter, activated with SetOutputFilter/AddOutputFilter NAME",
+    ),
+];
+
+// ---- one filter instance's state --------------------------------------------------
+
+/// What a filter instance keeps between httpd's calls (in f->ctx, owned by the pool).
+pub struct FilterState {
+    decl: Option<Arc<FilterDecl>>,
+    /// filter.disable(): pass everything through from now on.
+    pub disabled: bool,
+    /// The handler raised: the response was ended; drop what still comes.
+    failed: bool,
+    /// filter.close() ran: EOS went (output) or is queued (input).
+    pub closed: bool,
+    /// The end of the stream was read (read() returned None).
+    pub eos_seen: bool,
+    /// A FLUSH bucket was consumed by read(): flush after the handler.
+    pub flush_seen: bool,
+    /// filter.pass_on() handed the rest of this brigade on.
+    pub passed_on: bool,
+    /// Output: written, not yet passed. Input: produced, not yet handed up.
+    pub out: Option<Brigade>,
+    /// Output: unread buckets kept for the next call. Input: read from below, not yet consumed.
+    pub held: Option<Brigade>,
+}
+
+impl FilterState {
+    fn new(decl: Option<Arc<FilterDecl>>) -> Self {
+        FilterState {
+            decl,
+            disabled: false,
+            failed: false,
+            closed: false,
+            eos_seen: false,
+            flush_seen: false,
+            passed_on: false,
+            out: None,
+            held: None,
+        }
+    }
+}
+
+/// The state of `f`, made on its first call.
+///
+/// # Safety
+/// `f` is a live filter of a live request or connection.
+unsafe fn state<'a>(f: *mut raw::ap_filter_t) -> &'a mut FilterState {
+    unsafe {
+        if (*f).ctx.is_null() {
+            let pool = pool_of(f);
+            (*f).ctx = ffi::pool::adopt(pool, FilterState::new(None)) as *mut c_void;
+        }
+        &mut *((*f).ctx as *mut FilterState)
+    }
+}
+
+/// # Safety
+/// `f` is a live filter.
+unsafe fn pool_of(f: *mut raw::ap_filter_t) -> *mut raw::apr_pool_t {
+    unsafe {
+        if (*f).r.is_null() {
+            (*(*f).c).pool
+        } else {
+            (*(*f).r).pool
+        }
+    }
+}
+
+/// A brigade in the filter's pool (made once per instance).
+///
+/// # Safety
+/// `f` is a live filter.
+pub unsafe fn brigade_for(f: *mut raw::ap_filter_t, slot: &mut Option<Brigade>) -> Brigade {
+    unsafe { *slot.get_or_insert_with(|| Brigade::new(pool_of(f), (*(*f).c).bucket_alloc)) }
+}
+
+/// The configuration the filter's handler runs with.
+///
+/// # Safety
+/// `f` is a live filter.
+unsafe fn conf_of<'a>(f: *mut raw::ap_filter_t) -> Option<&'a DirConfig> {
+    unsafe {
+        if (*f).r.is_null() {
+            config::server_dir_config((*(*f).c).base_server)
+        } else {
+            config::dir_config((*f).r)
+        }
+    }
+}
+
+/// The handler of this filter instance: fixed for run-time filters, looked up
+/// by the name httpd called it under for configured ones.
+///
+/// # Safety
+/// `f` is a live filter.
+unsafe fn decl_of(f: *mut raw::ap_filter_t, st: &mut FilterState, input: bool) -> Option<Arc<FilterDecl>> {
+    unsafe {
+        if st.decl.is_none() {
+            let name = ffi::cstr_lossy((*(*f).frec).name);
+            st.decl = conf_of(f).and_then(|c| find(c, &name, input)).cloned();
+            if st.decl.is_none() {
+                let kind = if input { "PythonInputFilter" } else { "PythonOutputFilter" };
+                let msg = format!("filter '{name}' is active here but no {kind} declares it for this location: passing data through");
+                log_for(f, log::APLOG_ERR, &msg);
+            }
+        }
+        st.decl.clone()
+    }
+}
+
+/// # Safety
+/// `f` is a live filter.
+pub unsafe fn log_for(f: *mut raw::ap_filter_t, level: u32, msg: &str) {
+    unsafe {
+        if (*f).r.is_null() {
+            log::cerror((*f).c, level, msg)
+        } else {
+            log::rerror((*f).r, level, msg)
+        }
+    }
+}
+
+/// Calls the Python handler with a filter object for this call. The object
+/// is cut off from the brigade when the call returns.
+fn call_handler(f: *mut raw::ap_filter_t, bb: Brigade, st: *mut FilterState, decl: &Arc<FilterDecl>, readbytes: usize) -> bool {
+    // SAFETY: f is live for this call.
+    let conf = unsafe { conf_of(f) }.cloned().unwrap_or_default();
+    let ok = interp::with_python(|py| {
+        let res = (|| -> PyResult<()> {
+            interp::apply_python_path(py, &conf, decl.directory.as_deref())?;
+            let (module, _) = crate::handlers::load_module(py, &decl.module, conf.autoreload())?;
+            let mut handler = module;
+            for part in decl.object_name().split('.') {
+                handler = handler.getattr(part)?;
+            }
+            // SAFETY: f->r is NULL or the live request this thread serves.
+            let req = match unsafe { (*f).r } {
+                r if r.is_null() => None,
+                r => Some(unsafe { crate::request::state::request_keep_phase(py, r, decl.directive()) }?.unbind()),
+            };
+            let filter = Bound::new(py, Filter::new(f, bb, st, decl.clone(), req, readbytes))?;
+            let res = handler.call1((&filter,));
+            filter.get().end();
+            res.map(|_| ())
+        })();
+        match res {
+            Ok(()) => true,
+            Err(e) => {
+                // SAFETY: f is live.
+                unsafe {
+                    log_for(
+                        f,
+                        log::APLOG_ERR,
+                        &format!(
+                            "{} {} {} ({}) raised an exception: {e}",
+                            decl.directive(),
+                            decl.spec(),
+                            decl.name,
+                            decl.origin
+                        ),
+                    );
+                    for line in interp::traceback_lines(py, &e) {
+                        log_for(f, log::APLOG_ERR, &format!("{} {}: {line}", decl.directive(), decl.name));
+                    }
+                }
+                false
+            }
+        }
+    });
+    ok
+}
+
+// ---- httpd's filter callbacks -------------------------------------------------------
+
+/// httpd's output filter function for every Python output filter.
+///
+/// # Safety
+/// Called by httpd with a live filter and brigade.
+pub unsafe extern "C" fn output_filter(f: *mut raw::ap_filter_t, bb: *mut raw::apr_bucket_brigade) -> raw::apr_status_t {
+    crate::guard::or(APR_EGENERAL, || unsafe { output_call(f, Brigade(bb)) })
+}
+
+unsafe fn output_call(f: *mut raw::ap_filter_t, bb: Brigade) -> raw::apr_status_t {
+    unsafe {
+        let st = state(f);
+        if st.failed || st.closed {
+            // The response already ended: what still comes has nowhere to go.
+            bb.cleanup();
+            return raw::APR_SUCCESS as raw::apr_status_t;
+        }
+        if st.disabled || !interp::ready() {
+            return raw::ap_pass_brigade((*f).next, bb.0);
+        }
+        let Some(decl) = decl_of(f, st, false) else {
+            st.disabled = true;
+            return raw::ap_pass_brigade((*f).next, bb.0);
+        };
+        // Buckets the handler left unread last time come first.
+        if let Some(held) = st.held.filter(|h| !h.is_empty()) {
+            bb.move_all_to(held);
+            held.move_all_to(bb);
+        }
+        st.passed_on = false;
+        st.flush_seen = false;
+        let st_ptr = st as *mut FilterState;
+        let ok = call_handler(f, bb, st_ptr, &decl, 0);
+        let st = &mut *st_ptr;
+        if !ok {
+            st.failed = true;
+            bb.cleanup();
+            if let Some(out) = st.out {
+                out.cleanup();
+            }
+            return raw::pyrite_shim_filter_abort(f, raw::HTTP_INTERNAL_SERVER_ERROR as c_int);
+        }
+        if st.passed_on || st.closed {
+            bb.cleanup();
+            return raw::APR_SUCCESS as raw::apr_status_t;
+        }
+        let out = brigade_for(f, &mut st.out);
+        if st.eos_seen || bb.contains_eos() {
+            // The stream ended and the handler did not close: hand on what it left
+            // unread unchanged, then the end, so the response always completes.
+            bb.move_all_to(out);
+            if st.eos_seen {
+                out.append_eos();
+            }
+            st.closed = true;
+        } else {
+            if !bb.is_empty() {
+                let held = brigade_for(f, &mut st.held);
+                let mut bbp = bb.0;
+                let mut heldp = held.0;
+                let rv = raw::ap_save_brigade(f, &mut heldp, &mut bbp, pool_of(f));
+                if rv != raw::APR_SUCCESS as raw::apr_status_t {
+                    return rv;
+                }
+            }
+            if st.flush_seen {
+                out.append_flush();
+            }
+        }
+        if out.is_empty() {
+            return raw::APR_SUCCESS as raw::apr_status_t;
+        }
+        let rv = raw::ap_pass_brigade((*f).next, out.0);
+        out.cleanup();
+        rv
+    }
+}
+
+/// httpd's input filter function for every Python input filter.
+///
+/// # Safety
+/// Called by httpd with a live filter and brigade.
+pub unsafe extern "C" fn input_filter(
+    f: *mut raw::ap_filter_t,
+    bb: *mut raw::apr_bucket_brigade,
+    mode: raw::ap_input_mode_t,
+    block: raw::apr_read_type_e,
+    readbytes: raw::apr_off_t,
+) -> raw::apr_status_t {
+    crate::guard::or(APR_EGENERAL, || unsafe { input_call(f, Brigade(bb), mode, block, readbytes) })
+}
+
+unsafe fn input_call(
+    f: *mut raw::ap_filter_t,
+    bb: Brigade,
+    mode: raw::ap_input_mode_t,
+    block: raw::apr_read_type_e,
+    readbytes: raw::apr_off_t,
+) -> raw::apr_status_t {
+    unsafe {
+        let st = state(f);
+        // Only body reads go through Python; line and speculative reads pass.
+        if mode != raw::ap_input_mode_t_AP_MODE_READBYTES || st.disabled || !interp::ready() {
+            return raw::ap_get_brigade((*f).next, bb.0, mode, block, readbytes);
+        }
+        if st.failed {
+            return APR_EGENERAL;
+        }
+        let want = if readbytes > 0 { readbytes as usize } else { 8192 };
+        let out = brigade_for(f, &mut st.out);
+        if out.is_empty() && !st.closed {
+            let Some(decl) = decl_of(f, st, true) else {
+                st.disabled = true;
+                return raw::ap_get_brigade((*f).next, bb.0, mode, block, readbytes);
+            };
+            let st_ptr = st as *mut FilterState;
+            // Call the handler until it produces something or the input ends
+            // (a call may consume input without writing).
+            for _ in 0..64 {
+                let before_eos = (*st_ptr).eos_seen;
+                if !call_handler(f, bb, st_ptr, &decl, want) {
+                    (*st_ptr).failed = true;
+                    return APR_EGENERAL;
+                }
+                let st = &mut *st_ptr;
+                if st.eos_seen && !st.closed {
+                    out.append_eos();
+                    st.closed = true;
+                }
+                if !out.is_empty() || st.closed || (st.eos_seen && before_eos) {
+                    break;
+                }
+            }
+        }
+        let st = state(f);
+        if out.is_empty() {
+            if st.closed {
+                bb.append_eos();
+                return raw::APR_SUCCESS as raw::apr_status_t;
+            }
+            // The handler neither read nor wrote: step aside rather than loop.
+            log_for(
+                f,
+                log::APLOG_WARNING,
+                "Python input filter produced no data and did not close: passing input through unchanged",
+            );
+            st.disabled = true;
+            return raw::ap_get_brigade((*f).next, bb.0, mode, block, readbytes);
+        }
+        // Hand up at most `want` bytes (callers size their buffers by it), then an EOS that follows.
+        let mut data = Vec::new();
+        if let Err(rv) = out.take_data(want, false, &mut data) {
+            return rv;
+        }
+        bb.append(&data);
+        while matches!(out.front(), Front::Eos | Front::Flush | Front::Meta) {
+            out.move_first_to(bb);
+        }
+        raw::APR_SUCCESS as raw::apr_status_t
+    }
+}
