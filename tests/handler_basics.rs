@@ -65,7 +65,13 @@ fn hello_world_under_every_mpm() {
 
 #[test]
 fn request_attributes_and_options() {
-    let h = Httpd::start(Mpm::Event, &site());
+    for mpm in [Mpm::Event, Mpm::Prefork] {
+        check_request_attributes(mpm);
+    }
+}
+
+fn check_request_attributes(mpm: Mpm) {
+    let h = Httpd::start(mpm, &site());
     let r = h.get("/attrs/extra/path?a=1&b=%C3%A9");
     assert_eq!(r.status, 200, "{}", h.error_log());
     let v = json(&r);
@@ -104,7 +110,13 @@ fn request_attributes_and_options() {
 
 #[test]
 fn tables_are_case_insensitive_and_multi_valued() {
-    let h = Httpd::start(Mpm::Event, &site());
+    for mpm in [Mpm::Event, Mpm::Prefork] {
+        check_tables(mpm);
+    }
+}
+
+fn check_tables(mpm: Mpm) {
+    let h = Httpd::start(mpm, &site());
     let r = h.request(
         "GET",
         "/headers",

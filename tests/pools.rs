@@ -6,9 +6,16 @@ use std::io::{Read, Write};
 
 #[test]
 fn request_connection_and_child_pools() {
-    let one_child = "StartServers 1\nServerLimit 1\nMinSpareThreads 1\nMaxSpareThreads 8\nMaxRequestWorkers 8\n";
+    check_pools(Mpm::Event, "StartServers 1\nServerLimit 1\nMinSpareThreads 1\nMaxSpareThreads 8\nMaxRequestWorkers 8\n");
+    check_pools(
+        Mpm::Prefork,
+        "StartServers 1\nServerLimit 1\nMinSpareServers 1\nMaxSpareServers 1\nMaxRequestWorkers 1\n",
+    );
+}
+
+fn check_pools(mpm: Mpm, one_child: &str) {
     let site = "PythonOption scratch {SCRATCH}\n".to_string() + &location("/p", "pools", "") + one_child;
-    let mut h = Httpd::start(Mpm::Event, &site);
+    let mut h = Httpd::start(mpm, &site);
     // Two requests on one keep-alive connection share its pool.
     let mut s = std::net::TcpStream::connect(("127.0.0.1", h.port)).unwrap();
     s.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
