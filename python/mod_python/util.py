@@ -538,6 +538,7 @@ def apply_fs_data(object, fs, **args):
     names it accepts (all of them when it takes ``**kwargs``). A repeated
     field gives a list, an upload its Field, a text field its str. ``args``
     (the publisher passes ``req``) win over form fields of the same name."""
+    req = args.get("req")
     for item in fs.list:
         name = getattr(item, "name", None)
         if name is None or name in args and not isinstance(args[name], _Values):
@@ -560,8 +561,11 @@ def apply_fs_data(object, fs, **args):
         signature.bind(**args)
     except TypeError as e:
         # A required argument the form did not supply: the client's fault.
-        apache.log_error("mod_python.util.apply_fs_data: cannot call %s: %s" % (getattr(object, "__qualname__", object), e),
-                         apache.APLOG_NOTICE)
+        message = "mod_python.util.apply_fs_data: cannot call %s: %s" % (getattr(object, "__qualname__", object), e)
+        if req is not None and hasattr(req, "log_error"):
+            req.log_error(message, apache.APLOG_NOTICE)
+        else:
+            apache.log_error(message, apache.APLOG_NOTICE)
         raise apache.SERVER_RETURN(apache.HTTP_BAD_REQUEST)
     return object(**args)
 
