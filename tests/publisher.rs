@@ -91,7 +91,12 @@ fn urls_map_to_pages_and_objects_with_index_defaults() {
 fn form_fields_become_the_arguments_the_callable_accepts() {
     let h = start(Mpm::Prefork);
     assert_eq!(body_of(&h, "/pub/hello?name=Ann"), (200, "hello Ann".into()));
-    let r = h.request("POST", "/pub/hello", &[("Content-Type", b"application/x-www-form-urlencoded")], b"name=B%C3%A9a");
+    let r = h.request(
+        "POST",
+        "/pub/hello",
+        &[("Content-Type", b"application/x-www-form-urlencoded")],
+        b"name=B%C3%A9a",
+    );
     assert_eq!((r.status, r.text()), (200, "hello Béa".into()));
     // Unknown fields are dropped; keyword-only parameters are filled too.
     assert_eq!(body_of(&h, "/pub/args?a=1&c=3&zzz=9"), (200, "a=1 b=B c=3".into()));
@@ -245,7 +250,12 @@ fn a_changed_page_is_loaded_again_unless_autoreload_is_off() {
     rewrite(&h, "frozen/live.py", "def index():\n    return 'frozen 1'\n", 0);
     assert_eq!(body_of(&h, "/pub/live.py"), (200, "version 1".into()));
     assert_eq!(body_of(&h, "/frozen/live.py"), (200, "frozen 1".into()));
-    rewrite(&h, "pub/live.py", "def index():\n    return 'version 2'\n\ndef extra():\n    return 'new function'\n", 10);
+    rewrite(
+        &h,
+        "pub/live.py",
+        "def index():\n    return 'version 2'\n\ndef extra():\n    return 'new function'\n",
+        10,
+    );
     rewrite(&h, "frozen/live.py", "def index():\n    return 'frozen 2'\n", 10);
     assert_eq!(body_of(&h, "/pub/live.py"), (200, "version 2".into()));
     assert_eq!(body_of(&h, "/pub/live.py/extra"), (200, "new function".into()));
