@@ -230,6 +230,11 @@ fn auth_nested_in_functions_and_methods() {
     let r = get_as(&h, "/pub/other/panel/admin", "root", "toor");
     assert_eq!((r.status, r.text()), (200, "admin panel".into()));
     assert_eq!(body_of(&h, "/pub/other/panel/public"), (200, "public panel".into()));
+
+    // An __access__ computed when the function runs cannot be checked first: refused, never let through.
+    assert_eq!(h.get("/pub/other/computed").status, 500);
+    let log = h.stop();
+    assert!(log.contains("__access__ in computed is computed when the function runs"), "{log}");
 }
 
 /// Rewrites a page with a later mtime (as an editor saving it would).

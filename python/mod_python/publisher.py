@@ -161,12 +161,35 @@ def _locate(req):
 
 _AUTH_NAMES = ("__auth__", "__access__", "__auth_realm__")
 
+# Stores into a function's own names (not attributes or items of other objects).
+_NAME_STORES = ("STORE_FAST", "STORE_DEREF", "STORE_NAME", "STORE_GLOBAL", "STORE_FAST_STORE_FAST", "STORE_FAST_LOAD_FAST")
+
+
+class _Computed:
+    """An __auth__ or __access__ a function computes when it runs: it cannot
+    be known without running the function, so the request is refused."""
+
+    def __repr__(self):
+        return "<computed at run time>"
+
+
+_COMPUTED = _Computed()
+
 
 class _NestedFunction:
     """A function defined inside a published function (its code object)."""
 
-    def __init__(self, code, defaults=None, kwdefaults=None, closure=False):
-        self.code, self.defaults, self.kwdefaults, self.closure = code, defaults, kwdefaults, closure
+    def __init__(self, code):
+        self.code, self.defaults, self.kwdefaults, self.closure = code, None, None, False
+
+    def set_attribute(self, flag, value):
+        """What MAKE_FUNCTION's flags (or SET_FUNCTION_ATTRIBUTE) attach."""
+        if flag & 0x01:
+            self.defaults = value
+        elif flag & 0x02:
+            self.kwdefaults = value
+        elif flag & 0x08:
+            self.closure = True
 
     def build(self, globals_):
         if self.closure:
@@ -181,8 +204,10 @@ class _NestedFunction:
 @functools.lru_cache(maxsize=1024)
 def _nested_auth(code):
     """{name: value} for __auth__, __access__ and __auth_realm__ assigned in a
-    function's body from constants (a literal, or a nested def), read from
-    its bytecode without running it."""
+    function's body, read from its bytecode without running it: literals
+    (constants, dict/list/tuple/set displays) and nested defs. Anything else
+    assigned to them is _COMPUTED (the request is then refused, never let
+    through)."""
     names = set(code.co_varnames) | set(code.co_cellvars) | set(code.co_names)
     if not names.intersection(_AUTH_NAMES):
         return {}
@@ -190,7 +215,7 @@ def _nested_auth(code):
     stack = []
     for ins in dis.get_instructions(code):
         op, arg = ins.opname, ins.arg
-        if op == "LOAD_CONST":
+        if op in ("LOAD_CONST", "LOAD_SMALL_INT"):
             stack.append(ins.argval)
         elif op in ("BUILD_TUPLE", "BUILD_LIST", "BUILD_SET") and len(stack) >= arg:
             items = stack[len(stack) - arg:] if arg else []
@@ -215,17 +240,22 @@ def _nested_auth(code):
             if not stack or not isinstance(stack[-1], types.CodeType):
                 stack.clear()
                 continue
-            fcode = stack.pop()
-            flags = arg or 0
-            closure = bool(flags & 0x08)
-            kwdefaults = stack.pop() if flags & 0x02 and stack else None
-            defaults = stack.pop() if flags & 0x01 and stack else None
-            if flags & 0x04:  # annotations: not needed to call it
-                stack.clear()
-            stack.append(_NestedFunction(fcode, defaults, kwdefaults, closure))
-        elif op in ("STORE_FAST", "STORE_DEREF", "STORE_NAME", "STORE_GLOBAL"):
-            if ins.argval in _AUTH_NAMES and stack:
-                found[ins.argval] = stack[-1]
+            fn = _NestedFunction(stack.pop())
+            # Up to Python 3.12 the flags say which values lie below the code.
+            for flag in (0x08, 0x04, 0x02, 0x01):
+                if (arg or 0) & flag:
+                    fn.set_attribute(flag, stack.pop() if stack else None)
+            stack.append(fn)
+        elif op == "SET_FUNCTION_ATTRIBUTE" and len(stack) >= 2 and isinstance(stack[-1], _NestedFunction):
+            fn = stack.pop()
+            fn.set_attribute(arg, stack.pop())
+            stack.append(fn)
+        elif op in _NAME_STORES:
+            targets = ins.argval if isinstance(ins.argval, tuple) else (ins.argval,)
+            for target in targets:
+                if target in _AUTH_NAMES:
+                    simple = stack and len(targets) == 1 and op != "STORE_FAST_LOAD_FAST"
+                    found[target] = stack[-1] if simple else _COMPUTED
             stack.clear()
         elif op in ("NOP", "RESUME", "CACHE", "EXTENDED_ARG", "MAKE_CELL", "COPY_FREE_VARS"):
             continue
@@ -280,6 +310,11 @@ def process_auth(req, object, realm="unknown", user=None, passwd=None):
             if name in fn.__dict__:
                 found[name] = fn.__dict__[name]
         for name, value in _nested_auth(fn.__code__).items():
+            if value is _COMPUTED:
+                req.log_error("mod_python.publisher: %s in %s is computed when the function runs; only a literal "
+                              "or a nested def can be checked before calling it: refusing %s"
+                              % (name, fn.__qualname__, req.unparsed_uri), apache.APLOG_ERR)
+                raise apache.SERVER_RETURN(apache.HTTP_INTERNAL_SERVER_ERROR)
             found[name] = value.build(fn.__globals__) if isinstance(value, _NestedFunction) else value
     else:
         for name in _AUTH_NAMES:

@@ -34,3 +34,8 @@ class Panel:
 
 
 panel = Panel()
+
+
+def computed(req):
+    __access__ = sorted(["x"])  # known only when the function runs
+    return "must not be published"
