@@ -276,3 +276,28 @@ fn a_changed_page_is_loaded_again_unless_autoreload_is_off() {
     let log = h.stop();
     assert!(log.contains("SyntaxError"), "{log}");
 }
+
+#[test]
+fn concurrent_first_requests_load_a_page_once_per_child() {
+    let h = start(Mpm::Event);
+    let log_file = h.root.join("scratch/loads.txt");
+    let page = format!(
+        "import os\nwith open({:?}, 'a') as f:\n    f.write('%d\\n' % os.getpid())\n\ndef index(req, n='0'):\n    return 'loaded ' + n\n",
+        log_file.to_str().unwrap()
+    );
+    h.write_doc("pub/counted.py", page.as_bytes());
+    let port = h.port;
+    let threads: Vec<_> = (0..24)
+        .map(|i| std::thread::spawn(move || request(port, "GET", &format!("/pub/counted.py?n={i}"), &[], b"")))
+        .collect();
+    for (i, t) in threads.into_iter().enumerate() {
+        let r = t.join().unwrap();
+        assert_eq!((r.status, r.text()), (200, format!("loaded {i}")));
+    }
+    let loads = std::fs::read_to_string(&log_file).unwrap();
+    let mut pids: Vec<&str> = loads.lines().collect();
+    let total = pids.len();
+    pids.sort();
+    pids.dedup();
+    assert_eq!(total, pids.len(), "a child loaded the page more than once: {loads}");
+}
