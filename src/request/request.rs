@@ -30,6 +30,9 @@ pub struct Request {
     notes: OnceLock<Py<Table>>,
     /// req.register_cleanup callables, run when the request's pool is cleared.
     cleanups: Mutex<Vec<(Py<PyAny>, Option<Py<PyAny>>)>>,
+    /// Python code assigned req.content_type (mod_python's `_content_type_set`;
+    /// the publisher guesses a type only when it was not).
+    content_type_set: std::sync::atomic::AtomicBool,
 }
 
 impl Request {
@@ -73,6 +76,7 @@ impl Request {
             subprocess_env: OnceLock::new(),
             notes: OnceLock::new(),
             cleanups: Mutex::new(Vec::new()),
+            content_type_set: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -365,7 +369,15 @@ impl Request {
         let ct = self.pool_str(value, "content_type")?;
         // SAFETY: r is live; ct is a pool string of r.
         unsafe { raw::ap_set_content_type(r, ct) };
+        self.content_type_set.store(true, std::sync::atomic::Ordering::Relaxed);
         Ok(())
+    }
+
+    /// Whether a handler assigned req.content_type during this request.
+    #[getter]
+    fn _content_type_set(&self) -> PyResult<bool> {
+        self.r()?;
+        Ok(self.content_type_set.load(std::sync::atomic::Ordering::Relaxed))
     }
 
     #[getter]
@@ -481,6 +493,12 @@ impl Request {
     #[getter]
     fn mtime(&self) -> PyResult<f64> {
         Ok(seconds(unsafe { (*self.r()?).mtime }))
+    }
+    /// True once the response head went to the client (output can no longer change it).
+    #[getter]
+    fn sent_bodyct(&self) -> PyResult<bool> {
+        // SAFETY: r is live.
+        Ok(unsafe { (*self.r()?).sent_bodyct } != 0 || self.sent())
     }
     #[getter]
     fn bytes_sent(&self) -> PyResult<i64> {
