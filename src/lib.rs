@@ -13,6 +13,7 @@ pub mod handlers;
 pub mod interp;
 pub mod locks;
 pub mod module;
+pub mod psp;
 pub mod pymodule;
 pub mod request;
 pub mod sync;
