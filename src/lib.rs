@@ -16,5 +16,6 @@ pub mod module;
 pub mod psp;
 pub mod pymodule;
 pub mod request;
+pub mod ssi;
 pub mod sync;
 pub mod wsgi;
