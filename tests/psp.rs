@@ -149,7 +149,8 @@ fn psp_from_a_handler_with_a_string_template() {
         "Hello world!\n0,1,2,\na=1 b=2 sum=42 (req given)\n\
          source starts: req.write(\"\"\"t\"\"\",0)\n\
          error: <string>, line 2: expression '<%=' is never closed with '%>' line 2\n\
-         both: Must specify either filename or string\n"
+         both: Must specify either filename or string\n\
+         n=5 x=40\nno session here\nsaved=1 unlocked=1\n"
     );
 }
 
@@ -213,7 +214,8 @@ fn ssi_site() -> String {
         "LoadModule include_module {MODULES}/mod_include.so\nAddType text/html .shtml\n\
          <Directory {{DOCS}}/ssi>\n  Options +Includes\n  AddOutputFilter INCLUDES .shtml\n\
          PythonPath \"sys.path+['{{HANDLERS}}']\"\n  PythonFixupHandler ssi_setup\n</Directory>\n\
-         <Directory {{DOCS}}/ssinoexec>\n  Options IncludesNOEXEC\n  AddOutputFilter INCLUDES .shtml\n</Directory>\n"
+         <Directory {{DOCS}}/ssinoexec>\n  Options IncludesNOEXEC\n  AddOutputFilter INCLUDES .shtml\n</Directory>\n{}",
+        location("/ssi-handler", "ssi_handler", "  Options +Includes\n  SetOutputFilter INCLUDES")
     )
 }
 
@@ -230,6 +232,10 @@ fn ssi_python_exec_and_eval() {
         assert!(body.contains("[an error occurred while processing this directive]"), "{body}");
         assert!(!body.contains("hidden"), "{body}");
         assert!(body.ends_with("printed 7\nend\n"), "{body}");
+        // A Python handler's own output through mod_include.
+        let r = h.get("/ssi-handler");
+        assert_eq!(r.status, 200);
+        assert_eq!(r.text(), "<p>/ssi-handler42</p>\n3\n");
         let log = h.wait_log("ZeroDivisionError");
         assert!(log.contains("#python eval in") && log.contains("page.shtml failed"), "{log}");
         let log = h.stop();

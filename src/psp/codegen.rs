@@ -143,7 +143,8 @@ impl Generator<'_> {
                 after_colon = body.ends_with(':');
             }
         }
-        if last == 0 {
+        // `<%%>` or `<% %>` adds nothing (mod_python wrote `;;`, which does not compile).
+        if last == 0 && !code.trim().is_empty() {
             self.out.push(';');
         }
         self.out.push_str(indent);
@@ -297,6 +298,14 @@ mod tests {
             "req.write(\"\"\"a\\\\nb\\\"c\\\\\\\\d\\\\x41\\\"\\\"\\\"\\\\\"\"\",0)\n"
         );
         assert_eq!(py("a\rb\0"), "req.write(\"\"\"a\\rb\\x00\"\"\",0)\n");
+    }
+
+    #[test]
+    fn empty_one_line_block_adds_nothing() {
+        assert_eq!(
+            py("a<%%>b<% %>c"),
+            "req.write(\"\"\"a\"\"\",0);req.write(\"\"\"b\"\"\",0); req.write(\"\"\"c\"\"\",0)\n"
+        );
     }
 
     #[test]

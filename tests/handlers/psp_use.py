@@ -14,6 +14,17 @@ def add(x, y, req=None):
     return "%d (req %s)" % (int(x) + int(y), "given" if req is not None else "missing")
 
 
+class FakeSession(dict):
+    """Stands in for mod_python.Session: counts what PSP does with it."""
+    saved = unlocked = 0
+
+    def save(self):
+        self.saved += 1
+
+    def unlock(self):
+        self.unlocked += 1
+
+
 def handler(req):
     req.content_type = "text/plain"
     req.form = {"x": "40", "y": "2", "ignored": "z"}
@@ -28,4 +39,10 @@ def handler(req):
         psp.PSP(req, string="x", filename="y")
     except ValueError as e:
         req.write("both: %s\n" % e)
+    # session and form come from req when a handler set them, and only for
+    # templates that name them.
+    req.session = FakeSession(n=5)
+    psp.PSP(req, string="n=<%= session['n'] %> x=<%= form['x'] %>\n").run()
+    psp.PSP(req, string="no session here\n").run()
+    req.write("saved=%d unlocked=%d\n" % (req.session.saved, req.session.unlocked))
     return apache.OK
