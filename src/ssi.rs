@@ -144,7 +144,7 @@ unsafe extern "C" fn handle_python(
                 append_error(ctx, bb);
                 continue;
             }
-            let failed = in_python(|py| run_block(py, ctx, f, bb, &tag, &code, debug));
+            let failed = in_python(r, |py| run_block(py, ctx, f, bb, &tag, &code, debug));
             if failed {
                 append_error(ctx, bb);
             }
@@ -153,15 +153,19 @@ unsafe extern "C" fn handle_python(
     })
 }
 
-/// Enters Python, also from inside a write made by a Python handler (the
-/// GIL and a gate place are then already this thread's).
-fn in_python<R>(f: impl for<'py> FnOnce(Python<'py>) -> R) -> R {
+/// Enters Python for request `r`, also from inside a write made by a Python
+/// handler (the GIL and a gate place are then already this thread's).
+fn in_python<R>(r: *mut raw::request_rec, f: impl for<'py> FnOnce(Python<'py>) -> R) -> R {
+    // Global locks the code forgets are released when this request ends.
+    let outer = crate::locks::CURRENT_REQUEST.with(|c| c.replace(r));
     // SAFETY: PyGILState_Check only reads this thread's state (Python is running).
-    if unsafe { pyo3::ffi::PyGILState_Check() } == 1 {
+    let res = if unsafe { pyo3::ffi::PyGILState_Check() } == 1 {
         Python::attach(f)
     } else {
         interp::with_python(f)
-    }
+    };
+    crate::locks::CURRENT_REQUEST.with(|c| c.set(outer));
+    res
 }
 
 /// Runs one `exec` or `eval`; true when it failed (already logged; with
