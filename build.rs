@@ -74,6 +74,8 @@ fn main() {
         .allowlist_type(".*_rec")
         .allowlist_type("ap_.*")
         .allowlist_type("apr_.*")
+        .allowlist_type("include_ctx_t|include_handler_fn_t")
+        .allowlist_var("SSI_FLAG_.*|SSI_VALUE_.*")
         .allowlist_var("MODULE_MAGIC_.*")
         .allowlist_var("APR_HOOK_.*")
         .allowlist_var("OK|DECLINED|DONE|SUSPENDED")

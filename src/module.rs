@@ -53,6 +53,7 @@ unsafe extern "C" fn register_hooks(_p: *mut raw::apr_pool_t) {
             raw::APR_HOOK_REALLY_FIRST as c_int,
         );
         raw::ap_hook_post_config(Some(post_config), std::ptr::null(), std::ptr::null(), middle);
+        raw::ap_hook_post_config(Some(crate::ssi::post_config), std::ptr::null(), std::ptr::null(), middle);
         raw::ap_hook_child_init(Some(child_init), std::ptr::null(), std::ptr::null(), middle);
         raw::ap_hook_handler(Some(crate::handlers::content_handler), std::ptr::null(), std::ptr::null(), middle);
         raw::ap_hook_handler(Some(crate::wsgi::handler), std::ptr::null(), std::ptr::null(), middle);

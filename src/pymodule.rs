@@ -143,6 +143,7 @@ pub fn _apache(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<crate::wsgi::response::Write>()?;
     m.add_class::<crate::wsgi::logstream::Restricted>()?;
     m.add_function(wrap_pyfunction!(crate::wsgi::wsgi_call, m)?)?;
+    crate::psp::python::add_to(m)?;
     m.add("pyrite_version", crate::module::VERSION)?;
     Ok(())
 }

@@ -18,6 +18,9 @@
 #include "apr_buckets.h"
 #include "apr_global_mutex.h"
 #include "apr_shm.h"
+#include "apr_optional.h"
+/* mod_include's SSI API, for the #python element (src/ssi.rs). */
+#include "mod_include.h"
 
 /* The C shim (src/ffi/shim.c): what httpd offers only as macros or variadics. */
 void pyrite_shim_log_rerror(const char *file, int line, int module_index, int level,

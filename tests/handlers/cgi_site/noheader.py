@@ -1,0 +1,2 @@
+print("just some text, no header")
+print()

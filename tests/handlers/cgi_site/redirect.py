@@ -1,0 +1,2 @@
+print("Location: http://example.com/elsewhere")
+print()
