@@ -13,6 +13,7 @@ fn site() -> String {
         PythonOutputFilter filters::passer PASS\n\
         PythonOutputFilter filters::disabler DISABLE\n\
         PythonOutputFilter filters::forgets_close NOCLOSE\n\
+        PythonOutputFilter filters::reentrant REENTRANT\n\
         PythonInputFilter filters UPIN\n";
     let mut s = filters.to_string();
     s += &location("/up", "filters", "  SetOutputFilter UPCASE");
@@ -23,6 +24,7 @@ fn site() -> String {
     s += &location("/pass", "filters", "  SetOutputFilter PASS");
     s += &location("/disable", "filters", "  SetOutputFilter DISABLE;COUNT");
     s += &location("/noclose", "filters", "  SetOutputFilter NOCLOSE");
+    s += &location("/reentrant", "filters", "  SetOutputFilter REENTRANT");
     s += &location("/echo", "filters::echo", "  SetInputFilter UPIN");
     s += &location("/plain-echo", "filters::echo", "");
     s += &location("/dynamic", "filters::dynamic", "");
@@ -61,6 +63,11 @@ fn check_filters(mpm: Mpm) {
     assert_eq!(r.status, 200);
     assert_eq!(r.text(), r.text().to_uppercase());
     assert!(!r.text().is_empty());
+
+    // req.write from inside the filter the request's output is passing through: refused, no hang.
+    let t = h.get("/reentrant").text();
+    assert!(t.starts_with("refused(req.write called from inside a filter"), "{t}");
+    assert!(t.contains("hello "), "{t}");
 
     // pass_on, disable, and a filter that never closes.
     assert_eq!(h.get("/pass").text(), "hello filtered world\n");

@@ -63,6 +63,19 @@ impl Request {
         Ok(())
     }
 
+    /// The output buffer, for a write from Python. A filter (or a `#python`
+    /// element) runs inside the write that reached it, on the same thread:
+    /// writing through `req` from there would wait for itself.
+    fn output_in_use(&self) -> PyResult<std::sync::MutexGuard<'_, Output>> {
+        match self.output.try_lock() {
+            Ok(g) => Ok(g),
+            Err(std::sync::TryLockError::Poisoned(p)) => Ok(p.into_inner()),
+            Err(std::sync::TryLockError::WouldBlock) => Err(pyo3::exceptions::PyRuntimeError::new_err(
+                "req.write called from inside a filter that this request's own output is passing through: use filter.write",
+            )),
+        }
+    }
+
     pub fn new(life: Arc<Life>, phase: &'static str) -> Self {
         Request {
             life,
@@ -269,9 +282,7 @@ impl Request {
         if bytes.is_empty() {
             return Ok(());
         }
-        self.output
-            .lock()
-            .unwrap()
+        self.output_in_use()?
             .write(py, r, &bytes, flush != 0)
             .map_err(|_| PyOSError::new_err("Write failed, client closed connection."))
     }
@@ -279,9 +290,7 @@ impl Request {
     /// Pushes buffered output to the client.
     fn flush(&self, py: Python<'_>) -> PyResult<()> {
         let r = self.r()?;
-        self.output
-            .lock()
-            .unwrap()
+        self.output_in_use()?
             .flush(py, r)
             .map_err(|_| PyOSError::new_err("Flush failed, client closed connection."))
     }
@@ -783,8 +792,7 @@ impl Request {
         let offset = offset.clamp(0, size);
         let n = if len < 0 { size - offset } else { len.min(size - offset) };
         // What was written before goes first.
-        self.output
-            .locked()
+        self.output_in_use()?
             .push(py, r)
             .map_err(|_| PyOSError::new_err("Write failed, client closed connection."))?;
         use std::os::fd::AsRawFd;

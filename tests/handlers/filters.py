@@ -148,3 +148,17 @@ def late_use(req):
 def keeper(filter):
     filter.req.kept = filter
     filter.pass_on()
+
+
+def reentrant(filter):
+    """REENTRANT: tries req.write from inside the filter its output passes through."""
+    s = filter.read()
+    while s:
+        try:
+            filter.req.write("nested")
+        except RuntimeError as e:
+            filter.write(b"refused(%s) " % str(e).split(":")[0].encode())
+        filter.write(s)
+        s = filter.read()
+    if s is None:
+        filter.close()
