@@ -178,7 +178,11 @@ class Cookie(object):
         return "; ".join([self._pair(str(self.value))] + self._attribute_text())
 
     def __repr__(self):
-        return "<%s: %s>" % (type(self).__name__, str(self))
+        try:
+            text = str(self)
+        except (CookieError, ValueError):
+            text = "%s=%r (not writable as a header)" % (self.name, self.value)
+        return "<%s: %s>" % (type(self).__name__, text)
 
 
 def _as_bytes(secret):
