@@ -34,6 +34,16 @@ pub unsafe fn on_cleanup<F: FnOnce() + 'static>(pool: *mut raw::apr_pool_t, f: F
     unsafe { raw::apr_pool_cleanup_register(pool, data, Some(run_boxed_cleanup::<F>), Some(raw::apr_pool_cleanup_null)) }
 }
 
+/// Runs `f` when `pool` is cleared or destroyed, before any cleanup registered
+/// with `on_cleanup` (APR runs pre-cleanups first, while everything in the pool is intact).
+///
+/// # Safety
+/// `pool` is a live pool.
+pub unsafe fn on_pre_cleanup<F: FnOnce() + 'static>(pool: *mut raw::apr_pool_t, f: F) {
+    let data = Box::into_raw(Box::new(Some(f))) as *const c_void;
+    unsafe { raw::apr_pool_pre_cleanup_register(pool, data, Some(run_boxed_cleanup::<F>)) }
+}
+
 /// Moves `value` into memory whose lifetime is the pool's: it is dropped when
 /// the pool is cleared. Returns a pointer valid until then.
 ///

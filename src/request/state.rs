@@ -64,8 +64,11 @@ pub unsafe fn request_keep_phase<'py>(py: Python<'py>, r: *mut raw::request_rec,
 }
 
 /// The request's `req` object, made on first use. Making it registers, on
-/// r->pool, the end of its life and (run first, since APR runs cleanups in
-/// reverse order) the PythonCleanupHandler phase and req.register_cleanup callables.
+/// r->pool, the end of its life and, as a pre-cleanup (run before every
+/// ordinary cleanup), the PythonCleanupHandler phase and req.register_cleanup
+/// callables: they then run before the end of `req` and before the release of
+/// global locks the request forgot (a session's unlock at request end must
+/// come first, or every session would be reported as leaking its lock).
 ///
 /// # Safety
 /// `r` is a live request served by the calling thread.
@@ -85,7 +88,7 @@ pub unsafe fn request<'py>(py: Python<'py>, r: *mut raw::request_rec, phase: &'s
     let req = Bound::new(py, Request::new(life, phase))?;
     st.req = Some(req.clone().unbind());
     let rp = ffi::SendPtr(r);
-    // SAFETY: as above; registered after the life's end, so it runs before it.
-    unsafe { ffi::pool::on_cleanup((*r).pool, move || crate::handlers::request_cleanup(rp.0)) };
+    // SAFETY: as above; a pre-cleanup runs before the life's end and the lock release.
+    unsafe { ffi::pool::on_pre_cleanup((*r).pool, move || crate::handlers::request_cleanup(rp.0)) };
     Ok(req)
 }
