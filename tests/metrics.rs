@@ -49,10 +49,20 @@ fn check_totals(v: &Value, n: u64) {
     assert_eq!(t["statuses"]["5xx"], 2, "{t}");
     let hist_sum: u64 = t["histogram_counts"].as_array().unwrap().iter().map(|c| c.as_u64().unwrap()).sum();
     assert_eq!(hist_sum, n);
-    let per_child: u64 = v["children"].as_array().unwrap().iter().map(|c| c["requests"].as_u64().unwrap()).sum();
+    let per_child: u64 = v["children"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["requests"].as_u64().unwrap())
+        .sum();
     assert_eq!(per_child, n, "live children's counts add up to the total: {}", v["children"]);
     // The 10 s series covers completed steps only: it never holds more than the total.
-    let series: u64 = v["series"]["10s"]["requests"].as_array().unwrap().iter().map(|c| c.as_u64().unwrap()).sum();
+    let series: u64 = v["series"]["10s"]["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_u64().unwrap())
+        .sum();
     assert!(series <= n, "{series} > {n}");
 }
 
@@ -75,7 +85,10 @@ fn parse_prometheus(text: &str) -> Vec<(String, f64)> {
             let mut p = rest.split(' ');
             let (name, kind) = (p.next().unwrap(), p.next().unwrap_or(""));
             assert!(name_ok(name), "TYPE name: {line}");
-            assert!(["counter", "gauge", "histogram", "summary", "untyped"].contains(&kind), "TYPE kind: {line}");
+            assert!(
+                ["counter", "gauge", "histogram", "summary", "untyped"].contains(&kind),
+                "TYPE kind: {line}"
+            );
             assert!(typed.insert(name.to_string()), "TYPE twice: {line}");
             continue;
         }
@@ -83,14 +96,22 @@ fn parse_prometheus(text: &str) -> Vec<(String, f64)> {
         let (series, value) = line.rsplit_once(' ').unwrap_or_else(|| panic!("no value: {line}"));
         let name = series.split('{').next().unwrap();
         assert!(name_ok(name), "sample name: {line}");
-        let family = ["_bucket", "_sum", "_count"].iter().fold(name, |n, s| n.strip_suffix(s).unwrap_or(n));
+        let family = ["_bucket", "_sum", "_count"]
+            .iter()
+            .fold(name, |n, s| n.strip_suffix(s).unwrap_or(n));
         assert!(typed.contains(name) || typed.contains(family), "sample before its TYPE: {line}");
         if let Some(labels) = series.strip_prefix(name) {
             if !labels.is_empty() {
-                let inner = labels.strip_prefix('{').and_then(|l| l.strip_suffix('}')).unwrap_or_else(|| panic!("labels: {line}"));
+                let inner = labels
+                    .strip_prefix('{')
+                    .and_then(|l| l.strip_suffix('}'))
+                    .unwrap_or_else(|| panic!("labels: {line}"));
                 for pair in inner.split(',') {
                     let (k, v) = pair.split_once('=').unwrap_or_else(|| panic!("label: {line}"));
-                    assert!(name_ok(k) && v.len() >= 2 && v.starts_with('"') && v.ends_with('"'), "label: {line}");
+                    assert!(
+                        name_ok(k) && v.len() >= 2 && v.starts_with('"') && v.ends_with('"'),
+                        "label: {line}"
+                    );
                 }
             }
         }
@@ -129,7 +150,11 @@ fn totals_and_formats(mpm: Mpm, extra: &str) {
     assert_eq!(get("pyrite_request_duration_seconds_count"), n as f64);
     assert_eq!(get("pyrite_request_duration_seconds_bucket{le=\"+Inf\"}"), n as f64);
     assert_eq!(get("pyrite_responses_total{class=\"5xx\"}"), 2.0);
-    let buckets: Vec<f64> = samples.iter().filter(|(s, _)| s.starts_with("pyrite_request_duration_seconds_bucket")).map(|x| x.1).collect();
+    let buckets: Vec<f64> = samples
+        .iter()
+        .filter(|(s, _)| s.starts_with("pyrite_request_duration_seconds_bucket"))
+        .map(|x| x.1)
+        .collect();
     assert!(buckets.windows(2).all(|w| w[0] <= w[1]), "buckets are cumulative");
 
     let r = h.get("/status");
@@ -175,7 +200,12 @@ fn pyrite_metrics_from_python_matches_the_page() {
     assert_eq!(py["totals"]["requests"], n);
     assert_eq!(py["totals"]["statuses"], page["totals"]["statuses"]);
     assert_eq!(py["totals"]["histogram_counts"], page["totals"]["histogram_counts"]);
-    let active: Vec<String> = py["active"].as_array().unwrap().iter().map(|a| a["request"].as_str().unwrap().to_string()).collect();
+    let active: Vec<String> = py["active"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["request"].as_str().unwrap().to_string())
+        .collect();
     assert!(active.iter().any(|a| a == "GET /m/py"), "{active:?}");
     assert_eq!(status_json(&h)["totals"]["requests"], n + 1);
 }
@@ -190,7 +220,12 @@ fn active_requests_show_a_slow_request() {
     let deadline = Instant::now() + Duration::from_secs(15);
     let seen = loop {
         let v = status_json(&h);
-        let found = v["active"].as_array().unwrap().iter().find(|a| a["request"] == "GET /m/slow?which=this-one").cloned();
+        let found = v["active"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["request"] == "GET /m/slow?which=this-one")
+            .cloned();
         if let Some(a) = found {
             break a;
         }
@@ -222,7 +257,11 @@ fn graceful_restart_keeps_serving_the_page() {
                 break;
             }
         }
-        assert!(Instant::now() < deadline, "no new generation after a graceful restart:\n{}", h.error_log());
+        assert!(
+            Instant::now() < deadline,
+            "no new generation after a graceful restart:\n{}",
+            h.error_log()
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     assert!(h.get("/status").text().contains("<svg"));

@@ -71,21 +71,35 @@ fn write_text(e: &ActiveEntry, method: &[u8], uri: &[u8]) {
     e.len.store(n as u32, Relaxed);
 }
 
+impl Drop for Timing {
+    /// A request cut short by a panic must not stay "in progress" forever.
+    fn drop(&mut self) {
+        if let Some(e) = self.entry.take() {
+            e.start_us.store(0, Release);
+        }
+    }
+}
+
 /// Ends a request with the status the client gets.
 #[inline]
-pub fn end(t: Timing, status: i32) {
-    let Some(slot) = shm::own() else { return };
-    if let Some(e) = t.entry {
+pub fn end(mut t: Timing, status: i32) {
+    if let Some(e) = t.entry.take() {
         e.start_us.store(0, Release);
     }
+    let Some(slot) = shm::own() else { return };
     let now = wall_us();
-    let us = now.saturating_sub(t.start_us);
+    finished(slot, now, now.saturating_sub(t.start_us), status);
+}
+
+/// Counts a request that took `us` and ended at `now_us` with `status`.
+#[inline]
+fn finished(slot: &ChildSlot, now_us: u64, us: u64, status: i32) {
     let b = bucket_of(us);
     let totals = &slot.totals;
     totals.hist[b].fetch_add(1, Relaxed);
     totals.sum_us.fetch_add(us, Relaxed);
     totals.statuses[class_of(status)].fetch_add(1, Relaxed);
-    let secs = now / 1_000_000;
+    let secs = now_us / 1_000_000;
     ring_add(&slot.fine, secs / FINE_STEP_S, b, us);
     ring_add(&slot.coarse, secs / COARSE_STEP_S, b, us);
 }
@@ -240,6 +254,42 @@ mod tests {
         }
         assert_eq!(merged.iter().map(Step::requests).sum::<u64>(), 24_000);
         assert_eq!(BUCKETS, read(&fine, 5).hist.len());
+    }
+
+    /// Not a check (speed lives in the benchmark): prints what recording one
+    /// request costs, with one thread and with two racing on one slot.
+    /// `cargo test --release --lib -- --ignored --nocapture recording_cost`
+    #[test]
+    #[ignore]
+    fn recording_cost() {
+        // SAFETY: all-zero bytes are a valid ChildSlot (atomics and integers), as in the shared memory.
+        let slot: &'static ChildSlot = unsafe {
+            let layout = std::alloc::Layout::new::<ChildSlot>();
+            &*(std::alloc::alloc_zeroed(layout) as *const ChildSlot)
+        };
+        for threads in [1usize, 2] {
+            let n = 2_000_000u64;
+            let t0 = std::time::Instant::now();
+            let hs: Vec<_> = (0..threads)
+                .map(|_| {
+                    std::thread::spawn(move || {
+                        for i in 0..n {
+                            let start = wall_us();
+                            let asked = python_asked();
+                            let entered = python_entered(asked);
+                            python_left(entered);
+                            let now = wall_us();
+                            finished(slot, now, now - start + (i & 1023), 200);
+                        }
+                    })
+                })
+                .collect();
+            for h in hs {
+                h.join().unwrap();
+            }
+            let per = t0.elapsed().as_nanos() as f64 / n as f64;
+            println!("{threads} thread(s): {per:.0} ns per request recorded (4 clock reads, 9 atomic adds)");
+        }
     }
 
     #[test]
