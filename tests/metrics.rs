@@ -131,7 +131,7 @@ fn totals_and_formats(mpm: Mpm, extra: &str) {
     let v = status_json(&h);
     check_totals(&v, n);
     let children = v["children"].as_array().unwrap();
-    assert!(!children.is_empty());
+    assert!(children.len() >= 2, "two children started: {}", v["children"]);
     for c in children {
         assert!(c["rss_bytes"].as_u64().unwrap() > 1_000_000, "{c}");
         // A child still starting has no start-up times yet; one that served requests has.
