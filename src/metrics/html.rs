@@ -153,7 +153,7 @@ pub fn render(s: &Snapshot, refresh: Option<u32>) -> String {
     }
     out.push_str("</table><h2>Requests in progress</h2><table><tr><th>pid</th><th>seconds</th><th>request</th></tr>");
     let mut rows: Vec<(u32, &super::snapshot::Active)> = s.children.iter().flat_map(|c| c.active.iter().map(move |a| (c.pid, a))).collect();
-    rows.sort_by(|a, b| b.1.duration_us.cmp(&a.1.duration_us));
+    rows.sort_by_key(|r| std::cmp::Reverse(r.1.duration_us));
     for (pid, a) in rows {
         let _ = write!(
             out,

@@ -76,7 +76,8 @@ pub fn render(s: &Snapshot) -> String {
         "pyrite_active_requests {}",
         s.children.iter().map(|c| c.active.len()).sum::<usize>()
     );
-    let per_child: [(&str, &str, &str, fn(&super::snapshot::Child) -> f64); 4] = [
+    type PerChild = (&'static str, &'static str, &'static str, fn(&super::snapshot::Child) -> f64);
+    let per_child: [PerChild; 4] = [
         (
             "pyrite_child_requests_total",
             "counter",

@@ -122,7 +122,7 @@ pub fn ring_add(ring: &[RingBucket], step: u64, b: usize, us: u64) {
             if spins > 10_000 {
                 return; // the clearing thread is gone: lose this one sample, never hang
             }
-            if spins % 64 == 0 {
+            if spins.is_multiple_of(64) {
                 std::thread::yield_now();
             } else {
                 std::hint::spin_loop();
