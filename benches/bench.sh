@@ -10,6 +10,8 @@
 #   VARIANT  static | c_handler | handler | wsgi | mod_wsgi | mod_python
 #            handler and wsgi take mod_pyrite settings after a colon, e.g.
 #            wsgi:gate=1  wsgi:gate=0  wsgi:gate=4,switch=0.05
+#            so=PATH loads another build of mod_pyrite (to compare two commits
+#            in interleaved rounds), e.g. handler:so=/tmp/base/mod_pyrite.so
 #   APP      hello (12 bytes, the default), cpu2ms (2 ms of Python CPU work per
 #            request) or io10ms (waits 10 ms with the GIL released, like a database call)
 # Needs PYRITE_SO (defaults to target/release/libmod_pyrite.so); installs wrk,
@@ -19,7 +21,7 @@ ROUNDS=3; DUR=8; CONN=32; APP=hello; VARIANTS=()
 while [ $# -gt 0 ]; do
   case "$1" in
     -r) ROUNDS=$2; shift 2;; -d) DUR=$2; shift 2;; -c) CONN=$2; shift 2;; -a) APP=$2; shift 2;;
-    -h|--help) sed -n '2,17p' "$0"; exit 0;;
+    -h|--help) sed -n '2,19p' "$0"; exit 0;;
     *) VARIANTS+=("$1"); shift;;
   esac
 done
@@ -114,16 +116,21 @@ settings() {  # "gate=1,switch=0.05" -> directives
   tr ',' '\n' <<<"$s" | while IFS== read -r k v; do case $k in
     gate) echo "PyriteMaxPythonThreads $v";;
     switch) echo "PyriteSwitchInterval $v";;
+    so) ;;
     *) echo "unknown setting $k" >&2; exit 2;;
   esac; done
+}
+so_of() {  # "handler:so=/x.so" -> /x.so, else $SO
+  local s=${1#*:}; [ "$s" = "$1" ] && { echo "$SO"; return 0; }
+  tr ',' '\n' <<<"$s" | awk -F= -v d="$SO" '$1=="so"{p=$2} END{print (p=="")?d:p}'
 }
 variant() {
   case "${1%%:*}" in
   static) ;;
   c_handler) printf 'LoadModule chello_module %s/app/.libs/mod_chello.so\n<Location /hello.txt>\nSetHandler chello\n</Location>\n' "$W";;
-  handler) echo "LoadModule pyrite_module $SO"; settings "$1"
+  handler) echo "LoadModule pyrite_module $(so_of "$1")"; settings "$1"
     printf '<Location /hello.txt>\nSetHandler mod_python\nPythonHandler mp\nPythonPath "sys.path+[%s]"\n</Location>\nPythonImport mp main\n' "'$W/app'";;
-  wsgi) echo "LoadModule pyrite_module $SO"; settings "$1"
+  wsgi) echo "LoadModule pyrite_module $(so_of "$1")"; settings "$1"
     printf 'WSGIScriptAlias /hello.txt %s/app/hello.wsgi\n' "$W";;
   mod_wsgi) printf 'LoadModule wsgi_module %s/mod_wsgi.so\nWSGIScriptAlias /hello.txt %s/app/hello.wsgi application-group=%%{GLOBAL} process-group=%%{GLOBAL}\n' $M "$W";;
   mod_python) printf 'LoadModule python_module %s/mod_python.so\n<Location /hello.txt>\nSetHandler mod_python\nPythonHandler mp\nPythonPath "sys.path+[%s]"\n</Location>\n' $M "'$W/app'";;

@@ -206,6 +206,8 @@ pub struct DirConfig {
     pub wsgi: crate::wsgi::config::WsgiDirConfig,
     /// PythonInputFilter / PythonOutputFilter declarations (later ones win by name).
     pub filters: Option<Arc<Vec<Arc<crate::filters::FilterDecl>>>>,
+    /// PyriteStatus: `SetHandler pyrite-status` serves the metrics here (default Off).
+    pub status_page: Option<bool>,
 }
 
 impl DirConfig {
@@ -257,6 +259,7 @@ impl DirConfig {
             (b, None) => b.clone(),
             (None, n) => n.clone(),
         };
+        m.status_page = new.status_page.or(base.status_page);
         m
     }
 }
@@ -649,6 +652,13 @@ unsafe extern "C" fn set_option(cmd: *mut raw::cmd_parms, mconfig: *mut c_void, 
     })
 }
 
+unsafe extern "C" fn set_status_page(_cmd: *mut raw::cmd_parms, mconfig: *mut c_void, on: c_int) -> *const c_char {
+    crate::guard::or(std::ptr::null(), || unsafe {
+        dir_conf(mconfig).status_page = Some(on != 0);
+        std::ptr::null()
+    })
+}
+
 unsafe extern "C" fn set_debug(_cmd: *mut raw::cmd_parms, mconfig: *mut c_void, on: c_int) -> *const c_char {
     crate::guard::or(std::ptr::null(), || unsafe {
         dir_conf(mconfig).debug = Some(on != 0);
@@ -787,7 +797,7 @@ unsafe extern "C" fn set_switch_interval(cmd: *mut raw::cmd_parms, _m: *mut c_vo
 
 /// httpd's command table; it holds only pointers to statics.
 #[repr(transparent)]
-pub struct CommandTable(pub [raw::command_rec; 43]);
+pub struct CommandTable(pub [raw::command_rec; 44]);
 // SAFETY: read-only after construction; the pointers are to 'static data.
 unsafe impl Sync for CommandTable {}
 
@@ -1059,6 +1069,16 @@ pub static COMMANDS: CommandTable = CommandTable([
         raw::RSRC_CONF,
         raw::cmd_how_TAKE1,
         c"seconds: Python's thread switch interval (sys.setswitchinterval) in each child",
+    ),
+    cmd(
+        c"PyriteStatus",
+        raw::cmd_func {
+            flag: Some(set_status_page),
+        },
+        0,
+        raw::RSRC_CONF | raw::ACCESS_CONF,
+        raw::cmd_how_FLAG,
+        c"On lets SetHandler pyrite-status serve the metrics in this section (Off, the default, answers 403); limit it with Require",
     ),
     // SAFETY: an all-zero command_rec ends the table, as httpd expects.
     unsafe { std::mem::zeroed() },

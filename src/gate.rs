@@ -83,7 +83,9 @@ impl Gate {
         while !waiter.granted.load(Ordering::Acquire) {
             std::thread::park();
         }
-        self.waited_ns.fetch_add(t0.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        let waited = t0.elapsed().as_nanos() as u64;
+        self.waited_ns.fetch_add(waited, Ordering::Relaxed);
+        crate::metrics::record::gate_waited(waited);
         true
     }
 

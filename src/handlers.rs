@@ -529,7 +529,10 @@ pub unsafe extern "C" fn content_handler(r: *mut raw::request_rec) -> c_int {
             );
             return SERVER_ERROR;
         }
-        phase_hook(r, Phase::Handler)
+        let timing = crate::metrics::begin(r);
+        let code = phase_hook(r, Phase::Handler);
+        crate::metrics::end(timing, if code >= 100 { code } else { (*r).status });
+        code
     })
 }
 

@@ -25,6 +25,7 @@ pub fn init_child(pchild: *mut raw::apr_pool_t, s: *mut raw::server_rec) {
     let t0 = Instant::now();
     crate::request::pool::CHILD_POOL.store(pchild as usize, std::sync::atomic::Ordering::Relaxed);
     pyo3::append_to_inittab!(_apache);
+    pyo3::append_to_inittab!(pyrite);
     // SAFETY: s is the main server of the running configuration.
     let home = unsafe { crate::config::server_config(s) }.and_then(|c| c.python_home.clone());
     if let Err(msg) = start_python(home.as_deref()) {
@@ -84,6 +85,7 @@ pub fn init_child(pchild: *mut raw::apr_pool_t, s: *mut raw::server_rec) {
     let t_handlers = t3.elapsed();
     let t4 = Instant::now();
     let n_scripts = Python::attach(|py| crate::wsgi::preload(py, s));
+    crate::metrics::record::startup(t_interp + t_boot, t_imports + t_handlers + t4.elapsed());
     log::serror(s, log::APLOG_INFO, &format!(
         "mod_pyrite: child {} ready: interpreter {:.1} ms, mod_python package {:.1} ms, {} PythonImport(s) {:.1} ms, {} handler module(s) {:.1} ms, {} WSGI script(s) {:.1} ms",
         std::process::id(),
@@ -220,11 +222,15 @@ pub fn with_python<R>(f: impl for<'py> FnOnce(Python<'py>) -> R) -> R {
     if crate::gate::holding() {
         return Python::attach(f);
     }
+    let asked = crate::metrics::record::python_asked();
     crate::gate::enter();
     WAITING.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let r = Python::attach(|py| {
         WAITING.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
-        f(py)
+        let entered = crate::metrics::record::python_entered(asked);
+        let r = f(py);
+        crate::metrics::record::python_left(entered);
+        r
     });
     crate::gate::leave();
     r
@@ -234,7 +240,10 @@ pub fn with_python<R>(f: impl for<'py> FnOnce(Python<'py>) -> R) -> R {
 /// the GIL released and outside the gate, so other requests go on meanwhile.
 #[inline]
 pub fn blocking<T: Send>(py: Python<'_>, f: impl FnOnce() -> T + Send) -> T {
-    py.detach(|| crate::gate::outside(f))
+    let t0 = crate::metrics::shm::mono_ns();
+    let r = py.detach(|| crate::gate::outside(f));
+    crate::metrics::record::python_paused(crate::metrics::shm::mono_ns() - t0);
+    r
 }
 
 /// httpd threads of this child waiting to enter Python right now.
@@ -303,6 +312,7 @@ pub fn log_py_error(py: Python<'_>, s: *const raw::server_rec, headline: &str, e
     }
 }
 
+pub use crate::metrics::python::pyrite;
 pub use crate::pymodule::_apache;
 
 /// The server_rec httpd made for the main server (valid after configuration).

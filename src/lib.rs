@@ -14,6 +14,7 @@ pub mod guard;
 pub mod handlers;
 pub mod interp;
 pub mod locks;
+pub mod metrics;
 pub mod module;
 pub mod psp;
 pub mod pymodule;

@@ -57,6 +57,7 @@ unsafe extern "C" fn register_hooks(_p: *mut raw::apr_pool_t) {
         raw::ap_hook_child_init(Some(child_init), std::ptr::null(), std::ptr::null(), middle);
         raw::ap_hook_handler(Some(crate::handlers::content_handler), std::ptr::null(), std::ptr::null(), middle);
         raw::ap_hook_handler(Some(crate::wsgi::handler), std::ptr::null(), std::ptr::null(), middle);
+        raw::ap_hook_handler(Some(crate::metrics::page::handler), std::ptr::null(), std::ptr::null(), middle);
         let n = std::ptr::null();
         raw::ap_hook_post_read_request(Some(crate::handlers::post_read_request), n, n, middle);
         raw::ap_hook_translate_name(Some(crate::handlers::translate_name), n, n, middle);
@@ -123,6 +124,7 @@ unsafe extern "C" fn post_config(
             log::serror(s, log::APLOG_CRIT, &format!("mod_pyrite: {e}"));
             return raw::HTTP_INTERNAL_SERVER_ERROR as c_int;
         }
+        crate::metrics::shm::create(pconf, s);
         crate::capacity::log_summary(s);
         if crate::config::INTERPRETERS_NAMED.load(std::sync::atomic::Ordering::Relaxed) {
             log::serror(s, log::APLOG_NOTICE, "mod_pyrite: PythonInterpreter, PythonInterpPerDirectory and PythonInterpPerDirective name interpreters, but every handler of a child runs in its one main interpreter (modules and globals are shared); req.interpreter reports the name mod_python would have used");
@@ -145,6 +147,8 @@ fn short_python_version() -> &'static str {
 unsafe extern "C" fn child_init(pchild: *mut raw::apr_pool_t, s: *mut raw::server_rec) {
     crate::guard::or((), || {
         // SAFETY: child_init's own pool and main server.
+        unsafe { crate::metrics::shm::child_init(pchild, s) };
+        // SAFETY: as above.
         unsafe { crate::locks::child_init(pchild, s) };
         crate::interp::init_child(pchild, s)
     })

@@ -165,6 +165,7 @@ pub unsafe extern "C" fn handler(r: *mut raw::request_rec) -> c_int {
         let reloading = dc.script_reloading.unwrap_or(true);
         let mtime_us = (*r).finfo.mtime;
         crate::locks::CURRENT_REQUEST.with(|c| c.set(r));
+        let timing = crate::metrics::begin(r);
         let outcome = crate::interp::with_python(|py| {
             let app = match app::application(py, &script, &callable, reloading, Some(mtime_us)) {
                 Ok(a) => a,
@@ -192,7 +193,9 @@ pub unsafe extern "C" fn handler(r: *mut raw::request_rec) -> c_int {
             adapter::run(py, r, &app, &call)
         });
         crate::locks::CURRENT_REQUEST.with(|c| c.set(std::ptr::null_mut()));
-        adapter::complete(r, outcome)
+        let code = adapter::complete(r, outcome);
+        crate::metrics::end(timing, if code >= 100 { code } else { (*r).status });
+        code
     })
 }
 

@@ -1,0 +1,131 @@
+//! `?json`: the snapshot as one JSON document (also what `pyrite.metrics()` returns, parsed).
+use super::layout::{BOUNDS_US, COARSE_STEP_S, FINE_STEP_S};
+use super::series::Step;
+use super::snapshot::{Counts, Snapshot};
+use std::fmt::Write;
+
+const CLASS_NAMES: [&str; 6] = ["1xx", "2xx", "3xx", "4xx", "5xx", "other"];
+
+/// A JSON string literal.
+pub fn string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 || c == '\u{2028}' || c == '\u{2029}' => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// A JSON number, or null for none / not finite.
+fn num(v: Option<f64>) -> String {
+    match v {
+        Some(x) if x.is_finite() => format!("{x}"),
+        _ => "null".into(),
+    }
+}
+
+fn secs(us: u64) -> String {
+    num(Some(us as f64 / 1e6))
+}
+
+fn counts(c: &Counts) -> String {
+    let hist = c.hist_array();
+    let statuses: Vec<String> = CLASS_NAMES.iter().zip(&c.statuses).map(|(n, v)| format!("\"{n}\":{v}")).collect();
+    let q = |p| num(super::series::percentile_s(&hist, p));
+    format!(
+        "\"requests\":{},\"statuses\":{{{}}},\"service_seconds_sum\":{},\"p50_seconds\":{},\"p90_seconds\":{},\"p99_seconds\":{},\
+         \"gate_wait_seconds\":{},\"python_wait_seconds\":{},\"gil_hold_seconds\":{},\"histogram_counts\":[{}]",
+        c.requests(),
+        statuses.join(","),
+        secs(c.sum_us),
+        q(0.5),
+        q(0.9),
+        q(0.99),
+        num(Some(c.gate_wait_ns as f64 / 1e9)),
+        num(Some(c.python_wait_ns as f64 / 1e9)),
+        num(Some(c.gil_ns as f64 / 1e9)),
+        hist.iter().map(u64::to_string).collect::<Vec<_>>().join(",")
+    )
+}
+
+fn series(steps: &[Step], step_s: u64) -> String {
+    let list = |f: &dyn Fn(&Step) -> String| steps.iter().map(f).collect::<Vec<_>>().join(",");
+    format!(
+        "{{\"step_seconds\":{step_s},\"first_step_start\":{},\"requests\":[{}],\"service_seconds_sum\":[{}],\"p50_seconds\":[{}],\"p90_seconds\":[{}],\"p99_seconds\":[{}]}}",
+        steps.first().map_or(0, |s| s.index * step_s),
+        list(&|s| s.requests().to_string()),
+        list(&|s| secs(s.sum_us)),
+        list(&|s| num(s.percentile_s(0.5))),
+        list(&|s| num(s.percentile_s(0.9))),
+        list(&|s| num(s.percentile_s(0.99))),
+    )
+}
+
+pub fn render(s: &Snapshot) -> String {
+    let mut out = String::with_capacity(32 * 1024);
+    let _ = write!(
+        out,
+        "{{\"version\":{},\"now\":{},\"generation_started\":{},\"histogram_bounds_seconds\":[{}],\"totals\":{{{}}},\"children\":[",
+        string(crate::module::VERSION),
+        secs(s.now_us),
+        secs(s.generation_us),
+        BOUNDS_US.iter().map(|&b| secs(b)).collect::<Vec<_>>().join(","),
+        counts(&s.totals)
+    );
+    let mut all_active = Vec::new();
+    for (i, c) in s.children.iter().enumerate() {
+        let active: Vec<String> = c
+            .active
+            .iter()
+            .map(|a| {
+                all_active.push(format!(
+                    "{{\"pid\":{},\"request\":{},\"seconds\":{}}}",
+                    c.pid,
+                    string(&a.text),
+                    secs(a.duration_us)
+                ));
+                format!("{{\"request\":{},\"seconds\":{}}}", string(&a.text), secs(a.duration_us))
+            })
+            .collect();
+        let _ = write!(
+            out,
+            "{}{{\"slot\":{},\"pid\":{},\"started\":{},\"interpreter_start_seconds\":{},\"preload_seconds\":{},\"rss_bytes\":{},{},\"active\":[{}]}}",
+            if i > 0 { "," } else { "" },
+            c.slot,
+            c.pid,
+            secs(c.started_us),
+            secs(c.interp_us),
+            secs(c.preload_us),
+            c.rss_bytes.map_or("null".into(), |v| v.to_string()),
+            counts(&c.counts),
+            active.join(",")
+        );
+    }
+    let _ = write!(
+        out,
+        "],\"active\":[{}],\"series\":{{\"10s\":{},\"5min\":{}}}}}",
+        all_active.join(","),
+        series(&s.fine, FINE_STEP_S),
+        series(&s.coarse, COARSE_STEP_S)
+    );
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn strings_are_escaped() {
+        assert_eq!(super::string("a\"b\\c\n\u{1}"), "\"a\\\"b\\\\c\\n\\u0001\"");
+    }
+}

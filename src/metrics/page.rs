@@ -1,0 +1,102 @@
+//! `SetHandler pyrite-status`: the metrics as HTML, JSON (`?json`) or
+//! Prometheus text (`?metrics`). Pure Rust: no GIL and no Python, so the page
+//! answers while Python is wedged. Served only where `PyriteStatus On` is set.
+use super::{html, json, prometheus, snapshot};
+use crate::ffi::{self, log, raw};
+use std::ffi::c_int;
+
+const HANDLER: &[u8] = b"pyrite-status";
+
+enum Format {
+    Html { refresh: Option<u32> },
+    Json,
+    Prometheus,
+}
+
+/// What the query string asks for: `json`, `metrics`, else HTML (`refresh=N` adds a reload).
+fn format_of(args: &[u8]) -> Format {
+    let mut refresh = None;
+    for part in args.split(|&b| b == b'&') {
+        let (k, v) = match part.iter().position(|&b| b == b'=') {
+            Some(i) => (&part[..i], &part[i + 1..]),
+            None => (part, &b""[..]),
+        };
+        match k {
+            b"json" => return Format::Json,
+            b"metrics" => return Format::Prometheus,
+            b"refresh" => {
+                refresh = std::str::from_utf8(v)
+                    .ok()
+                    .and_then(|v| v.parse::<u32>().ok())
+                    .map(|n| n.clamp(1, 3600))
+            }
+            _ => {}
+        }
+    }
+    Format::Html { refresh }
+}
+
+/// httpd's content hook for `pyrite-status`.
+///
+/// # Safety
+/// Called by httpd with a live request.
+pub unsafe extern "C" fn handler(r: *mut raw::request_rec) -> c_int {
+    crate::guard::or(raw::HTTP_INTERNAL_SERVER_ERROR as c_int, || unsafe {
+        if ffi::cstr((*r).handler) != Some(HANDLER) {
+            return raw::DECLINED;
+        }
+        let enabled = crate::config::dir_config(r).is_some_and(|c| c.status_page == Some(true));
+        if !enabled {
+            log::rerror(
+                r,
+                log::APLOG_ERR,
+                &format!(
+                    "SetHandler pyrite-status at {}: access denied because PyriteStatus On is not set there; add `PyriteStatus On` \
+                     to that <Location> (with `Require ip 127.0.0.1` or another Require that limits who may read it)",
+                    ffi::cstr_lossy((*r).uri)
+                ),
+            );
+            return raw::HTTP_FORBIDDEN as c_int;
+        }
+        if (*r).method_number != raw::M_GET as c_int {
+            (*r).allowed = 1 << raw::M_GET;
+            return raw::HTTP_METHOD_NOT_ALLOWED as c_int;
+        }
+        let Some(snap) = snapshot::take() else {
+            log::rerror(
+                r,
+                log::APLOG_ERR,
+                "pyrite-status: metrics are off (no shared memory, see the start-up log)",
+            );
+            return raw::HTTP_SERVICE_UNAVAILABLE as c_int;
+        };
+        let (ctype, body) = match format_of(ffi::cstr((*r).args).unwrap_or_default()) {
+            Format::Json => (c"application/json", json::render(&snap)),
+            Format::Prometheus => (c"text/plain; version=0.0.4; charset=utf-8", prometheus::render(&snap)),
+            Format::Html { refresh } => (c"text/html; charset=utf-8", html::render(&snap, refresh)),
+        };
+        // SAFETY: a static string outlives the request.
+        raw::ap_set_content_type(r, ctype.as_ptr());
+        let _ = ffi::table::set((*r).headers_out, b"Cache-Control", b"no-store");
+        raw::ap_set_content_length(r, body.len() as raw::apr_off_t);
+        if (*r).header_only == 0 {
+            raw::ap_rwrite(body.as_ptr() as *const std::ffi::c_void, body.len() as c_int, r);
+        }
+        raw::OK as c_int
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_picks_the_format() {
+        assert!(matches!(format_of(b"json"), Format::Json));
+        assert!(matches!(format_of(b"a=1&metrics"), Format::Prometheus));
+        assert!(matches!(format_of(b""), Format::Html { refresh: None }));
+        assert!(matches!(format_of(b"refresh=5"), Format::Html { refresh: Some(5) }));
+        assert!(matches!(format_of(b"refresh=0"), Format::Html { refresh: Some(1) }));
+        assert!(matches!(format_of(b"refresh=x"), Format::Html { refresh: None }));
+    }
+}

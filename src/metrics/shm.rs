@@ -1,0 +1,184 @@
+//! The shared memory itself: made by the parent in post_config (one anonymous
+//! mapping per configuration generation, sized ServerLimit x one slot, freed
+//! with the configuration pool), inherited by every child through fork, and a
+//! slot claimed by each child at child_init.
+use super::layout::{ChildSlot, Header, Totals, MAGIC, RESETTING};
+use crate::ffi::{log, raw};
+use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering::*};
+
+/// Slots are capped so that a huge prefork ServerLimit does not map gigabytes.
+const MAX_SLOTS: usize = 4096;
+
+/// The current generation's mapping (null before post_config and in an old
+/// parent pool's cleanup). Children keep the value they were forked with.
+static REGION: AtomicPtr<Header> = AtomicPtr::new(std::ptr::null_mut());
+/// This child's slot (null in the parent, or when no slot was free).
+static OWN: AtomicPtr<ChildSlot> = AtomicPtr::new(std::ptr::null_mut());
+
+fn mpm(q: u32) -> i32 {
+    let mut v = 0;
+    // SAFETY: ap_mpm_query writes one int.
+    unsafe { raw::ap_mpm_query(q as i32, &mut v) };
+    v
+}
+
+/// Makes this generation's mapping (parent, post_config). The old one, if
+/// any, goes with its configuration pool; old children keep their own copy
+/// of the mapping until they exit.
+///
+/// # Safety
+/// Called from post_config with the configuration pool.
+pub unsafe fn create(pconf: *mut raw::apr_pool_t, s: *mut raw::server_rec) {
+    let slots = (mpm(raw::AP_MPMQ_HARD_LIMIT_DAEMONS).max(1) as usize).min(MAX_SLOTS);
+    let size = super::layout::size_for(slots);
+    let mut shm: *mut raw::apr_shm_t = std::ptr::null_mut();
+    // SAFETY: anonymous shared memory (NULL file name) lives until pconf is cleared.
+    let rv = unsafe { raw::apr_shm_create(&mut shm, size, std::ptr::null(), pconf) };
+    if rv != 0 {
+        log::serror(
+            s,
+            log::APLOG_ERR,
+            &format!("mod_pyrite: could not create {size} bytes of shared memory for metrics (APR error {rv}); metrics are off"),
+        );
+        REGION.store(std::ptr::null_mut(), Release);
+        return;
+    }
+    // SAFETY: the mapping is `size` bytes, page aligned, and ours alone until fork.
+    unsafe {
+        let base = raw::apr_shm_baseaddr_get(shm) as *mut u8;
+        std::ptr::write_bytes(base, 0, size);
+        let header = base as *mut Header;
+        (*header).slots.store(slots as u32, Relaxed);
+        (*header).generation_us.store(wall_us(), Relaxed);
+        (*header).magic.store(MAGIC, Release);
+        REGION.store(header, Release);
+        // The pool's own cleanup unmaps it: stop pointing at it first.
+        crate::ffi::pool::on_cleanup(pconf, move || {
+            let _ = REGION.compare_exchange(header, std::ptr::null_mut(), AcqRel, Relaxed);
+        });
+    }
+}
+
+/// The mapping's header and slots, when there is one.
+pub fn region() -> Option<(&'static Header, &'static [ChildSlot])> {
+    let h = REGION.load(Acquire);
+    if h.is_null() {
+        return None;
+    }
+    // SAFETY: REGION points at a mapping made by `create`, laid out as Header
+    // then `slots` ChildSlots; in a child it stays mapped for the child's life
+    // (the parent's cleanup unmaps only the parent's view).
+    unsafe {
+        let header = &*h;
+        if header.magic.load(Acquire) != MAGIC {
+            return None;
+        }
+        let n = header.slots.load(Relaxed) as usize;
+        let first = (h as *mut u8).add(std::mem::size_of::<Header>()) as *const ChildSlot;
+        Some((header, std::slice::from_raw_parts(first, n)))
+    }
+}
+
+/// This child's slot.
+#[inline]
+pub fn own() -> Option<&'static ChildSlot> {
+    let p = OWN.load(Relaxed);
+    // SAFETY: set once by `claim` to a slot of the mapping, which stays mapped.
+    if p.is_null() {
+        None
+    } else {
+        Some(unsafe { &*p })
+    }
+}
+
+/// Whether process `pid` is gone (a slot it left can be taken).
+fn gone(pid: u32) -> bool {
+    // SAFETY: signal 0 only probes; EPERM means alive under another user.
+    unsafe { libc::kill(pid as i32, 0) == -1 && *libc::__errno_location() == libc::ESRCH }
+}
+
+/// Takes a slot for this child: a free one, else one a dead child left.
+///
+/// # Safety
+/// Called from child_init with the child's pool.
+pub unsafe fn child_init(pchild: *mut raw::apr_pool_t, s: *mut raw::server_rec) {
+    let Some((header, slots)) = region() else { return };
+    let me = std::process::id();
+    let pick = |want_free: bool| {
+        slots.iter().find(|slot| {
+            let pid = slot.pid.load(Acquire);
+            let takeable = if want_free { pid == 0 } else { pid != 0 && pid != me && gone(pid) };
+            takeable && slot.pid.compare_exchange(pid, me, AcqRel, Relaxed).is_ok()
+        })
+    };
+    let Some(slot) = pick(true).or_else(|| pick(false)) else {
+        log::serror(
+            s,
+            log::APLOG_WARNING,
+            &format!("mod_pyrite: no free metrics slot for child {me} (more children than ServerLimit); its requests are not counted"),
+        );
+        return;
+    };
+    take_over(header, slot);
+    OWN.store(slot as *const ChildSlot as *mut ChildSlot, Release);
+    let addr = slot as *const ChildSlot as usize;
+    // SAFETY: pchild is the child's pool; the slot outlives it.
+    unsafe {
+        crate::ffi::pool::on_cleanup(pchild, move || {
+            let slot = &*(addr as *const ChildSlot);
+            let _ = slot.pid.compare_exchange(me, 0, AcqRel, Relaxed);
+        })
+    };
+}
+
+/// Folds the previous owner's totals into the header's retired totals (so
+/// site totals stay exact) and clears the slot's per-child parts. The rings
+/// are kept: they are per step, not per child.
+fn take_over(header: &Header, slot: &ChildSlot) {
+    move_totals(&slot.totals, &header.retired);
+    slot.threads.store(0, Relaxed);
+    slot.interp_us.store(0, Relaxed);
+    slot.preload_us.store(0, Relaxed);
+    slot.claimed_us.store(wall_us(), Relaxed);
+    for a in &slot.active {
+        a.start_us.store(0, Relaxed);
+    }
+    // A child killed while clearing a ring bucket would leave it blocked.
+    for b in slot.fine.iter().chain(slot.coarse.iter()) {
+        let _ = b.tag.compare_exchange(RESETTING, 0, AcqRel, Relaxed);
+    }
+}
+
+fn move_totals(from: &Totals, to: &Totals) {
+    let mv = |a: &AtomicU64, b: &AtomicU64| {
+        b.fetch_add(a.swap(0, AcqRel), AcqRel);
+    };
+    for (a, b) in from.statuses.iter().zip(&to.statuses) {
+        mv(a, b);
+    }
+    for (a, b) in from.hist.iter().zip(&to.hist) {
+        mv(a, b);
+    }
+    mv(&from.sum_us, &to.sum_us);
+    mv(&from.gate_wait_ns, &to.gate_wait_ns);
+    mv(&from.python_wait_ns, &to.python_wait_ns);
+    mv(&from.gil_ns, &to.gil_ns);
+}
+
+/// Wall-clock microseconds (what httpd's request_time uses): a vDSO read, no syscall.
+#[inline]
+pub fn wall_us() -> u64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: clock_gettime writes one timespec.
+    unsafe { libc::clock_gettime(libc::CLOCK_REALTIME, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000 + ts.tv_nsec as u64 / 1_000
+}
+
+/// Monotonic nanoseconds, for intervals inside one thread.
+#[inline]
+pub fn mono_ns() -> u64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: clock_gettime writes one timespec.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
