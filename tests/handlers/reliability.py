@@ -122,6 +122,13 @@ def raise_in_phase(req):
     parts = req.uri.split("/")
     if len(parts) > 2 and parts[1] == "fault" and parts[2] == req.phase:
         raise ValueError("deliberate failure in %s" % req.phase)
+    if req.phase == "PythonAuthenHandler":
+        req.user = "tester"
+        return apache.OK
+    if req.phase == "PythonHandler":
+        req.content_type = "text/plain"
+        req.write("content %d" % os.getpid())
+        return apache.OK
     return apache.DECLINED
 
 
