@@ -17,10 +17,7 @@ fn site() -> String {
 }
 
 fn targets() -> Vec<Target> {
-    ["/mp/load", "/wsgi/load"]
-        .iter()
-        .map(|p| Target { prefix: p.to_string() })
-        .collect()
+    vec![Target::new("/mp/load", true), Target::new("/wsgi/load", true)]
 }
 
 fn parent_pid(h: &Httpd) -> Option<i32> {
