@@ -239,5 +239,7 @@ def inject_headers(req):
         req.content_type = "text/plain\r\nSet-Cookie: injected=1"
     elif kind == "lf":
         req.headers_out["X-Inject"] = "ok\nSet-Cookie: injected=1"
+    elif kind == "del":
+        req.headers_out["X-Inject"] = "ok\x7f"
     req.write("handler body")
     return apache.OK
