@@ -173,13 +173,13 @@ fn recycling(mpm: Mpm, requests: u64) {
     let site = site() + "MaxConnectionsPerChild 15\nMaxKeepAliveRequests 4\n";
     let h = Httpd::start(mpm, &site);
     let load = Load::start(h.port, 6, targets());
-    load.wait_for(requests);
+    load.wait_for_within(requests, Duration::from_secs(600));
     let tally = load.finish();
     let parent = parent_pid(&h).unwrap() as i64;
     check_python_state(&h, &tally, &BTreeSet::from([parent]));
     let mut h = h;
     let log = h.stop_in_place();
-    assert_clean(&format!("{mpm:?}: MaxConnectionsPerChild 15, {requests} requests"), &tally, &log);
+    assert_clean(&format!("{mpm:?}: MaxConnectionsPerChild 15"), &tally, &log);
     assert!(tally.children.len() >= 4, "children were recycled: {}", tally.summary());
     // Every child that imported Python ran its child-pool cleanup on exit.
     let exits = std::fs::read_to_string(h.root.join("scratch/child_exits.txt")).unwrap_or_default();
@@ -235,6 +235,6 @@ fn soak_twenty_graceful_stops_every_mpm() {
 #[ignore = "soak: make soak"]
 fn soak_child_recycling_every_mpm() {
     for mpm in Mpm::ALL {
-        recycling(mpm, 20000);
+        recycling(mpm, 10_000);
     }
 }

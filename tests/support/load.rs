@@ -221,10 +221,15 @@ impl Load {
         self.live.lock().unwrap().ok
     }
 
-    /// Waits until at least `more` further requests have been answered.
+    /// Waits until at least `more` further requests have been answered (or a minute passed).
     pub fn wait_for(&self, more: u64) {
+        self.wait_for_within(more, Duration::from_secs(60));
+    }
+
+    /// Waits until at least `more` further requests have been answered, or `bound` passed.
+    pub fn wait_for_within(&self, more: u64, bound: Duration) {
         let goal = self.answered() + more;
-        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        let deadline = std::time::Instant::now() + bound;
         while self.answered() < goal && std::time::Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(20));
         }
