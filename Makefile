@@ -7,7 +7,7 @@ SO := target/release/mod_pyrite.so
 DEMO_DIR ?= /tmp/mod_pyrite-demo
 DEMO_PORT ?= 8080
 
-.PHONY: all build deps test demo demo-stop bench install clean
+.PHONY: all build deps test soak demo demo-stop bench install clean
 
 all: build
 
@@ -23,6 +23,11 @@ build:
 # which start real httpd instances (prefork, worker, event) on loopback ports.
 test: deps build
 	$(CARGO) test --release
+
+# The long reliability runs (restarts, recycling, a million requests, fuzzing):
+# see docs/reliability.md. Takes about 15 minutes.
+soak: deps build
+	@scripts/soak.sh
 
 # Starts httpd on 127.0.0.1:$(DEMO_PORT) with the example handler.
 demo: deps build

@@ -105,7 +105,9 @@ unsafe extern "C" fn post_config(
 ) -> c_int {
     crate::guard::or(raw::OK as c_int, || unsafe {
         crate::config::config_read_ends();
-        let component = format!("mod_pyrite/{VERSION} Python/{}\0", short_python_version());
+        // The Server banner names the module, never the Python version (that
+        // is in the error log's start-up notice): responses do not advertise it.
+        let component = format!("mod_pyrite/{VERSION}\0");
         raw::ap_add_version_component(pconf, ffi::pool::strdup(pconf, component.trim_end_matches('\0').as_bytes()));
         // httpd reads its configuration twice at start-up; speak only on the real pass.
         let process_pool = (*(*s).process).pool;
@@ -134,13 +136,6 @@ unsafe extern "C" fn post_config(
         ));
         raw::OK as c_int
     })
-}
-
-fn short_python_version() -> &'static str {
-    let mut parts = PYTHON_VERSION.splitn(3, '.');
-    let (a, b) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
-    let len = a.len() + 1 + b.len();
-    &PYTHON_VERSION[..len.min(PYTHON_VERSION.len())]
 }
 
 /// Runs in every child before it accepts a connection: Python starts here.

@@ -6,7 +6,10 @@ use std::io::{Read, Write};
 
 #[test]
 fn request_connection_and_child_pools() {
-    check_pools(Mpm::Event, "StartServers 1\nServerLimit 1\nMinSpareThreads 1\nMaxSpareThreads 8\nMaxRequestWorkers 8\n");
+    check_pools(
+        Mpm::Event,
+        "StartServers 1\nServerLimit 1\nMinSpareThreads 1\nMaxSpareThreads 8\nMaxRequestWorkers 8\n",
+    );
     check_pools(
         Mpm::Prefork,
         "StartServers 1\nServerLimit 1\nMinSpareServers 1\nMaxSpareServers 1\nMaxRequestWorkers 1\n",

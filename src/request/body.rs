@@ -48,7 +48,9 @@ impl Body {
     }
 
     /// Sets up httpd's body reading once; chunked bodies are de-chunked.
-    fn ensure_setup(&mut self, py: Python<'_>, r: *mut raw::request_rec) -> Result<(), BodyError> {
+    /// Called up front by the WSGI adapter, so a body httpd refuses (413 past
+    /// LimitRequestBody) gets httpd's status before the application runs.
+    pub fn ensure_setup(&mut self, py: Python<'_>, r: *mut raw::request_rec) -> Result<(), BodyError> {
         if self.setup {
             return Ok(());
         }

@@ -145,3 +145,47 @@ unsafe fn send_queue_empty(r: *mut raw::request_rec) -> bool {
         libc::ioctl(fd, libc::TIOCOUTQ, &mut queued) == 0 && queued == 0
     }
 }
+
+/// The first response header httpd would refuse to send (a name that is not
+/// an HTTP token, or a value with a control character other than tab), as
+/// "name" for the log. httpd checks the same when the headers go out, but if
+/// body bytes were flushed first its 500 page carries a Content-Length that
+/// counts them too; checking before the first flush keeps the refusal clean.
+///
+/// # Safety
+/// `r` is a live request served by the calling thread.
+pub unsafe fn refused_response_header(r: *mut raw::request_rec) -> Option<String> {
+    let is_token = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+    let is_field = |b: u8| b == b'\t' || (b >= 0x20 && b != 0x7f);
+    // SAFETY: r is live; content_type is null or a NUL-terminated string.
+    let content_type = unsafe { (*r).content_type };
+    if !content_type.is_null()
+        && !unsafe { std::ffi::CStr::from_ptr(content_type) }
+            .to_bytes()
+            .iter()
+            .all(|&b| is_field(b))
+    {
+        return Some("Content-Type".to_string());
+    }
+    for t in unsafe { [(*r).headers_out, (*r).err_headers_out] } {
+        if t.is_null() {
+            continue;
+        }
+        // SAFETY: a live table of r; entries' key and val are NUL-terminated strings or null.
+        for e in unsafe { crate::ffi::table::entries(t) } {
+            if e.key.is_null() {
+                continue;
+            }
+            let key = unsafe { std::ffi::CStr::from_ptr(e.key) }.to_bytes();
+            let val = if e.val.is_null() {
+                &b""[..]
+            } else {
+                unsafe { std::ffi::CStr::from_ptr(e.val) }.to_bytes()
+            };
+            if key.is_empty() || !key.iter().all(|&b| is_token(b)) || !val.iter().all(|&b| is_field(b)) {
+                return Some(String::from_utf8_lossy(key).into_owned());
+            }
+        }
+    }
+    None
+}

@@ -282,16 +282,22 @@ impl Request {
         if bytes.is_empty() {
             return Ok(());
         }
-        self.output_in_use()?
-            .write(py, r, &bytes, flush != 0)
+        let mut out = self.output_in_use()?;
+        if !out.sent() {
+            refuse_bad_headers(r)?;
+        }
+        out.write(py, r, &bytes, flush != 0)
             .map_err(|_| PyOSError::new_err("Write failed, client closed connection."))
     }
 
     /// Pushes buffered output to the client.
     fn flush(&self, py: Python<'_>) -> PyResult<()> {
         let r = self.r()?;
-        self.output_in_use()?
-            .flush(py, r)
+        let mut out = self.output_in_use()?;
+        if !out.sent() {
+            refuse_bad_headers(r)?;
+        }
+        out.flush(py, r)
             .map_err(|_| PyOSError::new_err("Flush failed, client closed connection."))
     }
 
@@ -977,4 +983,16 @@ pub unsafe fn finfo_tuple<'py>(py: Python<'py>, f: &raw::apr_finfo_t) -> PyResul
         (f.filetype as i64).into_pyobject(py)?.into_any(),
     ];
     Ok(pyo3::types::PyTuple::new(py, items)?.into_any())
+}
+
+/// A ValueError naming a response header httpd would refuse, before any body
+/// byte goes out (so the handler fails with a clean 500).
+fn refuse_bad_headers(r: *mut raw::request_rec) -> PyResult<()> {
+    // SAFETY: r is the live request of this handler's thread (from self.r()).
+    match unsafe { crate::request::output::refused_response_header(r) } {
+        Some(name) => Err(PyValueError::new_err(format!(
+            "response header {name:?} has a control character in its value or is not a valid name: refused"
+        ))),
+        None => Ok(()),
+    }
 }

@@ -83,6 +83,16 @@ pub fn run<'py>(py: Python<'py>, r: *mut raw::request_rec, app: &Bound<'py, PyAn
     let response = Response::new(life.clone());
     let outcome = (|| -> PyResult<Outcome> {
         let input = Py::new(py, Input::new(life.clone()))?;
+        // As mod_wsgi: a body httpd refuses (past LimitRequestBody) ends the
+        // request with httpd's status before the application runs.
+        if let Err(code) = input.borrow(py).prepare(py, r) {
+            log::rerror(
+                r,
+                log::APLOG_INFO,
+                &format!("{who}: request body refused by httpd with status {code}"),
+            );
+            return Ok(Outcome::Status(code));
+        }
         // SAFETY: r is live and served by this thread.
         let env = unsafe {
             environ::build(

@@ -39,6 +39,16 @@ fn size_arg(size: Option<&Bound<'_, PyAny>>) -> PyResult<i64> {
     }
 }
 
+impl Input {
+    /// Sets up the body reading now; Err(status) when httpd refuses the body.
+    pub fn prepare(&self, py: Python<'_>, r: *mut crate::ffi::raw::request_rec) -> Result<(), i32> {
+        match self.body.locked().ensure_setup(py, r) {
+            Err(BodyError::Status(code)) => Err(code),
+            _ => Ok(()),
+        }
+    }
+}
+
 #[pymethods]
 impl Input {
     /// Up to `size` bytes (everything left by default); b'' at the end, at once.
