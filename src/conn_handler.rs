@@ -96,13 +96,9 @@ fn run(py: Python<'_>, c: *mut raw::conn_rec, decl: &ConnHandlerDecl) -> c_int {
     let life = Arc::new(Life::without_request());
     let res = (|| -> PyResult<Bound<'_, PyAny>> {
         // SAFETY: c is live for the hook; its base server belongs to the running configuration.
-        let conf = unsafe { config::server_dir_config((*c).base_server) }.cloned().unwrap_or_default();
-        interp::apply_python_path(py, &conf, None)?;
-        let (module, _) = crate::handlers::load_module(py, &decl.module, conf.autoreload())?;
-        let mut handler = module;
-        for part in decl.object_name().split('.') {
-            handler = handler.getattr(part)?;
-        }
+        let no_conf = config::DirConfig::default();
+        let conf = unsafe { config::server_dir_config((*c).base_server) }.unwrap_or(&no_conf);
+        let handler = crate::handlers::load_object(py, conf, None, &decl.module, decl.object_name())?;
         let conn = Bound::new(py, Connection::new(life.clone(), c))?;
         match handler.call1((conn,)) {
             Err(e) if e.is_instance_of::<SERVER_RETURN>(py) => Ok(e

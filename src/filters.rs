@@ -346,16 +346,12 @@ pub unsafe fn log_for(f: *mut raw::ap_filter_t, level: u32, msg: &str) {
 /// Calls the Python handler with a filter object for this call. The object
 /// is cut off from the brigade when the call returns.
 fn call_handler(f: *mut raw::ap_filter_t, bb: Brigade, st: *mut FilterState, decl: &Arc<FilterDecl>, readbytes: usize) -> bool {
-    // SAFETY: f is live for this call.
-    let conf = unsafe { conf_of(f) }.cloned().unwrap_or_default();
+    let no_conf = DirConfig::default();
+    // SAFETY: f is live for this call; its configuration lives as long as the configuration pool.
+    let conf = unsafe { conf_of(f) }.unwrap_or(&no_conf);
     let ok = interp::with_python(|py| {
         let res = (|| -> PyResult<()> {
-            interp::apply_python_path(py, &conf, decl.directory.as_deref())?;
-            let (module, _) = crate::handlers::load_module(py, &decl.module, conf.autoreload())?;
-            let mut handler = module;
-            for part in decl.object_name().split('.') {
-                handler = handler.getattr(part)?;
-            }
+            let handler = crate::handlers::load_object(py, conf, decl.directory.as_deref(), &decl.module, decl.object_name())?;
             // SAFETY: f->r is NULL or the live request this thread serves.
             let req = match unsafe { (*f).r } {
                 r if r.is_null() => None,

@@ -54,7 +54,7 @@ fn file_mtime(p: &Option<PathBuf>) -> Option<SystemTime> {
 /// changed (with autoreload). Never holds the registry lock across Python calls:
 /// an import may release the GIL, and another thread could then wait for the
 /// lock while holding the GIL.
-pub(crate) fn load_module<'py>(py: Python<'py>, name: &str, autoreload: bool) -> PyResult<(Bound<'py, PyAny>, u64)> {
+fn load_module<'py>(py: Python<'py>, name: &str, autoreload: bool) -> PyResult<(Bound<'py, PyAny>, u64)> {
     let known = {
         let mut guard = MODULES.locked();
         match guard.get_or_insert_with(HashMap::new).get_mut(name) {
@@ -192,25 +192,43 @@ fn resolve<'py>(py: Python<'py>, decl: &HandlerDecl, conf: &DirConfig, req: &Bou
             .call_method1("_resolve_for_request", (&module, name, req))
             .map_err(Failure::Missing)?
     } else {
-        let mut obj = module.clone();
-        for part in name.split('.') {
-            obj = obj.getattr(part).map_err(|_| {
-                let file = module
-                    .getattr("__file__")
-                    .map(|f| f.to_string())
-                    .unwrap_or_else(|_| decl.module.clone());
-                Failure::Missing(pyo3::exceptions::PyAttributeError::new_err(format!(
-                    "module '{file}' contains no '{name}'"
-                )))
-            })?;
-        }
-        obj
+        object_at(&module, &decl.module, name).map_err(Failure::Missing)?
     };
     *decl.cache.0.locked() = Some(Cached {
         generation,
         object: if per_request { None } else { Some(object.clone().unbind()) },
     });
     Ok(object)
+}
+
+/// The object at the dotted `path` in `module`, or an AttributeError naming the module's file.
+fn object_at<'py>(module: &Bound<'py, PyAny>, module_name: &str, path: &str) -> PyResult<Bound<'py, PyAny>> {
+    let mut obj = module.clone();
+    for part in path.split('.') {
+        obj = obj.getattr(part).map_err(|_| {
+            let file = module
+                .getattr("__file__")
+                .map(|f| f.to_string())
+                .unwrap_or_else(|_| module_name.to_string());
+            pyo3::exceptions::PyAttributeError::new_err(format!("module '{file}' contains no '{path}'"))
+        })?;
+    }
+    Ok(obj)
+}
+
+/// Imports `module` (under the configuration's PythonPath and autoreload
+/// setting) and returns the object at `path`: what filters and connection
+/// handlers call, which have no per-declaration cache.
+pub(crate) fn load_object<'py>(
+    py: Python<'py>,
+    conf: &DirConfig,
+    directory: Option<&str>,
+    module: &str,
+    path: &str,
+) -> PyResult<Bound<'py, PyAny>> {
+    interp::apply_python_path(py, conf, directory)?;
+    let (m, _) = load_module(py, module, conf.autoreload())?;
+    object_at(&m, module, path)
 }
 
 /// A handler's outcome as an int status, or the error it raised.
