@@ -168,6 +168,13 @@ fn check_connection_handler(mpm: Mpm) {
         line.clear();
         r.read_line(&mut line).unwrap();
         assert_eq!(line, "read 12 bytes: abcdefghij\n");
+        w.write_all(b"split\nabcdefgh\n").unwrap();
+        line.clear();
+        r.read_line(&mut line).unwrap();
+        assert_eq!(
+            line, "split: abcd|efgh\n",
+            "readline(4) keeps the rest of the line for the next read"
+        );
         w.write_all(b"quit\n").unwrap();
         line.clear();
         r.read_line(&mut line).unwrap();

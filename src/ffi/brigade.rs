@@ -153,12 +153,4 @@ impl Brigade {
     pub unsafe fn cleanup(self) {
         unsafe { raw::apr_brigade_cleanup(self.0 as *mut std::ffi::c_void) };
     }
-
-    /// Deletes every bucket and the brigade itself.
-    ///
-    /// # Safety
-    /// As for [`Brigade::front`]; the brigade is not used afterwards.
-    pub unsafe fn destroy(self) {
-        unsafe { raw::apr_brigade_destroy(self.0) };
-    }
 }

@@ -5,7 +5,8 @@ use super::convert;
 use super::life::Life;
 use super::server::Server;
 use super::table::Table;
-use crate::ffi::{brigade::Brigade, log, raw, SendPtr};
+use crate::ffi::brigade::{Brigade, Front};
+use crate::ffi::{log, raw, SendPtr};
 use pyo3::exceptions::PyOSError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyTuple};
@@ -31,6 +32,35 @@ impl Connection {
     }
 }
 
+/// The brigades conn.read/readline and conn.write use, made once in the
+/// connection's pool and kept in mod_pyrite's slot of c->conn_config: every
+/// view of the connection shares them, so a read's leftovers (the rest of a
+/// line longer than asked for) wait for the next read, and repeated calls do
+/// not allocate from the connection pool.
+#[derive(Clone, Copy)]
+struct ConnIo {
+    input: Brigade,
+    output: Brigade,
+}
+
+/// # Safety
+/// `c` is a live connection used only by the calling thread.
+unsafe fn conn_io(c: *mut raw::conn_rec) -> ConnIo {
+    unsafe {
+        let slot = crate::ffi::module_config((*c).conn_config) as *mut ConnIo;
+        if let Some(io) = slot.as_ref() {
+            return *io;
+        }
+        let io = ConnIo {
+            input: Brigade::new((*c).pool, (*c).bucket_alloc),
+            output: Brigade::new((*c).pool, (*c).bucket_alloc),
+        };
+        let p = crate::ffi::pool::adopt((*c).pool, io);
+        crate::ffi::set_module_config((*c).conn_config, p as *mut std::ffi::c_void);
+        io
+    }
+}
+
 /// Reads from the connection's input filters (GIL released): at most `max`
 /// bytes, or one line of at most `max` bytes. An empty result means the
 /// client closed the connection.
@@ -40,34 +70,39 @@ fn read_conn(py: Python<'_>, c: *mut raw::conn_rec, max: usize, line: bool) -> P
     let res = crate::interp::blocking(py, move || unsafe {
         let cp = cp;
         let c = cp.0;
-        let bb = Brigade::new((*c).pool, (*c).bucket_alloc);
-        let mut out = Vec::new();
+        let bb = conn_io(c).input;
         let mode = if line {
             raw::ap_input_mode_t_AP_MODE_GETLINE
         } else {
             raw::ap_input_mode_t_AP_MODE_READBYTES
         };
+        let mut out = Vec::new();
         while out.len() < max {
-            let want = (max - out.len()).min(64 * 1024) as raw::apr_off_t;
-            let rv = raw::ap_get_brigade((*c).input_filters, bb.0, mode, raw::apr_read_type_e_APR_BLOCK_READ, want);
-            if rv == raw::APR_EOF as i32 {
+            while matches!(bb.front(), Front::Flush | Front::Meta) {
+                bb.drop_first();
+            }
+            if bb.is_empty() {
+                let want = (max - out.len()).min(64 * 1024) as raw::apr_off_t;
+                let rv = raw::ap_get_brigade((*c).input_filters, bb.0, mode, raw::apr_read_type_e_APR_BLOCK_READ, want);
+                if rv == raw::APR_EOF as i32 {
+                    break;
+                }
+                if rv != raw::APR_SUCCESS as i32 {
+                    bb.cleanup();
+                    return Err(rv);
+                }
+                continue;
+            }
+            if bb.first_is_eos() {
+                bb.cleanup();
                 break;
             }
-            if rv != raw::APR_SUCCESS as i32 {
-                bb.destroy();
-                return Err(rv);
-            }
-            let before = out.len();
-            let r = bb.take_data(max - out.len(), line, &mut out);
-            let eos = bb.first_is_eos();
-            bb.cleanup();
-            r?;
+            bb.take_data(max - out.len(), line, &mut out)?;
             // Readbytes returns what is there (at least one byte); a line ends at its newline.
-            if eos || out.len() == before || !line || out.ends_with(b"\n") {
+            if !line || out.ends_with(b"\n") {
                 break;
             }
         }
-        bb.destroy();
         Ok(out)
     });
     res.map_err(|rv| PyOSError::new_err(format!("reading from the connection failed ({})", crate::ffi::apr_error(rv))))
@@ -217,11 +252,11 @@ impl Connection {
         let rv = crate::interp::blocking(py, move || unsafe {
             let cp = cp;
             let c = cp.0;
-            let bb = Brigade::new((*c).pool, (*c).bucket_alloc);
+            let bb = conn_io(c).output;
             bb.append(d);
             bb.append_flush();
             let rv = raw::ap_pass_brigade((*c).output_filters, bb.0);
-            bb.destroy();
+            bb.cleanup();
             rv
         });
         if rv != raw::APR_SUCCESS as i32 {

@@ -23,6 +23,12 @@ def connectionhandler(conn):
                 data += part
             conn.write(b"read %d bytes: %s\n" % (len(data), data[:10]))
             continue
+        if cmd == b"split":
+            # A line longer than asked for: the rest comes with the next read.
+            first = conn.readline(4)
+            rest = conn.readline()
+            conn.write(b"split: %s|%s" % (first, rest))
+            continue
         if cmd == b"raise":
             raise RuntimeError("connection handler failed on purpose")
         conn.write(b"echo: " + line)
