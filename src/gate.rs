@@ -11,7 +11,7 @@
 //! waits on httpd (writes, reads), so slow clients never hold it.
 use crate::sync::LockExt;
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::Thread;
 
@@ -29,8 +29,6 @@ pub struct Gate {
     /// 0: no gate.
     limit: AtomicUsize,
     state: Mutex<State>,
-    /// Nanoseconds threads spent waiting at the gate (for the metrics).
-    pub waited_ns: AtomicU64,
 }
 
 /// The gate's size when PyriteMaxPythonThreads is not set (see docs/tuning.md for the measurements).
@@ -46,7 +44,6 @@ pub static GATE: Gate = Gate {
         active: 0,
         queue: VecDeque::new(),
     }),
-    waited_ns: AtomicU64::new(0),
 };
 
 impl Gate {
@@ -83,9 +80,7 @@ impl Gate {
         while !waiter.granted.load(Ordering::Acquire) {
             std::thread::park();
         }
-        let waited = t0.elapsed().as_nanos() as u64;
-        self.waited_ns.fetch_add(waited, Ordering::Relaxed);
-        crate::metrics::record::gate_waited(waited);
+        crate::metrics::record::gate_waited(t0.elapsed().as_nanos() as u64);
         true
     }
 
@@ -162,7 +157,6 @@ mod tests {
                 active: 0,
                 queue: VecDeque::new(),
             }),
-            waited_ns: AtomicU64::new(0),
         };
         static INSIDE: AtomicUsize = AtomicUsize::new(0);
         static MAX: AtomicUsize = AtomicUsize::new(0);
@@ -194,7 +188,6 @@ mod tests {
                 active: 0,
                 queue: VecDeque::new(),
             }),
-            waited_ns: AtomicU64::new(0),
         };
         let order = Arc::new(Mutex::new(Vec::new()));
         let first = G.enter();
