@@ -155,7 +155,7 @@ unsafe fn send_queue_empty(r: *mut raw::request_rec) -> bool {
 /// # Safety
 /// `r` is a live request served by the calling thread.
 pub unsafe fn refused_response_header(r: *mut raw::request_rec) -> Option<String> {
-    let is_token = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+    let is_token = crate::wsgi::validate::is_token_byte;
     let is_field = |b: u8| b == b'\t' || (b >= 0x20 && b != 0x7f);
     // SAFETY: r is live; content_type is null or a NUL-terminated string.
     let content_type = unsafe { (*r).content_type };

@@ -22,8 +22,13 @@ pub fn status(s: &str) -> Result<u16, String> {
     Ok(code)
 }
 
+/// A byte allowed in an HTTP token (a header name), RFC 9110.
+pub fn is_token_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
 fn is_token_char(c: char) -> bool {
-    c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c)
+    c.is_ascii() && is_token_byte(c as u8)
 }
 
 /// Hop-by-hop headers that only the server may set (RFC 7230): an
