@@ -84,10 +84,14 @@ fn register_named(name: &str, input: bool) {
         if input {
             raw::ap_register_input_filter(n, Some(input_filter), None, raw::ap_filter_type_AP_FTYPE_RESOURCE);
         } else {
-            raw::ap_register_output_filter(n, Some(output_filter), None, raw::ap_filter_type_AP_FTYPE_RESOURCE);
+            let rec = raw::ap_register_output_filter(n, Some(output_filter), None, raw::ap_filter_type_AP_FTYPE_RESOURCE);
+            OUTPUT_RECS.locked().push(rec as usize);
         }
     }
 }
+
+/// httpd's records of the configured Python output filters (read by python_in_output_chain).
+static OUTPUT_RECS: std::sync::Mutex<Vec<usize>> = std::sync::Mutex::new(Vec::new());
 
 /// The filters req.register_*_filter adds by handle (registering names in a
 /// running child would race with other threads looking names up).
@@ -550,4 +554,32 @@ unsafe fn input_call(
         }
         raw::APR_SUCCESS as raw::apr_status_t
     }
+}
+
+/// Whether output written to `r` passes through Python code on its way out
+/// (a Python output filter, or mod_include, which runs `#python` elements):
+/// then a flush has effects a handler can observe, and is never held back.
+///
+/// # Safety
+/// `r` is a live request served by the calling thread.
+pub unsafe fn python_in_output_chain(r: *mut raw::request_rec) -> bool {
+    let dynamic = DYNAMIC_OUT.load(Ordering::Acquire) as usize;
+    let named = OUTPUT_RECS.locked();
+    // SAFETY: r's output filter chain is a live, null-terminated list of filters with their records.
+    unsafe {
+        let mut f = (*r).output_filters;
+        while !f.is_null() {
+            let rec = (*f).frec;
+            if !rec.is_null() {
+                if rec as usize == dynamic || named.contains(&(rec as usize)) {
+                    return true;
+                }
+                if !(*rec).name.is_null() && std::ffi::CStr::from_ptr((*rec).name).to_bytes().eq_ignore_ascii_case(b"includes") {
+                    return true;
+                }
+            }
+            f = (*f).next;
+        }
+    }
+    false
 }

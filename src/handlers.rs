@@ -333,10 +333,17 @@ fn run_phase(py: Python<'_>, r: *mut raw::request_rec, conf: &DirConfig, phase: 
         if decl.location.is_some() {
             req.get().set_location(decl.location.clone());
         }
+        // A flush the previous handler held goes out before this one runs.
+        crate::request::held_flush::carry_out(py);
         let outcome = match call(py, &decl, conf, &req) {
             Err(Failure::Missing(_)) if decl.silent => continue,
             other => other,
         };
+        // Only the content handler's return can carry a held flush to the
+        // end of the response; an error decides on what the client got.
+        if outcome.is_err() || phase != Phase::Handler {
+            crate::request::held_flush::carry_out(py);
+        }
         result = match outcome {
             Ok(v) => {
                 if v.get_type().is(py.get_type::<PyInt>()) {
@@ -368,6 +375,12 @@ fn run_phase(py: Python<'_>, r: *mut raw::request_rec, conf: &DirConfig, phase: 
         // SAFETY: r is live and served by this thread.
         decls.extend(unsafe { crate::request::state::of(r) }.take_added(phase));
     }
+    // Finished (OK or DONE): what the content handler flushed last leaves
+    // with the end of the response, in one write.
+    if !(phase == Phase::Handler && (result == OK || result == DONE)) {
+        crate::request::held_flush::carry_out(py);
+    }
+    crate::request::held_flush::disarm(py);
     let pending = req.get().take_output();
     (result, pending)
 }

@@ -3,6 +3,7 @@ pub mod body;
 pub mod connection;
 pub mod convert;
 pub mod filter;
+pub mod held_flush;
 pub mod life;
 pub mod output;
 pub mod pool;

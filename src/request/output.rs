@@ -25,6 +25,11 @@ pub struct Output {
     sent: bool,
     /// Data went to httpd without a flush: it may still sit in httpd's filters.
     pending_in_httpd: bool,
+    /// A flush was asked for and is held back (see held_flush): to the
+    /// handler the response has started.
+    pub held: bool,
+    /// A held flush found the client gone: the next write says so.
+    pub failed: bool,
 }
 
 /// Why output could not be handed over: the client went away.
@@ -33,20 +38,32 @@ pub struct WriteFailed;
 impl Output {
     /// Whether anything reached httpd (after which the status line is fixed).
     pub fn sent(&self) -> bool {
-        self.sent
+        self.sent || self.held
     }
 
     /// Drops what was written but not yet handed over (before an error page).
     pub fn discard(&mut self) {
         self.buf.clear();
+        self.held = false;
     }
 
     /// Takes what is still buffered, to be handed over after the GIL is released.
     pub fn take(&mut self) -> Vec<u8> {
+        self.held = false;
         std::mem::take(&mut self.buf)
     }
 
+    /// Carries out a held flush (see held_flush).
+    pub fn carry_out_held(&mut self, py: Python<'_>, r: *mut raw::request_rec) {
+        if std::mem::take(&mut self.held) && self.flush(py, r).is_err() {
+            self.failed = true;
+        }
+    }
+
     pub fn write(&mut self, py: Python<'_>, r: *mut raw::request_rec, data: &[u8], flush: bool) -> Result<(), WriteFailed> {
+        if self.failed {
+            return Err(WriteFailed);
+        }
         if self.buf.is_empty() && data.len() >= HAND_OVER_AT {
             // Large write: hand it over directly, without copying.
             self.hand_over(py, r, data, flush)?;
@@ -65,6 +82,9 @@ impl Output {
     }
 
     pub fn flush(&mut self, py: Python<'_>, r: *mut raw::request_rec) -> Result<(), WriteFailed> {
+        if self.failed {
+            return Err(WriteFailed);
+        }
         self.hand_over_buffer(py, r, true)
     }
 

@@ -3,6 +3,7 @@
 use super::body::Body;
 use super::connection::Connection;
 use super::convert;
+use super::held_flush;
 use super::life::Life;
 use super::output::Output;
 use super::server::Server;
@@ -119,6 +120,14 @@ impl Request {
     /// Drops output not yet handed to httpd (before an error response).
     pub fn discard_output(&self) {
         self.output.locked().discard();
+    }
+
+    /// Sends a flush that was held back (see held_flush); a client found gone
+    /// makes the next write raise.
+    pub fn carry_out_held_flush(&self, py: Python<'_>) {
+        if let (Ok(r), Ok(mut out)) = (self.r(), self.output.try_lock()) {
+            out.carry_out_held(py, r);
+        }
     }
 
     /// Output still buffered, for the dispatcher to hand over once the GIL is released.
@@ -276,26 +285,40 @@ impl Request {
     /// Sends `data` (str as UTF-8, or bytes) to the client; with flush (the
     /// default, as in mod_python) it leaves httpd at once.
     #[pyo3(signature = (data, flush=1))]
-    fn write(&self, py: Python<'_>, data: &Bound<'_, PyAny>, flush: i32) -> PyResult<()> {
-        let r = self.r()?;
+    fn write(slf: &Bound<'_, Self>, py: Python<'_>, data: &Bound<'_, PyAny>, flush: i32) -> PyResult<()> {
+        let this = slf.get();
+        let r = this.r()?;
         let bytes = convert::body_bytes(data)?;
         if bytes.is_empty() {
             return Ok(());
         }
-        let mut out = self.output_in_use()?;
+        let mut out = this.output_in_use()?;
         if !out.sent() {
             refuse_bad_headers(r)?;
         }
-        out.write(py, r, &bytes, flush != 0)
-            .map_err(|_| PyOSError::new_err("Write failed, client closed connection."))
+        let failed = |_| PyOSError::new_err("Write failed, client closed connection.");
+        out.write(py, r, &bytes, false).map_err(failed)?;
+        if flush != 0 {
+            if held_flush::hold(py, slf, r) {
+                out.held = true;
+            } else {
+                out.flush(py, r).map_err(failed)?;
+            }
+        }
+        Ok(())
     }
 
     /// Pushes buffered output to the client.
-    fn flush(&self, py: Python<'_>) -> PyResult<()> {
-        let r = self.r()?;
-        let mut out = self.output_in_use()?;
+    fn flush(slf: &Bound<'_, Self>, py: Python<'_>) -> PyResult<()> {
+        let this = slf.get();
+        let r = this.r()?;
+        let mut out = this.output_in_use()?;
         if !out.sent() {
             refuse_bad_headers(r)?;
+        }
+        if held_flush::hold(py, slf, r) {
+            out.held = true;
+            return Ok(());
         }
         out.flush(py, r)
             .map_err(|_| PyOSError::new_err("Flush failed, client closed connection."))
@@ -379,7 +402,8 @@ impl Request {
     // ---- settable fields ----------------------------------------------------
 
     #[setter]
-    fn set_content_type(&self, value: &Bound<'_, PyAny>) -> PyResult<()> {
+    fn set_content_type(&self, py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<()> {
+        held_flush::before_head_change(py);
         let r = self.r()?;
         let ct = self.pool_str(value, "content_type")?;
         // SAFETY: r is live; ct is a pool string of r.
@@ -401,14 +425,16 @@ impl Request {
         Ok(unsafe { (*self.r()?).status })
     }
     #[setter]
-    fn set_status(&self, value: i32) -> PyResult<()> {
+    fn set_status(&self, py: Python<'_>, value: i32) -> PyResult<()> {
+        held_flush::before_head_change(py);
         // SAFETY: r is live.
         unsafe { (*self.r()?).status = value };
         Ok(())
     }
 
     #[setter]
-    fn set_status_line(&self, value: Option<Bound<'_, PyAny>>) -> PyResult<()> {
+    fn set_status_line(&self, py: Python<'_>, value: Option<Bound<'_, PyAny>>) -> PyResult<()> {
+        held_flush::before_head_change(py);
         let v = self.opt_pool_str(value.as_ref(), "status_line")?;
         unsafe { (*self.r()?).status_line = v };
         Ok(())
@@ -462,7 +488,8 @@ impl Request {
         Ok(())
     }
     #[setter]
-    fn set_content_encoding(&self, value: Option<Bound<'_, PyAny>>) -> PyResult<()> {
+    fn set_content_encoding(&self, py: Python<'_>, value: Option<Bound<'_, PyAny>>) -> PyResult<()> {
+        held_flush::before_head_change(py);
         let v = self.opt_pool_str(value.as_ref(), "content_encoding")?;
         unsafe { (*self.r()?).content_encoding = v };
         Ok(())
@@ -473,7 +500,8 @@ impl Request {
         Ok(unsafe { (*self.r()?).no_cache })
     }
     #[setter]
-    fn set_no_cache(&self, value: i32) -> PyResult<()> {
+    fn set_no_cache(&self, py: Python<'_>, value: i32) -> PyResult<()> {
+        held_flush::before_head_change(py);
         unsafe { (*self.r()?).no_cache = value };
         Ok(())
     }

@@ -112,7 +112,7 @@ impl Table {
             if add {
                 self.add(&k, &v)?;
             } else {
-                self.__setitem__(&k, &v)?;
+                self.__setitem__(k.py(), &k, &v)?;
             }
         }
         Ok(())
@@ -144,7 +144,9 @@ impl Table {
         }
     }
 
-    fn __setitem__(&self, key: &Bound<'_, PyAny>, value: &Bound<'_, PyAny>) -> PyResult<()> {
+    fn __setitem__(&self, py: Python<'_>, key: &Bound<'_, PyAny>, value: &Bound<'_, PyAny>) -> PyResult<()> {
+        // A header change after a flush must not reach the flushed head.
+        crate::request::held_flush::before_head_change(py);
         let tb = self.table()?;
         let k = convert::header_bytes(key, "table key")?;
         let v = convert::header_bytes(value, "table value")?;
@@ -152,7 +154,9 @@ impl Table {
         unsafe { t::set(tb, &k, &v) }.map_err(nul_err)
     }
 
-    fn __delitem__(&self, key: &Bound<'_, PyAny>) -> PyResult<()> {
+    fn __delitem__(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<()> {
+        // A header change after a flush must not reach the flushed head.
+        crate::request::held_flush::before_head_change(py);
         let tb = self.table()?;
         let k = convert::header_bytes(key, "table key")?;
         // SAFETY: tb is live.
@@ -240,7 +244,7 @@ impl Table {
             return self.__getitem__(py, key);
         }
         let d = default.unwrap_or_else(|| pyo3::types::PyString::new(py, "").into_any());
-        self.__setitem__(key, &d)?;
+        self.__setitem__(py, key, &d)?;
         self.__getitem__(py, key)
     }
 
@@ -248,7 +252,7 @@ impl Table {
     fn pop<'py>(&self, py: Python<'py>, key: &Bound<'py, PyAny>, default: &Bound<'py, PyTuple>) -> PyResult<Bound<'py, PyAny>> {
         match self.__getitem__(py, key) {
             Ok(v) => {
-                self.__delitem__(key)?;
+                self.__delitem__(py, key)?;
                 Ok(v)
             }
             Err(e) if e.is_instance_of::<PyKeyError>(py) && !default.is_empty() => default.get_item(0),
