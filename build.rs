@@ -115,6 +115,16 @@ fn main() {
     }
     shim.warnings(true).compile("pyrite_shim");
 
+    // The thread-state helpers need Python's headers (of the Python PyO3 links).
+    let py_inc = query(&python, &["-c", "import sysconfig; print(sysconfig.get_path('include'))"])
+        .unwrap_or_else(|| fail("Python's headers not found: on Debian `apt-get install libpython3-dev`"));
+    cc::Build::new()
+        .file("src/ffi/pythread.c")
+        .include(&py_inc)
+        .warnings(true)
+        .compile("pyrite_pythread");
+    println!("cargo:rerun-if-changed=src/ffi/pythread.c");
+
     embed_python(&out);
 
     // httpd dlcloses modules on restart; Rust thread-locals and Python cannot survive that.

@@ -85,9 +85,19 @@ pub fn init_child(pchild: *mut raw::apr_pool_t, s: *mut raw::server_rec) {
     let t_handlers = t3.elapsed();
     let t4 = Instant::now();
     let n_scripts = Python::attach(|py| crate::wsgi::preload(py, s));
-    crate::metrics::record::startup(t_interp + t_boot, t_imports + t_handlers + t4.elapsed());
+    let t_scripts = t4.elapsed();
+    // Prefork's one worker is this thread, which has its state already.
+    let t5 = Instant::now();
+    let workers = crate::thread_states::workers_per_child();
+    let n_states = if workers > 1 {
+        Python::attach(|py| crate::thread_states::prepare(py, workers))
+    } else {
+        0
+    };
+    let t_states = t5.elapsed();
+    crate::metrics::record::startup(t_interp + t_boot + t_states, t_imports + t_handlers + t_scripts);
     log::serror(s, log::APLOG_INFO, &format!(
-        "mod_pyrite: child {} ready: interpreter {:.1} ms, mod_python package {:.1} ms, {} PythonImport(s) {:.1} ms, {} handler module(s) {:.1} ms, {} WSGI script(s) {:.1} ms",
+        "mod_pyrite: child {} ready: interpreter {:.1} ms, mod_python package {:.1} ms, {} PythonImport(s) {:.1} ms, {} handler module(s) {:.1} ms, {} WSGI script(s) {:.1} ms, {} thread state(s) {:.2} ms",
         std::process::id(),
         t_interp.as_secs_f64() * 1e3,
         t_boot.as_secs_f64() * 1e3,
@@ -96,7 +106,9 @@ pub fn init_child(pchild: *mut raw::apr_pool_t, s: *mut raw::server_rec) {
         n_handlers,
         t_handlers.as_secs_f64() * 1e3,
         n_scripts,
-        t4.elapsed().as_secs_f64() * 1e3
+        t_scripts.as_secs_f64() * 1e3,
+        n_states,
+        t_states.as_secs_f64() * 1e3
     ));
 }
 
@@ -198,12 +210,15 @@ pub fn pin_thread() {
     if PINNED.with(|p| p.get()) {
         return;
     }
-    // SAFETY: Python is initialised (callers run after init_child) and this
-    // thread holds no GIL at hook entry. The Ensure is never released, which
-    // keeps the thread state; SaveThread then releases the GIL it took.
-    unsafe {
-        let _ = pyo3::ffi::PyGILState_Ensure();
-        pyo3::ffi::PyEval_SaveThread();
+    // One made at child start, if any is left (src/thread_states.rs).
+    if !crate::thread_states::bind_prepared() {
+        // SAFETY: Python is initialised (callers run after init_child) and this
+        // thread holds no GIL at hook entry. The Ensure is never released, which
+        // keeps the thread state; SaveThread then releases the GIL it took.
+        unsafe {
+            let _ = pyo3::ffi::PyGILState_Ensure();
+            pyo3::ffi::PyEval_SaveThread();
+        }
     }
     PINNED.with(|p| p.set(true));
 }

@@ -21,4 +21,5 @@ pub mod pymodule;
 pub mod request;
 pub mod ssi;
 pub mod sync;
+pub mod thread_states;
 pub mod wsgi;

@@ -86,3 +86,33 @@ fn start_up_logs_a_capacity_summary_and_warnings() {
     let log = h.stop();
     assert!(log.contains("the prefork MPM holds a whole interpreter and application"), "{log}");
 }
+
+#[test]
+fn worker_thread_states_are_made_at_child_start() {
+    let h = Httpd::start(Mpm::Event, &location("/ts", "thread_state", ""));
+    let log = h.wait_log("thread state(s)");
+    // The harness runs 8 threads per child: each child makes 8 states before serving.
+    assert!(log.contains(", 8 thread state(s) "), "{log}");
+    // Requests on several threads: each runs with a state that is really its own.
+    let mut threads = std::collections::HashSet::new();
+    let hs: Vec<_> = (0..8)
+        .map(|_| {
+            let port = h.port;
+            std::thread::spawn(move || (0..10).map(|_| request(port, "GET", "/ts", &[], b"").text()).collect::<Vec<_>>())
+        })
+        .collect();
+    for t in hs {
+        for text in t.join().unwrap() {
+            assert!(text.starts_with("frames=True gilstate=1 thread="), "{text}");
+            threads.insert(text);
+        }
+    }
+    assert!(threads.len() > 1, "requests ran on one thread only: {threads:?}");
+    let log = h.stop();
+    assert!(crash_lines(&log).is_empty(), "{log}");
+    // Prefork's one worker is the child's main thread: nothing to make.
+    let h = Httpd::start(Mpm::Prefork, &location("/ts", "thread_state", ""));
+    assert!(h.get("/ts").text().starts_with("frames=True gilstate=1"));
+    let log = h.stop();
+    assert!(log.contains(", 0 thread state(s) "), "{log}");
+}
