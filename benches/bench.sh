@@ -2,6 +2,8 @@
 # mod_pyrite's own benchmark: throughput, tail latency and httpd CPU per
 # request of mod_pyrite configurations, side by side, on this machine.
 #
+# Also prints each child's resident memory after the load (rss_mib).
+#
 # Every variant runs in its own httpd (event MPM: 2 children x 25 threads) on
 # loopback; wrk loads it; rounds are interleaved (A B C A B C ...) and medians
 # printed, because absolute figures drift on a shared machine.
@@ -21,7 +23,7 @@ ROUNDS=3; DUR=8; CONN=32; APP=hello; VARIANTS=()
 while [ $# -gt 0 ]; do
   case "$1" in
     -r) ROUNDS=$2; shift 2;; -d) DUR=$2; shift 2;; -c) CONN=$2; shift 2;; -a) APP=$2; shift 2;;
-    -h|--help) sed -n '2,19p' "$0"; exit 0;;
+    -h|--help) sed -n '2,21p' "$0"; exit 0;;
     *) VARIANTS+=("$1"); shift;;
   esac
 done
@@ -140,7 +142,7 @@ variant() {
 med() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END{print (NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2}'; }
 ms() { awk '{v=$1; if (v ~ /us$/) {sub(/us/,"",v); v/=1000} else if (v ~ /ms$/) {sub(/ms/,"",v)} else if (v ~ /s$/) {sub(/s/,"",v); v*=1000}; print v}'; }
 url=http://127.0.0.1:$PORT/hello.txt
-one() {  # variant -> "rps p50 p99 cpu_us_per_request errors"
+one() {  # variant -> "rps p50 p99 cpu_us_per_request errors rss_mib_per_child"
   local v=$1 conf=$W/run/conf pid
   { base; variant "$v"; } > "$conf"
   apache2 -f "$conf" -k start
@@ -152,6 +154,9 @@ one() {  # variant -> "rps p50 p99 cpu_us_per_request errors"
   before=$(for p in $(pgrep -P "$pid") "$pid"; do awk '{print $14+$15}' /proc/$p/stat 2>/dev/null; done | awk '{s+=$1} END{print s+0}')
   out=$(wrk -t2 -c"$CONN" -d"${DUR}s" --latency "$url" 2>&1)
   after=$(for p in $(pgrep -P "$pid") "$pid"; do awk '{print $14+$15}' /proc/$p/stat 2>/dev/null; done | awk '{s+=$1} END{print s+0}')
+  # Resident memory of each child after the load (MiB), averaged over the children.
+  local rss
+  rss=$(for p in $(pgrep -P "$pid"); do awk '/^VmRSS/{print $2}' /proc/$p/status 2>/dev/null; done | awk '{s+=$1; n++} END{if (n) printf "%.1f", s/n/1024; else print "nan"}')
   apache2 -f "$conf" -k stop
   for _ in $(seq 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
   while ss -ltn 2>/dev/null | grep -q "127.0.0.1:$PORT "; do sleep 0.2; done
@@ -163,21 +168,21 @@ one() {  # variant -> "rps p50 p99 cpu_us_per_request errors"
   # CPU ticks (1/100 s) of httpd's processes during the run, per request.
   cpu=$(awk -v a="$after" -v b="$before" -v n="$n" 'BEGIN{ if (n>0) printf "%.1f", (a-b)*10000/n; else print "nan" }')
   errs=$(awk '/Non-2xx|Socket errors/{c+=1} END{print c+0}' <<<"$out")
-  echo "$rps ${p50:-nan} ${p99:-nan} $cpu $errs"
+  echo "$rps ${p50:-nan} ${p99:-nan} $cpu $errs $rss"
 }
-declare -A R P5 P9 C E
+declare -A R P5 P9 C E M
 for r in $(seq "$ROUNDS"); do
   for v in "${VARIANTS[@]}"; do
-    read -r rps p50 p99 cpu errs < <(one "$v")
-    R[$v]+="$rps "; P5[$v]+="$p50 "; P9[$v]+="$p99 "; C[$v]+="$cpu "; E[$v]=$(( ${E[$v]:-0} + errs ))
-    echo "round $r $v rps=$rps p50_ms=$p50 p99_ms=$p99 httpd_cpu_us_per_req=$cpu" >&2
+    read -r rps p50 p99 cpu errs rss < <(one "$v")
+    R[$v]+="$rps "; P5[$v]+="$p50 "; P9[$v]+="$p99 "; C[$v]+="$cpu "; M[$v]+="$rss "; E[$v]=$(( ${E[$v]:-0} + errs ))
+    echo "round $r $v rps=$rps p50_ms=$p50 p99_ms=$p99 httpd_cpu_us_per_req=$cpu rss_mib_per_child=$rss" >&2
   done
 done
 first=${VARIANTS[0]}; ref=$(med <<<"${R[$first]}")
 echo "app=$APP connections=$CONN rounds=$ROUNDS duration=${DUR}s; x_first = throughput relative to $first"
-printf '%-26s %10s %8s %8s %8s %12s %s\n' variant rps_median p50_ms p99_ms x_first cpu_us_per_req runs_with_errors
+printf '%-26s %10s %8s %8s %8s %12s %10s %s\n' variant rps_median p50_ms p99_ms x_first cpu_us_per_req rss_mib runs_with_errors
 for v in "${VARIANTS[@]}"; do
   m=$(med <<<"${R[$v]}")
-  printf '%-26s %10.0f %8.2f %8.2f %8.2f %12s %s\n' "$v" "$m" "$(med <<<"${P5[$v]}")" "$(med <<<"${P9[$v]}")" \
-    "$(awk -v a="$m" -v b="$ref" 'BEGIN{printf "%.2f", a/b}')" "$(med <<<"${C[$v]}")" "${E[$v]}"
+  printf '%-26s %10.0f %8.2f %8.2f %8.2f %12s %10s %s\n' "$v" "$m" "$(med <<<"${P5[$v]}")" "$(med <<<"${P9[$v]}")" \
+    "$(awk -v a="$m" -v b="$ref" 'BEGIN{printf "%.2f", a/b}')" "$(med <<<"${C[$v]}")" "$(med <<<"${M[$v]}")" "${E[$v]}"
 done

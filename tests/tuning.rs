@@ -116,3 +116,17 @@ fn worker_thread_states_are_made_at_child_start() {
     let log = h.stop();
     assert!(log.contains(", 0 thread state(s) "), "{log}");
 }
+
+#[test]
+fn a_child_imports_only_what_it_needs() {
+    // Each of these costs a child megabytes (importlib.abc pulls in
+    // importlib.resources, pathlib, tempfile and typing; hashlib loads OpenSSL).
+    let h = Httpd::start(Mpm::Event, "WSGIScriptAlias /m {HANDLERS}/wsgi_modules.py\n");
+    let r = h.get("/m");
+    assert_eq!(r.status, 200, "{}", h.error_log());
+    let modules: Vec<String> = r.text().split(' ').map(str::to_string).collect();
+    for heavy in ["importlib.resources", "pathlib", "tempfile", "typing", "_hashlib", "ssl"] {
+        assert!(!modules.iter().any(|m| m == heavy), "{heavy} imported: {modules:?}");
+    }
+    h.stop();
+}

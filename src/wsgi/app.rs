@@ -29,8 +29,10 @@ fn mtime(path: &str) -> Option<i64> {
 /// Runs the script file as a fresh module.
 fn load<'py>(py: Python<'py>, path: &str) -> PyResult<Bound<'py, PyModule>> {
     let source = std::fs::read(path).map_err(|e| pyo3::exceptions::PyOSError::new_err(format!("cannot read WSGI script {path}: {e}")))?;
-    let hashlib = py.import("hashlib")?;
-    let digest: String = hashlib
+    // CPython's own MD5 (built in) where it has one: hashlib would load
+    // OpenSSL into every child just to name a module.
+    let md5 = py.import("_md5").or_else(|_| py.import("hashlib"))?;
+    let digest: String = md5
         .call_method1("md5", (pyo3::types::PyBytes::new(py, path.as_bytes()),))?
         .call_method0("hexdigest")?
         .extract()?;
