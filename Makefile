@@ -38,7 +38,7 @@ demo-stop:
 
 # Side-by-side throughput and latency against the reference modules.
 bench: deps build
-	PYRITE_SO=$(CURDIR)/$(SO) ../shared/bench/compare.sh static c_handler mod_python pyrite
+	PYRITE_SO=$(CURDIR)/$(SO) benches/bench.sh c_handler static handler wsgi mod_wsgi mod_python
 
 # Installs into Debian's httpd layout (then: a2enmod pyrite).
 install: build
