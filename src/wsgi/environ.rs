@@ -158,11 +158,12 @@ pub unsafe fn build<'py>(
         set!("REQUEST_URI", ffi::cstr((*r).unparsed_uri).unwrap_or_default())?;
         set!("SERVER_PROTOCOL", ffi::cstr((*r).protocol).unwrap_or(b"HTTP/1.0"))?;
         set!("SERVER_NAME", ffi::cstr(raw::ap_get_server_name(r)).unwrap_or_default())?;
-        set!("SERVER_PORT", raw::ap_get_server_port(r).to_string().as_bytes())?;
+        let mut digits = Digits::default();
+        set!("SERVER_PORT", digits.of(raw::ap_get_server_port(r) as u64, 10))?;
         set!("SERVER_ADDR", ffi::cstr((*c).local_ip).unwrap_or_default())?;
         set!("REMOTE_ADDR", ffi::cstr((*r).useragent_ip).unwrap_or_default())?;
         if !(*c).client_addr.is_null() {
-            set!("REMOTE_PORT", (*(*c).client_addr).port.to_string().as_bytes())?;
+            set!("REMOTE_PORT", digits.of((*(*c).client_addr).port as u64, 10))?;
         }
         set!("DOCUMENT_ROOT", ffi::cstr(raw::ap_document_root(r)).unwrap_or_default())?;
         set!("SCRIPT_FILENAME", ffi::cstr((*r).filename).unwrap_or_default())?;
@@ -192,8 +193,14 @@ pub unsafe fn build<'py>(
         match ffi::cstr((*r).log_id) {
             Some(id) => set!("mod_wsgi.request_id", id)?,
             None => {
-                let id = format!("{:x}-{:x}-{:x}", child_pid(), (*c).id, (*c).keepalives);
-                set!("mod_wsgi.request_id", id.as_bytes())?
+                // "<pid>-<connection>-<request on it>" in hex, as mod_wsgi forms it.
+                let mut id = Vec::with_capacity(40);
+                id.extend_from_slice(digits.of(child_pid() as u64, 16));
+                id.push(b'-');
+                id.extend_from_slice(digits.of((*c).id as u64, 16));
+                id.push(b'-');
+                id.extend_from_slice(digits.of((*c).keepalives as u64, 16));
+                set!("mod_wsgi.request_id", &id)?
             }
         }
         let start = (*r).request_time as f64 / 1e6;
@@ -209,9 +216,44 @@ pub unsafe fn build<'py>(
 
 use crate::ffi::table;
 
+/// Formats numbers without going through core::fmt (environ is built per request).
+struct Digits([u8; 64]);
+
+impl Default for Digits {
+    fn default() -> Self {
+        Digits([0; 64])
+    }
+}
+
+impl Digits {
+    /// `n` in base 10 or 16 (lower case).
+    fn of(&mut self, mut n: u64, base: u64) -> &[u8] {
+        let mut i = self.0.len();
+        loop {
+            i -= 1;
+            self.0[i] = b"0123456789abcdef"[(n % base) as usize];
+            n /= base;
+            if n == 0 {
+                break;
+            }
+        }
+        &self.0[i..]
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::http_key;
+
+    #[test]
+    fn digits_in_both_bases() {
+        let mut d = super::Digits::default();
+        assert_eq!(d.of(0, 10), b"0");
+        assert_eq!(d.of(8080, 10), b"8080");
+        assert_eq!(d.of(u64::MAX, 10), u64::MAX.to_string().as_bytes());
+        assert_eq!(d.of(0xbeef, 16), b"beef");
+        assert_eq!(d.of(u64::MAX, 16), b"ffffffffffffffff");
+    }
 
     #[test]
     fn header_names_become_cgi_keys() {
