@@ -100,26 +100,34 @@ pub fn parse_handler_args(args: &str) -> Result<(Vec<(String, Option<String>)>, 
 }
 
 /// A light check of a PythonPath expression (Python cannot run in httpd's
-/// parent): brackets balance and quotes close. Evaluation errors are logged by
-/// each child with the directive's file and line.
+/// parent): brackets balance and quotes close, reading strings (triple-quoted
+/// ones too) and comments as Python's tokenizer does, so that nothing Python
+/// compiles is refused. Evaluation errors are logged by each child with the
+/// directive's file and line.
 pub fn check_python_expr(expr: &str) -> Result<(), String> {
     if expr.trim().is_empty() {
         return Err("the expression is empty (e.g. PythonPath \"sys.path+['/srv/app']\")".into());
     }
     let mut stack = Vec::new();
-    let mut quote: Option<char> = None;
-    let mut chars = expr.chars();
+    let mut chars = expr.chars().peekable();
     while let Some(c) = chars.next() {
-        if let Some(q) = quote {
-            if c == '\\' {
-                chars.next();
-            } else if c == q {
-                quote = None;
-            }
-            continue;
-        }
         match c {
-            '\'' | '"' => quote = Some(c),
+            '#' => {
+                // A comment runs to the end of its line.
+                while chars.next_if(|&c| c != '\n').is_some() {}
+            }
+            '\'' | '"' => {
+                let closed = if chars.next_if_eq(&c).is_none() {
+                    skip_string(&mut chars, c, false)
+                } else if chars.next_if_eq(&c).is_some() {
+                    skip_string(&mut chars, c, true)
+                } else {
+                    true // '' or "": the empty string
+                };
+                if !closed {
+                    return Err(format!("unterminated {c} quote in Python expression {expr:?}"));
+                }
+            }
             '(' | '[' | '{' => stack.push(c),
             ')' | ']' | '}' => {
                 let want = match c {
@@ -134,13 +142,31 @@ pub fn check_python_expr(expr: &str) -> Result<(), String> {
             _ => {}
         }
     }
-    if let Some(q) = quote {
-        return Err(format!("unterminated {q} quote in Python expression {expr:?}"));
-    }
     if let Some(open) = stack.pop() {
         return Err(format!("unclosed '{open}' in Python expression {expr:?}"));
     }
     Ok(())
+}
+
+/// Skips the rest of a string opened with `quote` (thrice when `triple`);
+/// false when it never closes. A backslash escapes the next character, in raw
+/// strings too (`r'\''` does not end at its second quote).
+fn skip_string(chars: &mut std::iter::Peekable<std::str::Chars<'_>>, quote: char, triple: bool) -> bool {
+    let mut run = 0;
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            chars.next();
+            run = 0;
+        } else if c == quote {
+            run += 1;
+            if !triple || run == 3 {
+                return true;
+            }
+        } else {
+            run = 0;
+        }
+    }
+    false
 }
 
 #[cfg(test)]
@@ -172,5 +198,18 @@ mod tests {
         assert!(check_python_expr("sys.path+['/x]").is_err());
         assert!(check_python_expr("[')']").is_ok());
         assert!(check_python_expr("  ").is_err());
+    }
+
+    #[test]
+    fn python_expr_check_reads_comments_and_triple_quotes_as_python_does() {
+        // Found by the `directive` fuzz target: Python compiles this.
+        assert!(check_python_expr("\"\"#2)y\u{4}\"").is_ok());
+        assert!(check_python_expr("sys.path + ['/x'] # it's [here").is_ok());
+        assert!(check_python_expr("'''it's [''' + \"\"\"a\"b\"\"\"").is_ok());
+        assert!(check_python_expr(r"['a\'b']").is_ok());
+        assert!(check_python_expr("'' + ''").is_ok());
+        assert!(check_python_expr("'''a''''").is_err());
+        assert!(check_python_expr("'''a''").is_err());
+        assert!(check_python_expr("[1 # ]").is_err());
     }
 }
