@@ -113,8 +113,8 @@ pub fn check_python_expr(expr: &str) -> Result<(), String> {
     while let Some(c) = chars.next() {
         match c {
             '#' => {
-                // A comment runs to the end of its line.
-                while chars.next_if(|&c| c != '\n').is_some() {}
+                // A comment runs to the end of its line (Python reads a lone CR as one).
+                while chars.next_if(|&c| c != '\n' && c != '\r').is_some() {}
             }
             '\'' | '"' => {
                 let closed = if chars.next_if_eq(&c).is_none() {
@@ -211,5 +211,7 @@ mod tests {
         assert!(check_python_expr("'''a''''").is_err());
         assert!(check_python_expr("'''a''").is_err());
         assert!(check_python_expr("[1 # ]").is_err());
+        // Found by the `directive` fuzz target: a comment ends at a lone CR.
+        assert!(check_python_expr("(ys\u{17e2}t\n#Tt##\n##\n##\r)").is_ok());
     }
 }
