@@ -1,8 +1,8 @@
 //! The words of a directive and the handler names in them:
 //! - `split_words` of text without quotes is the text split at whitespace,
 //!   and words re-quoted split back to themselves;
-//! - a handler list it accepts names dotted Python names and extensions
-//!   starting with '.';
+//! - a handler list it accepts names dotted names (ASCII ones are Python
+//!   identifiers) and extensions starting with '.';
 //! - the light `PythonPath` check never refuses an expression Python itself
 //!   compiles (it runs in httpd's parent, where Python cannot).
 #![no_main]
@@ -31,7 +31,15 @@ fuzz_target!(|text: &str| {
         assert!(!handlers.is_empty());
         for (module, object) in &handlers {
             for part in module.split('.').chain(object.iter().flat_map(|o| o.split('.'))) {
-                assert!(!part.is_empty() && !part.starts_with(|c: char| c.is_numeric()), "{text:?}");
+                assert!(
+                    !part.is_empty() && !part.contains(|c: char| c.is_whitespace() || c == ':'),
+                    "{text:?}"
+                );
+                // Non-ASCII names follow Unicode's letter classes (U+2181 is a letter and a number).
+                if part.is_ascii() {
+                    assert!(!part.starts_with(|c: char| c.is_ascii_digit()), "{text:?}");
+                    assert!(part.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'), "{text:?}");
+                }
             }
         }
         assert!(exts.iter().all(|e| e.starts_with('.') && e.len() >= 2));
