@@ -7,7 +7,7 @@ SO := target/release/mod_pyrite.so
 DEMO_DIR ?= /tmp/mod_pyrite-demo
 DEMO_PORT ?= 8080
 
-.PHONY: all build deps test soak demo demo-stop bench install clean
+.PHONY: all build deps test soak fuzz demo demo-stop bench install clean
 
 all: build
 
@@ -25,9 +25,13 @@ test: deps build
 	$(CARGO) test --release
 
 # The long reliability runs (restarts, recycling, a million requests, fuzzing):
-# see docs/reliability.md. Takes about 15 minutes.
+# see docs/reliability.md. Takes about 20 minutes.
 soak: deps build
 	@scripts/soak.sh
+
+# Only the cargo-fuzz targets, FUZZ_SECONDS (default 60) each.
+fuzz:
+	@scripts/fuzz.sh
 
 # Starts httpd on 127.0.0.1:$(DEMO_PORT) with the example handler.
 demo: deps build

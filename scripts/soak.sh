@@ -2,12 +2,14 @@
 # The long half of the reliability suite (the short half runs in `make test`):
 # 20 graceful restarts and 20 graceful-stop cycles under load on every MPM,
 # child recycling, a million mixed requests watched for memory growth, and a
-# timed black-box fuzzing run. Each case prints what it tried and what held.
+# timed black-box fuzzing run, then the cargo-fuzz targets (scripts/fuzz.sh).
+# Each case prints what it tried and what held.
 # Figures and commands: docs/reliability.md.
 #   PYRITE_RESTARTS         restarts and stop cycles per MPM (default 20)
 #   PYRITE_MEMORY_REQUESTS  requests in the memory run (default 1000000)
 #   PYRITE_FUZZ_SECS        seconds of fuzzing over the three MPMs (default 300)
 #   PYRITE_FUZZ_SEED        the fuzzer's seed (default fixed)
+#   FUZZ_SECONDS            seconds per cargo-fuzz target (default 60)
 set -eu
 cd "$(dirname "$0")/.."
 export PYRITE_RESTARTS="${PYRITE_RESTARTS:-20}"
@@ -21,5 +23,9 @@ for t in reliability_restarts reliability_memory fuzz_http; do
         status=1
     fi
 done
+echo "== soak: cargo-fuzz targets"
+if ! scripts/fuzz.sh; then
+    status=1
+fi
 [ "$status" -eq 0 ] && echo "== soak: every case held" || echo "== soak: FAILED (see above)"
 exit "$status"

@@ -4,6 +4,7 @@
 use crate::ffi::{self, raw};
 use crate::handlers::HandlerCache;
 use crate::sync::LockExt;
+pub use pyrite_text::directive::{check_python_expr, parse_handler_args, parse_handler_spec, split_words};
 use std::ffi::{c_char, c_int, c_void};
 use std::sync::Arc;
 
@@ -356,150 +357,6 @@ pub unsafe fn server_config<'a>(s: *const raw::server_rec) -> Option<&'a ServerC
 pub unsafe fn server_dir_config<'a>(s: *const raw::server_rec) -> Option<&'a DirConfig> {
     let c = unsafe { ffi::module_config((*s).lookup_defaults) } as *const DirConfig;
     unsafe { c.as_ref() }
-}
-
-// ---- directive parsing (pure functions, unit-tested) -------------------------
-
-/// Splits a directive's raw arguments into words, honouring "double" and 'single' quotes.
-pub fn split_words(args: &str) -> Result<Vec<String>, String> {
-    let mut out = Vec::new();
-    let mut chars = args.chars().peekable();
-    loop {
-        while chars.peek().is_some_and(|c| c.is_whitespace()) {
-            chars.next();
-        }
-        let Some(&c) = chars.peek() else { break };
-        let mut word = String::new();
-        if c == '"' || c == '\'' {
-            chars.next();
-            let mut closed = false;
-            while let Some(ch) = chars.next() {
-                if ch == '\\' && chars.peek() == Some(&c) {
-                    word.push(c);
-                    chars.next();
-                } else if ch == c {
-                    closed = true;
-                    break;
-                } else {
-                    word.push(ch);
-                }
-            }
-            if !closed {
-                return Err(format!("unterminated {c} quote"));
-            }
-        } else {
-            while let Some(&ch) = chars.peek() {
-                if ch.is_whitespace() {
-                    break;
-                }
-                word.push(ch);
-                chars.next();
-            }
-        }
-        out.push(word);
-    }
-    Ok(out)
-}
-
-fn is_dotted_name(s: &str) -> bool {
-    !s.is_empty()
-        && s.split('.').all(|p| {
-            let mut cs = p.chars();
-            matches!(cs.next(), Some(c) if c == '_' || c.is_alphabetic()) && cs.all(|c| c == '_' || c.is_alphanumeric())
-        })
-}
-
-/// Parses `module[::object.path]`.
-pub fn parse_handler_spec(spec: &str) -> Result<(String, Option<String>), String> {
-    let (module, object) = match spec.split_once("::") {
-        Some((m, o)) => (m, Some(o)),
-        None => (spec, None),
-    };
-    if !is_dotted_name(module) {
-        return Err(format!(
-            "'{spec}' does not name a Python module (expected module[::object], e.g. mysite.views::handler)"
-        ));
-    }
-    if let Some(o) = object {
-        if !is_dotted_name(o) {
-            return Err(format!("'{spec}': '{o}' is not an object path (expected names separated by dots)"));
-        }
-    }
-    Ok((module.to_string(), object.map(str::to_string)))
-}
-
-/// Parses a handler directive's arguments: `handler [handler ...] [| .ext [.ext ...]]`.
-pub fn parse_handler_args(args: &str) -> Result<(Vec<(String, Option<String>)>, Vec<String>), String> {
-    let words = split_words(args)?;
-    let mut handlers = Vec::new();
-    let mut exts = Vec::new();
-    let mut after_bar = false;
-    for w in words {
-        if w == "|" {
-            if after_bar {
-                return Err("more than one '|'".into());
-            }
-            after_bar = true;
-        } else if after_bar {
-            if !w.starts_with('.') || w.len() < 2 {
-                return Err(format!("'{w}' after '|' is not a file extension (write .py, .html, ...)"));
-            }
-            exts.push(w);
-        } else {
-            handlers.push(parse_handler_spec(&w)?);
-        }
-    }
-    if handlers.is_empty() {
-        return Err("names no handler (expected module[::object] ...)".into());
-    }
-    if after_bar && exts.is_empty() {
-        return Err("'|' must be followed by at least one file extension".into());
-    }
-    Ok((handlers, exts))
-}
-
-/// A light check of a PythonPath expression (Python cannot run in httpd's
-/// parent): brackets balance and quotes close. Evaluation errors are logged by
-/// each child with the directive's file and line.
-pub fn check_python_expr(expr: &str) -> Result<(), String> {
-    if expr.trim().is_empty() {
-        return Err("the expression is empty (e.g. PythonPath \"sys.path+['/srv/app']\")".into());
-    }
-    let mut stack = Vec::new();
-    let mut quote: Option<char> = None;
-    let mut chars = expr.chars();
-    while let Some(c) = chars.next() {
-        if let Some(q) = quote {
-            if c == '\\' {
-                chars.next();
-            } else if c == q {
-                quote = None;
-            }
-            continue;
-        }
-        match c {
-            '\'' | '"' => quote = Some(c),
-            '(' | '[' | '{' => stack.push(c),
-            ')' | ']' | '}' => {
-                let want = match c {
-                    ')' => '(',
-                    ']' => '[',
-                    _ => '{',
-                };
-                if stack.pop() != Some(want) {
-                    return Err(format!("unbalanced '{c}' in Python expression {expr:?}"));
-                }
-            }
-            _ => {}
-        }
-    }
-    if let Some(q) = quote {
-        return Err(format!("unterminated {q} quote in Python expression {expr:?}"));
-    }
-    if let Some(open) = stack.pop() {
-        return Err(format!("unclosed '{open}' in Python expression {expr:?}"));
-    }
-    Ok(())
 }
 
 // ---- directive callbacks ----------------------------------------------------
@@ -1087,33 +944,6 @@ pub static COMMANDS: CommandTable = CommandTable([
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn handler_args_with_extensions() {
-        let (h, e) = parse_handler_args("a b.c::d.e | .py .html").unwrap();
-        assert_eq!(h, vec![("a".into(), None), ("b.c".into(), Some("d.e".into()))]);
-        assert_eq!(e, vec![".py", ".html"]);
-    }
-
-    #[test]
-    fn handler_args_errors() {
-        assert!(parse_handler_args("").is_err());
-        assert!(parse_handler_args("a |").is_err());
-        assert!(parse_handler_args("a | py").is_err());
-        assert!(parse_handler_args("a/b").is_err());
-        assert!(parse_handler_args("a::").is_err());
-        assert!(parse_handler_args("a::b..c").is_err());
-        assert!(parse_handler_args("9a").is_err());
-    }
-
-    #[test]
-    fn python_expr_check() {
-        assert!(check_python_expr("sys.path+['/x']").is_ok());
-        assert!(check_python_expr("sys.path+['/x'").is_err());
-        assert!(check_python_expr("sys.path+['/x]").is_err());
-        assert!(check_python_expr("[')']").is_ok());
-        assert!(check_python_expr("  ").is_err());
-    }
 
     #[test]
     fn options_merge_and_remove() {

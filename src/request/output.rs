@@ -175,15 +175,14 @@ unsafe fn send_queue_empty(r: *mut raw::request_rec) -> bool {
 /// # Safety
 /// `r` is a live request served by the calling thread.
 pub unsafe fn refused_response_header(r: *mut raw::request_rec) -> Option<String> {
-    let is_token = crate::wsgi::validate::is_token_byte;
-    let is_field = |b: u8| b == b'\t' || (b >= 0x20 && b != 0x7f);
+    use crate::wsgi::validate::{httpd_sends, is_field_byte};
     // SAFETY: r is live; content_type is null or a NUL-terminated string.
     let content_type = unsafe { (*r).content_type };
     if !content_type.is_null()
         && !unsafe { std::ffi::CStr::from_ptr(content_type) }
             .to_bytes()
             .iter()
-            .all(|&b| is_field(b))
+            .all(|&b| is_field_byte(b))
     {
         return Some("Content-Type".to_string());
     }
@@ -202,7 +201,7 @@ pub unsafe fn refused_response_header(r: *mut raw::request_rec) -> Option<String
             } else {
                 unsafe { std::ffi::CStr::from_ptr(e.val) }.to_bytes()
             };
-            if key.is_empty() || !key.iter().all(|&b| is_token(b)) || !val.iter().all(|&b| is_field(b)) {
+            if !httpd_sends(key, val) {
                 return Some(String::from_utf8_lossy(key).into_owned());
             }
         }

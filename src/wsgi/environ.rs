@@ -7,6 +7,7 @@ use crate::request::convert::latin1;
 use crate::sync::LockExt;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString, PyTuple};
+use pyrite_text::cgi_key::http_key;
 use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
 
@@ -95,19 +96,6 @@ pub struct Spec<'a> {
     pub pass_authorization: bool,
     pub application_group: &'a str,
     pub process_group: &'a str,
-}
-
-/// `Content-Type` -> `HTTP_CONTENT_TYPE`; None for names a CGI variable cannot
-/// carry safely (anything but letters, digits and '-': "X_Forwarded" must not
-/// pass for "X-Forwarded").
-fn http_key(name: &[u8]) -> Option<String> {
-    if name.is_empty() || !name.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'-') {
-        return None;
-    }
-    let mut k = String::with_capacity(5 + name.len());
-    k.push_str("HTTP_");
-    k.extend(name.iter().map(|&b| if b == b'-' { '_' } else { b.to_ascii_uppercase() as char }));
-    Some(k)
 }
 
 /// Builds the environ dict for `r`.
@@ -243,8 +231,6 @@ impl Digits {
 
 #[cfg(test)]
 mod tests {
-    use super::http_key;
-
     #[test]
     fn digits_in_both_bases() {
         let mut d = super::Digits::default();
@@ -253,14 +239,5 @@ mod tests {
         assert_eq!(d.of(u64::MAX, 10), u64::MAX.to_string().as_bytes());
         assert_eq!(d.of(0xbeef, 16), b"beef");
         assert_eq!(d.of(u64::MAX, 16), b"ffffffffffffffff");
-    }
-
-    #[test]
-    fn header_names_become_cgi_keys() {
-        assert_eq!(http_key(b"User-Agent").as_deref(), Some("HTTP_USER_AGENT"));
-        assert_eq!(http_key(b"x-forwarded-for").as_deref(), Some("HTTP_X_FORWARDED_FOR"));
-        assert_eq!(http_key(b"X_Forwarded_For"), None);
-        assert_eq!(http_key(b"Bad Header"), None);
-        assert_eq!(http_key(b""), None);
     }
 }

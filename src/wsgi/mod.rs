@@ -1,7 +1,6 @@
 //! The WSGI adapter: mod_wsgi's configuration (WSGIScriptAlias and friends)
 //! in front of a complete PEP 3333 implementation.
 pub mod adapter;
-pub mod alias;
 pub mod app;
 pub mod config;
 pub mod environ;
@@ -9,7 +8,9 @@ pub mod file_wrapper;
 pub mod input;
 pub mod logstream;
 pub mod response;
-pub mod validate;
+
+// The pure rules, shared with the fuzz targets.
+pub use pyrite_text::{alias, validate};
 
 use crate::config as conf;
 use crate::ffi::{self, log, raw};
@@ -75,9 +76,8 @@ pub unsafe extern "C" fn translate_name(r: *mut raw::request_rec) -> c_int {
     })
 }
 
-/// SCRIPT_NAME and PATH_INFO as mod_wsgi computes them: httpd's directory
-/// walk splits the file from the path info; SCRIPT_NAME is the URI without
-/// that path info; runs of '/' collapse in both.
+/// SCRIPT_NAME and PATH_INFO as mod_wsgi computes them, from where httpd's
+/// directory walk split the file from the path info.
 ///
 /// # Safety
 /// `r` is a live request.
@@ -85,13 +85,12 @@ unsafe fn script_name_and_path_info(r: *mut raw::request_rec) -> (Vec<u8>, Vec<u
     unsafe {
         let uri = ffi::cstr((*r).uri).unwrap_or_default();
         let path_info = ffi::cstr((*r).path_info).unwrap_or_default();
-        let script_name = if path_info.is_empty() {
-            uri
+        let script_end = if path_info.is_empty() {
+            uri.len()
         } else {
-            let n = raw::ap_find_path_info((*r).uri, (*r).path_info).max(0) as usize;
-            &uri[..n.min(uri.len())]
+            raw::ap_find_path_info((*r).uri, (*r).path_info).max(0) as usize
         };
-        (alias::collapse_slashes(script_name), alias::collapse_slashes(path_info))
+        alias::script_name_and_path_info(uri, path_info, script_end)
     }
 }
 
@@ -254,12 +253,7 @@ pub fn wsgi_call(py: Python<'_>, req: PyRef<'_, Request>, application: &Bound<'_
     let r = req.life.get()?;
     // SAFETY: r is live and served by this thread.
     let uri = unsafe { ffi::cstr((*r).uri).unwrap_or_default().to_vec() };
-    let base = script_name.trim_end_matches('/').as_bytes().to_vec();
-    let path_info = if uri.starts_with(&base) {
-        uri[base.len()..].to_vec()
-    } else {
-        uri.clone()
-    };
+    let (base, path_info) = alias::mount_split(&uri, script_name.as_bytes());
     let dc = unsafe { conf::dir_config(r) }.map(|d| d.wsgi.clone()).unwrap_or_default();
     let group = application_group(r, dc.application_group.as_deref(), &base);
     let call = adapter::Call {

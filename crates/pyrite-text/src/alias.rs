@@ -1,5 +1,6 @@
-//! Which WSGIScriptAlias a URL belongs to, and the script file it maps to,
-//! with mod_alias's (and so mod_wsgi's) matching rules.
+//! Which WSGIScriptAlias a URL belongs to, the script file it maps to (with
+//! mod_alias's, and so mod_wsgi's, matching rules), and how the URL splits
+//! into SCRIPT_NAME and PATH_INFO.
 
 /// How many bytes of `uri` the alias `alias` matches, or None.
 ///
@@ -55,6 +56,29 @@ pub fn collapse_slashes(s: &[u8]) -> Vec<u8> {
     out
 }
 
+/// SCRIPT_NAME and PATH_INFO as mod_wsgi computes them: the URI up to
+/// `script_end` (where httpd's directory walk found the path info to begin;
+/// the whole URI when there is no path info) and the path info, runs of '/'
+/// collapsed in both.
+pub fn script_name_and_path_info(uri: &[u8], path_info: &[u8], script_end: usize) -> (Vec<u8>, Vec<u8>) {
+    let script_name = if path_info.is_empty() {
+        uri
+    } else {
+        &uri[..script_end.min(uri.len())]
+    };
+    (collapse_slashes(script_name), collapse_slashes(path_info))
+}
+
+/// SCRIPT_NAME and PATH_INFO of an application mounted at `mount`
+/// (`PythonHandler mod_python.wsgi`): the mount without trailing '/', and the
+/// rest of the URI (all of it when the URI lies outside the mount).
+pub fn mount_split(uri: &[u8], mount: &[u8]) -> (Vec<u8>, Vec<u8>) {
+    let end = mount.iter().rposition(|&b| b != b'/').map_or(0, |i| i + 1);
+    let base = &mount[..end];
+    let path_info = uri.strip_prefix(base).unwrap_or(uri);
+    (base.to_vec(), path_info.to_vec())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -80,5 +104,17 @@ mod tests {
         assert_eq!(filename(b"/s/a.wsgi", b"/", b"/x/y", 1), b"/s/a.wsgi/x/y");
         assert_eq!(filename(b"/s/a.wsgi", b"/", b"/", 1), b"/s/a.wsgi/");
         assert_eq!(collapse_slashes(b"//a///b/"), b"/a/b/");
+    }
+
+    #[test]
+    fn script_name_and_path_info_split() {
+        let split = |u: &[u8], p: &[u8], n| script_name_and_path_info(u, p, n);
+        assert_eq!(split(b"/app//x", b"//x", 4), (b"/app".to_vec(), b"/x".to_vec()));
+        assert_eq!(split(b"//app", b"", 0), (b"/app".to_vec(), b"".to_vec()));
+        assert_eq!(split(b"/a", b"/b", 99), (b"/a".to_vec(), b"/b".to_vec()));
+        assert_eq!(mount_split(b"/m/x", b"/m/"), (b"/m".to_vec(), b"/x".to_vec()));
+        assert_eq!(mount_split(b"/other", b"/m"), (b"/m".to_vec(), b"/other".to_vec()));
+        assert_eq!(mount_split(b"/x", b""), (b"".to_vec(), b"/x".to_vec()));
+        assert_eq!(mount_split(b"/x", b"///"), (b"".to_vec(), b"/x".to_vec()));
     }
 }

@@ -1,5 +1,6 @@
-//! PEP 3333's rules for what an application hands back: the status line and
-//! the response headers. Pure functions, checked before anything reaches httpd.
+//! PEP 3333's rules for what an application hands back (the status line and
+//! the response headers), and httpd's rule for the header bytes it will send.
+//! Pure functions, checked before anything reaches httpd.
 
 /// Checks a status line ("200 OK") and returns its code.
 pub fn status(s: &str) -> Result<u16, String> {
@@ -25,6 +26,17 @@ pub fn status(s: &str) -> Result<u16, String> {
 /// A byte allowed in an HTTP token (a header name), RFC 9110.
 pub fn is_token_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+/// A byte httpd sends in a header value: tab, or anything but a control byte or DEL.
+pub fn is_field_byte(b: u8) -> bool {
+    b == b'\t' || (b >= 0x20 && b != 0x7f)
+}
+
+/// Whether httpd sends this header as it is (a token name, a value of field
+/// bytes); it answers 500 instead when any response header fails this.
+pub fn httpd_sends(name: &[u8], value: &[u8]) -> bool {
+    !name.is_empty() && name.iter().all(|&b| is_token_byte(b)) && value.iter().all(|&b| is_field_byte(b))
 }
 
 fn is_token_char(c: char) -> bool {
@@ -107,5 +119,14 @@ mod tests {
         assert!(header("Connection", "close").is_ok());
         assert!(server_owned("Transfer-Encoding") && !server_owned("Connection"));
         assert!(header("X-Snow", "\u{2603}").is_err());
+    }
+
+    #[test]
+    fn what_httpd_sends() {
+        assert!(httpd_sends(b"X-A", b"a\tb \xe9\x85"));
+        assert!(!httpd_sends(b"", b"x"));
+        assert!(!httpd_sends(b"X A", b"x"));
+        assert!(!httpd_sends(b"X-A", b"a\rb"));
+        assert!(!httpd_sends(b"X-A", b"\x7f"));
     }
 }
