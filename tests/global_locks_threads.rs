@@ -82,8 +82,8 @@ fn misuse_raises_instead_of_waiting_for_itself() {
     let r = h.get("/misuse");
     assert_eq!(
         r.text(),
-        "unlock_not_held=RuntimeError lock_again=RuntimeError other_key_same_lock=RuntimeError trylock_own=False \
-         unlock_twice=RuntimeError trylock_after=True bad_index=ValueError"
+        "unlock_not_held=ValueError lock_again=RuntimeError other_key_same_lock=RuntimeError trylock_own=False \
+         unlock_twice=ValueError trylock_after=True bad_index=ValueError"
     );
     assert_eq!(h.get("/trylock?key=m&idx=2").text(), "free");
 }

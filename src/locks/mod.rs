@@ -13,6 +13,7 @@
 //! still holds when it ends is released and logged. The request taking a lock
 //! it already holds (the same key, or two keys sharing one lock) gets a
 //! RuntimeError instead of waiting for itself; trylock then answers False.
+//! Releasing a lock the process does not hold is a ValueError.
 mod files;
 mod slot;
 
@@ -216,7 +217,8 @@ pub fn _global_unlock(server: &Bound<'_, PyAny>, key: &str, index: i64) -> PyRes
     let (i, slot) = pick(key, index)?;
     match slot.release(None) {
         Ok(true) => Ok(()),
-        Ok(false) => Err(PyRuntimeError::new_err(format!(
+        // ValueError: what mod_python raised when a release failed.
+        Ok(false) => Err(PyValueError::new_err(format!(
             "global lock {i} is not held by this process: nothing to release"
         ))),
         Err(e) => Err(PyRuntimeError::new_err(format!("global lock {i} could not be released: {e}"))),
