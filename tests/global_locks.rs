@@ -49,6 +49,18 @@ fn context_manager_trylock_and_a_leaked_lock() {
     assert_eq!(h.get("/leak").text(), "leaked");
     let log = h.wait_log("was still held when its request ended");
     assert!(log.contains("was still held when its request ended: released"), "{log}");
+    // The lock files live in the runtime directory until httpd stops.
+    let lock_files = |h: &Httpd| {
+        std::fs::read_dir(h.root.join("run"))
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().starts_with("mod_pyrite-lock."))
+            .count()
+    };
+    assert_eq!(lock_files(&h), 8, "PythonOption mod_python.mutex_locks defaults to 8");
+    let mut h = h;
+    h.stop_in_place();
+    assert_eq!(lock_files(&h), 0, "lock files left in the runtime directory after stop");
 }
 
 /// Many requests in several processes (and, under event, several threads of
