@@ -87,7 +87,7 @@ fn main() {
         .allowlist_var("REQUEST_.*")
         .allowlist_var("APR_SUCCESS|APR_EOF|APR_EAGAIN|APR_TIMEUP|APR_.*ERROR.*|APR_FOPEN_.*")
         .allowlist_var("AP_.*")
-        .allowlist_var("ap_server_.*|ap_conftree|ap_scoreboard_image")
+        .allowlist_var("ap_server_.*|ap_conftree|ap_scoreboard_image|ap_unixd_config")
         .allowlist_var("PROXYREQ_.*")
         .blocklist_function("ap_.*vformatter.*")
         .blocklist_function("apr_.*vformatter.*")

@@ -144,7 +144,7 @@ unsafe extern "C" fn child_init(pchild: *mut raw::apr_pool_t, s: *mut raw::serve
         // SAFETY: child_init's own pool and main server.
         unsafe { crate::metrics::shm::child_init(pchild, s) };
         // SAFETY: as above.
-        unsafe { crate::locks::child_init(pchild, s) };
+        unsafe { crate::locks::child_init(s) };
         crate::interp::init_child(pchild, s)
     })
 }

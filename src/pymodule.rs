@@ -127,6 +127,7 @@ pub fn _apache(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(crate::locks::_global_lock, m)?)?;
     m.add_function(wrap_pyfunction!(crate::locks::_global_trylock, m)?)?;
     m.add_function(wrap_pyfunction!(crate::locks::_global_unlock, m)?)?;
+    m.add_function(wrap_pyfunction!(crate::locks::_global_lock_index, m)?)?;
     m.add_function(wrap_pyfunction!(server_root, m)?)?;
     m.add_function(wrap_pyfunction!(exists_config_define, m)?)?;
     m.add_function(wrap_pyfunction!(config_tree, m)?)?;

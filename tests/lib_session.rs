@@ -9,7 +9,7 @@ const ONE_CHILD: &str = "StartServers 1\nServerLimit 1\nMinSpareThreads 1\nMaxSp
 
 /// The session handlers under /s/..., with `options` (PythonOption lines) for every one.
 fn site(options: &str) -> String {
-    ["counter", "invalidate", "slow", "forget", "twice", "cleanup"]
+    ["counter", "invalidate", "slow", "forget", "twice", "cleanup", "two_ids"]
         .iter()
         .map(|f| location(&format!("/s/{f}"), &format!("mp_sessions::{f}"), options))
         .collect()
@@ -279,4 +279,17 @@ fn expired_session_files_are_cleaned_up_after_a_request() {
     assert!(session_file(&h, &live).exists() && session_file(&h, &starter).exists());
     let log = h.stop();
     assert!(log.contains("FileSession cleanup removed 1 expired sessions"), "{log}");
+}
+
+/// Session counts its holds per global lock: two sessions whose ids share a
+/// lock in one request take it once (a second take would be a RuntimeError,
+/// and under mod_python's threaded MPMs a wait for itself).
+#[test]
+fn two_sessions_sharing_a_lock_in_one_request() {
+    let options = format!("{}\nPythonOption mod_python.mutex_locks 2", dbm_options());
+    let h = Httpd::start(Mpm::Event, &site(&options));
+    assert_eq!(h.get("/s/two_ids").text(), "two sessions True");
+    assert_eq!(h.get("/s/two_ids").text(), "two sessions True", "the lock was released");
+    let log = h.stop();
+    assert!(!log.contains("was still held") && crash_lines(&log).is_empty(), "{log}");
 }

@@ -11,8 +11,9 @@ deliberately behaves differently (docs/migration.md lists each case):
 - The ``Session()`` factory picks MemorySession only for an MPM that is
   threaded and not forked; mod_python also picked it for a forked MPM limited
   to one child, whose sessions then vanish whenever that child is replaced.
-- Creating a second session object for the same id in one request shares the
-  lock instead of deadlocking the request.
+- Creating a second session object for the same id in one request, or one
+  whose id hashes onto the same global lock, shares the lock instead of
+  deadlocking the request.
 - The session cookie is HttpOnly unless ``mod_python.session.cookie_httponly
   Off``; ``mod_python.session.cookie_secure On`` adds Secure. Its path is
   ``mod_python.session.application_path``, else ``/``.
@@ -249,11 +250,13 @@ class BaseSession(dict):
         of the request, waiting while another request holds it."""
         if not self._lock or self._locked:
             return
+        # Holds are counted per lock, not per id: two ids can share one lock.
+        index = _apache._global_lock_index(self._sid)
         held = _held_locks(self._req)
-        if held.get(self._sid, 0) == 0:
-            _apache._global_lock(self._req.server, self._sid)
-        held[self._sid] = held.get(self._sid, 0) + 1
-        self._locked = True
+        if held.get(index, 0) == 0:
+            _apache._global_lock(self._req.server, self._sid, index)
+        held[index] = held.get(index, 0) + 1
+        self._locked, self._lock_index = True, index
         if not self._cleanup_registered:
             self._cleanup_registered = True
             self._req.register_cleanup(_unlock_at_request_end, self)
@@ -262,13 +265,14 @@ class BaseSession(dict):
         if not self._locked:
             return
         self._locked = False
+        index = self._lock_index
         held = _held_locks(self._req)
-        count = held.get(self._sid, 0) - 1
+        count = held.get(index, 0) - 1
         if count > 0:
-            held[self._sid] = count
+            held[index] = count
             return
-        held.pop(self._sid, None)
-        _apache._global_unlock(self._req.server, self._sid)
+        held.pop(index, None)
+        _apache._global_unlock(self._req.server, self._sid, index)
 
     # ---- cleanup ----------------------------------------------------------
     def cleanup(self):

@@ -75,3 +75,17 @@ def cleanup(req):
         Session.CLEANUP_CHANCE = 1000
     req.write("cleanup started by %s" % s.id())
     return apache.OK
+
+
+def two_ids(req):
+    """Two sessions with different ids in one request: with
+    mod_python.mutex_locks 2 every id hashes onto the same lock."""
+    a = Session.Session(req)
+    b = Session.Session(req, sid="0123456789abcdef0123456789abcdef")
+    a["x"], b["y"] = 1, 2
+    a.save()
+    b.save()
+    a.unlock()
+    b.unlock()
+    req.write("two sessions %s" % (a.id() != b.id()))
+    return apache.OK
