@@ -103,12 +103,31 @@ fn application_group(r: *mut raw::request_rec, configured: Option<&str>, script_
         _ => {
             // SAFETY: r is live; server fields are configuration data.
             let (host, port) = unsafe { (ffi::cstr_lossy((*(*r).server).server_hostname), raw::ap_get_server_port(r)) };
-            let sn = String::from_utf8_lossy(script_name).to_lowercase();
-            if port == 80 || port == 443 {
-                format!("{host}|{sn}")
-            } else {
-                format!("{host}:{port}|{sn}")
+            // Built by hand: this runs for every request (core::fmt costs more than the rest).
+            let sn = String::from_utf8_lossy(script_name);
+            let mut g = String::with_capacity(host.len() + sn.len() + 7);
+            g.push_str(&host);
+            if port != 80 && port != 443 {
+                g.push(':');
+                let mut digits = [0u8; 5];
+                let (mut n, mut i) = (port, digits.len());
+                loop {
+                    i -= 1;
+                    digits[i] = b'0' + (n % 10) as u8;
+                    n /= 10;
+                    if n == 0 {
+                        break;
+                    }
+                }
+                g.push_str(std::str::from_utf8(&digits[i..]).unwrap_or_default());
             }
+            g.push('|');
+            if sn.is_ascii() {
+                g.extend(sn.chars().map(|c| c.to_ascii_lowercase()));
+            } else {
+                g.push_str(&sn.to_lowercase());
+            }
+            g
         }
     }
 }
