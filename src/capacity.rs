@@ -5,22 +5,18 @@
 use crate::config;
 use crate::ffi::{self, log, raw};
 
-fn mpm(q: u32) -> i32 {
-    let mut v = 0;
-    // SAFETY: ap_mpm_query writes one int.
-    unsafe { raw::ap_mpm_query(q as i32, &mut v) };
-    v
-}
-
 /// Logs the summary for the configuration whose main server is `s`.
 pub fn log_summary(s: *mut raw::server_rec) {
     // SAFETY: ap_show_mpm returns a static string.
     let name = unsafe { ffi::cstr_lossy(raw::ap_show_mpm()) };
-    let threaded = mpm(raw::AP_MPMQ_IS_THREADED) != raw::AP_MPMQ_NOT_SUPPORTED as i32;
-    let threads = if threaded { mpm(raw::AP_MPMQ_MAX_THREADS).max(1) } else { 1 };
-    let daemons = mpm(raw::AP_MPMQ_MAX_DAEMONS).max(1);
-    let per_child = mpm(raw::AP_MPMQ_MAX_REQUESTS_DAEMON);
-    let (min_spare, max_spare) = (mpm(raw::AP_MPMQ_MIN_SPARE_THREADS), mpm(raw::AP_MPMQ_MAX_SPARE_THREADS));
+    let threaded = ffi::mpm::query(raw::AP_MPMQ_IS_THREADED) != raw::AP_MPMQ_NOT_SUPPORTED as i32;
+    let threads = ffi::mpm::threads_per_child() as i32;
+    let daemons = ffi::mpm::query(raw::AP_MPMQ_MAX_DAEMONS).max(1);
+    let per_child = ffi::mpm::query(raw::AP_MPMQ_MAX_REQUESTS_DAEMON);
+    let (min_spare, max_spare) = (
+        ffi::mpm::query(raw::AP_MPMQ_MIN_SPARE_THREADS),
+        ffi::mpm::query(raw::AP_MPMQ_MAX_SPARE_THREADS),
+    );
     let handlers = config::declared()
         .iter()
         .map(|d| d.decl.module.clone())

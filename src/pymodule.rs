@@ -36,10 +36,7 @@ fn log_error(message: &Bound<'_, PyAny>, level: i32, server: Option<PyRef<'_, Se
 /// httpd's answer to an MPM query (apache.AP_MPMQ_*).
 #[pyfunction]
 fn mpm_query(code: i32) -> i32 {
-    let mut v: i32 = 0;
-    // SAFETY: ap_mpm_query writes one int.
-    unsafe { crate::ffi::raw::ap_mpm_query(code, &mut v) };
-    v
+    crate::ffi::mpm::query(code as u32)
 }
 
 /// httpd's ServerRoot.

@@ -8,7 +8,6 @@
 //! way CPython's own threading module hands a state to a new thread). Where
 //! the Python built against offers no way to do that (not 3.11), or the pool
 //! runs dry, a thread makes its own as before.
-use crate::ffi::raw;
 use crate::sync::LockExt;
 use pyo3::ffi::PyThreadState;
 use pyo3::Python;
@@ -21,22 +20,6 @@ extern "C" {
 
 /// Made and not yet bound (addresses, so the pool is Send).
 static POOL: Mutex<Vec<usize>> = Mutex::new(Vec::new());
-
-/// How many worker threads each child runs (1 for prefork, whose one thread
-/// is the child's main thread, already holding a state from start-up).
-pub fn workers_per_child() -> usize {
-    let (mut threaded, mut n) = (0, 0);
-    // SAFETY: ap_mpm_query writes one int.
-    unsafe {
-        raw::ap_mpm_query(raw::AP_MPMQ_IS_THREADED as i32, &mut threaded);
-        raw::ap_mpm_query(raw::AP_MPMQ_MAX_THREADS as i32, &mut n);
-    }
-    if threaded == raw::AP_MPMQ_NOT_SUPPORTED as i32 {
-        1
-    } else {
-        n.max(1) as usize
-    }
-}
 
 /// Makes `n` thread states for threads to come; returns how many were made.
 pub fn prepare(_py: Python<'_>, n: usize) -> usize {

@@ -4,6 +4,7 @@ pub mod raw;
 
 pub mod brigade;
 pub mod log;
+pub mod mpm;
 pub mod pool;
 pub mod sendfile;
 pub mod table;

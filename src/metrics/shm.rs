@@ -15,13 +15,6 @@ static REGION: AtomicPtr<Header> = AtomicPtr::new(std::ptr::null_mut());
 /// This child's slot (null in the parent, or when no slot was free).
 static OWN: AtomicPtr<ChildSlot> = AtomicPtr::new(std::ptr::null_mut());
 
-fn mpm(q: u32) -> i32 {
-    let mut v = 0;
-    // SAFETY: ap_mpm_query writes one int.
-    unsafe { raw::ap_mpm_query(q as i32, &mut v) };
-    v
-}
-
 /// Makes this generation's mapping (parent, post_config). The old one, if
 /// any, goes with its configuration pool; old children keep their own copy
 /// of the mapping until they exit.
@@ -29,7 +22,7 @@ fn mpm(q: u32) -> i32 {
 /// # Safety
 /// Called from post_config with the configuration pool.
 pub unsafe fn create(pconf: *mut raw::apr_pool_t, s: *mut raw::server_rec) {
-    let slots = (mpm(raw::AP_MPMQ_HARD_LIMIT_DAEMONS).max(1) as usize).min(MAX_SLOTS);
+    let slots = (crate::ffi::mpm::query(raw::AP_MPMQ_HARD_LIMIT_DAEMONS).max(1) as usize).min(MAX_SLOTS);
     let size = super::layout::size_for(slots);
     let mut shm: *mut raw::apr_shm_t = std::ptr::null_mut();
     // SAFETY: anonymous shared memory (NULL file name) lives until pconf is cleared.

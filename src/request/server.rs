@@ -111,10 +111,7 @@ impl Server {
     /// The configuration generation (it grows with each graceful restart).
     #[getter]
     fn my_generation(&self) -> i32 {
-        let mut v = 0;
-        // SAFETY: ap_mpm_query writes one int.
-        unsafe { raw::ap_mpm_query(raw::AP_MPMQ_GENERATION as i32, &mut v) };
-        v
+        crate::ffi::mpm::query(raw::AP_MPMQ_GENERATION)
     }
 
     /// When httpd last (re)started, in seconds since the epoch.

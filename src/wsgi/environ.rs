@@ -46,15 +46,6 @@ fn header_key<'py>(py: Python<'py>, name: &[u8]) -> Option<Bound<'py, PyString>>
 
 static CONSTANTS: OnceLock<Constants> = OnceLock::new();
 
-fn mpm_query(q: u32) -> i32 {
-    let mut v: i32 = 0;
-    // SAFETY: ap_mpm_query writes one int.
-    if unsafe { raw::ap_mpm_query(q as i32, &mut v) } != 0 {
-        return 0;
-    }
-    v
-}
-
 /// Builds the per-child constants now (at child start), not on the first request.
 pub fn warm(py: Python<'_>) {
     let _ = constants(py);
@@ -69,8 +60,8 @@ fn constants(py: Python<'_>) -> &'static Constants {
         let t = PyDict::new(py);
         let fill = || -> PyResult<()> {
             t.set_item("wsgi.version", PyTuple::new(py, [1, 0])?)?;
-            t.set_item("wsgi.multithread", mpm_query(raw::AP_MPMQ_MAX_THREADS) > 1)?;
-            t.set_item("wsgi.multiprocess", mpm_query(raw::AP_MPMQ_MAX_DAEMONS) > 1)?;
+            t.set_item("wsgi.multithread", ffi::mpm::query(raw::AP_MPMQ_MAX_THREADS) > 1)?;
+            t.set_item("wsgi.multiprocess", ffi::mpm::query(raw::AP_MPMQ_MAX_DAEMONS) > 1)?;
             t.set_item("wsgi.run_once", false)?;
             t.set_item("wsgi.input_terminated", true)?;
             t.set_item("wsgi.file_wrapper", py.get_type::<FileWrapper>())?;

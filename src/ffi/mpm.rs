@@ -1,0 +1,20 @@
+//! Questions to httpd's MPM (ap_mpm_query).
+use super::raw;
+
+/// httpd's answer to `q` (one of raw::AP_MPMQ_*); 0 when the MPM cannot answer.
+pub fn query(q: u32) -> i32 {
+    let mut v: i32 = 0;
+    // SAFETY: ap_mpm_query writes one int, and leaves it alone when it fails.
+    unsafe { raw::ap_mpm_query(q as i32, &mut v) };
+    v
+}
+
+/// How many worker threads each child runs: 1 for an MPM without threads
+/// (prefork), whose one worker is the child's main thread.
+pub fn threads_per_child() -> usize {
+    if query(raw::AP_MPMQ_IS_THREADED) == raw::AP_MPMQ_NOT_SUPPORTED as i32 {
+        1
+    } else {
+        query(raw::AP_MPMQ_MAX_THREADS).max(1) as usize
+    }
+}
