@@ -109,17 +109,8 @@ fn application_group(r: *mut raw::request_rec, configured: Option<&str>, script_
             g.push_str(&host);
             if port != 80 && port != 443 {
                 g.push(':');
-                let mut digits = [0u8; 5];
-                let (mut n, mut i) = (port, digits.len());
-                loop {
-                    i -= 1;
-                    digits[i] = b'0' + (n % 10) as u8;
-                    n /= 10;
-                    if n == 0 {
-                        break;
-                    }
-                }
-                g.push_str(std::str::from_utf8(&digits[i..]).unwrap_or_default());
+                let mut digits = environ::Digits::default();
+                g.push_str(std::str::from_utf8(digits.of(port as u64, 10)).unwrap_or_default());
             }
             g.push('|');
             if sn.is_ascii() {
