@@ -2,7 +2,9 @@
 # mod_pyrite's own benchmark: throughput, tail latency and httpd CPU per
 # request of mod_pyrite configurations, side by side, on this machine.
 #
-# Also prints each child's resident memory after the load (rss_mib).
+# Also prints each child's resident memory after the load (rss_mib) and the
+# thread switches httpd's children made per request (cs_per_req: a worker
+# that parks, a listener that wakes; each costs more than most handlers).
 #
 # Every variant runs in its own httpd (event MPM: 2 children x 25 threads) on
 # loopback; wrk loads it; rounds are interleaved (A B C A B C ...) and medians
@@ -142,7 +144,9 @@ variant() {
 med() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END{print (NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2}'; }
 ms() { awk '{v=$1; if (v ~ /us$/) {sub(/us/,"",v); v/=1000} else if (v ~ /ms$/) {sub(/ms/,"",v)} else if (v ~ /s$/) {sub(/s/,"",v); v*=1000}; print v}'; }
 url=http://127.0.0.1:$PORT/hello.txt
-one() {  # variant -> "rps p50 p99 cpu_us_per_request errors rss_mib_per_child"
+# Context switches (voluntary and not) of every thread of httpd's children.
+switches() { for p in $(pgrep -P "$1"); do cat /proc/$p/task/*/status 2>/dev/null; done | awk '/voluntary_ctxt_switches/{s+=$2} END{print s+0}'; }
+one() {  # variant -> "rps p50 p99 cpu_us_per_request errors rss_mib_per_child switches_per_request"
   local v=$1 conf=$W/run/conf pid
   { base; variant "$v"; } > "$conf"
   apache2 -f "$conf" -k start
@@ -152,8 +156,10 @@ one() {  # variant -> "rps p50 p99 cpu_us_per_request errors rss_mib_per_child"
   pid=$(cat "$W/run/httpd.pid")
   local before after out
   before=$(for p in $(pgrep -P "$pid") "$pid"; do awk '{print $14+$15}' /proc/$p/stat 2>/dev/null; done | awk '{s+=$1} END{print s+0}')
+  local sw0 sw1; sw0=$(switches "$pid")
   out=$(wrk -t2 -c"$CONN" -d"${DUR}s" --latency "$url" 2>&1)
   after=$(for p in $(pgrep -P "$pid") "$pid"; do awk '{print $14+$15}' /proc/$p/stat 2>/dev/null; done | awk '{s+=$1} END{print s+0}')
+  sw1=$(switches "$pid")
   # Resident memory of each child after the load (MiB), averaged over the children.
   local rss
   rss=$(for p in $(pgrep -P "$pid"); do awk '/^VmRSS/{print $2}' /proc/$p/status 2>/dev/null; done | awk '{s+=$1; n++} END{if (n) printf "%.1f", s/n/1024; else print "nan"}')
@@ -168,21 +174,22 @@ one() {  # variant -> "rps p50 p99 cpu_us_per_request errors rss_mib_per_child"
   # CPU ticks (1/100 s) of httpd's processes during the run, per request.
   cpu=$(awk -v a="$after" -v b="$before" -v n="$n" 'BEGIN{ if (n>0) printf "%.1f", (a-b)*10000/n; else print "nan" }')
   errs=$(awk '/Non-2xx|Socket errors/{c+=1} END{print c+0}' <<<"$out")
-  echo "$rps ${p50:-nan} ${p99:-nan} $cpu $errs $rss"
+  local cs; cs=$(awk -v a="$sw1" -v b="$sw0" -v n="$n" 'BEGIN{ if (n>0) printf "%.2f", (a-b)/n; else print "nan" }')
+  echo "$rps ${p50:-nan} ${p99:-nan} $cpu $errs $rss $cs"
 }
-declare -A R P5 P9 C E M
+declare -A R P5 P9 C E M S
 for r in $(seq "$ROUNDS"); do
   for v in "${VARIANTS[@]}"; do
-    read -r rps p50 p99 cpu errs rss < <(one "$v")
-    R[$v]+="$rps "; P5[$v]+="$p50 "; P9[$v]+="$p99 "; C[$v]+="$cpu "; M[$v]+="$rss "; E[$v]=$(( ${E[$v]:-0} + errs ))
-    echo "round $r $v rps=$rps p50_ms=$p50 p99_ms=$p99 httpd_cpu_us_per_req=$cpu rss_mib_per_child=$rss" >&2
+    read -r rps p50 p99 cpu errs rss cs < <(one "$v")
+    R[$v]+="$rps "; P5[$v]+="$p50 "; P9[$v]+="$p99 "; C[$v]+="$cpu "; M[$v]+="$rss "; S[$v]+="$cs "; E[$v]=$(( ${E[$v]:-0} + errs ))
+    echo "round $r $v rps=$rps p50_ms=$p50 p99_ms=$p99 httpd_cpu_us_per_req=$cpu rss_mib_per_child=$rss switches_per_req=$cs" >&2
   done
 done
 first=${VARIANTS[0]}; ref=$(med <<<"${R[$first]}")
 echo "app=$APP connections=$CONN rounds=$ROUNDS duration=${DUR}s; x_first = throughput relative to $first"
-printf '%-26s %10s %8s %8s %8s %12s %10s %s\n' variant rps_median p50_ms p99_ms x_first cpu_us_per_req rss_mib runs_with_errors
+printf '%-26s %10s %8s %8s %8s %12s %10s %10s %s\n' variant rps_median p50_ms p99_ms x_first cpu_us_per_req rss_mib cs_per_req runs_with_errors
 for v in "${VARIANTS[@]}"; do
   m=$(med <<<"${R[$v]}")
-  printf '%-26s %10.0f %8.2f %8.2f %8.2f %12s %10s %s\n' "$v" "$m" "$(med <<<"${P5[$v]}")" "$(med <<<"${P9[$v]}")" \
-    "$(awk -v a="$m" -v b="$ref" 'BEGIN{printf "%.2f", a/b}')" "$(med <<<"${C[$v]}")" "$(med <<<"${M[$v]}")" "${E[$v]}"
+  printf '%-26s %10.0f %8.2f %8.2f %8.2f %12s %10s %10s %s\n' "$v" "$m" "$(med <<<"${P5[$v]}")" "$(med <<<"${P9[$v]}")" \
+    "$(awk -v a="$m" -v b="$ref" 'BEGIN{printf "%.2f", a/b}')" "$(med <<<"${C[$v]}")" "$(med <<<"${M[$v]}")" "$(med <<<"${S[$v]}")" "${E[$v]}"
 done

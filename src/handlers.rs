@@ -505,8 +505,14 @@ unsafe fn phase_hook(r: *mut raw::request_rec, phase: Phase) -> c_int {
         crate::locks::CURRENT_REQUEST.with(|c| c.set(r));
         let (mut result, pending) = interp::with_python(|py| run_phase(py, r, conf, phase, &decls));
         crate::locks::CURRENT_REQUEST.with(|c| c.set(std::ptr::null_mut()));
-        // What the handlers left buffered goes out now, without the GIL.
-        if !pending.is_empty() && !crate::request::output::write_to_httpd(r, &pending, false) {
+        // What the handlers left buffered goes out now, without the GIL; a
+        // finished page ends here (see output::end_response).
+        if phase == Phase::Handler && result == OK {
+            if !crate::request::output::end_response(r, &pending) {
+                (*(*r).connection).keepalive = raw::ap_conn_keepalive_e_AP_CONN_CLOSE;
+                return DONE;
+            }
+        } else if !pending.is_empty() && !crate::request::output::write_to_httpd(r, &pending, false) {
             return if result == OK { DONE } else { result };
         }
         if phase == Phase::Authen {

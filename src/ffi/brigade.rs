@@ -132,6 +132,14 @@ impl Brigade {
         unsafe { raw::pyrite_shim_append_eos(self.0) }
     }
 
+    /// An error bucket for `status`, allocated in `pool`.
+    ///
+    /// # Safety
+    /// As for [`Brigade::front`]; `pool` outlives the brigade's buckets.
+    pub unsafe fn append_error(self, status: i32, pool: *mut raw::apr_pool_t) {
+        unsafe { raw::pyrite_shim_append_error(self.0, status, pool) }
+    }
+
     /// # Safety
     /// As for [`Brigade::front`].
     pub unsafe fn append_flush(self) {

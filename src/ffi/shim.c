@@ -115,6 +115,13 @@ void pyrite_shim_append_eos(apr_bucket_brigade *bb)
     APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_eos_create(bb->bucket_alloc));
 }
 
+/* An error bucket: the HTTP filters close the connection after this response
+ * (what httpd's own end of a request does when the body could not be read). */
+void pyrite_shim_append_error(apr_bucket_brigade *bb, int status, apr_pool_t *p)
+{
+    APR_BRIGADE_INSERT_TAIL(bb, ap_bucket_error_create(status, NULL, p, bb->bucket_alloc));
+}
+
 void pyrite_shim_append_flush(apr_bucket_brigade *bb)
 {
     APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_flush_create(bb->bucket_alloc));

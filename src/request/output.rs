@@ -8,7 +8,9 @@
 //! small flush onto a connection whose kernel send queue is empty and on
 //! which nothing is left pending in httpd (the kernel then has room for all
 //! of it). That case is the common one (a page written and flushed at once),
-//! and sparing it a GIL hand-off is what keeps threads from queueing.
+//! and sparing it a GIL hand-off is what keeps threads from queueing. A
+//! finished page is ended by the module itself (`end_response`), so a small
+//! one is on the wire before httpd looks for the client's next request.
 use crate::ffi::{raw, SendPtr};
 use pyo3::prelude::*;
 
@@ -140,6 +142,56 @@ pub unsafe fn write_to_httpd(r: *mut raw::request_rec, data: &[u8], flush: bool)
         off += n;
     }
     !flush || unsafe { raw::ap_rflush(r) } >= 0
+}
+
+/// Ends a successful response: the last of the body and the end-of-stream
+/// marker in one pass (so httpd can still add a Content-Length), then, when
+/// the response is small and the connection idle, a flush to the connection.
+///
+/// Why the flush: httpd's core output filter keeps a response under 4 KB back
+/// until the request is over, and only then looks for the client's next
+/// request. The response has not left yet, so that look finds nothing and
+/// the connection goes back to the MPM's listener: a thread switch to park it
+/// and two more to wake a worker for the next request. Sent now, the client's
+/// next request is usually there by the time httpd looks, and the same
+/// worker goes on with it, as it does for static files. A small write to an
+/// empty send queue cannot block. The unread request body is read first, as
+/// httpd does before it ends a request.
+///
+/// False when the client is gone.
+///
+/// # Safety
+/// `r` is a live request served by the calling thread, in its content handler.
+pub unsafe fn end_response(r: *mut raw::request_rec, data: &[u8]) -> bool {
+    unsafe {
+        if (*r).eos_sent != 0 || !(*r).main.is_null() {
+            // Ended already (an internal redirect, say), or a subrequest, whose
+            // page is part of another: httpd ends it as before.
+            return data.is_empty() || write_to_httpd(r, data, false);
+        }
+        let c = (*r).connection;
+        let bb = crate::ffi::brigade::Brigade::new((*r).pool, (*c).bucket_alloc);
+        bb.append(data);
+        // As httpd's own end of a request: the unread request body is read
+        // first, and a body it could not read ends the connection after this.
+        let status = raw::ap_discard_request_body(r);
+        if status != raw::OK as i32 {
+            bb.append_error(status, (*r).pool);
+        }
+        bb.append_eos();
+        let ok = raw::ap_pass_brigade((*r).output_filters, bb.0) == 0;
+        bb.cleanup();
+        if !ok {
+            return false;
+        }
+        if data.len() <= SAFE_FLUSH && send_queue_empty(r) {
+            bb.append_flush();
+            let ok = raw::ap_pass_brigade((*c).output_filters, bb.0) == 0;
+            bb.cleanup();
+            return ok;
+        }
+        true
+    }
 }
 
 /// Whether the client's TCP send queue holds no bytes (so a small write fits).

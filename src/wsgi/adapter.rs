@@ -294,13 +294,19 @@ pub unsafe fn complete(r: *mut raw::request_rec, outcome: Outcome) -> i32 {
     match outcome {
         Outcome::Status(code) => code,
         Outcome::Sent { pending, abort } => unsafe {
-            let ok = pending.is_empty() || crate::request::output::write_to_httpd(r, &pending, false);
-            if abort || !ok {
-                raw::pyrite_shim_abort_response(r);
-                raw::DONE
-            } else {
-                raw::OK as i32
+            if !abort {
+                if crate::request::output::end_response(r, &pending) {
+                    return raw::OK as i32;
+                }
+                // The client went away; the end-of-stream marker went down anyway.
+                (*(*r).connection).keepalive = raw::ap_conn_keepalive_e_AP_CONN_CLOSE;
+                return raw::DONE;
             }
+            if !pending.is_empty() {
+                crate::request::output::write_to_httpd(r, &pending, false);
+            }
+            raw::pyrite_shim_abort_response(r);
+            raw::DONE
         },
     }
 }
