@@ -144,6 +144,8 @@ variant() {
 med() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END{print (NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2}'; }
 ms() { awk '{v=$1; if (v ~ /us$/) {sub(/us/,"",v); v/=1000} else if (v ~ /ms$/) {sub(/ms/,"",v)} else if (v ~ /s$/) {sub(/s/,"",v); v*=1000}; print v}'; }
 url=http://127.0.0.1:$PORT/hello.txt
+# CPU ticks (1/100 s, user and system) of httpd's processes.
+ticks() { for p in $(pgrep -P "$1") "$1"; do awk '{print $14+$15}' /proc/$p/stat 2>/dev/null; done | awk '{s+=$1} END{print s+0}'; }
 # Context switches (voluntary and not) of every thread of httpd's children.
 switches() { for p in $(pgrep -P "$1"); do cat /proc/$p/task/*/status 2>/dev/null; done | awk '/voluntary_ctxt_switches/{s+=$2} END{print s+0}'; }
 one() {  # variant -> "rps p50 p99 cpu_us_per_request errors rss_mib_per_child switches_per_request"
@@ -155,10 +157,10 @@ one() {  # variant -> "rps p50 p99 cpu_us_per_request errors rss_mib_per_child s
   wrk -t2 -c"$CONN" -d2s "$url" >/dev/null 2>&1 || true
   pid=$(cat "$W/run/httpd.pid")
   local before after out
-  before=$(for p in $(pgrep -P "$pid") "$pid"; do awk '{print $14+$15}' /proc/$p/stat 2>/dev/null; done | awk '{s+=$1} END{print s+0}')
+  before=$(ticks "$pid")
   local sw0 sw1; sw0=$(switches "$pid")
   out=$(wrk -t2 -c"$CONN" -d"${DUR}s" --latency "$url" 2>&1)
-  after=$(for p in $(pgrep -P "$pid") "$pid"; do awk '{print $14+$15}' /proc/$p/stat 2>/dev/null; done | awk '{s+=$1} END{print s+0}')
+  after=$(ticks "$pid")
   sw1=$(switches "$pid")
   # Resident memory of each child after the load (MiB), averaged over the children.
   local rss

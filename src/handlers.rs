@@ -508,10 +508,7 @@ unsafe fn phase_hook(r: *mut raw::request_rec, phase: Phase) -> c_int {
         // What the handlers left buffered goes out now, without the GIL; a
         // finished page ends here (see output::end_response).
         if phase == Phase::Handler && result == OK {
-            if !crate::request::output::end_response(r, &pending) {
-                (*(*r).connection).keepalive = raw::ap_conn_keepalive_e_AP_CONN_CLOSE;
-                return DONE;
-            }
+            result = crate::request::output::end_response(r, &pending);
         } else if !pending.is_empty() && !crate::request::output::write_to_httpd(r, &pending, false) {
             return if result == OK { DONE } else { result };
         }

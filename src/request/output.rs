@@ -158,11 +158,26 @@ pub unsafe fn write_to_httpd(r: *mut raw::request_rec, data: &[u8], flush: bool)
 /// empty send queue cannot block. The unread request body is read first, as
 /// httpd does before it ends a request.
 ///
-/// False when the client is gone.
+/// Returns what the handler hook returns to httpd: OK, or DONE when the
+/// client is gone (the connection is then not kept alive).
 ///
 /// # Safety
 /// `r` is a live request served by the calling thread, in its content handler.
-pub unsafe fn end_response(r: *mut raw::request_rec, data: &[u8]) -> bool {
+pub unsafe fn end_response(r: *mut raw::request_rec, data: &[u8]) -> std::ffi::c_int {
+    let sent = unsafe { send_end(r, data) };
+    if sent {
+        return raw::OK as std::ffi::c_int;
+    }
+    // SAFETY: r and its connection are live.
+    unsafe { (*(*r).connection).keepalive = raw::ap_conn_keepalive_e_AP_CONN_CLOSE };
+    raw::DONE
+}
+
+/// The sending part of [`end_response`]; false when the client is gone.
+///
+/// # Safety
+/// As for [`end_response`].
+unsafe fn send_end(r: *mut raw::request_rec, data: &[u8]) -> bool {
     unsafe {
         if (*r).eos_sent != 0 || !(*r).main.is_null() {
             // Ended already (an internal redirect, say), or a subrequest, whose

@@ -295,12 +295,7 @@ pub unsafe fn complete(r: *mut raw::request_rec, outcome: Outcome) -> i32 {
         Outcome::Status(code) => code,
         Outcome::Sent { pending, abort } => unsafe {
             if !abort {
-                if crate::request::output::end_response(r, &pending) {
-                    return raw::OK as i32;
-                }
-                // The client went away; the end-of-stream marker went down anyway.
-                (*(*r).connection).keepalive = raw::ap_conn_keepalive_e_AP_CONN_CLOSE;
-                return raw::DONE;
+                return crate::request::output::end_response(r, &pending);
             }
             if !pending.is_empty() {
                 crate::request::output::write_to_httpd(r, &pending, false);
