@@ -654,7 +654,7 @@ unsafe extern "C" fn set_switch_interval(cmd: *mut raw::cmd_parms, _m: *mut c_vo
 
 /// httpd's command table; it holds only pointers to statics.
 #[repr(transparent)]
-pub struct CommandTable(pub [raw::command_rec; 44]);
+pub struct CommandTable(pub [raw::command_rec; 51]);
 // SAFETY: read-only after construction; the pointers are to 'static data.
 unsafe impl Sync for CommandTable {}
 
@@ -899,6 +899,13 @@ pub static COMMANDS: CommandTable = CommandTable([
     crate::wsgi::config::COMMANDS[12],
     crate::wsgi::config::COMMANDS[13],
     crate::wsgi::config::COMMANDS[14],
+    crate::wsgi::auth::COMMANDS[0],
+    crate::wsgi::auth::COMMANDS[1],
+    crate::wsgi::auth::COMMANDS[2],
+    crate::wsgi::auth::COMMANDS[3],
+    crate::wsgi::auth::COMMANDS[4],
+    crate::wsgi::proxy_headers::COMMANDS[0],
+    crate::wsgi::proxy_headers::COMMANDS[1],
     cmd(
         c"PyriteMaxPythonThreads",
         raw::cmd_func {

@@ -70,6 +70,7 @@ unsafe extern "C" fn register_hooks(_p: *mut raw::apr_pool_t) {
         raw::ap_hook_log_transaction(Some(crate::handlers::log_transaction), n, n, middle);
         raw::ap_hook_process_connection(Some(crate::conn_handler::process_connection), n, n, middle);
         crate::filters::register_hooks();
+        crate::wsgi::auth::register_hooks(_p);
         // After mod_alias, before mod_userdir and mod_vhost_alias, as mod_wsgi.
         raw::ap_hook_translate_name(
             Some(crate::wsgi::translate_name),

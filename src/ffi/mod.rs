@@ -2,6 +2,7 @@
 //! invariant it relies on; the rest of the crate calls these, not `raw`.
 pub mod raw;
 
+pub mod auth;
 pub mod brigade;
 pub mod log;
 pub mod mpm;

@@ -14,6 +14,10 @@ pub struct WsgiDirConfig {
     pub chunked_request: Option<bool>,
     pub script_reloading: Option<bool>,
     pub application_group: Option<String>,
+    /// WSGIAuthUserScript, WSGIAuthGroupScript, WSGIAccessScript.
+    pub auth: super::auth::AuthDirConfig,
+    /// WSGITrustedProxyHeaders, WSGITrustedProxies.
+    pub proxy: super::proxy_headers::ProxyDirConfig,
 }
 
 impl WsgiDirConfig {
@@ -24,6 +28,8 @@ impl WsgiDirConfig {
             chunked_request: new.chunked_request.or(base.chunked_request),
             script_reloading: new.script_reloading.or(base.script_reloading),
             application_group: new.application_group.clone().or_else(|| base.application_group.clone()),
+            auth: super::auth::AuthDirConfig::merge(&base.auth, &new.auth),
+            proxy: super::proxy_headers::ProxyDirConfig::merge(&base.proxy, &new.proxy),
         }
     }
 }

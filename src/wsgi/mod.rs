@@ -2,11 +2,13 @@
 //! in front of a complete PEP 3333 implementation.
 pub mod adapter;
 pub mod app;
+pub mod auth;
 pub mod config;
 pub mod environ;
 pub mod file_wrapper;
 pub mod input;
 pub mod logstream;
+pub mod proxy_headers;
 pub mod response;
 
 // The pure rules, shared with the fuzz targets.
@@ -81,7 +83,7 @@ pub unsafe extern "C" fn translate_name(r: *mut raw::request_rec) -> c_int {
 ///
 /// # Safety
 /// `r` is a live request.
-unsafe fn script_name_and_path_info(r: *mut raw::request_rec) -> (Vec<u8>, Vec<u8>) {
+pub(crate) unsafe fn script_name_and_path_info(r: *mut raw::request_rec) -> (Vec<u8>, Vec<u8>) {
     unsafe {
         let uri = ffi::cstr((*r).uri).unwrap_or_default();
         let path_info = ffi::cstr((*r).path_info).unwrap_or_default();
@@ -96,7 +98,7 @@ unsafe fn script_name_and_path_info(r: *mut raw::request_rec) -> (Vec<u8>, Vec<u
 
 /// mod_wsgi's default application group name: "server[:port]|script_name"
 /// (the port when not 80 or 443; the script name lower-cased); "" for %{GLOBAL}.
-fn application_group(r: *mut raw::request_rec, configured: Option<&str>, script_name: &[u8]) -> String {
+pub(crate) fn application_group(r: *mut raw::request_rec, configured: Option<&str>, script_name: &[u8]) -> String {
     match configured {
         Some("%{GLOBAL}") => String::new(),
         Some(g) if g != "%{RESOURCE}" => g.to_string(),
