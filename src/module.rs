@@ -129,6 +129,7 @@ unsafe extern "C" fn post_config(
         }
         crate::metrics::shm::create(pconf, s);
         crate::capacity::log_summary(s);
+        crate::wsgi::notes::flush(s);
         if crate::config::INTERPRETERS_NAMED.load(std::sync::atomic::Ordering::Relaxed) {
             log::serror(s, log::APLOG_NOTICE, "mod_pyrite: PythonInterpreter, PythonInterpPerDirectory and PythonInterpPerDirective name interpreters, but every handler of a child runs in its one main interpreter (modules and globals are shared); req.interpreter reports the name mod_python would have used");
         }

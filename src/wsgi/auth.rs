@@ -446,14 +446,10 @@ unsafe extern "C" fn set_authoritative(cmd: *mut raw::cmd_parms, _m: *mut c_void
         } else {
             "<RequireAny>/<RequireAll> around the Require lines decide how wsgi-group combines with others"
         };
-        log::serror(
-            std::ptr::null(),
-            log::APLOG_WARNING,
-            &format!(
-                "{name} {v} ({}) has no effect: with httpd 2.4's provider API (as under mod_wsgi 4.9) {instead}",
-                origin(cmd)
-            ),
-        );
+        super::notes::defer(format!(
+            "{name} {v} ({}) has no effect: with httpd 2.4's provider API (as under mod_wsgi 4.9) {instead}",
+            origin(cmd)
+        ));
         std::ptr::null()
     })
 }

@@ -8,6 +8,7 @@ pub mod environ;
 pub mod file_wrapper;
 pub mod input;
 pub mod logstream;
+pub mod notes;
 pub mod proxy_headers;
 pub mod response;
 

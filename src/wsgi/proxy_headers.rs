@@ -4,7 +4,7 @@
 //! `pyrite_text::proxy`; this file holds the directives and applies the
 //! rules' edits to a request's environ.
 use crate::config::{dir_conf, err, origin, split_words, text};
-use crate::ffi::{log, raw};
+use crate::ffi::raw;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString};
 use pyrite_text::cgi_key::http_key;
@@ -88,17 +88,13 @@ unsafe extern "C" fn set_headers(cmd: *mut raw::cmd_parms, m: *mut c_void, args:
                 );
             };
             if proxy::category(&key).is_none() {
-                log::serror(
-                    std::ptr::null(),
-                    log::APLOG_WARNING,
-                    &format!(
+                super::notes::defer(format!(
                         "{NAME} {w} ({}) has no effect: the headers read are X-Forwarded-For, X-Client-IP, X-Real-IP, \
                          X-Forwarded-Host, X-Host, X-Forwarded-Server, X-Forwarded-Port, X-Script-Name, \
                          X-Forwarded-Script-Name, X-Forwarded-Proto, X-Forwarded-Scheme, X-Scheme, X-Forwarded-HTTPS, \
                          X-Forwarded-SSL and X-HTTPS",
-                        origin(cmd)
-                    ),
-                );
+                    origin(cmd)
+                ));
             }
             keys.push(key);
         }
