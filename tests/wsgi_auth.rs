@@ -77,7 +77,9 @@ fn basic_authentication_asks_check_password() {
     assert_eq!(seen["group"], "auth-group", "application-group= names the script's group");
     assert_eq!(seen["path_info"], "/basic/page");
     assert_eq!(seen["errors_write"], true);
-    assert!(h.wait_log("auth script logs through wsgi.errors: check_password").contains("auth script logs through wsgi.errors"));
+    assert!(h
+        .wait_log("auth script logs through wsgi.errors: check_password")
+        .contains("auth script logs through wsgi.errors"));
 
     // False: wrong password; None: unknown user (both ask again).
     for (u, p) in [("ann", "nope"), ("nobody", "x")] {
@@ -95,10 +97,15 @@ fn basic_authentication_asks_check_password() {
     assert_eq!(r.status, 500);
     assert!(!r.text().contains("account store"), "{}", r.text());
     let log = h.wait_log("the account store is down");
-    assert!(log.contains("WSGIAuthUserScript") && log.contains("RuntimeError: the account store is down"), "{log}");
+    assert!(
+        log.contains("WSGIAuthUserScript") && log.contains("RuntimeError: the account store is down"),
+        "{log}"
+    );
     let r = h.request("GET", "/app/basic", &[("Authorization", &basic("odd", "x"))], b"");
     assert_eq!(r.status, 500);
-    assert!(h.wait_log("must return True, False, None").contains("check_password() must return True, False, None"));
+    assert!(h
+        .wait_log("must return True, False, None")
+        .contains("check_password() must return True, False, None"));
 }
 
 fn md5_hex(text: &str) -> String {
@@ -112,7 +119,11 @@ fn md5_hex(text: &str) -> String {
 }
 
 fn digest_param(challenge: &str, name: &str) -> String {
-    let start = challenge.find(&format!("{name}=\"")).unwrap_or_else(|| panic!("{name} in {challenge}")) + name.len() + 2;
+    let start = challenge
+        .find(&format!("{name}=\""))
+        .unwrap_or_else(|| panic!("{name} in {challenge}"))
+        + name.len()
+        + 2;
     challenge[start..].split('"').next().unwrap().to_string()
 }
 
@@ -167,7 +178,9 @@ fn require_wsgi_group_asks_groups_for_user() {
     // Require wsgi-group without WSGIAuthGroupScript: a clean 500 and a log line saying why.
     let r = h.request("GET", "/app/nogroupscript", &[("Authorization", &basic("bob", "pw-bob"))], b"");
     assert_eq!(r.status, 500);
-    assert!(h.wait_log("WSGIAuthGroupScript is not set").contains("WSGIAuthGroupScript is not set for this location"));
+    assert!(h
+        .wait_log("WSGIAuthGroupScript is not set")
+        .contains("WSGIAuthGroupScript is not set for this location"));
     // WSGIGroupAuthoritative is accepted, and said to have no effect.
     assert!(h.error_log().contains("WSGIGroupAuthoritative Off"), "{}", h.error_log());
 }
@@ -184,23 +197,36 @@ fn access_script_lets_in_keeps_out_or_leaves_it_to_require() {
 
     let r = h.get("/app/gate/closed");
     assert_eq!(r.status, 403);
-    assert!(h.wait_log("WSGIAccessScript").contains("client denied by server configuration (WSGIAccessScript)"));
+    assert!(h
+        .wait_log("WSGIAccessScript")
+        .contains("client denied by server configuration (WSGIAccessScript)"));
     // None: no opinion, the Require lines decide.
     assert_eq!(h.get("/app/gate/neutral").status, 200);
     assert_eq!(h.get("/app/gate/neutral-shut").status, 403);
     // A wrong answer keeps the client out and says why.
     assert_eq!(h.get("/app/gate/broken").status, 403);
-    assert!(h.wait_log("must return True, False or None").contains("allow_access() must return True, False or None"));
+    assert!(h
+        .wait_log("must return True, False or None")
+        .contains("allow_access() must return True, False or None"));
 }
 
 #[test]
 fn bad_auth_lines_stop_httpd_with_a_reason() {
     let cases = [
-        ("<Location /x>\n  WSGIAuthUserScript relative.wsgi\n</Location>\n", "must be absolute"),
-        ("<Location /x>\n  WSGIAccessScript /a.wsgi process-group=x\n</Location>\n", "the only option is application-group="),
+        (
+            "<Location /x>\n  WSGIAuthUserScript relative.wsgi\n</Location>\n",
+            "must be absolute",
+        ),
+        (
+            "<Location /x>\n  WSGIAccessScript /a.wsgi process-group=x\n</Location>\n",
+            "the only option is application-group=",
+        ),
         ("<Location /x>\n  WSGIAuthGroupScript\n</Location>\n", "needs the script file"),
         ("<Location /x>\n  WSGIUserAuthoritative maybe\n</Location>\n", "must be On or Off"),
-        ("<Location /x>\n  AuthType Basic\n  AuthName x\n  Require wsgi-group\n</Location>\n", "at least one group name"),
+        (
+            "<Location /x>\n  AuthType Basic\n  AuthName x\n  Require wsgi-group\n</Location>\n",
+            "at least one group name",
+        ),
     ];
     for (conf, why) in cases {
         let h = Httpd::prepare(Mpm::Event, &format!("{}{conf}", auth_modules()));

@@ -28,12 +28,19 @@ fn without_a_proxy_list_every_peer_is_believed() {
     let h = Httpd::start(Mpm::Event, &site());
     let v = env(&h, "/env/open/x", &[("X-Forwarded-For", ", 203.0.113.5, 10.0.0.1")]);
     assert_eq!(v["REMOTE_ADDR"], "203.0.113.5", "the leftmost entry, empty ones skipped");
-    assert_eq!(v["HTTP_X_FORWARDED_FOR"], ", 203.0.113.5, 10.0.0.1", "the header itself is left as sent");
+    assert_eq!(
+        v["HTTP_X_FORWARDED_FOR"], ", 203.0.113.5, 10.0.0.1",
+        "the header itself is left as sent"
+    );
 
     let v = env(
         &h,
         "/env/open/x",
-        &[("X-Forwarded-Host", "shop.example"), ("X-Forwarded-Proto", "https"), ("X-Script-Name", "/shop")],
+        &[
+            ("X-Forwarded-Host", "shop.example"),
+            ("X-Forwarded-Proto", "https"),
+            ("X-Script-Name", "/shop"),
+        ],
     );
     assert_eq!(v["HTTP_HOST"], "shop.example");
     assert_eq!(v["wsgi.url_scheme"], "https");
@@ -42,14 +49,23 @@ fn without_a_proxy_list_every_peer_is_believed() {
     assert_eq!(v["PATH_INFO"], "/open/x", "PATH_INFO is left as it was");
     assert_eq!(v["HTTPS"], Value::Null);
     for (flag, scheme) in [("On", "https"), ("true", "https"), ("1", "https"), ("off", "http"), ("0", "http")] {
-        assert_eq!(env(&h, "/env/open/", &[("X-Forwarded-SSL", flag)])["wsgi.url_scheme"], scheme, "{flag}");
+        assert_eq!(
+            env(&h, "/env/open/", &[("X-Forwarded-SSL", flag)])["wsgi.url_scheme"],
+            scheme,
+            "{flag}"
+        );
     }
 
     // Other headers of a trusted category are dropped: X-Forwarded-For speaks for the client.
     let v = env(
         &h,
         "/env/open/",
-        &[("X-Forwarded-For", "203.0.113.5"), ("X-Real-IP", "198.51.100.1"), ("X-Client-IP", "198.51.100.2"), ("X-Host", "other")],
+        &[
+            ("X-Forwarded-For", "203.0.113.5"),
+            ("X-Real-IP", "198.51.100.1"),
+            ("X-Client-IP", "198.51.100.2"),
+            ("X-Host", "other"),
+        ],
     );
     assert_eq!(v["REMOTE_ADDR"], "203.0.113.5");
     assert_eq!(v["HTTP_X_REAL_IP"], Value::Null);
@@ -60,7 +76,11 @@ fn without_a_proxy_list_every_peer_is_believed() {
 #[test]
 fn a_proxy_list_walks_the_chain_and_rewrites_what_the_proxy_says() {
     let h = Httpd::start(Mpm::Worker, &site());
-    let v = env(&h, "/env/behind/", &[("X-Forwarded-For", "198.51.100.7, 203.0.113.5,, 10.1.2.3, 127.0.0.1,")]);
+    let v = env(
+        &h,
+        "/env/behind/",
+        &[("X-Forwarded-For", "198.51.100.7, 203.0.113.5,, 10.1.2.3, 127.0.0.1,")],
+    );
     assert_eq!(v["REMOTE_ADDR"], "203.0.113.5", "the address just before the trusted proxies");
     assert_eq!(v["HTTP_X_FORWARDED_FOR"], "203.0.113.5, 10.1.2.3, 127.0.0.1");
     let v = env(&h, "/env/behind/", &[("X-Forwarded-For", "10.0.0.9, 127.0.0.1")]);
@@ -86,13 +106,21 @@ fn a_proxy_list_walks_the_chain_and_rewrites_what_the_proxy_says() {
     assert_eq!(v["HTTP_HOST"], "www.example:8443");
     assert_eq!(v["HTTP_X_FORWARDED_PREFIX"], "/kept", "a header no rule reads passes unchanged");
     // X-Real-IP is named first, X-Forwarded-For after it: the later one decides.
-    let v = env(&h, "/env/behind/", &[("X-Real-IP", "198.51.100.1"), ("X-Forwarded-For", "203.0.113.5")]);
+    let v = env(
+        &h,
+        "/env/behind/",
+        &[("X-Real-IP", "198.51.100.1"), ("X-Forwarded-For", "203.0.113.5")],
+    );
     assert_eq!(v["REMOTE_ADDR"], "203.0.113.5");
     assert_eq!(v["HTTP_X_REAL_IP"], Value::Null);
     let v = env(&h, "/env/behind/", &[("X-Real-IP", "198.51.100.1")]);
     assert_eq!(v["REMOTE_ADDR"], "198.51.100.1");
     // A header listed without a rule is said to have no effect.
-    assert!(h.error_log().contains("WSGITrustedProxyHeaders X-Forwarded-Prefix"), "{}", h.error_log());
+    assert!(
+        h.error_log().contains("WSGITrustedProxyHeaders X-Forwarded-Prefix"),
+        "{}",
+        h.error_log()
+    );
 }
 
 #[test]
@@ -135,7 +163,12 @@ fn only_the_named_categories_change() {
     let v = env(
         &h,
         "/env/",
-        &[("X-Forwarded-For", "203.0.113.5"), ("X-Forwarded-Host", "proxy.example"), ("X-Forwarded-Proto", "https"), ("X-Script-Name", "/app")],
+        &[
+            ("X-Forwarded-For", "203.0.113.5"),
+            ("X-Forwarded-Host", "proxy.example"),
+            ("X-Forwarded-Proto", "https"),
+            ("X-Script-Name", "/app"),
+        ],
     );
     assert_eq!(v["REMOTE_ADDR"], "203.0.113.5");
     assert_eq!(v["HTTP_HOST"], format!("127.0.0.1:{}", h.port));

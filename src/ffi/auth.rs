@@ -87,7 +87,9 @@ static RECORDS: Records = Records {
 
 unsafe extern "C" fn check_password(r: *mut raw::request_rec, user: *const c_char, password: *const c_char) -> raw::authn_status {
     crate::guard::or(raw::authn_status_AUTH_GENERAL_ERROR, || {
-        let Some(cb) = CALLBACKS.get() else { return raw::authn_status_AUTH_GENERAL_ERROR };
+        let Some(cb) = CALLBACKS.get() else {
+            return raw::authn_status_AUTH_GENERAL_ERROR;
+        };
         // SAFETY: mod_auth_basic passes NUL-terminated strings of the request pool.
         let (u, p) = unsafe { (super::cstr(user).unwrap_or_default(), super::cstr(password).unwrap_or_default()) };
         (cb.check_password)(r, u, p).raw()
@@ -101,7 +103,9 @@ unsafe extern "C" fn get_realm_hash(
     rethash: *mut *mut c_char,
 ) -> raw::authn_status {
     crate::guard::or(raw::authn_status_AUTH_GENERAL_ERROR, || {
-        let Some(cb) = CALLBACKS.get() else { return raw::authn_status_AUTH_GENERAL_ERROR };
+        let Some(cb) = CALLBACKS.get() else {
+            return raw::authn_status_AUTH_GENERAL_ERROR;
+        };
         // SAFETY: mod_auth_digest passes NUL-terminated strings of the request pool.
         let (u, realm) = unsafe { (super::cstr(user).unwrap_or_default(), super::cstr(realm).unwrap_or_default()) };
         match (cb.realm_hash)(r, u, realm) {
@@ -115,9 +119,15 @@ unsafe extern "C" fn get_realm_hash(
     })
 }
 
-unsafe extern "C" fn check_authorization(r: *mut raw::request_rec, require_args: *const c_char, _parsed: *const c_void) -> raw::authz_status {
+unsafe extern "C" fn check_authorization(
+    r: *mut raw::request_rec,
+    require_args: *const c_char,
+    _parsed: *const c_void,
+) -> raw::authz_status {
     crate::guard::or(raw::authz_status_AUTHZ_GENERAL_ERROR, || {
-        let Some(cb) = CALLBACKS.get() else { return raw::authz_status_AUTHZ_GENERAL_ERROR };
+        let Some(cb) = CALLBACKS.get() else {
+            return raw::authz_status_AUTHZ_GENERAL_ERROR;
+        };
         // SAFETY: mod_authz_core passes the Require line's text from the configuration pool.
         let args = unsafe { super::cstr_lossy(require_args) };
         (cb.authorize)(r, &args).raw()
@@ -125,7 +135,12 @@ unsafe extern "C" fn check_authorization(r: *mut raw::request_rec, require_args:
 }
 
 /// A Require line naming the group provider must name at least one group.
-unsafe extern "C" fn parse_require_line(cmd: *mut raw::cmd_parms, require_line: *const c_char, _parsed: *mut *const c_void) -> *const c_char {
+unsafe extern "C" fn parse_require_line(
+    cmd: *mut raw::cmd_parms,
+    require_line: *const c_char,
+    _parsed: *mut *const c_void,
+) -> *const c_char {
+    // SAFETY: mod_authz_core passes the Require directive's cmd_parms and text.
     crate::guard::or(std::ptr::null(), || unsafe {
         if super::cstr_lossy(require_line).trim().is_empty() {
             return super::pool::strdup((*cmd).pool, b"Require wsgi-group needs at least one group name");
@@ -168,6 +183,7 @@ pub unsafe fn register(pool: *mut raw::apr_pool_t, authn_name: &'static CStr, au
 /// # Safety
 /// `r` is a live request.
 pub unsafe fn remote_host(r: *mut raw::request_rec) -> Vec<u8> {
+    // SAFETY: r is live; the strings returned live in the connection's or request's pool.
     unsafe {
         let name = raw::ap_get_remote_host(
             (*r).connection,
@@ -189,6 +205,7 @@ pub unsafe fn remote_host(r: *mut raw::request_rec) -> Vec<u8> {
 /// # Safety
 /// `r` is a live request.
 pub unsafe fn refusal_is_final(r: *mut raw::request_rec) -> bool {
+    // SAFETY: r is live.
     unsafe { raw::ap_satisfies(r) != raw::SATISFY_ANY as i32 || raw::ap_some_auth_required(r) == 0 }
 }
 
@@ -197,5 +214,6 @@ pub unsafe fn refusal_is_final(r: *mut raw::request_rec) -> bool {
 /// # Safety
 /// `r` is a live request.
 pub unsafe fn set_user(r: *mut raw::request_rec, name: &[u8]) {
+    // SAFETY: r is live; the copy lives in its pool, as r->user must.
     unsafe { (*r).user = super::pool::strdup((*r).pool, name) };
 }

@@ -103,6 +103,7 @@ pub fn run<'py>(py: Python<'py>, r: *mut raw::request_rec, app: &Bound<'py, PyAn
                 errors.bind(py).clone().into_any(),
             )?
         };
+        // SAFETY: r is live and served by this thread.
         if let Some(dc) = unsafe { crate::config::dir_config(r) } {
             super::proxy_headers::apply(py, &dc.wsgi.proxy, &env)?;
         }

@@ -59,6 +59,7 @@ const AUTHZ_NAME: &std::ffi::CStr = c"wsgi-group";
 /// # Safety
 /// `pool` is the pool register_hooks received.
 pub unsafe fn register_hooks(pool: *mut raw::apr_pool_t) {
+    // SAFETY: register_hooks' pool; the hook and its ordering lists are 'static.
     unsafe {
         provider::register(
             pool,
@@ -130,7 +131,11 @@ fn group_name(r: *mut raw::request_rec, configured: Option<&str>) -> String {
             Some("%{SERVER}") => with_port(ffi::cstr_lossy((*(*r).server).server_hostname)),
             Some("%{HOST}") => {
                 let h = ffi::cstr_lossy((*r).hostname);
-                with_port(if h.is_empty() { ffi::cstr_lossy((*(*r).server).server_hostname) } else { h })
+                with_port(if h.is_empty() {
+                    ffi::cstr_lossy((*(*r).server).server_hostname)
+                } else {
+                    h
+                })
             }
             Some("%{RESOURCE}") => super::application_group(r, None, &super::script_name_and_path_info(r).0),
             Some(g) => match g.strip_prefix("%{ENV:").and_then(|v| v.strip_suffix('}')) {
@@ -327,6 +332,7 @@ fn authorize(r: *mut raw::request_rec, require_args: &str) -> Authz {
         },
     );
     let Some(groups) = groups else { return Authz::GeneralError };
+    // SAFETY: r is live.
     let (u, uri) = (String::from_utf8_lossy(&user), unsafe { ffi::cstr_lossy((*r).uri) });
     if groups.is_empty() {
         log::rerror(
@@ -350,6 +356,7 @@ fn authorize(r: *mut raw::request_rec, require_args: &str) -> Authz {
 
 /// The access checker: runs allow_access where WSGIAccessScript is set.
 unsafe extern "C" fn access_checker(r: *mut raw::request_rec) -> c_int {
+    // SAFETY: httpd calls the hook with a live request, served by this thread.
     crate::guard::or(raw::HTTP_INTERNAL_SERVER_ERROR as c_int, || unsafe {
         if Role::Access.script(r).is_none() {
             return raw::DECLINED as c_int;
@@ -379,7 +386,10 @@ unsafe extern "C" fn access_checker(r: *mut raw::request_rec) -> c_int {
                     log::rerror(
                         r,
                         log::APLOG_ERR,
-                        &format!("client denied by server configuration (WSGIAccessScript): {}", ffi::cstr_lossy((*r).filename)),
+                        &format!(
+                            "client denied by server configuration (WSGIAccessScript): {}",
+                            ffi::cstr_lossy((*r).filename)
+                        ),
                     );
                 }
                 raw::HTTP_FORBIDDEN as c_int
@@ -391,50 +401,55 @@ unsafe extern "C" fn access_checker(r: *mut raw::request_rec) -> c_int {
 // ---- directives -------------------------------------------------------------
 
 unsafe extern "C" fn set_script(cmd: *mut raw::cmd_parms, m: *mut c_void, args: *const c_char) -> *const c_char {
-    crate::guard::or(c"mod_pyrite: internal error reading a WSGI auth script directive".as_ptr(), || unsafe {
-        let role = match (*cmd).info as usize {
-            0 => Role::User,
-            1 => Role::Group,
-            _ => Role::Access,
-        };
-        let name = role.directive();
-        let words = match split_words(text(args)) {
-            Ok(w) => w,
-            Err(e) => return err(cmd, name, &e),
-        };
-        let Some(path) = words.first().filter(|p| !p.is_empty()) else {
-            return err(cmd, name, "needs the script file (and optionally application-group=name)");
-        };
-        if !path.starts_with('/') {
-            return err(cmd, name, &format!("the script path {path:?} must be absolute"));
-        }
-        let mut group = None;
-        for w in &words[1..] {
-            match w.split_once('=') {
-                Some(("application-group", v)) if !v.is_empty() => group = Some(v.to_string()),
-                Some(("application-group", _)) => return err(cmd, name, "application-group= needs a name"),
-                _ => return err(cmd, name, &format!("invalid option {w:?} (the only option is application-group=)")),
+    // SAFETY: httpd passes the directive's cmd_parms, this module's dir config and its arguments.
+    crate::guard::or(
+        c"mod_pyrite: internal error reading a WSGI auth script directive".as_ptr(),
+        || unsafe {
+            let role = match (*cmd).info as usize {
+                0 => Role::User,
+                1 => Role::Group,
+                _ => Role::Access,
+            };
+            let name = role.directive();
+            let words = match split_words(text(args)) {
+                Ok(w) => w,
+                Err(e) => return err(cmd, name, &e),
+            };
+            let Some(path) = words.first().filter(|p| !p.is_empty()) else {
+                return err(cmd, name, "needs the script file (and optionally application-group=name)");
+            };
+            if !path.starts_with('/') {
+                return err(cmd, name, &format!("the script path {path:?} must be absolute"));
             }
-        }
-        let script = Some(Arc::new(AuthScript {
-            path: path.clone(),
-            application_group: group,
-            origin: origin(cmd),
-        }));
-        let a = &mut dir_conf(m).wsgi.auth;
-        match role {
-            Role::User => a.user_script = script,
-            Role::Group => a.group_script = script,
-            Role::Access => a.access_script = script,
-        }
-        std::ptr::null()
-    })
+            let mut group = None;
+            for w in &words[1..] {
+                match w.split_once('=') {
+                    Some(("application-group", v)) if !v.is_empty() => group = Some(v.to_string()),
+                    Some(("application-group", _)) => return err(cmd, name, "application-group= needs a name"),
+                    _ => return err(cmd, name, &format!("invalid option {w:?} (the only option is application-group=)")),
+                }
+            }
+            let script = Some(Arc::new(AuthScript {
+                path: path.clone(),
+                application_group: group,
+                origin: origin(cmd),
+            }));
+            let a = &mut dir_conf(m).wsgi.auth;
+            match role {
+                Role::User => a.user_script = script,
+                Role::Group => a.group_script = script,
+                Role::Access => a.access_script = script,
+            }
+            std::ptr::null()
+        },
+    )
 }
 
 /// WSGIUserAuthoritative / WSGIGroupAuthoritative: under httpd 2.4 the
 /// provider API decides (mod_wsgi 4.9 ignores them there too), so they are
 /// checked, accepted and said to have no effect.
 unsafe extern "C" fn set_authoritative(cmd: *mut raw::cmd_parms, _m: *mut c_void, arg: *const c_char) -> *const c_char {
+    // SAFETY: httpd passes the directive's cmd_parms and its argument.
     crate::guard::or(std::ptr::null(), || unsafe {
         let name = ffi::cstr_lossy((*(*cmd).cmd).name);
         let v = text(arg);
@@ -455,14 +470,54 @@ unsafe extern "C" fn set_authoritative(cmd: *mut raw::cmd_parms, _m: *mut c_void
 }
 
 pub const COMMANDS: [raw::command_rec; 5] = [
-    crate::config::cmd(c"WSGIAuthUserScript", raw::cmd_func { raw_args: Some(set_script) }, 0, raw::OR_AUTHCFG, raw::cmd_how_RAW_ARGS,
-        c"script-file [application-group=...]: check_password()/get_realm_hash() for AuthBasicProvider/AuthDigestProvider wsgi"),
-    crate::config::cmd(c"WSGIAuthGroupScript", raw::cmd_func { raw_args: Some(set_script) }, 1, raw::OR_AUTHCFG, raw::cmd_how_RAW_ARGS,
-        c"script-file [application-group=...]: groups_for_user() for Require wsgi-group"),
-    crate::config::cmd(c"WSGIAccessScript", raw::cmd_func { raw_args: Some(set_script) }, 2, raw::OR_AUTHCFG, raw::cmd_how_RAW_ARGS,
-        c"script-file [application-group=...]: allow_access(environ, host) decides who may enter"),
-    crate::config::cmd(c"WSGIUserAuthoritative", raw::cmd_func { take1: Some(set_authoritative) }, 0, raw::OR_AUTHCFG, raw::cmd_how_TAKE1,
-        c"On|Off: no effect under httpd 2.4 (AuthBasicAuthoritative decides)"),
-    crate::config::cmd(c"WSGIGroupAuthoritative", raw::cmd_func { take1: Some(set_authoritative) }, 1, raw::OR_AUTHCFG, raw::cmd_how_TAKE1,
-        c"On|Off: no effect under httpd 2.4 (<RequireAny>/<RequireAll> decide)"),
+    crate::config::cmd(
+        c"WSGIAuthUserScript",
+        raw::cmd_func {
+            raw_args: Some(set_script),
+        },
+        0,
+        raw::OR_AUTHCFG,
+        raw::cmd_how_RAW_ARGS,
+        c"script-file [application-group=...]: check_password()/get_realm_hash() for AuthBasicProvider/AuthDigestProvider wsgi",
+    ),
+    crate::config::cmd(
+        c"WSGIAuthGroupScript",
+        raw::cmd_func {
+            raw_args: Some(set_script),
+        },
+        1,
+        raw::OR_AUTHCFG,
+        raw::cmd_how_RAW_ARGS,
+        c"script-file [application-group=...]: groups_for_user() for Require wsgi-group",
+    ),
+    crate::config::cmd(
+        c"WSGIAccessScript",
+        raw::cmd_func {
+            raw_args: Some(set_script),
+        },
+        2,
+        raw::OR_AUTHCFG,
+        raw::cmd_how_RAW_ARGS,
+        c"script-file [application-group=...]: allow_access(environ, host) decides who may enter",
+    ),
+    crate::config::cmd(
+        c"WSGIUserAuthoritative",
+        raw::cmd_func {
+            take1: Some(set_authoritative),
+        },
+        0,
+        raw::OR_AUTHCFG,
+        raw::cmd_how_TAKE1,
+        c"On|Off: no effect under httpd 2.4 (AuthBasicAuthoritative decides)",
+    ),
+    crate::config::cmd(
+        c"WSGIGroupAuthoritative",
+        raw::cmd_func {
+            take1: Some(set_authoritative),
+        },
+        1,
+        raw::OR_AUTHCFG,
+        raw::cmd_how_TAKE1,
+        c"On|Off: no effect under httpd 2.4 (<RequireAny>/<RequireAll> decide)",
+    ),
 ];

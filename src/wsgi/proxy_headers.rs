@@ -69,6 +69,7 @@ pub fn apply(py: Python<'_>, conf: &ProxyDirConfig, env: &Bound<'_, PyDict>) -> 
 }
 
 unsafe extern "C" fn set_headers(cmd: *mut raw::cmd_parms, m: *mut c_void, args: *const c_char) -> *const c_char {
+    // SAFETY: httpd passes the directive's cmd_parms, this module's dir config and its arguments.
     crate::guard::or(c"mod_pyrite: internal error reading WSGITrustedProxyHeaders".as_ptr(), || unsafe {
         const NAME: &str = "WSGITrustedProxyHeaders";
         let words = match split_words(text(args)) {
@@ -89,7 +90,7 @@ unsafe extern "C" fn set_headers(cmd: *mut raw::cmd_parms, m: *mut c_void, args:
             };
             if proxy::category(&key).is_none() {
                 super::notes::defer(format!(
-                        "{NAME} {w} ({}) has no effect: the headers read are X-Forwarded-For, X-Client-IP, X-Real-IP, \
+                    "{NAME} {w} ({}) has no effect: the headers read are X-Forwarded-For, X-Client-IP, X-Real-IP, \
                          X-Forwarded-Host, X-Host, X-Forwarded-Server, X-Forwarded-Port, X-Script-Name, \
                          X-Forwarded-Script-Name, X-Forwarded-Proto, X-Forwarded-Scheme, X-Scheme, X-Forwarded-HTTPS, \
                          X-Forwarded-SSL and X-HTTPS",
@@ -107,6 +108,7 @@ unsafe extern "C" fn set_headers(cmd: *mut raw::cmd_parms, m: *mut c_void, args:
 }
 
 unsafe extern "C" fn set_proxies(cmd: *mut raw::cmd_parms, m: *mut c_void, args: *const c_char) -> *const c_char {
+    // SAFETY: httpd passes the directive's cmd_parms, this module's dir config and its arguments.
     crate::guard::or(c"mod_pyrite: internal error reading WSGITrustedProxies".as_ptr(), || unsafe {
         const NAME: &str = "WSGITrustedProxies";
         let words = match split_words(text(args)) {

@@ -131,9 +131,17 @@ impl Subnet {
                 // A v4-mapped range: keep only the bits that fall in the IPv4 part.
                 let bits = bits.saturating_sub(96);
                 let m = prefix_mask(bits, 32);
-                return Ok(Subnet { v6: false, net: addr & m, mask: m });
+                return Ok(Subnet {
+                    v6: false,
+                    net: addr & m,
+                    mask: m,
+                });
             }
-            return Ok(Subnet { v6: true, net: addr & mask, mask });
+            return Ok(Subnet {
+                v6: true,
+                net: addr & mask,
+                mask,
+            });
         }
         // IPv4, possibly shortened to its leading octets ("10.1" is 10.1.0.0/16).
         let octets: Vec<&str> = ip.trim_end_matches('.').split('.').collect();
@@ -348,21 +356,39 @@ mod tests {
         let s = Subnet::parse("fd00::/8").unwrap();
         assert!(s.contains_text("fd12::1") && !s.contains_text("fe80::1") && !s.contains_text("10.0.0.1"));
         assert!(Subnet::parse("::1").unwrap().contains_text("::1"));
-        for bad in ["", "proxy.example.com", "10.0.0.256", "10.0.0.0/33", "10.0.0.0/255.0.255.0", "1.2.3.4.5", "::1/129"] {
+        for bad in [
+            "",
+            "proxy.example.com",
+            "10.0.0.256",
+            "10.0.0.0/33",
+            "10.0.0.0/255.0.255.0",
+            "1.2.3.4.5",
+            "::1/129",
+        ] {
             assert!(Subnet::parse(bad).is_err(), "{bad}");
         }
     }
 
     #[test]
     fn leftmost_client_without_a_proxy_list() {
-        let e = run(&["HTTP_X_FORWARDED_FOR"], None, "127.0.0.1", &[("HTTP_X_FORWARDED_FOR", " , 203.0.113.5, 10.0.0.1")]);
+        let e = run(
+            &["HTTP_X_FORWARDED_FOR"],
+            None,
+            "127.0.0.1",
+            &[("HTTP_X_FORWARDED_FOR", " , 203.0.113.5, 10.0.0.1")],
+        );
         assert_eq!(e, vec![Edit::Set("REMOTE_ADDR", "203.0.113.5".into())]);
     }
 
     #[test]
     fn chain_walk_with_a_proxy_list() {
         let p = Some(&["127.0.0.1"][..]);
-        let e = run(&["HTTP_X_FORWARDED_FOR"], p, "127.0.0.1", &[("HTTP_X_FORWARDED_FOR", "198.51.100.1, 203.0.113.5,, 127.0.0.1,")]);
+        let e = run(
+            &["HTTP_X_FORWARDED_FOR"],
+            p,
+            "127.0.0.1",
+            &[("HTTP_X_FORWARDED_FOR", "198.51.100.1, 203.0.113.5,, 127.0.0.1,")],
+        );
         assert_eq!(
             e,
             vec![
@@ -370,9 +396,19 @@ mod tests {
                 Edit::Set("HTTP_X_FORWARDED_FOR", "203.0.113.5, 127.0.0.1".into())
             ]
         );
-        let e = run(&["HTTP_X_FORWARDED_FOR"], p, "127.0.0.1", &[("HTTP_X_FORWARDED_FOR", "127.0.0.1, 127.0.0.1")]);
+        let e = run(
+            &["HTTP_X_FORWARDED_FOR"],
+            p,
+            "127.0.0.1",
+            &[("HTTP_X_FORWARDED_FOR", "127.0.0.1, 127.0.0.1")],
+        );
         assert_eq!(e[0], Edit::Set("REMOTE_ADDR", "127.0.0.1".into()));
-        let e = run(&["HTTP_X_FORWARDED_FOR"], p, "127.0.0.1", &[("HTTP_X_FORWARDED_FOR", "198.51.100.9, 203.0.113.5")]);
+        let e = run(
+            &["HTTP_X_FORWARDED_FOR"],
+            p,
+            "127.0.0.1",
+            &[("HTTP_X_FORWARDED_FOR", "198.51.100.9, 203.0.113.5")],
+        );
         assert_eq!(e[0], Edit::Set("REMOTE_ADDR", "203.0.113.5".into()));
         assert_eq!(e[1], Edit::Set("HTTP_X_FORWARDED_FOR", "203.0.113.5".into()));
     }
@@ -385,7 +421,12 @@ mod tests {
             ("HTTP_X_FORWARDED_PROTO", "https"),
             ("HTTP_X_FORWARDED_HOST", "spoof"),
         ];
-        let e = run(&["HTTP_X_FORWARDED_FOR", "HTTP_X_FORWARDED_PROTO"], Some(&["10.9.9.9"]), "127.0.0.1", &env);
+        let e = run(
+            &["HTTP_X_FORWARDED_FOR", "HTTP_X_FORWARDED_PROTO"],
+            Some(&["10.9.9.9"]),
+            "127.0.0.1",
+            &env,
+        );
         assert_eq!(
             e,
             vec![
@@ -407,7 +448,12 @@ mod tests {
             ("HTTP_X_FORWARDED_HOST", "left.example"),
         ];
         let e = run(
-            &["HTTP_X_FORWARDED_FOR", "HTTP_X_FORWARDED_SSL", "HTTP_X_SCRIPT_NAME", "HTTP_X_FORWARDED_PORT"],
+            &[
+                "HTTP_X_FORWARDED_FOR",
+                "HTTP_X_FORWARDED_SSL",
+                "HTTP_X_SCRIPT_NAME",
+                "HTTP_X_FORWARDED_PORT",
+            ],
             None,
             "127.0.0.1",
             &env,
