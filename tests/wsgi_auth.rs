@@ -235,3 +235,25 @@ fn bad_auth_lines_stop_httpd_with_a_reason() {
         assert!(!out.status.success() && text.contains(why), "{conf}: {text}");
     }
 }
+
+/// Django documents this use: files httpd serves itself, guarded by the
+/// application's users (no WSGIScriptAlias involved).
+#[test]
+fn static_files_are_guarded_by_the_scripts_too() {
+    let site = format!(
+        "{mods}\
+         <Location /index.txt>\n  AuthType Basic\n  AuthName \"Files\"\n  AuthBasicProvider wsgi\n\
+           WSGIAuthUserScript {{HANDLERS}}/wsgi_auth.wsgi\n  Require valid-user\n</Location>\n\
+         <Location /closed>\n  WSGIAccessScript {{HANDLERS}}/wsgi_auth.wsgi\n</Location>\n",
+        mods = auth_modules()
+    );
+    let h = Httpd::start(Mpm::Prefork, &site);
+    h.write_doc("closed", b"never served\n");
+    assert_eq!(h.get("/index.txt").status, 401);
+    assert_eq!(h.request("GET", "/index.txt", &[("Authorization", &basic("ann", "wrong"))], b"").status, 401);
+    let r = h.request("GET", "/index.txt", &[("Authorization", &basic("ann", "pw-ann"))], b"");
+    assert_eq!((r.status, r.text().as_str()), (200, "static file\n"), "{}", h.error_log());
+    let r = h.get("/closed");
+    assert_eq!(r.status, 403, "{}", h.error_log());
+    assert!(!r.text().contains("never served"));
+}

@@ -49,7 +49,8 @@ def groups_for_user(environ, user):
 def allow_access(environ, host):
     _note(environ, 'allow_access')
     SEEN['host'] = host
-    last = environ.get('PATH_INFO', '').rsplit('/', 1)[-1]
+    url = environ.get('SCRIPT_NAME', '') + environ.get('PATH_INFO', '')
+    last = url.rsplit('/', 1)[-1]
     if last == 'closed':
         return False
     if last.startswith('neutral'):
