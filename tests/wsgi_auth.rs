@@ -77,6 +77,8 @@ fn basic_authentication_asks_check_password() {
     assert_eq!(seen["group"], "auth-group", "application-group= names the script's group");
     assert_eq!(seen["path_info"], "/basic/page");
     assert_eq!(seen["errors_write"], true);
+    assert_eq!(seen["is_https"], 0, "mod_ssl.is_https() on a plain connection");
+    assert_eq!(seen["ssl_protocol"], serde_json::Value::Null, "mod_ssl.var_lookup() without TLS");
     assert!(h
         .wait_log("auth script logs through wsgi.errors: check_password")
         .contains("auth script logs through wsgi.errors"));
@@ -250,7 +252,11 @@ fn static_files_are_guarded_by_the_scripts_too() {
     let h = Httpd::start(Mpm::Prefork, &site);
     h.write_doc("closed", b"never served\n");
     assert_eq!(h.get("/index.txt").status, 401);
-    assert_eq!(h.request("GET", "/index.txt", &[("Authorization", &basic("ann", "wrong"))], b"").status, 401);
+    assert_eq!(
+        h.request("GET", "/index.txt", &[("Authorization", &basic("ann", "wrong"))], b"")
+            .status,
+        401
+    );
     let r = h.request("GET", "/index.txt", &[("Authorization", &basic("ann", "pw-ann"))], b"");
     assert_eq!((r.status, r.text().as_str()), (200, "static file\n"), "{}", h.error_log());
     let r = h.get("/closed");

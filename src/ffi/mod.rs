@@ -8,6 +8,7 @@ pub mod log;
 pub mod mpm;
 pub mod pool;
 pub mod sendfile;
+pub mod ssl;
 pub mod table;
 
 use std::ffi::{c_char, CStr};

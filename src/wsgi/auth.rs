@@ -3,7 +3,8 @@
 //! WSGIAuthGroupScript (`Require wsgi-group ...`) and WSGIAccessScript (an
 //! access checker). Each script is a file loaded as a module, as WSGI
 //! scripts are, and reloaded when it changes; its functions receive a small
-//! environ of the request (never the Authorization header):
+//! environ of the request (never the Authorization header; with
+//! `mod_ssl.is_https()` and `mod_ssl.var_lookup(name)`):
 //!
 //! - `check_password(environ, user, password)`: True, False, None (unknown
 //!   user: the next provider may know them) or a str naming the user;
@@ -197,7 +198,7 @@ fn call<T>(
             // SAFETY: r->pool is live; the cleanup runs when httpd clears it.
             unsafe { ffi::pool::on_cleanup((*r).pool, move || l.end()) };
         }
-        let errors = match Py::new(py, LogStream::for_request(life)) {
+        let errors = match Py::new(py, LogStream::for_request(life.clone())) {
             Ok(e) => e,
             Err(e) => {
                 super::adapter::log_exception(py, r, &what, &e);
@@ -218,6 +219,7 @@ fn call<T>(
             let env = unsafe { environ::build(py, r, &spec, py.None().into_bound(py), errors.bind(py).clone().into_any())? };
             // An access check reads no request body.
             env.del_item("wsgi.input")?;
+            super::ssl::add_to_environ(py, &env, life.clone())?;
             let mut call_args = vec![env.into_any()];
             call_args.extend(args(py)?);
             func.call1(pyo3::types::PyTuple::new(py, call_args)?)

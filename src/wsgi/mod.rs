@@ -11,6 +11,7 @@ pub mod logstream;
 pub mod notes;
 pub mod proxy_headers;
 pub mod response;
+pub mod ssl;
 
 // The pure rules, shared with the fuzz targets.
 pub use pyrite_text::{alias, validate};

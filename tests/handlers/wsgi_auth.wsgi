@@ -16,6 +16,8 @@ def _note(environ, what):
         'group': environ.get('mod_wsgi.application_group'),
         'path_info': environ.get('PATH_INFO'),
         'errors_write': hasattr(environ.get('wsgi.errors'), 'write'),
+        'is_https': environ['mod_ssl.is_https'](),
+        'ssl_protocol': environ['mod_ssl.var_lookup']('SSL_PROTOCOL'),
     }
     environ['wsgi.errors'].write('auth script logs through wsgi.errors: %s\n' % what)
 
