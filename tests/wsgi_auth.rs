@@ -263,3 +263,26 @@ fn static_files_are_guarded_by_the_scripts_too() {
     assert_eq!(r.status, 403, "{}", h.error_log());
     assert!(!r.text().contains("never served"));
 }
+
+/// Over TLS the script can ask mod_ssl about the connection.
+#[test]
+fn auth_scripts_see_mod_ssl_over_tls() {
+    let (h, port) = Httpd::start_with_tls(
+        Mpm::Event,
+        &auth_modules(),
+        "  WSGIScriptAlias /app {HANDLERS}/wsgi_auth.wsgi\n\
+         <Location /app/basic>\n    AuthType Basic\n    AuthName \"Members\"\n    AuthBasicProvider wsgi\n\
+             WSGIAuthUserScript {HANDLERS}/wsgi_auth.wsgi\n    Require valid-user\n  </Location>\n",
+    );
+    let auth = format!("Authorization: {}", String::from_utf8(basic("ann", "pw-ann")).unwrap());
+    let (status, body) = https_get(port, "/app/basic", &[&auth]);
+    assert_eq!(status, 200, "{}", h.error_log());
+    let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(v["seen"]["check_password"]["is_https"], 1);
+    assert!(
+        v["seen"]["check_password"]["ssl_protocol"]
+            .as_str()
+            .is_some_and(|p| p.starts_with("TLS")),
+        "{v}"
+    );
+}

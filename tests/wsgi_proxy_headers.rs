@@ -193,3 +193,34 @@ fn bad_proxy_lines_stop_httpd_with_a_reason() {
         assert!(!out.status.success() && text.contains(why), "{conf}: {text}");
     }
 }
+
+/// An HTTPS request: the JSON the application answered.
+fn tls_env(port: u16, path: &str, headers: &[&str]) -> Value {
+    let (_, body) = https_get(port, path, headers);
+    serde_json::from_slice(&body).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&body)))
+}
+
+#[test]
+fn over_tls_a_trusted_scheme_header_still_wins() {
+    let (h, port) = Httpd::start_with_tls(
+        Mpm::Event,
+        "",
+        "  WSGIScriptAlias /env {HANDLERS}/wsgi_proxy_env.py\n\
+         <Location /env/trusted>\n    WSGITrustedProxyHeaders X-Forwarded-Proto X-Forwarded-SSL\n  </Location>\n\
+         <Location /env/partial>\n    WSGITrustedProxyHeaders X-Forwarded-For\n  </Location>\n",
+    );
+    assert_eq!(tls_env(port, "/env/trusted/", &[])["wsgi.url_scheme"], "https", "{}", h.error_log());
+    assert_eq!(
+        tls_env(port, "/env/trusted/", &["X-Forwarded-Proto: http"])["wsgi.url_scheme"],
+        "http"
+    );
+    assert_eq!(
+        tls_env(port, "/env/trusted/", &["X-Forwarded-Proto: https"])["wsgi.url_scheme"],
+        "https"
+    );
+    assert_eq!(tls_env(port, "/env/trusted/", &["X-Forwarded-SSL: Off"])["wsgi.url_scheme"], "http");
+    // A scheme header nobody named changes nothing.
+    let v = tls_env(port, "/env/partial/", &["X-Forwarded-Proto: http"]);
+    assert_eq!(v["wsgi.url_scheme"], "https");
+    assert_eq!(v["HTTP_X_FORWARDED_PROTO"], "http");
+}
