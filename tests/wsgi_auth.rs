@@ -17,7 +17,7 @@ fn site() -> String {
         "{mods}\
          WSGIScriptAlias /app {{HANDLERS}}/wsgi_auth.wsgi\n\
          <Location /app/basic>\n  AuthType Basic\n  AuthName \"Members\"\n  AuthBasicProvider wsgi\n\
-           WSGIAuthUserScript {{HANDLERS}}/wsgi_auth.wsgi application-group=auth-group\n  Require valid-user\n</Location>\n\
+           WSGIAuthUserScript {{HANDLERS}}/wsgi_auth.wsgi application-group=auth-group\n  WSGIUserAuthoritative On\n  Require valid-user\n</Location>\n\
          <Location /app/digest>\n  AuthType Digest\n  AuthName \"Vault\"\n  AuthDigestProvider wsgi\n\
            WSGIAuthUserScript {{HANDLERS}}/wsgi_auth.wsgi\n  Require valid-user\n</Location>\n\
          <Location /app/editors>\n  AuthType Basic\n  AuthName \"Editors\"\n  AuthBasicProvider wsgi\n\
@@ -108,6 +108,8 @@ fn basic_authentication_asks_check_password() {
     assert!(h
         .wait_log("must return True, False, None")
         .contains("check_password() must return True, False, None"));
+    // WSGIUserAuthoritative is accepted, and said to have no effect.
+    assert!(h.error_log().contains("WSGIUserAuthoritative On"), "{}", h.error_log());
 }
 
 fn md5_hex(text: &str) -> String {
