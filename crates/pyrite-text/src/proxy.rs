@@ -345,6 +345,64 @@ mod tests {
         plan(&names, subnets.as_deref(), peer, |k| env.get(k).copied())
     }
 
+    /// The fuzz target's invariants (fuzz/fuzz_targets/proxy.rs) over a
+    /// deterministic spread of inputs, so `cargo test` checks them too.
+    #[test]
+    fn invariants_hold_over_many_inputs() {
+        let seed = std::cell::Cell::new(0x9e37_79b9_7f4a_7c15u64);
+        let next = || {
+            let mut x = seed.get();
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            seed.set(x);
+            x
+        };
+        let pieces = [
+            "10.1.2.3",
+            "127.0.0.1",
+            " 203.0.113.5",
+            "",
+            ",",
+            ", ",
+            "::1",
+            "fd00::9",
+            "x",
+            "10.0.0.0/8",
+            "https",
+            "On",
+            "/app",
+        ];
+        let all: Vec<&str> = keys().collect();
+        let list = vec![Subnet::parse("10.0.0.0/8").unwrap()];
+        for _ in 0..20_000 {
+            let text = |n: u64| (0..n).map(|_| pieces[next() as usize % pieces.len()]).collect::<Vec<_>>().join("");
+            let (word, peer) = (text(2), text(1));
+            let sent: Vec<(&str, String)> = (0..4).map(|_| (all[next() as usize % all.len()], text(3))).collect();
+            let named: Vec<String> = (0..3).map(|_| all[next() as usize % all.len()].to_string()).collect();
+            let with_list = next() % 2 == 0;
+            if let Ok(s) = Subnet::parse(&word) {
+                if let Ok(ip) = word.parse::<IpAddr>() {
+                    assert!(s.contains(ip), "{word}");
+                }
+            }
+            let env: HashMap<&str, String> = sent.into_iter().collect();
+            let proxies = with_list.then_some(&list[..]);
+            let edits = plan(&named, proxies, &peer, |k| env.get(k).map(String::as_str));
+            let peer_trusted = !with_list || peer.trim().parse::<IpAddr>().is_ok_and(|ip| list[0].contains(ip));
+            for e in &edits {
+                match e {
+                    Edit::Remove(k) => assert!(env.contains_key(k), "{k} removed but absent"),
+                    _ => assert!(peer_trusted, "{e:?} from an untrusted peer {peer:?}"),
+                }
+                if let Edit::Set("REMOTE_ADDR", v) = e {
+                    assert!(!v.is_empty() && v.trim() == v, "{v:?}");
+                    assert!(env.values().any(|s| s.contains(v.as_str())), "{v:?} was never sent");
+                }
+            }
+        }
+    }
+
     #[test]
     fn subnets_parse_like_apr() {
         let s = Subnet::parse("10.1").unwrap();
