@@ -54,12 +54,15 @@ impl Authz {
     }
 }
 
+/// A Digest provider's lookup: the hash, or why there is none.
+pub type RealmHash = fn(*mut raw::request_rec, &[u8], &[u8]) -> Result<Vec<u8>, Authn>;
+
 /// The Rust side of one authn/authz provider pair.
 pub struct Callbacks {
     /// (request, user, password) for Basic authentication.
     pub check_password: fn(*mut raw::request_rec, &[u8], &[u8]) -> Authn,
     /// (request, user, realm) for Digest: the hex MD5 of "user:realm:password".
-    pub realm_hash: fn(*mut raw::request_rec, &[u8], &[u8]) -> Result<Vec<u8>, Authn>,
+    pub realm_hash: RealmHash,
     /// (request, the words after the provider's name on the Require line).
     pub authorize: fn(*mut raw::request_rec, &str) -> Authz,
 }
