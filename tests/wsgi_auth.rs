@@ -288,3 +288,56 @@ fn auth_scripts_see_mod_ssl_over_tls() {
         "{v}"
     );
 }
+
+/// Django's documented recipe: its users and groups guard an application and
+/// files httpd serves (django.contrib.auth.handlers.modwsgi, Debian's python3-django).
+#[test]
+fn djangos_modwsgi_handlers_guard_urls() {
+    let site = format!(
+        "{mods}\
+         WSGIScriptAlias /dj {{HANDLERS}}/django_auth.wsgi\n\
+         <Location /dj>\n  AuthType Basic\n  AuthName \"Django\"\n  AuthBasicProvider wsgi\n\
+           WSGIAuthUserScript {{HANDLERS}}/django_auth.wsgi\n  Require valid-user\n</Location>\n\
+         <Location /dj/editors>\n  WSGIAuthGroupScript {{HANDLERS}}/django_auth.wsgi\n  Require wsgi-group editors\n</Location>\n\
+         <Location /index.txt>\n  AuthType Basic\n  AuthName \"Django\"\n  AuthBasicProvider wsgi\n\
+           WSGIAuthUserScript {{HANDLERS}}/django_auth.wsgi\n  Require valid-user\n</Location>\n",
+        mods = auth_modules()
+    );
+    let h = Httpd::prepare(Mpm::Event, &site);
+    let setup = "import os, sys\nsys.path.insert(0, '.')\nos.environ['DJANGO_SETTINGS_MODULE'] = 'django_auth_settings'\n\
+                 import django\ndjango.setup()\nfrom django.core.management import call_command\ncall_command('migrate', verbosity=0)\n\
+                 from django.contrib.auth.models import Group, User\ng = Group.objects.create(name='editors')\n\
+                 User.objects.create_user('dj', password='dj-pw').groups.add(g)\nUser.objects.create_user('plain', password='plain-pw')\n\
+                 gone = User.objects.create_user('gone', password='gone-pw')\ngone.is_active = False\ngone.save()\n";
+    let out = std::process::Command::new("/usr/bin/python3")
+        .arg("-c")
+        .arg(setup)
+        .current_dir(h.root.join("handlers"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let db = h.root.join("scratch/django_auth.sqlite3");
+        std::fs::set_permissions(db, std::fs::Permissions::from_mode(0o666)).unwrap();
+    }
+    let out = h.apachectl("start");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    for _ in 0..200 {
+        if std::net::TcpStream::connect(("127.0.0.1", h.port)).is_ok() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let get = |path: &str, user: &str, pw: &str| h.request("GET", path, &[("Authorization", &basic(user, pw))], b"");
+    let r = get("/dj/", "dj", "dj-pw");
+    assert_eq!((r.status, r.text().as_str()), (200, "user=dj"), "{}", h.error_log());
+    assert_eq!(get("/dj/", "dj", "wrong").status, 401);
+    assert_eq!(get("/dj/", "gone", "gone-pw").status, 401, "an inactive user is unknown");
+    assert_eq!(get("/dj/", "nobody", "x").status, 401);
+    assert_eq!(get("/dj/editors/", "dj", "dj-pw").status, 200, "{}", h.error_log());
+    assert_eq!(get("/dj/editors/", "plain", "plain-pw").status, 401);
+    let r = get("/index.txt", "plain", "plain-pw");
+    assert_eq!((r.status, r.text().as_str()), (200, "static file\n"));
+    assert_eq!(get("/index.txt", "plain", "nope").status, 401);
+}
