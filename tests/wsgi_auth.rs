@@ -341,3 +341,24 @@ fn djangos_modwsgi_handlers_guard_urls() {
     assert_eq!((r.status, r.text().as_str()), (200, "static file\n"));
     assert_eq!(get("/index.txt", "plain", "nope").status, 401);
 }
+
+/// httpd re-reads its configuration on a graceful restart: the provider
+/// names must still be known, and the scripts still answer.
+#[test]
+fn the_providers_survive_a_graceful_restart() {
+    let h = Httpd::start(Mpm::Prefork, &site());
+    let ok = |h: &Httpd| {
+        h.request("GET", "/app/staff", &[("Authorization", &basic("bob", "pw-bob"))], b"")
+            .status
+    };
+    assert_eq!(ok(&h), 200, "{}", h.error_log());
+    assert!(h.apachectl("graceful").status.success(), "{}", h.error_log());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while h.error_log().matches("resuming normal operations").count() < 2 {
+        assert!(std::time::Instant::now() < deadline, "no restart\n{}", h.error_log());
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(ok(&h), 200, "{}", h.error_log());
+    assert_eq!(h.get("/app/gate/closed").status, 403);
+    assert!(crash_lines(&h.error_log()).is_empty(), "{}", h.error_log());
+}
