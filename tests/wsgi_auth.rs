@@ -362,3 +362,48 @@ fn the_providers_survive_a_graceful_restart() {
     assert_eq!(h.get("/app/gate/closed").status, 403);
     assert!(crash_lines(&h.error_log()).is_empty(), "{}", h.error_log());
 }
+
+/// An edited auth script is loaded again, as WSGI scripts are (WSGIScriptReloading).
+#[test]
+fn an_edited_auth_script_is_reloaded() {
+    let site = format!(
+        "{mods}<Location /index.txt>\n  AuthType Basic\n  AuthName \"Files\"\n  AuthBasicProvider wsgi\n\
+           WSGIAuthUserScript {{SCRATCH}}/pw.wsgi\n  Require valid-user\n</Location>\n",
+        mods = auth_modules()
+    );
+    let h = Httpd::prepare(Mpm::Prefork, &site);
+    let script = h.root.join("scratch/pw.wsgi");
+    let write = |pw: &str| {
+        std::fs::write(
+            &script,
+            format!("def check_password(environ, user, password):\n    return password == '{pw}'\n"),
+        )
+        .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o644)).unwrap();
+    };
+    write("first");
+    assert!(h.apachectl("start").status.success(), "{}", h.error_log());
+    let status = |pw: &str| loop {
+        match std::net::TcpStream::connect(("127.0.0.1", h.port)) {
+            Ok(_) => break h.request("GET", "/index.txt", &[("Authorization", &basic("u", pw))], b"").status,
+            Err(_) => std::thread::sleep(std::time::Duration::from_millis(50)),
+        }
+    };
+    assert_eq!(status("first"), 200, "{}", h.error_log());
+    write("second");
+    // The file's change is noticed within about a second in every child.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while (0..6).any(|_| status("second") != 200) {
+        assert!(std::time::Instant::now() < deadline, "never reloaded\n{}", h.error_log());
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    while (0..6).any(|_| status("first") != 401) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the old password still works\n{}",
+            h.error_log()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
