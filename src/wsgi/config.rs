@@ -14,6 +14,14 @@ pub struct WsgiDirConfig {
     pub chunked_request: Option<bool>,
     pub script_reloading: Option<bool>,
     pub application_group: Option<String>,
+    /// WSGIMapHEADToGET: when a HEAD request reaches the application as GET.
+    pub map_head_to_get: Option<super::directives::MapHead>,
+    /// WSGIErrorOverride: error statuses get httpd's ErrorDocument page.
+    pub error_override: Option<bool>,
+    /// WSGIPassApacheRequest: environ['apache.request_rec'] holds the request_rec.
+    pub pass_apache_request: Option<bool>,
+    /// WSGIEnableSendfile: Off reads wsgi.file_wrapper files through Python.
+    pub enable_sendfile: Option<bool>,
 }
 
 impl WsgiDirConfig {
@@ -24,6 +32,10 @@ impl WsgiDirConfig {
             chunked_request: new.chunked_request.or(base.chunked_request),
             script_reloading: new.script_reloading.or(base.script_reloading),
             application_group: new.application_group.clone().or_else(|| base.application_group.clone()),
+            map_head_to_get: new.map_head_to_get.or(base.map_head_to_get),
+            error_override: new.error_override.or(base.error_override),
+            pass_apache_request: new.pass_apache_request.or(base.pass_apache_request),
+            enable_sendfile: new.enable_sendfile.or(base.enable_sendfile),
         }
     }
 }

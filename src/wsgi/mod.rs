@@ -3,6 +3,7 @@
 pub mod adapter;
 pub mod app;
 pub mod config;
+pub mod directives;
 pub mod environ;
 pub mod file_wrapper;
 pub mod input;
@@ -153,6 +154,14 @@ pub unsafe extern "C" fn handler(r: *mut raw::request_rec) -> c_int {
             log::rerror(r, log::APLOG_ERR, "mod_pyrite: Python is not running in this process");
             return raw::HTTP_INTERNAL_SERVER_ERROR as c_int;
         }
+        if conf::server_config(crate::interp::main_server()).and_then(|c| c.wsgi_process.restrict_embedded) == Some(true) {
+            log::rerror(
+                r,
+                log::APLOG_ERR,
+                &format!("WSGI script {script} refused: WSGIRestrictEmbedded On, and mod_pyrite runs WSGI applications only embedded"),
+            );
+            return raw::HTTP_INTERNAL_SERVER_ERROR as c_int;
+        }
         let alias = crate::request::state::get(r).and_then(|s| s.wsgi_alias.clone());
         let dc = conf::dir_config(r).map(|d| d.wsgi.clone()).unwrap_or_default();
         let callable = alias
@@ -191,12 +200,16 @@ pub unsafe extern "C" fn handler(r: *mut raw::request_rec) -> c_int {
             let call = adapter::Call {
                 name: &script,
                 chunked_ok: dc.chunked_request.unwrap_or(false),
+                error_override: dc.error_override.unwrap_or(false),
+                sendfile: dc.enable_sendfile.unwrap_or(true),
                 spec: environ::Spec {
                     script_name: &script_name,
                     path_info: &path_info,
                     pass_authorization: pass_auth,
                     application_group: &group,
                     process_group: "",
+                    head_as_get: directives::head_as_get(r, dc.map_head_to_get),
+                    pass_apache_request: dc.pass_apache_request.unwrap_or(false),
                 },
             };
             adapter::run(py, r, &app, &call)
@@ -269,12 +282,16 @@ pub fn wsgi_call(py: Python<'_>, req: PyRef<'_, Request>, application: &Bound<'_
     let call = adapter::Call {
         name: "mod_python.wsgi application",
         chunked_ok: true,
+        error_override: false,
+        sendfile: true,
         spec: environ::Spec {
             script_name: &base,
             path_info: &path_info,
             pass_authorization: dc.pass_authorization.unwrap_or(false),
             application_group: &group,
             process_group: "",
+            head_as_get: false,
+            pass_apache_request: false,
         },
     };
     let outcome = adapter::run(py, r, application, &call);
