@@ -161,6 +161,7 @@ static DECLARED: std::sync::Mutex<Vec<Declared>> = std::sync::Mutex::new(Vec::ne
 /// A configuration read starts: forget the previous generation's declarations.
 pub fn config_read_starts() {
     DECLARED.locked().clear();
+    crate::wsgi::directives::clear_notes();
     INTERPRETERS_NAMED.store(false, std::sync::atomic::Ordering::Relaxed);
     READING_CONFIG.store(true, std::sync::atomic::Ordering::Relaxed);
 }

@@ -39,6 +39,20 @@ pub fn init_child(pchild: *mut raw::apr_pool_t, s: *mut raw::server_rec) {
         return;
     }
     let t_interp = t0.elapsed();
+    if process.destroy_interpreter.unwrap_or(true) {
+        // As mod_wsgi and mod_python do when a child ends: the application's
+        // atexit functions run (the interpreter itself is left to the exit).
+        // SAFETY: the child's pool, destroyed after its workers have stopped.
+        unsafe {
+            crate::ffi::pool::on_cleanup(pchild, || {
+                Python::attach(|py| {
+                    if let Err(e) = py.import("atexit").and_then(|m| m.call_method0("_run_exitfuncs")) {
+                        log_py_error(py, main_server(), "mod_pyrite: atexit functions failed at child exit", &e);
+                    }
+                })
+            })
+        };
+    }
     // This thread now holds no GIL; pin its thread state like any worker's.
     pin_thread();
     let t1 = Instant::now();

@@ -218,10 +218,8 @@ fn daemon_only_and_outside_directives_start_and_say_what_happens_instead() {
         + "WSGIAcceptMutex default\nWSGISocketRotation Off\nWSGIDestroyInterpreter On\n\
            WSGINewRelicConfigFile /etc/newrelic.ini\nWSGINewRelicEnvironment production\nWSGIServerMetrics On\n\
            WSGICaseSensitivity On\nWSGIVerboseDebugging On\n<Location /p>\n  WSGIIgnoreActivity On\n</Location>\n";
-    let h = Httpd::prepare(Mpm::Event, &site);
-    let out = h.apachectl("configtest");
-    let text = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(out.status.success(), "{text}");
+    let h = Httpd::start(Mpm::Event, &site);
+    let text = h.wait_log("configured: each child");
     for name in [
         "WSGIAcceptMutex",
         "WSGISocketRotation",
@@ -232,13 +230,12 @@ fn daemon_only_and_outside_directives_start_and_say_what_happens_instead() {
         "WSGICaseSensitivity",
         "WSGIIgnoreActivity",
     ] {
-        assert!(
-            text.lines().any(|l| l.contains(name) && l.contains("accepted and not applied: ")),
-            "no start-up line for {name}:\n{text}"
-        );
+        let lines: Vec<&str> = text
+            .lines()
+            .filter(|l| l.contains(name) && l.contains("accepted and not applied: "))
+            .collect();
+        assert_eq!(lines.len(), 1, "one error-log line at start-up for {name}:\n{text}");
     }
-    drop(h);
-    let h = Httpd::start(Mpm::Event, &site);
     assert_eq!(h.get("/p/method").text(), "method=GET");
     let log = h.wait_log("loaded as module");
     assert!(log.contains("wsgi_parity.py loaded as module _mod_wsgi_"), "WSGIVerboseDebugging: {log}");
@@ -293,4 +290,17 @@ fn a_failed_script_import_leaves_no_half_imported_modules() {
     let log = h.error_log();
     assert!(log.contains("removed from sys.modules again"), "{log}");
     assert!(log.contains("parity script fails after its imports"), "{log}");
+}
+
+#[test]
+fn atexit_functions_run_when_a_child_exits_unless_destroy_interpreter_is_off() {
+    for (setting, runs) in [("", true), ("WSGIDestroyInterpreter Off\n", false)] {
+        let mut h = Httpd::start(Mpm::Event, &(mount("/p") + setting + ONE_CHILD));
+        let marker = h.root.join("scratch/atexit-ran");
+        let r = h.get(&format!("/p/atexit?file={}", marker.display()));
+        assert_eq!(r.text(), "registered");
+        let log = h.stop_in_place();
+        assert_eq!(marker.exists(), runs, "{setting:?}:\n{log}");
+        assert!(crash_lines(&log).is_empty(), "{log}");
+    }
 }

@@ -5,6 +5,7 @@
 //! start-up log line that says what happens instead.
 use crate::config::{cmd, dir_conf, err, main_server_conf, origin, text};
 use crate::ffi::{self, log, raw};
+use crate::sync::LockExt;
 use std::ffi::{c_char, c_int, c_void};
 
 /// WSGIMapHEADToGET's three settings.
@@ -32,6 +33,29 @@ pub struct ProcessOptions {
     /// WSGIPythonEggs: PYTHON_EGG_CACHE for pkg_resources.
     pub eggs: Option<String>,
     pub verbose: Option<bool>,
+    /// WSGIDestroyInterpreter (default On): atexit functions run when the child exits.
+    pub destroy_interpreter: Option<bool>,
+}
+
+/// Start-up lines about directives read in this pass of the configuration,
+/// written to the error log once it is open (post_config), where an
+/// administrator looks, rather than to the terminal during parsing.
+static NOTES: std::sync::Mutex<Vec<(u32, String)>> = std::sync::Mutex::new(Vec::new());
+
+fn note(level: u32, line: String) {
+    NOTES.locked().push((level, line));
+}
+
+/// A configuration pass begins: forget the last one's lines.
+pub fn clear_notes() {
+    NOTES.locked().clear();
+}
+
+/// Writes this pass's lines to the error log of `s` (the main server).
+pub fn log_notes(s: *const raw::server_rec) {
+    for (level, line) in NOTES.locked().iter() {
+        log::serror(s, *level, line);
+    }
 }
 
 /// The name of the directive being read.
@@ -78,10 +102,9 @@ unsafe extern "C" fn set_process_flag(cmd: *mut raw::cmd_parms, _m: *mut c_void,
             2 => {
                 o.restrict_embedded = v;
                 if on != 0 {
-                    log::serror(
-                        std::ptr::null(),
+                    note(
                         log::APLOG_WARNING,
-                        &format!(
+                        format!(
                             "WSGIRestrictEmbedded On ({}): mod_pyrite runs WSGI applications only embedded in httpd's children, so every WSGI request will be answered 500",
                             origin(cmd)
                         ),
@@ -89,13 +112,13 @@ unsafe extern "C" fn set_process_flag(cmd: *mut raw::cmd_parms, _m: *mut c_void,
                 }
             }
             3 => o.dont_write_bytecode = v,
+            5 => o.destroy_interpreter = v,
             _ => {
                 o.verbose = v;
                 if on != 0 {
-                    log::serror(
-                        std::ptr::null(),
+                    note(
                         log::APLOG_NOTICE,
-                        &format!(
+                        format!(
                             "WSGIVerboseDebugging On ({}): each WSGI script load and reload is logged at notice level; for more, raise LogLevel",
                             origin(cmd)
                         ),
@@ -153,7 +176,6 @@ fn instead(directive: &str) -> &'static str {
         "WSGIAcceptMutex" => "it picks the lock daemon processes take around accept(); mod_pyrite has no daemon processes (httpd's own Mutex directive governs the children's accept lock)",
         "WSGISocketRotation" => "it names daemon process sockets; mod_pyrite has no daemon processes",
         "WSGIIgnoreActivity" => "it exempts URLs from a daemon process's inactivity-timeout; mod_pyrite has no daemon processes",
-        "WSGIDestroyInterpreter" => "mod_pyrite leaves Python running until the child exits; register clean-up with atexit or apache.register_cleanup",
         "WSGINewRelicConfigFile" | "WSGINewRelicEnvironment" => {
             "mod_pyrite does not start the New Relic agent; call newrelic.agent.initialize() in the WSGI script instead"
         }
@@ -166,10 +188,9 @@ fn instead(directive: &str) -> &'static str {
 unsafe extern "C" fn note_accepted(cmd: *mut raw::cmd_parms, _m: *mut c_void, args: *const c_char) -> *const c_char {
     crate::guard::or(std::ptr::null(), || unsafe {
         let n = name(cmd);
-        log::serror(
-            std::ptr::null(),
+        note(
             log::APLOG_NOTICE,
-            &format!("{n} {} ({}) accepted and not applied: {}", text(args), origin(cmd), instead(&n)),
+            format!("{n} {} ({}) accepted and not applied: {}", text(args), origin(cmd), instead(&n)),
         );
         std::ptr::null()
     })
@@ -208,8 +229,8 @@ pub const COMMANDS: [raw::command_rec; 21] = [
         c"accepted, not applied: daemon processes only"),
     cmd(c"WSGIIgnoreActivity", raw::cmd_func { raw_args: Some(note_accepted) }, 0, DIR, raw::cmd_how_RAW_ARGS,
         c"accepted, not applied: daemon processes only"),
-    cmd(c"WSGIDestroyInterpreter", raw::cmd_func { raw_args: Some(note_accepted) }, 0, raw::RSRC_CONF, raw::cmd_how_RAW_ARGS,
-        c"accepted, not applied: Python runs until the child exits"),
+    cmd(c"WSGIDestroyInterpreter", raw::cmd_func { flag: Some(set_process_flag) }, 5, raw::RSRC_CONF, raw::cmd_how_FLAG,
+        c"On (default): the functions registered with atexit run when a child exits; Off: they do not"),
     cmd(c"WSGINewRelicConfigFile", raw::cmd_func { raw_args: Some(note_accepted) }, 0, raw::RSRC_CONF, raw::cmd_how_RAW_ARGS,
         c"accepted, not applied: start the New Relic agent in the WSGI script"),
     cmd(c"WSGINewRelicEnvironment", raw::cmd_func { raw_args: Some(note_accepted) }, 0, raw::RSRC_CONF, raw::cmd_how_RAW_ARGS,

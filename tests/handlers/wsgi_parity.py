@@ -174,6 +174,17 @@ def application(environ, start_response):
     if path == "/file-reads":
         return reply(start_response, str(len(READS)))
 
+    if path == "/atexit":
+        import atexit
+        target = parse_qs(environ.get("QUERY_STRING", "")).get("file", [""])[0]
+
+        def at_exit():
+            with open(target, "w") as f:
+                f.write("atexit ran in %d" % os.getpid())
+
+        atexit.register(at_exit)
+        return reply(start_response, "registered")
+
     if path == "/modules":
         return reply(start_response, json.dumps(sorted(m for m in sys.modules if m.startswith("parity_"))))
 
