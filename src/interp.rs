@@ -74,7 +74,9 @@ pub fn init_child(pchild: *mut raw::apr_pool_t, s: *mut raw::server_rec) {
                 crate::wsgi::logstream::Restrictions {
                     stdin: w.restrict_stdin.unwrap_or(false),
                     stdout: sc.restrict_stdout.unwrap_or(false),
-                    signal: w.restrict_signal.unwrap_or(true),
+                    // On by default where WSGI applications run, as under mod_wsgi;
+                    // a mod_python-only site keeps mod_python's unrestricted signal.signal.
+                    signal: w.restrict_signal.unwrap_or_else(|| uses_wsgi(s)),
                 },
             )?;
             crate::wsgi::app::VERBOSE.store(w.verbose.unwrap_or(false), std::sync::atomic::Ordering::Relaxed);
@@ -142,6 +144,21 @@ pub fn init_child(pchild: *mut raw::apr_pool_t, s: *mut raw::server_rec) {
         n_states,
         t_states.as_secs_f64() * 1e3
     ));
+}
+
+/// Whether any server of the configuration mounts or imports a WSGI script.
+fn uses_wsgi(s: *mut raw::server_rec) -> bool {
+    let mut server = s;
+    while !server.is_null() {
+        // SAFETY: the server list of the running configuration.
+        if let Some(sc) = unsafe { crate::config::server_config(server) } {
+            if !sc.wsgi_aliases.is_empty() || !sc.wsgi_imports.is_empty() {
+                return true;
+            }
+        }
+        server = unsafe { (*server).next };
+    }
+    false
 }
 
 fn run_import(py: Python<'_>, s: *mut raw::server_rec, dc: &DirConfig, decl: &ImportDecl) {

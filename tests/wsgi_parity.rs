@@ -176,6 +176,13 @@ fn restrictions_on_stdin_stdout_and_signals() {
     // The real signal.signal answers: request threads are not Python's main thread.
     let t = h.get("/p/signal").text();
     assert!(t.starts_with("ValueError:signal only works in main thread"), "{t}");
+    drop(h);
+    // A mod_python-only site keeps mod_python's signal.signal.
+    let h = Httpd::start(Mpm::Event, &location("/mp", "wsgi_parity", ""));
+    assert_eq!(h.get("/mp").text(), "signal.signal");
+    drop(h);
+    let h = Httpd::start(Mpm::Event, &(location("/mp", "wsgi_parity", "") + &mount("/p")));
+    assert_eq!(h.get("/mp").text(), "mod_wsgi._signal_intercept");
 }
 
 #[test]

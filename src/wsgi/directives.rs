@@ -21,7 +21,7 @@ pub enum MapHead {
 #[derive(Clone, Default)]
 pub struct ProcessOptions {
     pub restrict_stdin: Option<bool>,
-    /// Default On, as in mod_wsgi.
+    /// Default On where WSGI scripts are configured, as in mod_wsgi.
     pub restrict_signal: Option<bool>,
     /// WSGIRestrictEmbedded On: this module has only embedded mode, so WSGI requests are refused.
     pub restrict_embedded: Option<bool>,
@@ -208,7 +208,7 @@ pub const COMMANDS: [raw::command_rec; 21] = [
     cmd(c"WSGIRestrictStdin", raw::cmd_func { flag: Some(set_process_flag) }, 0, raw::RSRC_CONF, raw::cmd_how_FLAG,
         c"On: any use of sys.stdin raises OSError (default Off)"),
     cmd(c"WSGIRestrictSignal", raw::cmd_func { flag: Some(set_process_flag) }, 1, raw::RSRC_CONF, raw::cmd_how_FLAG,
-        c"On (default): signal.signal() from applications is logged and ignored (httpd owns the signals)"),
+        c"On (default where WSGI scripts are configured): signal.signal() from applications is logged and ignored (httpd owns the signals)"),
     cmd(c"WSGIRestrictEmbedded", raw::cmd_func { flag: Some(set_process_flag) }, 2, raw::RSRC_CONF, raw::cmd_how_FLAG,
         c"On: refuses WSGI requests (mod_pyrite runs them only embedded)"),
     cmd(c"WSGIDontWriteBytecode", raw::cmd_func { flag: Some(set_process_flag) }, 3, raw::RSRC_CONF, raw::cmd_how_FLAG,

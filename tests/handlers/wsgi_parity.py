@@ -189,3 +189,11 @@ def application(environ, start_response):
         return reply(start_response, json.dumps(sorted(m for m in sys.modules if m.startswith("parity_"))))
 
     return reply(start_response, "unknown path " + path, "404 Not Found")
+
+
+def handler(req):
+    """mod_python's view (PythonHandler wsgi_parity): is signal.signal the real one?"""
+    import signal
+    req.content_type = "text/plain"
+    req.write(signal.signal.__module__ + "." + signal.signal.__qualname__)
+    return 0
