@@ -199,7 +199,9 @@ fn python_start_up_directives_reach_the_interpreter() {
         serde_json::json!(["ignore::DeprecationWarning", "error::ResourceWarning"])
     );
     assert_eq!(v["egg_cache"], h.root.join("scratch/eggs").to_str().unwrap());
-    let out = std::process::Command::new("python3")
+    // The Python the module embeds (the Makefile exports PYO3_PYTHON).
+    let python = std::env::var("PYO3_PYTHON").unwrap_or_else(|_| "/usr/bin/python3".into());
+    let out = std::process::Command::new(python)
         .args(["-c", "print(hash('mod_pyrite parity'))"])
         .env("PYTHONHASHSEED", "12345")
         .output()
