@@ -232,7 +232,6 @@ fn daemon_only_and_outside_directives_start_and_say_what_happens_instead() {
     for name in [
         "WSGIAcceptMutex",
         "WSGISocketRotation",
-        "WSGIDestroyInterpreter",
         "WSGINewRelicConfigFile",
         "WSGINewRelicEnvironment",
         "WSGIServerMetrics",
