@@ -14,7 +14,6 @@ filled in from httpd's MPM when the child starts.
 """
 import io
 import sys
-import traceback
 
 from _apache import FileWrapper, Input, Log, log_error
 
@@ -60,6 +59,7 @@ def _signal_intercept(signum, handler):
     """signal.signal under WSGIRestrictSignal On: httpd owns the child's
     signals, so the request is logged with where it came from and ignored."""
     import signal
+    import traceback
     stack = "".join(traceback.format_stack(limit=8)[:-1]).rstrip()
     log_error("mod_pyrite: signal.signal(%r, ...) ignored: WSGIRestrictSignal On (httpd "
               "handles this process's signals)\n%s" % (signum, stack), 4)
