@@ -28,7 +28,9 @@ pub fn init_child(pchild: *mut raw::apr_pool_t, s: *mut raw::server_rec) {
     pyo3::append_to_inittab!(pyrite);
     // SAFETY: s is the main server of the running configuration.
     let home = unsafe { crate::config::server_config(s) }.and_then(|c| c.python_home.clone());
-    let process = unsafe { crate::config::server_config(s) }.map(|c| c.wsgi_process.clone()).unwrap_or_default();
+    let process = unsafe { crate::config::server_config(s) }
+        .map(|c| c.wsgi_process.clone())
+        .unwrap_or_default();
     if let Some(eggs) = &process.eggs {
         // pkg_resources reads it from the environment (WSGIPythonEggs).
         // SAFETY: no other thread runs in this child yet.

@@ -40,12 +40,24 @@ fn write_readable(path: &std::path::Path, text: &str) {
 fn start_response_raises_mod_wsgis_exceptions() {
     let h = Httpd::start(Mpm::Event, &mount("/p"));
     let cases: &[(&str, &str)] = &[
-        ("bad-headers?case=str", "TypeError:start_response() argument 2 must be list, not str"),
-        ("bad-headers?case=tuple", "TypeError:start_response() argument 2 must be list, not tuple"),
-        ("bad-headers?case=dict", "TypeError:start_response() argument 2 must be list, not dict"),
+        (
+            "bad-headers?case=str",
+            "TypeError:start_response() argument 2 must be list, not str",
+        ),
+        (
+            "bad-headers?case=tuple",
+            "TypeError:start_response() argument 2 must be list, not tuple",
+        ),
+        (
+            "bad-headers?case=dict",
+            "TypeError:start_response() argument 2 must be list, not dict",
+        ),
         ("bad-headers?case=empty-name", "ValueError:header name is empty"),
         ("bad-headers?case=space-name", "ValueError:space character in header name: b'X Foo'"),
-        ("bad-headers?case=tab-name", "ValueError:control character in header name: b'X\\tFoo'"),
+        (
+            "bad-headers?case=tab-name",
+            "ValueError:control character in header name: b'X\\tFoo'",
+        ),
         (
             "bad-headers?case=crlf-value",
             "ValueError:carriage return/line feed character in header value: b'a\\r\\nSet-Cookie: x=1'",
@@ -57,11 +69,23 @@ fn start_response_raises_mod_wsgis_exceptions() {
         ),
         ("bad-headers?case=not-a-tuple", "TypeError:each header must be a 2-tuple, not str"),
         ("bad-headers?case=three", "ValueError:each header must be a 2-tuple, got length 3"),
-        ("bad-status?case=no-digits", "ValueError:status code must be a 3 digit integer: b'OK'"),
-        ("bad-status?case=four-digits", "ValueError:status code must be a 3 digit integer: b'2000 OK'"),
+        (
+            "bad-status?case=no-digits",
+            "ValueError:status code must be a 3 digit integer: b'OK'",
+        ),
+        (
+            "bad-status?case=four-digits",
+            "ValueError:status code must be a 3 digit integer: b'2000 OK'",
+        ),
         ("bad-status?case=no-space", "ValueError:no space following status code: b'200OK'"),
-        ("bad-status?case=ctl", "ValueError:control character in status reason phrase: b'200 OK\\r\\nX: y'"),
-        ("bad-exc-info", "RuntimeError:start_response() argument 'exc_info' must be a 3-tuple or None"),
+        (
+            "bad-status?case=ctl",
+            "ValueError:control character in status reason phrase: b'200 OK\\r\\nX: y'",
+        ),
+        (
+            "bad-exc-info",
+            "RuntimeError:start_response() argument 'exc_info' must be a 3-tuple or None",
+        ),
     ];
     for (path, want) in cases {
         let r = h.get(&format!("/p/{path}"));
@@ -246,7 +270,10 @@ fn daemon_only_and_outside_directives_start_and_say_what_happens_instead() {
     }
     assert_eq!(h.get("/p/method").text(), "method=GET");
     let log = h.wait_log("loaded as module");
-    assert!(log.contains("wsgi_parity.py loaded as module _mod_wsgi_"), "WSGIVerboseDebugging: {log}");
+    assert!(
+        log.contains("wsgi_parity.py loaded as module _mod_wsgi_"),
+        "WSGIVerboseDebugging: {log}"
+    );
 }
 
 #[test]
@@ -278,9 +305,7 @@ fn error_override_sendfile_and_restrict_embedded() {
 
 #[test]
 fn a_failed_script_import_leaves_no_half_imported_modules() {
-    let site = mount("/p")
-        + "WSGIPythonPath {SCRATCH}/lib\nWSGIScriptAlias /broken {SCRATCH}/broken.wsgi\n"
-        + ONE_CHILD;
+    let site = mount("/p") + "WSGIPythonPath {SCRATCH}/lib\nWSGIScriptAlias /broken {SCRATCH}/broken.wsgi\n" + ONE_CHILD;
     let h = Httpd::prepare(Mpm::Event, &site);
     let scratch = h.root.join("scratch");
     write_readable(&scratch.join("lib/parity_half.py"), "LOADED = True\n");

@@ -72,7 +72,10 @@ fn load<'py>(py: Python<'py>, path: &str) -> PyResult<Bound<'py, PyModule>> {
         if !added.is_empty() {
             crate::ffi::log::main_error(
                 crate::ffi::log::APLOG_INFO,
-                &format!("WSGI script {path} failed to load: {} module(s) it imported were removed from sys.modules again", added.len()),
+                &format!(
+                    "WSGI script {path} failed to load: {} module(s) it imported were removed from sys.modules again",
+                    added.len()
+                ),
             );
         }
         return Err(e);

@@ -155,7 +155,11 @@ unsafe extern "C" fn set_process_value(cmd: *mut raw::cmd_parms, _m: *mut c_void
             }
             2 => {
                 if v.is_empty() {
-                    return err(cmd, &n, "needs a warning filter (as python -W action:message:category:module:lineno)");
+                    return err(
+                        cmd,
+                        &n,
+                        "needs a warning filter (as python -W action:message:category:module:lineno)",
+                    );
                 }
                 o.warnings.push(v.to_string());
             }

@@ -117,7 +117,9 @@ impl LogStream {
     /// There is no descriptor to hand out: the lines go through httpd's logger.
     fn fileno(&self, py: Python<'_>) -> PyResult<i32> {
         let unsupported = py.import("io")?.getattr("UnsupportedOperation")?;
-        Err(PyErr::from_value(unsupported.call1(("the error log stream has no file descriptor",))?))
+        Err(PyErr::from_value(
+            unsupported.call1(("the error log stream has no file descriptor",))?,
+        ))
     }
 
     #[getter]
@@ -162,6 +164,8 @@ pub struct Restrictions {
 /// io.TextIOWrapper over a request's log stream: what wsgi.errors is.
 pub fn text_stream<'py>(py: Python<'py>, raw: &Bound<'py, LogStream>) -> PyResult<Bound<'py, PyAny>> {
     static WRAP: pyo3::sync::PyOnceLock<Py<PyAny>> = pyo3::sync::PyOnceLock::new();
-    let wrap = WRAP.get_or_try_init(py, || -> PyResult<Py<PyAny>> { Ok(py.import("mod_wsgi")?.getattr("_text_stream")?.unbind()) })?;
+    let wrap = WRAP.get_or_try_init(py, || -> PyResult<Py<PyAny>> {
+        Ok(py.import("mod_wsgi")?.getattr("_text_stream")?.unbind())
+    })?;
     wrap.bind(py).call1((raw,))
 }

@@ -199,7 +199,10 @@ fn accept_head(status: &Bound<'_, PyAny>, headers: &Bound<'_, PyAny>) -> PyResul
             .cast::<PyTuple>()
             .map_err(|_| PyTypeError::new_err(format!("each header must be a 2-tuple, not {}", type_name(&item))))?;
         if pair.len() != 2 {
-            return Err(PyValueError::new_err(format!("each header must be a 2-tuple, got length {}", pair.len())));
+            return Err(PyValueError::new_err(format!(
+                "each header must be a 2-tuple, got length {}",
+                pair.len()
+            )));
         }
         let (k, v) = (header_text(&pair.get_item(0)?)?, header_text(&pair.get_item(1)?)?);
         validate::header(&k, &v).map_err(PyValueError::new_err)?;
@@ -256,7 +259,9 @@ impl StartResponse {
         };
         let has_exc = exc_info.is_some_and(|e| !e.is_none());
         if has_exc && !exc_info.is_some_and(|e| e.cast::<PyTuple>().is_ok_and(|t| t.len() == 3)) {
-            return Err(PyRuntimeError::new_err("start_response() argument 'exc_info' must be a 3-tuple or None"));
+            return Err(PyRuntimeError::new_err(
+                "start_response() argument 'exc_info' must be a 3-tuple or None",
+            ));
         }
         if has_exc {
             if sent {

@@ -108,7 +108,10 @@ pub fn header(name: &str, value: &str) -> Result<(), String> {
     }
     let v = latin1_bytes(value);
     if v.iter().any(|&c| c == b'\r' || c == b'\n') {
-        return Err(format!("carriage return/line feed character in header value: {}", py_bytes_repr(&v)));
+        return Err(format!(
+            "carriage return/line feed character in header value: {}",
+            py_bytes_repr(&v)
+        ));
     }
     if v.iter().any(|&c| (c < 0x20 && c != b'\t') || c == 0x7f) {
         return Err(format!("control character in header value: {}", py_bytes_repr(&v)));
