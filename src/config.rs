@@ -657,7 +657,7 @@ unsafe extern "C" fn set_switch_interval(cmd: *mut raw::cmd_parms, _m: *mut c_vo
 
 /// httpd's command table; it holds only pointers to statics.
 #[repr(transparent)]
-pub struct CommandTable(pub [raw::command_rec; 65]);
+pub struct CommandTable(pub [raw::command_rec; 66]);
 // SAFETY: read-only after construction; the pointers are to 'static data.
 unsafe impl Sync for CommandTable {}
 
@@ -961,6 +961,7 @@ pub static COMMANDS: CommandTable = CommandTable([
     crate::wsgi::directives::COMMANDS[18],
     crate::wsgi::directives::COMMANDS[19],
     crate::wsgi::directives::COMMANDS[20],
+    crate::wsgi::directives::COMMANDS[21],
     // SAFETY: an all-zero command_rec ends the table, as httpd expects.
     unsafe { std::mem::zeroed() },
 ]);

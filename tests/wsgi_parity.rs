@@ -337,3 +337,30 @@ fn atexit_functions_run_when_a_child_exits_unless_destroy_interpreter_is_off() {
         assert!(crash_lines(&log).is_empty(), "{log}");
     }
 }
+
+#[test]
+fn handler_script_serves_resources_by_handler_name() {
+    let site = "WSGIHandlerScript parity-resource {HANDLERS}/wsgi_parity_handler.wsgi application-group=%{GLOBAL}\n\
+                <Directory {DOCS}>\n  AddHandler parity-resource .myext\n</Directory>\n";
+    let h = Httpd::start(Mpm::Event, site);
+    h.write_doc("page.myext", b"the resource");
+    let r = h.get("/page.myext");
+    assert_eq!(
+        (r.status, r.text().as_str()),
+        (200, "handled page.myext: the resource"),
+        "{}",
+        h.error_log()
+    );
+    assert_eq!(r.header_str("x-group").as_deref(), Some(""));
+    assert_eq!(h.get("/index.txt").text(), "static file\n", "other files are not touched");
+    let h = Httpd::prepare(
+        Mpm::Event,
+        "WSGIHandlerScript x {HANDLERS}/wsgi_parity_handler.wsgi process-group=daemon1\n",
+    );
+    let out = h.apachectl("configtest");
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && text.contains("process-group=daemon1: mod_pyrite has no daemon processes"),
+        "{text}"
+    );
+}

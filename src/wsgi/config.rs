@@ -22,9 +22,21 @@ pub struct WsgiDirConfig {
     pub pass_apache_request: Option<bool>,
     /// WSGIEnableSendfile: Off reads wsgi.file_wrapper files through Python.
     pub enable_sendfile: Option<bool>,
+    /// WSGIHandlerScript lines: handler names (for SetHandler/AddHandler) and their scripts.
+    pub handler_scripts: Option<Arc<Vec<Arc<super::directives::HandlerScript>>>>,
 }
 
 impl WsgiDirConfig {
+    /// The WSGIHandlerScript registered under `name` (the innermost, latest one).
+    pub fn handler_script(&self, name: &[u8]) -> Option<Arc<super::directives::HandlerScript>> {
+        self.handler_scripts
+            .as_ref()?
+            .iter()
+            .rev()
+            .find(|h| h.name.as_bytes() == name)
+            .cloned()
+    }
+
     pub fn merge(base: &Self, new: &Self) -> Self {
         WsgiDirConfig {
             callable: new.callable.clone().or_else(|| base.callable.clone()),
@@ -36,6 +48,11 @@ impl WsgiDirConfig {
             error_override: new.error_override.or(base.error_override),
             pass_apache_request: new.pass_apache_request.or(base.pass_apache_request),
             enable_sendfile: new.enable_sendfile.or(base.enable_sendfile),
+            handler_scripts: match (&base.handler_scripts, &new.handler_scripts) {
+                (Some(b), Some(n)) => Some(Arc::new(b.iter().chain(n.iter()).cloned().collect())),
+                (b, None) => b.clone(),
+                (None, n) => n.clone(),
+            },
         }
     }
 }

@@ -17,6 +17,73 @@ pub enum MapHead {
     Auto,
 }
 
+/// One WSGIHandlerScript line: `SetHandler name` or `AddHandler name .ext`
+/// then runs the script's `handle_request` for the resource.
+pub struct HandlerScript {
+    pub name: String,
+    pub path: String,
+    pub application_group: Option<String>,
+    pub pass_authorization: Option<bool>,
+}
+
+unsafe extern "C" fn set_handler_script(cmd: *mut raw::cmd_parms, m: *mut c_void, args: *const c_char) -> *const c_char {
+    crate::guard::or(c"mod_pyrite: internal error reading WSGIHandlerScript".as_ptr(), || unsafe {
+        const NAME: &str = "WSGIHandlerScript";
+        let words = match crate::config::split_words(text(args)) {
+            Ok(w) => w,
+            Err(e) => return err(cmd, NAME, &e),
+        };
+        let [name, path, options @ ..] = words.as_slice() else {
+            return err(
+                cmd,
+                NAME,
+                "needs a handler name and a script file (WSGIHandlerScript my-handler /srv/handler.wsgi)",
+            );
+        };
+        if !path.starts_with('/') {
+            return err(cmd, NAME, &format!("the script path {path:?} must be absolute"));
+        }
+        let mut h = HandlerScript {
+            name: name.clone(),
+            path: path.clone(),
+            application_group: None,
+            pass_authorization: None,
+        };
+        for w in options {
+            match w.split_once('=') {
+                Some(("process-group", v)) if v.is_empty() || v == "%{GLOBAL}" => {}
+                Some(("process-group", v)) => return err(
+                    cmd,
+                    NAME,
+                    &format!(
+                        "process-group={v}: mod_pyrite has no daemon processes; remove the option (the script runs in httpd's children)"
+                    ),
+                ),
+                Some(("application-group", v)) => h.application_group = Some(v.to_string()),
+                Some(("pass-authorization", v)) => {
+                    h.pass_authorization = Some(match v.to_ascii_lowercase().as_str() {
+                        "on" => true,
+                        "off" => false,
+                        _ => return err(cmd, NAME, &format!("pass-authorization={v}: use On or Off")),
+                    })
+                }
+                _ => {
+                    return err(
+                        cmd,
+                        NAME,
+                        &format!("invalid option {w:?} (process-group=, application-group=, pass-authorization=)"),
+                    )
+                }
+            }
+        }
+        let w = &mut dir_conf(m).wsgi;
+        let mut list: Vec<_> = w.handler_scripts.as_deref().cloned().unwrap_or_default();
+        list.push(std::sync::Arc::new(h));
+        w.handler_scripts = Some(std::sync::Arc::new(list));
+        std::ptr::null()
+    })
+}
+
 /// Process-wide settings, read from the main server when a child starts.
 #[derive(Clone, Default)]
 pub struct ProcessOptions {
@@ -202,7 +269,9 @@ unsafe extern "C" fn note_accepted(cmd: *mut raw::cmd_parms, _m: *mut c_void, ar
 
 const DIR: u32 = raw::RSRC_CONF | raw::ACCESS_CONF | raw::OR_FILEINFO;
 
-pub const COMMANDS: [raw::command_rec; 21] = [
+pub const COMMANDS: [raw::command_rec; 22] = [
+    cmd(c"WSGIHandlerScript", raw::cmd_func { raw_args: Some(set_handler_script) }, 0, DIR, raw::cmd_how_RAW_ARGS,
+        c"name script-file [application-group=...] [pass-authorization=On|Off]: SetHandler/AddHandler name runs the script's handle_request"),
     cmd(c"WSGIMapHEADToGET", raw::cmd_func { take1: Some(set_map_head) }, 0, DIR, raw::cmd_how_TAKE1,
         c"On|Off|Auto: a HEAD request reaches the application as GET (Auto: only when an output filter needs the body)"),
     cmd(c"WSGIErrorOverride", raw::cmd_func { flag: Some(set_dir_flag) }, 0, DIR, raw::cmd_how_FLAG,

@@ -130,12 +130,22 @@ fn application_group(r: *mut raw::request_rec, configured: Option<&str>, script_
 /// Called by httpd with a live request.
 pub unsafe extern "C" fn handler(r: *mut raw::request_rec) -> c_int {
     crate::guard::or(raw::HTTP_INTERNAL_SERVER_ERROR as c_int, || unsafe {
-        match ffi::cstr((*r).handler) {
-            Some(HANDLER) | Some(b"application/x-httpd-wsgi") => {}
-            _ => return DECLINED,
-        }
-        let script = ffi::cstr_lossy((*r).filename);
+        // wsgi-script runs the file itself; a WSGIHandlerScript name runs its
+        // script's handle_request for whatever resource the request maps to.
+        let handler_script = match ffi::cstr((*r).handler) {
+            Some(HANDLER) | Some(b"application/x-httpd-wsgi") => None,
+            Some(name) => match conf::dir_config(r).and_then(|d| d.wsgi.handler_script(name)) {
+                Some(h) => Some(h),
+                None => return DECLINED,
+            },
+            None => return DECLINED,
+        };
+        let script = match &handler_script {
+            Some(h) => h.path.clone(),
+            None => ffi::cstr_lossy((*r).filename),
+        };
         match (*r).finfo.filetype {
+            _ if handler_script.is_some() => {}
             raw::apr_filetype_e_APR_REG => {}
             raw::apr_filetype_e_APR_DIR => {
                 log::rerror(r, log::APLOG_ERR, &format!("WSGI script {script} is a directory"));
@@ -164,28 +174,35 @@ pub unsafe extern "C" fn handler(r: *mut raw::request_rec) -> c_int {
         }
         let alias = crate::request::state::get(r).and_then(|s| s.wsgi_alias.clone());
         let dc = conf::dir_config(r).map(|d| d.wsgi.clone()).unwrap_or_default();
-        let callable = alias
-            .as_ref()
-            .and_then(|a| a.callable.clone())
-            .or(dc.callable.clone())
-            .unwrap_or_else(|| "application".into());
+        let callable = match &handler_script {
+            // The name is fixed for handler scripts (WSGICallableObject does not apply).
+            Some(_) => "handle_request".to_string(),
+            None => alias
+                .as_ref()
+                .and_then(|a| a.callable.clone())
+                .or(dc.callable.clone())
+                .unwrap_or_else(|| "application".into()),
+        };
         let pass_auth = alias
             .as_ref()
             .and_then(|a| a.pass_authorization)
+            .or(handler_script.as_ref().and_then(|h| h.pass_authorization))
             .or(dc.pass_authorization)
             .unwrap_or(false);
         let group_cfg = alias
             .as_ref()
             .and_then(|a| a.application_group.clone())
+            .or(handler_script.as_ref().and_then(|h| h.application_group.clone()))
             .or(dc.application_group.clone());
         let (script_name, path_info) = script_name_and_path_info(r);
         let group = application_group(r, group_cfg.as_deref(), &script_name);
         let reloading = dc.script_reloading.unwrap_or(true);
-        let mtime_us = (*r).finfo.mtime;
+        // httpd stat()ed the script itself only when it is the resource.
+        let mtime_us = if handler_script.is_some() { None } else { Some((*r).finfo.mtime) };
         crate::locks::CURRENT_REQUEST.with(|c| c.set(r));
         let timing = crate::metrics::begin(r);
         let outcome = crate::interp::with_python(|py| {
-            let app = match app::application(py, &script, &callable, reloading, Some(mtime_us)) {
+            let app = match app::application(py, &script, &callable, reloading, mtime_us) {
                 Ok(a) => a,
                 Err(e) => {
                     adapter::log_exception(
