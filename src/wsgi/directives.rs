@@ -52,13 +52,15 @@ unsafe extern "C" fn set_handler_script(cmd: *mut raw::cmd_parms, m: *mut c_void
         for w in options {
             match w.split_once('=') {
                 Some(("process-group", v)) if v.is_empty() || v == "%{GLOBAL}" => {}
-                Some(("process-group", v)) => return err(
-                    cmd,
-                    NAME,
-                    &format!(
+                Some(("process-group", v)) => {
+                    return err(
+                        cmd,
+                        NAME,
+                        &format!(
                         "process-group={v}: mod_pyrite has no daemon processes; remove the option (the script runs in httpd's children)"
                     ),
-                ),
+                    )
+                }
                 Some(("application-group", v)) => h.application_group = Some(v.to_string()),
                 Some(("pass-authorization", v)) => {
                     h.pass_authorization = Some(match v.to_ascii_lowercase().as_str() {
