@@ -71,6 +71,7 @@ pub fn init_child(pchild: *mut raw::apr_pool_t, s: *mut raw::server_rec) {
                 sys.call_method1("setswitchinterval", (v,))?;
             }
             let w = &sc.wsgi_process;
+            let wsgi_site = uses_wsgi(s);
             crate::wsgi::logstream::install_std_streams(
                 py,
                 crate::wsgi::logstream::Restrictions {
@@ -78,11 +79,12 @@ pub fn init_child(pchild: *mut raw::apr_pool_t, s: *mut raw::server_rec) {
                     stdout: sc.restrict_stdout.unwrap_or(false),
                     // On by default where WSGI applications run, as under mod_wsgi;
                     // a mod_python-only site keeps mod_python's unrestricted signal.signal.
-                    signal: w.restrict_signal.unwrap_or_else(|| uses_wsgi(s)),
+                    signal: w.restrict_signal.unwrap_or(wsgi_site),
+                    as_mod_wsgi: wsgi_site,
                 },
             )?;
             crate::wsgi::app::VERBOSE.store(w.verbose.unwrap_or(false), std::sync::atomic::Ordering::Relaxed);
-            let mod_wsgi = py.import("mod_wsgi")?;
+            let mod_wsgi = py.import("_pyrite_wsgi")?;
             mod_wsgi.setattr("maximum_processes", crate::ffi::mpm::query(raw::AP_MPMQ_MAX_DAEMONS).max(1))?;
             mod_wsgi.setattr("threads_per_process", crate::ffi::mpm::query(raw::AP_MPMQ_MAX_THREADS).max(1))?;
             let site = py.import("site")?;
@@ -148,8 +150,11 @@ pub fn init_child(pchild: *mut raw::apr_pool_t, s: *mut raw::server_rec) {
     ));
 }
 
-/// Whether any server of the configuration mounts or imports a WSGI script.
+/// Whether the configuration mounts, imports or names a WSGI script.
 fn uses_wsgi(s: *mut raw::server_rec) -> bool {
+    if crate::wsgi::directives::HANDLER_SCRIPTS.load(std::sync::atomic::Ordering::Relaxed) {
+        return true;
+    }
     let mut server = s;
     while !server.is_null() {
         // SAFETY: the server list of the running configuration.

@@ -201,12 +201,12 @@ fn restrictions_on_stdin_stdout_and_signals() {
     let t = h.get("/p/signal").text();
     assert!(t.starts_with("ValueError:signal only works in main thread"), "{t}");
     drop(h);
-    // A mod_python-only site keeps mod_python's signal.signal.
+    // A mod_python-only site keeps mod_python's signal.signal and has no mod_wsgi module.
     let h = Httpd::start(Mpm::Event, &location("/mp", "wsgi_parity", ""));
-    assert_eq!(h.get("/mp").text(), "signal.signal");
+    assert_eq!(h.get("/mp").text(), "signal.signal|no mod_wsgi");
     drop(h);
     let h = Httpd::start(Mpm::Event, &(location("/mp", "wsgi_parity", "") + &mount("/p")));
-    assert_eq!(h.get("/mp").text(), "mod_wsgi._signal_intercept");
+    assert_eq!(h.get("/mp").text(), "_pyrite_wsgi._signal_intercept|mod_wsgi (4, 9, 4)");
 }
 
 #[test]
@@ -352,6 +352,7 @@ fn handler_script_serves_resources_by_handler_name() {
         h.error_log()
     );
     assert_eq!(r.header_str("x-group").as_deref(), Some(""));
+    assert_eq!(r.header_str("x-mod-wsgi").as_deref(), Some("4.9.4"), "a WSGI site sees mod_wsgi");
     assert_eq!(h.get("/index.txt").text(), "static file\n", "other files are not touched");
     let h = Httpd::prepare(
         Mpm::Event,

@@ -82,6 +82,7 @@ unsafe extern "C" fn set_handler_script(cmd: *mut raw::cmd_parms, m: *mut c_void
         let mut list: Vec<_> = w.handler_scripts.as_deref().cloned().unwrap_or_default();
         list.push(std::sync::Arc::new(h));
         w.handler_scripts = Some(std::sync::Arc::new(list));
+        HANDLER_SCRIPTS.store(true, std::sync::atomic::Ordering::Relaxed);
         std::ptr::null()
     })
 }
@@ -115,9 +116,13 @@ fn note(level: u32, line: String) {
     NOTES.locked().push((level, line));
 }
 
+/// Some WSGIHandlerScript was read in this configuration pass.
+pub static HANDLER_SCRIPTS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 /// A configuration pass begins: forget the last one's lines.
 pub fn clear_notes() {
     NOTES.locked().clear();
+    HANDLER_SCRIPTS.store(false, std::sync::atomic::Ordering::Relaxed);
 }
 
 /// Writes this pass's lines to the error log of `s` (the main server).

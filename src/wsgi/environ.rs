@@ -69,7 +69,7 @@ fn constants(py: Python<'_>) -> &'static Constants {
             t.set_item("SERVER_SOFTWARE", PyString::new(py, &banner))?;
             t.set_item("GATEWAY_INTERFACE", "CGI/1.1")?;
             t.set_item("mod_wsgi.process_group", "")?;
-            t.set_item("mod_wsgi.version", py.import("mod_wsgi")?.getattr("version")?)?;
+            t.set_item("mod_wsgi.version", py.import("_pyrite_wsgi")?.getattr("version")?)?;
             Ok(())
         };
         fill().expect("environ constants");

@@ -146,11 +146,17 @@ impl LogStream {
 /// no terminal: output would otherwise be lost), as io.TextIOWrapper streams
 /// with a `.buffer`; applies WSGIRestrictStdin/Stdout/Signal.
 pub fn install_std_streams(py: Python<'_>, restrict: Restrictions) -> PyResult<()> {
-    let m = py.import("mod_wsgi")?;
+    let m = py.import("_pyrite_wsgi")?;
     let stdout = Py::new(py, LogStream::for_server(log::APLOG_ERR))?;
     let stderr = Py::new(py, LogStream::for_server(log::APLOG_ERR))?;
-    m.getattr("_install")?
-        .call1((stdout, stderr, restrict.stdin, restrict.stdout, restrict.signal))?;
+    m.getattr("_install")?.call1((
+        stdout,
+        stderr,
+        restrict.stdin,
+        restrict.stdout,
+        restrict.signal,
+        restrict.as_mod_wsgi,
+    ))?;
     Ok(())
 }
 
@@ -159,13 +165,15 @@ pub struct Restrictions {
     pub stdin: bool,
     pub stdout: bool,
     pub signal: bool,
+    /// WSGI scripts are configured: `import mod_wsgi` finds the module, as under mod_wsgi.
+    pub as_mod_wsgi: bool,
 }
 
 /// io.TextIOWrapper over a request's log stream: what wsgi.errors is.
 pub fn text_stream<'py>(py: Python<'py>, raw: &Bound<'py, LogStream>) -> PyResult<Bound<'py, PyAny>> {
     static WRAP: pyo3::sync::PyOnceLock<Py<PyAny>> = pyo3::sync::PyOnceLock::new();
     let wrap = WRAP.get_or_try_init(py, || -> PyResult<Py<PyAny>> {
-        Ok(py.import("mod_wsgi")?.getattr("_text_stream")?.unbind())
+        Ok(py.import("_pyrite_wsgi")?.getattr("_text_stream")?.unbind())
     })?;
     wrap.bind(py).call1((raw,))
 }

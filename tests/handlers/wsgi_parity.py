@@ -192,8 +192,14 @@ def application(environ, start_response):
 
 
 def handler(req):
-    """mod_python's view (PythonHandler wsgi_parity): is signal.signal the real one?"""
+    """mod_python's view (PythonHandler wsgi_parity): is signal.signal the
+    real one, and is there a mod_wsgi module?"""
     import signal
     req.content_type = "text/plain"
-    req.write(signal.signal.__module__ + "." + signal.signal.__qualname__)
+    try:
+        import mod_wsgi
+        found = "mod_wsgi %s" % (mod_wsgi.version,)
+    except ImportError:
+        found = "no mod_wsgi"
+    req.write("%s.%s|%s" % (signal.signal.__module__, signal.signal.__qualname__, found))
     return 0

@@ -2,12 +2,14 @@
 
 mod_wsgi puts a module of this name into every interpreter it starts, and
 code checks it to learn where it runs (``import mod_wsgi`` succeeding means
-"running inside httpd"). mod_pyrite's copy holds the attributes mod_wsgi 4.9
-documents. Every application group shares each child's one interpreter, the
-main one, so ``application_group`` is the empty string (mod_wsgi's name for
-``%{GLOBAL}``); the group a request was routed to is in its environ, under
-``mod_wsgi.application_group``. There are no daemon processes, so
-``process_group`` is empty too.
+"running inside httpd under mod_wsgi"). Where the configuration runs WSGI
+scripts, mod_pyrite enters this module in ``sys.modules`` as ``mod_wsgi`` at
+child start; a mod_python-only site does not see it, as under mod_python.
+It holds the attributes mod_wsgi 4.9 documents. Every application group
+shares each child's one interpreter, the main one, so ``application_group``
+is the empty string (mod_wsgi's name for ``%{GLOBAL}``); the group a request
+was routed to is in its environ, under ``mod_wsgi.application_group``. There
+are no daemon processes, so ``process_group`` is empty too.
 
 The per-process numbers (``maximum_processes``, ``threads_per_process``) are
 filled in from httpd's MPM when the child starts.
@@ -48,6 +50,11 @@ class Restricted(object):
         return "<mod_wsgi.Restricted %s>" % self._stream
 
 
+# Named as mod_wsgi names its types, whether or not the module is entered
+# as mod_wsgi (code compares type names).
+Restricted.__module__ = "mod_wsgi"
+
+
 def _text_stream(raw):
     """A text stream over a Log (what sys.stdout, sys.stderr and
     wsgi.errors are): .buffer is the Log, which takes bytes."""
@@ -69,8 +76,11 @@ def _signal_intercept(signum, handler):
         return None
 
 
-def _install(stdout_log, stderr_log, restrict_stdin, restrict_stdout, restrict_signal):
+def _install(stdout_log, stderr_log, restrict_stdin, restrict_stdout, restrict_signal,
+             as_mod_wsgi):
     """Called once per child at start-up."""
+    if as_mod_wsgi:
+        sys.modules["mod_wsgi"] = sys.modules[__name__]
     sys.stdout = Restricted("sys.stdout", "WSGIRestrictStdout") if restrict_stdout \
         else _text_stream(stdout_log)
     sys.stderr = _text_stream(stderr_log)
