@@ -214,9 +214,11 @@ fn call<T>(
                 pass_authorization: false,
                 application_group: &group,
                 process_group: "",
+                head_as_get: false,
+                pass_apache_request: false,
             };
             // SAFETY: as above.
-            let env = unsafe { environ::build(py, r, &spec, py.None().into_bound(py), errors.bind(py).clone().into_any())? };
+            let env = unsafe { environ::build(py, r, &spec, py.None().into_bound(py), super::logstream::text_stream(py, errors.bind(py))?)? };
             // An access check reads no request body.
             env.del_item("wsgi.input")?;
             super::ssl::add_to_environ(py, &env, life.clone())?;
