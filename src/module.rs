@@ -127,6 +127,7 @@ unsafe extern "C" fn post_config(
             return raw::HTTP_INTERNAL_SERVER_ERROR as c_int;
         }
         crate::metrics::shm::create(pconf, s);
+        crate::bytecode::prepare(pconf, s);
         crate::capacity::log_summary(s);
         if crate::config::INTERPRETERS_NAMED.load(std::sync::atomic::Ordering::Relaxed) {
             log::serror(s, log::APLOG_NOTICE, "mod_pyrite: PythonInterpreter, PythonInterpPerDirectory and PythonInterpPerDirective name interpreters, but every handler of a child runs in its one main interpreter (modules and globals are shared); req.interpreter reports the name mod_python would have used");
