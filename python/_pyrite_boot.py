@@ -97,11 +97,12 @@ def private_bytecode(cache_dir):
     none) from now on."""
     import site
     PrivateBytecodeLoader.cache_dir = cache_dir.rstrip("/") if cache_dir else None
+    # The user's own site-packages is not Python's: www-data's is under /var/www.
     own = [os.path.dirname(os.__file__)]
     try:
-        own += site.getsitepackages() + [site.getusersitepackages()]
+        own += site.getsitepackages()
     except AttributeError:
-        pass  # a site module without them (virtualenv's older one)
+        pass  # a site module without it (virtualenv's older one)
     own = tuple(os.path.abspath(d).rstrip("/") + "/" for d in own if d)
     machinery = importlib.machinery
     loaders = ((machinery.ExtensionFileLoader, machinery.EXTENSION_SUFFIXES),
