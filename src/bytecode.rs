@@ -80,7 +80,11 @@ pub unsafe fn prepare(pconf: *mut raw::apr_pool_t, s: *mut raw::server_rec) {
                 Chosen::Beside => "in __pycache__ beside its source (PyriteBytecodeCache beside)".into(),
                 Chosen::Off => "nowhere: it is compiled at each import (PyriteBytecodeCache off)".into(),
             };
-            log::serror(s, log::APLOG_INFO, &format!("mod_pyrite: the bytecode of application code is kept {what}"));
+            log::serror(
+                s,
+                log::APLOG_INFO,
+                &format!("mod_pyrite: the bytecode of application code is kept {what}"),
+            );
             c
         }
         Err(e) => {
@@ -113,7 +117,10 @@ fn make_dir(path: &std::ffi::CStr) -> Result<(), String> {
     // SAFETY: path is NUL-terminated; the descriptor is owned right away.
     let fd = unsafe { libc::open(path.as_ptr(), flags) };
     if fd < 0 {
-        return Err(fail("open (it must be a directory, not a symlink)", std::io::Error::last_os_error()));
+        return Err(fail(
+            "open (it must be a directory, not a symlink)",
+            std::io::Error::last_os_error(),
+        ));
     }
     // SAFETY: fd was just opened and is not owned elsewhere.
     let dir = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(fd) });
@@ -130,4 +137,20 @@ fn make_dir(path: &std::ffi::CStr) -> Result<(), String> {
     }
     dir.set_permissions(std::fs::Permissions::from_mode(0o700))
         .map_err(|e| format!("{}: chmod: {e}", path.to_string_lossy()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_parse() {
+        assert_eq!(Setting::parse("Private"), Ok(Setting::Private));
+        assert_eq!(Setting::parse("beside"), Ok(Setting::Beside));
+        assert_eq!(Setting::parse("OFF"), Ok(Setting::Off));
+        assert_eq!(Setting::parse("/var/cache/pyc/"), Ok(Setting::Directory("/var/cache/pyc".into())));
+        for bad in ["", "/", "//", "relative/dir", "on"] {
+            assert!(Setting::parse(bad).is_err(), "{bad:?}");
+        }
+    }
 }

@@ -51,7 +51,10 @@ fn start(setting: &str) -> Httpd {
     }
     write(&app.join("page.py"), PAGE);
     write(&app.join("helper.py"), HELPER);
-    write(&aliased.join("other.py"), &PAGE.replace("import helper", "helper = type('h', (), {'NAME': 'aliased'})"));
+    write(
+        &aliased.join("other.py"),
+        &PAGE.replace("import helper", "helper = type('h', (), {'NAME': 'aliased'})"),
+    );
     restart(&mut h);
     h
 }
@@ -116,13 +119,23 @@ fn handler_bytecode_goes_to_a_private_directory_and_is_read_back_from_it() {
             mirrored.display()
         );
     }
-    assert!(pycs.iter().any(|p| p.to_string_lossy().contains("/aliased/other.cpython-")), "{pycs:?}");
-    assert!(h.error_log().contains("the bytecode of application code is kept in"), "{}", h.error_log());
+    assert!(
+        pycs.iter().any(|p| p.to_string_lossy().contains("/aliased/other.cpython-")),
+        "{pycs:?}"
+    );
+    assert!(
+        h.error_log().contains("the bytecode of application code is kept in"),
+        "{}",
+        h.error_log()
+    );
 
     // The next start reads the bytecode back: replace page's with the
     // compilation of another text under page's header (its source's mtime and
     // size), and the new children run that.
-    let page_pyc = pycs.iter().find(|p| p.parent() == Some(&mirrored) && p.to_string_lossy().contains("/page.")).unwrap();
+    let page_pyc = pycs
+        .iter()
+        .find(|p| p.parent() == Some(&mirrored) && p.to_string_lossy().contains("/page."))
+        .unwrap();
     h.stop_in_place();
     let script = "import marshal,sys\nhead=open(sys.argv[1],'rb').read()[:16]\n\
                   code=compile(\"from mod_python import apache\\ndef handler(req):\\n    req.write('read from the private directory')\\n    return apache.OK\\n\",sys.argv[2],'exec')\n\

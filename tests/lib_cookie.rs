@@ -140,11 +140,7 @@ fn cookie_parsing_work_is_linear_in_the_header_length() {
         .output()
         .expect("python3 runs");
     let report = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{report}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{report}{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(report.lines().filter(|l| l.contains("(ok,")).count(), 63, "{report}");
 }
 
