@@ -88,8 +88,27 @@ class PrivateBytecodeLoader(importlib.machinery.SourceFileLoader):
 
     def set_data(self, path, data, *, _mode=0o666):
         private = self._private(path)
-        if private is not None:
-            super().set_data(private, data, _mode=_mode)
+        if private is None:
+            return
+        if private is path:
+            return super().set_data(path, data, _mode=_mode)
+        # CPython names its temporary file after id(path), which is the same
+        # number in every child forked from one parent: one child dying while
+        # it writes would keep that file from the others for good. This name
+        # is the process's own, in a directory only httpd's user enters.
+        tmp = "%s.%d.tmp" % (private, os.getpid())
+        try:
+            os.makedirs(os.path.dirname(private), 0o700, exist_ok=True)
+            flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC
+            with open(os.open(tmp, flags, 0o600), "wb") as f:
+                f.write(data)
+            os.replace(tmp, private)
+        except OSError:
+            # As CPython does: bytecode that cannot be kept is compiled again.
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
 
 
 def private_bytecode(cache_dir):

@@ -115,8 +115,10 @@ fn handler_bytecode_goes_to_a_private_directory_and_is_read_back_from_it() {
     for name in ["page", "helper"] {
         assert!(
             pycs.iter().any(|p| p.parent() == Some(&mirrored) && p.file_name().unwrap().to_string_lossy().starts_with(&format!("{name}.cpython-"))),
-            "{name}'s bytecode in {}: {pycs:?}",
-            mirrored.display()
+            "{name}'s bytecode in {}: {pycs:?}; there: {:?}\n{}",
+            mirrored.display(),
+            std::fs::read_dir(&mirrored).map(|d| d.flatten().map(|e| e.file_name()).collect::<Vec<_>>()),
+            h.error_log()
         );
     }
     assert!(
