@@ -288,6 +288,8 @@ pub struct ServerConfig {
     pub switch_interval: Option<f64>,
     /// PyritePreload: import handler modules at child start (default On; main server only).
     pub preload: Option<bool>,
+    /// PyriteBytecodeCache: where application code's bytecode goes (main server only).
+    pub bytecode_cache: Option<crate::bytecode::Setting>,
     /// PythonConnectionHandler: takes over the server's connections from HTTP.
     pub connection_handler: Option<Arc<crate::conn_handler::ConnHandlerDecl>>,
 }
@@ -630,6 +632,20 @@ unsafe extern "C" fn set_preload(cmd: *mut raw::cmd_parms, _m: *mut c_void, on: 
     })
 }
 
+unsafe extern "C" fn set_bytecode_cache(cmd: *mut raw::cmd_parms, _m: *mut c_void, arg: *const c_char) -> *const c_char {
+    crate::guard::or(std::ptr::null(), || unsafe {
+        let sc = match main_server_conf(cmd, "PyriteBytecodeCache") {
+            Ok(sc) => sc,
+            Err(e) => return e,
+        };
+        match crate::bytecode::Setting::parse(text(arg)) {
+            Ok(v) => sc.bytecode_cache = Some(v),
+            Err(e) => return err(cmd, "PyriteBytecodeCache", &e),
+        }
+        std::ptr::null()
+    })
+}
+
 unsafe extern "C" fn set_switch_interval(cmd: *mut raw::cmd_parms, _m: *mut c_void, arg: *const c_char) -> *const c_char {
     crate::guard::or(std::ptr::null(), || unsafe {
         let sc = match main_server_conf(cmd, "PyriteSwitchInterval") {
@@ -657,7 +673,7 @@ unsafe extern "C" fn set_switch_interval(cmd: *mut raw::cmd_parms, _m: *mut c_vo
 
 /// httpd's command table; it holds only pointers to statics.
 #[repr(transparent)]
-pub struct CommandTable(pub [raw::command_rec; 73]);
+pub struct CommandTable(pub [raw::command_rec; 74]);
 // SAFETY: read-only after construction; the pointers are to 'static data.
 unsafe impl Sync for CommandTable {}
 
@@ -936,6 +952,16 @@ pub static COMMANDS: CommandTable = CommandTable([
         raw::RSRC_CONF,
         raw::cmd_how_TAKE1,
         c"seconds: Python's thread switch interval (sys.setswitchinterval) in each child",
+    ),
+    cmd(
+        c"PyriteBytecodeCache",
+        raw::cmd_func {
+            take1: Some(set_bytecode_cache),
+        },
+        0,
+        raw::RSRC_CONF,
+        raw::cmd_how_TAKE1,
+        c"private (default), beside, off or a directory: where the bytecode of modules imported from outside Python's installation is kept",
     ),
     cmd(
         c"PyriteStatus",

@@ -265,7 +265,8 @@ fn start_python(home: Option<&str>, opts: &crate::wsgi::directives::ProcessOptio
 }
 
 /// Makes `import mod_python...` load the copy compiled into this module,
-/// ahead of anything else on sys.path.
+/// ahead of anything else on sys.path, and sends the bytecode of application
+/// code where PyriteBytecodeCache says (src/bytecode.rs).
 fn install_embedded(py: Python<'_>) -> PyResult<()> {
     let sources = PyDict::new(py);
     let mut boot_src = None;
@@ -280,6 +281,15 @@ fn install_embedded(py: Python<'_>) -> PyResult<()> {
     let code = std::ffi::CString::new(boot_src).expect("no NUL in boot source");
     let boot = PyModule::from_code(py, &code, c"<mod_pyrite>/_pyrite_boot.py", c"_pyrite_boot")?;
     boot.getattr("install")?.call1((sources,))?;
+    match crate::bytecode::chosen() {
+        crate::bytecode::Chosen::Beside => {}
+        crate::bytecode::Chosen::Directory(d) => {
+            boot.getattr("private_bytecode")?.call1((d,))?;
+        }
+        crate::bytecode::Chosen::Off => {
+            boot.getattr("private_bytecode")?.call1((py.None(),))?;
+        }
+    }
     Ok(())
 }
 

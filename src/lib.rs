@@ -4,6 +4,7 @@
 //! Layout: `ffi` is the only unsafe boundary to httpd/APR; `module` holds the
 //! record and hooks; `config` the directives; `interp` Python's life in a
 //! child; `request` the Python-visible objects; `handlers` phase dispatch.
+pub mod bytecode;
 pub mod capacity;
 pub mod config;
 pub mod conn_handler;

@@ -128,6 +128,7 @@ unsafe extern "C" fn post_config(
             return raw::HTTP_INTERNAL_SERVER_ERROR as c_int;
         }
         crate::metrics::shm::create(pconf, s);
+        crate::bytecode::prepare(pconf, s);
         crate::capacity::log_summary(s);
         crate::wsgi::notes::flush(s);
         if crate::config::INTERPRETERS_NAMED.load(std::sync::atomic::Ordering::Relaxed) {

@@ -300,34 +300,76 @@ class MarshalCookie(SignedCookie):
         self.unmarshal(secret)
 
 
-# One name=value pair (or a bare word, for flags such as Secure); a value may
-# be double-quoted (kept with its quotes, as mod_python does).
-_PAIR = re.compile(r"""
-    [\s,]*                       # separators before a pair
-    (?P<key>[^;=\s]+)            # the name
-    \s*(?:=\s*
-      (?P<val>"(?:[^\\"]|\\.)*"  # a quoted value
-      |[^;]*?)                   # or anything up to ';'
-    )?
-    \s*(?:;|\Z)
-""", re.VERBOSE)
+# A cookie header is read by a scanner whose work is linear in its length
+# whatever the header holds: one pattern with a lazy value before optional
+# white space took time quadratic in a run of spaces, holding the GIL while a
+# client's header was parsed. Each pattern below matches where the scanner
+# stands and can match a text in one way only, so a character is read a
+# bounded number of times (tests/support/cookie_work.py counts it).
+_SPACES = re.compile(r"\s*")
+_SEPARATORS = re.compile(r"[\s,]*")
+_NAME = re.compile(r"[^;=\s]*")
+_UNTIL_SEMICOLON = re.compile(r"[^;]*")
+# A double-quoted value; a backslash escapes the next character (not a newline).
+_QUOTED = re.compile(r'"(?:[^\\"]|\\.)*"')
+
+
+def _pairs(s):
+    """The (name, value) pairs of a cookie header in order; value is None for a
+    bare word (a flag such as Secure). Separators are ``;``, with white space
+    and commas before a name; a value runs to the next ``;`` without trailing
+    white space, or is a double-quoted string (kept with its quotes) followed
+    only by white space before ``;``. Text that is not a pair is skipped up to
+    the next ``;``."""
+    n = len(s)
+    pos = 0
+    while pos < n:
+        if s[pos] == ";":
+            pos += 1  # an empty pair
+            continue
+        start = _SEPARATORS.match(s, pos).end()
+        end = _NAME.match(s, start).end()
+        if end > start:
+            name = s[start:end]
+        else:
+            # No name where the separators stop (';', '=' or the end): a comma
+            # among the separators is the name, as the older pattern read it.
+            name = None
+            i = start - 1
+            while i >= pos:
+                if s[i] == ",":
+                    name = ","
+                    break
+                i -= 1
+        if name is not None:
+            i = _SPACES.match(s, end).end()
+            if i < n and s[i] == "=":
+                value_start = _SPACES.match(s, i + 1).end()
+                quoted = _QUOTED.match(s, value_start)
+                if quoted is not None:
+                    after = _SPACES.match(s, quoted.end()).end()
+                    if after == n or s[after] == ";":
+                        yield name, quoted.group()
+                        pos = after + 1
+                        continue
+                semicolon = _UNTIL_SEMICOLON.match(s, value_start).end()
+                yield name, s[value_start:semicolon].rstrip()
+                pos = semicolon + 1
+                continue
+            if i == n or s[i] == ";":
+                yield name, None
+                pos = i + 1
+                continue
+        else:
+            i = start
+        # Not a pair: go on after the next ';'.
+        pos = _UNTIL_SEMICOLON.match(s, i).end() + 1
 
 
 def _parse_cookies(s, cls, names, attributes):
     result = {}
     last = None
-    pos = 0
-    while pos < len(s):
-        m = _PAIR.match(s, pos)
-        if not m or m.end() == pos:
-            # Skip to the next pair after text that is not one.
-            nxt = s.find(";", pos)
-            if nxt < 0:
-                break
-            pos = nxt + 1
-            continue
-        pos = m.end()
-        key, val = m.group("key"), m.group("val")
+    for key, val in _pairs(s):
         attr = _ATTRIBUTES.get(key.lower()) if attributes else None
         if attr is not None and last is not None:
             try:

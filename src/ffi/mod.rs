@@ -7,6 +7,7 @@ pub mod brigade;
 pub mod log;
 pub mod mpm;
 pub mod pool;
+pub mod runtime;
 pub mod sendfile;
 pub mod ssl;
 pub mod table;
