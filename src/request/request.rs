@@ -24,6 +24,10 @@ pub struct Request {
     phase: Mutex<&'static str>,
     /// The <Location> of the handler running now.
     location: Mutex<Option<std::sync::Arc<str>>>,
+    /// The running phase's handler list and place in it (req.hlist).
+    running: Mutex<super::hlist::Running>,
+    /// The interpreter name the running phase was dispatched under (req.interpreter).
+    interpreter: Mutex<Option<String>>,
     headers_in: OnceLock<Py<Table>>,
     headers_out: OnceLock<Py<Table>>,
     err_headers_out: OnceLock<Py<Table>>,
@@ -84,6 +88,8 @@ impl Request {
             output: Mutex::new(Output::default()),
             phase: Mutex::new(phase),
             location: Mutex::new(None),
+            running: Mutex::new(Default::default()),
+            interpreter: Mutex::new(None),
             headers_in: OnceLock::new(),
             headers_out: OnceLock::new(),
             err_headers_out: OnceLock::new(),
@@ -106,6 +112,16 @@ impl Request {
 
     pub fn set_location(&self, location: Option<std::sync::Arc<str>>) {
         *self.location.locked() = location;
+    }
+
+    /// Records the handler about to run (what req.hlist shows).
+    pub fn set_running(&self, running: super::hlist::Running) {
+        *self.running.locked() = running;
+    }
+
+    /// Records the interpreter name a phase runs under (what req.interpreter shows).
+    pub fn set_interpreter(&self, name: Option<String>) {
+        *self.interpreter.locked() = name;
     }
 
     pub fn set_phase(&self, phase: &'static str) {
@@ -585,26 +601,28 @@ impl Request {
         self.r()?;
         Ok(*self.phase.locked())
     }
-    /// The interpreter name mod_python would use (the server's name); mod_pyrite
-    /// runs every handler of a child in its one main interpreter.
+    /// The name of the interpreter the running phase was dispatched under, as
+    /// mod_python names it (see interp_name); every name shares the child's
+    /// one main interpreter today.
     #[getter]
-    fn interpreter<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+    fn interpreter(&self) -> PyResult<String> {
         let r = self.r()?;
+        if let Some(name) = self.interpreter.locked().clone() {
+            return Ok(name);
+        }
         // SAFETY: r is live.
-        let conf = unsafe { config::dir_config(r) };
-        if let Some(name) = conf.and_then(|c| c.interpreter.clone()) {
-            return Ok(pyo3::types::PyString::new(py, &name).into_any());
-        }
-        if conf.is_some_and(|c| c.interp_per_directory == Some(true) || c.interp_per_directive == Some(true)) {
-            // mod_python names the interpreter after the file's directory.
-            let f = unsafe { ffi::cstr((*r).filename) }.unwrap_or_default();
-            let dir = match f.iter().rposition(|&b| b == b'/') {
-                Some(i) => &f[..=i],
-                None => f,
-            };
-            return Ok(convert::text(py, dir));
-        }
-        Ok(unsafe { convert::opt_text(py, (*(*r).server).server_hostname) })
+        let name = unsafe { crate::interp_name::for_request(r, config::dir_config(r), None) };
+        Ok(name.unwrap_or_else(|| crate::interp_name::MAIN.to_string()))
+    }
+
+    /// The handler list of the running phase, at the handler that runs.
+    #[getter]
+    fn hlist(&self) -> PyResult<super::hlist::HandlerList> {
+        let r = self.r()?;
+        let running = self.running.locked().clone();
+        // SAFETY: r is live.
+        let filename = unsafe { ffi::cstr((*r).filename) }.map(<[u8]>::to_vec);
+        Ok(super::hlist::HandlerList::new(running, filename))
     }
 
     /// The request's pool: values and cleanups that end with this request.
@@ -740,7 +758,10 @@ impl Request {
     }
 
     /// Adds `handler` ("module[::object]") to `phase` ("PythonFixupHandler", ...)
-    /// for this request; in the running phase it runs after the current handlers.
+    /// for this request: in the running phase it runs after the current
+    /// handlers, in a later phase after that phase's configured ones (a phase
+    /// with none configured runs it all the same). `dir` is put on sys.path
+    /// (made absolute, ending in '/'), as a <Directory> would be.
     #[pyo3(signature = (phase, handler, dir=None))]
     fn add_handler(&self, phase: &str, handler: &str, dir: Option<String>) -> PyResult<()> {
         let r = self.r()?;
@@ -748,20 +769,33 @@ impl Request {
             .iter()
             .copied()
             .find(|p| p.directive().eq_ignore_ascii_case(phase))
-            .ok_or_else(|| PyValueError::new_err(format!("unknown phase {phase:?} (e.g. \"PythonFixupHandler\")")))?;
+            .ok_or_else(|| pyo3::exceptions::PyIndexError::new_err(format!("Invalid phase: {phase} (e.g. \"PythonFixupHandler\")")))?;
         let (module, object) = config::parse_handler_spec(handler).map_err(PyValueError::new_err)?;
+        let directory = dir.map(|d| {
+            let cwd = std::env::current_dir()
+                .map(|c| c.to_string_lossy().into_owned())
+                .unwrap_or_else(|_| "/".into());
+            pyrite_text::dirpath::canonical_dir(&d, &cwd)
+        });
+        let parent = {
+            let running = self.running.locked();
+            running.list.get(running.index).cloned()
+        };
         let decl = std::sync::Arc::new(config::HandlerDecl {
             phase: p,
             module,
             object,
-            exts: Vec::new(),
-            directory: dir,
+            ext: None,
+            directory,
+            dir_wildcard: false,
             location: None,
+            location_pattern: false,
             origin: config::Origin {
                 file: "req.add_handler".into(),
                 line: 0,
             },
             silent: false,
+            parent,
             cache: Default::default(),
         });
         // SAFETY: r is live and served by this thread.
