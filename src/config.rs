@@ -252,6 +252,8 @@ pub struct DirConfig {
     pub filters: Option<Arc<Vec<Arc<crate::filters::FilterDecl>>>>,
     /// PyriteStatus: `SetHandler pyrite-status` serves the metrics here (default Off).
     pub status_page: Option<bool>,
+    /// The section's Require lines, noted with its Python directives (req.requires()).
+    pub requires: Option<Arc<Vec<pyrite_text::require_lines::RequireLine>>>,
 }
 
 impl DirConfig {
@@ -304,6 +306,10 @@ impl DirConfig {
             (None, n) => n.clone(),
         };
         m.status_page = new.status_page.or(base.status_page);
+        // A section with Require lines of its own replaces the enclosing ones.
+        if new.requires.as_ref().is_some_and(|r| !r.is_empty()) {
+            m.requires = new.requires.clone();
+        }
         m
     }
 }
@@ -531,6 +537,19 @@ pub(crate) unsafe fn dir_conf<'a>(mconfig: *mut c_void) -> &'a mut DirConfig {
     unsafe { &mut *(mconfig as *mut DirConfig) }
 }
 
+/// A section's configuration for a Python directive written in it, with the
+/// section's Require lines noted on first use.
+unsafe fn section_conf<'a>(cmd: *mut raw::cmd_parms, mconfig: *mut c_void) -> &'a mut DirConfig {
+    unsafe {
+        let conf = dir_conf(mconfig);
+        if conf.requires.is_none() && !(*cmd).path.is_null() {
+            let reading = READING_CONFIG.load(std::sync::atomic::Ordering::Relaxed);
+            conf.requires = Some(crate::requires::of_section(cmd, reading));
+        }
+        conf
+    }
+}
+
 /// PythonHandler (and later the other phase directives): cmd->info holds the phase.
 unsafe extern "C" fn set_handler(cmd: *mut raw::cmd_parms, mconfig: *mut c_void, args: *const c_char) -> *const c_char {
     crate::guard::or(c"mod_pyrite: internal error reading a handler directive".as_ptr(), || unsafe {
@@ -548,7 +567,7 @@ unsafe extern "C" fn set_handler(cmd: *mut raw::cmd_parms, mconfig: *mut c_void,
         if silent && (handlers.len() != 1 || handlers[0].1.is_some()) {
             return err(cmd, dname, "names one module (its functions are looked up by phase)");
         }
-        let conf = dir_conf(mconfig);
+        let conf = section_conf(cmd, mconfig);
         let within = declared_in(cmd);
         let org = origin(cmd);
         let reading_config = READING_CONFIG.load(std::sync::atomic::Ordering::Relaxed);
@@ -598,7 +617,7 @@ unsafe extern "C" fn set_python_path(cmd: *mut raw::cmd_parms, mconfig: *mut c_v
         if let Err(e) = check_python_expr(expr) {
             return err(cmd, "PythonPath", &e);
         }
-        dir_conf(mconfig).python_path = Some(Arc::new(PathSetting {
+        section_conf(cmd, mconfig).python_path = Some(Arc::new(PathSetting {
             expr: expr.to_string(),
             origin: origin(cmd),
         }));
@@ -618,7 +637,7 @@ unsafe extern "C" fn set_option(cmd: *mut raw::cmd_parms, mconfig: *mut c_void, 
         } else {
             Some(text(val).to_string())
         };
-        let conf = dir_conf(mconfig);
+        let conf = section_conf(cmd, mconfig);
         let mut opts: Vec<_> = conf.options.as_deref().cloned().unwrap_or_default();
         opts.push((k.to_string(), v));
         conf.options = Some(Arc::new(opts));
@@ -633,9 +652,9 @@ unsafe extern "C" fn set_status_page(_cmd: *mut raw::cmd_parms, mconfig: *mut c_
     })
 }
 
-unsafe extern "C" fn set_debug(_cmd: *mut raw::cmd_parms, mconfig: *mut c_void, on: c_int) -> *const c_char {
+unsafe extern "C" fn set_debug(cmd: *mut raw::cmd_parms, mconfig: *mut c_void, on: c_int) -> *const c_char {
     crate::guard::or(std::ptr::null(), || unsafe {
-        dir_conf(mconfig).debug = Some(on != 0);
+        section_conf(cmd, mconfig).debug = Some(on != 0);
         std::ptr::null()
     })
 }
@@ -665,9 +684,9 @@ unsafe extern "C" fn set_interp_per(cmd: *mut raw::cmd_parms, mconfig: *mut c_vo
     })
 }
 
-unsafe extern "C" fn set_autoreload(_cmd: *mut raw::cmd_parms, mconfig: *mut c_void, on: c_int) -> *const c_char {
+unsafe extern "C" fn set_autoreload(cmd: *mut raw::cmd_parms, mconfig: *mut c_void, on: c_int) -> *const c_char {
     crate::guard::or(std::ptr::null(), || unsafe {
-        dir_conf(mconfig).autoreload = Some(on != 0);
+        section_conf(cmd, mconfig).autoreload = Some(on != 0);
         std::ptr::null()
     })
 }

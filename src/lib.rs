@@ -20,6 +20,7 @@ pub mod module;
 pub mod psp;
 pub mod pymodule;
 pub mod request;
+pub mod requires;
 pub mod ssi;
 pub mod sync;
 pub mod thread_states;

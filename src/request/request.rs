@@ -749,6 +749,20 @@ impl Request {
         Table::from_pairs(opts)
     }
 
+    /// The `Require` lines in force here that apply to this request's method,
+    /// each as the text after `Require` (mod_python's req.requires() on httpd
+    /// 2.2). Lines are known for sections that also hold a Python directive.
+    fn requires<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, pyo3::types::PyTuple>> {
+        let r = self.r()?;
+        // SAFETY: r is live; its method lives in its pool.
+        let (conf, method) = unsafe { (config::dir_config(r), ffi::cstr_lossy((*r).method)) };
+        let lines: Vec<String> = conf
+            .and_then(|c| c.requires.as_ref())
+            .map(|l| l.iter().filter(|l| l.applies_to(&method)).map(|l| l.requirement.clone()).collect())
+            .unwrap_or_default();
+        pyo3::types::PyTuple::new(py, lines)
+    }
+
     /// The Python* directives in force here, as a table (flags as "1"/"0").
     fn get_config(&self) -> PyResult<Table> {
         let r = self.r()?;

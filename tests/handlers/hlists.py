@@ -94,3 +94,13 @@ def trans(req):
 def interp(req):
     req.write(req.interpreter)
     return apache.DONE
+
+
+def authen_alice(req):
+    req.user = "alice"
+    return apache.OK
+
+
+def requires(req):
+    req.write(repr(req.requires()))
+    return apache.OK

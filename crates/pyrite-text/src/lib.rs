@@ -8,6 +8,7 @@
 //! - `alias`: WSGIScriptAlias matching and the SCRIPT_NAME/PATH_INFO split;
 //! - `directive`: the words and handler specs of `Python*` directives;
 //! - `dirpath`: directory names and extensions as mod_python's handler lists use them;
+//! - `require_lines`: `Require` lines as `req.requires()` reports them;
 //! - `psp`: PSP templates -> Python source.
 pub mod alias;
 pub mod cgi_key;
@@ -15,4 +16,5 @@ pub mod convert;
 pub mod directive;
 pub mod dirpath;
 pub mod psp;
+pub mod require_lines;
 pub mod validate;
