@@ -336,10 +336,6 @@ fn run_phase(py: Python<'_>, r: *mut raw::request_rec, conf: &DirConfig, phase: 
             return (SERVER_ERROR, Vec::new());
         }
     };
-    // SAFETY: r is live; the name follows the phase's first handler.
-    let name = unsafe { crate::interp_name::for_request(r, Some(conf), decls.first().map(|d| &**d)) };
-    req.get()
-        .set_interpreter(Some(name.unwrap_or_else(|| crate::interp_name::MAIN.to_string())));
     let mut result = DECLINED;
     let mut i = 0;
     while i < decls.len() {

@@ -13,16 +13,24 @@ fn hlist_describes_the_running_handler() {
         "<Directory {{DOCS}}/files>\n  <Files *.hl>\n    SetHandler mod_python\n    PythonHandler hlists::show\n{PATH}  </Files>\n</Directory>\n\
          <Location /loc>\n  SetHandler mod_python\n  PythonHandler hlists::show\n{PATH}</Location>\n\
          <Location /walk>\n  SetHandler mod_python\n  PythonHandler hlists::walk hlists::second\n{PATH}</Location>\n\
-         <Location /module>\n  SetHandler mod_python\n  PythonHandlerModule hlists\n{PATH}</Location>\n"
+         <Directory {{DOCS}}/ht>\n  AllowOverride All\n</Directory>\n"
     );
     let h = Httpd::start(Mpm::Event, &site);
     h.write_doc("files/a.hl", b"");
+    let htaccess = format!(
+        "SetHandler mod_python\nPythonHandler hlists::show\nPythonPath \"sys.path+['{}']\"\n",
+        h.root.join("handlers").display()
+    );
+    h.write_doc("ht/.htaccess", htaccess.as_bytes());
+    h.write_doc("ht/x.txt", b"");
     let docs = h.root.join("htdocs").display().to_string();
     // A <Files> section is looked through: the directory is the enclosing <Directory>'s.
     let r = h.get("/files/a.hl");
     assert_eq!(r.status, 200, "{}", h.error_log());
     assert_eq!(r.text(), format!("hlists::show|{docs}/files/|False|0|parent=None"));
     assert_eq!(h.get("/loc").text(), "hlists::show|/loc|True|0|parent=None");
+    // An .htaccess file's handlers belong to its directory.
+    assert_eq!(h.get("/ht/x.txt").text(), format!("hlists::show|{docs}/ht/|False|0|parent=None"));
     // next() walks the rest of the list; the dispatcher still runs every entry.
     assert_eq!(h.get("/walk").text(), "hlists::walk,hlists::second;second;");
     let errlog = h.stop();

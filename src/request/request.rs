@@ -26,8 +26,6 @@ pub struct Request {
     location: Mutex<Option<std::sync::Arc<str>>>,
     /// The running phase's handler list and place in it (req.hlist).
     running: Mutex<super::hlist::Running>,
-    /// The interpreter name the running phase was dispatched under (req.interpreter).
-    interpreter: Mutex<Option<String>>,
     headers_in: OnceLock<Py<Table>>,
     headers_out: OnceLock<Py<Table>>,
     err_headers_out: OnceLock<Py<Table>>,
@@ -89,7 +87,6 @@ impl Request {
             phase: Mutex::new(phase),
             location: Mutex::new(None),
             running: Mutex::new(Default::default()),
-            interpreter: Mutex::new(None),
             headers_in: OnceLock::new(),
             headers_out: OnceLock::new(),
             err_headers_out: OnceLock::new(),
@@ -117,11 +114,6 @@ impl Request {
     /// Records the handler about to run (what req.hlist shows).
     pub fn set_running(&self, running: super::hlist::Running) {
         *self.running.locked() = running;
-    }
-
-    /// Records the interpreter name a phase runs under (what req.interpreter shows).
-    pub fn set_interpreter(&self, name: Option<String>) {
-        *self.interpreter.locked() = name;
     }
 
     pub fn set_phase(&self, phase: &'static str) {
@@ -601,17 +593,24 @@ impl Request {
         self.r()?;
         Ok(*self.phase.locked())
     }
-    /// The name of the interpreter the running phase was dispatched under, as
-    /// mod_python names it (see interp_name); every name shares the child's
-    /// one main interpreter today.
+    /// The name of the interpreter the running phase runs under, as
+    /// mod_python names it (see interp_name: from the phase's first handler);
+    /// every name shares the child's one main interpreter today.
     #[getter]
     fn interpreter(&self) -> PyResult<String> {
         let r = self.r()?;
-        if let Some(name) = self.interpreter.locked().clone() {
-            return Ok(name);
-        }
-        // SAFETY: r is live.
-        let name = unsafe { crate::interp_name::for_request(r, config::dir_config(r), None) };
+        let first = self.running.locked().list.first().cloned();
+        let phase = *self.phase.locked();
+        let early = phase == config::Phase::PostReadRequest.directive() || phase == config::Phase::Trans.directive();
+        // SAFETY: r is live; the early phases run with the server's configuration.
+        let conf = unsafe {
+            if early {
+                config::server_dir_config((*r).server)
+            } else {
+                config::dir_config(r)
+            }
+        };
+        let name = unsafe { crate::interp_name::for_request(r, conf, first.as_deref()) };
         Ok(name.unwrap_or_else(|| crate::interp_name::MAIN.to_string()))
     }
 
