@@ -5,7 +5,7 @@
 //! configuration, and a section's own lines replace the enclosing ones, as
 //! authz's default merging does.
 use crate::ffi::{self, raw};
-use pyrite_text::require_lines::{is_transparent, limit_of, requirement, top_level, RequireLine};
+use pyrite_text::require_lines::{is_transparent, limit_of, requirement, top_level, MethodLimit, RequireLine};
 use std::sync::Arc;
 
 /// The Require lines of the section `cmd`'s directive is written in (an
@@ -43,7 +43,7 @@ unsafe fn name(d: *const raw::ap_directive_t) -> String {
 }
 
 /// Require lines among `node` and its siblings, descending into transparent containers.
-unsafe fn collect(mut node: *const raw::ap_directive_t, limit: Option<(bool, Vec<String>)>, out: &mut Vec<RequireLine>) {
+unsafe fn collect(mut node: *const raw::ap_directive_t, limit: Option<MethodLimit>, out: &mut Vec<RequireLine>) {
     unsafe {
         while !node.is_null() {
             let n = name(node);

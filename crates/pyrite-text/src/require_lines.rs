@@ -2,13 +2,16 @@
 //! `Require`, for the request methods a `<Limit>`/`<LimitExcept>` around it
 //! allows; and the top-level ones of an .htaccess file's text.
 
+/// `<Limit GET POST>` is (false, [GET, POST]); `<LimitExcept GET>` is (true, [GET]).
+pub type MethodLimit = (bool, Vec<String>);
+
 /// One `Require` line.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RequireLine {
     /// What follows `Require`, e.g. `valid-user` or `user alice bob`.
     pub requirement: String,
-    /// `<Limit GET POST>` (false) or `<LimitExcept GET>` (true) around it.
-    pub limit: Option<(bool, Vec<String>)>,
+    /// The `<Limit>`/`<LimitExcept>` around it.
+    pub limit: Option<MethodLimit>,
 }
 
 impl RequireLine {
@@ -46,7 +49,7 @@ pub fn is_transparent(section: &str) -> bool {
 }
 
 /// The limit a `<Limit ...>`/`<LimitExcept ...>` container sets, from its name and arguments.
-pub fn limit_of(section: &str, args: &str) -> Option<(bool, Vec<String>)> {
+pub fn limit_of(section: &str, args: &str) -> Option<MethodLimit> {
     let s = section.trim_start_matches('<').to_ascii_lowercase();
     let except = match s.as_str() {
         "limit" => false,
@@ -62,7 +65,7 @@ pub fn limit_of(section: &str, args: &str) -> Option<(bool, Vec<String>)> {
 pub fn top_level(text: &str) -> Vec<RequireLine> {
     let mut out = Vec::new();
     // For each open container: whether it is transparent, and the limit it sets.
-    let mut stack: Vec<(bool, Option<(bool, Vec<String>)>)> = Vec::new();
+    let mut stack: Vec<(bool, Option<MethodLimit>)> = Vec::new();
     let mut logical = String::new();
     for raw in text.lines() {
         let line = raw.trim();
