@@ -116,6 +116,8 @@ pub struct HandlerDecl {
     pub directory: Option<String>,
     /// `directory` is a wildcard pattern, resolved against each request's file.
     pub dir_wildcard: bool,
+    /// A `<Directory ~ re>`/`<DirectoryMatch>` expression, resolved the same way.
+    pub dir_regex: Option<Arc<ffi::regex::Regex>>,
     /// The <Location> path (or <LocationMatch> pattern) it was declared in.
     pub location: Option<Arc<str>>,
     /// `location` is a pattern, not a URL prefix.
@@ -144,11 +146,15 @@ impl HandlerDecl {
     /// `filename`: a wildcard section's pattern becomes the directory of the
     /// file that matched it (mod_python's rule).
     pub fn directory_for(&self, filename: Option<&[u8]>) -> Option<std::borrow::Cow<'_, str>> {
+        if let Some(re) = &self.dir_regex {
+            return matching_prefix(filename?, |p| re.is_match(p)).map(std::borrow::Cow::Owned);
+        }
         let dir = self.directory.as_deref()?;
         if !self.dir_wildcard {
             return Some(std::borrow::Cow::Borrowed(dir));
         }
-        let matched = filename.and_then(|f| wildcard_prefix(dir, f));
+        let pattern = dir.trim_end_matches('/').as_bytes();
+        let matched = filename.and_then(|f| matching_prefix(f, |p| ffi::fnmatch_path(pattern, p)));
         Some(matched.map_or(std::borrow::Cow::Borrowed(dir), std::borrow::Cow::Owned))
     }
     /// What req.hlist.directory reports: the <Location> for a handler
@@ -161,16 +167,14 @@ impl HandlerDecl {
     }
 }
 
-/// The leading directories of `filename` that `pattern` matches (as
-/// fnmatch with FNM_PATHNAME), ending in '/'; the shortest match wins.
-fn wildcard_prefix(pattern: &str, filename: &[u8]) -> Option<String> {
-    let pat = pattern.trim_end_matches('/').as_bytes();
+/// The shortest run of leading directories of `filename` that `matches`
+/// accepts, with or without its trailing '/'; returned ending in '/'.
+fn matching_prefix(filename: &[u8], matches: impl Fn(&[u8]) -> bool) -> Option<String> {
     let mut end = 0;
     while let Some(i) = filename[end..].iter().position(|&b| b == b'/') {
         end += i + 1;
         let prefix = &filename[..end];
-        let bare = if prefix.len() > 1 { &prefix[..prefix.len() - 1] } else { prefix };
-        if ffi::fnmatch_path(pat, bare) {
+        if matches(prefix) || (prefix.len() > 1 && matches(&prefix[..prefix.len() - 1])) {
             return Some(String::from_utf8_lossy(prefix).into_owned());
         }
     }
@@ -447,6 +451,7 @@ pub(crate) unsafe fn origin(cmd: *const raw::cmd_parms) -> Origin {
 pub(crate) struct DeclaredIn {
     pub directory: Option<String>,
     pub dir_wildcard: bool,
+    pub dir_regex: Option<Arc<ffi::regex::Regex>>,
     pub location: Option<Arc<str>>,
     pub location_pattern: bool,
 }
@@ -496,8 +501,11 @@ pub(crate) unsafe fn declared_in(cmd: *const raw::cmd_parms) -> DeclaredIn {
                     dir_wildcard: true,
                     ..Default::default()
                 },
-                // A regular expression names no directory to put on sys.path.
-                (false, SectionPath::Regex(_)) => DeclaredIn::default(),
+                // Matched against each request's file, as mod_python does.
+                (false, SectionPath::Regex(re)) => DeclaredIn {
+                    dir_regex: ffi::regex::Regex::new(&re).map(Arc::new),
+                    ..Default::default()
+                },
             };
         }
         if (*cmd).config_file.is_null() || READING_CONFIG.load(std::sync::atomic::Ordering::Relaxed) {
@@ -588,6 +596,7 @@ unsafe extern "C" fn set_handler(cmd: *mut raw::cmd_parms, mconfig: *mut c_void,
                         ext: ext.clone(),
                         directory: within.directory.clone(),
                         dir_wildcard: within.dir_wildcard,
+                        dir_regex: within.dir_regex.clone(),
                         location: within.location.clone(),
                         location_pattern: within.location_pattern,
                         origin: org.clone(),

@@ -115,10 +115,11 @@ fn interpreter_names_follow_mod_pythons_rules() {
         "<Directory {{DOCS}}/pd>\n  PythonInterpPerDirective On\n  SetHandler mod_python\n  PythonHandler hlists::interp\n{PATH}</Directory>\n\
          <Directory {{DOCS}}/pdir>\n  PythonInterpPerDirectory On\n  SetHandler mod_python\n  PythonFixupHandler hlists::interp\n{PATH}</Directory>\n\
          <Directory {{DOCS}}/w*>\n  PythonInterpPerDirective On\n  SetHandler mod_python\n  PythonHandler hlists::interp\n{PATH}</Directory>\n\
+         <DirectoryMatch \"^{{DOCS}}/re[a-z]+\">\n  PythonInterpPerDirective On\n  SetHandler mod_python\n  PythonHandler hlists::interp\n{PATH}</DirectoryMatch>\n\
          <Location /ploc>\n  PythonInterpPerDirective On\n  SetHandler mod_python\n  PythonHandler hlists::interp\n{PATH}</Location>\n"
     );
     let h = Httpd::start(Mpm::Prefork, &site);
-    for f in ["pd/a.py", "pd/sub/b.py", "pdir/a.py", "pdir/sub/b.py", "wild/c.py"] {
+    for f in ["pd/a.py", "pd/sub/b.py", "pdir/a.py", "pdir/sub/b.py", "wild/c.py", "rex/sub/d.py"] {
         h.write_doc(f, b"");
     }
     let docs = h.root.join("htdocs").display().to_string();
@@ -127,8 +128,10 @@ fn interpreter_names_follow_mod_pythons_rules() {
     assert_eq!(h.get("/pd/sub/b.py").text(), format!("{docs}/pd/"));
     assert_eq!(h.get("/pd/sub/").text(), format!("{docs}/pd/"));
     assert_eq!(h.get("/ploc").text(), "/ploc");
-    // A wildcard <Directory> names the directory that matched it.
+    // A wildcard <Directory> names the directory that matched it...
     assert_eq!(h.get("/wild/c.py").text(), format!("{docs}/wild/"));
+    // So does a regular expression (the shortest run of directories it matches).
+    assert_eq!(h.get("/rex/sub/d.py").text(), format!("{docs}/rex/"));
     // Per directory: the directory of the request's file; a directory is its own.
     assert_eq!(h.get("/pdir/a.py").text(), format!("{docs}/pdir/"));
     assert_eq!(h.get("/pdir/sub/b.py").text(), format!("{docs}/pdir/sub/"));

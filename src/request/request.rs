@@ -801,6 +801,7 @@ impl Request {
             ext: None,
             directory,
             dir_wildcard: false,
+            dir_regex: None,
             location: None,
             location_pattern: false,
             origin: config::Origin {
