@@ -24,6 +24,8 @@ pub struct Request {
     phase: Mutex<&'static str>,
     /// The <Location> of the handler running now.
     location: Mutex<Option<std::sync::Arc<str>>>,
+    /// The running phase's handler list and place in it (req.hlist).
+    running: Mutex<super::hlist::Running>,
     headers_in: OnceLock<Py<Table>>,
     headers_out: OnceLock<Py<Table>>,
     err_headers_out: OnceLock<Py<Table>>,
@@ -84,6 +86,7 @@ impl Request {
             output: Mutex::new(Output::default()),
             phase: Mutex::new(phase),
             location: Mutex::new(None),
+            running: Mutex::new(Default::default()),
             headers_in: OnceLock::new(),
             headers_out: OnceLock::new(),
             err_headers_out: OnceLock::new(),
@@ -106,6 +109,11 @@ impl Request {
 
     pub fn set_location(&self, location: Option<std::sync::Arc<str>>) {
         *self.location.locked() = location;
+    }
+
+    /// Records the handler about to run (what req.hlist shows).
+    pub fn set_running(&self, running: super::hlist::Running) {
+        *self.running.locked() = running;
     }
 
     pub fn set_phase(&self, phase: &'static str) {
@@ -585,26 +593,35 @@ impl Request {
         self.r()?;
         Ok(*self.phase.locked())
     }
-    /// The interpreter name mod_python would use (the server's name); mod_pyrite
-    /// runs every handler of a child in its one main interpreter.
+    /// The name of the interpreter the running phase runs under, as
+    /// mod_python names it (see interp_name: from the phase's first handler);
+    /// every name shares the child's one main interpreter today.
     #[getter]
-    fn interpreter<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+    fn interpreter(&self) -> PyResult<String> {
         let r = self.r()?;
+        let first = self.running.locked().list.first().cloned();
+        let phase = *self.phase.locked();
+        let early = phase == config::Phase::PostReadRequest.directive() || phase == config::Phase::Trans.directive();
+        // SAFETY: r is live; the early phases run with the server's configuration.
+        let conf = unsafe {
+            if early {
+                config::server_dir_config((*r).server)
+            } else {
+                config::dir_config(r)
+            }
+        };
+        let name = unsafe { crate::interp_name::for_request(r, conf, first.as_deref()) };
+        Ok(name.unwrap_or_else(|| crate::interp_name::MAIN.to_string()))
+    }
+
+    /// The handler list of the running phase, at the handler that runs.
+    #[getter]
+    fn hlist(&self) -> PyResult<super::hlist::HandlerList> {
+        let r = self.r()?;
+        let running = self.running.locked().clone();
         // SAFETY: r is live.
-        let conf = unsafe { config::dir_config(r) };
-        if let Some(name) = conf.and_then(|c| c.interpreter.clone()) {
-            return Ok(pyo3::types::PyString::new(py, &name).into_any());
-        }
-        if conf.is_some_and(|c| c.interp_per_directory == Some(true) || c.interp_per_directive == Some(true)) {
-            // mod_python names the interpreter after the file's directory.
-            let f = unsafe { ffi::cstr((*r).filename) }.unwrap_or_default();
-            let dir = match f.iter().rposition(|&b| b == b'/') {
-                Some(i) => &f[..=i],
-                None => f,
-            };
-            return Ok(convert::text(py, dir));
-        }
-        Ok(unsafe { convert::opt_text(py, (*(*r).server).server_hostname) })
+        let filename = unsafe { ffi::cstr((*r).filename) }.map(<[u8]>::to_vec);
+        Ok(super::hlist::HandlerList::new(running, filename))
     }
 
     /// The request's pool: values and cleanups that end with this request.
@@ -731,6 +748,20 @@ impl Request {
         Table::from_pairs(opts)
     }
 
+    /// The `Require` lines in force here that apply to this request's method,
+    /// each as the text after `Require` (mod_python's req.requires() on httpd
+    /// 2.2). Lines are known for sections that also hold a Python directive.
+    fn requires<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, pyo3::types::PyTuple>> {
+        let r = self.r()?;
+        // SAFETY: r is live; its method lives in its pool.
+        let (conf, method) = unsafe { (config::dir_config(r), ffi::cstr_lossy((*r).method)) };
+        let lines: Vec<String> = conf
+            .and_then(|c| c.requires.as_ref())
+            .map(|l| l.iter().filter(|l| l.applies_to(&method)).map(|l| l.requirement.clone()).collect())
+            .unwrap_or_default();
+        pyo3::types::PyTuple::new(py, lines)
+    }
+
     /// The Python* directives in force here, as a table (flags as "1"/"0").
     fn get_config(&self) -> PyResult<Table> {
         let r = self.r()?;
@@ -740,7 +771,10 @@ impl Request {
     }
 
     /// Adds `handler` ("module[::object]") to `phase` ("PythonFixupHandler", ...)
-    /// for this request; in the running phase it runs after the current handlers.
+    /// for this request: in the running phase it runs after the current
+    /// handlers, in a later phase after that phase's configured ones (a phase
+    /// with none configured runs it all the same). `dir` is put on sys.path
+    /// (made absolute, ending in '/'), as a <Directory> would be.
     #[pyo3(signature = (phase, handler, dir=None))]
     fn add_handler(&self, phase: &str, handler: &str, dir: Option<String>) -> PyResult<()> {
         let r = self.r()?;
@@ -748,20 +782,34 @@ impl Request {
             .iter()
             .copied()
             .find(|p| p.directive().eq_ignore_ascii_case(phase))
-            .ok_or_else(|| PyValueError::new_err(format!("unknown phase {phase:?} (e.g. \"PythonFixupHandler\")")))?;
+            .ok_or_else(|| pyo3::exceptions::PyIndexError::new_err(format!("Invalid phase: {phase} (e.g. \"PythonFixupHandler\")")))?;
         let (module, object) = config::parse_handler_spec(handler).map_err(PyValueError::new_err)?;
+        let directory = dir.map(|d| {
+            let cwd = std::env::current_dir()
+                .map(|c| c.to_string_lossy().into_owned())
+                .unwrap_or_else(|_| "/".into());
+            pyrite_text::dirpath::canonical_dir(&d, &cwd)
+        });
+        let parent = {
+            let running = self.running.locked();
+            running.list.get(running.index).cloned()
+        };
         let decl = std::sync::Arc::new(config::HandlerDecl {
             phase: p,
             module,
             object,
-            exts: Vec::new(),
-            directory: dir,
+            ext: None,
+            directory,
+            dir_wildcard: false,
+            dir_regex: None,
             location: None,
+            location_pattern: false,
             origin: config::Origin {
                 file: "req.add_handler".into(),
                 line: 0,
             },
             silent: false,
+            parent,
             cache: Default::default(),
         });
         // SAFETY: r is live and served by this thread.
