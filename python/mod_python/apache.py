@@ -192,6 +192,8 @@ PROXYREQ_REVERSE = 2
 PROXYREQ_RESPONSE = 3
 
 SERVER_RETURN = _apache.SERVER_RETURN
+MODULE_MAGIC_NUMBER_MAJOR = _apache.MODULE_MAGIC_NUMBER_MAJOR
+MODULE_MAGIC_NUMBER_MINOR = _apache.MODULE_MAGIC_NUMBER_MINOR
 mpm_query = _apache.mpm_query
 server_root = _apache.server_root
 exists_config_define = _apache.exists_config_define
@@ -331,4 +333,12 @@ class global_lock:
 
 
 main_server = None  # set per child by mod_pyrite
-interpreter = "main_interpreter"
+
+
+def __getattr__(name):
+    # apache.interpreter: in mod_python each interpreter has its own copy of
+    # this module, so the name is where the calling code runs. Every handler
+    # here shares one interpreter, so it is the current request's name.
+    if name == "interpreter":
+        return _apache._current_interpreter()
+    raise AttributeError("module 'mod_python.apache' has no attribute %r" % (name,))

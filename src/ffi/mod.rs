@@ -6,6 +6,7 @@ pub mod brigade;
 pub mod log;
 pub mod mpm;
 pub mod pool;
+pub mod pytype;
 pub mod sendfile;
 pub mod table;
 

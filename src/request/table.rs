@@ -15,7 +15,7 @@ enum Owner {
     Own(*mut raw::apr_pool_t),
 }
 
-#[pyclass(name = "table", module = "_apache", mapping)]
+#[pyclass(name = "table", module = "_apache", mapping, subclass)]
 pub struct Table {
     t: *mut raw::apr_table_t,
     owner: Owner,
@@ -97,6 +97,18 @@ impl Table {
             d.items().into_any()
         } else if other.hasattr("items")? {
             other.call_method0("items")?
+        } else if other.hasattr("keys")? {
+            // A mapping with only keys() and [] (mod_python's rule, dict.update's too).
+            for k in other.call_method0("keys")?.try_iter()? {
+                let k = k?;
+                let v = other.get_item(&k)?;
+                if add {
+                    self.add(&k, &v)?;
+                } else {
+                    self.__setitem__(k.py(), &k, &v)?;
+                }
+            }
+            return Ok(());
         } else {
             other.clone()
         };
@@ -134,7 +146,7 @@ impl Table {
     /// One value, or a list of values when the key repeats.
     fn __getitem__<'py>(&self, py: Python<'py>, key: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
         let tb = self.table()?;
-        let k = convert::header_bytes(key, "table key")?;
+        let k = table_bytes(key, "table key")?;
         // SAFETY: tb is live.
         let vals = unsafe { t::get_all(tb, &k) };
         match vals.len() {
@@ -148,8 +160,8 @@ impl Table {
         // A header change after a flush must not reach the flushed head.
         crate::request::held_flush::before_head_change(py);
         let tb = self.table()?;
-        let k = convert::header_bytes(key, "table key")?;
-        let v = convert::header_bytes(value, "table value")?;
+        let k = table_bytes(key, "table key")?;
+        let v = table_bytes(value, "table value")?;
         // SAFETY: tb is live.
         unsafe { t::set(tb, &k, &v) }.map_err(nul_err)
     }
@@ -158,7 +170,7 @@ impl Table {
         // A header change after a flush must not reach the flushed head.
         crate::request::held_flush::before_head_change(py);
         let tb = self.table()?;
-        let k = convert::header_bytes(key, "table key")?;
+        let k = table_bytes(key, "table key")?;
         // SAFETY: tb is live.
         if unsafe { t::get_all(tb, &k) }.is_empty() {
             return Err(PyKeyError::new_err(key.clone().unbind()));
@@ -168,7 +180,7 @@ impl Table {
 
     fn __contains__(&self, key: &Bound<'_, PyAny>) -> PyResult<bool> {
         let tb = self.table()?;
-        let Ok(k) = convert::header_bytes(key, "table key") else {
+        let Ok(k) = table_bytes(key, "table key") else {
             return Ok(false);
         };
         // SAFETY: tb is live.
@@ -195,8 +207,8 @@ impl Table {
     /// Appends a value, keeping those already stored under the key.
     fn add(&self, key: &Bound<'_, PyAny>, value: &Bound<'_, PyAny>) -> PyResult<()> {
         let tb = self.table()?;
-        let k = convert::header_bytes(key, "table key")?;
-        let v = convert::header_bytes(value, "table value")?;
+        let k = table_bytes(key, "table key")?;
+        let v = table_bytes(value, "table value")?;
         // SAFETY: tb is live.
         unsafe { t::add(tb, &k, &v) }.map_err(nul_err)
     }
@@ -228,6 +240,26 @@ impl Table {
         PyList::new(py, pairs)
     }
 
+    /// Removes and returns the last (key, value) entry; KeyError when empty.
+    fn popitem<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        let entries = self.entries(py)?;
+        let Some((k, v)) = entries.last().cloned() else {
+            return Err(PyKeyError::new_err("popitem(): table is empty"));
+        };
+        // Only that one entry goes: other values of a repeated key stay.
+        let mut same_key = Vec::new();
+        for (ek, ev) in &entries {
+            if ek.eq(&k)? {
+                same_key.push(ev.clone());
+            }
+        }
+        self.__delitem__(py, &k)?;
+        for ev in &same_key[..same_key.len() - 1] {
+            self.add(&k, ev)?;
+        }
+        PyTuple::new(py, [k, v])
+    }
+
     fn clear(&self) -> PyResult<()> {
         // SAFETY: checked live by table().
         unsafe { t::clear(self.table()?) };
@@ -235,6 +267,13 @@ impl Table {
     }
 
     fn update(&self, other: &Bound<'_, PyAny>) -> PyResult<()> {
+        // mod_python asks a non-mapping for its keys(): update(None) is an AttributeError.
+        if !other.hasattr("keys")? && other.try_iter().is_err() {
+            return Err(pyo3::exceptions::PyAttributeError::new_err(format!(
+                "'{}' object has no attribute 'keys'",
+                other.get_type().name()?
+            )));
+        }
         self.fill(other, false)
     }
 
@@ -290,4 +329,14 @@ impl Table {
         }
         Ok(false)
     }
+}
+
+/// A table key or value as bytes. Numbers are written as str() gives them,
+/// as mod_python's table takes `{1: 1}`; everything else as header_bytes.
+fn table_bytes<'a>(obj: &'a Bound<'_, PyAny>, what: &str) -> PyResult<std::borrow::Cow<'a, [u8]>> {
+    if obj.is_instance_of::<pyo3::types::PyInt>() || obj.is_instance_of::<pyo3::types::PyFloat>() {
+        let text = obj.str()?;
+        return Ok(std::borrow::Cow::Owned(convert::header_bytes(text.as_any(), what)?.into_owned()));
+    }
+    convert::header_bytes(obj, what)
 }
