@@ -161,6 +161,7 @@ static DECLARED: std::sync::Mutex<Vec<Declared>> = std::sync::Mutex::new(Vec::ne
 /// A configuration read starts: forget the previous generation's declarations.
 pub fn config_read_starts() {
     DECLARED.locked().clear();
+    crate::python_flags::config_read_starts();
     INTERPRETERS_NAMED.store(false, std::sync::atomic::Ordering::Relaxed);
     READING_CONFIG.store(true, std::sync::atomic::Ordering::Relaxed);
 }
@@ -209,6 +210,8 @@ pub struct DirConfig {
     pub filters: Option<Arc<Vec<Arc<crate::filters::FilterDecl>>>>,
     /// PyriteStatus: `SetHandler pyrite-status` serves the metrics here (default Off).
     pub status_page: Option<bool>,
+    /// PythonEnablePdb: handlers here run under pdb.runcall (default Off).
+    pub enable_pdb: Option<bool>,
 }
 
 impl DirConfig {
@@ -261,6 +264,7 @@ impl DirConfig {
             (None, n) => n.clone(),
         };
         m.status_page = new.status_page.or(base.status_page);
+        m.enable_pdb = new.enable_pdb.or(base.enable_pdb);
         m
     }
 }
@@ -654,7 +658,7 @@ unsafe extern "C" fn set_switch_interval(cmd: *mut raw::cmd_parms, _m: *mut c_vo
 
 /// httpd's command table; it holds only pointers to statics.
 #[repr(transparent)]
-pub struct CommandTable(pub [raw::command_rec; 44]);
+pub struct CommandTable(pub [raw::command_rec; 46]);
 // SAFETY: read-only after construction; the pointers are to 'static data.
 unsafe impl Sync for CommandTable {}
 
@@ -884,6 +888,8 @@ pub static COMMANDS: CommandTable = CommandTable([
     crate::filters::COMMANDS[0],
     crate::filters::COMMANDS[1],
     crate::conn_handler::COMMAND,
+    crate::python_flags::COMMANDS[0],
+    crate::python_flags::COMMANDS[1],
     crate::wsgi::config::COMMANDS[0],
     crate::wsgi::config::COMMANDS[1],
     crate::wsgi::config::COMMANDS[2],

@@ -234,7 +234,13 @@ pub(crate) fn load_object<'py>(
 /// A handler's outcome as an int status, or the error it raised.
 fn call<'py>(py: Python<'py>, decl: &HandlerDecl, conf: &DirConfig, req: &Bound<'py, Request>) -> Result<Bound<'py, PyAny>, Failure> {
     let obj = resolve(py, decl, conf, req)?;
-    match obj.call1((req,)) {
+    let outcome = if conf.enable_pdb.unwrap_or(false) {
+        // PythonEnablePdb On: mod_python's way of stepping through a handler.
+        py.import("pdb").and_then(|pdb| pdb.call_method1("runcall", (obj, req)))
+    } else {
+        obj.call1((req,))
+    };
+    match outcome {
         Ok(v) => Ok(v),
         Err(e) if e.is_instance_of::<SERVER_RETURN>(py) => Ok(server_return_value(py, req, &e)),
         Err(e) => Err(Failure::Call(e)),

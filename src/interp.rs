@@ -38,7 +38,7 @@ pub fn init_child(pchild: *mut raw::apr_pool_t, s: *mut raw::server_rec) {
     let t1 = Instant::now();
     let boot = Python::attach(|py| -> PyResult<()> {
         let sys = py.import("sys")?;
-        sys.setattr("argv", PyList::new(py, ["mod_pyrite"])?)?;
+        sys.setattr("argv", PyList::new(py, ["mod_python"])?)?; // what mod_python sets: code may test for it
         install_embedded(py)?;
         let apache = py.import("mod_python.apache")?;
         apache.setattr("main_server", crate::request::server::Server::new(s))?;
@@ -144,6 +144,7 @@ fn start_python(home: Option<&str>) -> Result<(), String> {
         let cfg = config.as_mut_ptr();
         (*cfg).install_signal_handlers = 0;
         (*cfg).parse_argv = 0;
+        (*cfg).optimization_level = crate::python_flags::optimization_level();
         if let Some(home) = home {
             let venv_python = std::path::Path::new(home).join("bin/python3");
             let target = if std::path::Path::new(home).join("pyvenv.cfg").exists() && venv_python.exists() {

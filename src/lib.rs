@@ -18,6 +18,7 @@ pub mod metrics;
 pub mod module;
 pub mod psp;
 pub mod pymodule;
+pub mod python_flags;
 pub mod request;
 pub mod ssi;
 pub mod sync;
