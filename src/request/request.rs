@@ -984,9 +984,17 @@ impl Request {
         Ok(())
     }
 
-    /// Adds the rest of the CGI/1.1 variables to req.subprocess_env.
+    /// Adds the CGI/1.1 variables to req.subprocess_env: httpd's common ones
+    /// (every request header as HTTP_*, the server's and the connection's)
+    /// and the request's own, as mod_python 3.5 does (CGI-style code such as
+    /// Roundup's reads HTTP_HOST and REMOTE_ADDR after calling only this).
     fn add_cgi_vars(&self) -> PyResult<()> {
-        unsafe { raw::ap_add_cgi_vars(self.r()?) };
+        let r = self.r()?;
+        // SAFETY: r is live and served by this thread; httpd fills r->subprocess_env.
+        unsafe {
+            raw::ap_add_common_vars(r);
+            raw::ap_add_cgi_vars(r);
+        }
         Ok(())
     }
 
