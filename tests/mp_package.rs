@@ -117,7 +117,7 @@ fn request_server_and_connection_members_as_mod_python_gives_them() {
     assert!(v["mmn"].as_u64().unwrap() >= 20120211, "{v}");
     assert_eq!(v["interpreter"], serde_json::json!(["127.0.0.1", "127.0.0.1"]), "apache.interpreter is the request's");
     // {"a": ["1", "2"], "b": "3"} less its last entry, then update() with a keys()-only mapping.
-    assert_eq!(v["popped"], serde_json::json!(["b", "3"]), "int values are written as str()");
+    assert_eq!(v["popped"], serde_json::json!(["b", "3"]), "update() writes an int value as str()");
     assert_eq!(v["table"], serde_json::json!([["a", "1"], ["a", "2"], ["k", "v"]]));
     assert_eq!(v["update_none"], "AttributeError");
     assert_eq!(v["subclass"], "Mine");

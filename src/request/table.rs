@@ -101,7 +101,8 @@ impl Table {
             // A mapping with only keys() and [] (mod_python's rule, dict.update's too).
             for k in other.call_method0("keys")?.try_iter()? {
                 let k = k?;
-                let v = other.get_item(&k)?;
+                let v = as_text(&other.get_item(&k)?)?;
+                let k = as_text(&k)?;
                 if add {
                     self.add(&k, &v)?;
                 } else {
@@ -120,7 +121,7 @@ impl Table {
             if pair.len() != 2 {
                 return Err(PyTypeError::new_err("expected (key, value) pairs"));
             }
-            let (k, v) = (pair.get_item(0)?, pair.get_item(1)?);
+            let (k, v) = (as_text(&pair.get_item(0)?)?, as_text(&pair.get_item(1)?)?);
             if add {
                 self.add(&k, &v)?;
             } else {
@@ -146,7 +147,7 @@ impl Table {
     /// One value, or a list of values when the key repeats.
     fn __getitem__<'py>(&self, py: Python<'py>, key: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
         let tb = self.table()?;
-        let k = table_bytes(key, "table key")?;
+        let k = convert::header_bytes(key, "table key")?;
         // SAFETY: tb is live.
         let vals = unsafe { t::get_all(tb, &k) };
         match vals.len() {
@@ -160,8 +161,8 @@ impl Table {
         // A header change after a flush must not reach the flushed head.
         crate::request::held_flush::before_head_change(py);
         let tb = self.table()?;
-        let k = table_bytes(key, "table key")?;
-        let v = table_bytes(value, "table value")?;
+        let k = convert::header_bytes(key, "table key")?;
+        let v = convert::header_bytes(value, "table value")?;
         // SAFETY: tb is live.
         unsafe { t::set(tb, &k, &v) }.map_err(nul_err)
     }
@@ -170,7 +171,7 @@ impl Table {
         // A header change after a flush must not reach the flushed head.
         crate::request::held_flush::before_head_change(py);
         let tb = self.table()?;
-        let k = table_bytes(key, "table key")?;
+        let k = convert::header_bytes(key, "table key")?;
         // SAFETY: tb is live.
         if unsafe { t::get_all(tb, &k) }.is_empty() {
             return Err(PyKeyError::new_err(key.clone().unbind()));
@@ -180,7 +181,7 @@ impl Table {
 
     fn __contains__(&self, key: &Bound<'_, PyAny>) -> PyResult<bool> {
         let tb = self.table()?;
-        let Ok(k) = table_bytes(key, "table key") else {
+        let Ok(k) = convert::header_bytes(key, "table key") else {
             return Ok(false);
         };
         // SAFETY: tb is live.
@@ -207,8 +208,8 @@ impl Table {
     /// Appends a value, keeping those already stored under the key.
     fn add(&self, key: &Bound<'_, PyAny>, value: &Bound<'_, PyAny>) -> PyResult<()> {
         let tb = self.table()?;
-        let k = table_bytes(key, "table key")?;
-        let v = table_bytes(value, "table value")?;
+        let k = convert::header_bytes(key, "table key")?;
+        let v = convert::header_bytes(value, "table value")?;
         // SAFETY: tb is live.
         unsafe { t::add(tb, &k, &v) }.map_err(nul_err)
     }
@@ -331,12 +332,12 @@ impl Table {
     }
 }
 
-/// A table key or value as bytes. Numbers are written as str() gives them,
-/// as mod_python's table takes `{1: 1}`; everything else as header_bytes.
-fn table_bytes<'a>(obj: &'a Bound<'_, PyAny>, what: &str) -> PyResult<std::borrow::Cow<'a, [u8]>> {
-    if obj.is_instance_of::<pyo3::types::PyInt>() || obj.is_instance_of::<pyo3::types::PyFloat>() {
-        let text = obj.str()?;
-        return Ok(std::borrow::Cow::Owned(convert::header_bytes(text.as_any(), what)?.into_owned()));
+/// A key or value met while filling a table from a mapping: str and bytes as
+/// they are, anything else as str() gives it, as mod_python merges mappings
+/// (its suite builds `apache.table({1: 1})`). Assigning one item stays strict.
+fn as_text<'py>(obj: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    if obj.is_instance_of::<pyo3::types::PyString>() || obj.is_instance_of::<pyo3::types::PyBytes>() {
+        return Ok(obj.clone());
     }
-    convert::header_bytes(obj, what)
+    Ok(obj.str()?.into_any())
 }

@@ -54,7 +54,7 @@ def members(req):
     s, c = req.server, req.connection
     t = apache.table({"a": "1"})
     t.add("a", "2")
-    t["b"] = 3
+    t.update({"b": 3})
     last = t.popitem()
     try:
         t.update(None)
