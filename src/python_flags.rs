@@ -4,8 +4,8 @@
 //!   child (`assert` statements and `if __debug__:` blocks are skipped). It is
 //!   one setting for the whole process, as in mod_python, wherever it is written.
 //! - `PythonEnablePdb On` (any section): handlers there run under
-//!   `pdb.runcall`, so a developer running `apache2 -X` in a terminal steps
-//!   through them. Without a terminal pdb reads end-of-file at once, quits and
+//!   `pdb.runcall` on the process's own stdin and stdout, so a developer
+//!   running `apache2 -X` in a terminal steps through them. Without a terminal pdb reads end-of-file at once, quits and
 //!   the handler does not run; start-up says so in the error log.
 use crate::config::{self};
 use crate::ffi::raw;
@@ -36,8 +36,8 @@ pub fn startup_notice() -> Option<String> {
     }
     if PDB_NAMED.load(Ordering::Relaxed) {
         parts.push(
-            "PythonEnablePdb On: handlers there run under pdb.runcall; this needs `apache2 -X` in a \
-             terminal, otherwise pdb reads end-of-file and the handler is skipped",
+            "PythonEnablePdb On: handlers there run under pdb.runcall on the process's stdin and stdout; \
+             this needs `apache2 -X` in a terminal, otherwise pdb reads end-of-file and the handler is skipped",
         );
     }
     (!parts.is_empty()).then(|| format!("mod_pyrite: {}", parts.join("; ")))
