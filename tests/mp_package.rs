@@ -254,3 +254,18 @@ fn the_mod_python_command_creates_starts_and_stops_a_server() {
     assert!(page.text().contains("mod_python test page"), "{}", page.text());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn setup_cgi_and_the_remaining_apache_constants() {
+    let site = location("/cgi-style", "mp_package::cgi_style", "") + &location("/constants", "mp_package::constants", "");
+    let h = Httpd::start(Mpm::Event, &site);
+    let r = h.request("POST", "/cgi-style", &[("Content-Type", b"text/plain")], b"abc");
+    assert_eq!(r.status, 201, "{}", h.error_log());
+    assert_eq!(r.header_str("content-type").as_deref(), Some("text/plain"));
+    assert_eq!(r.text(), "method=POST body=abc argv=[] after=False", "os.environ is put back");
+    let v = json(&h.get("/constants"));
+    assert_eq!(v["dir"], true);
+    assert_eq!(v["values"], serde_json::json!([0, 2, 2, 500, -1, 418]));
+    assert_eq!(v["dir_type"], "httpd/unix-directory");
+    assert_eq!(v["mtime"], true);
+}

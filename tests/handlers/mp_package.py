@@ -119,3 +119,29 @@ def wsgi_app(environ, start_response):
     return ["input=%s errors_is_stderr=%s script=%s path=%s" % (
         type(environ["wsgi.input"]).__name__, environ["wsgi.errors"] is sys.stderr,
         environ["SCRIPT_NAME"], environ["PATH_INFO"])]
+
+
+def cgi_style(req):
+    import os
+    saved = apache.setup_cgi(req)
+    try:
+        body = sys.stdin.read()
+        print("Status: 201 Created")
+        print("Content-Type: text/plain")
+        print()
+        print("method=%s body=%s argv=%s" % (os.environ["REQUEST_METHOD"], body, sys.argv), end="")
+    finally:
+        apache.restore_nocgi(*saved)
+    req.write(" after=%s" % ("REQUEST_METHOD" in os.environ))
+    return apache.OK
+
+
+def constants(req):
+    finfo = apache.stat(req.document_root(), apache.APR_FINFO_MIN)
+    return _json(req, {
+        "dir": finfo[apache.FINFO_FILETYPE] == apache.APR_DIR,
+        "values": [apache.REQUEST_NO_BODY, apache.AP_CONN_KEEPALIVE, apache.AP_REQ_DEFAULT_PATH_INFO,
+                   apache.REQ_ABORTED, apache.REQ_NOACTION, apache.HTTP_IM_A_TEAPOT],
+        "dir_type": apache.DIR_MAGIC_TYPE,
+        "mtime": apache.module_mtime(sys.modules[__name__]) > 0,
+    })
