@@ -38,7 +38,10 @@ fn every_module_of_the_package_imports_and_works() {
     assert_eq!(r.status, 200, "{}", h.error_log());
     let page = r.text();
     assert!(page.contains("<title>mod_python test page</title>"), "{page}");
-    assert!(page.contains("&lt;script&gt;x&lt;/script&gt;") && !page.contains("<script>"), "{page}");
+    assert!(
+        page.contains("&lt;script&gt;x&lt;/script&gt;") && !page.contains("<script>"),
+        "{page}"
+    );
     assert!(page.contains("&lt;b&gt;value&lt;/b&gt;"), "the options are listed, escaped: {page}");
     assert!(page.contains("Python/3."), "the server banner is shown: {page}");
     assert!(crash_lines(&h.stop()).is_empty());
@@ -51,7 +54,10 @@ fn server_header_names_python_unless_server_tokens_hides_it() {
     let python = format!("Python/{}", python_major_minor());
     assert!(server.contains("mod_pyrite/") && server.contains(&python), "{server}");
     drop(h);
-    let h = Httpd::start(Mpm::Event, &("ServerTokens Prod\n".to_string() + &location("/", "mp_package::ran", "")));
+    let h = Httpd::start(
+        Mpm::Event,
+        &("ServerTokens Prod\n".to_string() + &location("/", "mp_package::ran", "")),
+    );
     let server = h.get("/").header_str("server").unwrap_or_default();
     assert_eq!(server, "Apache", "ServerTokens Prod hides every component");
 }
@@ -87,7 +93,15 @@ fn add_cgi_vars_adds_httpds_common_variables_too() {
     assert_eq!(values["QUERY_STRING"], "a=1");
     assert_eq!(values["GATEWAY_INTERFACE"], "CGI/1.1");
     assert!(values["SERVER_SOFTWARE"].as_str().unwrap().contains("Python/"), "{values}");
-    for name in ["SERVER_NAME", "SERVER_PORT", "SERVER_ADDR", "REMOTE_PORT", "DOCUMENT_ROOT", "REQUEST_URI", "SCRIPT_NAME"] {
+    for name in [
+        "SERVER_NAME",
+        "SERVER_PORT",
+        "SERVER_ADDR",
+        "REMOTE_PORT",
+        "DOCUMENT_ROOT",
+        "REQUEST_URI",
+        "SCRIPT_NAME",
+    ] {
         assert!(v["added"].as_array().unwrap().iter().any(|a| a == name), "{name} missing: {v}");
     }
 }
@@ -115,7 +129,11 @@ fn request_server_and_connection_members_as_mod_python_gives_them() {
     assert_eq!(v["no_local_copy"], 0);
     assert_eq!(v["useragent_addr"][0], "127.0.0.1");
     assert!(v["mmn"].as_u64().unwrap() >= 20120211, "{v}");
-    assert_eq!(v["interpreter"], serde_json::json!(["127.0.0.1", "127.0.0.1"]), "apache.interpreter is the request's");
+    assert_eq!(
+        v["interpreter"],
+        serde_json::json!(["127.0.0.1", "127.0.0.1"]),
+        "apache.interpreter is the request's"
+    );
     // {"a": ["1", "2"], "b": "3"} less its last entry, then update() with a keys()-only mapping.
     assert_eq!(v["popped"], serde_json::json!(["b", "3"]), "update() writes an int value as str()");
     assert_eq!(v["table"], serde_json::json!([["a", "1"], ["a", "2"], ["k", "v"]]));
@@ -132,7 +150,12 @@ fn server_options_keep_what_a_python_import_stored() {
     for _ in 0..3 {
         assert_eq!(h.get("/read").text(), "yes", "{}", h.error_log());
     }
-    assert_eq!(h.get("/lock").text(), "locked and unlocked", "a lock key may be an int: {}", h.error_log());
+    assert_eq!(
+        h.get("/lock").text(),
+        "locked and unlocked",
+        "a lock key may be an int: {}",
+        h.error_log()
+    );
 }
 
 #[test]
@@ -150,7 +173,10 @@ fn mod_python_wsgi_passes_the_request_and_accepts_str() {
 
 #[test]
 fn python_optimize_runs_python_as_with_dash_o() {
-    let h = Httpd::start(Mpm::Event, &("PythonOptimize On\n".to_string() + &location("/o", "mp_package::optimize", "")));
+    let h = Httpd::start(
+        Mpm::Event,
+        &("PythonOptimize On\n".to_string() + &location("/o", "mp_package::optimize", "")),
+    );
     assert_eq!(h.get("/o").text(), "optimize=1 debug=False", "{}", h.error_log());
     let log = h.stop();
     assert!(log.contains("PythonOptimize On: Python runs as with -O"), "{log}");
@@ -174,10 +200,17 @@ fn python_enable_pdb_runs_handlers_under_the_debugger() {
 
 #[test]
 fn session_cookie_is_httponly_only_when_asked() {
-    let plain = location("/s/counter", "mp_sessions::counter", "PythonOption mod_python.session.session_type MemorySession");
+    let plain = location(
+        "/s/counter",
+        "mp_sessions::counter",
+        "PythonOption mod_python.session.session_type MemorySession",
+    );
     let h = Httpd::start(Mpm::Event, &plain);
     let cookie = h.get("/s/counter").header_str("set-cookie").unwrap();
-    assert!(cookie.split("; ").all(|part| part.contains('=')), "every part is name=value: {cookie}");
+    assert!(
+        cookie.split("; ").all(|part| part.contains('=')),
+        "every part is name=value: {cookie}"
+    );
     assert!(cookie.contains("; path=/"), "{cookie}");
     drop(h);
     let asked = location(
@@ -221,8 +254,15 @@ fn the_mod_python_command_creates_starts_and_stops_a_server() {
     let text = std::fs::read_to_string(&conf).unwrap();
     assert!(text.contains(&format!("LoadModule pyrite_module {}", so.display())), "{text}");
     assert!(text.contains("PythonHandler mod_python.testhandler"), "{text}");
-    let again = std::process::Command::new(&tool).args(["genconfig", dir.join("conf/httpd_conf.py").to_str().unwrap()]).output().unwrap();
-    assert_eq!(String::from_utf8_lossy(&again.stdout), text, "genconfig prints the same configuration");
+    let again = std::process::Command::new(&tool)
+        .args(["genconfig", dir.join("conf/httpd_conf.py").to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&again.stdout),
+        text,
+        "genconfig prints the same configuration"
+    );
 
     run(&["start", conf.to_str().unwrap()]);
     let mut page = None;
@@ -235,7 +275,10 @@ fn the_mod_python_command_creates_starts_and_stops_a_server() {
     }
     let pid_file = dir.join("logs/httpd.pid");
     let pid: Option<i32> = std::fs::read_to_string(&pid_file).ok().and_then(|p| p.trim().parse().ok());
-    let stopped = std::process::Command::new(&tool).args(["stop", conf.to_str().unwrap()]).output().unwrap();
+    let stopped = std::process::Command::new(&tool)
+        .args(["stop", conf.to_str().unwrap()])
+        .output()
+        .unwrap();
     for _ in 0..100 {
         if !pid_file.exists() {
             break;

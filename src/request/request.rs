@@ -696,7 +696,14 @@ impl Request {
         // SAFETY: r is live; allowed_methods is NULL or a list whose array holds pool strings.
         unsafe {
             let list = (*r).allowed_methods;
-            string_tuple(py, if list.is_null() { std::ptr::null_mut() } else { (*list).method_list })
+            string_tuple(
+                py,
+                if list.is_null() {
+                    std::ptr::null_mut()
+                } else {
+                    (*list).method_list
+                },
+            )
         }
     }
 
@@ -1077,7 +1084,9 @@ unsafe fn string_tuple<'py>(py: Python<'py>, arr: *mut raw::apr_array_header_t) 
     // SAFETY: as the caller promises.
     let items: Vec<Bound<'py, PyAny>> = unsafe {
         let elts = (*arr).elts as *const *const std::ffi::c_char;
-        (0..(*arr).nelts.max(0) as usize).map(|i| convert::opt_text(py, *elts.add(i))).collect()
+        (0..(*arr).nelts.max(0) as usize)
+            .map(|i| convert::opt_text(py, *elts.add(i)))
+            .collect()
     };
     Ok(pyo3::types::PyTuple::new(py, items)?.into_any())
 }

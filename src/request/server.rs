@@ -154,7 +154,13 @@ impl Server {
     /// function stores there, handlers of that child find.
     fn get_options(&self, py: Python<'_>) -> PyResult<Py<Table>> {
         let key = self.s as usize;
-        let known = |py| SERVER_OPTIONS.locked().iter().find(|(k, _)| *k == key).map(|(_, t)| t.clone_ref(py));
+        let known = |py| {
+            SERVER_OPTIONS
+                .locked()
+                .iter()
+                .find(|(k, _)| *k == key)
+                .map(|(_, t)| t.clone_ref(py))
+        };
         if let Some(t) = known(py) {
             return Ok(t);
         }
