@@ -32,6 +32,7 @@ fn every_module_of_the_package_imports_and_works() {
     );
     assert_eq!(v["conf_again"], true, "repr() of an httpdconf object builds it again");
     assert_eq!(v["testhandler"], true);
+    assert_eq!(v["psp"], true, "mod_python._psp translates PSP");
 
     // The manual's diagnostic page, with what it shows escaped.
     let r = h.request("GET", "/mpinfo", &[("X-Probe", b"<script>x</script>")], b"");

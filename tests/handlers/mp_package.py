@@ -17,7 +17,7 @@ def _json(req, value):
 
 def modules(req):
     import mod_python
-    from mod_python import cache, httpdconf, testhandler, version  # noqa: F401
+    from mod_python import cache, httpdconf, testhandler, version, _psp  # noqa: F401
     calls = []
 
     def double(x):
@@ -37,6 +37,7 @@ def modules(req):
         "memo": results, "calls": calls, "lru": list(memo.lru()[0]),
         "conf": str(conf), "conf_again": str(again) == str(conf),
         "testhandler": callable(testhandler.handler),
+        "psp": "req.write" in _psp.parsestring("hello"),
     })
 
 
