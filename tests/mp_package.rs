@@ -187,13 +187,20 @@ fn python_optimize_runs_python_as_with_dash_o() {
 
 #[test]
 fn python_enable_pdb_runs_handlers_under_the_debugger() {
-    let site = location("/pdb", "mp_package::ran", "  PythonEnablePdb On") + &location("/plain", "mp_package::ran", "");
+    let site = location("/pdb", "mp_package::ran", "  PythonEnablePdb On")
+        + &location("/plain", "mp_package::ran", "")
+        + &location("/pdb/off", "mp_package::ran", "  PythonEnablePdb Off");
     let h = Httpd::start(Mpm::Prefork, &site);
-    assert_eq!(h.get("/plain").text(), "the handler ran");
+    assert_eq!(h.get("/plain").text(), "the handler ran; PythonEnablePdb=None");
     // httpd's stdin is not a terminal: pdb reads end-of-file at its first
     // prompt and quits, so the handler does not run (as under mod_python).
     let r = h.get("/pdb");
     assert!(!r.text().contains("the handler ran"), "{} {}", r.status, r.text());
+    assert_eq!(
+        h.get("/pdb/off").text(),
+        "the handler ran; PythonEnablePdb=0",
+        "Off in an inner section wins"
+    );
     let log = h.stop();
     assert!(log.contains("PythonEnablePdb On: handlers there run under pdb.runcall"), "{log}");
     assert!(crash_lines(&log).is_empty(), "{log}");

@@ -1031,6 +1031,9 @@ pub fn config_pairs(c: &config::DirConfig) -> Vec<(String, String)> {
     if let Some(p) = &c.python_path {
         out.push(("PythonPath".to_string(), p.expr.clone()));
     }
+    if let Some(pdb) = c.enable_pdb {
+        out.push(("PythonEnablePdb".to_string(), flag(pdb)));
+    }
     out
 }
 

@@ -111,7 +111,7 @@ def optimize(req):
 
 
 def ran(req):
-    req.write("the handler ran")
+    req.write("the handler ran; PythonEnablePdb=%s" % req.get_config().get("PythonEnablePdb"))
     return apache.OK
 
 
