@@ -167,9 +167,13 @@ fn mod_python_wsgi_passes_the_request_and_accepts_str() {
         "  PythonOption mod_python.wsgi.application mp_package::wsgi_app",
     );
     let h = Httpd::start(Mpm::Event, &site);
-    let r = h.get("/foo/bar");
+    let r = h.request("POST", "/foo/bar", &[("Content-Type", b"text/plain")], b"posted");
     assert_eq!(r.status, 200, "{}", h.error_log());
-    assert_eq!(r.text(), "input=mp_request errors_is_stderr=True script=/foo path=/bar");
+    assert_eq!(
+        r.text(),
+        "input=mp_request errors_is_stderr=True script=/foo path=/bar body=posted",
+        "str and bytes items both arrive"
+    );
 }
 
 #[test]

@@ -117,9 +117,10 @@ def ran(req):
 
 def wsgi_app(environ, start_response):
     start_response("200 OK", [("Content-Type", "text/plain")])
+    body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
     return ["input=%s errors_is_stderr=%s script=%s path=%s" % (
         type(environ["wsgi.input"]).__name__, environ["wsgi.errors"] is sys.stderr,
-        environ["SCRIPT_NAME"], environ["PATH_INFO"])]
+        environ["SCRIPT_NAME"], environ["PATH_INFO"]), b" body=", body]
 
 
 def cgi_style(req):
