@@ -7,7 +7,7 @@
 //!   `pdb.runcall` on the process's own stdin and stdout, so a developer
 //!   running `apache2 -X` in a terminal steps through them. Without a terminal pdb reads end-of-file at once, quits and
 //!   the handler does not run; start-up says so in the error log.
-use crate::config::{self};
+use crate::config;
 use crate::ffi::raw;
 use std::ffi::{c_char, c_int, c_void};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -51,6 +51,7 @@ unsafe extern "C" fn set_optimize(_cmd: *mut raw::cmd_parms, _m: *mut c_void, on
 }
 
 unsafe extern "C" fn set_enable_pdb(_cmd: *mut raw::cmd_parms, mconfig: *mut c_void, on: c_int) -> *const c_char {
+    // SAFETY: httpd passes this module's per-directory configuration as mconfig.
     crate::guard::or(std::ptr::null(), || unsafe {
         config::dir_conf(mconfig).enable_pdb = Some(on != 0);
         if on != 0 {

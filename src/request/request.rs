@@ -285,6 +285,7 @@ impl Request {
     /// The variant list validator (mod_negotiation's), None when unset.
     #[getter]
     fn vlist_validator<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        // SAFETY: text_field passes a live request; the field is NULL or a pool string.
         self.text_field(py, |r| unsafe { (*r).vlist_validator })
     }
     /// Whether the response may not be served from a local copy (a proxy's cache).

@@ -165,6 +165,7 @@ impl Server {
             return Ok(t);
         }
         // Built outside the lock: making Python objects may run arbitrary Python code.
+        // SAFETY: server_recs and their configuration live as long as the child.
         let opts = unsafe { config::server_dir_config(self.s) }
             .map(|c| c.options())
             .unwrap_or_default();
