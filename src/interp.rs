@@ -112,7 +112,18 @@ pub fn init_child(pchild: *mut raw::apr_pool_t, s: *mut raw::server_rec) {
     ));
 }
 
+thread_local! {
+    /// The interpreter a running PythonImport names (apache.interpreter reports it).
+    static IMPORTING_FOR: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
+/// The interpreter name of the PythonImport this thread is running, if any.
+pub fn importing_for() -> Option<String> {
+    IMPORTING_FOR.with(|i| i.borrow().clone())
+}
+
 fn run_import(py: Python<'_>, s: *mut raw::server_rec, dc: &DirConfig, decl: &ImportDecl) {
+    IMPORTING_FOR.with(|i| *i.borrow_mut() = Some(decl.interpreter.clone()));
     let res = (|| -> PyResult<()> {
         apply_python_path(py, dc, None)?;
         let m = py.import(decl.module.as_str())?;
@@ -121,6 +132,7 @@ fn run_import(py: Python<'_>, s: *mut raw::server_rec, dc: &DirConfig, decl: &Im
         }
         Ok(())
     })();
+    IMPORTING_FOR.with(|i| *i.borrow_mut() = None);
     if let Err(e) = res {
         let what = match &decl.function {
             Some(f) => format!("{}::{}", decl.module, f),

@@ -105,8 +105,8 @@ fn stat<'py>(py: Python<'py>, fname: &str, wanted: i32) -> PyResult<Bound<'py, P
 }
 
 /// The interpreter name mod_python would be running the calling code in:
-/// the current request's `req.interpreter`, else "main_interpreter" (code run
-/// at child start). mod_python gives each name its own copy of
+/// the current request's `req.interpreter`, the interpreter a running
+/// PythonImport names, else "main_interpreter" (other code run at child start). mod_python gives each name its own copy of
 /// mod_python.apache whose `interpreter` is that name.
 #[pyfunction]
 fn _current_interpreter(py: Python<'_>) -> PyResult<Py<PyAny>> {
@@ -117,7 +117,8 @@ fn _current_interpreter(py: Python<'_>) -> PyResult<Py<PyAny>> {
             return Ok(req.bind(py).getattr("interpreter")?.unbind());
         }
     }
-    Ok(pyo3::types::PyString::new(py, "main_interpreter").into_any().unbind())
+    let name = crate::interp::importing_for().unwrap_or_else(|| "main_interpreter".to_string());
+    Ok(pyo3::types::PyString::new(py, &name).into_any().unbind())
 }
 
 /// Panics in Rust: lets the tests show that a panic becomes an exception

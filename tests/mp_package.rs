@@ -144,12 +144,12 @@ fn request_server_and_connection_members_as_mod_python_gives_them() {
 
 #[test]
 fn server_options_keep_what_a_python_import_stored() {
-    let site = "PythonPath \"sys.path+['{HANDLERS}']\"\nPythonImport mp_package::store_option main\n".to_string()
+    let site = "PythonPath \"sys.path+['{HANDLERS}']\"\nPythonImport mp_package::store_option imports_here\n".to_string()
         + &location("/read", "mp_package::read_option", "")
         + &location("/lock", "mp_package::lock_int_key", "");
     let h = Httpd::start(Mpm::Prefork, &site);
     for _ in 0..3 {
-        assert_eq!(h.get("/read").text(), "yes", "{}", h.error_log());
+        assert_eq!(h.get("/read").text(), "yes from imports_here", "{}", h.error_log());
     }
     assert_eq!(
         h.get("/lock").text(),

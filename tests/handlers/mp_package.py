@@ -90,7 +90,7 @@ def members(req):
 
 def store_option():
     # PythonImport mp_package::store_option: runs at child start.
-    apache.main_server.get_options()["stored_at_start"] = "yes"
+    apache.main_server.get_options()["stored_at_start"] = "yes from " + apache.interpreter
 
 
 def read_option(req):
