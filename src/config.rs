@@ -209,6 +209,7 @@ static DECLARED: std::sync::Mutex<Vec<Declared>> = std::sync::Mutex::new(Vec::ne
 pub fn config_read_starts() {
     DECLARED.locked().clear();
     crate::wsgi::directives::clear_notes();
+    crate::python_flags::config_read_starts();
     INTERPRETERS_NAMED.store(false, std::sync::atomic::Ordering::Relaxed);
     READING_CONFIG.store(true, std::sync::atomic::Ordering::Relaxed);
 }
@@ -259,6 +260,8 @@ pub struct DirConfig {
     pub status_page: Option<bool>,
     /// The section's Require lines, noted with its Python directives (req.requires()).
     pub requires: Option<Arc<Vec<pyrite_text::require_lines::RequireLine>>>,
+    /// PythonEnablePdb: handlers here run under pdb.runcall (default Off).
+    pub enable_pdb: Option<bool>,
 }
 
 impl DirConfig {
@@ -315,6 +318,7 @@ impl DirConfig {
         if new.requires.as_ref().is_some_and(|r| !r.is_empty()) {
             m.requires = new.requires.clone();
         }
+        m.enable_pdb = new.enable_pdb.or(base.enable_pdb);
         m
     }
 }
@@ -818,7 +822,7 @@ unsafe extern "C" fn set_switch_interval(cmd: *mut raw::cmd_parms, _m: *mut c_vo
 
 /// httpd's command table; it holds only pointers to statics.
 #[repr(transparent)]
-pub struct CommandTable(pub [raw::command_rec; 74]);
+pub struct CommandTable(pub [raw::command_rec; 76]);
 // SAFETY: read-only after construction; the pointers are to 'static data.
 unsafe impl Sync for CommandTable {}
 
@@ -1048,6 +1052,8 @@ pub static COMMANDS: CommandTable = CommandTable([
     crate::filters::COMMANDS[0],
     crate::filters::COMMANDS[1],
     crate::conn_handler::COMMAND,
+    crate::python_flags::COMMANDS[0],
+    crate::python_flags::COMMANDS[1],
     crate::wsgi::config::COMMANDS[0],
     crate::wsgi::config::COMMANDS[1],
     crate::wsgi::config::COMMANDS[2],

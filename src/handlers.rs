@@ -249,11 +249,28 @@ fn call<'py>(
     req: &Bound<'py, Request>,
 ) -> Result<Bound<'py, PyAny>, Failure> {
     let obj = resolve(py, decl, directory, conf, req)?;
-    match obj.call1((req,)) {
+    let outcome = if conf.enable_pdb.unwrap_or(false) {
+        // PythonEnablePdb On: mod_python's way of stepping through a handler.
+        // The debugger talks to the process's own stdin and stdout (the
+        // terminal of `apache2 -X`), not to sys.stdout, which is the error log.
+        run_under_pdb(py, &obj, req)
+    } else {
+        obj.call1((req,))
+    };
+    match outcome {
         Ok(v) => Ok(v),
         Err(e) if e.is_instance_of::<SERVER_RETURN>(py) => Ok(server_return_value(py, req, &e)),
         Err(e) => Err(Failure::Call(e)),
     }
+}
+
+fn run_under_pdb<'py>(py: Python<'py>, obj: &Bound<'py, PyAny>, req: &Bound<'py, Request>) -> PyResult<Bound<'py, PyAny>> {
+    let sys = py.import("sys")?;
+    let kw = pyo3::types::PyDict::new(py);
+    kw.set_item("stdin", sys.getattr("__stdin__")?)?;
+    kw.set_item("stdout", sys.getattr("__stdout__")?)?;
+    let debugger = py.import("pdb")?.getattr("Pdb")?.call((), Some(&kw))?;
+    debugger.call_method1("runcall", (obj, req))
 }
 
 /// mod_python's SERVER_RETURN forms: (code), (code, status) and ((code, status)).

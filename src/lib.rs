@@ -20,6 +20,7 @@ pub mod metrics;
 pub mod module;
 pub mod psp;
 pub mod pymodule;
+pub mod python_flags;
 pub mod request;
 pub mod requires;
 pub mod ssi;

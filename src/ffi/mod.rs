@@ -9,6 +9,7 @@ pub mod mpm;
 pub mod pool;
 pub mod runtime;
 pub mod regex;
+pub mod pytype;
 pub mod sendfile;
 pub mod ssl;
 pub mod table;

@@ -283,6 +283,25 @@ impl Request {
     fn useragent_ip<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         self.text_field(py, |r| unsafe { (*r).useragent_ip })
     }
+    /// The client's (ip, port), as useragent_ip (behind mod_remoteip: the real client).
+    #[getter]
+    fn useragent_addr<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let r = self.r()?;
+        // SAFETY: r is live; its useragent_addr is NULL or a pool sockaddr.
+        unsafe { super::connection::addr_tuple(py, (*r).useragent_addr) }
+    }
+    /// The variant list validator (mod_negotiation's), None when unset.
+    #[getter]
+    fn vlist_validator<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        // SAFETY: text_field passes a live request; the field is NULL or a pool string.
+        self.text_field(py, |r| unsafe { (*r).vlist_validator })
+    }
+    /// Whether the response may not be served from a local copy (a proxy's cache).
+    #[getter]
+    fn no_local_copy(&self) -> PyResult<i32> {
+        // SAFETY: r() checked the request is live.
+        Ok(unsafe { (*self.r()?).no_local_copy })
+    }
     #[getter]
     fn log_id<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         self.text_field(py, |r| unsafe { (*r).log_id })
@@ -567,6 +586,12 @@ impl Request {
     fn read_length(&self) -> PyResult<i64> {
         Ok(unsafe { (*self.r()?).read_length })
     }
+    /// How the body may be read (httpd's REQUEST_NO_BODY, REQUEST_CHUNKED_ERROR, ...).
+    #[getter]
+    fn read_body(&self) -> PyResult<i32> {
+        // SAFETY: r() checked the request is live.
+        Ok(unsafe { (*self.r()?).read_body })
+    }
     #[getter]
     fn read_chunked(&self) -> PyResult<i32> {
         Ok(unsafe { (*self.r()?).read_chunked })
@@ -666,21 +691,37 @@ impl Request {
         }
     }
 
-    /// The Content-Language values set for the response, as a tuple.
+    /// The Content-Language values set for the response, as a tuple (empty when none).
     #[getter]
     fn content_languages<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let r = self.r()?;
         // SAFETY: r is live; an apr array of pool strings or NULL.
+        unsafe { string_tuple(py, (*r).content_languages) }
+    }
+
+    /// The extension methods (names) the resource allows, as a tuple.
+    #[getter]
+    fn allowed_xmethods<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let r = self.r()?;
+        // SAFETY: r is live; an apr array of pool strings or NULL.
+        unsafe { string_tuple(py, (*r).allowed_xmethods) }
+    }
+
+    /// The names in the request's list of allowed methods, as a tuple.
+    #[getter]
+    fn allowed_methods<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let r = self.r()?;
+        // SAFETY: r is live; allowed_methods is NULL or a list whose array holds pool strings.
         unsafe {
-            let arr = (*r).content_languages;
-            if arr.is_null() {
-                return Ok(py.None().into_bound(py));
-            }
-            let elts = (*arr).elts as *const *const std::ffi::c_char;
-            let items: Vec<Bound<'py, PyAny>> = (0..(*arr).nelts.max(0) as usize)
-                .map(|i| convert::opt_text(py, *elts.add(i)))
-                .collect();
-            Ok(pyo3::types::PyTuple::new(py, items)?.into_any())
+            let list = (*r).allowed_methods;
+            string_tuple(
+                py,
+                if list.is_null() {
+                    std::ptr::null_mut()
+                } else {
+                    (*list).method_list
+                },
+            )
         }
     }
 
@@ -999,9 +1040,17 @@ impl Request {
         Ok(())
     }
 
-    /// Adds the rest of the CGI/1.1 variables to req.subprocess_env.
+    /// Adds the CGI/1.1 variables to req.subprocess_env: httpd's common ones
+    /// (every request header as HTTP_*, the server's and the connection's)
+    /// and the request's own, as mod_python 3.5 does (CGI-style code such as
+    /// Roundup's reads HTTP_HOST and REMOTE_ADDR after calling only this).
     fn add_cgi_vars(&self) -> PyResult<()> {
-        unsafe { raw::ap_add_cgi_vars(self.r()?) };
+        let r = self.r()?;
+        // SAFETY: r is live and served by this thread; httpd fills r->subprocess_env.
+        unsafe {
+            raw::ap_add_common_vars(r);
+            raw::ap_add_cgi_vars(r);
+        }
         Ok(())
     }
 
@@ -1030,6 +1079,9 @@ pub fn config_pairs(c: &config::DirConfig) -> Vec<(String, String)> {
     }
     if let Some(p) = &c.python_path {
         out.push(("PythonPath".to_string(), p.expr.clone()));
+    }
+    if let Some(pdb) = c.enable_pdb {
+        out.push(("PythonEnablePdb".to_string(), flag(pdb)));
     }
     out
 }
@@ -1071,4 +1123,22 @@ fn refuse_bad_headers(r: *mut raw::request_rec) -> PyResult<()> {
         ))),
         None => Ok(()),
     }
+}
+
+/// An apr array of C strings as a tuple of str (empty for NULL).
+///
+/// # Safety
+/// `arr` is NULL or a live apr array whose elements are NUL-terminated strings.
+unsafe fn string_tuple<'py>(py: Python<'py>, arr: *mut raw::apr_array_header_t) -> PyResult<Bound<'py, PyAny>> {
+    if arr.is_null() {
+        return Ok(pyo3::types::PyTuple::empty(py).into_any());
+    }
+    // SAFETY: as the caller promises.
+    let items: Vec<Bound<'py, PyAny>> = unsafe {
+        let elts = (*arr).elts as *const *const std::ffi::c_char;
+        (0..(*arr).nelts.max(0) as usize)
+            .map(|i| convert::opt_text(py, *elts.add(i)))
+            .collect()
+    };
+    Ok(pyo3::types::PyTuple::new(py, items)?.into_any())
 }
