@@ -144,6 +144,15 @@ pub struct Declared {
 }
 
 impl Declared {
+    /// The declaring section's own configuration (not merged with enclosing ones).
+    pub fn section(&self) -> &DirConfig {
+        // SAFETY: the section belongs to the running configuration generation.
+        unsafe { &*(self.section as *const DirConfig) }
+    }
+    /// The server (virtual host) it was declared in.
+    pub fn server(&self) -> *mut raw::server_rec {
+        self.server as *mut raw::server_rec
+    }
     /// The PythonPath that applies to the declaring section (its own, else the server's).
     pub fn python_path(&self) -> Option<Arc<PathSetting>> {
         // SAFETY: both pointers belong to the running configuration generation.

@@ -158,12 +158,14 @@ unsafe extern "C" fn handle_python(
 fn in_python<R>(r: *mut raw::request_rec, f: impl for<'py> FnOnce(Python<'py>) -> R) -> R {
     // Global locks the code forgets are released when this request ends.
     let outer = crate::locks::CURRENT_REQUEST.with(|c| c.replace(r));
-    // SAFETY: PyGILState_Check only reads this thread's state (Python is running).
-    let res = if unsafe { pyo3::ffi::PyGILState_Check() } == 1 {
-        Python::attach(f)
-    } else {
-        interp::with_python(f)
+    // with_python also serves a call from inside a handler's write (the
+    // thread is then through the gate and holds the GIL). PyGILState_Check
+    // cannot tell: CPython turns it off once a sub-interpreter exists.
+    let name = || {
+        // SAFETY: r is the live request this thread serves.
+        unsafe { crate::interpreters::names::mod_python(r, (*r).server, crate::config::dir_config(r), None) }
     };
+    let res = interp::with_python_named(name, f);
     crate::locks::CURRENT_REQUEST.with(|c| c.set(outer));
     res
 }

@@ -24,13 +24,16 @@ pub struct Request {
     phase: Mutex<&'static str>,
     /// The <Location> of the handler running now.
     location: Mutex<Option<std::sync::Arc<str>>>,
+    /// The handler declaration running now (its directory names the
+    /// interpreter under PythonInterpPerDirective).
+    handler: Mutex<Option<Arc<config::HandlerDecl>>>,
     headers_in: OnceLock<Py<Table>>,
     headers_out: OnceLock<Py<Table>>,
     err_headers_out: OnceLock<Py<Table>>,
     subprocess_env: OnceLock<Py<Table>>,
     notes: OnceLock<Py<Table>>,
     /// req.register_cleanup callables, run when the request's pool is cleared.
-    cleanups: Mutex<Vec<(Py<PyAny>, Option<Py<PyAny>>)>>,
+    cleanups: Mutex<Vec<super::pool::Cleanup>>,
     /// Python code assigned req.content_type (mod_python's `_content_type_set`;
     /// the publisher guesses a type only when it was not).
     content_type_set: std::sync::atomic::AtomicBool,
@@ -84,6 +87,7 @@ impl Request {
             output: Mutex::new(Output::default()),
             phase: Mutex::new(phase),
             location: Mutex::new(None),
+            handler: Mutex::new(None),
             headers_in: OnceLock::new(),
             headers_out: OnceLock::new(),
             err_headers_out: OnceLock::new(),
@@ -102,6 +106,10 @@ impl Request {
     pub fn run_cleanups(&self, py: Python<'_>) {
         let list = std::mem::take(&mut *self.cleanups.locked());
         super::pool::run_callables(py, list, "req.register_cleanup callable failed");
+    }
+
+    pub fn set_running(&self, decl: &Arc<config::HandlerDecl>) {
+        *self.handler.locked() = Some(decl.clone());
     }
 
     pub fn set_location(&self, location: Option<std::sync::Arc<str>>) {
@@ -585,26 +593,18 @@ impl Request {
         self.r()?;
         Ok(*self.phase.locked())
     }
-    /// The interpreter name mod_python would use (the server's name); mod_pyrite
-    /// runs every handler of a child in its one main interpreter.
+    /// The name of the interpreter the handler runs in, by mod_python's rule
+    /// (src/interpreters/names.rs): the same name picks the interpreter.
     #[getter]
     fn interpreter<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let r = self.r()?;
         // SAFETY: r is live.
         let conf = unsafe { config::dir_config(r) };
-        if let Some(name) = conf.and_then(|c| c.interpreter.clone()) {
-            return Ok(pyo3::types::PyString::new(py, &name).into_any());
-        }
-        if conf.is_some_and(|c| c.interp_per_directory == Some(true) || c.interp_per_directive == Some(true)) {
-            // mod_python names the interpreter after the file's directory.
-            let f = unsafe { ffi::cstr((*r).filename) }.unwrap_or_default();
-            let dir = match f.iter().rposition(|&b| b == b'/') {
-                Some(i) => &f[..=i],
-                None => f,
-            };
-            return Ok(convert::text(py, dir));
-        }
-        Ok(unsafe { convert::opt_text(py, (*(*r).server).server_hostname) })
+        let dir = self.handler.locked().as_ref().and_then(|d| d.directory.clone());
+        // SAFETY: r is live; its server is configuration data.
+        let name = crate::interpreters::names::mod_python(r, unsafe { (*r).server }, conf, dir.as_deref());
+        let name = name.as_deref().unwrap_or(crate::interpreters::names::MAIN_INTERPRETER);
+        Ok(pyo3::types::PyString::new(py, name).into_any())
     }
 
     /// The request's pool: values and cleanups that end with this request.
@@ -799,9 +799,9 @@ impl Request {
 
     /// Calls `callable(data)` (or `callable()`) when the request ends.
     #[pyo3(signature = (callable, data=None))]
-    fn register_cleanup(&self, callable: Py<PyAny>, data: Option<Py<PyAny>>) -> PyResult<()> {
+    fn register_cleanup(&self, py: Python<'_>, callable: Py<PyAny>, data: Option<Py<PyAny>>) -> PyResult<()> {
         self.r()?;
-        self.cleanups.locked().push((callable, data));
+        self.cleanups.locked().push((callable, data, crate::interpreters::current(py)));
         Ok(())
     }
 

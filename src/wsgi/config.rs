@@ -52,6 +52,8 @@ pub struct WsgiAlias {
 /// One WSGIImportScript line.
 pub struct ImportScript {
     pub path: String,
+    /// application-group=: the interpreter it is loaded in.
+    pub application_group: Option<String>,
     pub origin: Origin,
 }
 
@@ -162,11 +164,12 @@ unsafe extern "C" fn set_import_script(cmd: *mut raw::cmd_parms, _m: *mut c_void
         let Some(path) = words.first() else {
             return err(cmd, "WSGIImportScript", "needs a script file");
         };
+        let mut application_group = None;
         for w in &words[1..] {
             match w.split_once('=') {
                 Some(("process-group", v)) if v.is_empty() || v == GLOBAL => {}
                 Some(("process-group", v)) => return err(cmd, "WSGIImportScript", &daemon_refusal(&format!("process-group={v}"))),
-                Some(("application-group", _)) => {}
+                Some(("application-group", v)) => application_group = Some(v.to_string()),
                 _ => {
                     return err(
                         cmd,
@@ -181,6 +184,7 @@ unsafe extern "C" fn set_import_script(cmd: *mut raw::cmd_parms, _m: *mut c_void
         };
         sc.wsgi_imports.push(Arc::new(ImportScript {
             path: path.clone(),
+            application_group,
             origin: origin(cmd),
         }));
         std::ptr::null()
