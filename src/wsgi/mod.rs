@@ -153,35 +153,34 @@ pub unsafe extern "C" fn handler(r: *mut raw::request_rec) -> c_int {
         let mtime_us = (*r).finfo.mtime;
         crate::locks::CURRENT_REQUEST.with(|c| c.set(r));
         let timing = crate::metrics::begin(r);
-        let outcome = crate::interp::with_python(|py| {
-            let interp = crate::interpreters::resolve(py, Some(&group));
-            crate::interpreters::count_request(interp);
-            crate::interpreters::enter(py, interp, || {
-                let app = match app::application(py, &script, &callable, reloading, Some(mtime_us)) {
-                    Ok(a) => a,
-                    Err(e) => {
-                        adapter::log_exception(
-                            py,
-                            r,
-                            &format!("{}: could not load the application", adapter::describe(r, &script)),
-                            &e,
-                        );
-                        return adapter::Outcome::Status(raw::HTTP_INTERNAL_SERVER_ERROR as i32);
-                    }
-                };
-                let call = adapter::Call {
-                    name: &script,
-                    chunked_ok: dc.chunked_request.unwrap_or(false),
-                    spec: environ::Spec {
-                        script_name: &script_name,
-                        path_info: &path_info,
-                        pass_authorization: pass_auth,
-                        application_group: &group,
-                        process_group: "",
-                    },
-                };
-                adapter::run(py, r, &app, &call)
-            })
+        // The group names the interpreter (src/interpreters).
+        let in_group = || Some(group.clone());
+        let outcome = crate::interp::with_python_named(in_group, |py| {
+            crate::interpreters::count_request(crate::interpreters::current(py));
+            let app = match app::application(py, &script, &callable, reloading, Some(mtime_us)) {
+                Ok(a) => a,
+                Err(e) => {
+                    adapter::log_exception(
+                        py,
+                        r,
+                        &format!("{}: could not load the application", adapter::describe(r, &script)),
+                        &e,
+                    );
+                    return adapter::Outcome::Status(raw::HTTP_INTERNAL_SERVER_ERROR as i32);
+                }
+            };
+            let call = adapter::Call {
+                name: &script,
+                chunked_ok: dc.chunked_request.unwrap_or(false),
+                spec: environ::Spec {
+                    script_name: &script_name,
+                    path_info: &path_info,
+                    pass_authorization: pass_auth,
+                    application_group: &group,
+                    process_group: "",
+                },
+            };
+            adapter::run(py, r, &app, &call)
         });
         crate::locks::CURRENT_REQUEST.with(|c| c.set(std::ptr::null_mut()));
         let code = adapter::complete(r, outcome);
