@@ -299,3 +299,38 @@ fn graceful_restart_with_two_interpreters() {
         assert!(crash_lines(&log).is_empty(), "{mpm:?}: {log}");
     }
 }
+
+/// The status page counts requests per interpreter (JSON, HTML, Prometheus).
+#[test]
+fn status_page_counts_requests_per_interpreter() {
+    let site = "<VirtualHost *>\n  ServerName status.test\n  <Location /status>\n    SetHandler pyrite-status\n    PyriteStatus On\n  </Location>\n</VirtualHost>\n\
+                <VirtualHost *>\n  ServerName a.test\n  WSGIScriptAlias / {ROOT}/wsgi_a/wsgi.py\n</VirtualHost>\n\
+                <VirtualHost *>\n  ServerName b.test\n  WSGIScriptAlias / {ROOT}/wsgi_b/wsgi.py\n</VirtualHost>\n";
+    let h = Httpd::prepare(Mpm::Event, site);
+    write_file(&h.root, "wsgi_a/wsgi.py", &wsgi_app("a"));
+    write_file(&h.root, "wsgi_b/wsgi.py", &wsgi_app("b"));
+    let h = start_prepared(h);
+    for _ in 0..5 {
+        assert_eq!(get_host(h.port, "a.test", "/").status, 200);
+    }
+    for _ in 0..3 {
+        assert_eq!(get_host(h.port, "b.test", "/").status, 200);
+    }
+    let r = get_host(h.port, "status.test", "/status?json");
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v: serde_json::Value = serde_json::from_str(&r.text()).unwrap();
+    let mut by_name = std::collections::BTreeMap::new();
+    for c in v["children"].as_array().unwrap() {
+        for i in c["interpreters"].as_array().unwrap() {
+            *by_name.entry(i["name"].as_str().unwrap().to_string()).or_insert(0) += i["requests"].as_u64().unwrap();
+        }
+    }
+    let port = h.port;
+    assert_eq!(by_name.get(&format!("a.test:{port}|")), Some(&5), "{by_name:?}");
+    assert_eq!(by_name.get(&format!("b.test:{port}|")), Some(&3), "{by_name:?}");
+    let html = get_host(h.port, "status.test", "/status").text();
+    assert!(html.contains("<h2>Interpreters</h2>") && html.contains(&format!("a.test:{port}|")), "{html}");
+    let prom = get_host(h.port, "status.test", "/status?metrics").text();
+    assert!(prom.contains(&format!("interpreter=\"b.test:{port}|\"}} ")), "{prom}");
+    h.stop();
+}

@@ -26,6 +26,8 @@ pub const MAIN: Id = 0;
 /// One interpreter of this child.
 pub struct Entry {
     pub name: String,
+    /// Its place on the status page (the main interpreter is 0).
+    index: usize,
     /// *mut PyInterpreterState, kept as an address so the entry is Send.
     state: usize,
     /// Requests this interpreter has served in this child.
@@ -166,8 +168,11 @@ pub fn make(py: Python<'_>, name: &str) -> Result<Id, String> {
     if id <= 0 {
         return Err("CPython gave the new interpreter no id".into());
     }
+    let index = ENTRIES.read().unwrap_or_else(|p| p.into_inner()).iter().flatten().count() + 1;
+    crate::metrics::record::interpreter_named(index, name);
     let e = Arc::new(Entry {
         name: name.to_string(),
+        index,
         state: state as usize,
         requests: AtomicU64::new(0),
         prepared: Mutex::new(Vec::new()),
@@ -267,8 +272,10 @@ pub fn count_request(id: Id) {
     }
     if id == MAIN {
         MAIN_REQUESTS.fetch_add(1, Ordering::Relaxed);
+        crate::metrics::record::interpreter_request(0);
     } else if let Some(e) = entry(id) {
         e.requests.fetch_add(1, Ordering::Relaxed);
+        crate::metrics::record::interpreter_request(e.index);
     }
 }
 
@@ -331,5 +338,8 @@ pub fn prepare_states(_py: Python<'_>, id: Id, n: usize) -> usize {
 /// Turns isolation on for this child (at child start, before any request).
 pub fn set_isolating(on: bool) {
     ISOLATING.store(on, Ordering::Relaxed);
+    if on {
+        crate::metrics::record::interpreter_named(0, names::MAIN_INTERPRETER);
+    }
 }
 pub use setup::remember_shared;
