@@ -170,7 +170,6 @@ static DECLARED: std::sync::Mutex<Vec<Declared>> = std::sync::Mutex::new(Vec::ne
 /// A configuration read starts: forget the previous generation's declarations.
 pub fn config_read_starts() {
     DECLARED.locked().clear();
-    INTERPRETERS_NAMED.store(false, std::sync::atomic::Ordering::Relaxed);
     READING_CONFIG.store(true, std::sync::atomic::Ordering::Relaxed);
 }
 
@@ -207,7 +206,7 @@ pub struct DirConfig {
     pub options: Option<Arc<Vec<(String, Option<String>)>>>,
     pub debug: Option<bool>,
     pub autoreload: Option<bool>,
-    /// PythonInterpreter: the name req.interpreter reports (all share one interpreter).
+    /// PythonInterpreter: the interpreter handlers here run in (src/interpreters).
     pub interpreter: Option<String>,
     /// PythonInterpPerDirectory / PythonInterpPerDirective.
     pub interp_per_directory: Option<bool>,
@@ -532,14 +531,9 @@ unsafe extern "C" fn set_debug(_cmd: *mut raw::cmd_parms, mconfig: *mut c_void, 
     })
 }
 
-/// Set when the configuration names interpreters: post_config says once that
-/// every handler shares the child's main interpreter.
-pub static INTERPRETERS_NAMED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-
 unsafe extern "C" fn set_interpreter(_cmd: *mut raw::cmd_parms, mconfig: *mut c_void, arg: *const c_char) -> *const c_char {
     crate::guard::or(std::ptr::null(), || unsafe {
         dir_conf(mconfig).interpreter = Some(text(arg).to_string());
-        INTERPRETERS_NAMED.store(true, std::sync::atomic::Ordering::Relaxed);
         std::ptr::null()
     })
 }
@@ -552,7 +546,6 @@ unsafe extern "C" fn set_interp_per(cmd: *mut raw::cmd_parms, mconfig: *mut c_vo
         } else {
             c.interp_per_directive = Some(on != 0);
         }
-        INTERPRETERS_NAMED.store(true, std::sync::atomic::Ordering::Relaxed);
         std::ptr::null()
     })
 }
@@ -860,7 +853,7 @@ pub static COMMANDS: CommandTable = CommandTable([
         0,
         raw::OR_ALL,
         raw::cmd_how_TAKE1,
-        c"name: the interpreter name req.interpreter reports (mod_pyrite runs one main interpreter per child)",
+        c"name: the interpreter handlers here run in (main_interpreter: the main one)",
     ),
     cmd(
         c"PythonInterpPerDirectory",
@@ -870,7 +863,7 @@ pub static COMMANDS: CommandTable = CommandTable([
         0,
         raw::OR_ALL,
         raw::cmd_how_FLAG,
-        c"On: req.interpreter names the directory (one main interpreter per child all the same)",
+        c"On: one interpreter per directory of the requested file",
     ),
     cmd(
         c"PythonInterpPerDirective",
@@ -880,7 +873,7 @@ pub static COMMANDS: CommandTable = CommandTable([
         1,
         raw::OR_ALL,
         raw::cmd_how_FLAG,
-        c"On: req.interpreter names the directive's directory (one main interpreter per child all the same)",
+        c"On: one interpreter per directory holding the handler directive",
     ),
     cmd(
         c"PythonImport",

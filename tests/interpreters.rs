@@ -329,7 +329,10 @@ fn status_page_counts_requests_per_interpreter() {
     assert_eq!(by_name.get(&format!("a.test:{port}|")), Some(&5), "{by_name:?}");
     assert_eq!(by_name.get(&format!("b.test:{port}|")), Some(&3), "{by_name:?}");
     let html = get_host(h.port, "status.test", "/status").text();
-    assert!(html.contains("<h2>Interpreters</h2>") && html.contains(&format!("a.test:{port}|")), "{html}");
+    assert!(
+        html.contains("<h2>Interpreters</h2>") && html.contains(&format!("a.test:{port}|")),
+        "{html}"
+    );
     let prom = get_host(h.port, "status.test", "/status?metrics").text();
     assert!(prom.contains(&format!("interpreter=\"b.test:{port}|\"}} ")), "{prom}");
     h.stop();

@@ -158,7 +158,15 @@ pub fn known_guess(g: &plan::Guess) -> Option<Id> {
 /// Makes the sub-interpreter for `name` (if no other thread just did), set
 /// up like the main one; the caller holds the GIL and is in any interpreter.
 pub fn make(py: Python<'_>, name: &str) -> Result<Id, String> {
-    let _one = MAKING.locked();
+    // Setting one up runs Python, which may let another thread take the GIL
+    // and ask for a new name too: wait for the lock without the GIL.
+    let _one = loop {
+        match MAKING.try_lock() {
+            Ok(g) => break g,
+            Err(std::sync::TryLockError::Poisoned(p)) => break p.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => py.detach(|| std::thread::sleep(std::time::Duration::from_millis(1))),
+        }
+    };
     if let Some(id) = BY_NAME.read().unwrap_or_else(|p| p.into_inner()).as_ref().and_then(|m| m.get(name)) {
         return Ok(*id);
     }

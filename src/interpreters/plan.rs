@@ -12,6 +12,8 @@ pub struct Plan {
     pub names: Vec<String>,
     /// More than one name, or names that depend on the request: isolate.
     pub isolating: bool,
+    /// Some names are known only per request.
+    pub per_request: bool,
 }
 
 /// A name as start-up sees it: known (None = main), or known only per request.
@@ -142,5 +144,6 @@ pub fn of(main: *mut raw::server_rec) -> Plan {
             Vec::new()
         },
         isolating,
+        per_request,
     }
 }

@@ -310,7 +310,7 @@ pub const COMMANDS: [raw::command_rec; 15] = [
     cmd(c"WSGIImportScript", raw::cmd_func { raw_args: Some(set_import_script) }, 0, raw::RSRC_CONF, raw::cmd_how_RAW_ARGS,
         c"script-file [process-group=%{GLOBAL}] [application-group=...]: load at child start"),
     cmd(c"WSGIApplicationGroup", raw::cmd_func { take1: Some(set_application_group) }, 0, DIR, raw::cmd_how_TAKE1,
-        c"application group name (every group shares the child's main interpreter)"),
+        c"application group: the interpreter the applications here run in (%{GLOBAL}: the main one)"),
     cmd(c"WSGIProcessGroup", raw::cmd_func { take1: Some(set_process_group) }, 0, DIR, raw::cmd_how_TAKE1,
         c"only %{GLOBAL}: mod_pyrite has no daemon process groups"),
     cmd(c"WSGIPassAuthorization", raw::cmd_func { flag: Some(set_flag) }, 0, DIR, raw::cmd_how_FLAG,
