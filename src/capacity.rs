@@ -50,7 +50,7 @@ pub fn log_summary(s: *mut raw::server_rec) {
     let plan = crate::interpreters::plan::of(s);
     if plan.isolating {
         let mut counts: Vec<(Option<String>, usize)> = Vec::new();
-        crate::interpreters::plan::each(s, |_, g| {
+        crate::interpreters::plan::each(s, |_, g, _| {
             let key = match g {
                 crate::interpreters::plan::Guess::Known(n) => n.filter(|n| !crate::interpreters::names::is_main(Some(n))),
                 crate::interpreters::plan::Guess::PerRequest => return,

@@ -337,3 +337,50 @@ fn status_page_counts_requests_per_interpreter() {
     assert!(prom.contains(&format!("interpreter=\"b.test:{port}|\"}} ")), "{prom}");
     h.stop();
 }
+
+/// PythonInterpPerDirectory and PythonInterpPerDirective: req.interpreter
+/// names the interpreter that really runs the handler (mod_python's suite
+/// checks the names the same way).
+#[test]
+fn per_directory_and_per_directive_names_are_the_interpreters() {
+    let handler = "from mod_python import apache\n\ndef names(req):\n    req.write('%s|%s' % (req.interpreter, apache.interpreter))\n    return apache.DONE\n";
+    let site = "<VirtualHost *>\n  ServerName pd.test\n  DocumentRoot {ROOT}/pd\n  <Directory {ROOT}/pd>\n    SetHandler mod_python\n    PythonInterpPerDirectory On\n    PythonFixupHandler names_app::names\n    PythonPath \"['{ROOT}/lib'] + sys.path\"\n  </Directory>\n</VirtualHost>\n\
+                <VirtualHost *>\n  ServerName pv.test\n  DocumentRoot {ROOT}/pd\n  <Directory {ROOT}/pd>\n    SetHandler mod_python\n    PythonInterpPerDirective On\n    PythonHandler names_app::names\n    PythonPath \"['{ROOT}/lib'] + sys.path\"\n  </Directory>\n</VirtualHost>\n";
+    let h = Httpd::prepare(Mpm::Event, site);
+    write_file(&h.root, "lib/names_app.py", handler);
+    write_file(&h.root, "pd/index.txt", "x\n");
+    write_file(&h.root, "pd/subdir/index.txt", "x\n");
+    let h = start_prepared(h);
+    let root = format!("{}/pd/", h.root.display());
+    let sub = format!("{root}subdir/");
+    for (host, path, want) in [
+        ("pv.test", "/", &root),
+        ("pv.test", "/subdir/foo.py", &root),
+        ("pv.test", "/subdir/", &root),
+        ("pd.test", "/", &root),
+        ("pd.test", "/subdir/foo.py", &sub),
+        ("pd.test", "/subdir/", &sub),
+        ("pd.test", "/subdir", &sub),
+    ] {
+        let r = get_host(h.port, host, path);
+        assert_eq!(r.text(), format!("{want}|{want}"), "{host}{path}\n{}", h.error_log());
+    }
+    let log = h.stop();
+    assert!(crash_lines(&log).is_empty(), "{log}");
+}
+
+/// A single site whose PythonImport names another interpreter: an
+/// interpreter that would only run an import serves nothing, so the child
+/// stays in the main interpreter and the handler sees what was imported.
+#[test]
+fn an_import_alone_does_not_make_a_second_interpreter() {
+    let handler = "import sys\nfrom mod_python import apache\n\ndef handler(req):\n    req.write('%s colorsys=%s' % (apache.interpreter, 'colorsys' in sys.modules))\n    return apache.OK\n";
+    let site = "PythonImport colorsys main_interpreter\n\
+                <Location /one>\n  SetHandler mod_python\n  PythonHandler one_app\n  PythonPath \"['{ROOT}/lib'] + sys.path\"\n</Location>\n";
+    let h = Httpd::prepare(Mpm::Event, site);
+    write_file(&h.root, "lib/one_app.py", handler);
+    let h = start_prepared(h);
+    assert_eq!(h.get("/one").text(), "main_interpreter colorsys=True", "{}", h.error_log());
+    let log = h.stop();
+    assert!(log.contains("0 sub-interpreter(s)"), "{log}");
+}

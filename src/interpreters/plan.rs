@@ -91,11 +91,12 @@ pub fn import_script(s: *const raw::server_rec, configured: Option<&str>) -> Gue
     wsgi_group(s, Some(configured.unwrap_or("%{GLOBAL}")), "", false)
 }
 
-/// Walks every server's declarations. `f` gets each server and the guess of
-/// one thing that runs Python there.
-pub fn each(main: *mut raw::server_rec, mut f: impl FnMut(*mut raw::server_rec, Guess)) {
+/// Walks every server's declarations. `f` gets each server, the guess of
+/// one thing that runs Python there, and whether that thing serves requests
+/// (a handler or a WSGI application) or only runs at child start (an import).
+pub fn each(main: *mut raw::server_rec, mut f: impl FnMut(*mut raw::server_rec, Guess, bool)) {
     for d in config::declared().iter() {
-        f(d.server(), declared(d));
+        f(d.server(), declared(d), true);
     }
     // SAFETY: the main server's configuration.
     let main_aliases = unsafe { config::server_config(main) }
@@ -106,37 +107,46 @@ pub fn each(main: *mut raw::server_rec, mut f: impl FnMut(*mut raw::server_rec, 
         // SAFETY: the server list of the running configuration.
         if let Some(sc) = unsafe { config::server_config(s) } {
             for decl in &sc.imports {
-                f(s, Guess::Known(Some(decl.interpreter.clone())));
+                f(s, Guess::Known(Some(decl.interpreter.clone())), false);
             }
             for a in &sc.wsgi_aliases {
                 // A main-server alias seen through a virtual host is the main server's.
                 if s != main && main_aliases.iter().any(|m| std::sync::Arc::ptr_eq(m, a)) {
                     continue;
                 }
-                f(s, alias(s, a));
+                f(s, alias(s, a), true);
             }
             for i in &sc.wsgi_imports {
-                f(s, import_script(s, i.application_group.as_deref()));
+                f(s, import_script(s, i.application_group.as_deref()), false);
             }
         }
         s = unsafe { (*s).next };
     }
 }
 
-/// The plan for this configuration.
+/// The plan for this configuration. Only what serves requests decides
+/// whether a child isolates: an interpreter that would only run a
+/// PythonImport or WSGIImportScript serves nothing, so a single site whose
+/// import names another interpreter (`PythonImport mod main_interpreter`)
+/// stays in the main interpreter, imports included. Once a child isolates,
+/// every name gets its interpreter, as in mod_python and mod_wsgi.
 pub fn of(main: *mut raw::server_rec) -> Plan {
     let mut all: Vec<Option<String>> = Vec::new();
+    let mut serving: Vec<Option<String>> = Vec::new();
     let mut per_request = false;
-    each(main, |_, g| match g {
+    each(main, |_, g, serves| match g {
         Guess::Known(n) => {
             let n = n.filter(|n| !names::is_main(Some(n)));
+            if serves && !serving.contains(&n) {
+                serving.push(n.clone());
+            }
             if !all.contains(&n) {
                 all.push(n);
             }
         }
         Guess::PerRequest => per_request = true,
     });
-    let isolating = all.len() > 1 || per_request;
+    let isolating = serving.len() > 1 || per_request;
     Plan {
         names: if isolating {
             all.into_iter().flatten().collect()
