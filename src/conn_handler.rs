@@ -83,7 +83,8 @@ pub unsafe extern "C" fn process_connection(c: *mut raw::conn_rec) -> c_int {
             let conf = config::server_dir_config((*c).base_server);
             crate::interpreters::names::mod_python(std::ptr::null(), (*c).base_server, conf, None)
         };
-        let result = interp::with_python_named(name, |py| run(py, c, &decl));
+        // Refused (no interpreter): the connection is closed, as after an error.
+        let result = interp::with_python_named(name, OK, |py| run(py, c, &decl));
         if result == DECLINED {
             return DECLINED;
         }

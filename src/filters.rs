@@ -365,7 +365,7 @@ fn call_handler(f: *mut raw::ap_filter_t, bb: Brigade, st: *mut FilterState, dec
         };
         crate::interpreters::names::mod_python(r, server, Some(conf), decl.directory.as_deref())
     };
-    let ok = interp::with_python_named(name, |py| {
+    let ok = interp::with_python_named(name, false, |py| {
         let res = (|| -> PyResult<()> {
             let handler = crate::handlers::load_object(py, conf, decl.directory.as_deref(), &decl.module, decl.object_name())?;
             // SAFETY: f->r is NULL or the live request this thread serves.

@@ -363,7 +363,10 @@ fn run_phase(py: Python<'_>, r: *mut raw::request_rec, conf: &DirConfig, phase: 
             }
             // SAFETY: r is live; its server is configuration data.
             let name = interpreters::names::mod_python(r, unsafe { (*r).server }, Some(conf), decl.directory.as_deref());
-            let id = interpreters::resolve(py, name.as_deref());
+            let Some(id) = interpreters::resolve(py, name.as_deref()) else {
+                let msg = format!("no interpreter '{}' for this handler (see the error log)", name.unwrap_or_default());
+                return Err(Failure::Import(pyo3::exceptions::PyRuntimeError::new_err(msg)));
+            };
             if phase == Phase::Handler {
                 interpreters::count_request(id);
             }

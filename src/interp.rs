@@ -323,15 +323,18 @@ pub fn with_python<R>(f: impl for<'py> FnOnce(Python<'py>) -> R) -> R {
 }
 
 /// Enters Python on an httpd thread, in the interpreter `name` picks (asked
-/// only when this child runs several; see src/interpreters).
+/// only when this child runs several; see src/interpreters). `refused` is
+/// the outcome when that interpreter cannot be had (logged).
 #[inline]
-pub fn with_python_named<R>(name: impl FnOnce() -> Option<String>, f: impl for<'py> FnOnce(Python<'py>) -> R) -> R {
+pub fn with_python_named<R>(name: impl FnOnce() -> Option<String>, refused: R, f: impl for<'py> FnOnce(Python<'py>) -> R) -> R {
     with_python(|py| {
         if !crate::interpreters::isolating() {
             return f(py);
         }
-        let id = crate::interpreters::resolve(py, name().as_deref());
-        crate::interpreters::enter(py, id, || f(py))
+        match crate::interpreters::resolve(py, name().as_deref()) {
+            Some(id) => crate::interpreters::enter(py, id, || f(py)),
+            None => refused,
+        }
     })
 }
 

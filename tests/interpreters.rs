@@ -384,3 +384,52 @@ fn an_import_alone_does_not_make_a_second_interpreter() {
     let log = h.stop();
     assert!(log.contains("0 sub-interpreter(s)"), "{log}");
 }
+
+/// Names from the request (%{ENV:var}, here fed by a header through
+/// SetEnvIf) get their interpreter on first use, up to a limit per child;
+/// past it the request is refused, never run in another interpreter.
+#[test]
+fn names_from_requests_are_made_on_demand_up_to_a_limit() {
+    let site = format!(
+        "LoadModule setenvif_module {MODULES}/mod_setenvif.so\n\
+         SetEnvIf X-Group \"^(g[0-9]+)$\" PYRITE_GROUP=$1\n\
+         StartServers 1\nServerLimit 1\nMinSpareThreads 1\nMaxSpareThreads 8\nMaxRequestWorkers 8\n\
+         <VirtualHost *>\n  ServerName a.test\n  WSGIScriptAlias / {{ROOT}}/wsgi_a/wsgi.py\n</VirtualHost>\n\
+         <VirtualHost *>\n  ServerName e.test\n  WSGIScriptAlias / {{ROOT}}/wsgi_b/wsgi.py application-group=%{{ENV:PYRITE_GROUP}}\n</VirtualHost>\n"
+    );
+    let h = Httpd::prepare(Mpm::Event, &site);
+    write_file(&h.root, "wsgi_a/wsgi.py", &wsgi_app("a"));
+    write_file(&h.root, "wsgi_b/wsgi.py", &wsgi_app("b"));
+    let h = start_prepared(h);
+    let ask = |group: &str| {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", h.port)).unwrap();
+        s.set_read_timeout(Some(std::time::Duration::from_secs(30))).unwrap();
+        let req = format!(
+            "GET / HTTP/1.1\r\nHost: e.test:{}\r\nX-Group: {group}\r\nConnection: close\r\n\r\n",
+            h.port
+        );
+        s.write_all(req.as_bytes()).unwrap();
+        let mut data = Vec::new();
+        let _ = s.read_to_end(&mut data);
+        parse_response(&data, false)
+    };
+    for i in 0..64 {
+        let g = format!("g{i}");
+        let r = ask(&g);
+        assert_eq!(r.status, 200, "{g}: {}\n{}", r.text(), h.error_log());
+        assert_eq!(r.text(), format!("settings=site_b.settings group={g} interp={g}"));
+    }
+    assert_eq!(ask("g64").status, 500, "the 65th name made on demand is refused");
+    assert_eq!(ask("g3").status, 200, "names already made still serve");
+    check_wsgi(
+        &h,
+        "a.test",
+        "/",
+        "a",
+        &format!("a.test:{}|", h.port),
+        &format!("a.test:{}|", h.port),
+    );
+    let log = h.stop();
+    assert!(log.contains("not making interpreter 'g64'"), "{log}");
+    assert!(crash_lines(&log).is_empty(), "{log}");
+}

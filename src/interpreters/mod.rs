@@ -93,43 +93,58 @@ fn entry(id: Id) -> Option<Arc<Entry>> {
         .flatten()
 }
 
+/// Interpreters a child makes on requests (for names start-up could not
+/// know) at most: such names can come from the request (`%{ENV:...}`).
+pub const MAX_ON_DEMAND: usize = 64;
+static ON_DEMAND: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
 /// The interpreter for a name (mod_python's or mod_wsgi's); main for the
 /// main names and whenever this child does not isolate. A name first seen
-/// here (a request-dependent one) gets its interpreter now.
-pub fn resolve(py: Python<'_>, name: Option<&str>) -> Id {
+/// here (a request-dependent one) gets its interpreter now. None when it
+/// cannot have one (the limit is reached, or making it failed): the caller
+/// refuses the request rather than run one site's code in another's
+/// interpreter.
+pub fn resolve(py: Python<'_>, name: Option<&str>) -> Option<Id> {
     if !isolating() || names::is_main(name) {
-        return MAIN;
+        return Some(MAIN);
     }
     let name = name.unwrap_or_default();
     if let Some(id) = BY_NAME.read().unwrap_or_else(|p| p.into_inner()).as_ref().and_then(|m| m.get(name)) {
-        return *id;
+        return Some(*id);
+    }
+    let log = |level, msg: String| crate::ffi::log::serror(crate::interp::main_server(), level, &msg);
+    if ON_DEMAND.load(Ordering::Relaxed) >= MAX_ON_DEMAND {
+        log(
+            crate::ffi::log::APLOG_ERR,
+            format!("mod_pyrite: not making interpreter '{name}': this child already made {MAX_ON_DEMAND} on requests; the request is refused (docs/interpreters.md)"),
+        );
+        return None;
     }
     let t0 = std::time::Instant::now();
     match make(py, name) {
         Ok(id) => {
+            ON_DEMAND.fetch_add(1, Ordering::Relaxed);
             if let Some(e) = entry(id) {
                 let mut c = e.cost.locked();
                 c.on_demand = true;
                 c.made_ms = t0.elapsed().as_secs_f64() * 1e3;
             }
-            crate::ffi::log::serror(
-                crate::interp::main_server(),
+            log(
                 crate::ffi::log::APLOG_NOTICE,
-                &format!(
+                format!(
                     "mod_pyrite: interpreter '{name}' made on first request in child {} ({:.1} ms); names known at start-up are made at child start",
                     std::process::id(),
                     t0.elapsed().as_secs_f64() * 1e3
                 ),
             );
-            id
+            Some(id)
         }
         Err(msg) => {
-            crate::ffi::log::serror(
-                crate::interp::main_server(),
+            log(
                 crate::ffi::log::APLOG_ERR,
-                &format!("mod_pyrite: could not make interpreter '{name}': {msg}; running in the main interpreter"),
+                format!("mod_pyrite: could not make interpreter '{name}': {msg}; the request is refused"),
             );
-            MAIN
+            None
         }
     }
 }

@@ -16,9 +16,17 @@ use std::sync::Mutex;
 /// The main interpreter's `_apache` and `pyrite` modules (set at child start).
 static SHARED: Mutex<Vec<(&'static str, Py<PyModule>)>> = Mutex::new(Vec::new());
 
-/// Remembers the main interpreter's built-in modules; call in the main
-/// interpreter after it has imported them.
+/// The process environment when the child started, before any application
+/// code: what each new interpreter's `os.environ` starts from.
+static ENVIRONMENT: Mutex<Vec<(Vec<u8>, Vec<u8>)>> = Mutex::new(Vec::new());
+
+/// Remembers the main interpreter's built-in modules and the child's
+/// environment; call in the main interpreter before any application code.
 pub fn remember_shared(py: Python<'_>) -> PyResult<()> {
+    use std::os::unix::ffi::OsStrExt;
+    *ENVIRONMENT.locked() = std::env::vars_os()
+        .map(|(k, v)| (k.as_bytes().to_vec(), v.as_bytes().to_vec()))
+        .collect();
     let mut shared = SHARED.locked();
     shared.clear();
     for name in ["_apache", "pyrite"] {
@@ -80,6 +88,16 @@ fn populate(py: Python<'_>, name: &str, shared: &[(&'static str, Py<PyModule>)])
             m.setattr(key.as_str(), v)?;
         }
         modules.set_item(*mname, m)?;
+    }
+    // os.environ is made from the process environment, where another
+    // interpreter's os.environ changes (putenv) have landed by now: start
+    // from the child's environment as it was before any application ran.
+    // Only this interpreter's mapping changes (its private dict), not the
+    // process environment.
+    let data = py.import("os")?.getattr("environ")?.getattr("_data")?;
+    data.call_method0("clear")?;
+    for (k, v) in ENVIRONMENT.locked().iter() {
+        data.set_item(pyo3::types::PyBytes::new(py, k), pyo3::types::PyBytes::new(py, v))?;
     }
     crate::interp::install_embedded(py)?;
     let s = crate::interp::main_server();

@@ -155,7 +155,8 @@ pub unsafe extern "C" fn handler(r: *mut raw::request_rec) -> c_int {
         let timing = crate::metrics::begin(r);
         // The group names the interpreter (src/interpreters).
         let in_group = || Some(group.clone());
-        let outcome = crate::interp::with_python_named(in_group, |py| {
+        let refused = adapter::Outcome::Status(raw::HTTP_INTERNAL_SERVER_ERROR as i32);
+        let outcome = crate::interp::with_python_named(in_group, refused, |py| {
             crate::interpreters::count_request(crate::interpreters::current(py));
             let app = match app::application(py, &script, &callable, reloading, Some(mtime_us)) {
                 Ok(a) => a,
