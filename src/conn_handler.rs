@@ -78,7 +78,13 @@ pub unsafe extern "C" fn process_connection(c: *mut raw::conn_rec) -> c_int {
             );
             return DECLINED;
         }
-        let result = interp::with_python(|py| run(py, c, &decl));
+        // mod_python's interpreter for a connection: its virtual host's.
+        let name = || {
+            let conf = config::server_dir_config((*c).base_server);
+            crate::interpreters::names::mod_python(std::ptr::null(), (*c).base_server, conf, None)
+        };
+        // Refused (no interpreter): the connection is closed, as after an error.
+        let result = interp::with_python_named(name, OK, |py| run(py, c, &decl));
         if result == DECLINED {
             return DECLINED;
         }

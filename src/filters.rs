@@ -353,7 +353,19 @@ fn call_handler(f: *mut raw::ap_filter_t, bb: Brigade, st: *mut FilterState, dec
     let no_conf = DirConfig::default();
     // SAFETY: f is live for this call; its configuration lives as long as the configuration pool.
     let conf = unsafe { conf_of(f) }.unwrap_or(&no_conf);
-    let ok = interp::with_python(|py| {
+    // mod_python's interpreter for the filter's request (or connection) and directive.
+    let name = || {
+        // SAFETY: f is live; its request or connection and their server are httpd's.
+        let (r, server) = unsafe {
+            if (*f).r.is_null() {
+                (std::ptr::null(), (*(*f).c).base_server)
+            } else {
+                ((*f).r as *const raw::request_rec, (*(*f).r).server)
+            }
+        };
+        crate::interpreters::names::mod_python(r, server, Some(conf), decl.directory.as_deref())
+    };
+    let ok = interp::with_python_named(name, false, |py| {
         let res = (|| -> PyResult<()> {
             let handler = crate::handlers::load_object(py, conf, decl.directory.as_deref(), &decl.module, decl.object_name())?;
             // SAFETY: f->r is NULL or the live request this thread serves.

@@ -144,7 +144,7 @@ unsafe extern "C" fn handle_python(
                 append_error(ctx, bb);
                 continue;
             }
-            let failed = in_python(r, |py| run_block(py, ctx, f, bb, &tag, &code, debug));
+            let failed = in_python(r, true, |py| run_block(py, ctx, f, bb, &tag, &code, debug));
             if failed {
                 append_error(ctx, bb);
             }
@@ -155,15 +155,17 @@ unsafe extern "C" fn handle_python(
 
 /// Enters Python for request `r`, also from inside a write made by a Python
 /// handler (the GIL and a gate place are then already this thread's).
-fn in_python<R>(r: *mut raw::request_rec, f: impl for<'py> FnOnce(Python<'py>) -> R) -> R {
+fn in_python<R>(r: *mut raw::request_rec, refused: R, f: impl for<'py> FnOnce(Python<'py>) -> R) -> R {
     // Global locks the code forgets are released when this request ends.
     let outer = crate::locks::CURRENT_REQUEST.with(|c| c.replace(r));
-    // SAFETY: PyGILState_Check only reads this thread's state (Python is running).
-    let res = if unsafe { pyo3::ffi::PyGILState_Check() } == 1 {
-        Python::attach(f)
-    } else {
-        interp::with_python(f)
+    // with_python also serves a call from inside a handler's write (the
+    // thread is then through the gate and holds the GIL). PyGILState_Check
+    // cannot tell: CPython turns it off once a sub-interpreter exists.
+    let name = || {
+        // SAFETY: r is the live request this thread serves.
+        unsafe { crate::interpreters::names::mod_python(r, (*r).server, crate::config::dir_config(r), None) }
     };
+    let res = interp::with_python_named(name, refused, f);
     crate::locks::CURRENT_REQUEST.with(|c| c.set(outer));
     res
 }
