@@ -654,7 +654,7 @@ unsafe extern "C" fn set_switch_interval(cmd: *mut raw::cmd_parms, _m: *mut c_vo
 
 /// httpd's command table; it holds only pointers to statics.
 #[repr(transparent)]
-pub struct CommandTable(pub [raw::command_rec; 44]);
+pub struct CommandTable(pub [raw::command_rec; 45]);
 // SAFETY: read-only after construction; the pointers are to 'static data.
 unsafe impl Sync for CommandTable {}
 
@@ -897,8 +897,9 @@ pub static COMMANDS: CommandTable = CommandTable([
     crate::wsgi::config::COMMANDS[10],
     crate::wsgi::config::COMMANDS[11],
     crate::wsgi::config::COMMANDS[12],
-    crate::wsgi::config::COMMANDS[13],
-    crate::wsgi::config::COMMANDS[14],
+    crate::daemon::directives::COMMANDS[0],
+    crate::daemon::directives::COMMANDS[1],
+    crate::daemon::directives::COMMANDS[2],
     cmd(
         c"PyriteMaxPythonThreads",
         raw::cmd_func {

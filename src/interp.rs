@@ -28,6 +28,8 @@ pub fn init_child(pchild: *mut raw::apr_pool_t, s: *mut raw::server_rec) {
     pyo3::append_to_inittab!(pyrite);
     // SAFETY: s is the main server of the running configuration.
     let home = unsafe { crate::config::server_config(s) }.and_then(|c| c.python_home.clone());
+    // A daemon group's python-home= takes the place of WSGIPythonHome.
+    let home = crate::daemon::current().and_then(|d| d.python_home.clone()).or(home);
     if let Err(msg) = start_python(home.as_deref()) {
         log::serror(s, log::APLOG_CRIT, &format!("mod_pyrite: Python could not start: {msg}"));
         return;
@@ -50,7 +52,8 @@ pub fn init_child(pchild: *mut raw::apr_pool_t, s: *mut raw::server_rec) {
             }
             crate::wsgi::logstream::install_std_streams(py, sc.restrict_stdout.unwrap_or(false))?;
             let site = py.import("site")?;
-            for dir in &sc.python_paths {
+            let group_paths = crate::daemon::current().map(|d| d.python_path.as_slice()).unwrap_or_default();
+            for dir in sc.python_paths.iter().chain(group_paths) {
                 site.call_method1("addsitedir", (dir.as_str(),))?;
             }
         }
@@ -88,7 +91,7 @@ pub fn init_child(pchild: *mut raw::apr_pool_t, s: *mut raw::server_rec) {
     let t_scripts = t4.elapsed();
     // Prefork's one worker is this thread, which has its state already.
     let t5 = Instant::now();
-    let workers = crate::ffi::mpm::threads_per_child();
+    let workers = crate::daemon::current().map(|d| d.threads).unwrap_or_else(crate::ffi::mpm::threads_per_child);
     let n_states = if workers > 1 {
         Python::attach(|py| crate::thread_states::prepare(py, workers))
     } else {

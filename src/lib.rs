@@ -7,6 +7,7 @@
 pub mod capacity;
 pub mod config;
 pub mod conn_handler;
+pub mod daemon;
 pub mod ffi;
 pub mod filters;
 pub mod gate;

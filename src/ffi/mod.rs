@@ -3,6 +3,7 @@
 pub mod raw;
 
 pub mod brigade;
+pub mod daemon;
 pub mod log;
 pub mod mpm;
 pub mod pool;

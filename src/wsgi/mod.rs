@@ -149,12 +149,21 @@ pub unsafe extern "C" fn handler(r: *mut raw::request_rec) -> c_int {
                 return raw::HTTP_NOT_FOUND as c_int;
             }
         }
+        let alias = crate::request::state::get(r).and_then(|s| s.wsgi_alias.clone());
+        let dc = conf::dir_config(r).map(|d| d.wsgi.clone()).unwrap_or_default();
+        // Daemon mode: the request may belong to a daemon process group.
+        match crate::daemon::routing::route(r, alias.as_deref(), &dc) {
+            crate::daemon::routing::Route::Here => {}
+            crate::daemon::routing::Route::Daemon(g) => return crate::daemon::proxy::handle(r, &g),
+            crate::daemon::routing::Route::Refused(why) => {
+                log::rerror(r, log::APLOG_ERR, &format!("mod_pyrite: {script}: {why}"));
+                return raw::HTTP_INTERNAL_SERVER_ERROR as c_int;
+            }
+        }
         if !crate::interp::ready() {
             log::rerror(r, log::APLOG_ERR, "mod_pyrite: Python is not running in this process");
             return raw::HTTP_INTERNAL_SERVER_ERROR as c_int;
         }
-        let alias = crate::request::state::get(r).and_then(|s| s.wsgi_alias.clone());
-        let dc = conf::dir_config(r).map(|d| d.wsgi.clone()).unwrap_or_default();
         let callable = alias
             .as_ref()
             .and_then(|a| a.callable.clone())
@@ -196,7 +205,7 @@ pub unsafe extern "C" fn handler(r: *mut raw::request_rec) -> c_int {
                     path_info: &path_info,
                     pass_authorization: pass_auth,
                     application_group: &group,
-                    process_group: "",
+                    process_group: crate::daemon::current().map(|d| d.name.as_str()).unwrap_or(""),
                 },
             };
             adapter::run(py, r, &app, &call)
@@ -218,11 +227,14 @@ pub fn preload(py: Python<'_>, s: *mut raw::server_rec) -> usize {
     while !server.is_null() {
         // SAFETY: the server list of the running configuration.
         if let Some(sc) = unsafe { conf::server_config(server) } {
+            // Each process loads the scripts of its own process group (daemon mode).
+            let mine = |g: &Option<String>| crate::daemon::routing::runs_here(g.as_deref());
             let scripts = sc
                 .wsgi_imports
                 .iter()
+                .filter(|i| mine(&i.process_group))
                 .map(|i| (i.path.clone(), None, i.origin.clone(), "WSGIImportScript"))
-                .chain(sc.wsgi_aliases.iter().filter(|a| a.preload && a.regex.is_none()).map(|a| {
+                .chain(sc.wsgi_aliases.iter().filter(|a| a.preload && a.regex.is_none() && mine(&a.process_group)).map(|a| {
                     (
                         a.target.clone(),
                         Some(a.callable.clone().unwrap_or_else(|| "application".into())),
