@@ -151,8 +151,11 @@ unsafe extern "C" fn post_config(
 /// Runs in every child before it accepts a connection: Python starts here.
 unsafe extern "C" fn child_init(pchild: *mut raw::apr_pool_t, s: *mut raw::server_rec) {
     crate::guard::or((), || {
-        // SAFETY: child_init's own pool and main server.
-        unsafe { crate::metrics::shm::child_init(pchild, s) };
+        // The metrics slots are for httpd's children (a daemon would take one of theirs).
+        if crate::daemon::current().is_none() {
+            // SAFETY: child_init's own pool and main server.
+            unsafe { crate::metrics::shm::child_init(pchild, s) };
+        }
         // SAFETY: as above.
         unsafe { crate::locks::child_init(s) };
         if crate::daemon::current().is_none() {

@@ -197,7 +197,14 @@ unsafe fn apply_head(r: *mut raw::request_rec, h: &head::Head) -> Option<u64> {
                     if lower == "content-length" {
                         length = std::str::from_utf8(v).ok().and_then(|s| s.trim().parse().ok());
                     }
-                    raw::apr_table_add((*r).headers_out, ffi::pool::strdup(p, name.as_bytes()), ffi::pool::strdup(p, v));
+                    let (k, v) = (ffi::pool::strdup(p, name.as_bytes()), ffi::pool::strdup(p, v));
+                    // Repeated fields join into one, as httpd joins a script's
+                    // (and mod_wsgi's daemon mode does), except those that cannot be joined.
+                    if matches!(lower, "set-cookie" | "www-authenticate" | "proxy-authenticate") {
+                        raw::apr_table_add((*r).headers_out, k, v);
+                    } else {
+                        raw::apr_table_merge((*r).headers_out, k, v);
+                    }
                 }
             }
         }
