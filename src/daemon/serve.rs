@@ -60,6 +60,9 @@ impl State {
     }
 }
 
+/// Held by the thread whose turn it is to take the next connection.
+static ACCEPT_TURN: Mutex<()> = Mutex::new(());
+
 thread_local! {
     /// What the child sent with the request this thread is serving.
     static META: RefCell<Option<Meta>> = const { RefCell::new(None) };
@@ -73,13 +76,21 @@ pub fn worker(idx: usize, st: std::sync::Arc<State>, lfd: i32, pool: *mut raw::a
         .unwrap_or_else(|| Duration::from_micros(hd::server_timeout_us(s).max(1_000_000) as u64));
     let mut pfd = libc::pollfd { fd: lfd, events: libc::POLLIN, revents: 0 };
     while !st.stopping.load(Ordering::SeqCst) {
-        // SAFETY: polls the group's listener, which this process keeps open.
-        let n = unsafe { libc::poll(&mut pfd, 1, 250) };
-        if n <= 0 || st.stopping.load(Ordering::SeqCst) {
-            continue;
-        }
-        // SAFETY: a non-blocking accept on the listener; EAGAIN when a sibling took it.
-        let fd = unsafe { libc::accept4(lfd, std::ptr::null_mut(), std::ptr::null_mut(), libc::SOCK_CLOEXEC) };
+        // One free thread per process waits on the socket (the others wait
+        // for this lock), so a connection wakes one thread, not all of them.
+        let fd = {
+            let _turn = ACCEPT_TURN.locked();
+            if st.stopping.load(Ordering::SeqCst) {
+                break;
+            }
+            // SAFETY: polls the group's listener, which this process keeps open.
+            let n = unsafe { libc::poll(&mut pfd, 1, 250) };
+            if n <= 0 {
+                continue;
+            }
+            // SAFETY: a non-blocking accept on the listener; EAGAIN when another daemon took it.
+            unsafe { libc::accept4(lfd, std::ptr::null_mut(), std::ptr::null_mut(), libc::SOCK_CLOEXEC) }
+        };
         if fd < 0 {
             continue;
         }

@@ -160,8 +160,10 @@ pub unsafe fn serve_connection(fd: i32, parent: *mut raw::apr_pool_t, s: *mut ra
         // connection state exists here for the asynchronous path.
         (*c).set_clogging_input_filters(1);
         raw::ap_process_connection(c, sock as *mut c_void);
-        // Closes the socket (apr_socket_close) after the response has left.
-        raw::ap_lingering_close(c);
+        // The response has left once flushed; the child reads it to the end
+        // (no lingering close: the child closes only after it has read it all).
+        raw::ap_flush_conn(c);
+        raw::apr_socket_close(sock);
         raw::apr_pool_destroy(ptrans);
     }
 }
