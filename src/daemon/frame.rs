@@ -6,6 +6,15 @@ const MAGIC: &[u8; 4] = b"PYR1";
 /// A frame larger than this is refused (protects the daemon from a bad peer).
 pub const MAX: usize = 16 << 20;
 
+/// Milliseconds of the system-wide monotonic clock (the same in every
+/// process): how a child tells a daemon until when it will wait.
+pub fn monotonic_ms() -> u64 {
+    let mut t = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: fills a timespec.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut t) };
+    t.tv_sec as u64 * 1000 + t.tv_nsec as u64 / 1_000_000
+}
+
 /// The pairs, in order.
 #[derive(Default, Debug, Clone, PartialEq)]
 pub struct Meta(pub Vec<(String, Vec<u8>)>);

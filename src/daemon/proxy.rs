@@ -1,13 +1,15 @@
 //! A child hands a request to its daemon group and relays the response.
 //!
-//! The child connects to the group's socket and waits for a daemon to pick
-//! the connection up (a daemon takes one only with a free thread). Until the
-//! pickup nothing of the request has been sent or read, so a connection a
-//! daemon closed without picking it up (it was stopping) is simply made
-//! again, and one still waiting after queue-timeout is answered 503 with
-//! Retry-After. Then the child sends what it knows of the client, the
-//! request head and the body while reading the response, so an application
-//! that answers before reading its input cannot deadlock the two.
+//! The child connects to the group's socket, sends what it knows of the
+//! client and the request head, and waits for a daemon to pick the
+//! connection up (a daemon takes one only with a free thread, and only
+//! before the deadline the child wrote in the frame). Until the pickup
+//! nothing of the request body has been read, so a connection a daemon
+//! closed without picking it up (it was stopping) is simply made again, and
+//! one still waiting at the deadline (queue-timeout) is answered 503 with
+//! Retry-After and is never run. Then the child sends the body while it
+//! reads the response, so an application that answers before reading its
+//! input cannot deadlock the two.
 use super::directives::Declared;
 use super::frame::Meta;
 use super::head;
@@ -74,15 +76,24 @@ enum Pickup {
     TimedOut,
 }
 
-fn wait_pickup(c: &Conn, wait: Duration) -> Pickup {
-    let deadline = Instant::now() + wait;
+/// Waits for the daemon's pickup byte until `deadline` (monotonic ms). A
+/// daemon sends it only before the deadline, and it is looked for once more
+/// after the wait, so a pickup is never missed.
+fn wait_pickup(c: &Conn, deadline: u64) -> Pickup {
+    let mut last_look = false;
     loop {
-        let left = deadline.saturating_duration_since(Instant::now());
+        let left = deadline.saturating_sub(super::frame::monotonic_ms());
+        if left == 0 {
+            if last_look {
+                return Pickup::TimedOut;
+            }
+            last_look = true;
+        }
         let mut p = libc::pollfd { fd: c.0, events: libc::POLLIN, revents: 0 };
         // SAFETY: polls this Conn's fd.
-        let n = unsafe { libc::poll(&mut p, 1, left.as_millis().min(i32::MAX as u128) as i32) };
+        let n = unsafe { libc::poll(&mut p, 1, left.min(i32::MAX as u64) as i32) };
         if n == 0 {
-            return Pickup::TimedOut;
+            continue;
         }
         if n < 0 {
             if errno() == libc::EINTR {
@@ -101,15 +112,42 @@ fn wait_pickup(c: &Conn, wait: Duration) -> Pickup {
     }
 }
 
+/// Sends all of `data` on the non-blocking socket; false when the daemon
+/// closed it or `deadline` (monotonic ms) passed.
+fn send_all(c: &Conn, data: &[u8], deadline: u64) -> bool {
+    let mut off = 0;
+    while off < data.len() {
+        // SAFETY: sends from data; no SIGPIPE.
+        let n = unsafe { libc::send(c.0, data[off..].as_ptr() as *const libc::c_void, data.len() - off, libc::MSG_NOSIGNAL) };
+        if n > 0 {
+            off += n as usize;
+            continue;
+        }
+        if n < 0 && matches!(errno(), libc::EAGAIN | libc::EINTR) {
+            let left = deadline.saturating_sub(super::frame::monotonic_ms());
+            if left == 0 {
+                return false;
+            }
+            let mut p = libc::pollfd { fd: c.0, events: libc::POLLOUT, revents: 0 };
+            // SAFETY: polls this Conn's fd.
+            unsafe { libc::poll(&mut p, 1, left.min(i32::MAX as u64) as i32) };
+            continue;
+        }
+        return false;
+    }
+    true
+}
+
 /// The bytes sent after the pickup: the frame, then the HTTP request head.
 ///
 /// # Safety
 /// `r` is a live request.
-unsafe fn request_bytes(r: *mut raw::request_rec, group: &str, chunked: bool) -> Vec<u8> {
+unsafe fn request_bytes(r: *mut raw::request_rec, group: &str, chunked: bool, deadline: u64) -> Vec<u8> {
     let mut m = Meta::default();
     unsafe {
         let c = (*r).connection;
         m.push("group", group.as_bytes());
+        m.push("deadline_ms", deadline.to_string().as_bytes());
         m.push("client_ip", ffi::cstr((*c).client_ip).unwrap_or_default());
         if !(*c).client_addr.is_null() {
             m.push("client_port", (*(*c).client_addr).port.to_string().as_bytes());
@@ -249,6 +287,9 @@ pub unsafe fn handle(r: *mut raw::request_rec, g: &Declared) -> c_int {
     let chunked = unsafe { (*r).read_chunked } != 0;
     let connect_deadline = Instant::now() + spec.connect_timeout;
     let pickup_wait = spec.queue_timeout.unwrap_or(socket_timeout);
+    let pickup_deadline = super::frame::monotonic_ms() + pickup_wait.as_millis() as u64;
+    // The frame and the request head go at once; the body waits for the pickup.
+    let head = unsafe { request_bytes(r, name, chunked, pickup_deadline) };
     let conn = loop {
         let c = match connect(&path, connect_deadline) {
             Ok(c) => c,
@@ -258,7 +299,12 @@ pub unsafe fn handle(r: *mut raw::request_rec, g: &Declared) -> c_int {
                 }
             }
         };
-        match wait_pickup(&c, pickup_wait) {
+        if !send_all(&c, &head, pickup_deadline) {
+            if Instant::now() < connect_deadline && super::frame::monotonic_ms() < pickup_deadline {
+                continue; // the daemon closed it unread (it was stopping)
+            }
+        }
+        match wait_pickup(&c, pickup_deadline) {
             Pickup::Taken => break c,
             Pickup::Closed if Instant::now() < connect_deadline => continue,
             Pickup::Closed => {
@@ -276,7 +322,7 @@ pub unsafe fn handle(r: *mut raw::request_rec, g: &Declared) -> c_int {
             }
         }
     };
-    let mut out = unsafe { request_bytes(r, name, chunked) };
+    let mut out = Vec::new();
     unsafe { relay(r, &conn, &mut out, has_body, chunked, socket_timeout, spec.header_buffer_size, name) }
 }
 

@@ -144,13 +144,9 @@ fn handle(fd: i32, pool: *mut raw::apr_pool_t, s: *mut raw::server_rec, id: i64,
         // SAFETY: fd was accepted by this thread and is closed once.
         unsafe { libc::close(fd) };
     };
-    // SAFETY: one byte to a socket this thread owns; no SIGPIPE.
-    if unsafe { libc::send(fd, &PICKED_UP as *const u8 as *const libc::c_void, 1, libc::MSG_NOSIGNAL) } != 1 {
-        return close();
-    }
     let mut head = [0u8; 8];
     if !read_exact(fd, &mut head) {
-        return close(); // the child gave up before the pickup reached it
+        return close(); // the child gave up
     }
     let meta = match Meta::body_len(&head).and_then(|n| {
         let mut body = vec![0u8; n];
@@ -166,6 +162,19 @@ fn handle(fd: i32, pool: *mut raw::apr_pool_t, s: *mut raw::server_rec, id: i64,
             return close();
         }
     };
+    // The child waits for the pickup until its deadline (queue-timeout): past
+    // it, the child has answered 503 and the request must not run.
+    if let Some(deadline) = meta.get_str("deadline_ms").and_then(|v| v.parse::<u64>().ok()) {
+        if super::frame::monotonic_ms() >= deadline {
+            log::serror(s, log::APLOG_INFO, &format!("mod_pyrite: daemon group {group:?}: a request waited past its queue deadline and is not run"));
+            return close();
+        }
+    }
+    // SAFETY: one byte to a socket this thread owns; no SIGPIPE. Sent before
+    // the deadline, so the child finds it even if it looks at the last moment.
+    if unsafe { libc::send(fd, &PICKED_UP as *const u8 as *const libc::c_void, 1, libc::MSG_NOSIGNAL) } != 1 {
+        return close();
+    }
     let port = |k: &str| meta.get_str(k).and_then(|v| v.parse().ok()).unwrap_or(0);
     let (client_ip, local_ip) = (meta.get_str("client_ip").unwrap_or("").to_string(), meta.get_str("local_ip").unwrap_or("").to_string());
     let peer = hd::Peer {
