@@ -91,7 +91,9 @@ pub fn init_child(pchild: *mut raw::apr_pool_t, s: *mut raw::server_rec) {
     let t_scripts = t4.elapsed();
     // Prefork's one worker is this thread, which has its state already.
     let t5 = Instant::now();
-    let workers = crate::daemon::current().map(|d| d.threads).unwrap_or_else(crate::ffi::mpm::threads_per_child);
+    let workers = crate::daemon::current()
+        .map(|d| d.threads)
+        .unwrap_or_else(crate::ffi::mpm::threads_per_child);
     let n_states = if workers > 1 {
         Python::attach(|py| crate::thread_states::prepare(py, workers))
     } else {

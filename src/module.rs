@@ -56,14 +56,24 @@ unsafe extern "C" fn register_hooks(_p: *mut raw::apr_pool_t) {
         raw::ap_hook_post_config(Some(crate::ssi::post_config), std::ptr::null(), std::ptr::null(), middle);
         raw::ap_hook_child_init(Some(child_init), std::ptr::null(), std::ptr::null(), middle);
         // After httpd's own pre_mpm (the scoreboard), daemon groups start at a first start.
-        raw::ap_hook_pre_mpm(Some(crate::daemon::supervise::pre_mpm), std::ptr::null(), std::ptr::null(), raw::APR_HOOK_REALLY_LAST as c_int);
+        raw::ap_hook_pre_mpm(
+            Some(crate::daemon::supervise::pre_mpm),
+            std::ptr::null(),
+            std::ptr::null(),
+            raw::APR_HOOK_REALLY_LAST as c_int,
+        );
         raw::ap_hook_handler(Some(crate::handlers::content_handler), std::ptr::null(), std::ptr::null(), middle);
         raw::ap_hook_handler(Some(crate::wsgi::handler), std::ptr::null(), std::ptr::null(), middle);
         raw::ap_hook_handler(Some(crate::metrics::page::handler), std::ptr::null(), std::ptr::null(), middle);
         let n = std::ptr::null();
         raw::ap_hook_post_read_request(Some(crate::handlers::post_read_request), n, n, middle);
         // In a daemon, before any other module looks at the request: what the child knew of the client.
-        raw::ap_hook_post_read_request(Some(crate::daemon::serve::post_read_request), n, n, raw::APR_HOOK_REALLY_FIRST as c_int);
+        raw::ap_hook_post_read_request(
+            Some(crate::daemon::serve::post_read_request),
+            n,
+            n,
+            raw::APR_HOOK_REALLY_FIRST as c_int,
+        );
         raw::ap_hook_translate_name(Some(crate::handlers::translate_name), n, n, middle);
         raw::ap_hook_header_parser(Some(crate::handlers::header_parser), n, n, middle);
         raw::ap_hook_access_checker(Some(crate::handlers::access_checker), n, n, middle);

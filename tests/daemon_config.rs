@@ -29,7 +29,12 @@ fn every_mod_wsgi_option_loads_and_the_ignored_ones_are_logged() {
     assert_eq!(v["cwd"], "/tmp", "home=");
     assert_eq!(v["lang"], "C.UTF-8", "lang=");
     let log = h.stop();
-    for opt in ["chroot=/", "deadlock-timeout=60", "script-user=www-data", "newrelic-environment=prod"] {
+    for opt in [
+        "chroot=/",
+        "deadlock-timeout=60",
+        "script-user=www-data",
+        "newrelic-environment=prod",
+    ] {
         assert!(log.contains(&format!("{opt} is accepted but not acted on")), "{opt}: {log}");
     }
 }

@@ -64,7 +64,10 @@ fn serves_requests(mpm: Mpm) {
     // An application that answers 4 MiB without reading a 12 MB body: no deadlock.
     // (The body is sent from another thread: httpd may close before it is all read.)
     let mut s = std::net::TcpStream::connect(("127.0.0.1", h.port)).unwrap();
-    let head = format!("POST /ignore HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
+    let head = format!(
+        "POST /ignore HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
     let mut w = s.try_clone().unwrap();
     let sender = std::thread::spawn(move || {
         use std::io::Write;
@@ -110,8 +113,11 @@ fn two_groups_are_separate_processes_with_separate_globals() {
 
 #[test]
 fn a_killed_daemon_is_replaced_and_requests_go_on() {
-    let h = Httpd::start(Mpm::Event, "WSGIDaemonProcess k processes=1 threads=2\n\
-        WSGIScriptAlias /pid {HANDLERS}/daemon_apps.py callable-object=pid process-group=k\n");
+    let h = Httpd::start(
+        Mpm::Event,
+        "WSGIDaemonProcess k processes=1 threads=2\n\
+        WSGIScriptAlias /pid {HANDLERS}/daemon_apps.py callable-object=pid process-group=k\n",
+    );
     let first: i32 = h.get("/pid").text().parse().unwrap();
     // SAFETY: the daemon this test's httpd forked.
     unsafe { libc::kill(first, libc::SIGKILL) };

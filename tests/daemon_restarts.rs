@@ -41,7 +41,13 @@ impl Load {
                 })
             })
             .collect();
-        Load { stop, ok, failed, pids, threads }
+        Load {
+            stop,
+            ok,
+            failed,
+            pids,
+            threads,
+        }
     }
 
     /// Stops open-ended clients (bounded ones finish their count) and collects.
@@ -102,7 +108,13 @@ fn graceful_restarts_lose_nothing(mpm: Mpm) {
     }
     wait_for(&load.ok, target);
     let (ok, failed, pids) = load.finish(false);
-    assert!(failed.is_empty(), "{} failed of {}: {failed:?}\n{}", failed.len(), ok + failed.len(), h.error_log());
+    assert!(
+        failed.is_empty(),
+        "{} failed of {}: {failed:?}\n{}",
+        failed.len(),
+        ok + failed.len(),
+        h.error_log()
+    );
     assert!(pids >= 4, "the daemons were replaced at each restart (saw {pids} pids)");
     let log = h.stop();
     assert!(crash_lines(&log).is_empty(), "{log}");

@@ -67,7 +67,10 @@ unsafe extern "C" fn set_daemon_process(cmd: *mut raw::cmd_parms, _m: *mut c_voi
         };
         let mut groups = GROUPS.locked();
         if let Some(other) = groups.iter().find(|g| g.spec.name == spec.name) {
-            let msg = format!("a daemon process group called {:?} is already declared at {}", spec.name, other.origin);
+            let msg = format!(
+                "a daemon process group called {:?} is already declared at {}",
+                spec.name, other.origin
+            );
             return err(cmd, "WSGIDaemonProcess", &msg);
         }
         groups.push(Arc::new(Declared { spec, origin: origin(cmd) }));
@@ -94,7 +97,11 @@ unsafe extern "C" fn set_socket_prefix(cmd: *mut raw::cmd_parms, _m: *mut c_void
 unsafe extern "C" fn set_restrict_embedded(cmd: *mut raw::cmd_parms, _m: *mut c_void, on: c_int) -> *const c_char {
     crate::guard::or(std::ptr::null(), || unsafe {
         if (*(*cmd).server).is_virtual != 0 {
-            return err(cmd, "WSGIRestrictEmbedded", "applies to the whole server: move it out of <VirtualHost>");
+            return err(
+                cmd,
+                "WSGIRestrictEmbedded",
+                "applies to the whole server: move it out of <VirtualHost>",
+            );
         }
         RESTRICT_EMBEDDED.store(on != 0, Ordering::Relaxed);
         std::ptr::null()
@@ -102,10 +109,34 @@ unsafe extern "C" fn set_restrict_embedded(cmd: *mut raw::cmd_parms, _m: *mut c_
 }
 
 pub const COMMANDS: [raw::command_rec; 3] = [
-    crate::config::cmd(c"WSGIDaemonProcess", raw::cmd_func { raw_args: Some(set_daemon_process) }, 0, raw::RSRC_CONF, raw::cmd_how_RAW_ARGS,
-        c"name [option=value ...]: a group of daemon processes that run WSGI applications (mod_wsgi's options)"),
-    crate::config::cmd(c"WSGISocketPrefix", raw::cmd_func { take1: Some(set_socket_prefix) }, 0, raw::RSRC_CONF, raw::cmd_how_TAKE1,
-        c"path prefix of the daemon groups' UNIX sockets (default: DefaultRuntimeDir/wsgi)"),
-    crate::config::cmd(c"WSGIRestrictEmbedded", raw::cmd_func { flag: Some(set_restrict_embedded) }, 0, raw::RSRC_CONF, raw::cmd_how_FLAG,
-        c"On refuses to run WSGI applications in httpd's own children (and they start no Python)"),
+    crate::config::cmd(
+        c"WSGIDaemonProcess",
+        raw::cmd_func {
+            raw_args: Some(set_daemon_process),
+        },
+        0,
+        raw::RSRC_CONF,
+        raw::cmd_how_RAW_ARGS,
+        c"name [option=value ...]: a group of daemon processes that run WSGI applications (mod_wsgi's options)",
+    ),
+    crate::config::cmd(
+        c"WSGISocketPrefix",
+        raw::cmd_func {
+            take1: Some(set_socket_prefix),
+        },
+        0,
+        raw::RSRC_CONF,
+        raw::cmd_how_TAKE1,
+        c"path prefix of the daemon groups' UNIX sockets (default: DefaultRuntimeDir/wsgi)",
+    ),
+    crate::config::cmd(
+        c"WSGIRestrictEmbedded",
+        raw::cmd_func {
+            flag: Some(set_restrict_embedded),
+        },
+        0,
+        raw::RSRC_CONF,
+        raw::cmd_how_FLAG,
+        c"On refuses to run WSGI applications in httpd's own children (and they start no Python)",
+    ),
 ];

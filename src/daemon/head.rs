@@ -24,7 +24,11 @@ pub fn parse(buf: &[u8]) -> Result<Option<Head>, String> {
     if !proto.starts_with("HTTP/") {
         return Err(format!("bad status line {first:?}"));
     }
-    let status: u16 = parts.next().and_then(|c| c.parse().ok()).filter(|c| (100..1000).contains(c)).ok_or_else(|| format!("bad status line {first:?}"))?;
+    let status: u16 = parts
+        .next()
+        .and_then(|c| c.parse().ok())
+        .filter(|c| (100..1000).contains(c))
+        .ok_or_else(|| format!("bad status line {first:?}"))?;
     let reason = parts.next().unwrap_or("").to_string();
     let mut fields = Vec::new();
     for l in lines {
@@ -38,7 +42,12 @@ pub fn parse(buf: &[u8]) -> Result<Option<Head>, String> {
         }
         fields.push((name, v.to_vec()));
     }
-    Ok(Some(Head { status, reason, fields, len: end + 4 }))
+    Ok(Some(Head {
+        status,
+        reason,
+        fields,
+        len: end + 4,
+    }))
 }
 
 #[cfg(test)]

@@ -76,7 +76,11 @@ fn bind(path: &str, p: &Params) -> Result<i32, String> {
         let c = std::ffi::CString::new(path).map_err(|_| "NUL in socket path".to_string())?;
         libc::unlink(c.as_ptr());
         let old = libc::umask(0o077);
-        let bound = libc::bind(fd, &addr as *const _ as *const libc::sockaddr, std::mem::size_of::<libc::sockaddr_un>() as u32);
+        let bound = libc::bind(
+            fd,
+            &addr as *const _ as *const libc::sockaddr,
+            std::mem::size_of::<libc::sockaddr_un>() as u32,
+        );
         libc::umask(old);
         if bound != 0 {
             let e = os_err("cannot bind the socket (does its directory exist? see WSGISocketPrefix)", path);

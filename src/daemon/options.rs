@@ -49,16 +49,43 @@ pub struct GroupSpec {
 /// The options mod_wsgi 4.9 accepts that mod_pyrite does not act on (yet),
 /// and what it does instead; also listed in docs/migration.md.
 pub const NOT_HONOURED: &[(&str, &str)] = &[
-    ("chroot", "the daemon runs without chroot(); use user=/group= and file permissions to confine it"),
-    ("startup-timeout", "a script that fails to load is retried on the next request, the process is not restarted"),
-    ("deadlock-timeout", "no GIL watchdog; request-timeout restarts a process whose requests stop finishing"),
-    ("response-buffer-size", "the response is relayed as the daemon writes it, flushed whenever the daemon pauses"),
+    (
+        "chroot",
+        "the daemon runs without chroot(); use user=/group= and file permissions to confine it",
+    ),
+    (
+        "startup-timeout",
+        "a script that fails to load is retried on the next request, the process is not restarted",
+    ),
+    (
+        "deadlock-timeout",
+        "no GIL watchdog; request-timeout restarts a process whose requests stop finishing",
+    ),
+    (
+        "response-buffer-size",
+        "the response is relayed as the daemon writes it, flushed whenever the daemon pauses",
+    ),
     ("response-socket-timeout", "writes to the client use httpd's Timeout"),
-    ("script-user", "the script's owner is not checked; the daemon's user= limits what it can read"),
-    ("script-group", "the script's group is not checked; the daemon's group= limits what it can read"),
-    ("server-metrics", "mod_wsgi.server_metrics() is not offered; the PyriteStatus page shows the server"),
-    ("newrelic-config-file", "no New Relic bootstrap; start the agent from the WSGI script"),
-    ("newrelic-environment", "no New Relic bootstrap; start the agent from the WSGI script"),
+    (
+        "script-user",
+        "the script's owner is not checked; the daemon's user= limits what it can read",
+    ),
+    (
+        "script-group",
+        "the script's group is not checked; the daemon's group= limits what it can read",
+    ),
+    (
+        "server-metrics",
+        "mod_wsgi.server_metrics() is not offered; the PyriteStatus page shows the server",
+    ),
+    (
+        "newrelic-config-file",
+        "no New Relic bootstrap; start the agent from the WSGI script",
+    ),
+    (
+        "newrelic-environment",
+        "no New Relic bootstrap; start the agent from the WSGI script",
+    ),
 ];
 
 fn seconds(k: &str, v: &str) -> Result<Duration, String> {
@@ -96,7 +123,9 @@ pub fn parse(words: &[String]) -> Result<GroupSpec, String> {
     };
     for w in &words[1..] {
         let Some((k, v)) = w.split_once('=') else {
-            return Err(format!("Invalid option to WSGI daemon process definition: {w:?} (options are name=value)"));
+            return Err(format!(
+                "Invalid option to WSGI daemon process definition: {w:?} (options are name=value)"
+            ));
         };
         match k {
             "user" => g.user = Some(v.to_string()),
@@ -112,12 +141,22 @@ pub fn parse(words: &[String]) -> Result<GroupSpec, String> {
             "threads" => {
                 g.threads = number(k, v)?;
                 if g.threads < 1 {
-                    return Err("threads=0 (a process that only runs WSGIImportScript code) is not supported: use threads=1 or more".into());
+                    return Err(
+                        "threads=0 (a process that only runs WSGIImportScript code) is not supported: use threads=1 or more".into(),
+                    );
                 }
             }
             "umask" => g.umask = Some(u32::from_str_radix(v, 8).map_err(|_| format!("umask={v}: expected an octal mask such as 0022"))?),
-            "chroot" | "startup-timeout" | "deadlock-timeout" | "response-buffer-size" | "response-socket-timeout" | "script-user"
-            | "script-group" | "server-metrics" | "newrelic-config-file" | "newrelic-environment" => {
+            "chroot"
+            | "startup-timeout"
+            | "deadlock-timeout"
+            | "response-buffer-size"
+            | "response-socket-timeout"
+            | "script-user"
+            | "script-group"
+            | "server-metrics"
+            | "newrelic-config-file"
+            | "newrelic-environment" => {
                 match k {
                     "startup-timeout" | "deadlock-timeout" | "response-socket-timeout" => {
                         seconds(k, v)?;

@@ -110,10 +110,16 @@ fn apply_limits(g: &super::options::GroupSpec) {
     unsafe {
         let set = |res, v: Option<u64>| {
             if let Some(v) = v {
-                let l = libc::rlimit { rlim_cur: v, rlim_max: libc::RLIM_INFINITY };
+                let l = libc::rlimit {
+                    rlim_cur: v,
+                    rlim_max: libc::RLIM_INFINITY,
+                };
                 let mut cur: libc::rlimit = std::mem::zeroed();
                 libc::getrlimit(res, &mut cur);
-                let l = libc::rlimit { rlim_max: cur.rlim_max.max(l.rlim_cur), ..l };
+                let l = libc::rlimit {
+                    rlim_max: cur.rlim_max.max(l.rlim_cur),
+                    ..l
+                };
                 libc::setrlimit(res, &l);
             }
         };
@@ -179,7 +185,11 @@ pub fn run(g: Arc<Running>, s: *mut raw::server_rec) -> ! {
     super::listener::close_all_but(Some(g.fd));
     hd::close_http_listeners();
     if let Err(e) = take_identity(&spec) {
-        log::serror(s, log::APLOG_CRIT, &format!("mod_pyrite: daemon group {:?} cannot start: {e}", spec.name));
+        log::serror(
+            s,
+            log::APLOG_CRIT,
+            &format!("mod_pyrite: daemon group {:?} cannot start: {e}", spec.name),
+        );
         // As mod_wsgi: wait before exiting, so a broken setup does not fork in a tight loop.
         std::thread::sleep(Duration::from_secs(20));
         // SAFETY: leaves without running the parent's exit handlers.
@@ -195,7 +205,11 @@ pub fn run(g: Arc<Running>, s: *mut raw::server_rec) -> ! {
     // every module's child_init, this module's included (which starts Python).
     unsafe { hd::run_child_init(pool, s) };
     if !crate::interp::ready() {
-        log::serror(s, log::APLOG_CRIT, &format!("mod_pyrite: daemon group {:?}: Python did not start; see above", spec.name));
+        log::serror(
+            s,
+            log::APLOG_CRIT,
+            &format!("mod_pyrite: daemon group {:?}: Python did not start; see above", spec.name),
+        );
         std::thread::sleep(Duration::from_secs(5));
         // SAFETY: as above.
         unsafe { libc::_exit(1) };
@@ -216,13 +230,17 @@ pub fn run(g: Arc<Running>, s: *mut raw::server_rec) -> ! {
             Err(e) => log::serror(s, log::APLOG_ERR, &format!("mod_pyrite: daemon cannot start a thread: {e}")),
         }
     }
-    log::serror(s, log::APLOG_INFO, &format!(
-        "mod_pyrite: daemon {} of group {:?} ready in {:.1} ms ({} threads)",
-        std::process::id(),
-        spec.name,
-        t0.elapsed().as_secs_f64() * 1e3,
-        workers.len()
-    ));
+    log::serror(
+        s,
+        log::APLOG_INFO,
+        &format!(
+            "mod_pyrite: daemon {} of group {:?} ready in {:.1} ms ({} threads)",
+            std::process::id(),
+            spec.name,
+            t0.elapsed().as_secs_f64() * 1e3,
+            workers.len()
+        ),
+    );
     {
         let st = state.clone();
         let spec = spec.clone();
@@ -242,24 +260,32 @@ pub fn run(g: Arc<Running>, s: *mut raw::server_rec) -> ! {
     };
     let why = state.reason().unwrap_or_else(|| format!("signal {sig}"));
     state.stopping.store(true, Ordering::SeqCst);
-    log::serror(s, log::APLOG_INFO, &format!(
-        "mod_pyrite: daemon {} of group {:?} stopping ({why}); {} request(s) in progress",
-        std::process::id(),
-        spec.name,
-        state.in_flight.load(Ordering::SeqCst)
-    ));
+    log::serror(
+        s,
+        log::APLOG_INFO,
+        &format!(
+            "mod_pyrite: daemon {} of group {:?} stopping ({why}); {} request(s) in progress",
+            std::process::id(),
+            spec.name,
+            state.in_flight.load(Ordering::SeqCst)
+        ),
+    );
     let deadline = Instant::now() + timeout;
     while state.in_flight.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
     }
     let left = state.in_flight.load(Ordering::SeqCst);
     if left > 0 {
-        log::serror(s, log::APLOG_WARNING, &format!(
-            "mod_pyrite: daemon {} of group {:?}: {left} request(s) still running after graceful-timeout ({}s) are cut",
-            std::process::id(),
-            spec.name,
-            timeout.as_secs()
-        ));
+        log::serror(
+            s,
+            log::APLOG_WARNING,
+            &format!(
+                "mod_pyrite: daemon {} of group {:?}: {left} request(s) still running after graceful-timeout ({}s) are cut",
+                std::process::id(),
+                spec.name,
+                timeout.as_secs()
+            ),
+        );
     }
     // SAFETY: leaves at once: Python's other threads may be anywhere, and
     // httpd's exit handlers belong to the parent.

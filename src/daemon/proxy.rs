@@ -55,7 +55,12 @@ fn connect(path: &str, deadline: Instant) -> Result<Conn, String> {
                 return Err(std::io::Error::last_os_error().to_string());
             }
             let c = Conn(fd);
-            if libc::connect(fd, &addr as *const _ as *const libc::sockaddr, std::mem::size_of::<libc::sockaddr_un>() as u32) == 0 {
+            if libc::connect(
+                fd,
+                &addr as *const _ as *const libc::sockaddr,
+                std::mem::size_of::<libc::sockaddr_un>() as u32,
+            ) == 0
+            {
                 return Ok(c);
             }
             let e = errno();
@@ -89,7 +94,11 @@ fn wait_pickup(c: &Conn, deadline: u64) -> Pickup {
             }
             last_look = true;
         }
-        let mut p = libc::pollfd { fd: c.0, events: libc::POLLIN, revents: 0 };
+        let mut p = libc::pollfd {
+            fd: c.0,
+            events: libc::POLLIN,
+            revents: 0,
+        };
         // SAFETY: polls this Conn's fd.
         let n = unsafe { libc::poll(&mut p, 1, left.min(i32::MAX as u64) as i32) };
         if n == 0 {
@@ -118,7 +127,14 @@ fn send_all(c: &Conn, data: &[u8], deadline: u64) -> bool {
     let mut off = 0;
     while off < data.len() {
         // SAFETY: sends from data; no SIGPIPE.
-        let n = unsafe { libc::send(c.0, data[off..].as_ptr() as *const libc::c_void, data.len() - off, libc::MSG_NOSIGNAL) };
+        let n = unsafe {
+            libc::send(
+                c.0,
+                data[off..].as_ptr() as *const libc::c_void,
+                data.len() - off,
+                libc::MSG_NOSIGNAL,
+            )
+        };
         if n > 0 {
             off += n as usize;
             continue;
@@ -128,7 +144,11 @@ fn send_all(c: &Conn, data: &[u8], deadline: u64) -> bool {
             if left == 0 {
                 return false;
             }
-            let mut p = libc::pollfd { fd: c.0, events: libc::POLLOUT, revents: 0 };
+            let mut p = libc::pollfd {
+                fd: c.0,
+                events: libc::POLLOUT,
+                revents: 0,
+            };
             // SAFETY: polls this Conn's fd.
             unsafe { libc::poll(&mut p, 1, left.min(i32::MAX as u64) as i32) };
             continue;
@@ -271,7 +291,11 @@ pub unsafe fn handle(r: *mut raw::request_rec, g: &Declared) -> c_int {
     let spec = &g.spec;
     let name = &spec.name;
     let Some(path) = super::supervise::socket_of(name) else {
-        log::rerror(r, log::APLOG_ERR, &format!("mod_pyrite: daemon process group {name:?} has no socket in this process"));
+        log::rerror(
+            r,
+            log::APLOG_ERR,
+            &format!("mod_pyrite: daemon process group {name:?} has no socket in this process"),
+        );
         return raw::HTTP_INTERNAL_SERVER_ERROR as c_int;
     };
     let socket_timeout = spec
@@ -295,7 +319,11 @@ pub unsafe fn handle(r: *mut raw::request_rec, g: &Declared) -> c_int {
             Ok(c) => c,
             Err(e) => {
                 return unsafe {
-                    unavailable(r, 1, &format!("mod_pyrite: cannot connect to daemon process group {name:?} at {path}: {e}"))
+                    unavailable(
+                        r,
+                        1,
+                        &format!("mod_pyrite: cannot connect to daemon process group {name:?} at {path}: {e}"),
+                    )
                 }
             }
         };
@@ -308,15 +336,28 @@ pub unsafe fn handle(r: *mut raw::request_rec, g: &Declared) -> c_int {
             Pickup::Taken => break c,
             Pickup::Closed if Instant::now() < connect_deadline => continue,
             Pickup::Closed => {
-                return unsafe { unavailable(r, 1, &format!("mod_pyrite: daemon process group {name:?} closed every connection for connect-timeout")) }
+                return unsafe {
+                    unavailable(
+                        r,
+                        1,
+                        &format!("mod_pyrite: daemon process group {name:?} closed every connection for connect-timeout"),
+                    )
+                }
             }
             Pickup::TimedOut => {
-                let what = if spec.queue_timeout.is_some() { "queue-timeout" } else { "socket-timeout" };
+                let what = if spec.queue_timeout.is_some() {
+                    "queue-timeout"
+                } else {
+                    "socket-timeout"
+                };
                 return unsafe {
                     unavailable(
                         r,
                         pickup_wait.as_secs(),
-                        &format!("mod_pyrite: no daemon of process group {name:?} took the request within {what} ({}s)", pickup_wait.as_secs()),
+                        &format!(
+                            "mod_pyrite: no daemon of process group {name:?} took the request within {what} ({}s)",
+                            pickup_wait.as_secs()
+                        ),
                     )
                 };
             }
@@ -358,8 +399,16 @@ unsafe fn relay(
             // SAFETY: r is live; cbuf is writable for its length.
             let n = unsafe { raw::ap_get_client_block(r, cbuf.as_mut_ptr() as *mut std::ffi::c_char, cbuf.len() as _) };
             if n < 0 {
-                log::rerror(r, log::APLOG_INFO, &format!("mod_pyrite: reading the request body for daemon group {name:?} failed"));
-                return if started.is_none() { raw::HTTP_BAD_REQUEST as c_int } else { raw::DONE };
+                log::rerror(
+                    r,
+                    log::APLOG_INFO,
+                    &format!("mod_pyrite: reading the request body for daemon group {name:?} failed"),
+                );
+                return if started.is_none() {
+                    raw::HTTP_BAD_REQUEST as c_int
+                } else {
+                    raw::DONE
+                };
             }
             if n == 0 {
                 body_left = false;
@@ -384,13 +433,21 @@ unsafe fn relay(
         let n = unsafe { libc::poll(&mut p, 1, timeout.as_millis().min(i32::MAX as u128) as i32) };
         if n == 0 {
             if started.is_none() {
-                log::rerror(r, log::APLOG_ERR, &format!(
-                    "mod_pyrite: timeout ({}s) waiting for the response of daemon process group {name:?}",
-                    timeout.as_secs()
-                ));
+                log::rerror(
+                    r,
+                    log::APLOG_ERR,
+                    &format!(
+                        "mod_pyrite: timeout ({}s) waiting for the response of daemon process group {name:?}",
+                        timeout.as_secs()
+                    ),
+                );
                 return raw::HTTP_GATEWAY_TIME_OUT as c_int;
             }
-            log::rerror(r, log::APLOG_ERR, &format!("mod_pyrite: daemon process group {name:?} stopped sending the response"));
+            log::rerror(
+                r,
+                log::APLOG_ERR,
+                &format!("mod_pyrite: daemon process group {name:?} stopped sending the response"),
+            );
             unsafe { raw::pyrite_shim_abort_response(r) };
             return raw::DONE;
         }
@@ -441,7 +498,11 @@ unsafe fn relay(
                             return raw::HTTP_BAD_GATEWAY as c_int;
                         }
                         Err(e) => {
-                            log::rerror(r, log::APLOG_ERR, &format!("mod_pyrite: bad response from daemon process group {name:?}: {e}"));
+                            log::rerror(
+                                r,
+                                log::APLOG_ERR,
+                                &format!("mod_pyrite: bad response from daemon process group {name:?}: {e}"),
+                            );
                             return raw::HTTP_BAD_GATEWAY as c_int;
                         }
                     }
@@ -470,9 +531,11 @@ unsafe fn relay(
                 }
                 // SAFETY: r is live.
                 Some(Some(len)) if relayed < len && unsafe { (*r).header_only == 0 && !matches!((*r).status, 204 | 304) } => {
-                    log::rerror(r, log::APLOG_ERR, &format!(
-                        "mod_pyrite: daemon process group {name:?} ended the response after {relayed} of {len} bytes"
-                    ));
+                    log::rerror(
+                        r,
+                        log::APLOG_ERR,
+                        &format!("mod_pyrite: daemon process group {name:?} ended the response after {relayed} of {len} bytes"),
+                    );
                     unsafe { raw::pyrite_shim_abort_response(r) };
                     raw::DONE
                 }

@@ -21,7 +21,10 @@ pub enum Route {
 /// # Safety
 /// `r` is a live request.
 unsafe fn wanted(r: *mut raw::request_rec, alias: Option<&WsgiAlias>, dc: &WsgiDirConfig) -> String {
-    let written = alias.and_then(|a| a.process_group.as_deref()).or(dc.process_group.as_deref()).unwrap_or("");
+    let written = alias
+        .and_then(|a| a.process_group.as_deref())
+        .or(dc.process_group.as_deref())
+        .unwrap_or("");
     if written == "%{GLOBAL}" {
         return String::new();
     }
@@ -52,7 +55,10 @@ pub unsafe fn route(r: *mut raw::request_rec, alias: Option<&WsgiAlias>, dc: &Ws
         )),
         None if name.is_empty() => {
             if directives::restrict_embedded() {
-                Route::Refused("embedded mode is disabled by WSGIRestrictEmbedded On (delegate the script with process-group= or WSGIProcessGroup)".into())
+                Route::Refused(
+                    "embedded mode is disabled by WSGIRestrictEmbedded On (delegate the script with process-group= or WSGIProcessGroup)"
+                        .into(),
+                )
             } else {
                 Route::Here
             }

@@ -28,7 +28,10 @@ pub struct State {
 }
 
 fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }
 
 impl State {
@@ -74,7 +77,11 @@ pub fn worker(idx: usize, st: std::sync::Arc<State>, lfd: i32, pool: *mut raw::a
     let timeout = spec
         .socket_timeout
         .unwrap_or_else(|| Duration::from_micros(hd::server_timeout_us(s).max(1_000_000) as u64));
-    let mut pfd = libc::pollfd { fd: lfd, events: libc::POLLIN, revents: 0 };
+    let mut pfd = libc::pollfd {
+        fd: lfd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
     while !st.stopping.load(Ordering::SeqCst) {
         // One free thread per process waits on the socket (the others wait
         // for this lock), so a connection wakes one thread, not all of them.
@@ -116,7 +123,13 @@ fn set_timeouts(fd: i32, t: Duration) {
     for opt in [libc::SO_RCVTIMEO, libc::SO_SNDTIMEO] {
         // SAFETY: sets a timeval option on a socket this thread owns.
         unsafe {
-            libc::setsockopt(fd, libc::SOL_SOCKET, opt, &tv as *const _ as *const libc::c_void, std::mem::size_of::<libc::timeval>() as u32)
+            libc::setsockopt(
+                fd,
+                libc::SOL_SOCKET,
+                opt,
+                &tv as *const _ as *const libc::c_void,
+                std::mem::size_of::<libc::timeval>() as u32,
+            )
         };
     }
 }
@@ -166,7 +179,11 @@ fn handle(fd: i32, pool: *mut raw::apr_pool_t, s: *mut raw::server_rec, id: i64,
     // it, the child has answered 503 and the request must not run.
     if let Some(deadline) = meta.get_str("deadline_ms").and_then(|v| v.parse::<u64>().ok()) {
         if super::frame::monotonic_ms() >= deadline {
-            log::serror(s, log::APLOG_INFO, &format!("mod_pyrite: daemon group {group:?}: a request waited past its queue deadline and is not run"));
+            log::serror(
+                s,
+                log::APLOG_INFO,
+                &format!("mod_pyrite: daemon group {group:?}: a request waited past its queue deadline and is not run"),
+            );
             return close();
         }
     }
@@ -176,7 +193,10 @@ fn handle(fd: i32, pool: *mut raw::apr_pool_t, s: *mut raw::server_rec, id: i64,
         return close();
     }
     let port = |k: &str| meta.get_str(k).and_then(|v| v.parse().ok()).unwrap_or(0);
-    let (client_ip, local_ip) = (meta.get_str("client_ip").unwrap_or("").to_string(), meta.get_str("local_ip").unwrap_or("").to_string());
+    let (client_ip, local_ip) = (
+        meta.get_str("client_ip").unwrap_or("").to_string(),
+        meta.get_str("local_ip").unwrap_or("").to_string(),
+    );
     let peer = hd::Peer {
         client_ip: &client_ip,
         client_port: port("client_port"),
@@ -268,7 +288,12 @@ pub fn monitor(st: std::sync::Arc<State>, spec: &super::options::GroupSpec, s: u
         }
         if let Some(t) = spec.request_timeout {
             let now = now_ms();
-            let stuck = st.started.iter().map(|a| a.load(Ordering::SeqCst)).filter(|&t0| t0 > 0 && now - t0 >= t.as_millis() as u64).count();
+            let stuck = st
+                .started
+                .iter()
+                .map(|a| a.load(Ordering::SeqCst))
+                .filter(|&t0| t0 > 0 && now - t0 >= t.as_millis() as u64)
+                .count();
             if stuck > 0 {
                 log::serror(s, log::APLOG_ERR, &format!(
                     "mod_pyrite: daemon {} of group {:?}: {stuck} request(s) ran past request-timeout={}s; restarting the process (its requests are cut)",

@@ -56,7 +56,10 @@ pub fn start(pconf: *mut raw::apr_pool_t, s: *mut raw::server_rec) -> Result<(),
         let spec = &g.spec;
         let owner = if root {
             match &spec.socket_user {
-                Some(u) => Some(super::process::user_id(u).ok_or_else(|| format!("WSGIDaemonProcess {} ({}): socket-user={u}: no such user", spec.name, g.origin))?),
+                Some(u) => Some(
+                    super::process::user_id(u)
+                        .ok_or_else(|| format!("WSGIDaemonProcess {} ({}): socket-user={u}: no such user", spec.name, g.origin))?,
+                ),
                 None => Some(hd::httpd_ids().0),
             }
         } else {
@@ -100,7 +103,11 @@ pub fn start(pconf: *mut raw::apr_pool_t, s: *mut raw::server_rec) -> Result<(),
         spawn_all(generation, &running, s);
     }
     if directives::restrict_embedded() {
-        log::serror(s, log::APLOG_NOTICE, "mod_pyrite: WSGIRestrictEmbedded On: httpd's children run no application and start no Python");
+        log::serror(
+            s,
+            log::APLOG_NOTICE,
+            "mod_pyrite: WSGIRestrictEmbedded On: httpd's children run no application and start no Python",
+        );
     }
     Ok(())
 }
@@ -126,15 +133,23 @@ pub unsafe extern "C" fn pre_mpm(_p: *mut raw::apr_pool_t, _sb: raw::ap_scoreboa
 fn spawn_all(generation: u64, running: &[Arc<Running>], s: *mut raw::server_rec) {
     for g in running {
         let spec = &g.decl.spec;
-        log::serror(s, log::APLOG_NOTICE, &format!(
-            "mod_pyrite: daemon process group {:?} ({}): {} process(es) x {} thread(s), socket {}",
-            spec.name, g.decl.origin, spec.processes, spec.threads, g.path
-        ));
+        log::serror(
+            s,
+            log::APLOG_NOTICE,
+            &format!(
+                "mod_pyrite: daemon process group {:?} ({}): {} process(es) x {} thread(s), socket {}",
+                spec.name, g.decl.origin, spec.processes, spec.threads, g.path
+            ),
+        );
         for (opt, why) in &spec.not_honoured {
-            log::serror(s, log::APLOG_WARNING, &format!(
-                "mod_pyrite: WSGIDaemonProcess {} ({}): {opt} is accepted but not acted on: {why}",
-                spec.name, g.decl.origin
-            ));
+            log::serror(
+                s,
+                log::APLOG_WARNING,
+                &format!(
+                    "mod_pyrite: WSGIDaemonProcess {} ({}): {opt} is accepted but not acted on: {why}",
+                    spec.name, g.decl.origin
+                ),
+            );
         }
         for slot in 0..spec.processes {
             spawn(generation, g, slot, s);
@@ -151,11 +166,15 @@ fn spawn(generation: u64, g: &Arc<Running>, slot: usize, s: *mut raw::server_rec
         super::process::run(g.clone(), s);
     }
     if pid < 0 {
-        log::serror(s, log::APLOG_ERR, &format!(
-            "mod_pyrite: cannot fork a daemon for group {:?}: {}",
-            g.decl.spec.name,
-            std::io::Error::last_os_error()
-        ));
+        log::serror(
+            s,
+            log::APLOG_ERR,
+            &format!(
+                "mod_pyrite: cannot fork a daemon for group {:?}: {}",
+                g.decl.spec.name,
+                std::io::Error::last_os_error()
+            ),
+        );
         return;
     }
     PIDS.locked().push((generation, pid));
@@ -199,13 +218,20 @@ unsafe extern "C" fn maintenance(reason: c_int, data: *mut c_void, status: c_int
                 } else {
                     log::APLOG_WARNING
                 };
-                log::serror(s, level, &format!(
-                    "mod_pyrite: daemon {} of group {:?} {how}; starting its replacement",
-                    w.pid, w.group
-                ));
+                log::serror(
+                    s,
+                    level,
+                    &format!(
+                        "mod_pyrite: daemon {} of group {:?} {how}; starting its replacement",
+                        w.pid, w.group
+                    ),
+                );
                 spawn(current, &g, w.slot, s);
             }
-            _ => log::main_error(log::APLOG_INFO, &format!("mod_pyrite: daemon {} of group {:?} {how}", w.pid, w.group)),
+            _ => log::main_error(
+                log::APLOG_INFO,
+                &format!("mod_pyrite: daemon {} of group {:?} {how}", w.pid, w.group),
+            ),
         }
     })
 }

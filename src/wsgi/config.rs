@@ -243,7 +243,11 @@ unsafe extern "C" fn set_process_group(cmd: *mut raw::cmd_parms, m: *mut c_void,
     crate::guard::or(std::ptr::null(), || unsafe {
         let v = text(arg);
         if v.starts_with("%{") && v != GLOBAL && !(v.starts_with("%{ENV:") && v.ends_with('}')) {
-            return err(cmd, "WSGIProcessGroup", &format!("{v}: use a group name, %{{GLOBAL}} or %{{ENV:variable}}"));
+            return err(
+                cmd,
+                "WSGIProcessGroup",
+                &format!("{v}: use a group name, %{{GLOBAL}} or %{{ENV:variable}}"),
+            );
         }
         dir_conf(m).wsgi.process_group = Some(v.to_string());
         std::ptr::null()

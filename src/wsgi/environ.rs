@@ -63,7 +63,10 @@ fn constants(py: Python<'_>) -> &'static Constants {
             // A daemon (daemon mode) has its group's threads and processes, as mod_wsgi reports them.
             let (threads, processes) = match crate::daemon::current() {
                 Some(d) => (d.threads > 1, d.multiprocess),
-                None => (ffi::mpm::query(raw::AP_MPMQ_MAX_THREADS) > 1, ffi::mpm::query(raw::AP_MPMQ_MAX_DAEMONS) > 1),
+                None => (
+                    ffi::mpm::query(raw::AP_MPMQ_MAX_THREADS) > 1,
+                    ffi::mpm::query(raw::AP_MPMQ_MAX_DAEMONS) > 1,
+                ),
             };
             t.set_item("wsgi.multithread", threads)?;
             t.set_item("wsgi.multiprocess", processes)?;

@@ -234,14 +234,19 @@ pub fn preload(py: Python<'_>, s: *mut raw::server_rec) -> usize {
                 .iter()
                 .filter(|i| mine(&i.process_group))
                 .map(|i| (i.path.clone(), None, i.origin.clone(), "WSGIImportScript"))
-                .chain(sc.wsgi_aliases.iter().filter(|a| a.preload && a.regex.is_none() && mine(&a.process_group)).map(|a| {
-                    (
-                        a.target.clone(),
-                        Some(a.callable.clone().unwrap_or_else(|| "application".into())),
-                        a.origin.clone(),
-                        "WSGIScriptAlias",
-                    )
-                }));
+                .chain(
+                    sc.wsgi_aliases
+                        .iter()
+                        .filter(|a| a.preload && a.regex.is_none() && mine(&a.process_group))
+                        .map(|a| {
+                            (
+                                a.target.clone(),
+                                Some(a.callable.clone().unwrap_or_else(|| "application".into())),
+                                a.origin.clone(),
+                                "WSGIScriptAlias",
+                            )
+                        }),
+                );
             for (path, callable, origin, what) in scripts {
                 if !seen.insert((path.clone(), callable.clone())) {
                     continue;
