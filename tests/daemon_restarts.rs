@@ -149,3 +149,22 @@ fn queue_timeout_answers_503_with_retry_after() {
     let log = h.stop();
     assert!(log.contains("within queue-timeout"), "{log}");
 }
+
+#[test]
+fn request_timeout_restarts_a_stuck_daemon_and_a_death_mid_request_is_a_502() {
+    let h = Httpd::start(
+        Mpm::Event,
+        "WSGIDaemonProcess t processes=1 threads=2 request-timeout=1\n\
+         WSGIScriptAlias /slow {HANDLERS}/daemon_apps.py callable-object=slow process-group=t\n\
+         WSGIScriptAlias /pid {HANDLERS}/daemon_apps.py callable-object=pid process-group=t\n",
+    );
+    let before: i32 = h.get("/pid").text().parse().unwrap();
+    // A request stuck for 30 s: the daemon is restarted, the request answered 502.
+    let r = h.get("/slow?30");
+    assert_eq!(r.status, 502, "{}", r.text());
+    let after: i32 = h.get("/pid").text().parse().unwrap();
+    assert_ne!(before, after, "a new daemon serves the next request");
+    let log = h.stop();
+    assert!(log.contains("ran past request-timeout=1s"), "{log}");
+    assert!(log.contains("closed the connection before sending response headers"), "{log}");
+}
