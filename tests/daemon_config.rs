@@ -73,3 +73,15 @@ fn an_unknown_group_is_a_500_and_restrict_embedded_keeps_python_out_of_children(
     // Only the daemon started Python ("child N ready" is logged where Python starts).
     assert_eq!(log.matches("] mod_pyrite: child ").count(), 1, "{log}");
 }
+
+#[test]
+fn a_python_home_of_another_python_stops_httpd_with_a_clear_message() {
+    let h = Httpd::prepare(Mpm::Event, "WSGIDaemonProcess v python-home={SCRATCH}/venv\n");
+    // A virtualenv layout of another Python version.
+    std::fs::create_dir_all(h.root.join("scratch/venv/lib/python2.7")).unwrap();
+    let out = h.apachectl("start");
+    let log = h.wait_log("python-home=");
+    let text = format!("{}{log}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("not a Python 3."), "{text}");
+    assert!(text.contains("make the virtualenv with python3."), "{text}");
+}

@@ -45,6 +45,10 @@ fn serves_requests(mpm: Mpm) {
     assert_eq!(v["HTTP_CONNECTION"], "close", "the client's own Connection header");
     assert_eq!(v["ppid"], h.pid().unwrap(), "a daemon is a child of httpd's parent");
     let daemon_pid = v["pid"].as_i64().unwrap();
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        assert_ne!(v["uid"], 0, "a daemon runs as httpd's User, never root");
+    }
     let e = json(&h.get("/embedded"));
     assert_eq!(e["mod_wsgi.process_group"], "", "an undelegated script runs embedded");
     assert_ne!(e["pid"].as_i64().unwrap(), daemon_pid);
@@ -95,16 +99,22 @@ fn daemon_serves_get_post_and_large_responses_prefork() {
 #[test]
 fn two_groups_are_separate_processes_with_separate_globals() {
     let site = "WSGIDaemonProcess one processes=1 threads=2\nWSGIDaemonProcess two processes=1 threads=2 lang=C.UTF-8\n\
+                WSGIImportScript {HANDLERS}/daemon_import.py process-group=one application-group=%{GLOBAL}\n\
                 WSGIScriptAlias /one {HANDLERS}/daemon_apps.py callable-object=info process-group=one application-group=%{GLOBAL}\n\
                 WSGIScriptAlias /two {HANDLERS}/daemon_apps.py callable-object=info\n\
                 <Location /two>\n  WSGIProcessGroup two\n</Location>\n";
     let h = Httpd::start(Mpm::Event, site);
     let a = json(&h.get("/one?set=first"));
     assert_eq!(a["mark"], "first");
+    assert_eq!(
+        a["imported"], a["pid"],
+        "WSGIImportScript process-group=one ran in group one's daemon"
+    );
     assert_eq!(a["wsgi.multiprocess"], true, "processes= given (even 1): multiprocess, as mod_wsgi");
     let b = json(&h.get("/two"));
     assert_eq!(b["mod_wsgi.process_group"], "two", "WSGIProcessGroup in a <Location>");
     assert!(b["mark"].is_null(), "group two has its own module globals");
+    assert!(b["imported"].is_null(), "group one's import script did not run in group two");
     assert_ne!(a["pid"], b["pid"]);
     assert_eq!(b["lang"], "C.UTF-8");
     assert_eq!(json(&h.get("/one"))["mark"], "first");
@@ -130,4 +140,45 @@ fn a_killed_daemon_is_replaced_and_requests_go_on() {
     let log = h.wait_log("starting its replacement");
     assert!(log.contains("was killed by signal 9"), "{log}");
     h.stop();
+}
+
+#[test]
+fn each_group_has_its_own_python_home_and_python_path() {
+    let h = Httpd::prepare(
+        Mpm::Event,
+        "WSGIDaemonProcess venv processes=1 threads=2 python-home={SCRATCH}/venv python-path={SCRATCH}/extra\n\
+         WSGIDaemonProcess plain processes=1 threads=2\n\
+         WSGIScriptAlias /venv {HANDLERS}/daemon_apps.py callable-object=info process-group=venv\n\
+         WSGIScriptAlias /plain {HANDLERS}/daemon_apps.py callable-object=info process-group=plain\n",
+    );
+    let venv = h.root.join("scratch/venv");
+    let out = std::process::Command::new("/usr/bin/python3")
+        .args(["-m", "venv", "--without-pip"])
+        .arg(&venv)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    std::fs::create_dir_all(h.root.join("scratch/extra")).unwrap();
+    let _ = std::process::Command::new("chmod")
+        .args(["-R", "a+rX"])
+        .arg(h.root.join("scratch"))
+        .status();
+    let out = h.apachectl("start");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let mut v = serde_json::Value::Null;
+    for _ in 0..100 {
+        if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", h.port)) {
+            use std::io::Write;
+            let _ = s.write_all(b"GET /venv HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+            let r = read_response(&mut s, false);
+            if r.status == 200 {
+                v = json(&r);
+                break;
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(v["sys_prefix"], venv.to_str().unwrap(), "{v}\n{}", h.error_log());
+    let p = json(&h.get("/plain"));
+    assert_eq!(p["sys_prefix"], "/usr", "the other group keeps the system Python");
 }

@@ -65,6 +65,9 @@ pub fn start(pconf: *mut raw::apr_pool_t, s: *mut raw::server_rec) -> Result<(),
         } else {
             None
         };
+        if let Some(home) = &spec.python_home {
+            check_python_home(home).map_err(|e| format!("WSGIDaemonProcess {} ({}): python-home={home}: {e}", spec.name, g.origin))?;
+        }
         let path = listener::path_for(&prefix, &spec.name);
         let params = listener::Params {
             backlog: spec.listen_backlog,
@@ -155,6 +158,25 @@ fn spawn_all(generation: u64, running: &[Arc<Running>], s: *mut raw::server_rec)
             spawn(generation, g, slot, s);
         }
     }
+}
+
+/// A python-home must be an environment of the Python this module was built
+/// against (a virtualenv made with it, or its installation).
+fn check_python_home(home: &str) -> Result<(), String> {
+    let p = std::path::Path::new(home);
+    if !p.is_dir() {
+        return Err("not a directory".into());
+    }
+    let version = crate::module::PYTHON_VERSION;
+    let major_minor = version.splitn(3, '.').take(2).collect::<Vec<_>>().join(".");
+    let lib = p.join(format!("lib/python{major_minor}"));
+    if !lib.is_dir() {
+        return Err(format!(
+            "not a Python {major_minor} environment (no {}): mod_pyrite runs Python {version}; make the virtualenv with python{major_minor}",
+            lib.display()
+        ));
+    }
+    Ok(())
 }
 
 /// Forks one daemon of `g` into `slot`.

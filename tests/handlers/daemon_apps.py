@@ -17,7 +17,9 @@ def info(environ, start_response):
             "HTTP_CONNECTION", "SCRIPT_NAME", "PATH_INFO", "QUERY_STRING", "REQUEST_METHOD",
             "CONTENT_LENGTH", "HTTP_X_TEST")
     body = {k: environ.get(k) for k in keys}
+    import builtins
     body.update(pid=os.getpid(), ppid=os.getppid(), uid=os.getuid(), mark=MARK["set_by"],
+                imported=getattr(builtins, "PYRITE_TEST_IMPORTED", None), sys_prefix=__import__("sys").prefix,
                 cwd=os.getcwd(), lang=os.environ.get("LANG"))
     data = json.dumps(body).encode()
     start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(data)))])
