@@ -168,3 +168,34 @@ fn request_timeout_restarts_a_stuck_daemon_and_a_death_mid_request_is_a_502() {
     assert!(log.contains("ran past request-timeout=1s"), "{log}");
     assert!(log.contains("closed the connection before sending response headers"), "{log}");
 }
+
+#[test]
+fn ten_graceful_restarts_with_recycling_and_a_touched_script_lose_no_request() {
+    let h = Httpd::start(
+        Mpm::Event,
+        "WSGIDaemonProcess s processes=2 threads=4 maximum-requests=150 graceful-timeout=30\n\
+         WSGIScriptAlias /pid {HANDLERS}/daemon_apps.py callable-object=pid process-group=s\n\
+         WSGIScriptAlias /slow {HANDLERS}/daemon_apps.py callable-object=slow process-group=s\n",
+    );
+    static PATHS: [&str; 8] = ["/pid", "/pid", "/slow?1", "/pid", "/pid", "/slow?0.05", "/pid", "/pid"];
+    let load = Load::start(h.port, 8, &PATHS, None);
+    let script = h.root.join("handlers/daemon_apps.py");
+    let mut target = 30;
+    for i in 0..10 {
+        wait_for(&load.ok, target);
+        if i == 5 {
+            // Touching the script reloads it in the daemons (WSGIScriptReloading On).
+            let text = std::fs::read_to_string(&script).unwrap();
+            std::fs::write(&script, format!("{text}\n# touched\n")).unwrap();
+        }
+        let out = h.apachectl("graceful");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        target = load.ok.load(Ordering::SeqCst) + 30;
+    }
+    wait_for(&load.ok, target + 200);
+    let (ok, failed, pids) = load.finish(false);
+    assert!(failed.is_empty(), "{} failed of {}: {failed:?}\n{}", failed.len(), ok + failed.len(), h.error_log());
+    assert!(pids >= 10, "saw {pids} daemon pids");
+    let log = h.stop();
+    assert!(crash_lines(&log).is_empty(), "{log}");
+}
