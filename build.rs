@@ -75,6 +75,8 @@ fn main() {
         .allowlist_type("ap_.*")
         .allowlist_type("apr_.*")
         .allowlist_type("include_ctx_t|include_handler_fn_t")
+        .allowlist_type("authn_provider|authz_provider|authn_status|authz_status")
+        .allowlist_var("AUTHN_PROVIDER_.*|AUTHZ_PROVIDER_.*|SATISFY_.*|REMOTE_HOST")
         .allowlist_var("SSI_FLAG_.*|SSI_VALUE_.*")
         .allowlist_var("MODULE_MAGIC_.*")
         .allowlist_var("APR_HOOK_.*")

@@ -14,7 +14,7 @@ export PYO3_PYTHON="${PYO3_PYTHON:-/usr/bin/python3}"
 # cargo fuzz passes -Z flags to rustc: nightly, or stable told to accept them.
 export RUSTC_BOOTSTRAP=1
 seconds="${FUZZ_SECONDS:-60}"
-targets="${FUZZ_TARGETS:-validate convert cgi_key alias directive psp}"
+targets="${FUZZ_TARGETS:-validate convert cgi_key alias directive psp proxy}"
 
 if ! cargo fuzz --version >/dev/null 2>&1; then
     echo "== fuzz: installing cargo-fuzz"

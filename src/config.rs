@@ -161,6 +161,7 @@ static DECLARED: std::sync::Mutex<Vec<Declared>> = std::sync::Mutex::new(Vec::ne
 /// A configuration read starts: forget the previous generation's declarations.
 pub fn config_read_starts() {
     DECLARED.locked().clear();
+    crate::wsgi::directives::clear_notes();
     INTERPRETERS_NAMED.store(false, std::sync::atomic::Ordering::Relaxed);
     READING_CONFIG.store(true, std::sync::atomic::Ordering::Relaxed);
 }
@@ -279,6 +280,8 @@ pub struct ServerConfig {
     pub python_paths: Vec<String>,
     /// WSGIRestrictStdout (main server only).
     pub restrict_stdout: Option<bool>,
+    /// mod_wsgi's process-wide settings: Python start-up, restrictions (main server only).
+    pub wsgi_process: crate::wsgi::directives::ProcessOptions,
     /// PyriteMaxPythonThreads: the gate's size per child (main server only).
     pub python_threads: Option<usize>,
     /// PyriteSwitchInterval: sys.setswitchinterval at child start (main server only).
@@ -654,7 +657,7 @@ unsafe extern "C" fn set_switch_interval(cmd: *mut raw::cmd_parms, _m: *mut c_vo
 
 /// httpd's command table; it holds only pointers to statics.
 #[repr(transparent)]
-pub struct CommandTable(pub [raw::command_rec; 45]);
+pub struct CommandTable(pub [raw::command_rec; 73]);
 // SAFETY: read-only after construction; the pointers are to 'static data.
 unsafe impl Sync for CommandTable {}
 
@@ -897,9 +900,15 @@ pub static COMMANDS: CommandTable = CommandTable([
     crate::wsgi::config::COMMANDS[10],
     crate::wsgi::config::COMMANDS[11],
     crate::wsgi::config::COMMANDS[12],
+    crate::wsgi::auth::COMMANDS[0],
+    crate::wsgi::auth::COMMANDS[1],
+    crate::wsgi::auth::COMMANDS[2],
+    crate::wsgi::auth::COMMANDS[3],
+    crate::wsgi::auth::COMMANDS[4],
+    crate::wsgi::proxy_headers::COMMANDS[0],
+    crate::wsgi::proxy_headers::COMMANDS[1],
     crate::daemon::directives::COMMANDS[0],
     crate::daemon::directives::COMMANDS[1],
-    crate::daemon::directives::COMMANDS[2],
     cmd(
         c"PyriteMaxPythonThreads",
         raw::cmd_func {
@@ -938,6 +947,28 @@ pub static COMMANDS: CommandTable = CommandTable([
         raw::cmd_how_FLAG,
         c"On lets SetHandler pyrite-status serve the metrics in this section (Off, the default, answers 403); limit it with Require",
     ),
+    crate::wsgi::directives::COMMANDS[0],
+    crate::wsgi::directives::COMMANDS[1],
+    crate::wsgi::directives::COMMANDS[2],
+    crate::wsgi::directives::COMMANDS[3],
+    crate::wsgi::directives::COMMANDS[4],
+    crate::wsgi::directives::COMMANDS[5],
+    crate::wsgi::directives::COMMANDS[6],
+    crate::wsgi::directives::COMMANDS[7],
+    crate::wsgi::directives::COMMANDS[8],
+    crate::wsgi::directives::COMMANDS[9],
+    crate::wsgi::directives::COMMANDS[10],
+    crate::wsgi::directives::COMMANDS[11],
+    crate::wsgi::directives::COMMANDS[12],
+    crate::wsgi::directives::COMMANDS[13],
+    crate::wsgi::directives::COMMANDS[14],
+    crate::wsgi::directives::COMMANDS[15],
+    crate::wsgi::directives::COMMANDS[16],
+    crate::wsgi::directives::COMMANDS[17],
+    crate::wsgi::directives::COMMANDS[18],
+    crate::wsgi::directives::COMMANDS[19],
+    crate::wsgi::directives::COMMANDS[20],
+    crate::wsgi::directives::COMMANDS[21],
     // SAFETY: an all-zero command_rec ends the table, as httpd expects.
     unsafe { std::mem::zeroed() },
 ]);

@@ -30,11 +30,35 @@ pub fn init_child(pchild: *mut raw::apr_pool_t, s: *mut raw::server_rec) {
     let home = unsafe { crate::config::server_config(s) }.and_then(|c| c.python_home.clone());
     // A daemon group's python-home= takes the place of WSGIPythonHome.
     let home = crate::daemon::current().and_then(|d| d.python_home.clone()).or(home);
-    if let Err(msg) = start_python(home.as_deref()) {
+    let process = unsafe { crate::config::server_config(s) }
+        .map(|c| c.wsgi_process.clone())
+        .unwrap_or_default();
+    // A daemon group's python-eggs= (set at its start) takes the place of WSGIPythonEggs.
+    let group_eggs = crate::daemon::current().is_some_and(|d| d.python_eggs.is_some());
+    if let (Some(eggs), false) = (&process.eggs, group_eggs) {
+        // pkg_resources reads it from the environment (WSGIPythonEggs).
+        // SAFETY: no other thread runs in this child yet.
+        unsafe { std::env::set_var("PYTHON_EGG_CACHE", eggs) };
+    }
+    if let Err(msg) = start_python(home.as_deref(), &process) {
         log::serror(s, log::APLOG_CRIT, &format!("mod_pyrite: Python could not start: {msg}"));
         return;
     }
     let t_interp = t0.elapsed();
+    if process.destroy_interpreter.unwrap_or(true) {
+        // As mod_wsgi and mod_python do when a child ends: the application's
+        // atexit functions run (the interpreter itself is left to the exit).
+        // SAFETY: the child's pool, destroyed after its workers have stopped.
+        unsafe {
+            crate::ffi::pool::on_cleanup(pchild, || {
+                Python::attach(|py| {
+                    if let Err(e) = py.import("atexit").and_then(|m| m.call_method0("_run_exitfuncs")) {
+                        log_py_error(py, main_server(), "mod_pyrite: atexit functions failed at child exit", &e);
+                    }
+                })
+            })
+        };
+    }
     // This thread now holds no GIL; pin its thread state like any worker's.
     pin_thread();
     let t1 = Instant::now();
@@ -50,7 +74,23 @@ pub fn init_child(pchild: *mut raw::apr_pool_t, s: *mut raw::server_rec) {
             if let Some(v) = sc.switch_interval {
                 sys.call_method1("setswitchinterval", (v,))?;
             }
-            crate::wsgi::logstream::install_std_streams(py, sc.restrict_stdout.unwrap_or(false))?;
+            let w = &sc.wsgi_process;
+            let wsgi_site = uses_wsgi(s);
+            crate::wsgi::logstream::install_std_streams(
+                py,
+                crate::wsgi::logstream::Restrictions {
+                    stdin: w.restrict_stdin.unwrap_or(false),
+                    stdout: sc.restrict_stdout.unwrap_or(false),
+                    // On by default where WSGI applications run, as under mod_wsgi;
+                    // a mod_python-only site keeps mod_python's unrestricted signal.signal.
+                    signal: w.restrict_signal.unwrap_or(wsgi_site),
+                    as_mod_wsgi: wsgi_site,
+                },
+            )?;
+            crate::wsgi::app::VERBOSE.store(w.verbose.unwrap_or(false), std::sync::atomic::Ordering::Relaxed);
+            let mod_wsgi = py.import("_pyrite_wsgi")?;
+            mod_wsgi.setattr("maximum_processes", crate::ffi::mpm::query(raw::AP_MPMQ_MAX_DAEMONS).max(1))?;
+            mod_wsgi.setattr("threads_per_process", crate::ffi::mpm::query(raw::AP_MPMQ_MAX_THREADS).max(1))?;
             let site = py.import("site")?;
             let group_paths = crate::daemon::current().map(|d| d.python_path.as_slice()).unwrap_or_default();
             for dir in sc.python_paths.iter().chain(group_paths) {
@@ -117,6 +157,24 @@ pub fn init_child(pchild: *mut raw::apr_pool_t, s: *mut raw::server_rec) {
     ));
 }
 
+/// Whether the configuration mounts, imports or names a WSGI script.
+fn uses_wsgi(s: *mut raw::server_rec) -> bool {
+    if crate::wsgi::directives::HANDLER_SCRIPTS.load(std::sync::atomic::Ordering::Relaxed) {
+        return true;
+    }
+    let mut server = s;
+    while !server.is_null() {
+        // SAFETY: the server list of the running configuration.
+        if let Some(sc) = unsafe { crate::config::server_config(server) } {
+            if !sc.wsgi_aliases.is_empty() || !sc.wsgi_imports.is_empty() {
+                return true;
+            }
+        }
+        server = unsafe { (*server).next };
+    }
+    false
+}
+
 fn run_import(py: Python<'_>, s: *mut raw::server_rec, dc: &DirConfig, decl: &ImportDecl) {
     let res = (|| -> PyResult<()> {
         apply_python_path(py, dc, None)?;
@@ -139,7 +197,7 @@ fn run_import(py: Python<'_>, s: *mut raw::server_rec, dc: &DirConfig, decl: &Im
 /// releases the GIL. With a home (WSGIPythonHome: a virtualenv or another
 /// installation), Python starts as that environment's interpreter would, so a
 /// virtualenv's site-packages are used and the system's are not.
-fn start_python(home: Option<&str>) -> Result<(), String> {
+fn start_python(home: Option<&str>, opts: &crate::wsgi::directives::ProcessOptions) -> Result<(), String> {
     use pyo3::ffi;
     // SAFETY: called once, in a child, before any other Python API use; the
     // config is initialised, filled and cleared as the C API requires.
@@ -149,6 +207,35 @@ fn start_python(home: Option<&str>) -> Result<(), String> {
         let cfg = config.as_mut_ptr();
         (*cfg).install_signal_handlers = 0;
         (*cfg).parse_argv = 0;
+        // mod_wsgi's WSGIPythonOptimize, WSGIPythonHashSeed, WSGIDontWriteBytecode, WSGIPythonWarnings.
+        if let Some(level) = opts.optimize {
+            (*cfg).optimization_level = level;
+        }
+        match opts.hash_seed {
+            Some(Some(seed)) => {
+                (*cfg).use_hash_seed = 1;
+                (*cfg).hash_seed = seed as std::ffi::c_ulong;
+            }
+            Some(None) => (*cfg).use_hash_seed = 0,
+            None => {}
+        }
+        if opts.dont_write_bytecode == Some(true) {
+            (*cfg).write_bytecode = 0;
+        }
+        for w in &opts.warnings {
+            let c = std::ffi::CString::new(w.as_str()).map_err(|_| "NUL in WSGIPythonWarnings".to_string())?;
+            let wide = ffi::Py_DecodeLocale(c.as_ptr(), std::ptr::null_mut());
+            if wide.is_null() {
+                ffi::PyConfig_Clear(cfg);
+                return Err(format!("could not decode WSGIPythonWarnings {w}"));
+            }
+            let st = ffi::PyWideStringList_Append(&raw mut (*cfg).warnoptions, wide);
+            ffi::PyMem_RawFree(wide as *mut std::ffi::c_void);
+            if ffi::PyStatus_Exception(st) != 0 {
+                ffi::PyConfig_Clear(cfg);
+                return Err(format!("could not use WSGIPythonWarnings {w}"));
+            }
+        }
         if let Some(home) = home {
             let venv_python = std::path::Path::new(home).join("bin/python3");
             let target = if std::path::Path::new(home).join("pyvenv.cfg").exists() && venv_python.exists() {

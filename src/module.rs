@@ -84,6 +84,7 @@ unsafe extern "C" fn register_hooks(_p: *mut raw::apr_pool_t) {
         raw::ap_hook_log_transaction(Some(crate::handlers::log_transaction), n, n, middle);
         raw::ap_hook_process_connection(Some(crate::conn_handler::process_connection), n, n, middle);
         crate::filters::register_hooks();
+        crate::wsgi::auth::register_hooks(_p);
         // After mod_alias, before mod_userdir and mod_vhost_alias, as mod_wsgi.
         raw::ap_hook_translate_name(
             Some(crate::wsgi::translate_name),
@@ -148,9 +149,11 @@ unsafe extern "C" fn post_config(
             return raw::HTTP_INTERNAL_SERVER_ERROR as c_int;
         }
         crate::capacity::log_summary(s);
+        crate::wsgi::notes::flush(s);
         if crate::config::INTERPRETERS_NAMED.load(std::sync::atomic::Ordering::Relaxed) {
             log::serror(s, log::APLOG_NOTICE, "mod_pyrite: PythonInterpreter, PythonInterpPerDirectory and PythonInterpPerDirective name interpreters, but every handler of a child runs in its one main interpreter (modules and globals are shared); req.interpreter reports the name mod_python would have used");
         }
+        crate::wsgi::directives::log_notes(s);
         log::serror(s, log::APLOG_NOTICE, &format!(
             "mod_pyrite/{VERSION} (Python {PYTHON_VERSION}) configured: each child runs handlers in its own main interpreter, initialised at child start"
         ));

@@ -139,7 +139,6 @@ pub fn _apache(m: &Bound<'_, PyModule>) -> PyResult<()> {
     // Made here, at child start, so no request pays for creating the types.
     m.add_class::<crate::wsgi::response::StartResponse>()?;
     m.add_class::<crate::wsgi::response::Write>()?;
-    m.add_class::<crate::wsgi::logstream::Restricted>()?;
     m.add_function(wrap_pyfunction!(crate::wsgi::wsgi_call, m)?)?;
     crate::psp::python::add_to(m)?;
     m.add("pyrite_version", crate::module::VERSION)?;

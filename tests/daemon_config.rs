@@ -69,7 +69,7 @@ fn an_unknown_group_is_a_500_and_restrict_embedded_keeps_python_out_of_children(
     assert_eq!(h.get("/embedded").status, 500);
     let log = h.stop();
     assert!(log.contains("no WSGI daemon process called \"missing\""), "{log}");
-    assert!(log.contains("disabled by WSGIRestrictEmbedded On"), "{log}");
+    assert!(log.contains("refused: WSGIRestrictEmbedded On"), "{log}");
     // Only the daemon started Python ("child N ready" is logged where Python starts).
     assert_eq!(log.matches("] mod_pyrite: child ").count(), 1, "{log}");
 }

@@ -5,7 +5,7 @@ use super::options::{self, GroupSpec};
 use crate::config::{err, origin, split_words, text, Origin};
 use crate::ffi::raw;
 use crate::sync::LockExt;
-use std::ffi::{c_char, c_int, c_void};
+use std::ffi::{c_char, c_void};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -94,21 +94,12 @@ unsafe extern "C" fn set_socket_prefix(cmd: *mut raw::cmd_parms, _m: *mut c_void
     })
 }
 
-unsafe extern "C" fn set_restrict_embedded(cmd: *mut raw::cmd_parms, _m: *mut c_void, on: c_int) -> *const c_char {
-    crate::guard::or(std::ptr::null(), || unsafe {
-        if (*(*cmd).server).is_virtual != 0 {
-            return err(
-                cmd,
-                "WSGIRestrictEmbedded",
-                "applies to the whole server: move it out of <VirtualHost>",
-            );
-        }
-        RESTRICT_EMBEDDED.store(on != 0, Ordering::Relaxed);
-        std::ptr::null()
-    })
+/// WSGIRestrictEmbedded (read by src/wsgi/directives.rs).
+pub fn set_restrict_embedded(on: bool) {
+    RESTRICT_EMBEDDED.store(on, Ordering::Relaxed);
 }
 
-pub const COMMANDS: [raw::command_rec; 3] = [
+pub const COMMANDS: [raw::command_rec; 2] = [
     crate::config::cmd(
         c"WSGIDaemonProcess",
         raw::cmd_func {
@@ -128,15 +119,5 @@ pub const COMMANDS: [raw::command_rec; 3] = [
         raw::RSRC_CONF,
         raw::cmd_how_TAKE1,
         c"path prefix of the daemon groups' UNIX sockets (default: DefaultRuntimeDir/wsgi)",
-    ),
-    crate::config::cmd(
-        c"WSGIRestrictEmbedded",
-        raw::cmd_func {
-            flag: Some(set_restrict_embedded),
-        },
-        0,
-        raw::RSRC_CONF,
-        raw::cmd_how_FLAG,
-        c"On refuses to run WSGI applications in httpd's own children (and they start no Python)",
     ),
 ];

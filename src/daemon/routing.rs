@@ -3,7 +3,7 @@
 //! own children, %{ENV:var} names the group through a request variable.
 use super::directives::{self, Declared};
 use crate::ffi::{raw, table};
-use crate::wsgi::config::{WsgiAlias, WsgiDirConfig};
+use crate::wsgi::config::WsgiDirConfig;
 use std::sync::Arc;
 
 /// Where a request's application runs.
@@ -20,11 +20,8 @@ pub enum Route {
 ///
 /// # Safety
 /// `r` is a live request.
-unsafe fn wanted(r: *mut raw::request_rec, alias: Option<&WsgiAlias>, dc: &WsgiDirConfig) -> String {
-    let written = alias
-        .and_then(|a| a.process_group.as_deref())
-        .or(dc.process_group.as_deref())
-        .unwrap_or("");
+unsafe fn wanted(r: *mut raw::request_rec, option: Option<&str>, dc: &WsgiDirConfig) -> String {
+    let written = option.or(dc.process_group.as_deref()).unwrap_or("");
     if written == "%{GLOBAL}" {
         return String::new();
     }
@@ -37,16 +34,17 @@ unsafe fn wanted(r: *mut raw::request_rec, alias: Option<&WsgiAlias>, dc: &WsgiD
     written.to_string()
 }
 
-/// Decides where the request's application runs.
+/// Decides where the request's application runs. `option` is the
+/// process-group= of the WSGIScriptAlias or WSGIHandlerScript that maps it.
 ///
 /// # Safety
 /// `r` is a live request.
-pub unsafe fn route(r: *mut raw::request_rec, alias: Option<&WsgiAlias>, dc: &WsgiDirConfig) -> Route {
+pub unsafe fn route(r: *mut raw::request_rec, option: Option<&str>, dc: &WsgiDirConfig) -> Route {
     // The common case (no daemon groups, embedded mode) costs one lock-free check.
-    if !directives::any() && alias.and_then(|a| a.process_group.as_ref()).is_none() && dc.process_group.is_none() {
+    if !directives::any() && !directives::restrict_embedded() && option.is_none() && dc.process_group.is_none() {
         return Route::Here;
     }
-    let name = unsafe { wanted(r, alias, dc) };
+    let name = unsafe { wanted(r, option, dc) };
     match super::current() {
         Some(me) if me.name == name => Route::Here,
         Some(me) => Route::Refused(format!(
@@ -56,7 +54,7 @@ pub unsafe fn route(r: *mut raw::request_rec, alias: Option<&WsgiAlias>, dc: &Ws
         None if name.is_empty() => {
             if directives::restrict_embedded() {
                 Route::Refused(
-                    "embedded mode is disabled by WSGIRestrictEmbedded On (delegate the script with process-group= or WSGIProcessGroup)"
+                    "refused: WSGIRestrictEmbedded On disables embedded mode (delegate the script with process-group= or WSGIProcessGroup)"
                         .into(),
                 )
             } else {

@@ -2,12 +2,14 @@
 //! invariant it relies on; the rest of the crate calls these, not `raw`.
 pub mod raw;
 
+pub mod auth;
 pub mod brigade;
 pub mod daemon;
 pub mod log;
 pub mod mpm;
 pub mod pool;
 pub mod sendfile;
+pub mod ssl;
 pub mod table;
 
 use std::ffi::{c_char, CStr};

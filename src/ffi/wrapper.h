@@ -19,6 +19,8 @@
 #include "apr_global_mutex.h"
 #include "apr_shm.h"
 #include "apr_optional.h"
+/* The authn/authz provider API (src/ffi/auth.rs). */
+#include "mod_auth.h"
 /* mod_include's SSI API, for the #python element (src/ssi.rs). */
 #include "mod_include.h"
 

@@ -18,6 +18,10 @@ pub struct Call<'a> {
     /// Names the application in log lines (its script file, or module::callable).
     pub name: &'a str,
     pub chunked_ok: bool,
+    /// WSGIErrorOverride: an error status is answered with httpd's own page.
+    pub error_override: bool,
+    /// WSGIEnableSendfile: real files from wsgi.file_wrapper go to httpd as files.
+    pub sendfile: bool,
     pub spec: Spec<'a>,
 }
 
@@ -100,9 +104,13 @@ pub fn run<'py>(py: Python<'py>, r: *mut raw::request_rec, app: &Bound<'py, PyAn
                 r,
                 &call.spec,
                 input.into_bound(py).into_any(),
-                errors.bind(py).clone().into_any(),
+                super::logstream::text_stream(py, errors.bind(py))?,
             )?
         };
+        // SAFETY: r is live and served by this thread.
+        if let Some(dc) = unsafe { crate::config::dir_config(r) } {
+            super::proxy_headers::apply(py, &dc.wsgi.proxy, &env)?;
+        }
         let start_response = Py::new(
             py,
             StartResponse {
@@ -113,7 +121,7 @@ pub fn run<'py>(py: Python<'py>, r: *mut raw::request_rec, app: &Bound<'py, PyAn
             Ok(v) => v,
             Err(e) => return Ok(failed(py, r, &who.to_string(), &response, &e)),
         };
-        let sent = send(py, &response, &result);
+        let sent = send(py, &response, &result, call.sendfile);
         let closed = close(py, &result);
         match (sent, closed) {
             (Err(Failure::Client), _) => {
@@ -151,6 +159,13 @@ pub fn run<'py>(py: Python<'py>, r: *mut raw::request_rec, app: &Bound<'py, PyAn
                         ),
                     );
                 }
+                if call.error_override && !resp.sent() {
+                    if let Some(code) = resp.code().filter(|c| *c >= 400) {
+                        // httpd's ErrorDocument answers instead of the application's body.
+                        resp.reset();
+                        return Ok(Outcome::Status(code as i32));
+                    }
+                }
                 let pending = resp.finish()?;
                 Ok(Outcome::Sent { pending, abort: false })
             }
@@ -177,9 +192,19 @@ fn close(py: Python<'_>, result: &Bound<'_, PyAny>) -> PyResult<()> {
 
 /// Logs an application error and decides the response.
 fn failed(py: Python<'_>, r: *mut raw::request_rec, who: &str, response: &Shared, e: &PyErr) -> Outcome {
-    log_exception(py, r, who, e);
+    // mod_wsgi's header lines, which log watchers match: SystemExit is
+    // named as ignored (the child goes on), anything else by its class.
+    let kind = e.get_type(py).name().map(|n| n.to_string()).unwrap_or_default();
+    let headline = if e.is_instance_of::<pyo3::exceptions::PySystemExit>(py) {
+        format!("{who}: {kind} exception raised by WSGI script ignored")
+    } else {
+        format!("{who}: {kind} exception raised processing WSGI script")
+    };
+    log_exception(py, r, &headline, e);
     let mut resp = response.locked();
-    if resp.sent() {
+    // Body bytes already accepted go out, as mod_wsgi sends each block as it
+    // comes; the response is then cut so the client sees it is incomplete.
+    if resp.sent() || resp.body_started() {
         let pending = resp.output.take();
         resp.finished = true;
         Outcome::Sent { pending, abort: true }
@@ -198,7 +223,7 @@ enum Failure {
 /// Sends the application's iterable. A list or tuple is complete already, so
 /// its blocks are buffered (and httpd can add a Content-Length); blocks from
 /// a generator are flushed one by one, as PEP 3333 requires.
-fn send(py: Python<'_>, response: &Shared, result: &Bound<'_, PyAny>) -> Result<(), Failure> {
+fn send(py: Python<'_>, response: &Shared, result: &Bound<'_, PyAny>, sendfile: bool) -> Result<(), Failure> {
     let write = |data: &[u8], flush: bool| -> Result<(), Failure> {
         let mut resp = response.locked();
         if !resp.started() {
@@ -234,7 +259,7 @@ fn send(py: Python<'_>, response: &Shared, result: &Bound<'_, PyAny>) -> Result<
         }
         return Ok(());
     }
-    if let Ok(fw) = result.cast::<FileWrapper>() {
+    if let Some(fw) = result.cast::<FileWrapper>().ok().filter(|_| sendfile) {
         let filelike = fw.borrow().filelike.clone_ref(py);
         if let Some((fd, pos, size)) = regular_file(py, &filelike) {
             return send_file(py, response, fd, pos, size);
@@ -298,7 +323,8 @@ pub unsafe fn complete(r: *mut raw::request_rec, outcome: Outcome) -> i32 {
                 return crate::request::output::end_response(r, &pending);
             }
             if !pending.is_empty() {
-                crate::request::output::write_to_httpd(r, &pending, false);
+                // Flushed, so the head and these bytes leave before the cut.
+                crate::request::output::write_to_httpd(r, &pending, true);
             }
             raw::pyrite_shim_abort_response(r);
             raw::DONE

@@ -19,6 +19,8 @@ struct Script {
 }
 
 static SCRIPTS: Mutex<Option<HashMap<String, Script>>> = Mutex::new(None);
+/// WSGIVerboseDebugging On: script loads are logged at notice level.
+pub static VERBOSE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 const RELOAD_CHECK: Duration = Duration::from_secs(1);
 
 fn mtime(path: &str) -> Option<i64> {
@@ -41,6 +43,12 @@ fn load<'py>(py: Python<'py>, path: &str) -> PyResult<Bound<'py, PyModule>> {
     module.setattr("__file__", path)?;
     module.setattr("__builtins__", py.import("builtins")?)?;
     let sys_modules = py.import("sys")?.getattr("modules")?;
+    // What was imported before, so a failed run can take back what it added.
+    let before: std::collections::HashSet<String> = sys_modules
+        .call_method0("keys")?
+        .try_iter()?
+        .filter_map(|k| k.ok()?.extract::<String>().ok())
+        .collect();
     sys_modules.set_item(&name, &module)?;
     let builtins = py.import("builtins")?;
     let run = (|| -> PyResult<()> {
@@ -49,8 +57,34 @@ fn load<'py>(py: Python<'py>, path: &str) -> PyResult<Bound<'py, PyModule>> {
         Ok(())
     })();
     if let Err(e) = run {
+        // Modules the script's imports left half set up would make later
+        // requests fail with misleading errors: the next try starts clean.
+        let added: Vec<String> = sys_modules
+            .call_method0("keys")?
+            .try_iter()?
+            .filter_map(|k| k.ok()?.extract::<String>().ok())
+            .filter(|k| !before.contains(k))
+            .collect();
+        for k in &added {
+            let _ = sys_modules.del_item(k);
+        }
         let _ = sys_modules.del_item(&name);
+        if !added.is_empty() {
+            crate::ffi::log::main_error(
+                crate::ffi::log::APLOG_INFO,
+                &format!(
+                    "WSGI script {path} failed to load: {} module(s) it imported were removed from sys.modules again",
+                    added.len()
+                ),
+            );
+        }
         return Err(e);
+    }
+    if VERBOSE.load(std::sync::atomic::Ordering::Relaxed) {
+        crate::ffi::log::main_error(
+            crate::ffi::log::APLOG_NOTICE,
+            &format!("WSGI script {path} loaded as module {name} (pid {})", std::process::id()),
+        );
     }
     Ok(module)
 }

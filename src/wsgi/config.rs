@@ -16,9 +16,33 @@ pub struct WsgiDirConfig {
     pub application_group: Option<String>,
     /// WSGIProcessGroup: a daemon group's name, %{GLOBAL} or %{ENV:var}.
     pub process_group: Option<String>,
+    /// WSGIAuthUserScript, WSGIAuthGroupScript, WSGIAccessScript.
+    pub auth: super::auth::AuthDirConfig,
+    /// WSGITrustedProxyHeaders, WSGITrustedProxies.
+    pub proxy: super::proxy_headers::ProxyDirConfig,
+    /// WSGIMapHEADToGET: when a HEAD request reaches the application as GET.
+    pub map_head_to_get: Option<super::directives::MapHead>,
+    /// WSGIErrorOverride: error statuses get httpd's ErrorDocument page.
+    pub error_override: Option<bool>,
+    /// WSGIPassApacheRequest: environ['apache.request_rec'] holds the request_rec.
+    pub pass_apache_request: Option<bool>,
+    /// WSGIEnableSendfile: Off reads wsgi.file_wrapper files through Python.
+    pub enable_sendfile: Option<bool>,
+    /// WSGIHandlerScript lines: handler names (for SetHandler/AddHandler) and their scripts.
+    pub handler_scripts: Option<Arc<Vec<Arc<super::directives::HandlerScript>>>>,
 }
 
 impl WsgiDirConfig {
+    /// The WSGIHandlerScript registered under `name` (the innermost, latest one).
+    pub fn handler_script(&self, name: &[u8]) -> Option<Arc<super::directives::HandlerScript>> {
+        self.handler_scripts
+            .as_ref()?
+            .iter()
+            .rev()
+            .find(|h| h.name.as_bytes() == name)
+            .cloned()
+    }
+
     pub fn merge(base: &Self, new: &Self) -> Self {
         WsgiDirConfig {
             callable: new.callable.clone().or_else(|| base.callable.clone()),
@@ -27,6 +51,17 @@ impl WsgiDirConfig {
             script_reloading: new.script_reloading.or(base.script_reloading),
             application_group: new.application_group.clone().or_else(|| base.application_group.clone()),
             process_group: new.process_group.clone().or_else(|| base.process_group.clone()),
+            auth: super::auth::AuthDirConfig::merge(&base.auth, &new.auth),
+            proxy: super::proxy_headers::ProxyDirConfig::merge(&base.proxy, &new.proxy),
+            map_head_to_get: new.map_head_to_get.or(base.map_head_to_get),
+            error_override: new.error_override.or(base.error_override),
+            pass_apache_request: new.pass_apache_request.or(base.pass_apache_request),
+            enable_sendfile: new.enable_sendfile.or(base.enable_sendfile),
+            handler_scripts: match (&base.handler_scripts, &new.handler_scripts) {
+                (Some(b), Some(n)) => Some(Arc::new(b.iter().chain(n.iter()).cloned().collect())),
+                (b, None) => b.clone(),
+                (None, n) => n.clone(),
+            },
         }
     }
 }

@@ -77,6 +77,7 @@ fn constants(py: Python<'_>) -> &'static Constants {
             t.set_item("SERVER_SOFTWARE", PyString::new(py, &banner))?;
             t.set_item("GATEWAY_INTERFACE", "CGI/1.1")?;
             t.set_item("mod_wsgi.process_group", "")?;
+            t.set_item("mod_wsgi.version", py.import("_pyrite_wsgi")?.getattr("version")?)?;
             Ok(())
         };
         fill().expect("environ constants");
@@ -95,6 +96,20 @@ pub struct Spec<'a> {
     pub pass_authorization: bool,
     pub application_group: &'a str,
     pub process_group: &'a str,
+    /// WSGIMapHEADToGET decided this HEAD request reaches the application as GET.
+    pub head_as_get: bool,
+    /// WSGIPassApacheRequest On: environ['apache.request_rec'] is set.
+    pub pass_apache_request: bool,
+}
+
+/// A small number for the calling thread, stable for its life (mod_wsgi.thread_id).
+fn thread_id() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    thread_local! {
+        static ID: u64 = NEXT.fetch_add(1, Ordering::Relaxed);
+    }
+    ID.with(|id| *id)
 }
 
 /// Builds the environ dict for `r`.
@@ -138,7 +153,11 @@ pub unsafe fn build<'py>(
                 env.set_item(key, latin1(py, val))?;
             }
         }
-        set!("REQUEST_METHOD", ffi::cstr((*r).method).unwrap_or(b"GET"))?;
+        if spec.head_as_get {
+            set!("REQUEST_METHOD", b"GET")?;
+        } else {
+            set!("REQUEST_METHOD", ffi::cstr((*r).method).unwrap_or(b"GET"))?;
+        }
         set!("SCRIPT_NAME", spec.script_name)?;
         set!("PATH_INFO", spec.path_info)?;
         set!("QUERY_STRING", ffi::cstr((*r).args).unwrap_or_default())?;
@@ -177,6 +196,12 @@ pub unsafe fn build<'py>(
             PyString::new(py, spec.application_group),
         )?;
         set!("mod_wsgi.script_name", spec.script_name)?;
+        env.set_item(pyo3::intern!(py, "mod_wsgi.thread_id"), thread_id())?;
+        if spec.pass_apache_request {
+            // A capsule without a name, as mod_wsgi makes it, for C extensions.
+            let cap = pyo3::ffi::PyCapsule_New(r as *mut std::ffi::c_void, std::ptr::null(), None);
+            env.set_item(pyo3::intern!(py, "apache.request_rec"), Bound::from_owned_ptr_or_err(py, cap)?)?;
+        }
         match ffi::cstr((*r).log_id) {
             Some(id) => set!("mod_wsgi.request_id", id)?,
             None => {

@@ -2,7 +2,7 @@
 //! buckets (sendfile) when it is a real file; otherwise it is read in blocks.
 use pyo3::prelude::*;
 
-#[pyclass(name = "FileWrapper", module = "_apache")]
+#[pyclass(name = "FileWrapper", module = "mod_wsgi")]
 pub struct FileWrapper {
     pub filelike: Py<PyAny>,
     pub blksize: usize,

@@ -7,7 +7,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 use std::sync::{Arc, Mutex};
 
-#[pyclass(name = "Input", module = "_apache")]
+#[pyclass(name = "Input", module = "mod_wsgi")]
 pub struct Input {
     life: Arc<Life>,
     body: Mutex<Body>,

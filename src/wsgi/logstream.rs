@@ -1,13 +1,14 @@
-//! A Python text stream that writes lines to httpd's error log: wsgi.errors
-//! (in the request's context) and sys.stdout/sys.stderr (server context).
+//! A Python stream that writes lines to httpd's error log, mod_wsgi's
+//! `mod_wsgi.Log`: the binary `.buffer` under wsgi.errors (in the request's
+//! context) and under sys.stdout/sys.stderr (server context), each of which is
+//! an io.TextIOWrapper over it as under mod_wsgi. It takes str too.
 use crate::ffi::log;
 use crate::request::life::Life;
 use crate::sync::LockExt;
-use pyo3::exceptions::PyOSError as OSError;
 use pyo3::prelude::*;
 use std::sync::{Arc, Mutex};
 
-#[pyclass(name = "Log", module = "_apache")]
+#[pyclass(name = "Log", module = "mod_wsgi")]
 pub struct LogStream {
     life: Option<Arc<Life>>,
     level: u32,
@@ -53,17 +54,20 @@ impl LogStream {
 #[pymethods]
 impl LogStream {
     fn write(&self, text: &Bound<'_, PyAny>) -> PyResult<usize> {
-        let s: String = if let Ok(s) = text.extract::<String>() {
-            s
-        } else if let Ok(b) = text.extract::<Vec<u8>>() {
-            String::from_utf8_lossy(&b).into_owned()
+        // Any bytes-like object (bytes, bytearray, memoryview) or a str.
+        let (s, n) = if let Ok(s) = text.cast::<pyo3::types::PyString>() {
+            let s = s.to_cow()?.into_owned();
+            let n = s.chars().count();
+            (s, n)
+        } else if let Ok(b) = pyo3::buffer::PyBuffer::<u8>::get(text) {
+            let bytes = b.to_vec(text.py())?;
+            (String::from_utf8_lossy(&bytes).into_owned(), bytes.len())
         } else {
             return Err(pyo3::exceptions::PyTypeError::new_err(format!(
-                "write() argument must be str, not {}",
+                "write() argument must be str or a bytes-like object, not {}",
                 text.get_type().name()?
             )));
         };
-        let n = s.chars().count();
         let lines: Vec<String> = {
             let mut pending = self.pending.locked();
             pending.push_str(&s);
@@ -106,6 +110,27 @@ impl LogStream {
         false
     }
 
+    fn seekable(&self) -> bool {
+        false
+    }
+
+    /// There is no descriptor to hand out: the lines go through httpd's logger.
+    fn fileno(&self, py: Python<'_>) -> PyResult<i32> {
+        let unsupported = py.import("io")?.getattr("UnsupportedOperation")?;
+        Err(PyErr::from_value(
+            unsupported.call1(("the error log stream has no file descriptor",))?,
+        ))
+    }
+
+    #[getter]
+    fn name(&self) -> &'static str {
+        if self.life.is_some() {
+            "wsgi.errors"
+        } else {
+            "<httpd error log>"
+        }
+    }
+
     #[getter]
     fn closed(&self) -> bool {
         false
@@ -117,32 +142,38 @@ impl LogStream {
     }
 }
 
-/// What sys.stdout becomes under WSGIRestrictStdout On: any use raises.
-#[pyclass(name = "RestrictedStdout", module = "_apache")]
-pub struct Restricted;
-
-#[pymethods]
-impl Restricted {
-    fn write(&self, _text: &Bound<'_, PyAny>) -> PyResult<()> {
-        Err(PyErr::new::<OSError, _>(
-            "sys.stdout access restricted by mod_pyrite (WSGIRestrictStdout On): write to sys.stderr or wsgi.errors",
-        ))
-    }
-    fn flush(&self) {}
-    fn isatty(&self) -> bool {
-        false
-    }
+/// Points sys.stdout and sys.stderr at httpd's error log (an httpd child has
+/// no terminal: output would otherwise be lost), as io.TextIOWrapper streams
+/// with a `.buffer`; applies WSGIRestrictStdin/Stdout/Signal.
+pub fn install_std_streams(py: Python<'_>, restrict: Restrictions) -> PyResult<()> {
+    let m = py.import("_pyrite_wsgi")?;
+    let stdout = Py::new(py, LogStream::for_server(log::APLOG_ERR))?;
+    let stderr = Py::new(py, LogStream::for_server(log::APLOG_ERR))?;
+    m.getattr("_install")?.call1((
+        stdout,
+        stderr,
+        restrict.stdin,
+        restrict.stdout,
+        restrict.signal,
+        restrict.as_mod_wsgi,
+    ))?;
+    Ok(())
 }
 
-/// Points sys.stdout and sys.stderr at httpd's error log (an httpd child has
-/// no terminal: output would otherwise be lost).
-pub fn install_std_streams(py: Python<'_>, restrict_stdout: bool) -> PyResult<()> {
-    let sys = py.import("sys")?;
-    if restrict_stdout {
-        sys.setattr("stdout", Py::new(py, Restricted)?)?;
-    } else {
-        sys.setattr("stdout", Py::new(py, LogStream::for_server(log::APLOG_ERR))?)?;
-    }
-    sys.setattr("stderr", Py::new(py, LogStream::for_server(log::APLOG_ERR))?)?;
-    Ok(())
+/// Which of the process's standard streams and calls are closed to applications.
+pub struct Restrictions {
+    pub stdin: bool,
+    pub stdout: bool,
+    pub signal: bool,
+    /// WSGI scripts are configured: `import mod_wsgi` finds the module, as under mod_wsgi.
+    pub as_mod_wsgi: bool,
+}
+
+/// io.TextIOWrapper over a request's log stream: what wsgi.errors is.
+pub fn text_stream<'py>(py: Python<'py>, raw: &Bound<'py, LogStream>) -> PyResult<Bound<'py, PyAny>> {
+    static WRAP: pyo3::sync::PyOnceLock<Py<PyAny>> = pyo3::sync::PyOnceLock::new();
+    let wrap = WRAP.get_or_try_init(py, || -> PyResult<Py<PyAny>> {
+        Ok(py.import("_pyrite_wsgi")?.getattr("_text_stream")?.unbind())
+    })?;
+    wrap.bind(py).call1((raw,))
 }

@@ -2,12 +2,17 @@
 //! in front of a complete PEP 3333 implementation.
 pub mod adapter;
 pub mod app;
+pub mod auth;
 pub mod config;
+pub mod directives;
 pub mod environ;
 pub mod file_wrapper;
 pub mod input;
 pub mod logstream;
+pub mod notes;
+pub mod proxy_headers;
 pub mod response;
+pub mod ssl;
 
 // The pure rules, shared with the fuzz targets.
 pub use pyrite_text::{alias, validate};
@@ -81,7 +86,7 @@ pub unsafe extern "C" fn translate_name(r: *mut raw::request_rec) -> c_int {
 ///
 /// # Safety
 /// `r` is a live request.
-unsafe fn script_name_and_path_info(r: *mut raw::request_rec) -> (Vec<u8>, Vec<u8>) {
+pub(crate) unsafe fn script_name_and_path_info(r: *mut raw::request_rec) -> (Vec<u8>, Vec<u8>) {
     unsafe {
         let uri = ffi::cstr((*r).uri).unwrap_or_default();
         let path_info = ffi::cstr((*r).path_info).unwrap_or_default();
@@ -96,7 +101,7 @@ unsafe fn script_name_and_path_info(r: *mut raw::request_rec) -> (Vec<u8>, Vec<u
 
 /// mod_wsgi's default application group name: "server[:port]|script_name"
 /// (the port when not 80 or 443; the script name lower-cased); "" for %{GLOBAL}.
-fn application_group(r: *mut raw::request_rec, configured: Option<&str>, script_name: &[u8]) -> String {
+pub(crate) fn application_group(r: *mut raw::request_rec, configured: Option<&str>, script_name: &[u8]) -> String {
     match configured {
         Some("%{GLOBAL}") => String::new(),
         Some(g) if g != "%{RESOURCE}" => g.to_string(),
@@ -129,12 +134,22 @@ fn application_group(r: *mut raw::request_rec, configured: Option<&str>, script_
 /// Called by httpd with a live request.
 pub unsafe extern "C" fn handler(r: *mut raw::request_rec) -> c_int {
     crate::guard::or(raw::HTTP_INTERNAL_SERVER_ERROR as c_int, || unsafe {
-        match ffi::cstr((*r).handler) {
-            Some(HANDLER) | Some(b"application/x-httpd-wsgi") => {}
-            _ => return DECLINED,
-        }
-        let script = ffi::cstr_lossy((*r).filename);
+        // wsgi-script runs the file itself; a WSGIHandlerScript name runs its
+        // script's handle_request for whatever resource the request maps to.
+        let handler_script = match ffi::cstr((*r).handler) {
+            Some(HANDLER) | Some(b"application/x-httpd-wsgi") => None,
+            Some(name) => match conf::dir_config(r).and_then(|d| d.wsgi.handler_script(name)) {
+                Some(h) => Some(h),
+                None => return DECLINED,
+            },
+            None => return DECLINED,
+        };
+        let script = match &handler_script {
+            Some(h) => h.path.clone(),
+            None => ffi::cstr_lossy((*r).filename),
+        };
         match (*r).finfo.filetype {
+            _ if handler_script.is_some() => {}
             raw::apr_filetype_e_APR_REG => {}
             raw::apr_filetype_e_APR_DIR => {
                 log::rerror(r, log::APLOG_ERR, &format!("WSGI script {script} is a directory"));
@@ -152,7 +167,11 @@ pub unsafe extern "C" fn handler(r: *mut raw::request_rec) -> c_int {
         let alias = crate::request::state::get(r).and_then(|s| s.wsgi_alias.clone());
         let dc = conf::dir_config(r).map(|d| d.wsgi.clone()).unwrap_or_default();
         // Daemon mode: the request may belong to a daemon process group.
-        match crate::daemon::routing::route(r, alias.as_deref(), &dc) {
+        let option = match &handler_script {
+            Some(h) => h.process_group.as_deref(),
+            None => alias.as_ref().and_then(|a| a.process_group.as_deref()),
+        };
+        match crate::daemon::routing::route(r, option, &dc) {
             crate::daemon::routing::Route::Here => {}
             crate::daemon::routing::Route::Daemon(g) => return crate::daemon::proxy::handle(r, &g),
             crate::daemon::routing::Route::Refused(why) => {
@@ -164,28 +183,35 @@ pub unsafe extern "C" fn handler(r: *mut raw::request_rec) -> c_int {
             log::rerror(r, log::APLOG_ERR, "mod_pyrite: Python is not running in this process");
             return raw::HTTP_INTERNAL_SERVER_ERROR as c_int;
         }
-        let callable = alias
-            .as_ref()
-            .and_then(|a| a.callable.clone())
-            .or(dc.callable.clone())
-            .unwrap_or_else(|| "application".into());
+        let callable = match &handler_script {
+            // The name is fixed for handler scripts (WSGICallableObject does not apply).
+            Some(_) => "handle_request".to_string(),
+            None => alias
+                .as_ref()
+                .and_then(|a| a.callable.clone())
+                .or(dc.callable.clone())
+                .unwrap_or_else(|| "application".into()),
+        };
         let pass_auth = alias
             .as_ref()
             .and_then(|a| a.pass_authorization)
+            .or(handler_script.as_ref().and_then(|h| h.pass_authorization))
             .or(dc.pass_authorization)
             .unwrap_or(false);
         let group_cfg = alias
             .as_ref()
             .and_then(|a| a.application_group.clone())
+            .or(handler_script.as_ref().and_then(|h| h.application_group.clone()))
             .or(dc.application_group.clone());
         let (script_name, path_info) = script_name_and_path_info(r);
         let group = application_group(r, group_cfg.as_deref(), &script_name);
         let reloading = dc.script_reloading.unwrap_or(true);
-        let mtime_us = (*r).finfo.mtime;
+        // httpd stat()ed the script itself only when it is the resource.
+        let mtime_us = if handler_script.is_some() { None } else { Some((*r).finfo.mtime) };
         crate::locks::CURRENT_REQUEST.with(|c| c.set(r));
         let timing = crate::metrics::begin(r);
         let outcome = crate::interp::with_python(|py| {
-            let app = match app::application(py, &script, &callable, reloading, Some(mtime_us)) {
+            let app = match app::application(py, &script, &callable, reloading, mtime_us) {
                 Ok(a) => a,
                 Err(e) => {
                     adapter::log_exception(
@@ -200,12 +226,16 @@ pub unsafe extern "C" fn handler(r: *mut raw::request_rec) -> c_int {
             let call = adapter::Call {
                 name: &script,
                 chunked_ok: dc.chunked_request.unwrap_or(false),
+                error_override: dc.error_override.unwrap_or(false),
+                sendfile: dc.enable_sendfile.unwrap_or(true),
                 spec: environ::Spec {
                     script_name: &script_name,
                     path_info: &path_info,
                     pass_authorization: pass_auth,
                     application_group: &group,
                     process_group: crate::daemon::current().map(|d| d.name.as_str()).unwrap_or(""),
+                    head_as_get: directives::head_as_get(r, dc.map_head_to_get),
+                    pass_apache_request: dc.pass_apache_request.unwrap_or(false),
                 },
             };
             adapter::run(py, r, &app, &call)
@@ -286,12 +316,16 @@ pub fn wsgi_call(py: Python<'_>, req: PyRef<'_, Request>, application: &Bound<'_
     let call = adapter::Call {
         name: "mod_python.wsgi application",
         chunked_ok: true,
+        error_override: false,
+        sendfile: true,
         spec: environ::Spec {
             script_name: &base,
             path_info: &path_info,
             pass_authorization: dc.pass_authorization.unwrap_or(false),
             application_group: &group,
             process_group: "",
+            head_as_get: false,
+            pass_apache_request: false,
         },
     };
     let outcome = adapter::run(py, r, application, &call);

@@ -47,6 +47,11 @@ impl Response {
         }))
     }
 
+    /// The status code start_response set, if it was called.
+    pub fn code(&self) -> Option<u16> {
+        self.head.as_ref().map(|h| h.code)
+    }
+
     pub fn started(&self) -> bool {
         self.head.is_some()
     }
@@ -157,42 +162,49 @@ impl Response {
     }
 }
 
+/// The Python type name of `v`, for error messages.
+fn type_name(v: &Bound<'_, PyAny>) -> String {
+    v.get_type().name().map(|n| n.to_string()).unwrap_or_default()
+}
+
+/// A header name or value as latin-1 text: a str whose characters all fit
+/// (the same TypeError and UnicodeEncodeError as mod_wsgi otherwise).
+fn header_text(v: &Bound<'_, PyAny>) -> PyResult<String> {
+    let s = v
+        .cast::<PyString>()
+        .map_err(|_| PyTypeError::new_err(format!("must be str, not {}", type_name(v))))?;
+    let text = s.to_cow()?.into_owned();
+    if !text.chars().all(|c| (c as u32) < 256) {
+        // Python's own codec raises, so the message names the positions as mod_wsgi's does.
+        s.call_method1(pyo3::intern!(v.py(), "encode"), ("latin-1",))?;
+    }
+    Ok(text)
+}
+
 fn accept_head(status: &Bound<'_, PyAny>, headers: &Bound<'_, PyAny>) -> PyResult<Head> {
     let status = status
         .cast::<PyString>()
-        .map_err(|_| {
-            PyTypeError::new_err(format!(
-                "status must be str, not {}",
-                status.get_type().name().map(|n| n.to_string()).unwrap_or_default()
-            ))
-        })?
+        .map_err(|_| PyTypeError::new_err(format!("start_response() argument 1 must be str, not {}", type_name(status))))?
         .to_cow()?
         .into_owned();
     let code = validate::status(&status).map_err(PyValueError::new_err)?;
-    let list = headers.cast::<PyList>().map_err(|_| {
-        PyTypeError::new_err(format!(
-            "response headers must be a list, not {}",
-            headers.get_type().name().map(|n| n.to_string()).unwrap_or_default()
-        ))
-    })?;
+    let list = headers
+        .cast::<PyList>()
+        .map_err(|_| PyTypeError::new_err(format!("start_response() argument 2 must be list, not {}", type_name(headers))))?;
     let mut out = Vec::with_capacity(list.len());
     let mut content_length = None;
     let mut dropped = Vec::new();
     for item in list.iter() {
-        let pair = item.cast::<PyTuple>().ok().filter(|t| t.len() == 2).ok_or_else(|| {
-            PyTypeError::new_err(format!(
-                "each response header must be a (name, value) tuple, not {}",
-                item.repr().map(|r| r.to_string()).unwrap_or_default()
-            ))
-        })?;
-        let (k, v) = (pair.get_item(0)?, pair.get_item(1)?);
-        let (Ok(k), Ok(v)) = (k.cast::<PyString>(), v.cast::<PyString>()) else {
-            return Err(PyTypeError::new_err(format!(
-                "header names and values must be str: {}",
-                pair.repr()?
+        let pair = item
+            .cast::<PyTuple>()
+            .map_err(|_| PyTypeError::new_err(format!("each header must be a 2-tuple, not {}", type_name(&item))))?;
+        if pair.len() != 2 {
+            return Err(PyValueError::new_err(format!(
+                "each header must be a 2-tuple, got length {}",
+                pair.len()
             )));
-        };
-        let (k, v) = (k.to_cow()?.into_owned(), v.to_cow()?.into_owned());
+        }
+        let (k, v) = (header_text(&pair.get_item(0)?)?, header_text(&pair.get_item(1)?)?);
         validate::header(&k, &v).map_err(PyValueError::new_err)?;
         if validate::server_owned(&k) {
             dropped.push(k);
@@ -246,6 +258,11 @@ impl StartResponse {
             (resp.started(), resp.sent())
         };
         let has_exc = exc_info.is_some_and(|e| !e.is_none());
+        if has_exc && !exc_info.is_some_and(|e| e.cast::<PyTuple>().is_ok_and(|t| t.len() == 3)) {
+            return Err(PyRuntimeError::new_err(
+                "start_response() argument 'exc_info' must be a 3-tuple or None",
+            ));
+        }
         if has_exc {
             if sent {
                 // Too late to change the status: re-raise what the application caught.
@@ -259,12 +276,14 @@ impl StartResponse {
                 };
                 return Err(PyErr::from_value(exc));
             }
-        } else if started {
-            return Err(PyRuntimeError::new_err("start_response() called a second time without exc_info"));
+        } else if started && sent {
+            // Before anything went out a second call simply replaces the first
+            // (as mod_wsgi allows); after, the status is on the wire.
+            return Err(PyRuntimeError::new_err("start_response() called more than once without exc_info"));
         }
         let head = accept_head(status, response_headers)?;
         let mut resp = self.response.locked();
-        if has_exc {
+        if has_exc || started {
             // The body written so far belonged to the response being replaced.
             resp.output.discard();
             resp.written = 0;

@@ -465,3 +465,64 @@ pub fn chunked(body: &[u8], size: usize) -> Vec<u8> {
     out.extend_from_slice(b"0\r\n\r\n");
     out
 }
+
+impl Httpd {
+    /// Starts httpd with `site` plus a TLS virtual host (self-signed
+    /// certificate made with openssl) holding `tls_site`; returns its port.
+    pub fn start_with_tls(mpm: Mpm, site: &str, tls_site: &str) -> (Httpd, u16) {
+        let tls_port = free_port();
+        let m = MODULES;
+        let conf = format!(
+            "{site}LoadModule ssl_module {m}/mod_ssl.so\nLoadModule socache_shmcb_module {m}/mod_socache_shmcb.so\n\
+             Listen 127.0.0.1:{tls_port}\n<VirtualHost 127.0.0.1:{tls_port}>\n  SSLEngine on\n\
+               SSLCertificateFile {{SCRATCH}}/cert.pem\n  SSLCertificateKeyFile {{SCRATCH}}/key.pem\n{tls_site}</VirtualHost>\n"
+        );
+        let mut h = Httpd::prepare(mpm, &conf);
+        let scratch = h.root.join("scratch");
+        let out = Command::new("openssl")
+            .args([
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-days",
+                "2",
+                "-subj",
+                "/CN=127.0.0.1",
+            ])
+            .arg("-keyout")
+            .arg(scratch.join("key.pem"))
+            .arg("-out")
+            .arg(scratch.join("cert.pem"))
+            .output()
+            .expect("run openssl");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        for f in ["key.pem", "cert.pem"] {
+            chmod(&scratch.join(f), 0o644);
+        }
+        let out = h.apachectl("start");
+        assert!(out.status.success(), "{}\n{}", String::from_utf8_lossy(&out.stderr), h.error_log());
+        h.wait_ready();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while TcpStream::connect(("127.0.0.1", tls_port)).is_err() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        (h, tls_port)
+    }
+}
+
+/// A GET over HTTPS with curl (the client above speaks plain HTTP): status and body.
+pub fn https_get(port: u16, path: &str, headers: &[&str]) -> (u16, Vec<u8>) {
+    let mut cmd = Command::new("curl");
+    cmd.args(["-s", "-k", "--noproxy", "*", "--max-time", "20", "-w", "\n%{http_code}"]);
+    for h in headers {
+        cmd.args(["-H", h]);
+    }
+    let out = cmd.arg(format!("https://127.0.0.1:{port}{path}")).output().expect("run curl");
+    let mut body = out.stdout;
+    let at = body.iter().rposition(|b| *b == b'\n').unwrap_or(0);
+    let status = String::from_utf8_lossy(&body[at..]).trim().parse().unwrap_or(0);
+    body.truncate(at);
+    (status, body)
+}

@@ -7,10 +7,12 @@
 //! - `cgi_key`: request header name -> `HTTP_*` environ key;
 //! - `alias`: WSGIScriptAlias matching and the SCRIPT_NAME/PATH_INFO split;
 //! - `directive`: the words and handler specs of `Python*` directives;
+//! - `proxy`: WSGITrustedProxyHeaders rules (which forwarded headers to believe);
 //! - `psp`: PSP templates -> Python source.
 pub mod alias;
 pub mod cgi_key;
 pub mod convert;
 pub mod directive;
+pub mod proxy;
 pub mod psp;
 pub mod validate;

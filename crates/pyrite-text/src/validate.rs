@@ -2,19 +2,47 @@
 //! the response headers), and httpd's rule for the header bytes it will send.
 //! Pure functions, checked before anything reaches httpd.
 
-/// Checks a status line ("200 OK") and returns its code.
+/// How Python shows these bytes (`b'X\tFoo'`): mod_wsgi's messages quote
+/// the offending status or header that way, and applications match on them.
+pub fn py_bytes_repr(b: &[u8]) -> String {
+    let quote = if b.contains(&b'\'') && !b.contains(&b'"') { b'"' } else { b'\'' };
+    let mut s = String::with_capacity(b.len() + 3);
+    s.push('b');
+    s.push(quote as char);
+    for &c in b {
+        match c {
+            b'\t' => s.push_str("\\t"),
+            b'\n' => s.push_str("\\n"),
+            b'\r' => s.push_str("\\r"),
+            b'\\' => s.push_str("\\\\"),
+            _ if c == quote => {
+                s.push('\\');
+                s.push(c as char);
+            }
+            0x20..=0x7e => s.push(c as char),
+            _ => s.push_str(&format!("\\x{c:02x}")),
+        }
+    }
+    s.push(quote as char);
+    s
+}
+
+/// Checks a status line ("200 OK") and returns its code. The messages are
+/// mod_wsgi's, since applications and tests compare them.
 pub fn status(s: &str) -> Result<u16, String> {
     if !s.chars().all(|c| (c as u32) < 256) {
         return Err(format!("status {s:?} is not latin-1"));
     }
-    if s.chars().any(|c| c.is_control()) {
-        return Err(format!("status {s:?} contains a control character"));
+    let raw = latin1_bytes(s);
+    let b = raw.as_slice();
+    if b.len() < 3 || !b[..3].iter().all(u8::is_ascii_digit) || b.get(3).is_some_and(u8::is_ascii_digit) {
+        return Err(format!("status code must be a 3 digit integer: {}", py_bytes_repr(b)));
     }
-    let b = s.as_bytes();
-    if b.len() < 4 || !b[..3].iter().all(u8::is_ascii_digit) || b[3] != b' ' {
-        return Err(format!(
-            "status {s:?} is not a three-digit code, a space and a reason phrase (e.g. '200 OK')"
-        ));
+    if b.get(3) != Some(&b' ') {
+        return Err(format!("no space following status code: {}", py_bytes_repr(b)));
+    }
+    if b[4..].iter().any(|&c| c < 0x20 || c == 0x7f) {
+        return Err(format!("control character in status reason phrase: {}", py_bytes_repr(b)));
     }
     let code: u16 = s[..3].parse().unwrap();
     if !(100..=599).contains(&code) {
@@ -60,18 +88,33 @@ pub fn server_owned(name: &str) -> bool {
     SERVER_OWNED.contains(&name.to_ascii_lowercase().as_str())
 }
 
-/// Checks one response header.
+/// Checks one response header (mod_wsgi's messages where it has them).
 pub fn header(name: &str, value: &str) -> Result<(), String> {
-    if name.is_empty() || !name.chars().all(is_token_char) {
+    let n = latin1_bytes(name);
+    if n.is_empty() {
+        return Err("header name is empty".into());
+    }
+    if n.contains(&b' ') {
+        return Err(format!("space character in header name: {}", py_bytes_repr(&n)));
+    }
+    if n.iter().any(|&c| c < 0x20 || c == 0x7f) {
+        return Err(format!("control character in header name: {}", py_bytes_repr(&n)));
+    }
+    if !name.chars().all(is_token_char) {
         return Err(format!("header name {name:?} is not a valid HTTP token"));
     }
     if !value.chars().all(|c| (c as u32) < 256) {
         return Err(format!("value of header {name:?} is not latin-1: {value:?}"));
     }
-    if value.chars().any(|c| (c.is_control() && c != '\t') || c == '\u{7f}') {
+    let v = latin1_bytes(value);
+    if v.iter().any(|&c| c == b'\r' || c == b'\n') {
         return Err(format!(
-            "value of header {name:?} contains a control character (CR/LF injection?): {value:?}"
+            "carriage return/line feed character in header value: {}",
+            py_bytes_repr(&v)
         ));
+    }
+    if v.iter().any(|&c| (c < 0x20 && c != b'\t') || c == 0x7f) {
+        return Err(format!("control character in header value: {}", py_bytes_repr(&v)));
     }
     Ok(())
 }
@@ -119,6 +162,26 @@ mod tests {
         assert!(header("Connection", "close").is_ok());
         assert!(server_owned("Transfer-Encoding") && !server_owned("Connection"));
         assert!(header("X-Snow", "\u{2603}").is_err());
+    }
+
+    #[test]
+    fn messages_quote_the_bytes_as_python_does() {
+        assert_eq!(status("OK").unwrap_err(), "status code must be a 3 digit integer: b'OK'");
+        assert_eq!(status("2000 OK").unwrap_err(), "status code must be a 3 digit integer: b'2000 OK'");
+        assert_eq!(status("200OK").unwrap_err(), "no space following status code: b'200OK'");
+        assert_eq!(
+            status("200 OK\r\nX: y").unwrap_err(),
+            "control character in status reason phrase: b'200 OK\\r\\nX: y'"
+        );
+        assert_eq!(header("", "x").unwrap_err(), "header name is empty");
+        assert_eq!(header("X Foo", "x").unwrap_err(), "space character in header name: b'X Foo'");
+        assert_eq!(header("X\tFoo", "x").unwrap_err(), "control character in header name: b'X\\tFoo'");
+        assert_eq!(
+            header("X-Foo", "a\nb").unwrap_err(),
+            "carriage return/line feed character in header value: b'a\\nb'"
+        );
+        assert_eq!(py_bytes_repr(b"it's \x01\\"), "b\"it's \\x01\\\\\"");
+        assert_eq!(py_bytes_repr(b"'\""), "b'\\'\"'");
     }
 
     #[test]
