@@ -4,6 +4,7 @@
 //! Layout: `ffi` is the only unsafe boundary to httpd/APR; `module` holds the
 //! record and hooks; `config` the directives; `interp` Python's life in a
 //! child; `request` the Python-visible objects; `handlers` phase dispatch.
+pub mod bytecode;
 pub mod capacity;
 pub mod config;
 pub mod conn_handler;
@@ -14,12 +15,15 @@ pub mod gate;
 pub mod guard;
 pub mod handlers;
 pub mod interp;
+pub mod interp_name;
 pub mod locks;
 pub mod metrics;
 pub mod module;
 pub mod psp;
 pub mod pymodule;
+pub mod python_flags;
 pub mod request;
+pub mod requires;
 pub mod ssi;
 pub mod sync;
 pub mod thread_states;

@@ -4,9 +4,10 @@ marshalled cookies, and helpers that read and set cookies on a request.
 The names and calling conventions are mod_python 3.5's. Where this module
 deliberately behaves differently (docs/migration.md lists each case):
 
-- ``str()`` writes attribute names as browsers and RFC 6265 spell them
-  (``Max-Age``, ``HttpOnly``, ``Path``); mod_python wrote ``max_age=`` (which
-  browsers ignore) and lower-case names.
+- ``str()`` writes attribute names in lower case as mod_python did (``path``,
+  ``domain``, ``httponly``; RFC 6265 matches them in any case), except that
+  ``max_age`` is written ``max-age``: mod_python's ``max_age=`` is ignored by
+  browsers.
 - ``secure``, ``httponly`` and ``discard`` are flags that appear only when
   true; mod_python wrote them whenever the attribute was set, even to False.
 - Names must be RFC 6265 tokens and values may not hold control characters or
@@ -16,7 +17,7 @@ deliberately behaves differently (docs/migration.md lists each case):
   longer runs on Python 3.8+ and let a signed cookie be renamed. Cookies signed
   by mod_python are therefore not accepted (they are downgraded, like any
   cookie whose signature fails).
-- ``samesite`` is accepted as an attribute (``SameSite=Lax`` ...).
+- ``samesite`` is accepted as an attribute (``samesite=Lax`` ...).
 """
 import base64
 import calendar
@@ -38,19 +39,19 @@ class CookieError(Exception):
 
 # attribute name (lower case) -> (Python attribute, name written in Set-Cookie)
 _ATTRIBUTES = {
-    "version": ("version", "Version"),
-    "path": ("path", "Path"),
-    "domain": ("domain", "Domain"),
-    "secure": ("secure", "Secure"),
-    "comment": ("comment", "Comment"),
-    "expires": ("expires", "Expires"),
-    "max_age": ("max_age", "Max-Age"),
-    "max-age": ("max_age", "Max-Age"),
-    "commenturl": ("commentURL", "CommentURL"),
-    "discard": ("discard", "Discard"),
-    "port": ("port", "Port"),
-    "httponly": ("httponly", "HttpOnly"),
-    "samesite": ("samesite", "SameSite"),
+    "version": ("version", "version"),
+    "path": ("path", "path"),
+    "domain": ("domain", "domain"),
+    "secure": ("secure", "secure"),
+    "comment": ("comment", "comment"),
+    "expires": ("expires", "expires"),
+    "max_age": ("max_age", "max-age"),
+    "max-age": ("max_age", "max-age"),
+    "commenturl": ("commentURL", "commentURL"),
+    "discard": ("discard", "discard"),
+    "port": ("port", "port"),
+    "httponly": ("httponly", "httponly"),
+    "samesite": ("samesite", "samesite"),
 }
 _FLAGS = ("secure", "discard", "httponly")
 # The order attributes are written in.
@@ -300,34 +301,76 @@ class MarshalCookie(SignedCookie):
         self.unmarshal(secret)
 
 
-# One name=value pair (or a bare word, for flags such as Secure); a value may
-# be double-quoted (kept with its quotes, as mod_python does).
-_PAIR = re.compile(r"""
-    [\s,]*                       # separators before a pair
-    (?P<key>[^;=\s]+)            # the name
-    \s*(?:=\s*
-      (?P<val>"(?:[^\\"]|\\.)*"  # a quoted value
-      |[^;]*?)                   # or anything up to ';'
-    )?
-    \s*(?:;|\Z)
-""", re.VERBOSE)
+# A cookie header is read by a scanner whose work is linear in its length
+# whatever the header holds: one pattern with a lazy value before optional
+# white space took time quadratic in a run of spaces, holding the GIL while a
+# client's header was parsed. Each pattern below matches where the scanner
+# stands and can match a text in one way only, so a character is read a
+# bounded number of times (tests/support/cookie_work.py counts it).
+_SPACES = re.compile(r"\s*")
+_SEPARATORS = re.compile(r"[\s,]*")
+_NAME = re.compile(r"[^;=\s]*")
+_UNTIL_SEMICOLON = re.compile(r"[^;]*")
+# A double-quoted value; a backslash escapes the next character (not a newline).
+_QUOTED = re.compile(r'"(?:[^\\"]|\\.)*"')
+
+
+def _pairs(s):
+    """The (name, value) pairs of a cookie header in order; value is None for a
+    bare word (a flag such as Secure). Separators are ``;``, with white space
+    and commas before a name; a value runs to the next ``;`` without trailing
+    white space, or is a double-quoted string (kept with its quotes) followed
+    only by white space before ``;``. Text that is not a pair is skipped up to
+    the next ``;``."""
+    n = len(s)
+    pos = 0
+    while pos < n:
+        if s[pos] == ";":
+            pos += 1  # an empty pair
+            continue
+        start = _SEPARATORS.match(s, pos).end()
+        end = _NAME.match(s, start).end()
+        if end > start:
+            name = s[start:end]
+        else:
+            # No name where the separators stop (';', '=' or the end): a comma
+            # among the separators is the name, as the older pattern read it.
+            name = None
+            i = start - 1
+            while i >= pos:
+                if s[i] == ",":
+                    name = ","
+                    break
+                i -= 1
+        if name is not None:
+            i = _SPACES.match(s, end).end()
+            if i < n and s[i] == "=":
+                value_start = _SPACES.match(s, i + 1).end()
+                quoted = _QUOTED.match(s, value_start)
+                if quoted is not None:
+                    after = _SPACES.match(s, quoted.end()).end()
+                    if after == n or s[after] == ";":
+                        yield name, quoted.group()
+                        pos = after + 1
+                        continue
+                semicolon = _UNTIL_SEMICOLON.match(s, value_start).end()
+                yield name, s[value_start:semicolon].rstrip()
+                pos = semicolon + 1
+                continue
+            if i == n or s[i] == ";":
+                yield name, None
+                pos = i + 1
+                continue
+        else:
+            i = start
+        # Not a pair: go on after the next ';'.
+        pos = _UNTIL_SEMICOLON.match(s, i).end() + 1
 
 
 def _parse_cookies(s, cls, names, attributes):
     result = {}
     last = None
-    pos = 0
-    while pos < len(s):
-        m = _PAIR.match(s, pos)
-        if not m or m.end() == pos:
-            # Skip to the next pair after text that is not one.
-            nxt = s.find(";", pos)
-            if nxt < 0:
-                break
-            pos = nxt + 1
-            continue
-        pos = m.end()
-        key, val = m.group("key"), m.group("val")
+    for key, val in _pairs(s):
         attr = _ATTRIBUTES.get(key.lower()) if attributes else None
         if attr is not None and last is not None:
             try:

@@ -12,7 +12,8 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyTuple};
 use std::sync::Arc;
 
-#[pyclass(name = "mp_conn", module = "_apache")]
+// No module: type(req.connection) prints as <class 'mp_conn'>, as in mod_python.
+#[pyclass(name = "mp_conn")]
 pub struct Connection {
     life: Arc<Life>,
     c: SendPtr<raw::conn_rec>,
@@ -112,7 +113,7 @@ fn read_conn(py: Python<'_>, c: *mut raw::conn_rec, max: usize, line: bool) -> P
 ///
 /// # Safety
 /// `sa` is NULL or a live apr_sockaddr_t.
-unsafe fn addr_tuple<'py>(py: Python<'py>, sa: *mut raw::apr_sockaddr_t) -> PyResult<Bound<'py, PyAny>> {
+pub(crate) unsafe fn addr_tuple<'py>(py: Python<'py>, sa: *mut raw::apr_sockaddr_t) -> PyResult<Bound<'py, PyAny>> {
     if sa.is_null() {
         return Ok(py.None().into_bound(py));
     }
@@ -164,6 +165,12 @@ impl Connection {
         Ok(unsafe { convert::opt_text(py, (*self.c()?).remote_logname) })
     }
     /// A number unique among the connections open at one time.
+    /// Whether a double reverse DNS lookup was made: 0 not tried, 1 it matched, -1 it failed.
+    #[getter]
+    fn double_reverse(&self) -> PyResult<i32> {
+        // SAFETY: c() checked the connection is live.
+        Ok(unsafe { (*self.c()?).double_reverse() } as i32)
+    }
     #[getter]
     fn id(&self) -> PyResult<i64> {
         Ok(unsafe { (*self.c()?).id })

@@ -4,10 +4,12 @@ use super::convert;
 use super::table::Table;
 use crate::config;
 use crate::ffi::{log, raw};
+use crate::sync::LockExt;
 use pyo3::prelude::*;
-use pyo3::types::PyList;
+use pyo3::types::{PyList, PyTuple};
 
-#[pyclass(name = "mp_server", module = "_apache")]
+// No module: type(req.server) prints as <class 'mp_server'>, as in mod_python.
+#[pyclass(name = "mp_server")]
 pub struct Server {
     s: *mut raw::server_rec,
 }
@@ -16,6 +18,9 @@ pub struct Server {
 // Python object in the child.
 unsafe impl Send for Server {}
 unsafe impl Sync for Server {}
+
+/// Each server's options table, made on first use (server_recs never move in a child).
+static SERVER_OPTIONS: std::sync::Mutex<Vec<(usize, Py<Table>)>> = std::sync::Mutex::new(Vec::new());
 
 impl Server {
     pub fn new(s: *mut raw::server_rec) -> Self {
@@ -26,10 +31,11 @@ impl Server {
     }
 }
 
-fn names<'py>(py: Python<'py>, arr: *mut raw::apr_array_header_t) -> PyResult<Bound<'py, PyList>> {
+/// ServerAlias names as a tuple, as mod_python gives them.
+fn names<'py>(py: Python<'py>, arr: *mut raw::apr_array_header_t) -> PyResult<Bound<'py, PyTuple>> {
     let list = PyList::empty(py);
     if arr.is_null() {
-        return Ok(list);
+        return Ok(list.to_tuple());
     }
     // SAFETY: an apr array of C strings from the configuration.
     unsafe {
@@ -38,7 +44,7 @@ fn names<'py>(py: Python<'py>, arr: *mut raw::apr_array_header_t) -> PyResult<Bo
             list.append(convert::opt_text(py, *elts.add(i)))?;
         }
     }
-    Ok(list)
+    Ok(list.to_tuple())
 }
 
 #[pymethods]
@@ -72,12 +78,23 @@ impl Server {
         unsafe { (*self.s).is_virtual as i32 }
     }
     #[getter]
-    fn names<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+    fn names<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
         names(py, unsafe { (*self.s).names })
     }
     #[getter]
-    fn wild_names<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+    fn wild_names<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
         names(py, unsafe { (*self.s).wild_names })
+    }
+    /// ServerPath: the path prefix that selects this name-based virtual host.
+    #[getter]
+    fn path<'py>(&self, py: Python<'py>) -> Bound<'py, PyAny> {
+        // SAFETY: server_recs outlive every Python object in the child.
+        unsafe { convert::opt_text(py, (*self.s).path) }
+    }
+    #[getter]
+    fn pathlen(&self) -> i32 {
+        // SAFETY: as above.
+        unsafe { (*self.s).pathlen }
     }
     /// httpd's Timeout, in seconds.
     #[getter]
@@ -132,12 +149,33 @@ impl Server {
         unsafe { (*self.s).log.level }
     }
 
-    /// The server-level PythonOption values, as a table.
-    fn get_options(&self) -> PyResult<Table> {
+    /// The server-level PythonOption values, as a table. As in mod_python it
+    /// is the same table for the child's whole life: what a PythonImport
+    /// function stores there, handlers of that child find.
+    fn get_options(&self, py: Python<'_>) -> PyResult<Py<Table>> {
+        let key = self.s as usize;
+        let known = |py| {
+            SERVER_OPTIONS
+                .locked()
+                .iter()
+                .find(|(k, _)| *k == key)
+                .map(|(_, t)| t.clone_ref(py))
+        };
+        if let Some(t) = known(py) {
+            return Ok(t);
+        }
+        // Built outside the lock: making Python objects may run arbitrary Python code.
+        // SAFETY: server_recs and their configuration live as long as the child.
         let opts = unsafe { config::server_dir_config(self.s) }
             .map(|c| c.options())
             .unwrap_or_default();
-        Table::from_pairs(opts)
+        let table = Py::new(py, Table::from_pairs(opts)?)?;
+        let mut tables = SERVER_OPTIONS.locked();
+        if let Some((_, t)) = tables.iter().find(|(k, _)| *k == key) {
+            return Ok(t.clone_ref(py));
+        }
+        tables.push((key, table.clone_ref(py)));
+        Ok(table)
     }
 
     /// The server-level Python* directives, as a table.
