@@ -255,3 +255,16 @@ fn mod_wsgi_loses_requests_across_graceful_restarts() {
     assert!(!failed.is_empty(), "mod_wsgi lost no request this time");
     eprintln!("mod_wsgi 4.9: {} failed requests, e.g. {:?}", failed.len(), failed.first());
 }
+
+#[test]
+fn socket_timeout_answers_504_when_the_application_is_silent_too_long() {
+    let h = Httpd::start(
+        Mpm::Event,
+        "WSGIDaemonProcess st processes=1 threads=2 socket-timeout=1\n\
+         WSGIScriptAlias /slow {HANDLERS}/daemon_apps.py callable-object=slow process-group=st\n",
+    );
+    assert_eq!(h.get("/slow?0").status, 200);
+    assert_eq!(h.get("/slow?4").status, 504);
+    let log = h.stop();
+    assert!(log.contains("timeout (1s) waiting for the response"), "{log}");
+}

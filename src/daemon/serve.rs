@@ -151,12 +151,51 @@ fn read_exact(fd: i32, buf: &mut [u8]) -> bool {
     true
 }
 
+/// Whether the connecting process may hand requests over: root (httpd's
+/// parent) or the user httpd's children run as (or socket-user=). The
+/// socket's mode already says so; this holds even if its file was tampered with.
+fn peer_allowed(fd: i32) -> Option<u32> {
+    let mut cred = libc::ucred { pid: 0, uid: 0, gid: 0 };
+    let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
+    // SAFETY: reads the peer's credentials into cred.
+    let ok = unsafe {
+        libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_PEERCRED,
+            &mut cred as *mut _ as *mut libc::c_void,
+            &mut len,
+        )
+    } == 0;
+    if !ok {
+        return Some(u32::MAX);
+    }
+    let allowed = cred.uid == 0
+        || cred.uid == hd::httpd_ids().0
+        || super::current().and_then(|g| g.socket_user.as_deref()).and_then(super::process::user_id) == Some(cred.uid)
+        // SAFETY: getuid has no preconditions (a daemon not started as root runs as httpd's own user).
+        || cred.uid == unsafe { libc::getuid() };
+    if allowed {
+        None
+    } else {
+        Some(cred.uid)
+    }
+}
+
 fn handle(fd: i32, pool: *mut raw::apr_pool_t, s: *mut raw::server_rec, id: i64, timeout: Duration, group: &str) {
     set_timeouts(fd, timeout);
     let close = || {
         // SAFETY: fd was accepted by this thread and is closed once.
         unsafe { libc::close(fd) };
     };
+    if let Some(uid) = peer_allowed(fd) {
+        log::serror(
+            s,
+            log::APLOG_ERR,
+            &format!("mod_pyrite: daemon group {group:?}: refused a connection from uid {uid}"),
+        );
+        return close();
+    }
     let mut head = [0u8; 8];
     if !read_exact(fd, &mut head) {
         return close(); // the child gave up
