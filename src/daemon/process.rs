@@ -173,7 +173,11 @@ fn handled_signals() -> libc::sigset_t {
 }
 
 /// The daemon's whole life, in the forked child. Never returns.
-pub fn run(g: Arc<Running>, s: *mut raw::server_rec) -> ! {
+///
+/// # Safety
+/// Called in a process just forked from httpd's parent; `s` is the main
+/// server of the running configuration.
+pub unsafe fn run(g: Arc<Running>, s: *mut raw::server_rec) -> ! {
     let spec = g.decl.spec.clone();
     let _ = super::CURRENT.set(spec.clone());
     // SAFETY: just forked, single-threaded: signal dispositions and masks are ours to set.
@@ -199,7 +203,8 @@ pub fn run(g: Arc<Running>, s: *mut raw::server_rec) -> ! {
     apply_environment(&spec);
     hd::drop_transaction_logging();
     hd::drop_mpm_request_hooks();
-    let pool = hd::daemon_pool(s);
+    // SAFETY: s is the main server; one thread runs here yet.
+    let pool = unsafe { hd::daemon_pool(s) };
     let t0 = Instant::now();
     // SAFETY: pool lives for the daemon's life; s is the main server. Runs
     // every module's child_init, this module's included (which starts Python).
@@ -219,13 +224,15 @@ pub fn run(g: Arc<Running>, s: *mut raw::server_rec) -> ! {
     for i in 0..spec.threads {
         let st = state.clone();
         let fd = g.fd;
-        let tpool = hd::daemon_pool(s) as usize;
+        // SAFETY: s is the main server; pools are made by this thread only.
+        let tpool = unsafe { hd::daemon_pool(s) } as usize;
         let sp = s as usize;
         let mut b = std::thread::Builder::new().name(format!("pyrite-daemon-{i}"));
         if let Some(sz) = spec.stack_size {
             b = b.stack_size(sz);
         }
-        match b.spawn(move || serve::worker(i, st, fd, tpool as *mut raw::apr_pool_t, sp as *mut raw::server_rec)) {
+        // SAFETY: each thread gets its own pool; s is the main server, alive for the daemon's life.
+        match b.spawn(move || unsafe { serve::worker(i, st, fd, tpool as *mut raw::apr_pool_t, sp as *mut raw::server_rec) }) {
             Ok(h) => workers.push(h),
             Err(e) => log::serror(s, log::APLOG_ERR, &format!("mod_pyrite: daemon cannot start a thread: {e}")),
         }

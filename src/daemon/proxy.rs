@@ -300,7 +300,8 @@ pub unsafe fn handle(r: *mut raw::request_rec, g: &Declared) -> c_int {
     };
     let socket_timeout = spec
         .socket_timeout
-        .unwrap_or_else(|| Duration::from_micros(ffi::daemon::server_timeout_us(unsafe { (*r).server }).max(1_000_000) as u64));
+        // SAFETY: r is live.
+        .unwrap_or_else(|| Duration::from_micros(unsafe { ffi::daemon::server_timeout_us((*r).server) }.max(1_000_000) as u64));
     unsafe {
         let rc = raw::ap_setup_client_block(r, raw::REQUEST_CHUNKED_DECHUNK as c_int);
         if rc != raw::OK as c_int {
@@ -327,10 +328,8 @@ pub unsafe fn handle(r: *mut raw::request_rec, g: &Declared) -> c_int {
                 }
             }
         };
-        if !send_all(&c, &head, pickup_deadline) {
-            if Instant::now() < connect_deadline && super::frame::monotonic_ms() < pickup_deadline {
-                continue; // the daemon closed it unread (it was stopping)
-            }
+        if !send_all(&c, &head, pickup_deadline) && Instant::now() < connect_deadline && super::frame::monotonic_ms() < pickup_deadline {
+            continue; // the daemon closed it unread (it was stopping)
         }
         match wait_pickup(&c, pickup_deadline) {
             Pickup::Taken => break c,

@@ -72,11 +72,16 @@ thread_local! {
 }
 
 /// One worker thread: takes connections until the daemon stops.
-pub fn worker(idx: usize, st: std::sync::Arc<State>, lfd: i32, pool: *mut raw::apr_pool_t, s: *mut raw::server_rec) {
+///
+/// # Safety
+/// `pool` is this thread's own pool; `s` the main server of the running configuration.
+pub unsafe fn worker(idx: usize, st: std::sync::Arc<State>, lfd: i32, pool: *mut raw::apr_pool_t, s: *mut raw::server_rec) {
     let spec = super::current().expect("a daemon");
+    // SAFETY: s is the main server (caller's promise).
+    let httpd_timeout = unsafe { hd::server_timeout_us(s) };
     let timeout = spec
         .socket_timeout
-        .unwrap_or_else(|| Duration::from_micros(hd::server_timeout_us(s).max(1_000_000) as u64));
+        .unwrap_or_else(|| Duration::from_micros(httpd_timeout.max(1_000_000) as u64));
     let mut pfd = libc::pollfd {
         fd: lfd,
         events: libc::POLLIN,

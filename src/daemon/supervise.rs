@@ -43,12 +43,16 @@ struct Watched {
 
 /// Called from post_config on the real pass, in httpd's parent: opens the
 /// sockets and forks the daemons of this generation. Err stops httpd.
-pub fn start(pconf: *mut raw::apr_pool_t, s: *mut raw::server_rec) -> Result<(), String> {
+///
+/// # Safety
+/// `pconf` is the configuration pool and `s` the main server of this generation.
+pub unsafe fn start(pconf: *mut raw::apr_pool_t, s: *mut raw::server_rec) -> Result<(), String> {
     PARENT.store(std::process::id() as usize, Ordering::Relaxed);
     let generation = GENERATION.fetch_add(1, Ordering::Relaxed) + 1;
     SERVER.store(s as usize, Ordering::Relaxed);
     let groups = directives::groups();
-    let prefix = directives::socket_prefix().unwrap_or_else(|| hd::runtime_path(s, "wsgi"));
+    // SAFETY: s is the main server (caller's promise).
+    let prefix = directives::socket_prefix().unwrap_or_else(|| unsafe { hd::runtime_path(s, "wsgi") });
     // SAFETY: geteuid has no preconditions.
     let root = unsafe { libc::geteuid() } == 0;
     let mut running = Vec::new();
@@ -185,7 +189,8 @@ fn spawn(generation: u64, g: &Arc<Running>, slot: usize, s: *mut raw::server_rec
     // life and never returns into httpd's code.
     let pid = unsafe { libc::fork() };
     if pid == 0 {
-        super::process::run(g.clone(), s);
+        // SAFETY: s is the main server of the running generation, inherited by the fork.
+        unsafe { super::process::run(g.clone(), s) };
     }
     if pid < 0 {
         log::serror(

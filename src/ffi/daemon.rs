@@ -54,7 +54,10 @@ pub fn httpd_ids() -> (u32, u32) {
 }
 
 /// `DefaultRuntimeDir/<name>`.
-pub fn runtime_path(s: *mut raw::server_rec, name: &str) -> String {
+///
+/// # Safety
+/// `s` is a live server record.
+pub unsafe fn runtime_path(s: *mut raw::server_rec, name: &str) -> String {
     // SAFETY: the process pool of a live server; the result is a pool string.
     unsafe {
         let pool = (*(*s).process).pool;
@@ -64,7 +67,10 @@ pub fn runtime_path(s: *mut raw::server_rec, name: &str) -> String {
 }
 
 /// httpd's Timeout for a server, in microseconds.
-pub fn server_timeout_us(s: *mut raw::server_rec) -> i64 {
+///
+/// # Safety
+/// `s` is a live server record.
+pub unsafe fn server_timeout_us(s: *mut raw::server_rec) -> i64 {
     // SAFETY: a live server record.
     unsafe { (*s).timeout }
 }
@@ -108,7 +114,10 @@ pub fn scoreboard_exists() -> bool {
 }
 
 /// A pool for a daemon's life (a child of the process pool).
-pub fn daemon_pool(s: *mut raw::server_rec) -> *mut raw::apr_pool_t {
+///
+/// # Safety
+/// `s` is a live server record; called by one thread at a time.
+pub unsafe fn daemon_pool(s: *mut raw::server_rec) -> *mut raw::apr_pool_t {
     let mut p: *mut raw::apr_pool_t = std::ptr::null_mut();
     // SAFETY: the process pool outlives the daemon.
     unsafe { raw::apr_pool_create_ex(&mut p, (*(*s).process).pool, None, std::ptr::null_mut()) };
