@@ -182,3 +182,8 @@ fn each_group_has_its_own_python_home_and_python_path() {
     let p = json(&h.get("/plain"));
     assert_eq!(p["sys_prefix"], "/usr", "the other group keeps the system Python");
 }
+
+#[test]
+fn daemon_serves_get_post_and_large_responses_worker() {
+    serves_requests(Mpm::Worker);
+}
