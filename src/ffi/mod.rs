@@ -4,6 +4,7 @@ pub mod raw;
 
 pub mod auth;
 pub mod brigade;
+pub mod daemon;
 pub mod log;
 pub mod mpm;
 pub mod pool;
