@@ -95,7 +95,11 @@ pub fn import_script(s: *const raw::server_rec, configured: Option<&str>) -> Gue
 /// one thing that runs Python there, and whether that thing serves requests
 /// (a handler or a WSGI application) or only runs at child start (an import).
 pub fn each(main: *mut raw::server_rec, mut f: impl FnMut(*mut raw::server_rec, Guess, bool)) {
-    for d in config::declared().iter() {
+    // Only what runs in this process counts: a daemon (daemon mode) runs its
+    // group's WSGI scripts and nothing else; httpd's children the rest.
+    let here = |group: &Option<String>| crate::daemon::routing::runs_here(group.as_deref());
+    let in_daemon = crate::daemon::current().is_some();
+    for d in config::declared().iter().filter(|_| !in_daemon) {
         f(d.server(), declared(d), true);
     }
     // SAFETY: the main server's configuration.
@@ -106,17 +110,17 @@ pub fn each(main: *mut raw::server_rec, mut f: impl FnMut(*mut raw::server_rec, 
     while !s.is_null() {
         // SAFETY: the server list of the running configuration.
         if let Some(sc) = unsafe { config::server_config(s) } {
-            for decl in &sc.imports {
+            for decl in sc.imports.iter().filter(|_| !in_daemon) {
                 f(s, Guess::Known(Some(decl.interpreter.clone())), false);
             }
-            for a in &sc.wsgi_aliases {
+            for a in sc.wsgi_aliases.iter().filter(|a| here(&a.process_group)) {
                 // A main-server alias seen through a virtual host is the main server's.
                 if s != main && main_aliases.iter().any(|m| std::sync::Arc::ptr_eq(m, a)) {
                     continue;
                 }
                 f(s, alias(s, a), true);
             }
-            for i in &sc.wsgi_imports {
+            for i in sc.wsgi_imports.iter().filter(|i| here(&i.process_group)) {
                 f(s, import_script(s, i.application_group.as_deref()), false);
             }
         }
