@@ -5,14 +5,14 @@ code checks it to learn where it runs (``import mod_wsgi`` succeeding means
 "running inside httpd under mod_wsgi"). Where the configuration runs WSGI
 scripts, mod_pyrite enters this module in ``sys.modules`` as ``mod_wsgi`` at
 child start; a mod_python-only site does not see it, as under mod_python.
-It holds the attributes mod_wsgi 4.9 documents. Every application group
-shares each child's one interpreter, the main one, so ``application_group``
-is the empty string (mod_wsgi's name for ``%{GLOBAL}``); the group a request
-was routed to is in its environ, under ``mod_wsgi.application_group``. There
-are no daemon processes, so ``process_group`` is empty too.
+It holds the attributes mod_wsgi 4.9 documents. ``application_group`` is the
+name of the interpreter the code runs in (the empty string, mod_wsgi's name
+for ``%{GLOBAL}``, in the main one); ``process_group`` the daemon process
+group's name in a daemon, empty in httpd's children.
 
 The per-process numbers (``maximum_processes``, ``threads_per_process``) are
-filled in from httpd's MPM when the child starts.
+filled in when the process starts: from httpd's MPM in a child, from the
+group's ``processes=`` and ``threads=`` in a daemon.
 """
 import io
 import sys

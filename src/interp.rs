@@ -229,8 +229,18 @@ pub(crate) fn boot_interpreter(py: Python<'_>, s: *mut raw::server_rec) -> PyRes
             },
         )?;
         let mod_wsgi = py.import("_pyrite_wsgi")?;
-        mod_wsgi.setattr("maximum_processes", crate::ffi::mpm::query(raw::AP_MPMQ_MAX_DAEMONS).max(1))?;
-        mod_wsgi.setattr("threads_per_process", crate::ffi::mpm::query(raw::AP_MPMQ_MAX_THREADS).max(1))?;
+        match crate::daemon::current() {
+            // A daemon process: its group's name and size, as mod_wsgi reports them.
+            Some(d) => {
+                mod_wsgi.setattr("process_group", d.name.as_str())?;
+                mod_wsgi.setattr("maximum_processes", d.processes.max(1))?;
+                mod_wsgi.setattr("threads_per_process", d.threads.max(1))?;
+            }
+            None => {
+                mod_wsgi.setattr("maximum_processes", crate::ffi::mpm::query(raw::AP_MPMQ_MAX_DAEMONS).max(1))?;
+                mod_wsgi.setattr("threads_per_process", crate::ffi::mpm::query(raw::AP_MPMQ_MAX_THREADS).max(1))?;
+            }
+        }
         let site = py.import("site")?;
         // In a daemon process, its group's python-path= follows.
         let group_paths = crate::daemon::current().map(|d| d.python_path.as_slice()).unwrap_or_default();

@@ -120,7 +120,8 @@ fn types_log_streams_and_the_mod_wsgi_module() {
     let m = &v["module"];
     assert_eq!(m["version"], serde_json::json!([4, 9, 4]));
     assert_eq!(m["process_group"], "");
-    assert_eq!(m["application_group"], "");
+    // Two aliases: each runs in its own interpreter, named as mod_wsgi names it.
+    assert_eq!(m["application_group"], format!("127.0.0.1:{}|/p", h.port));
     assert_eq!(m["maximum_processes"], 3, "ServerLimit of the test's event MPM");
     assert_eq!(m["threads_per_process"], 8, "ThreadsPerChild of the test's event MPM");
     assert_eq!(m["input_class"], true);
