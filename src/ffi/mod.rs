@@ -4,11 +4,15 @@ pub mod raw;
 
 pub mod auth;
 pub mod brigade;
+pub mod connection;
+pub mod filter;
 pub mod log;
 pub mod mpm;
 pub mod pool;
+pub mod request;
 pub mod runtime;
 pub mod sendfile;
+pub mod server;
 pub mod ssl;
 pub mod table;
 
@@ -69,6 +73,21 @@ pub struct SendPtr<T>(pub *mut T);
 // thread while the GIL is released; nothing else touches the pointee then.
 unsafe impl<T> Send for SendPtr<T> {}
 unsafe impl<T> Sync for SendPtr<T> {}
+
+/// A handle lent to work that runs with the GIL released (`Python::detach`):
+/// that work runs synchronously on the lending thread, so the `!Send`
+/// handle never really leaves it.
+pub struct OnThisThread<'a, T>(&'a T);
+// SAFETY: only constructed by the handles' `on_this_thread`, for closures
+// run synchronously by `interp::blocking` on the same thread.
+unsafe impl<T> Send for OnThisThread<'_, T> {}
+
+impl<T> std::ops::Deref for OnThisThread<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        self.0
+    }
+}
 
 /// APR's text for a status code (for log lines and exceptions).
 pub fn apr_error(status: i32) -> String {

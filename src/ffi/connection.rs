@@ -1,0 +1,85 @@
+//! conn_rec as a typed handle: a client connection, valid as long as its
+//! pool (`'a`), which outlives each request on it.
+use super::filter::Filter;
+use super::pool::Pool;
+use super::raw;
+use super::server::Server;
+use std::cell::UnsafeCell;
+
+/// One connection (httpd's `conn_rec`). Only `&Connection` exists.
+#[repr(transparent)]
+pub struct Connection(UnsafeCell<raw::conn_rec>);
+
+impl Connection {
+    /// The handle of a connection record.
+    ///
+    /// # Safety
+    /// `c` is NULL or a live conn_rec whose pool stays uncleared for `'a`,
+    /// used only by the calling thread meanwhile.
+    #[inline]
+    pub unsafe fn from_raw<'a>(c: *mut raw::conn_rec) -> Option<&'a Connection> {
+        // SAFETY: Connection is repr(transparent) over the record; validity as the contract says.
+        unsafe { (c as *const Connection).as_ref() }
+    }
+
+    #[inline]
+    pub fn as_ptr(&self) -> *mut raw::conn_rec {
+        self.0.get()
+    }
+
+    /// The record's plain fields.
+    #[inline]
+    pub fn rec(&self) -> &raw::conn_rec {
+        // SAFETY: live for the borrow (from_raw's contract).
+        unsafe { &*self.0.get() }
+    }
+
+    pub fn pool(&self) -> &Pool {
+        // SAFETY: every connection has a pool that lives as long as it.
+        unsafe { Pool::from_raw(self.rec().pool) }.expect("connection without a pool")
+    }
+
+    /// The server the connection arrived at (by address, before any Host header).
+    pub fn base_server(&self) -> &Server {
+        // SAFETY: the configuration's servers outlive its connections.
+        unsafe { Server::from_raw(self.rec().base_server) }.expect("connection without a base server")
+    }
+
+    /// Whether this is a secondary connection (an HTTP/2 stream, say).
+    pub fn is_secondary(&self) -> bool {
+        !self.rec().master.is_null()
+    }
+
+    pub fn output_filters(&self) -> Option<&Filter> {
+        // SAFETY: connection filters live in the connection pool.
+        unsafe { Filter::from_raw(self.rec().output_filters) }
+    }
+
+    pub fn input_filters(&self) -> Option<&Filter> {
+        // SAFETY: as for output_filters.
+        unsafe { Filter::from_raw(self.rec().input_filters) }
+    }
+
+    /// The connection's bucket allocator, for brigades made in `'a`.
+    pub(crate) fn bucket_alloc(&self) -> *mut raw::apr_bucket_alloc_t {
+        self.rec().bucket_alloc
+    }
+
+    /// No keep-alive; under the event MPM a lingering close rather than
+    /// waiting for another request.
+    pub fn close_after_this(&self) {
+        // SAFETY: the live connection, on its own thread (the hook serving it).
+        unsafe {
+            let c = self.0.get();
+            (*c).keepalive = raw::ap_conn_keepalive_e_AP_CONN_CLOSE;
+            if !(*c).cs.is_null() {
+                (*(*c).cs).state = raw::conn_state_e_CONN_STATE_LINGER;
+            }
+        }
+    }
+
+    /// Logs a line for the connection (httpd adds the client address).
+    pub fn log(&self, level: u32, msg: &str) {
+        super::log::cerror(self.as_ptr(), level, msg)
+    }
+}
