@@ -6,6 +6,7 @@ pub mod auth;
 pub mod brigade;
 pub mod connection;
 pub mod filter;
+pub mod held;
 pub mod log;
 pub mod mpm;
 pub mod pool;

@@ -344,7 +344,7 @@ impl Request {
     /// Up to `len` bytes of the request body (all of it by default); b'' at the end.
     #[pyo3(signature = (len=-1))]
     fn read<'py>(&self, py: Python<'py>, len: i64) -> PyResult<Bound<'py, PyBytes>> {
-        let r = self.r()?;
+        let r = self.life.request()?;
         let data = self.body.locked().read(py, r, len)?;
         Ok(PyBytes::new(py, &data))
     }
@@ -352,7 +352,7 @@ impl Request {
     /// One line of the body including its newline, at most `len` bytes.
     #[pyo3(signature = (len=-1))]
     fn readline<'py>(&self, py: Python<'py>, len: i64) -> PyResult<Bound<'py, PyBytes>> {
-        let r = self.r()?;
+        let r = self.life.request()?;
         let data = self.body.locked().readline(py, r, len)?;
         Ok(PyBytes::new(py, &data))
     }
@@ -360,7 +360,7 @@ impl Request {
     /// The remaining lines of the body (stopping once about `sizehint` bytes are read).
     #[pyo3(signature = (sizehint=-1))]
     fn readlines<'py>(&self, py: Python<'py>, sizehint: i64) -> PyResult<Vec<Bound<'py, PyBytes>>> {
-        let r = self.r()?;
+        let r = self.life.request()?;
         let lines = self.body.locked().readlines(py, r, sizehint)?;
         Ok(lines.iter().map(|l| PyBytes::new(py, l)).collect())
     }

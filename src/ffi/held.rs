@@ -1,0 +1,81 @@
+//! A record kept by a Python object that may outlive the hook that made it
+//! (`req`, `req.connection`, a filter object): the pointer, whether the
+//! record still lives, and the one thread allowed to touch it. Borrowing it
+//! checks both, so code above `src/ffi` never dereferences the pointer.
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Why a held record may not be used now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unusable {
+    /// Its life ended (the pool behind it was cleared).
+    Ended,
+    /// Another thread than the one serving it asked.
+    OtherThread,
+    /// There is none (a connection handler's objects have no request).
+    Absent,
+}
+
+/// A record of type `T` (a handle type such as `Request`) held past its hook.
+pub struct Held<T> {
+    ptr: *mut T,
+    alive: AtomicBool,
+    owner: libc::pthread_t,
+}
+
+// SAFETY: the pointer is only turned into a reference by `get`, on the
+// owning thread and while alive; other threads see only the flag.
+unsafe impl<T> Send for Held<T> {}
+unsafe impl<T> Sync for Held<T> {}
+
+impl<T> Held<T> {
+    /// Holds `ptr` (NULL for none), owned by the calling thread.
+    ///
+    /// # Safety
+    /// `ptr` is NULL or a live record, used only by this thread, that stays
+    /// valid until `end` is called (callers register `end` in a cleanup of the
+    /// pool the record lives in, or call it before the hook returns).
+    pub unsafe fn new(ptr: *mut T) -> Self {
+        Held {
+            ptr,
+            alive: AtomicBool::new(true),
+            // SAFETY: pthread_self has no preconditions.
+            owner: unsafe { libc::pthread_self() },
+        }
+    }
+
+    /// Whether the record may be used from here and now.
+    #[inline]
+    pub fn check(&self) -> Result<(), Unusable> {
+        if !self.alive.load(Ordering::Acquire) {
+            return Err(Unusable::Ended);
+        }
+        // SAFETY: pthread_equal/pthread_self have no preconditions.
+        if unsafe { libc::pthread_equal(libc::pthread_self(), self.owner) } == 0 {
+            return Err(Unusable::OtherThread);
+        }
+        Ok(())
+    }
+
+    /// The record, if it may be used from here and now.
+    #[inline]
+    pub fn get(&self) -> Result<&T, Unusable> {
+        self.check()?;
+        // SAFETY: alive (end not called) and on the owning thread: `new`'s contract.
+        unsafe { self.ptr.as_ref() }.ok_or(Unusable::Absent)
+    }
+
+    /// The raw pointer, under the same checks (for callers not yet converted).
+    #[inline]
+    pub fn get_ptr(&self) -> Result<*mut T, Unusable> {
+        self.check()?;
+        if self.ptr.is_null() {
+            return Err(Unusable::Absent);
+        }
+        Ok(self.ptr)
+    }
+
+    /// The record's life has ended: every later `get` fails.
+    pub fn end(&self) {
+        self.alive.store(false, Ordering::Release);
+    }
+}
