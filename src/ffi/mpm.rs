@@ -18,3 +18,9 @@ pub fn threads_per_child() -> usize {
         query(raw::AP_MPMQ_MAX_THREADS).max(1) as usize
     }
 }
+
+/// The MPM's name ("event", "worker", "prefork").
+pub fn name() -> String {
+    // SAFETY: ap_show_mpm returns a static NUL-terminated string.
+    unsafe { super::cstr_lossy(raw::ap_show_mpm()) }
+}
