@@ -6,6 +6,7 @@
 //! brigade and writes to the next filter.
 use crate::config::{self, DirConfig, Origin};
 use crate::ffi::brigade::{Brigade, Front};
+use crate::ffi::request::Request;
 use crate::ffi::{self, log, raw};
 use crate::interp;
 use crate::request::filter::Filter;
@@ -559,27 +560,20 @@ unsafe fn input_call(
 /// Whether output written to `r` passes through Python code on its way out
 /// (a Python output filter, or mod_include, which runs `#python` elements):
 /// then a flush has effects a handler can observe, and is never held back.
-///
-/// # Safety
-/// `r` is a live request served by the calling thread.
-pub unsafe fn python_in_output_chain(r: *mut raw::request_rec) -> bool {
+pub fn python_in_output_chain(r: &Request) -> bool {
     let dynamic = DYNAMIC_OUT.load(Ordering::Acquire) as usize;
     let named = OUTPUT_RECS.locked();
-    // SAFETY: r's output filter chain is a live, null-terminated list of filters with their records.
-    unsafe {
-        let mut f = (*r).output_filters;
-        while !f.is_null() {
-            let rec = (*f).frec;
-            if !rec.is_null() {
-                if rec as usize == dynamic || named.contains(&(rec as usize)) {
-                    return true;
-                }
-                if !(*rec).name.is_null() && std::ffi::CStr::from_ptr((*rec).name).to_bytes().eq_ignore_ascii_case(b"includes") {
-                    return true;
-                }
+    let mut f = r.output_filters();
+    while let Some(this) = f {
+        if let Some(rec) = this.record() {
+            if rec == dynamic || named.contains(&rec) {
+                return true;
             }
-            f = (*f).next;
+            if this.name().is_some_and(|n| n.eq_ignore_ascii_case(b"includes")) {
+                return true;
+            }
         }
+        f = this.next();
     }
     false
 }

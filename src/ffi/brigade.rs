@@ -186,6 +186,12 @@ impl BucketBrigade {
         unsafe { Self::from_raw(Brigade::new(c.pool().as_ptr(), c.bucket_alloc()).0) }.expect("apr_brigade_create returned NULL")
     }
 
+    /// A new empty brigade in `pool` (the request's, say), with the connection's allocator.
+    pub fn new_in<'a>(pool: &'a super::pool::Pool, c: &super::connection::Connection) -> &'a BucketBrigade {
+        // SAFETY: the pool lives for 'a and belongs to the connection or one of its requests.
+        unsafe { Self::from_raw(Brigade::new(pool.as_ptr(), c.bucket_alloc()).0) }.expect("apr_brigade_create returned NULL")
+    }
+
     #[inline]
     pub fn as_ptr(&self) -> *mut raw::apr_bucket_brigade {
         self.0.get()

@@ -65,6 +65,35 @@ impl Connection {
         self.rec().bucket_alloc
     }
 
+    /// No keep-alive after the current response.
+    pub fn close_after_response(&self) {
+        // SAFETY: the live connection, on the thread serving it.
+        unsafe { (*self.0.get()).keepalive = raw::ap_conn_keepalive_e_AP_CONN_CLOSE }
+    }
+
+    /// Passes `bb` down the connection's output filters.
+    pub fn pass_output(&self, bb: &super::brigade::BucketBrigade) -> raw::apr_status_t {
+        // SAFETY: the live connection's chain; bb uses its allocator.
+        unsafe { raw::ap_pass_brigade(self.rec().output_filters, bb.as_ptr()) }
+    }
+
+    /// Whether the socket's kernel send queue is empty (false when unknown).
+    pub fn send_queue_empty(&self) -> bool {
+        // SAFETY: the live connection; the descriptor is only queried.
+        unsafe {
+            let sock = raw::ap_get_conn_socket(self.as_ptr());
+            if sock.is_null() {
+                return false;
+            }
+            let mut fd: raw::apr_os_sock_t = -1;
+            if raw::apr_os_sock_get(&mut fd, sock) != 0 || fd < 0 {
+                return false;
+            }
+            let mut queued: libc::c_int = 0;
+            libc::ioctl(fd, libc::TIOCOUTQ, &mut queued) == 0 && queued == 0
+        }
+    }
+
     /// No keep-alive; under the event MPM a lingering close rather than
     /// waiting for another request.
     pub fn close_after_this(&self) {

@@ -59,6 +59,12 @@ impl Filter {
         unsafe { cstr((*frec).name) }
     }
 
+    /// The address of the filter's registration record (its identity), if any.
+    pub fn record(&self) -> Option<usize> {
+        let frec = self.rec().frec;
+        (!frec.is_null()).then_some(frec as usize)
+    }
+
     /// The filter's context pointer.
     pub fn ctx(&self) -> *mut std::ffi::c_void {
         self.rec().ctx

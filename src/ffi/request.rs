@@ -181,6 +181,12 @@ impl Request {
         unsafe { raw::ap_rflush(self.as_ptr()) }
     }
 
+    /// Passes `bb` down the request's output filters.
+    pub fn pass_output(&self, bb: &super::brigade::BucketBrigade) -> raw::apr_status_t {
+        // SAFETY: the live request's chain; bb belongs to its connection.
+        unsafe { raw::ap_pass_brigade(self.rec().output_filters, bb.as_ptr()) }
+    }
+
     /// A `Send` view for work done with the GIL released on this same thread.
     pub fn on_this_thread(&self) -> super::OnThisThread<'_, Request> {
         super::OnThisThread(self)

@@ -162,13 +162,13 @@ impl Table {
         unsafe { get_all(self.as_ptr(), key) }
     }
 
-    /// The (key, value) pairs in order.
+    /// The (key, value) pairs in order (entries with no key are skipped).
     pub fn pairs(&self) -> Vec<(&[u8], &[u8])> {
-        // SAFETY: live for the borrow; entries hold strings of the table's pool.
+        // SAFETY: live for the borrow; entries hold NUL-terminated strings of the table's pool, or NULL.
         unsafe {
             entries(self.as_ptr())
                 .iter()
-                .map(|e| (super::cstr(e.key).unwrap_or_default(), super::cstr(e.val).unwrap_or_default()))
+                .filter_map(|e| Some((super::cstr(e.key)?, super::cstr(e.val).unwrap_or_default())))
                 .collect()
         }
     }

@@ -125,7 +125,7 @@ impl Request {
     /// Sends a flush that was held back (see held_flush); a client found gone
     /// makes the next write raise.
     pub fn carry_out_held_flush(&self, py: Python<'_>) {
-        if let (Ok(r), Ok(mut out)) = (self.r(), self.output.try_lock()) {
+        if let (Ok(r), Ok(mut out)) = (self.life.request(), self.output.try_lock()) {
             out.carry_out_held(py, r);
         }
     }
@@ -297,12 +297,12 @@ impl Request {
             refuse_bad_headers(r)?;
         }
         let failed = |_| PyOSError::new_err("Write failed, client closed connection.");
-        out.write(py, r, &bytes, false).map_err(failed)?;
+        out.write(py, this.life.request()?, &bytes, false).map_err(failed)?;
         if flush != 0 {
             if held_flush::hold(py, slf, r) {
                 out.held = true;
             } else {
-                out.flush(py, r).map_err(failed)?;
+                out.flush(py, this.life.request()?).map_err(failed)?;
             }
         }
         Ok(())
@@ -320,7 +320,7 @@ impl Request {
             out.held = true;
             return Ok(());
         }
-        out.flush(py, r)
+        out.flush(py, this.life.request()?)
             .map_err(|_| PyOSError::new_err("Flush failed, client closed connection."))
     }
 
@@ -827,7 +827,7 @@ impl Request {
         let n = if len < 0 { size - offset } else { len.min(size - offset) };
         // What was written before goes first.
         self.output_in_use()?
-            .push(py, r)
+            .push(py, self.life.request()?)
             .map_err(|_| PyOSError::new_err("Write failed, client closed connection."))?;
         use std::os::fd::AsRawFd;
         let (fd, rp) = (file.as_raw_fd(), SendPtr(r));
