@@ -1,9 +1,11 @@
 //! conn_rec as a typed handle: a client connection, valid as long as its
 //! pool (`'a`), which outlives each request on it.
+use super::brigade::{Brigade, BucketBrigade};
 use super::filter::Filter;
 use super::pool::Pool;
-use super::raw;
 use super::server::Server;
+use super::table::Table;
+use super::{cstr, raw};
 use std::cell::UnsafeCell;
 
 /// One connection (httpd's `conn_rec`). Only `&Connection` exists.
@@ -105,6 +107,105 @@ impl Connection {
                 (*(*c).cs).state = raw::conn_state_e_CONN_STATE_LINGER;
             }
         }
+    }
+
+    pub fn client_ip(&self) -> Option<&[u8]> {
+        // SAFETY: NULL or a string of the connection pool.
+        unsafe { cstr(self.rec().client_ip) }
+    }
+
+    pub fn local_ip(&self) -> Option<&[u8]> {
+        // SAFETY: as for client_ip.
+        unsafe { cstr(self.rec().local_ip) }
+    }
+
+    pub fn local_host(&self) -> Option<&[u8]> {
+        // SAFETY: as for client_ip.
+        unsafe { cstr(self.rec().local_host) }
+    }
+
+    pub fn remote_host(&self) -> Option<&[u8]> {
+        // SAFETY: as for client_ip.
+        unsafe { cstr(self.rec().remote_host) }
+    }
+
+    pub fn remote_logname(&self) -> Option<&[u8]> {
+        // SAFETY: as for client_ip.
+        unsafe { cstr(self.rec().remote_logname) }
+    }
+
+    /// (ip, port) of the client's end of the connection.
+    pub fn client_addr(&self) -> Option<(Option<&[u8]>, u16)> {
+        self.addr(self.rec().client_addr)
+    }
+
+    /// (ip, port) of the server's end of the connection.
+    pub fn local_addr(&self) -> Option<(Option<&[u8]>, u16)> {
+        self.addr(self.rec().local_addr)
+    }
+
+    /// The ip text and port of one of the connection's socket addresses.
+    fn addr(&self, sa: *mut raw::apr_sockaddr_t) -> Option<(Option<&[u8]>, u16)> {
+        if sa.is_null() {
+            return None;
+        }
+        let mut ip: *mut std::ffi::c_char = std::ptr::null_mut();
+        // SAFETY: sa is a live socket address of this connection; the ip text
+        // is allocated in the connection's pool.
+        unsafe {
+            raw::apr_sockaddr_ip_get(&mut ip, sa);
+            Some((cstr(ip), (*sa).port))
+        }
+    }
+
+    pub fn notes(&self) -> &Table {
+        // SAFETY: the connection's notes live in its pool.
+        unsafe { Table::from_raw(self.rec().notes) }.expect("connection without notes")
+    }
+
+    /// The connection's own pair of brigades (input, output) for raw reads
+    /// and writes, made once in its pool and kept in mod_pyrite's slot of
+    /// conn_config: every view of the connection shares them, so a read's
+    /// leftovers wait for the next read.
+    pub fn io_brigades(&self) -> (&BucketBrigade, &BucketBrigade) {
+        // SAFETY: conn_config is the live connection's configuration vector;
+        // mod_pyrite's slot in it is only ever set here, to a [Brigade; 2]
+        // adopted by the connection pool, whose brigades live in that pool.
+        unsafe {
+            let conf = self.rec().conn_config;
+            let mut slot = super::module_config(conf) as *const [Brigade; 2];
+            if slot.is_null() {
+                let pair = [
+                    Brigade::new(self.rec().pool, self.bucket_alloc()),
+                    Brigade::new(self.rec().pool, self.bucket_alloc()),
+                ];
+                let p = super::pool::adopt(self.rec().pool, pair);
+                super::set_module_config(conf, p as *mut std::ffi::c_void);
+                slot = p;
+            }
+            let [i, o] = *slot;
+            (
+                BucketBrigade::from_raw(i.0).expect("connection brigade"),
+                BucketBrigade::from_raw(o.0).expect("connection brigade"),
+            )
+        }
+    }
+
+    /// Reads from the connection's input filters into `bb`.
+    pub fn get_input(
+        &self,
+        bb: &BucketBrigade,
+        mode: raw::ap_input_mode_t,
+        block: raw::apr_read_type_e,
+        readbytes: raw::apr_off_t,
+    ) -> raw::apr_status_t {
+        // SAFETY: the live connection's chain; bb uses its allocator.
+        unsafe { raw::ap_get_brigade(self.rec().input_filters, bb.as_ptr(), mode, block, readbytes) }
+    }
+
+    /// A `Send` view for work done with the GIL released on this same thread.
+    pub fn on_this_thread(&self) -> super::OnThisThread<'_, Connection> {
+        super::OnThisThread::lend(self)
     }
 
     /// Logs a line for the connection (httpd adds the client address).

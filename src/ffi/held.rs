@@ -79,3 +79,29 @@ impl<T> Held<T> {
         self.alive.store(false, Ordering::Release);
     }
 }
+
+/// A record that lives at least as long as some [`Held`] record (a request's
+/// connection, say): borrowed only under that record's checks.
+pub struct Tied<T>(*mut T);
+
+// SAFETY: as for Held: dereferenced only by `get`, after the Held's checks.
+unsafe impl<T> Send for Tied<T> {}
+unsafe impl<T> Sync for Tied<T> {}
+
+impl<T> Tied<T> {
+    /// Ties `ptr` to whichever `Held` it will be borrowed through.
+    ///
+    /// # Safety
+    /// `ptr` is NULL or a record that stays valid while every `Held` it is
+    /// later borrowed through is alive, used only by that Held's thread.
+    pub unsafe fn new(ptr: *mut T) -> Self {
+        Tied(ptr)
+    }
+
+    /// The record, if `held` may be used from here and now.
+    pub fn get<'a, U>(&self, held: &'a Held<U>) -> Result<&'a T, Unusable> {
+        held.check()?;
+        // SAFETY: held is alive and on its thread: `new`'s contract.
+        unsafe { self.0.as_ref() }.ok_or(Unusable::Absent)
+    }
+}

@@ -75,18 +75,33 @@ pub struct SendPtr<T>(pub *mut T);
 unsafe impl<T> Send for SendPtr<T> {}
 unsafe impl<T> Sync for SendPtr<T> {}
 
-/// A handle lent to work that runs with the GIL released (`Python::detach`):
-/// that work runs synchronously on the lending thread, so the `!Send`
-/// handle never really leaves it.
-pub struct OnThisThread<'a, T>(&'a T);
-// SAFETY: only constructed by the handles' `on_this_thread`, for closures
-// run synchronously by `interp::blocking` on the same thread.
+/// A handle lent to work that runs with the GIL released (`Python::detach`).
+/// That work runs synchronously on the lending thread; the handle is
+/// `!Send`, so this wrapper carries it across and refuses (panics) to be
+/// used on any other thread.
+pub struct OnThisThread<'a, T> {
+    handle: &'a T,
+    owner: std::thread::ThreadId,
+}
+// SAFETY: the handle is only reachable through Deref, which checks that the
+// thread using it is the one that lent it.
 unsafe impl<T> Send for OnThisThread<'_, T> {}
+
+impl<'a, T> OnThisThread<'a, T> {
+    /// Lends `handle` to work run on this same thread.
+    pub fn lend(handle: &'a T) -> Self {
+        OnThisThread {
+            handle,
+            owner: std::thread::current().id(),
+        }
+    }
+}
 
 impl<T> std::ops::Deref for OnThisThread<'_, T> {
     type Target = T;
     fn deref(&self) -> &T {
-        self.0
+        assert_eq!(std::thread::current().id(), self.owner, "an httpd handle used on another thread");
+        self.handle
     }
 }
 

@@ -189,6 +189,6 @@ impl Request {
 
     /// A `Send` view for work done with the GIL released on this same thread.
     pub fn on_this_thread(&self) -> super::OnThisThread<'_, Request> {
-        super::OnThisThread(self)
+        super::OnThisThread::lend(self)
     }
 }

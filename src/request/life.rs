@@ -5,7 +5,7 @@
 //! raises instead of reading freed memory. Only the httpd thread serving the
 //! request may use them: that thread releases the GIL inside httpd calls, and
 //! another Python thread touching the record then would race with httpd.
-use crate::ffi::held::{Held, Unusable};
+use crate::ffi::held::{Held, Tied, Unusable};
 use crate::ffi::raw;
 use crate::ffi::request::Request;
 use pyo3::exceptions::PyRuntimeError;
@@ -52,6 +52,12 @@ impl Life {
     #[inline]
     pub fn check(&self) -> PyResult<()> {
         self.0.check().map_err(unusable)
+    }
+
+    /// A record tied to this life (the request's connection), if it may be used now.
+    #[inline]
+    pub fn tied<'a, T>(&'a self, t: &Tied<T>) -> PyResult<&'a T> {
+        t.get(&self.0).map_err(unusable)
     }
 
     /// Marks the request as ended (called from the request pool's cleanup).
