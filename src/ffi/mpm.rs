@@ -24,3 +24,15 @@ pub fn name() -> String {
     // SAFETY: ap_show_mpm returns a static NUL-terminated string.
     unsafe { super::cstr_lossy(raw::ap_show_mpm()) }
 }
+
+/// When httpd last (re)started, in seconds since the epoch (0 when unknown).
+pub fn restart_time() -> f64 {
+    // SAFETY: the scoreboard image is NULL or set up by the MPM, with its global part.
+    unsafe {
+        let sb = raw::ap_scoreboard_image;
+        if sb.is_null() || (*sb).global.is_null() {
+            return 0.0;
+        }
+        (*(*sb).global).restart_time as f64 / 1e6
+    }
+}

@@ -70,8 +70,57 @@ impl Server {
         unsafe { cstr(self.rec().defn_name) }
     }
 
+    /// The ServerName/ServerAlias names without wildcards.
+    pub fn names(&self) -> Vec<&[u8]> {
+        self.strings(self.rec().names)
+    }
+
+    /// The ServerAlias names with wildcards.
+    pub fn wild_names(&self) -> Vec<&[u8]> {
+        self.strings(self.rec().wild_names)
+    }
+
+    fn strings(&self, arr: *mut raw::apr_array_header_t) -> Vec<&[u8]> {
+        if arr.is_null() {
+            return Vec::new();
+        }
+        // SAFETY: an apr array of C strings of the configuration, live with the server.
+        unsafe {
+            let elts = (*arr).elts as *const *const std::ffi::c_char;
+            (0..(*arr).nelts.max(0) as usize).filter_map(|i| cstr(*elts.add(i))).collect()
+        }
+    }
+
     /// Logs a line for this server.
     pub fn log(&self, level: u32, msg: &str) {
         super::log::serror(self.as_ptr(), level, msg)
+    }
+}
+
+/// A server record kept by a Python object (`req.server`,
+/// `apache.main_server`): in a child, the configuration, and with it every
+/// server record, lives as long as the process.
+#[derive(Clone, Copy)]
+pub struct KeptServer(std::ptr::NonNull<Server>);
+
+// SAFETY: server records are read-only after configuration and outlive
+// every object in the child; `get` only lends shared references.
+unsafe impl Send for KeptServer {}
+unsafe impl Sync for KeptServer {}
+
+impl KeptServer {
+    /// Keeps `s` (None for NULL).
+    ///
+    /// # Safety
+    /// `s` is NULL or a server record of the configuration this process runs
+    /// for the rest of its life (a child's, or the parent's current one for
+    /// code that does not outlive the configuration).
+    pub unsafe fn new(s: *mut raw::server_rec) -> Option<Self> {
+        std::ptr::NonNull::new(s as *mut Server).map(KeptServer)
+    }
+
+    pub fn get(&self) -> &Server {
+        // SAFETY: `new`'s contract: valid for the life of the process.
+        unsafe { self.0.as_ref() }
     }
 }

@@ -3,110 +3,113 @@
 use super::convert;
 use super::table::Table;
 use crate::config;
+use crate::ffi::server::{KeptServer, Server as FfiServer};
 use crate::ffi::{log, raw};
 use pyo3::prelude::*;
 use pyo3::types::PyList;
 
 #[pyclass(name = "mp_server", module = "_apache")]
 pub struct Server {
-    s: *mut raw::server_rec,
+    s: Option<KeptServer>,
 }
-
-// SAFETY: server_recs are read-only after configuration and outlive every
-// Python object in the child.
-unsafe impl Send for Server {}
-unsafe impl Sync for Server {}
 
 impl Server {
     pub fn new(s: *mut raw::server_rec) -> Self {
-        Server { s }
+        // SAFETY (compatibility: interp.rs and request.rs hand over the raw
+        // record): they pass a server of the child's configuration, which
+        // lives as long as the child.
+        Server {
+            s: unsafe { KeptServer::new(s) },
+        }
     }
     pub fn ptr(&self) -> *mut raw::server_rec {
+        self.s.map_or(std::ptr::null_mut(), |s| s.get().as_ptr())
+    }
+    fn s(&self) -> PyResult<&FfiServer> {
         self.s
+            .as_ref()
+            .map(KeptServer::get)
+            .ok_or_else(|| pyo3::exceptions::PyRuntimeError::new_err("no server record"))
+    }
+    /// mod_pyrite's configuration at the server's top level.
+    fn dir_config(&self) -> Option<&config::DirConfig> {
+        let s = self.s.as_ref()?.get();
+        // SAFETY: a server of the running configuration (config.rs's accessors
+        // still take the raw record; they move to the handles with config.rs).
+        unsafe { config::server_dir_config(s.as_ptr()) }
     }
 }
 
-fn names<'py>(py: Python<'py>, arr: *mut raw::apr_array_header_t) -> PyResult<Bound<'py, PyList>> {
-    let list = PyList::empty(py);
-    if arr.is_null() {
-        return Ok(list);
-    }
-    // SAFETY: an apr array of C strings from the configuration.
-    unsafe {
-        let elts = (*arr).elts as *const *const std::ffi::c_char;
-        for i in 0..(*arr).nelts.max(0) as usize {
-            list.append(convert::opt_text(py, *elts.add(i)))?;
-        }
-    }
-    Ok(list)
+fn names<'py>(py: Python<'py>, names: Vec<&[u8]>) -> PyResult<Bound<'py, PyList>> {
+    PyList::new(py, names.into_iter().map(|n| convert::text(py, n)))
 }
 
 #[pymethods]
 impl Server {
     #[getter]
-    fn server_hostname<'py>(&self, py: Python<'py>) -> Bound<'py, PyAny> {
-        unsafe { convert::opt_text(py, (*self.s).server_hostname) }
+    fn server_hostname<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        Ok(convert::opt_bytes_text(py, self.s()?.hostname()))
     }
     #[getter]
-    fn server_admin<'py>(&self, py: Python<'py>) -> Bound<'py, PyAny> {
-        unsafe { convert::opt_text(py, (*self.s).server_admin) }
+    fn server_admin<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        Ok(convert::opt_bytes_text(py, self.s()?.admin()))
     }
     #[getter]
-    fn defn_name<'py>(&self, py: Python<'py>) -> Bound<'py, PyAny> {
-        unsafe { convert::opt_text(py, (*self.s).defn_name) }
+    fn defn_name<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        Ok(convert::opt_bytes_text(py, self.s()?.defn_name()))
     }
     #[getter]
-    fn defn_line_number(&self) -> u32 {
-        unsafe { (*self.s).defn_line_number }
+    fn defn_line_number(&self) -> PyResult<u32> {
+        Ok(self.s()?.rec().defn_line_number)
     }
     #[getter]
-    fn error_fname<'py>(&self, py: Python<'py>) -> Bound<'py, PyAny> {
-        unsafe { convert::opt_text(py, (*self.s).error_fname) }
+    fn error_fname<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        Ok(convert::opt_bytes_text(py, self.s()?.error_fname()))
     }
     #[getter]
-    fn port(&self) -> u16 {
-        unsafe { (*self.s).port }
+    fn port(&self) -> PyResult<u16> {
+        Ok(self.s()?.rec().port)
     }
     #[getter]
-    fn is_virtual(&self) -> i32 {
-        unsafe { (*self.s).is_virtual as i32 }
+    fn is_virtual(&self) -> PyResult<i32> {
+        Ok(self.s()?.rec().is_virtual as i32)
     }
     #[getter]
     fn names<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
-        names(py, unsafe { (*self.s).names })
+        names(py, self.s()?.names())
     }
     #[getter]
     fn wild_names<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
-        names(py, unsafe { (*self.s).wild_names })
+        names(py, self.s()?.wild_names())
     }
     /// httpd's Timeout, in seconds.
     #[getter]
-    fn timeout(&self) -> f64 {
-        unsafe { (*self.s).timeout as f64 / 1e6 }
+    fn timeout(&self) -> PyResult<f64> {
+        Ok(self.s()?.rec().timeout as f64 / 1e6)
     }
     #[getter]
-    fn keep_alive_timeout(&self) -> f64 {
-        unsafe { (*self.s).keep_alive_timeout as f64 / 1e6 }
+    fn keep_alive_timeout(&self) -> PyResult<f64> {
+        Ok(self.s()?.rec().keep_alive_timeout as f64 / 1e6)
     }
     #[getter]
-    fn keep_alive_max(&self) -> i32 {
-        unsafe { (*self.s).keep_alive_max }
+    fn keep_alive_max(&self) -> PyResult<i32> {
+        Ok(self.s()?.rec().keep_alive_max)
     }
     #[getter]
-    fn keep_alive(&self) -> i32 {
-        unsafe { (*self.s).keep_alive }
+    fn keep_alive(&self) -> PyResult<i32> {
+        Ok(self.s()?.rec().keep_alive)
     }
     #[getter]
-    fn limit_req_line(&self) -> i32 {
-        unsafe { (*self.s).limit_req_line }
+    fn limit_req_line(&self) -> PyResult<i32> {
+        Ok(self.s()?.rec().limit_req_line)
     }
     #[getter]
-    fn limit_req_fieldsize(&self) -> i32 {
-        unsafe { (*self.s).limit_req_fieldsize }
+    fn limit_req_fieldsize(&self) -> PyResult<i32> {
+        Ok(self.s()?.rec().limit_req_fieldsize)
     }
     #[getter]
-    fn limit_req_fields(&self) -> i32 {
-        unsafe { (*self.s).limit_req_fields }
+    fn limit_req_fields(&self) -> PyResult<i32> {
+        Ok(self.s()?.rec().limit_req_fields)
     }
     /// The configuration generation (it grows with each graceful restart).
     #[getter]
@@ -117,34 +120,23 @@ impl Server {
     /// When httpd last (re)started, in seconds since the epoch.
     #[getter]
     fn restart_time(&self) -> f64 {
-        // SAFETY: the scoreboard exists in every child; global is set up by the MPM.
-        unsafe {
-            let sb = raw::ap_scoreboard_image;
-            if sb.is_null() || (*sb).global.is_null() {
-                return 0.0;
-            }
-            (*(*sb).global).restart_time as f64 / 1e6
-        }
+        crate::ffi::mpm::restart_time()
     }
 
     #[getter]
-    fn loglevel(&self) -> i32 {
-        unsafe { (*self.s).log.level }
+    fn loglevel(&self) -> PyResult<i32> {
+        Ok(self.s()?.rec().log.level)
     }
 
     /// The server-level PythonOption values, as a table.
     fn get_options(&self) -> PyResult<Table> {
-        let opts = unsafe { config::server_dir_config(self.s) }
-            .map(|c| c.options())
-            .unwrap_or_default();
+        let opts = self.dir_config().map(|c| c.options()).unwrap_or_default();
         Table::from_pairs(opts)
     }
 
     /// The server-level Python* directives, as a table.
     fn get_config(&self) -> PyResult<Table> {
-        let pairs = unsafe { config::server_dir_config(self.s) }
-            .map(super::request::config_pairs)
-            .unwrap_or_default();
+        let pairs = self.dir_config().map(super::request::config_pairs).unwrap_or_default();
         Table::from_pairs(pairs)
     }
 
@@ -157,7 +149,7 @@ impl Server {
 
     #[pyo3(signature = (message, level=log::APLOG_ERR as i32))]
     fn log_error(&self, message: &Bound<'_, PyAny>, level: i32) -> PyResult<()> {
-        log::serror(self.s, (level & 0xf) as u32, &message.str()?.to_cow()?);
+        self.s()?.log((level & 0xf) as u32, &message.str()?.to_cow()?);
         Ok(())
     }
 }
