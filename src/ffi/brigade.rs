@@ -197,6 +197,11 @@ impl BucketBrigade {
         self.0.get()
     }
 
+    /// A `Send` view for work done with the GIL released on this same thread.
+    pub fn on_this_thread(&self) -> super::OnThisThread<'_, BucketBrigade> {
+        super::OnThisThread::lend(self)
+    }
+
     /// The unowned pointer form, for state kept between filter calls.
     #[inline]
     pub fn ptr(&self) -> Brigade {
