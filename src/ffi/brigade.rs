@@ -251,6 +251,21 @@ impl BucketBrigade {
         unsafe { self.ptr().append(data) }
     }
 
+    /// Appends a copy of `data` the way apr_brigade_write does without a
+    /// flush function (into heap buckets, joining the last one when it can).
+    pub fn write(&self, data: &[u8]) {
+        // SAFETY: as for front; data is readable for its length.
+        unsafe {
+            raw::apr_brigade_write(
+                self.as_ptr(),
+                None,
+                std::ptr::null_mut(),
+                data.as_ptr() as *const std::ffi::c_char,
+                data.len(),
+            )
+        };
+    }
+
     pub fn append_eos(&self) {
         // SAFETY: as for front.
         unsafe { self.ptr().append_eos() }

@@ -74,6 +74,11 @@ impl<T> Held<T> {
         Ok(self.ptr)
     }
 
+    /// Whether `end` was called.
+    pub fn ended(&self) -> bool {
+        !self.alive.load(Ordering::Acquire)
+    }
+
     /// The record's life has ended: every later `get` fails.
     pub fn end(&self) {
         self.alive.store(false, Ordering::Release);

@@ -7,6 +7,7 @@ pub mod brigade;
 pub mod connection;
 pub mod filter;
 pub mod held;
+pub mod include;
 pub mod log;
 pub mod mpm;
 pub mod pool;
