@@ -181,7 +181,7 @@ impl BucketBrigade {
     }
 
     /// A new empty brigade in the connection's pool, with its allocator.
-    pub fn new<'a>(c: &'a super::connection::Connection) -> &'a BucketBrigade {
+    pub fn new(c: &super::connection::Connection) -> &BucketBrigade {
         // SAFETY: pool and allocator belong to the same live connection; the brigade lives in its pool.
         unsafe { Self::from_raw(Brigade::new(c.pool().as_ptr(), c.bucket_alloc()).0) }.expect("apr_brigade_create returned NULL")
     }

@@ -23,6 +23,9 @@ pub struct Connection {
 impl Connection {
     /// A view of `c` that lives as long as `life` (a request's, or a
     /// connection handler's call).
+    // A compatibility constructor: its callers (request.rs, conn_handler.rs) still hold the raw
+    // record; it takes a handle once they are converted.
+    #[allow(clippy::not_unsafe_ptr_arg_deref)]
     pub fn new(life: Arc<Life>, c: *mut raw::conn_rec) -> Self {
         // SAFETY (compatibility: request.rs and conn_handler hand over the raw
         // record): c is the connection of life's request, or the connection

@@ -136,7 +136,7 @@ impl Filter {
                 Front::Data => {
                     held.take_data(max - out.len(), line, &mut out)
                         .map_err(|rv| PyOSError::new_err(format!("reading a bucket failed ({})", crate::ffi::apr_error(rv))))?;
-                    if out.len() >= max || (line && out.ends_with(b"\n")) || !line {
+                    if out.len() >= max || !line || out.ends_with(b"\n") {
                         break;
                     }
                     continue;

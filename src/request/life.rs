@@ -23,6 +23,9 @@ fn unusable(e: Unusable) -> PyErr {
 
 impl Life {
     /// A life for `r`, owned by the calling thread.
+    // A compatibility constructor: its callers (state.rs, request.rs, wsgi) still hold the raw
+    // record; it takes a handle once they are converted.
+    #[allow(clippy::not_unsafe_ptr_arg_deref)]
     pub fn new(r: *mut raw::request_rec) -> Self {
         // SAFETY (compatibility: callers in state.rs, request.rs and wsgi/
         // still hold the raw record): every caller passes the request of the
