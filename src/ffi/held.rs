@@ -110,3 +110,51 @@ impl<T> Tied<T> {
         unsafe { self.0.as_ref() }.ok_or(Unusable::Absent)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn held_record_is_refused_after_its_life_ends() {
+        let mut v = 7;
+        // SAFETY: v outlives the Held and is used on this thread only.
+        let h = unsafe { Held::new(&mut v as *mut i32) };
+        assert_eq!(h.get().copied(), Ok(7));
+        h.end();
+        assert!(h.ended());
+        assert_eq!(h.get().err(), Some(Unusable::Ended));
+    }
+
+    #[test]
+    fn held_record_is_refused_on_another_thread() {
+        let mut v = 7;
+        // SAFETY: as above; the other thread only asks, and is refused.
+        let h = unsafe { Held::new(&mut v as *mut i32) };
+        let other = std::thread::scope(|s| s.spawn(|| h.get().err()).join().unwrap());
+        assert_eq!(other, Some(Unusable::OtherThread));
+        assert_eq!(h.get().copied(), Ok(7));
+    }
+
+    #[test]
+    fn absent_record_and_tied_record_follow_the_held_checks() {
+        // SAFETY: NULL is allowed.
+        let none: Held<i32> = unsafe { Held::new(std::ptr::null_mut()) };
+        assert_eq!(none.get().err(), Some(Unusable::Absent));
+        let mut c = 3u8;
+        // SAFETY: c outlives `none`, on this thread.
+        let tied = unsafe { Tied::new(&mut c as *mut u8) };
+        assert_eq!(tied.get(&none).copied(), Ok(3));
+        none.end();
+        assert_eq!(tied.get(&none).err(), Some(Unusable::Ended));
+    }
+
+    #[test]
+    fn a_lent_handle_refuses_to_work_on_another_thread() {
+        let v = 5;
+        let lent = crate::ffi::OnThisThread::lend(&v);
+        assert_eq!(*lent, 5);
+        let refused = std::thread::scope(|s| s.spawn(move || *lent).join().is_err());
+        assert!(refused);
+    }
+}
