@@ -44,11 +44,17 @@ demo-stop:
 bench: deps build
 	PYRITE_SO=$(CURDIR)/$(SO) benches/bench.sh c_handler static handler wsgi mod_wsgi mod_python
 
-# Installs into Debian's httpd layout (then: a2enmod pyrite).
+# Installs into Debian's httpd layout (then: a2enmod pyrite), and mod_python's
+# command-line tool as $(PREFIX)/bin/mod_python with the pure-Python package it
+# reads (httpdconf) in $(PREFIX)/share/mod_pyrite/python.
+PREFIX ?= /usr/local
 install: build
 	install -m 644 $(SO) $$(apxs -q LIBEXECDIR)/mod_pyrite.so
 	install -m 644 apache-conf/pyrite.load /etc/apache2/mods-available/pyrite.load
 	install -m 644 apache-conf/pyrite.conf /etc/apache2/mods-available/pyrite.conf
+	install -d $(PREFIX)/bin $(PREFIX)/share/mod_pyrite/python/mod_python
+	install -m 644 python/mod_python/*.py $(PREFIX)/share/mod_pyrite/python/mod_python/
+	install -m 755 scripts/mod_python $(PREFIX)/bin/mod_python
 
 clean:
 	$(CARGO) clean

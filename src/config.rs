@@ -107,16 +107,26 @@ pub struct HandlerDecl {
     pub module: String,
     /// Dotted object path; None means the phase's default name.
     pub object: Option<String>,
-    /// `| .ext ...`: the handler applies only to files with these extensions.
-    pub exts: Vec<String>,
-    /// The <Directory> (or .htaccess directory) it was declared in, which
-    /// mod_python prepends to sys.path when no PythonPath is set.
+    /// `| .ext`: this entry belongs to the phase's list for files with this
+    /// extension, which replaces the plain list for them (mod_python's rule).
+    pub ext: Option<String>,
+    /// The <Directory> (or .htaccess directory) it was declared in, canonical
+    /// and ending in '/', which mod_python prepends to sys.path when no
+    /// PythonPath is set. A wildcard section's pattern until resolved.
     pub directory: Option<String>,
-    /// The <Location> path it was declared in (mod_python.wsgi's default base URI).
+    /// `directory` is a wildcard pattern, resolved against each request's file.
+    pub dir_wildcard: bool,
+    /// A `<Directory ~ re>`/`<DirectoryMatch>` expression, resolved the same way.
+    pub dir_regex: Option<Arc<ffi::regex::Regex>>,
+    /// The <Location> path (or <LocationMatch> pattern) it was declared in.
     pub location: Option<Arc<str>>,
+    /// `location` is a pattern, not a URL prefix.
+    pub location_pattern: bool,
     pub origin: Origin,
     /// From PythonHandlerModule: a module without this phase's function is skipped.
     pub silent: bool,
+    /// The handler whose req.add_handler call added this one (None for configured ones).
+    pub parent: Option<Arc<HandlerDecl>>,
     /// This child's resolved module and object (empty in the parent).
     pub cache: HandlerCache,
 }
@@ -132,6 +142,43 @@ impl HandlerDecl {
             None => self.module.clone(),
         }
     }
+    /// The directory the handler belongs to for a request whose file is
+    /// `filename`: a wildcard section's pattern becomes the directory of the
+    /// file that matched it (mod_python's rule).
+    pub fn directory_for(&self, filename: Option<&[u8]>) -> Option<std::borrow::Cow<'_, str>> {
+        if let Some(re) = &self.dir_regex {
+            return matching_prefix(filename?, |p| re.is_match(p)).map(std::borrow::Cow::Owned);
+        }
+        let dir = self.directory.as_deref()?;
+        if !self.dir_wildcard {
+            return Some(std::borrow::Cow::Borrowed(dir));
+        }
+        let pattern = dir.trim_end_matches('/').as_bytes();
+        let matched = filename.and_then(|f| matching_prefix(f, |p| ffi::fnmatch_path(pattern, p)));
+        Some(matched.map_or(std::borrow::Cow::Borrowed(dir), std::borrow::Cow::Owned))
+    }
+    /// What req.hlist.directory reports: the <Location> for a handler
+    /// declared in one, else its directory.
+    pub fn hlist_directory(&self, filename: Option<&[u8]>) -> Option<std::borrow::Cow<'_, str>> {
+        match &self.location {
+            Some(l) => Some(std::borrow::Cow::Borrowed(l)),
+            None => self.directory_for(filename),
+        }
+    }
+}
+
+/// The shortest run of leading directories of `filename` that `matches`
+/// accepts, with or without its trailing '/'; returned ending in '/'.
+fn matching_prefix(filename: &[u8], matches: impl Fn(&[u8]) -> bool) -> Option<String> {
+    let mut end = 0;
+    while let Some(i) = filename[end..].iter().position(|&b| b == b'/') {
+        end += i + 1;
+        let prefix = &filename[..end];
+        if matches(prefix) || (prefix.len() > 1 && matches(&prefix[..prefix.len() - 1])) {
+            return Some(String::from_utf8_lossy(prefix).into_owned());
+        }
+    }
+    None
 }
 
 /// Every handler declared in the server configuration (not .htaccess), with
@@ -162,6 +209,7 @@ static DECLARED: std::sync::Mutex<Vec<Declared>> = std::sync::Mutex::new(Vec::ne
 pub fn config_read_starts() {
     DECLARED.locked().clear();
     crate::wsgi::directives::clear_notes();
+    crate::python_flags::config_read_starts();
     INTERPRETERS_NAMED.store(false, std::sync::atomic::Ordering::Relaxed);
     READING_CONFIG.store(true, std::sync::atomic::Ordering::Relaxed);
 }
@@ -210,6 +258,10 @@ pub struct DirConfig {
     pub filters: Option<Arc<Vec<Arc<crate::filters::FilterDecl>>>>,
     /// PyriteStatus: `SetHandler pyrite-status` serves the metrics here (default Off).
     pub status_page: Option<bool>,
+    /// The section's Require lines, noted with its Python directives (req.requires()).
+    pub requires: Option<Arc<Vec<pyrite_text::require_lines::RequireLine>>>,
+    /// PythonEnablePdb: handlers here run under pdb.runcall (default Off).
+    pub enable_pdb: Option<bool>,
 }
 
 impl DirConfig {
@@ -238,8 +290,8 @@ impl DirConfig {
     fn merge(base: &DirConfig, new: &DirConfig) -> DirConfig {
         let mut m = base.clone();
         for (i, h) in new.handlers.iter().enumerate() {
-            if h.is_some() {
-                m.handlers[i] = h.clone();
+            if let Some(n) = h {
+                m.handlers[i] = Some(merge_handler_lists(base.handlers[i].as_ref(), n));
             }
         }
         if new.python_path.is_some() {
@@ -262,6 +314,11 @@ impl DirConfig {
             (None, n) => n.clone(),
         };
         m.status_page = new.status_page.or(base.status_page);
+        // A section with Require lines of its own replaces the enclosing ones.
+        if new.requires.as_ref().is_some_and(|r| !r.is_empty()) {
+            m.requires = new.requires.clone();
+        }
+        m.enable_pdb = new.enable_pdb.or(base.enable_pdb);
         m
     }
 }
@@ -292,6 +349,18 @@ pub struct ServerConfig {
     pub bytecode_cache: Option<crate::bytecode::Setting>,
     /// PythonConnectionHandler: takes over the server's connections from HTTP.
     pub connection_handler: Option<Arc<crate::conn_handler::ConnHandlerDecl>>,
+}
+
+/// A section's handlers of one phase over the enclosing ones: each list (the
+/// plain one and each `| .ext` one) is replaced by the section's own when it
+/// has one, and kept otherwise (mod_python keys its lists by phase and extension).
+fn merge_handler_lists(base: Option<&Arc<Vec<Arc<HandlerDecl>>>>, new: &Arc<Vec<Arc<HandlerDecl>>>) -> Arc<Vec<Arc<HandlerDecl>>> {
+    let Some(base) = base else { return new.clone() };
+    let replaced = |d: &Arc<HandlerDecl>| new.iter().any(|n| n.ext == d.ext);
+    if base.iter().all(replaced) {
+        return new.clone();
+    }
+    Arc::new(base.iter().filter(|d| !replaced(d)).chain(new.iter()).cloned().collect())
 }
 
 // ---- httpd callbacks: create and merge -------------------------------------
@@ -385,39 +454,95 @@ pub(crate) unsafe fn origin(cmd: *const raw::cmd_parms) -> Origin {
     }
 }
 
-/// The directory handlers declared here belong to: a <Directory> section or an
-/// .htaccess file (never a <Location>, whose path is a URL).
-pub(crate) unsafe fn declaring_directory(cmd: *const raw::cmd_parms) -> Option<String> {
+/// Where a handler or filter directive was written, as mod_python records it
+/// (an enclosing <Files> is looked through).
+#[derive(Default)]
+pub(crate) struct DeclaredIn {
+    pub directory: Option<String>,
+    pub dir_wildcard: bool,
+    pub dir_regex: Option<Arc<ffi::regex::Regex>>,
+    pub location: Option<Arc<str>>,
+    pub location_pattern: bool,
+}
+
+/// The nearest enclosing <Directory>/<Location> (or their ...Match forms), or
+/// the .htaccess file's directory; nothing at server or virtual host level.
+pub(crate) unsafe fn declared_in(cmd: *const raw::cmd_parms) -> DeclaredIn {
+    use pyrite_text::dirpath::{canonical_dir, section_path, SectionPath};
     unsafe {
-        let path = ffi::cstr((*cmd).path)?;
         let d = (*cmd).directive;
-        let parent = if d.is_null() { std::ptr::null_mut() } else { (*d).parent };
-        let is_dir = if parent.is_null() {
-            true // .htaccess: cmd->path is its directory
-        } else {
-            let name = ffi::cstr((*parent).directive).unwrap_or_default().to_ascii_lowercase();
-            name.starts_with(b"<directory")
-        };
-        if !is_dir || path.is_empty() || path[0] != b'/' {
-            return None;
+        if d.is_null() {
+            return DeclaredIn::default();
         }
-        Some(String::from_utf8_lossy(path).into_owned())
+        let mut p = (*d).parent;
+        while !p.is_null() {
+            let name = ffi::cstr((*p).directive).unwrap_or_default().to_ascii_lowercase();
+            let args = String::from_utf8_lossy(ffi::cstr((*p).args).unwrap_or_default()).into_owned();
+            let (is_location, is_match) = match name.as_slice() {
+                b"<location" => (true, false),
+                b"<locationmatch" => (true, true),
+                b"<directory" => (false, false),
+                b"<directorymatch" => (false, true),
+                _ => {
+                    p = (*p).parent;
+                    continue;
+                }
+            };
+            let Some(path) = section_path(&args, is_match) else {
+                return DeclaredIn::default();
+            };
+            return match (is_location, path) {
+                (true, SectionPath::Plain(l)) => DeclaredIn {
+                    location: Some(Arc::from(l.as_str())),
+                    ..Default::default()
+                },
+                (true, SectionPath::Wildcard(l) | SectionPath::Regex(l)) => DeclaredIn {
+                    location: Some(Arc::from(l.as_str())),
+                    location_pattern: true,
+                    ..Default::default()
+                },
+                (false, SectionPath::Plain(dir)) => DeclaredIn {
+                    directory: Some(canonical_dir(&dir, &cwd())),
+                    ..Default::default()
+                },
+                (false, SectionPath::Wildcard(dir)) => DeclaredIn {
+                    directory: Some(dir),
+                    dir_wildcard: true,
+                    ..Default::default()
+                },
+                // Matched against each request's file, as mod_python does.
+                (false, SectionPath::Regex(re)) => DeclaredIn {
+                    dir_regex: ffi::regex::Regex::new(&re).map(Arc::new),
+                    ..Default::default()
+                },
+            };
+        }
+        if (*cmd).config_file.is_null() || READING_CONFIG.load(std::sync::atomic::Ordering::Relaxed) {
+            return DeclaredIn::default();
+        }
+        // An .htaccess file: the directory it is in.
+        let file = ffi::cstr((*d).filename).unwrap_or_default();
+        let directory = pyrite_text::dirpath::containing_dir(file, false).map(|f| String::from_utf8_lossy(&f).into_owned());
+        DeclaredIn {
+            directory,
+            ..Default::default()
+        }
     }
 }
 
-/// The URL path of the <Location> section a directive sits in.
-unsafe fn declaring_location(cmd: *const raw::cmd_parms) -> Option<Arc<str>> {
-    unsafe {
-        let d = (*cmd).directive;
-        let parent = if d.is_null() { return None } else { (*d).parent };
-        if parent.is_null() {
-            return None;
-        }
-        let name = ffi::cstr((*parent).directive).unwrap_or_default().to_ascii_lowercase();
-        if name != b"<location" {
-            return None;
-        }
-        ffi::cstr((*cmd).path).map(|p| Arc::from(String::from_utf8_lossy(p).as_ref()))
+fn cwd() -> String {
+    std::env::current_dir()
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_else(|_| "/".into())
+}
+
+/// The directory a filter declared here belongs to (see declared_in).
+pub(crate) unsafe fn declaring_directory(cmd: *const raw::cmd_parms) -> Option<String> {
+    let d = unsafe { declared_in(cmd) };
+    if d.dir_wildcard {
+        None
+    } else {
+        d.directory
     }
 }
 
@@ -427,6 +552,19 @@ pub(crate) unsafe fn text<'a>(p: *const c_char) -> &'a str {
 
 pub(crate) unsafe fn dir_conf<'a>(mconfig: *mut c_void) -> &'a mut DirConfig {
     unsafe { &mut *(mconfig as *mut DirConfig) }
+}
+
+/// A section's configuration for a Python directive written in it, with the
+/// section's Require lines noted on first use.
+unsafe fn section_conf<'a>(cmd: *mut raw::cmd_parms, mconfig: *mut c_void) -> &'a mut DirConfig {
+    unsafe {
+        let conf = dir_conf(mconfig);
+        if conf.requires.is_none() && !(*cmd).path.is_null() {
+            let reading = READING_CONFIG.load(std::sync::atomic::Ordering::Relaxed);
+            conf.requires = Some(crate::requires::of_section(cmd, reading));
+        }
+        conf
+    }
 }
 
 /// PythonHandler (and later the other phase directives): cmd->info holds the phase.
@@ -446,33 +584,44 @@ unsafe extern "C" fn set_handler(cmd: *mut raw::cmd_parms, mconfig: *mut c_void,
         if silent && (handlers.len() != 1 || handlers[0].1.is_some()) {
             return err(cmd, dname, "names one module (its functions are looked up by phase)");
         }
-        let conf = dir_conf(mconfig);
-        let directory = declaring_directory(cmd);
-        let location = declaring_location(cmd);
+        let conf = section_conf(cmd, mconfig);
+        let within = declared_in(cmd);
         let org = origin(cmd);
         let reading_config = READING_CONFIG.load(std::sync::atomic::Ordering::Relaxed);
+        // "| .ext1 .ext2": one entry per extension, in that extension's list.
+        let ext_keys: Vec<Option<String>> = if exts.is_empty() {
+            vec![None]
+        } else {
+            exts.iter().cloned().map(Some).collect()
+        };
         for phase in phases {
             let mut list: Vec<Arc<HandlerDecl>> = conf.handlers[phase as usize].as_deref().cloned().unwrap_or_default();
-            for (module, object) in handlers.iter().cloned() {
-                let decl = Arc::new(HandlerDecl {
-                    phase,
-                    module,
-                    object,
-                    exts: exts.clone(),
-                    directory: directory.clone(),
-                    location: location.clone(),
-                    origin: org.clone(),
-                    silent,
-                    cache: HandlerCache::default(),
-                });
-                if reading_config {
-                    DECLARED.locked().push(Declared {
-                        decl: decl.clone(),
-                        section: mconfig as usize,
-                        server: (*cmd).server as usize,
+            for ext in &ext_keys {
+                for (module, object) in handlers.iter().cloned() {
+                    let decl = Arc::new(HandlerDecl {
+                        phase,
+                        module,
+                        object,
+                        ext: ext.clone(),
+                        directory: within.directory.clone(),
+                        dir_wildcard: within.dir_wildcard,
+                        dir_regex: within.dir_regex.clone(),
+                        location: within.location.clone(),
+                        location_pattern: within.location_pattern,
+                        origin: org.clone(),
+                        silent,
+                        parent: None,
+                        cache: HandlerCache::default(),
                     });
+                    if reading_config {
+                        DECLARED.locked().push(Declared {
+                            decl: decl.clone(),
+                            section: mconfig as usize,
+                            server: (*cmd).server as usize,
+                        });
+                    }
+                    list.push(decl);
                 }
-                list.push(decl);
             }
             conf.handlers[phase as usize] = Some(Arc::new(list));
         }
@@ -486,7 +635,7 @@ unsafe extern "C" fn set_python_path(cmd: *mut raw::cmd_parms, mconfig: *mut c_v
         if let Err(e) = check_python_expr(expr) {
             return err(cmd, "PythonPath", &e);
         }
-        dir_conf(mconfig).python_path = Some(Arc::new(PathSetting {
+        section_conf(cmd, mconfig).python_path = Some(Arc::new(PathSetting {
             expr: expr.to_string(),
             origin: origin(cmd),
         }));
@@ -506,7 +655,7 @@ unsafe extern "C" fn set_option(cmd: *mut raw::cmd_parms, mconfig: *mut c_void, 
         } else {
             Some(text(val).to_string())
         };
-        let conf = dir_conf(mconfig);
+        let conf = section_conf(cmd, mconfig);
         let mut opts: Vec<_> = conf.options.as_deref().cloned().unwrap_or_default();
         opts.push((k.to_string(), v));
         conf.options = Some(Arc::new(opts));
@@ -521,9 +670,9 @@ unsafe extern "C" fn set_status_page(_cmd: *mut raw::cmd_parms, mconfig: *mut c_
     })
 }
 
-unsafe extern "C" fn set_debug(_cmd: *mut raw::cmd_parms, mconfig: *mut c_void, on: c_int) -> *const c_char {
+unsafe extern "C" fn set_debug(cmd: *mut raw::cmd_parms, mconfig: *mut c_void, on: c_int) -> *const c_char {
     crate::guard::or(std::ptr::null(), || unsafe {
-        dir_conf(mconfig).debug = Some(on != 0);
+        section_conf(cmd, mconfig).debug = Some(on != 0);
         std::ptr::null()
     })
 }
@@ -553,9 +702,9 @@ unsafe extern "C" fn set_interp_per(cmd: *mut raw::cmd_parms, mconfig: *mut c_vo
     })
 }
 
-unsafe extern "C" fn set_autoreload(_cmd: *mut raw::cmd_parms, mconfig: *mut c_void, on: c_int) -> *const c_char {
+unsafe extern "C" fn set_autoreload(cmd: *mut raw::cmd_parms, mconfig: *mut c_void, on: c_int) -> *const c_char {
     crate::guard::or(std::ptr::null(), || unsafe {
-        dir_conf(mconfig).autoreload = Some(on != 0);
+        section_conf(cmd, mconfig).autoreload = Some(on != 0);
         std::ptr::null()
     })
 }
@@ -673,7 +822,7 @@ unsafe extern "C" fn set_switch_interval(cmd: *mut raw::cmd_parms, _m: *mut c_vo
 
 /// httpd's command table; it holds only pointers to statics.
 #[repr(transparent)]
-pub struct CommandTable(pub [raw::command_rec; 74]);
+pub struct CommandTable(pub [raw::command_rec; 76]);
 // SAFETY: read-only after construction; the pointers are to 'static data.
 unsafe impl Sync for CommandTable {}
 
@@ -903,6 +1052,8 @@ pub static COMMANDS: CommandTable = CommandTable([
     crate::filters::COMMANDS[0],
     crate::filters::COMMANDS[1],
     crate::conn_handler::COMMAND,
+    crate::python_flags::COMMANDS[0],
+    crate::python_flags::COMMANDS[1],
     crate::wsgi::config::COMMANDS[0],
     crate::wsgi::config::COMMANDS[1],
     crate::wsgi::config::COMMANDS[2],

@@ -127,7 +127,9 @@ pub fn preload(py: Python<'_>, s: *mut raw::server_rec) -> usize {
             python_path: path,
             ..Default::default()
         };
-        let res = interp::apply_python_path(py, &conf, decl.directory.as_deref()).and_then(|_| load_module(py, &decl.module, true));
+        // A wildcard section's directory is known per request only.
+        let dir = if decl.dir_wildcard { None } else { decl.directory.as_deref() };
+        let res = interp::apply_python_path(py, &conf, dir).and_then(|_| load_module(py, &decl.module, true));
         match res {
             Ok((module, generation)) => {
                 loaded.insert(decl.module.clone());
@@ -168,9 +170,16 @@ enum Failure {
     Call(PyErr),
 }
 
-/// Finds the callable for `decl`, using the cache while the module is unchanged.
-fn resolve<'py>(py: Python<'py>, decl: &HandlerDecl, conf: &DirConfig, req: &Bound<'py, Request>) -> Result<Bound<'py, PyAny>, Failure> {
-    interp::apply_python_path(py, conf, decl.directory.as_deref()).map_err(Failure::Import)?;
+/// Finds the callable for `decl`, using the cache while the module is
+/// unchanged; `directory` is the handler's directory for this request.
+fn resolve<'py>(
+    py: Python<'py>,
+    decl: &HandlerDecl,
+    directory: Option<&str>,
+    conf: &DirConfig,
+    req: &Bound<'py, Request>,
+) -> Result<Bound<'py, PyAny>, Failure> {
+    interp::apply_python_path(py, conf, directory).map_err(Failure::Import)?;
     let (module, generation) = load_module(py, &decl.module, conf.autoreload()).map_err(Failure::Import)?;
     {
         let cache = decl.cache.0.locked();
@@ -232,13 +241,36 @@ pub(crate) fn load_object<'py>(
 }
 
 /// A handler's outcome as an int status, or the error it raised.
-fn call<'py>(py: Python<'py>, decl: &HandlerDecl, conf: &DirConfig, req: &Bound<'py, Request>) -> Result<Bound<'py, PyAny>, Failure> {
-    let obj = resolve(py, decl, conf, req)?;
-    match obj.call1((req,)) {
+fn call<'py>(
+    py: Python<'py>,
+    decl: &HandlerDecl,
+    directory: Option<&str>,
+    conf: &DirConfig,
+    req: &Bound<'py, Request>,
+) -> Result<Bound<'py, PyAny>, Failure> {
+    let obj = resolve(py, decl, directory, conf, req)?;
+    let outcome = if conf.enable_pdb.unwrap_or(false) {
+        // PythonEnablePdb On: mod_python's way of stepping through a handler.
+        // The debugger talks to the process's own stdin and stdout (the
+        // terminal of `apache2 -X`), not to sys.stdout, which is the error log.
+        run_under_pdb(py, &obj, req)
+    } else {
+        obj.call1((req,))
+    };
+    match outcome {
         Ok(v) => Ok(v),
         Err(e) if e.is_instance_of::<SERVER_RETURN>(py) => Ok(server_return_value(py, req, &e)),
         Err(e) => Err(Failure::Call(e)),
     }
+}
+
+fn run_under_pdb<'py>(py: Python<'py>, obj: &Bound<'py, PyAny>, req: &Bound<'py, Request>) -> PyResult<Bound<'py, PyAny>> {
+    let sys = py.import("sys")?;
+    let kw = pyo3::types::PyDict::new(py);
+    kw.set_item("stdin", sys.getattr("__stdin__")?)?;
+    kw.set_item("stdout", sys.getattr("__stdout__")?)?;
+    let debugger = py.import("pdb")?.getattr("Pdb")?.call((), Some(&kw))?;
+    debugger.call_method1("runcall", (obj, req))
 }
 
 /// mod_python's SERVER_RETURN forms: (code), (code, status) and ((code, status)).
@@ -276,17 +308,12 @@ fn continues(phase: Phase, code: c_int) -> bool {
     }
 }
 
-/// Whether `decl` applies to the request's file (its `| .ext` list).
-fn applies(decl: &HandlerDecl, filename: Option<&[u8]>) -> bool {
-    if decl.exts.is_empty() {
-        return true;
-    }
-    let Some(f) = filename else { return false };
-    let base = f.rsplit(|&b| b == b'/').next().unwrap_or(f);
-    match base.iter().rposition(|&b| b == b'.') {
-        Some(i) => decl.exts.iter().any(|e| e.as_bytes() == &base[i..]),
-        None => false,
-    }
+/// The entries of a phase's configured list that apply to a file: those of
+/// its extension's `| .ext` list when it has one, else the plain list.
+fn for_file<'a>(decls: &'a [Arc<HandlerDecl>], filename: Option<&'a [u8]>) -> impl Iterator<Item = &'a Arc<HandlerDecl>> {
+    let ext = filename.and_then(pyrite_text::dirpath::extension);
+    let listed = ext.filter(|e| decls.iter().any(|d| d.ext.as_deref().map(str::as_bytes) == Some(*e)));
+    decls.iter().filter(move |d| d.ext.as_deref().map(str::as_bytes) == listed)
 }
 
 /// Maps a handler's int to what httpd accepts, logging what it cannot take.
@@ -315,8 +342,9 @@ fn to_httpd(r: *mut raw::request_rec, decl: &HandlerDecl, code: i64) -> c_int {
 /// Runs the handlers of one phase in order, with the request's one `req`.
 /// Returns the phase's result and the output left buffered (to be handed
 /// to httpd once the GIL is released).
-fn run_phase(py: Python<'_>, r: *mut raw::request_rec, conf: &DirConfig, phase: Phase, decls: &[Arc<HandlerDecl>]) -> (c_int, Vec<u8>) {
-    let mut decls: Vec<Arc<HandlerDecl>> = decls.to_vec();
+fn run_phase(py: Python<'_>, r: *mut raw::request_rec, conf: &DirConfig, phase: Phase, decls: Vec<Arc<HandlerDecl>>) -> (c_int, Vec<u8>) {
+    // Shared with req.hlist; copied only when a handler adds to this phase.
+    let mut decls: Arc<Vec<Arc<HandlerDecl>>> = Arc::new(decls);
     // SAFETY: r is live and served by this thread.
     let req = match unsafe { crate::request::state::request(py, r, phase.directive()) } {
         Ok(r) => r,
@@ -329,13 +357,20 @@ fn run_phase(py: Python<'_>, r: *mut raw::request_rec, conf: &DirConfig, phase: 
     let mut i = 0;
     while i < decls.len() {
         let decl = decls[i].clone();
+        req.get().set_running(crate::request::hlist::Running {
+            list: decls.clone(),
+            index: i,
+        });
         i += 1;
-        if decl.location.is_some() {
+        if decl.location.is_some() && !decl.location_pattern {
             req.get().set_location(decl.location.clone());
         }
         // A flush the previous handler held goes out before this one runs.
         crate::request::held_flush::carry_out(py);
-        let outcome = match call(py, &decl, conf, &req) {
+        // SAFETY: r is live; its filename lives in its pool.
+        let filename = unsafe { ffi::cstr((*r).filename) };
+        let directory = decl.directory_for(filename);
+        let outcome = match call(py, &decl, directory.as_deref(), conf, &req) {
             Err(Failure::Missing(_)) if decl.silent => continue,
             other => other,
         };
@@ -373,7 +408,10 @@ fn run_phase(py: Python<'_>, r: *mut raw::request_rec, conf: &DirConfig, phase: 
         }
         // Handlers this one added to its own phase run after the current ones.
         // SAFETY: r is live and served by this thread.
-        decls.extend(unsafe { crate::request::state::of(r) }.take_added(phase));
+        let added = unsafe { crate::request::state::of(r) }.take_added(phase);
+        if !added.is_empty() {
+            Arc::make_mut(&mut decls).extend(added);
+        }
     }
     // Finished (OK or DONE): what the content handler flushed last leaves
     // with the end of the response, in one write.
@@ -452,22 +490,23 @@ unsafe fn phase_handlers<'a>(r: *mut raw::request_rec, phase: Phase) -> Option<(
         } else {
             config::dir_config(r)?
         };
+        let filename = ffi::cstr((*r).filename);
         let mut list: Vec<Arc<HandlerDecl>> = Vec::new();
         match phase {
             Phase::PostReadRequest => {
-                list.extend(conf.handlers(Phase::Init).iter().cloned());
-                list.extend(conf.handlers(Phase::PostReadRequest).iter().cloned());
+                list.extend(for_file(conf.handlers(Phase::Init), filename).cloned());
+                list.extend(for_file(conf.handlers(Phase::PostReadRequest), filename).cloned());
             }
             Phase::HeaderParser => {
                 let server_init = config::server_dir_config((*r).server).and_then(|s| s.handlers[Phase::Init as usize].as_ref());
                 if let Some(own) = &conf.handlers[Phase::Init as usize] {
                     if !server_init.is_some_and(|s| Arc::ptr_eq(s, own)) {
-                        list.extend(own.iter().cloned());
+                        list.extend(for_file(own, filename).cloned());
                     }
                 }
-                list.extend(conf.handlers(Phase::HeaderParser).iter().cloned());
+                list.extend(for_file(conf.handlers(Phase::HeaderParser), filename).cloned());
             }
-            _ => list.extend(conf.handlers(phase).iter().cloned()),
+            _ => list.extend(for_file(conf.handlers(phase), filename).cloned()),
         }
         // Handlers added at run time (req.add_handler) for this phase.
         if let Some(st) = crate::request::state::get(r) {
@@ -476,8 +515,6 @@ unsafe fn phase_handlers<'a>(r: *mut raw::request_rec, phase: Phase) -> Option<(
         if list.is_empty() {
             return None;
         }
-        let filename = ffi::cstr((*r).filename);
-        list.retain(|d| applies(d, filename));
         Some((conf, list))
     }
 }
@@ -503,7 +540,7 @@ unsafe fn phase_hook(r: *mut raw::request_rec, phase: Phase) -> c_int {
             return SERVER_ERROR;
         }
         crate::locks::CURRENT_REQUEST.with(|c| c.set(r));
-        let (mut result, pending) = interp::with_python(|py| run_phase(py, r, conf, phase, &decls));
+        let (mut result, pending) = interp::with_python(|py| run_phase(py, r, conf, phase, decls));
         crate::locks::CURRENT_REQUEST.with(|c| c.set(std::ptr::null_mut()));
         // What the handlers left buffered goes out now, without the GIL; a
         // finished page ends here (see output::end_response).
@@ -552,16 +589,22 @@ pub unsafe extern "C" fn content_handler(r: *mut raw::request_rec) -> c_int {
             Some(b"mod_python") | Some(b"python-program") => {}
             _ => return DECLINED,
         }
-        if config::dir_config(r).is_none_or(|c| c.handlers(Phase::Handler).is_empty()) {
+        // Nothing to run (no PythonHandler for this file, none added with
+        // req.add_handler): decline as mod_python does, so httpd's own
+        // handler serves the file.
+        let configured =
+            config::dir_config(r).is_some_and(|c| for_file(c.handlers(Phase::Handler), ffi::cstr((*r).filename)).next().is_some());
+        let added = crate::request::state::get(r).is_some_and(|st| st.has_added(Phase::Handler));
+        if !configured && !added {
             log::rerror(
                 r,
-                log::APLOG_ERR,
+                log::APLOG_INFO,
                 &format!(
-                    "SetHandler mod_python applies to {} but no PythonHandler is configured there",
+                    "SetHandler mod_python applies to {} but no PythonHandler is configured there: declined, httpd's default handler serves it",
                     ffi::cstr_lossy((*r).uri)
                 ),
             );
-            return SERVER_ERROR;
+            return DECLINED;
         }
         let timing = crate::metrics::begin(r);
         let code = phase_hook(r, Phase::Handler);
@@ -612,7 +655,7 @@ pub unsafe fn request_cleanup(r: *mut raw::request_rec) {
         interp::with_python(|py| {
             if let Some((conf, decls)) = &handlers {
                 if !decls.is_empty() {
-                    let _ = run_phase(py, r, conf, Phase::Cleanup, decls);
+                    let _ = run_phase(py, r, conf, Phase::Cleanup, decls.clone());
                 }
             }
             req.get().run_cleanups(py);

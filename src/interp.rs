@@ -60,7 +60,7 @@ pub fn init_child(pchild: *mut raw::apr_pool_t, s: *mut raw::server_rec) {
     let t1 = Instant::now();
     let boot = Python::attach(|py| -> PyResult<()> {
         let sys = py.import("sys")?;
-        sys.setattr("argv", PyList::new(py, ["mod_pyrite"])?)?;
+        sys.setattr("argv", PyList::new(py, ["mod_python"])?)?; // what mod_python sets: code may test for it
         install_embedded(py)?;
         let apache = py.import("mod_python.apache")?;
         apache.setattr("main_server", crate::request::server::Server::new(s))?;
@@ -168,7 +168,18 @@ fn uses_wsgi(s: *mut raw::server_rec) -> bool {
     false
 }
 
+thread_local! {
+    /// The interpreter a running PythonImport names (apache.interpreter reports it).
+    static IMPORTING_FOR: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
+/// The interpreter name of the PythonImport this thread is running, if any.
+pub fn importing_for() -> Option<String> {
+    IMPORTING_FOR.with(|i| i.borrow().clone())
+}
+
 fn run_import(py: Python<'_>, s: *mut raw::server_rec, dc: &DirConfig, decl: &ImportDecl) {
+    IMPORTING_FOR.with(|i| *i.borrow_mut() = Some(decl.interpreter.clone()));
     let res = (|| -> PyResult<()> {
         apply_python_path(py, dc, None)?;
         let m = py.import(decl.module.as_str())?;
@@ -177,6 +188,7 @@ fn run_import(py: Python<'_>, s: *mut raw::server_rec, dc: &DirConfig, decl: &Im
         }
         Ok(())
     })();
+    IMPORTING_FOR.with(|i| *i.borrow_mut() = None);
     if let Err(e) = res {
         let what = match &decl.function {
             Some(f) => format!("{}::{}", decl.module, f),
@@ -200,10 +212,9 @@ fn start_python(home: Option<&str>, opts: &crate::wsgi::directives::ProcessOptio
         let cfg = config.as_mut_ptr();
         (*cfg).install_signal_handlers = 0;
         (*cfg).parse_argv = 0;
-        // mod_wsgi's WSGIPythonOptimize, WSGIPythonHashSeed, WSGIDontWriteBytecode, WSGIPythonWarnings.
-        if let Some(level) = opts.optimize {
-            (*cfg).optimization_level = level;
-        }
+        // WSGIPythonHashSeed, WSGIDontWriteBytecode, WSGIPythonWarnings.
+        // PythonOptimize (mod_python) and WSGIPythonOptimize: the higher level wins.
+        (*cfg).optimization_level = opts.optimize.unwrap_or(0).max(crate::python_flags::optimization_level());
         match opts.hash_seed {
             Some(Some(seed)) => {
                 (*cfg).use_hash_seed = 1;

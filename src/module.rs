@@ -106,10 +106,14 @@ unsafe extern "C" fn post_config(
 ) -> c_int {
     crate::guard::or(raw::OK as c_int, || unsafe {
         crate::config::config_read_ends();
-        // The Server banner names the module, never the Python version (that
-        // is in the error log's start-up notice): responses do not advertise it.
-        let component = format!("mod_pyrite/{VERSION}\0");
-        raw::ap_add_version_component(pconf, ffi::pool::strdup(pconf, component.trim_end_matches('\0').as_bytes()));
+        // The Server banner names the module and Python/X.Y, as mod_python's
+        // does; httpd shows components only under `ServerTokens Full` (its
+        // default), so an admin hides them the usual way.
+        let component = format!("mod_pyrite/{VERSION}");
+        raw::ap_add_version_component(pconf, ffi::pool::strdup(pconf, component.as_bytes()));
+        let major_minor: Vec<&str> = PYTHON_VERSION.splitn(3, '.').take(2).collect();
+        let python = format!("Python/{}", major_minor.join("."));
+        raw::ap_add_version_component(pconf, ffi::pool::strdup(pconf, python.as_bytes()));
         // httpd reads its configuration twice at start-up; speak only on the real pass.
         let process_pool = (*(*s).process).pool;
         let mut seen: *mut c_void = std::ptr::null_mut();
@@ -135,6 +139,9 @@ unsafe extern "C" fn post_config(
             log::serror(s, log::APLOG_NOTICE, "mod_pyrite: PythonInterpreter, PythonInterpPerDirectory and PythonInterpPerDirective name interpreters, but every handler of a child runs in its one main interpreter (modules and globals are shared); req.interpreter reports the name mod_python would have used");
         }
         crate::wsgi::directives::log_notes(s);
+        if let Some(notice) = crate::python_flags::startup_notice() {
+            log::serror(s, log::APLOG_NOTICE, &notice);
+        }
         log::serror(s, log::APLOG_NOTICE, &format!(
             "mod_pyrite/{VERSION} (Python {PYTHON_VERSION}) configured: each child runs handlers in its own main interpreter, initialised at child start"
         ));

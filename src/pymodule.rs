@@ -104,6 +104,23 @@ fn stat<'py>(py: Python<'py>, fname: &str, wanted: i32) -> PyResult<Bound<'py, P
     }
 }
 
+/// The interpreter name mod_python would be running the calling code in:
+/// the current request's `req.interpreter`, the interpreter a running
+/// PythonImport names, else "main_interpreter" (other code run at child start). mod_python gives each name its own copy of
+/// mod_python.apache whose `interpreter` is that name.
+#[pyfunction]
+fn _current_interpreter(py: Python<'_>) -> PyResult<Py<PyAny>> {
+    let r = crate::locks::CURRENT_REQUEST.with(|c| c.get());
+    if !r.is_null() {
+        // SAFETY: CURRENT_REQUEST is the live request this thread is serving in Python.
+        if let Some(req) = unsafe { crate::request::state::get(r) }.and_then(|st| st.req.as_ref()) {
+            return Ok(req.bind(py).getattr("interpreter")?.unbind());
+        }
+    }
+    let name = crate::interp::importing_for().unwrap_or_else(|| "main_interpreter".to_string());
+    Ok(pyo3::types::PyString::new(py, &name).into_any().unbind())
+}
+
 /// Panics in Rust: lets the tests show that a panic becomes an exception
 /// (and a 500), never a dead child.
 #[pyfunction]
@@ -128,10 +145,13 @@ pub fn _apache(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(server_root, m)?)?;
     m.add_function(wrap_pyfunction!(exists_config_define, m)?)?;
     m.add_function(wrap_pyfunction!(config_tree, m)?)?;
+    m.add_function(wrap_pyfunction!(_current_interpreter, m)?)?;
     m.add_class::<Table>()?;
     m.add_class::<Request>()?;
     m.add_class::<Connection>()?;
     m.add_class::<Server>()?;
+    crate::ffi::pytype::set_plain_name(&m.py().get_type::<Connection>(), c"mp_conn");
+    crate::ffi::pytype::set_plain_name(&m.py().get_type::<Server>(), c"mp_server");
     m.add_class::<crate::request::filter::Filter>()?;
     m.add_class::<crate::wsgi::file_wrapper::FileWrapper>()?;
     m.add_class::<crate::wsgi::input::Input>()?;
@@ -142,5 +162,8 @@ pub fn _apache(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(crate::wsgi::wsgi_call, m)?)?;
     crate::psp::python::add_to(m)?;
     m.add("pyrite_version", crate::module::VERSION)?;
+    // The httpd API version this module was built against (mod_python's apache.MODULE_MAGIC_NUMBER_*).
+    m.add("MODULE_MAGIC_NUMBER_MAJOR", crate::ffi::raw::MODULE_MAGIC_NUMBER_MAJOR)?;
+    m.add("MODULE_MAGIC_NUMBER_MINOR", crate::ffi::raw::MODULE_MAGIC_NUMBER_MINOR)?;
     Ok(())
 }

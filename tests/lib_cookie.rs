@@ -44,8 +44,8 @@ fn cookies_set_with_attributes_parse_back_and_bad_ones_are_refused() {
     assert_eq!(
         set_cookies(&r),
         vec![
-            "spam=eggs; Path=/shop; Domain=example.com; Secure; Expires=Thu, 01-Jan-2026 00:00:00 GMT; Max-Age=300; HttpOnly",
-            "plain=v1; Expires=Sat, 14-Jun-2003 02:42:36 GMT",
+            "spam=eggs; path=/shop; domain=example.com; secure; expires=Thu, 01-Jan-2026 00:00:00 GMT; max-age=300; httponly",
+            "plain=v1; expires=Sat, 14-Jun-2003 02:42:36 GMT",
             "flags_off=x",
         ]
     );

@@ -1,4 +1,5 @@
-//! Security: no traceback, file path or Python version in any response unless
+//! Security: no traceback, file path or Python version in any response (the
+//! Server header aside, which names Python/X.Y as mod_python's does) unless
 //! PythonDebug On; CR/LF header injection refused from handlers and WSGI
 //! applications; Python* directives in .htaccess only where AllowOverride
 //! permits (the override classes mod_python uses); Python never runs as root
@@ -65,10 +66,13 @@ const FAULT_URLS: [&str; 20] = [
 ];
 
 /// Everything the client received, head and body, as text.
+/// The response as text, but for the Server header: that names `Python/X.Y`
+/// as mod_python's does (httpd's ServerTokens decides, tested in mp_package.rs).
 fn everything(r: &Response) -> String {
     let mut all: String = r
         .headers
         .iter()
+        .filter(|(k, _)| !k.eq_ignore_ascii_case("server"))
         .map(|(k, v)| format!("{k}: {}\n", String::from_utf8_lossy(v)))
         .collect();
     all += &r.text();

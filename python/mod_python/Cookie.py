@@ -4,9 +4,10 @@ marshalled cookies, and helpers that read and set cookies on a request.
 The names and calling conventions are mod_python 3.5's. Where this module
 deliberately behaves differently (docs/migration.md lists each case):
 
-- ``str()`` writes attribute names as browsers and RFC 6265 spell them
-  (``Max-Age``, ``HttpOnly``, ``Path``); mod_python wrote ``max_age=`` (which
-  browsers ignore) and lower-case names.
+- ``str()`` writes attribute names in lower case as mod_python did (``path``,
+  ``domain``, ``httponly``; RFC 6265 matches them in any case), except that
+  ``max_age`` is written ``max-age``: mod_python's ``max_age=`` is ignored by
+  browsers.
 - ``secure``, ``httponly`` and ``discard`` are flags that appear only when
   true; mod_python wrote them whenever the attribute was set, even to False.
 - Names must be RFC 6265 tokens and values may not hold control characters or
@@ -16,7 +17,7 @@ deliberately behaves differently (docs/migration.md lists each case):
   longer runs on Python 3.8+ and let a signed cookie be renamed. Cookies signed
   by mod_python are therefore not accepted (they are downgraded, like any
   cookie whose signature fails).
-- ``samesite`` is accepted as an attribute (``SameSite=Lax`` ...).
+- ``samesite`` is accepted as an attribute (``samesite=Lax`` ...).
 """
 import base64
 import calendar
@@ -38,19 +39,19 @@ class CookieError(Exception):
 
 # attribute name (lower case) -> (Python attribute, name written in Set-Cookie)
 _ATTRIBUTES = {
-    "version": ("version", "Version"),
-    "path": ("path", "Path"),
-    "domain": ("domain", "Domain"),
-    "secure": ("secure", "Secure"),
-    "comment": ("comment", "Comment"),
-    "expires": ("expires", "Expires"),
-    "max_age": ("max_age", "Max-Age"),
-    "max-age": ("max_age", "Max-Age"),
-    "commenturl": ("commentURL", "CommentURL"),
-    "discard": ("discard", "Discard"),
-    "port": ("port", "Port"),
-    "httponly": ("httponly", "HttpOnly"),
-    "samesite": ("samesite", "SameSite"),
+    "version": ("version", "version"),
+    "path": ("path", "path"),
+    "domain": ("domain", "domain"),
+    "secure": ("secure", "secure"),
+    "comment": ("comment", "comment"),
+    "expires": ("expires", "expires"),
+    "max_age": ("max_age", "max-age"),
+    "max-age": ("max_age", "max-age"),
+    "commenturl": ("commentURL", "commentURL"),
+    "discard": ("discard", "discard"),
+    "port": ("port", "port"),
+    "httponly": ("httponly", "httponly"),
+    "samesite": ("samesite", "samesite"),
 }
 _FLAGS = ("secure", "discard", "httponly")
 # The order attributes are written in.

@@ -14,8 +14,9 @@ deliberately behaves differently (docs/migration.md lists each case):
 - Creating a second session object for the same id in one request, or one
   whose id hashes onto the same global lock, shares the lock instead of
   deadlocking the request.
-- The session cookie is HttpOnly unless ``mod_python.session.cookie_httponly
-  Off``; ``mod_python.session.cookie_secure On`` adds Secure. Its path is
+- ``PythonOption mod_python.session.cookie_httponly On`` makes the session
+  cookie HttpOnly and ``mod_python.session.cookie_secure On`` adds Secure
+  (mod_python had neither; both are off by default, as there). Its path is
   ``mod_python.session.application_path``, else ``/``.
 - Records are written to a temporary file and renamed into place, and only
   files owned by the httpd user are unpickled.
@@ -171,7 +172,8 @@ class BaseSession(dict):
         c.path = _option(opts, ("mod_python.session.application_path", "ApplicationPath"), "/")
         if _true(opts.get("mod_python.session.cookie_secure"), False):
             c.secure = True
-        if _true(opts.get("mod_python.session.cookie_httponly"), True):
+        # Off by default as in mod_python: page scripts of existing sites may read it.
+        if _true(opts.get("mod_python.session.cookie_httponly"), False):
             c.httponly = True
         samesite = opts.get("mod_python.session.cookie_samesite")
         if samesite:

@@ -13,7 +13,7 @@ import _apache
 
 # ---- handler return codes --------------------------------------------------
 OK = REQ_PROCEED = 0
-DECLINED = PROG_TRACEBACK = -1
+DECLINED = PROG_TRACEBACK = REQ_NOACTION = -1
 DONE = -2
 SUSPENDED = -3
 
@@ -57,6 +57,7 @@ HTTP_REQUEST_ENTITY_TOO_LARGE = 413
 HTTP_REQUEST_URI_TOO_LARGE = 414
 HTTP_UNSUPPORTED_MEDIA_TYPE = 415
 HTTP_RANGE_NOT_SATISFIABLE = 416
+HTTP_IM_A_TEAPOT = 418
 HTTP_EXPECTATION_FAILED = 417
 HTTP_MISDIRECTED_REQUEST = 421
 HTTP_UNPROCESSABLE_ENTITY = 422
@@ -174,6 +175,31 @@ APR_LNK = 6
 APR_SOCK = 7
 APR_UNKFILE = 127
 
+# what apache.stat(fname, wanted) asks APR for (apr_file_info.h)
+APR_FINFO_LINK = 0x00000001
+APR_FINFO_MTIME = 0x00000010
+APR_FINFO_CTIME = 0x00000020
+APR_FINFO_ATIME = 0x00000040
+APR_FINFO_SIZE = 0x00000100
+APR_FINFO_CSIZE = 0x00000200
+APR_FINFO_DEV = 0x00001000
+APR_FINFO_INODE = 0x00002000
+APR_FINFO_NLINK = 0x00004000
+APR_FINFO_TYPE = 0x00008000
+APR_FINFO_USER = 0x00010000
+APR_FINFO_GROUP = 0x00020000
+APR_FINFO_UPROT = 0x00100000
+APR_FINFO_GPROT = 0x00200000
+APR_FINFO_WPROT = 0x00400000
+APR_FINFO_ICASE = 0x01000000
+APR_FINFO_NAME = 0x02000000
+APR_FINFO_MIN = 0x00008170
+APR_FINFO_IDENT = 0x00003000
+APR_FINFO_OWNER = 0x00030000
+APR_FINFO_PROT = 0x00700000
+APR_FINFO_NORM = 0x0073b170
+APR_FINFO_DIRENT = 0x02000000
+
 # ---- req.parsed_uri -------------------------------------------------------------
 URI_SCHEME = 0
 URI_HOSTINFO = 1
@@ -191,7 +217,30 @@ PROXYREQ_PROXY = 1
 PROXYREQ_REVERSE = 2
 PROXYREQ_RESPONSE = 3
 
+# ---- req.used_path_info, req.read_body, conn.keepalive (httpd.h) -----------------
+AP_REQ_ACCEPT_PATH_INFO = 0
+AP_REQ_REJECT_PATH_INFO = 1
+AP_REQ_DEFAULT_PATH_INFO = 2
+REQUEST_NO_BODY = 0
+REQUEST_CHUNKED_ERROR = 1
+REQUEST_CHUNKED_DECHUNK = 2
+AP_CONN_UNKNOWN = 0
+AP_CONN_CLOSE = 1
+AP_CONN_KEEPALIVE = 2
+
+# ---- content types httpd gives a meaning (httpd.h) -------------------------------
+CGI_MAGIC_TYPE = "application/x-httpd-cgi"
+INCLUDES_MAGIC_TYPE = "text/x-server-parsed-html"
+INCLUDES_MAGIC_TYPE3 = "text/x-server-parsed-html3"
+DIR_MAGIC_TYPE = "httpd/unix-directory"
+
+# ---- old names of the return codes --------------------------------------------------
+REQ_ABORTED = HTTP_INTERNAL_SERVER_ERROR
+REQ_EXIT = "REQ_EXIT"
+
 SERVER_RETURN = _apache.SERVER_RETURN
+MODULE_MAGIC_NUMBER_MAJOR = _apache.MODULE_MAGIC_NUMBER_MAJOR
+MODULE_MAGIC_NUMBER_MINOR = _apache.MODULE_MAGIC_NUMBER_MINOR
 mpm_query = _apache.mpm_query
 server_root = _apache.server_root
 exists_config_define = _apache.exists_config_define
@@ -221,6 +270,11 @@ def _module_mtime(module):
         return os.path.getmtime(path)
     except OSError:
         return 0
+
+
+def module_mtime(module):
+    """The modification time of the file ``module`` was loaded from (0 when none)."""
+    return _module_mtime(module)
 
 
 def import_module(module_name, autoreload=1, log=0, path=None):
@@ -315,6 +369,46 @@ def build_cgi_env(req):
     return env
 
 
+def setup_cgi(req):
+    """Makes the process look like a CGI one for ``req``: the CGI variables in
+    ``os.environ`` (Python's view only), the request body on ``sys.stdin``, a
+    CGI response writer (header lines, a blank line, the body) on
+    ``sys.stdout``, ``sys.argv`` empty. Returns what ``restore_nocgi`` needs.
+    These belong to the whole process: code using them runs one request at a
+    time (mod_python.cgihandler holds a lock for that)."""
+    from mod_python import cgihandler
+    environ_before = dict(os.environ)
+    merged = dict(environ_before)
+    merged.update(build_cgi_env(req))
+    restore_environ = cgihandler._swap_environ(merged)
+    stdin, stdout, response = cgihandler._streams(req)
+    stdout._pyrite_cgi = (response, restore_environ)
+    saved = (environ_before, sys.stdin, sys.stdout)
+    sys.stdin, sys.stdout, sys.argv = stdin, stdout, []
+    return saved
+
+
+def restore_nocgi(sav_env, si, so):
+    """Undoes ``setup_cgi``: finishes the CGI response written so far and puts
+    back ``os.environ``, ``sys.stdin`` and ``sys.stdout``."""
+    out = sys.stdout
+    response, restore_environ = getattr(out, "_pyrite_cgi", (None, None))
+    try:
+        if response is not None:
+            out.flush()
+            response.done = True
+            response.finish()
+            if response.error is not None:
+                log_error("mod_python: CGI output: %s" % response.error, APLOG_ERR)
+    finally:
+        if restore_environ is not None:
+            restore_environ()
+        else:
+            os.environ.clear()
+            os.environ.update(sav_env)
+        sys.stdin, sys.stdout = si, so
+
+
 class global_lock:
     """``with apache.global_lock(key):`` holds the cross-process lock for key."""
 
@@ -331,4 +425,12 @@ class global_lock:
 
 
 main_server = None  # set per child by mod_pyrite
-interpreter = "main_interpreter"
+
+
+def __getattr__(name):
+    # apache.interpreter: in mod_python each interpreter has its own copy of
+    # this module, so the name is where the calling code runs. Every handler
+    # here shares one interpreter, so it is the current request's name.
+    if name == "interpreter":
+        return _apache._current_interpreter()
+    raise AttributeError("module 'mod_python.apache' has no attribute %r" % (name,))

@@ -183,16 +183,23 @@ def _run_script(path, env, stdin, stdout):
                 del sys.modules[name]
 
 
+def _streams(req):
+    """(stdin, stdout, response): text streams over the request body and a
+    CGI response writer, and the writer itself (its finish() ends the head)."""
+    response = _CGIResponse(req)
+    stdout = io.TextIOWrapper(io.BufferedWriter(response), encoding="utf-8", newline="\n")
+    stdin = io.TextIOWrapper(io.BufferedReader(_RequestBody(req)), encoding="utf-8",
+                             errors="surrogateescape")
+    return stdin, stdout, response
+
+
 def handler(req):
     """``PythonHandler mod_python.cgihandler``: runs req.filename as a CGI script."""
     path = req.filename
     if not path or not os.path.isfile(path):
         raise apache.SERVER_RETURN(apache.HTTP_NOT_FOUND)
     env = apache.build_cgi_env(req)
-    response = _CGIResponse(req)
-    stdout = io.TextIOWrapper(io.BufferedWriter(response), encoding="utf-8", newline="\n")
-    stdin = io.TextIOWrapper(io.BufferedReader(_RequestBody(req)), encoding="utf-8",
-                             errors="surrogateescape")
+    stdin, stdout, response = _streams(req)
     try:
         with _lock:
             _run_script(path, env, stdin, stdout)

@@ -146,16 +146,9 @@ impl Connection {
 
     /// The ip text and port of one of the connection's socket addresses.
     fn addr(&self, sa: *mut raw::apr_sockaddr_t) -> Option<(Option<&[u8]>, u16)> {
-        if sa.is_null() {
-            return None;
-        }
-        let mut ip: *mut std::ffi::c_char = std::ptr::null_mut();
-        // SAFETY: sa is a live socket address of this connection; the ip text
-        // is allocated in the connection's pool.
-        unsafe {
-            raw::apr_sockaddr_ip_get(&mut ip, sa);
-            Some((cstr(ip), (*sa).port))
-        }
+        // SAFETY: sa is NULL or a live socket address of this connection,
+        // whose ip text is allocated in the connection's pool.
+        unsafe { sockaddr(sa) }
     }
 
     pub fn notes(&self) -> &Table {
@@ -211,5 +204,21 @@ impl Connection {
     /// Logs a line for the connection (httpd adds the client address).
     pub fn log(&self, level: u32, msg: &str) {
         super::log::cerror(self.as_ptr(), level, msg)
+    }
+}
+
+/// The ip text and port of an APR socket address, None for NULL.
+///
+/// # Safety
+/// `sa` is NULL or a live apr_sockaddr_t whose pool outlives `'a`.
+pub unsafe fn sockaddr<'a>(sa: *mut raw::apr_sockaddr_t) -> Option<(Option<&'a [u8]>, u16)> {
+    if sa.is_null() {
+        return None;
+    }
+    let mut ip: *mut std::ffi::c_char = std::ptr::null_mut();
+    // SAFETY: the contract; apr_sockaddr_ip_get allocates the text in sa's pool.
+    unsafe {
+        raw::apr_sockaddr_ip_get(&mut ip, sa);
+        Some((cstr(ip), (*sa).port))
     }
 }

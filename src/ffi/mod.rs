@@ -13,6 +13,8 @@ pub mod mpm;
 pub mod pool;
 pub mod request;
 pub mod runtime;
+pub mod regex;
+pub mod pytype;
 pub mod sendfile;
 pub mod server;
 pub mod ssl;
@@ -114,4 +116,14 @@ pub fn apr_error(status: i32) -> String {
         raw::apr_strerror(status, buf.as_mut_ptr(), buf.len());
         CStr::from_ptr(buf.as_ptr()).to_string_lossy().into_owned()
     }
+}
+
+/// Whether `name` matches the shell wildcard `pattern`, a `*` never crossing
+/// a '/' (fnmatch with FNM_PATHNAME, as httpd matches <Directory> wildcards).
+pub fn fnmatch_path(pattern: &[u8], name: &[u8]) -> bool {
+    let (Ok(p), Ok(n)) = (std::ffi::CString::new(pattern), std::ffi::CString::new(name)) else {
+        return false;
+    };
+    // SAFETY: both are NUL-terminated strings that outlive the call.
+    unsafe { libc::fnmatch(p.as_ptr(), n.as_ptr(), libc::FNM_PATHNAME) == 0 }
 }

@@ -65,6 +65,12 @@ impl Server {
         unsafe { cstr(self.rec().error_fname) }
     }
 
+    /// ServerPath: the path prefix that selects a name-based virtual host.
+    pub fn path(&self) -> Option<&[u8]> {
+        // SAFETY: NULL or a configuration string.
+        unsafe { cstr(self.rec().path) }
+    }
+
     pub fn defn_name(&self) -> Option<&[u8]> {
         // SAFETY: NULL or a configuration string.
         unsafe { cstr(self.rec().defn_name) }

@@ -194,11 +194,21 @@ fn reentry_error(i: usize) -> PyErr {
     ))
 }
 
+/// A lock key as text: mod_python accepts any object as a key (the suite
+/// passes the int 1); non-str keys are hashed by their str(), which is the same
+/// in every process.
+fn key_text(key: &Bound<'_, PyAny>) -> PyResult<String> {
+    match key.extract::<String>() {
+        Ok(s) => Ok(s),
+        Err(_) => Ok(key.str()?.to_string()),
+    }
+}
+
 #[pyfunction]
 #[pyo3(signature = (server, key, index=-1))]
-pub fn _global_lock(py: Python<'_>, server: &Bound<'_, PyAny>, key: &str, index: i64) -> PyResult<()> {
+pub fn _global_lock(py: Python<'_>, server: &Bound<'_, PyAny>, key: &Bound<'_, PyAny>, index: i64) -> PyResult<()> {
     let _ = server;
-    let (i, slot) = pick(key, index)?;
+    let (i, slot) = pick(&key_text(key)?, index)?;
     let me = current_owner();
     let taken = crate::interp::blocking(py, move || slot.acquire(me, true, |h| is_reentry(&me, h)));
     match taken {
@@ -214,9 +224,9 @@ pub fn _global_lock(py: Python<'_>, server: &Bound<'_, PyAny>, key: &str, index:
 
 #[pyfunction]
 #[pyo3(signature = (server, key, index=-1))]
-pub fn _global_trylock(server: &Bound<'_, PyAny>, key: &str, index: i64) -> PyResult<bool> {
+pub fn _global_trylock(server: &Bound<'_, PyAny>, key: &Bound<'_, PyAny>, index: i64) -> PyResult<bool> {
     let _ = server;
-    let (i, slot) = pick(key, index)?;
+    let (i, slot) = pick(&key_text(key)?, index)?;
     let me = current_owner();
     // Never waits: the state lock is only held for a few instructions and flock gets LOCK_NB.
     match slot.acquire(me, false, |h| is_reentry(&me, h)) {
@@ -231,9 +241,9 @@ pub fn _global_trylock(server: &Bound<'_, PyAny>, key: &str, index: i64) -> PyRe
 
 #[pyfunction]
 #[pyo3(signature = (server, key, index=-1))]
-pub fn _global_unlock(server: &Bound<'_, PyAny>, key: &str, index: i64) -> PyResult<()> {
+pub fn _global_unlock(server: &Bound<'_, PyAny>, key: &Bound<'_, PyAny>, index: i64) -> PyResult<()> {
     let _ = server;
-    let (i, slot) = pick(key, index)?;
+    let (i, slot) = pick(&key_text(key)?, index)?;
     match slot.release(None) {
         Ok(true) => Ok(()),
         // ValueError: what mod_python raised when a release failed.
@@ -247,6 +257,6 @@ pub fn _global_unlock(server: &Bound<'_, PyAny>, key: &str, index: i64) -> PyRes
 /// The lock index a key maps to (Session counts its holds per lock, so two
 /// sessions whose ids share a lock do not take it twice).
 #[pyfunction]
-pub fn _global_lock_index(key: &str) -> PyResult<usize> {
-    pick(key, -1).map(|(i, _)| i)
+pub fn _global_lock_index(key: &Bound<'_, PyAny>) -> PyResult<usize> {
+    pick(&key_text(key)?, -1).map(|(i, _)| i)
 }

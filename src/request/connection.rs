@@ -14,7 +14,8 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyTuple};
 use std::sync::Arc;
 
-#[pyclass(name = "mp_conn", module = "_apache")]
+// No module: type(req.connection) prints as <class 'mp_conn'>, as in mod_python.
+#[pyclass(name = "mp_conn")]
 pub struct Connection {
     life: Arc<Life>,
     c: Tied<Conn>,
@@ -87,12 +88,22 @@ fn read_conn(py: Python<'_>, c: &Conn, max: usize, line: bool) -> PyResult<Vec<u
 }
 
 /// (ip, port) of one end of the connection, None when unknown.
-fn addr_tuple<'py>(py: Python<'py>, addr: Option<(Option<&[u8]>, u16)>) -> PyResult<Bound<'py, PyAny>> {
+fn addr_pair<'py>(py: Python<'py>, addr: Option<(Option<&[u8]>, u16)>) -> PyResult<Bound<'py, PyAny>> {
     let Some((ip, port)) = addr else {
         return Ok(py.None().into_bound(py));
     };
     let host = convert::opt_bytes_text(py, ip);
     Ok(PyTuple::new(py, [host, (port as i64).into_pyobject(py)?.into_any()])?.into_any())
+}
+
+/// (ip, port) of an APR socket address (for request.rs's `useragent_addr`,
+/// which still holds the raw record).
+///
+/// # Safety
+/// `sa` is NULL or a live apr_sockaddr_t.
+pub(crate) unsafe fn addr_tuple<'py>(py: Python<'py>, sa: *mut raw::apr_sockaddr_t) -> PyResult<Bound<'py, PyAny>> {
+    // SAFETY: as this function's contract.
+    addr_pair(py, unsafe { crate::ffi::connection::sockaddr(sa) })
 }
 
 #[pymethods]
@@ -109,7 +120,7 @@ impl Connection {
     }
     #[getter]
     fn client_addr<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        addr_tuple(py, self.c()?.client_addr())
+        addr_pair(py, self.c()?.client_addr())
     }
     #[getter]
     fn remote_addr<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
@@ -121,7 +132,7 @@ impl Connection {
     }
     #[getter]
     fn local_addr<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        addr_tuple(py, self.c()?.local_addr())
+        addr_pair(py, self.c()?.local_addr())
     }
     #[getter]
     fn local_host<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
@@ -136,6 +147,11 @@ impl Connection {
         Ok(convert::opt_bytes_text(py, self.c()?.remote_logname()))
     }
     /// A number unique among the connections open at one time.
+    /// Whether a double reverse DNS lookup was made: 0 not tried, 1 it matched, -1 it failed.
+    #[getter]
+    fn double_reverse(&self) -> PyResult<i32> {
+        Ok(self.c()?.rec().double_reverse() as i32)
+    }
     #[getter]
     fn id(&self) -> PyResult<i64> {
         Ok(self.c()?.rec().id)

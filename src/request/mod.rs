@@ -4,6 +4,7 @@ pub mod connection;
 pub mod convert;
 pub mod filter;
 pub mod held_flush;
+pub mod hlist;
 pub mod life;
 pub mod output;
 pub mod pool;

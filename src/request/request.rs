@@ -24,6 +24,8 @@ pub struct Request {
     phase: Mutex<&'static str>,
     /// The <Location> of the handler running now.
     location: Mutex<Option<std::sync::Arc<str>>>,
+    /// The running phase's handler list and place in it (req.hlist).
+    running: Mutex<super::hlist::Running>,
     headers_in: OnceLock<Py<Table>>,
     headers_out: OnceLock<Py<Table>>,
     err_headers_out: OnceLock<Py<Table>>,
@@ -84,6 +86,7 @@ impl Request {
             output: Mutex::new(Output::default()),
             phase: Mutex::new(phase),
             location: Mutex::new(None),
+            running: Mutex::new(Default::default()),
             headers_in: OnceLock::new(),
             headers_out: OnceLock::new(),
             err_headers_out: OnceLock::new(),
@@ -106,6 +109,11 @@ impl Request {
 
     pub fn set_location(&self, location: Option<std::sync::Arc<str>>) {
         *self.location.locked() = location;
+    }
+
+    /// Records the handler about to run (what req.hlist shows).
+    pub fn set_running(&self, running: super::hlist::Running) {
+        *self.running.locked() = running;
     }
 
     pub fn set_phase(&self, phase: &'static str) {
@@ -274,6 +282,25 @@ impl Request {
     #[getter]
     fn useragent_ip<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         self.text_field(py, |r| unsafe { (*r).useragent_ip })
+    }
+    /// The client's (ip, port), as useragent_ip (behind mod_remoteip: the real client).
+    #[getter]
+    fn useragent_addr<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let r = self.r()?;
+        // SAFETY: r is live; its useragent_addr is NULL or a pool sockaddr.
+        unsafe { super::connection::addr_tuple(py, (*r).useragent_addr) }
+    }
+    /// The variant list validator (mod_negotiation's), None when unset.
+    #[getter]
+    fn vlist_validator<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        // SAFETY: text_field passes a live request; the field is NULL or a pool string.
+        self.text_field(py, |r| unsafe { (*r).vlist_validator })
+    }
+    /// Whether the response may not be served from a local copy (a proxy's cache).
+    #[getter]
+    fn no_local_copy(&self) -> PyResult<i32> {
+        // SAFETY: r() checked the request is live.
+        Ok(unsafe { (*self.r()?).no_local_copy })
     }
     #[getter]
     fn log_id<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
@@ -559,6 +586,12 @@ impl Request {
     fn read_length(&self) -> PyResult<i64> {
         Ok(unsafe { (*self.r()?).read_length })
     }
+    /// How the body may be read (httpd's REQUEST_NO_BODY, REQUEST_CHUNKED_ERROR, ...).
+    #[getter]
+    fn read_body(&self) -> PyResult<i32> {
+        // SAFETY: r() checked the request is live.
+        Ok(unsafe { (*self.r()?).read_body })
+    }
     #[getter]
     fn read_chunked(&self) -> PyResult<i32> {
         Ok(unsafe { (*self.r()?).read_chunked })
@@ -585,26 +618,35 @@ impl Request {
         self.r()?;
         Ok(*self.phase.locked())
     }
-    /// The interpreter name mod_python would use (the server's name); mod_pyrite
-    /// runs every handler of a child in its one main interpreter.
+    /// The name of the interpreter the running phase runs under, as
+    /// mod_python names it (see interp_name: from the phase's first handler);
+    /// every name shares the child's one main interpreter today.
     #[getter]
-    fn interpreter<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+    fn interpreter(&self) -> PyResult<String> {
         let r = self.r()?;
+        let first = self.running.locked().list.first().cloned();
+        let phase = *self.phase.locked();
+        let early = phase == config::Phase::PostReadRequest.directive() || phase == config::Phase::Trans.directive();
+        // SAFETY: r is live; the early phases run with the server's configuration.
+        let conf = unsafe {
+            if early {
+                config::server_dir_config((*r).server)
+            } else {
+                config::dir_config(r)
+            }
+        };
+        let name = unsafe { crate::interp_name::for_request(r, conf, first.as_deref()) };
+        Ok(name.unwrap_or_else(|| crate::interp_name::MAIN.to_string()))
+    }
+
+    /// The handler list of the running phase, at the handler that runs.
+    #[getter]
+    fn hlist(&self) -> PyResult<super::hlist::HandlerList> {
+        let r = self.r()?;
+        let running = self.running.locked().clone();
         // SAFETY: r is live.
-        let conf = unsafe { config::dir_config(r) };
-        if let Some(name) = conf.and_then(|c| c.interpreter.clone()) {
-            return Ok(pyo3::types::PyString::new(py, &name).into_any());
-        }
-        if conf.is_some_and(|c| c.interp_per_directory == Some(true) || c.interp_per_directive == Some(true)) {
-            // mod_python names the interpreter after the file's directory.
-            let f = unsafe { ffi::cstr((*r).filename) }.unwrap_or_default();
-            let dir = match f.iter().rposition(|&b| b == b'/') {
-                Some(i) => &f[..=i],
-                None => f,
-            };
-            return Ok(convert::text(py, dir));
-        }
-        Ok(unsafe { convert::opt_text(py, (*(*r).server).server_hostname) })
+        let filename = unsafe { ffi::cstr((*r).filename) }.map(<[u8]>::to_vec);
+        Ok(super::hlist::HandlerList::new(running, filename))
     }
 
     /// The request's pool: values and cleanups that end with this request.
@@ -649,21 +691,37 @@ impl Request {
         }
     }
 
-    /// The Content-Language values set for the response, as a tuple.
+    /// The Content-Language values set for the response, as a tuple (empty when none).
     #[getter]
     fn content_languages<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let r = self.r()?;
         // SAFETY: r is live; an apr array of pool strings or NULL.
+        unsafe { string_tuple(py, (*r).content_languages) }
+    }
+
+    /// The extension methods (names) the resource allows, as a tuple.
+    #[getter]
+    fn allowed_xmethods<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let r = self.r()?;
+        // SAFETY: r is live; an apr array of pool strings or NULL.
+        unsafe { string_tuple(py, (*r).allowed_xmethods) }
+    }
+
+    /// The names in the request's list of allowed methods, as a tuple.
+    #[getter]
+    fn allowed_methods<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let r = self.r()?;
+        // SAFETY: r is live; allowed_methods is NULL or a list whose array holds pool strings.
         unsafe {
-            let arr = (*r).content_languages;
-            if arr.is_null() {
-                return Ok(py.None().into_bound(py));
-            }
-            let elts = (*arr).elts as *const *const std::ffi::c_char;
-            let items: Vec<Bound<'py, PyAny>> = (0..(*arr).nelts.max(0) as usize)
-                .map(|i| convert::opt_text(py, *elts.add(i)))
-                .collect();
-            Ok(pyo3::types::PyTuple::new(py, items)?.into_any())
+            let list = (*r).allowed_methods;
+            string_tuple(
+                py,
+                if list.is_null() {
+                    std::ptr::null_mut()
+                } else {
+                    (*list).method_list
+                },
+            )
         }
     }
 
@@ -731,6 +789,20 @@ impl Request {
         Table::from_pairs(opts)
     }
 
+    /// The `Require` lines in force here that apply to this request's method,
+    /// each as the text after `Require` (mod_python's req.requires() on httpd
+    /// 2.2). Lines are known for sections that also hold a Python directive.
+    fn requires<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, pyo3::types::PyTuple>> {
+        let r = self.r()?;
+        // SAFETY: r is live; its method lives in its pool.
+        let (conf, method) = unsafe { (config::dir_config(r), ffi::cstr_lossy((*r).method)) };
+        let lines: Vec<String> = conf
+            .and_then(|c| c.requires.as_ref())
+            .map(|l| l.iter().filter(|l| l.applies_to(&method)).map(|l| l.requirement.clone()).collect())
+            .unwrap_or_default();
+        pyo3::types::PyTuple::new(py, lines)
+    }
+
     /// The Python* directives in force here, as a table (flags as "1"/"0").
     fn get_config(&self) -> PyResult<Table> {
         let r = self.r()?;
@@ -740,7 +812,10 @@ impl Request {
     }
 
     /// Adds `handler` ("module[::object]") to `phase` ("PythonFixupHandler", ...)
-    /// for this request; in the running phase it runs after the current handlers.
+    /// for this request: in the running phase it runs after the current
+    /// handlers, in a later phase after that phase's configured ones (a phase
+    /// with none configured runs it all the same). `dir` is put on sys.path
+    /// (made absolute, ending in '/'), as a <Directory> would be.
     #[pyo3(signature = (phase, handler, dir=None))]
     fn add_handler(&self, phase: &str, handler: &str, dir: Option<String>) -> PyResult<()> {
         let r = self.r()?;
@@ -748,20 +823,34 @@ impl Request {
             .iter()
             .copied()
             .find(|p| p.directive().eq_ignore_ascii_case(phase))
-            .ok_or_else(|| PyValueError::new_err(format!("unknown phase {phase:?} (e.g. \"PythonFixupHandler\")")))?;
+            .ok_or_else(|| pyo3::exceptions::PyIndexError::new_err(format!("Invalid phase: {phase} (e.g. \"PythonFixupHandler\")")))?;
         let (module, object) = config::parse_handler_spec(handler).map_err(PyValueError::new_err)?;
+        let directory = dir.map(|d| {
+            let cwd = std::env::current_dir()
+                .map(|c| c.to_string_lossy().into_owned())
+                .unwrap_or_else(|_| "/".into());
+            pyrite_text::dirpath::canonical_dir(&d, &cwd)
+        });
+        let parent = {
+            let running = self.running.locked();
+            running.list.get(running.index).cloned()
+        };
         let decl = std::sync::Arc::new(config::HandlerDecl {
             phase: p,
             module,
             object,
-            exts: Vec::new(),
-            directory: dir,
+            ext: None,
+            directory,
+            dir_wildcard: false,
+            dir_regex: None,
             location: None,
+            location_pattern: false,
             origin: config::Origin {
                 file: "req.add_handler".into(),
                 line: 0,
             },
             silent: false,
+            parent,
             cache: Default::default(),
         });
         // SAFETY: r is live and served by this thread.
@@ -951,9 +1040,17 @@ impl Request {
         Ok(())
     }
 
-    /// Adds the rest of the CGI/1.1 variables to req.subprocess_env.
+    /// Adds the CGI/1.1 variables to req.subprocess_env: httpd's common ones
+    /// (every request header as HTTP_*, the server's and the connection's)
+    /// and the request's own, as mod_python 3.5 does (CGI-style code such as
+    /// Roundup's reads HTTP_HOST and REMOTE_ADDR after calling only this).
     fn add_cgi_vars(&self) -> PyResult<()> {
-        unsafe { raw::ap_add_cgi_vars(self.r()?) };
+        let r = self.r()?;
+        // SAFETY: r is live and served by this thread; httpd fills r->subprocess_env.
+        unsafe {
+            raw::ap_add_common_vars(r);
+            raw::ap_add_cgi_vars(r);
+        }
         Ok(())
     }
 
@@ -982,6 +1079,9 @@ pub fn config_pairs(c: &config::DirConfig) -> Vec<(String, String)> {
     }
     if let Some(p) = &c.python_path {
         out.push(("PythonPath".to_string(), p.expr.clone()));
+    }
+    if let Some(pdb) = c.enable_pdb {
+        out.push(("PythonEnablePdb".to_string(), flag(pdb)));
     }
     out
 }
@@ -1023,4 +1123,22 @@ fn refuse_bad_headers(r: *mut raw::request_rec) -> PyResult<()> {
         ))),
         None => Ok(()),
     }
+}
+
+/// An apr array of C strings as a tuple of str (empty for NULL).
+///
+/// # Safety
+/// `arr` is NULL or a live apr array whose elements are NUL-terminated strings.
+unsafe fn string_tuple<'py>(py: Python<'py>, arr: *mut raw::apr_array_header_t) -> PyResult<Bound<'py, PyAny>> {
+    if arr.is_null() {
+        return Ok(pyo3::types::PyTuple::empty(py).into_any());
+    }
+    // SAFETY: as the caller promises.
+    let items: Vec<Bound<'py, PyAny>> = unsafe {
+        let elts = (*arr).elts as *const *const std::ffi::c_char;
+        (0..(*arr).nelts.max(0) as usize)
+            .map(|i| convert::opt_text(py, *elts.add(i)))
+            .collect()
+    };
+    Ok(pyo3::types::PyTuple::new(py, items)?.into_any())
 }

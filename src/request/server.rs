@@ -5,13 +5,18 @@ use super::table::Table;
 use crate::config;
 use crate::ffi::server::{KeptServer, Server as FfiServer};
 use crate::ffi::{log, raw};
+use crate::sync::LockExt;
 use pyo3::prelude::*;
-use pyo3::types::PyList;
+use pyo3::types::PyTuple;
 
-#[pyclass(name = "mp_server", module = "_apache")]
+// No module: type(req.server) prints as <class 'mp_server'>, as in mod_python.
+#[pyclass(name = "mp_server")]
 pub struct Server {
     s: Option<KeptServer>,
 }
+
+/// Each server's options table, made on first use (server_recs never move in a child).
+static SERVER_OPTIONS: std::sync::Mutex<Vec<(usize, Py<Table>)>> = std::sync::Mutex::new(Vec::new());
 
 impl Server {
     // A compatibility constructor: its callers (interp.rs, request.rs) still hold the raw
@@ -43,8 +48,9 @@ impl Server {
     }
 }
 
-fn names<'py>(py: Python<'py>, names: Vec<&[u8]>) -> PyResult<Bound<'py, PyList>> {
-    PyList::new(py, names.into_iter().map(|n| convert::text(py, n)))
+/// ServerAlias names as a tuple, as mod_python gives them.
+fn names<'py>(py: Python<'py>, names: Vec<&[u8]>) -> PyResult<Bound<'py, PyTuple>> {
+    PyTuple::new(py, names.into_iter().map(|n| convert::text(py, n)))
 }
 
 #[pymethods]
@@ -78,12 +84,21 @@ impl Server {
         Ok(self.s()?.rec().is_virtual as i32)
     }
     #[getter]
-    fn names<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+    fn names<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
         names(py, self.s()?.names())
     }
     #[getter]
-    fn wild_names<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+    fn wild_names<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
         names(py, self.s()?.wild_names())
+    }
+    /// ServerPath: the path prefix that selects this name-based virtual host.
+    #[getter]
+    fn path<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        Ok(convert::opt_bytes_text(py, self.s()?.path()))
+    }
+    #[getter]
+    fn pathlen(&self) -> PyResult<i32> {
+        Ok(self.s()?.rec().pathlen)
     }
     /// httpd's Timeout, in seconds.
     #[getter]
@@ -131,10 +146,30 @@ impl Server {
         Ok(self.s()?.rec().log.level)
     }
 
-    /// The server-level PythonOption values, as a table.
-    fn get_options(&self) -> PyResult<Table> {
+    /// The server-level PythonOption values, as a table. As in mod_python it
+    /// is the same table for the child's whole life: what a PythonImport
+    /// function stores there, handlers of that child find.
+    fn get_options(&self, py: Python<'_>) -> PyResult<Py<Table>> {
+        let key = self.ptr() as usize;
+        let known = |py| {
+            SERVER_OPTIONS
+                .locked()
+                .iter()
+                .find(|(k, _)| *k == key)
+                .map(|(_, t)| t.clone_ref(py))
+        };
+        if let Some(t) = known(py) {
+            return Ok(t);
+        }
+        // Built outside the lock: making Python objects may run arbitrary Python code.
         let opts = self.dir_config().map(|c| c.options()).unwrap_or_default();
-        Table::from_pairs(opts)
+        let table = Py::new(py, Table::from_pairs(opts)?)?;
+        let mut tables = SERVER_OPTIONS.locked();
+        if let Some((_, t)) = tables.iter().find(|(k, _)| *k == key) {
+            return Ok(t.clone_ref(py));
+        }
+        tables.push((key, table.clone_ref(py)));
+        Ok(table)
     }
 
     /// The server-level Python* directives, as a table.

@@ -19,6 +19,11 @@ pub struct RequestState {
 }
 
 impl RequestState {
+    /// Whether handlers were added to `phase` and not yet run.
+    pub fn has_added(&self, phase: crate::config::Phase) -> bool {
+        self.added.iter().any(|d| d.phase == phase)
+    }
+
     /// Takes the added handlers of `phase`.
     pub fn take_added(&mut self, phase: crate::config::Phase) -> Vec<Arc<crate::config::HandlerDecl>> {
         let (mine, rest): (Vec<_>, Vec<_>) = std::mem::take(&mut self.added).into_iter().partition(|d| d.phase == phase);

@@ -15,7 +15,7 @@ enum Owner {
     Own(*mut raw::apr_pool_t),
 }
 
-#[pyclass(name = "table", module = "_apache", mapping)]
+#[pyclass(name = "table", module = "_apache", mapping, subclass)]
 pub struct Table {
     t: *mut raw::apr_table_t,
     owner: Owner,
@@ -97,6 +97,19 @@ impl Table {
             d.items().into_any()
         } else if other.hasattr("items")? {
             other.call_method0("items")?
+        } else if other.hasattr("keys")? {
+            // A mapping with only keys() and [] (mod_python's rule, dict.update's too).
+            for k in other.call_method0("keys")?.try_iter()? {
+                let k = k?;
+                let v = as_text(&other.get_item(&k)?)?;
+                let k = as_text(&k)?;
+                if add {
+                    self.add(&k, &v)?;
+                } else {
+                    self.__setitem__(k.py(), &k, &v)?;
+                }
+            }
+            return Ok(());
         } else {
             other.clone()
         };
@@ -108,7 +121,7 @@ impl Table {
             if pair.len() != 2 {
                 return Err(PyTypeError::new_err("expected (key, value) pairs"));
             }
-            let (k, v) = (pair.get_item(0)?, pair.get_item(1)?);
+            let (k, v) = (as_text(&pair.get_item(0)?)?, as_text(&pair.get_item(1)?)?);
             if add {
                 self.add(&k, &v)?;
             } else {
@@ -228,6 +241,26 @@ impl Table {
         PyList::new(py, pairs)
     }
 
+    /// Removes and returns the last (key, value) entry; KeyError when empty.
+    fn popitem<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        let entries = self.entries(py)?;
+        let Some((k, v)) = entries.last().cloned() else {
+            return Err(PyKeyError::new_err("popitem(): table is empty"));
+        };
+        // Only that one entry goes: other values of a repeated key stay.
+        let mut same_key = Vec::new();
+        for (ek, ev) in &entries {
+            if ek.eq(&k)? {
+                same_key.push(ev.clone());
+            }
+        }
+        self.__delitem__(py, &k)?;
+        for ev in &same_key[..same_key.len() - 1] {
+            self.add(&k, ev)?;
+        }
+        PyTuple::new(py, [k, v])
+    }
+
     fn clear(&self) -> PyResult<()> {
         // SAFETY: checked live by table().
         unsafe { t::clear(self.table()?) };
@@ -235,6 +268,13 @@ impl Table {
     }
 
     fn update(&self, other: &Bound<'_, PyAny>) -> PyResult<()> {
+        // mod_python asks a non-mapping for its keys(): update(None) is an AttributeError.
+        if !other.hasattr("keys")? && other.try_iter().is_err() {
+            return Err(pyo3::exceptions::PyAttributeError::new_err(format!(
+                "'{}' object has no attribute 'keys'",
+                other.get_type().name()?
+            )));
+        }
         self.fill(other, false)
     }
 
@@ -290,4 +330,14 @@ impl Table {
         }
         Ok(false)
     }
+}
+
+/// A key or value met while filling a table from a mapping: str and bytes as
+/// they are, anything else as str() gives it, as mod_python merges mappings
+/// (its suite builds `apache.table({1: 1})`). Assigning one item stays strict.
+fn as_text<'py>(obj: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    if obj.is_instance_of::<pyo3::types::PyString>() || obj.is_instance_of::<pyo3::types::PyBytes>() {
+        return Ok(obj.clone());
+    }
+    Ok(obj.str()?.into_any())
 }

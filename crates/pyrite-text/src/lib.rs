@@ -8,11 +8,15 @@
 //! - `alias`: WSGIScriptAlias matching and the SCRIPT_NAME/PATH_INFO split;
 //! - `directive`: the words and handler specs of `Python*` directives;
 //! - `proxy`: WSGITrustedProxyHeaders rules (which forwarded headers to believe);
+//! - `dirpath`: directory names and extensions as mod_python's handler lists use them;
+//! - `require_lines`: `Require` lines as `req.requires()` reports them;
 //! - `psp`: PSP templates -> Python source.
 pub mod alias;
 pub mod cgi_key;
 pub mod convert;
 pub mod directive;
+pub mod dirpath;
 pub mod proxy;
 pub mod psp;
+pub mod require_lines;
 pub mod validate;
