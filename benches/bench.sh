@@ -16,6 +16,8 @@
 #            wsgi:gate=1  wsgi:gate=0  wsgi:gate=4,switch=0.05
 #            so=PATH loads another build of mod_pyrite (to compare two commits
 #            in interleaved rounds), e.g. handler:so=/tmp/base/mod_pyrite.so
+#            sites=N adds N-1 more sites, each in its own interpreter (the load
+#            still goes to the first, which then runs in a sub-interpreter)
 #   APP      hello (12 bytes, the default), cpu2ms (2 ms of Python CPU work per
 #            request) or io10ms (waits 10 ms with the GIL released, like a database call)
 # Needs PYRITE_SO (defaults to target/release/libmod_pyrite.so); installs wrk,
@@ -120,8 +122,19 @@ settings() {  # "gate=1,switch=0.05" -> directives
   tr ',' '\n' <<<"$s" | while IFS== read -r k v; do case $k in
     gate) echo "PyriteMaxPythonThreads $v";;
     switch) echo "PyriteSwitchInterval $v";;
-    so) ;;
+    so|sites) ;;
     *) echo "unknown setting $k" >&2; exit 2;;
+  esac; done
+}
+sites_of() {  # "wsgi:sites=2" -> 2, else 1
+  local s=${1#*:}; [ "$s" = "$1" ] && { echo 1; return 0; }
+  tr ',' '\n' <<<"$s" | awk -F= '$1=="sites"{p=$2} END{print (p=="")?1:p}'
+}
+extra_sites() {  # variant kind -> the N-1 other sites' configuration
+  local n; n=$(sites_of "$1")
+  for i in $(seq 2 "$n"); do case $2 in
+    handler) printf '<Location /site%s.txt>\nSetHandler mod_python\nPythonHandler mp\nPythonInterpreter site%s\nPythonPath "sys.path+[%s]"\n</Location>\n' "$i" "$i" "'$W/app'";;
+    wsgi) printf 'WSGIScriptAlias /site%s.txt %s/app/hello.wsgi\n' "$i" "$W";;
   esac; done
 }
 so_of() {  # "handler:so=/x.so" -> /x.so, else $SO
@@ -133,9 +146,11 @@ variant() {
   static) ;;
   c_handler) printf 'LoadModule chello_module %s/app/.libs/mod_chello.so\n<Location /hello.txt>\nSetHandler chello\n</Location>\n' "$W";;
   handler) echo "LoadModule pyrite_module $(so_of "$1")"; settings "$1"
-    printf '<Location /hello.txt>\nSetHandler mod_python\nPythonHandler mp\nPythonPath "sys.path+[%s]"\n</Location>\nPythonImport mp main\n' "'$W/app'";;
+    printf '<Location /hello.txt>\nSetHandler mod_python\nPythonHandler mp\nPythonPath "sys.path+[%s]"\n</Location>\nPythonImport mp main\n' "'$W/app'"
+    extra_sites "$1" handler;;
   wsgi) echo "LoadModule pyrite_module $(so_of "$1")"; settings "$1"
-    printf 'WSGIScriptAlias /hello.txt %s/app/hello.wsgi\n' "$W";;
+    printf 'WSGIScriptAlias /hello.txt %s/app/hello.wsgi\n' "$W"
+    extra_sites "$1" wsgi;;
   mod_wsgi) printf 'LoadModule wsgi_module %s/mod_wsgi.so\nWSGIScriptAlias /hello.txt %s/app/hello.wsgi application-group=%%{GLOBAL} process-group=%%{GLOBAL}\n' $M "$W";;
   mod_python) printf 'LoadModule python_module %s/mod_python.so\n<Location /hello.txt>\nSetHandler mod_python\nPythonHandler mp\nPythonPath "sys.path+[%s]"\n</Location>\n' $M "'$W/app'";;
   *) echo "unknown variant $1" >&2; exit 2;;

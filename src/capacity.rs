@@ -63,6 +63,36 @@ fn summary(s: &Server) {
          Python gate {gate_text}; each child preloads {handler_count} handler module(s), {imports} PythonImport(s), {scripts} WSGI script(s)",
         daemons * threads
     ));
+    // The interpreters each child makes (src/interpreters/plan.rs).
+    let plan = crate::interpreters::plan::of(s.as_ptr());
+    if plan.isolating {
+        let mut counts: Vec<(Option<String>, usize)> = Vec::new();
+        crate::interpreters::plan::each(s.as_ptr(), |_, g, _| {
+            let key = match g {
+                crate::interpreters::plan::Guess::Known(n) => n.filter(|n| !crate::interpreters::names::is_main(Some(n))),
+                crate::interpreters::plan::Guess::PerRequest => return,
+            };
+            match counts.iter_mut().find(|c| c.0 == key) {
+                Some(c) => c.1 += 1,
+                None => counts.push((key, 1)),
+            }
+        });
+        let listed: Vec<String> = counts
+            .iter()
+            .map(|(n, k)| {
+                format!(
+                    "'{}' ({k} preload(s) or handler(s))",
+                    n.as_deref().unwrap_or(crate::interpreters::names::MAIN_INTERPRETER)
+                )
+            })
+            .collect();
+        s.log(log::APLOG_NOTICE, &format!(
+            "mod_pyrite interpreters: each child makes {} sub-interpreter(s) at start besides the main one: {}{}; each costs a few ms and a few MB per child before its application (the child's start-up lines give the figures; docs/interpreters.md)",
+            plan.names.len(),
+            listed.join(", "),
+            if plan.per_request { "; names that depend on the request get theirs on their first request" } else { "" }
+        ));
+    }
     let apps = handler_count + imports + scripts;
     if per_child > 0 && per_child < 10_000 && apps > 0 {
         s.log(log::APLOG_WARNING, &format!(

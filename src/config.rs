@@ -191,6 +191,15 @@ pub struct Declared {
 }
 
 impl Declared {
+    /// The declaring section's own configuration (not merged with enclosing ones).
+    pub fn section(&self) -> &DirConfig {
+        // SAFETY: the section belongs to the running configuration generation.
+        unsafe { &*(self.section as *const DirConfig) }
+    }
+    /// The server (virtual host) it was declared in.
+    pub fn server(&self) -> *mut raw::server_rec {
+        self.server as *mut raw::server_rec
+    }
     /// The PythonPath that applies to the declaring section (its own, else the server's).
     pub fn python_path(&self) -> Option<Arc<PathSetting>> {
         // SAFETY: both pointers belong to the running configuration generation.
@@ -210,7 +219,6 @@ pub fn config_read_starts() {
     DECLARED.locked().clear();
     crate::wsgi::directives::clear_notes();
     crate::python_flags::config_read_starts();
-    INTERPRETERS_NAMED.store(false, std::sync::atomic::Ordering::Relaxed);
     READING_CONFIG.store(true, std::sync::atomic::Ordering::Relaxed);
 }
 
@@ -247,7 +255,7 @@ pub struct DirConfig {
     pub options: Option<Arc<Vec<(String, Option<String>)>>>,
     pub debug: Option<bool>,
     pub autoreload: Option<bool>,
-    /// PythonInterpreter: the name req.interpreter reports (all share one interpreter).
+    /// PythonInterpreter: the interpreter handlers here run in (src/interpreters).
     pub interpreter: Option<String>,
     /// PythonInterpPerDirectory / PythonInterpPerDirective.
     pub interp_per_directory: Option<bool>,
@@ -677,14 +685,9 @@ unsafe extern "C" fn set_debug(cmd: *mut raw::cmd_parms, mconfig: *mut c_void, o
     })
 }
 
-/// Set when the configuration names interpreters: post_config says once that
-/// every handler shares the child's main interpreter.
-pub static INTERPRETERS_NAMED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-
 unsafe extern "C" fn set_interpreter(_cmd: *mut raw::cmd_parms, mconfig: *mut c_void, arg: *const c_char) -> *const c_char {
     crate::guard::or(std::ptr::null(), || unsafe {
         dir_conf(mconfig).interpreter = Some(text(arg).to_string());
-        INTERPRETERS_NAMED.store(true, std::sync::atomic::Ordering::Relaxed);
         std::ptr::null()
     })
 }
@@ -697,7 +700,6 @@ unsafe extern "C" fn set_interp_per(cmd: *mut raw::cmd_parms, mconfig: *mut c_vo
         } else {
             c.interp_per_directive = Some(on != 0);
         }
-        INTERPRETERS_NAMED.store(true, std::sync::atomic::Ordering::Relaxed);
         std::ptr::null()
     })
 }
@@ -1019,7 +1021,7 @@ pub static COMMANDS: CommandTable = CommandTable([
         0,
         raw::OR_ALL,
         raw::cmd_how_TAKE1,
-        c"name: the interpreter name req.interpreter reports (mod_pyrite runs one main interpreter per child)",
+        c"name: the interpreter handlers here run in (main_interpreter: the main one)",
     ),
     cmd(
         c"PythonInterpPerDirectory",
@@ -1029,7 +1031,7 @@ pub static COMMANDS: CommandTable = CommandTable([
         0,
         raw::OR_ALL,
         raw::cmd_how_FLAG,
-        c"On: req.interpreter names the directory (one main interpreter per child all the same)",
+        c"On: one interpreter per directory of the requested file",
     ),
     cmd(
         c"PythonInterpPerDirective",
@@ -1039,7 +1041,7 @@ pub static COMMANDS: CommandTable = CommandTable([
         1,
         raw::OR_ALL,
         raw::cmd_how_FLAG,
-        c"On: req.interpreter names the directive's directory (one main interpreter per child all the same)",
+        c"On: one interpreter per directory holding the handler directive",
     ),
     cmd(
         c"PythonImport",

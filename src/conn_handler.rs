@@ -92,7 +92,10 @@ fn serve(c: &ffi::connection::Connection) -> c_int {
         );
         return DECLINED;
     }
-    let result = interp::with_python(|py| run(py, c, &decl));
+    // mod_python's interpreter for a connection: its virtual host's.
+    let name = || crate::interpreters::names::mod_python(std::ptr::null(), c.base_server().as_ptr(), settings(c).1, None);
+    // Refused (no interpreter): the connection is closed, as after an error.
+    let result = interp::with_python_named(name, OK, |py| run(py, c, &decl));
     if result == DECLINED {
         return DECLINED;
     }

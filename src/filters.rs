@@ -309,7 +309,15 @@ fn decl_of(f: &FFilter, st: &FilterState, input: bool) -> Option<Arc<FilterDecl>
 fn call_handler(f: &FFilter, bb: &BucketBrigade, decl: &Arc<FilterDecl>, readbytes: usize) -> bool {
     let no_conf = DirConfig::default();
     let conf = conf_of(f).unwrap_or(&no_conf);
-    let ok = interp::with_python(|py| {
+    // mod_python's interpreter for the filter's request (or connection) and directive.
+    let name = || {
+        let (r, server) = match f.request() {
+            None => (std::ptr::null(), f.connection().base_server().as_ptr()),
+            Some(r) => (r.as_ptr() as *const raw::request_rec, r.server().as_ptr()),
+        };
+        crate::interpreters::names::mod_python(r, server, Some(conf), decl.directory.as_deref())
+    };
+    let ok = interp::with_python_named(name, false, |py| {
         let res = (|| -> PyResult<()> {
             let handler = crate::handlers::load_object(py, conf, decl.directory.as_deref(), &decl.module, decl.object_name())?;
             let req = match f.request() {

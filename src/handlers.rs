@@ -3,6 +3,7 @@
 use crate::config::{self, DirConfig, HandlerDecl, Phase};
 use crate::ffi::{self, log, raw};
 use crate::interp;
+use crate::interpreters;
 use crate::pymodule::SERVER_RETURN;
 use crate::request::request::Request;
 use crate::sync::LockExt;
@@ -23,11 +24,22 @@ const SERVER_ERROR: c_int = raw::HTTP_INTERNAL_SERVER_ERROR as c_int;
 /// How often a handler module's file is checked for changes (mod_python's interval).
 const RELOAD_CHECK: Duration = Duration::from_secs(1);
 
-/// A handler declaration's resolved object in this child.
+/// A handler declaration's resolved object in this child, per interpreter
+/// (the same declaration can run in several: PythonInterpPerDirectory).
 #[derive(Default)]
-pub struct HandlerCache(Mutex<Option<Cached>>);
+pub struct HandlerCache(Mutex<Vec<Cached>>);
+
+impl HandlerCache {
+    /// Keeps `c` as the interpreter's entry (replacing an older one).
+    fn put(&self, c: Cached) {
+        let mut list = self.0.locked();
+        list.retain(|o| o.interp != c.interp);
+        list.push(c);
+    }
+}
 
 struct Cached {
+    interp: interpreters::Id,
     /// The module generation the object was resolved against.
     generation: u64,
     /// None when the path passes through a class: resolved anew per request.
@@ -43,7 +55,8 @@ struct Loaded {
     generation: u64,
 }
 
-static MODULES: Mutex<Option<HashMap<String, Loaded>>> = Mutex::new(None);
+/// Handler modules by interpreter and name.
+static MODULES: Mutex<Option<HashMap<interpreters::Id, HashMap<String, Loaded>>>> = Mutex::new(None);
 static GENERATION: AtomicU64 = AtomicU64::new(1);
 
 fn file_mtime(p: &Option<PathBuf>) -> Option<SystemTime> {
@@ -55,9 +68,10 @@ fn file_mtime(p: &Option<PathBuf>) -> Option<SystemTime> {
 /// an import may release the GIL, and another thread could then wait for the
 /// lock while holding the GIL.
 fn load_module<'py>(py: Python<'py>, name: &str, autoreload: bool) -> PyResult<(Bound<'py, PyAny>, u64)> {
+    let interp = interpreters::current(py);
     let known = {
         let mut guard = MODULES.locked();
-        match guard.get_or_insert_with(HashMap::new).get_mut(name) {
+        match guard.get_or_insert_with(HashMap::new).entry(interp).or_default().get_mut(name) {
             Some(l) if !autoreload || l.checked.elapsed() < RELOAD_CHECK => {
                 return Ok((l.module.bind(py).clone(), l.generation));
             }
@@ -75,7 +89,7 @@ fn load_module<'py>(py: Python<'py>, name: &str, autoreload: bool) -> PyResult<(
         }
         let importlib = py.import("importlib")?;
         let fresh = importlib.call_method1("reload", (module.bind(py),))?;
-        return Ok(remember(py, name, fresh, file, now_mtime));
+        return Ok(remember(interp, name, fresh, file, now_mtime));
     }
     let module = py.import(name)?.into_any();
     let file: Option<PathBuf> = module
@@ -84,11 +98,11 @@ fn load_module<'py>(py: Python<'py>, name: &str, autoreload: bool) -> PyResult<(
         .and_then(|f| f.extract::<String>().ok())
         .map(PathBuf::from);
     let mtime = file_mtime(&file);
-    Ok(remember(py, name, module, file, mtime))
+    Ok(remember(interp, name, module, file, mtime))
 }
 
 fn remember<'py>(
-    py: Python<'py>,
+    interp: interpreters::Id,
     name: &str,
     module: Bound<'py, PyAny>,
     file: Option<PathBuf>,
@@ -96,7 +110,7 @@ fn remember<'py>(
 ) -> (Bound<'py, PyAny>, u64) {
     let generation = GENERATION.fetch_add(1, Ordering::Relaxed);
     let mut guard = MODULES.locked();
-    guard.get_or_insert_with(HashMap::new).insert(
+    guard.get_or_insert_with(HashMap::new).entry(interp).or_default().insert(
         name.to_string(),
         Loaded {
             module: module.clone().unbind(),
@@ -107,16 +121,19 @@ fn remember<'py>(
         },
     );
     drop(guard);
-    let _ = py;
     (module, generation)
 }
 
 /// Imports the modules of the handlers declared in the server configuration
 /// (PyritePreload On, the default), so no request in a new child waits for
 /// them. A module that fails here is logged and tried again on first use.
-pub fn preload(py: Python<'_>, s: *mut raw::server_rec) -> usize {
-    let declared: Vec<(Arc<HandlerDecl>, Option<Arc<config::PathSetting>>)> =
-        config::declared().iter().map(|d| (d.decl.clone(), d.python_path())).collect();
+pub fn preload(py: Python<'_>, s: *mut raw::server_rec, id: interpreters::Id) -> usize {
+    // The handlers that run in interpreter `id` (the one the caller is in).
+    let declared: Vec<(Arc<HandlerDecl>, Option<Arc<config::PathSetting>>)> = config::declared()
+        .iter()
+        .filter(|d| interpreters::known_guess(&interpreters::plan::declared(d)) == Some(id))
+        .map(|d| (d.decl.clone(), d.python_path()))
+        .collect();
     let mut loaded = std::collections::HashSet::new();
     let mut failed = std::collections::HashSet::new();
     for (decl, path) in declared {
@@ -137,7 +154,8 @@ pub fn preload(py: Python<'_>, s: *mut raw::server_rec) -> usize {
                 let name = decl.object_name();
                 if !name.contains('.') {
                     if let Ok(object) = module.getattr(name) {
-                        *decl.cache.0.locked() = Some(Cached {
+                        decl.cache.put(Cached {
+                            interp: id,
                             generation,
                             object: Some(object.unbind()),
                         });
@@ -181,9 +199,10 @@ fn resolve<'py>(
 ) -> Result<Bound<'py, PyAny>, Failure> {
     interp::apply_python_path(py, conf, directory).map_err(Failure::Import)?;
     let (module, generation) = load_module(py, &decl.module, conf.autoreload()).map_err(Failure::Import)?;
+    let interp = interpreters::current(py);
     {
         let cache = decl.cache.0.locked();
-        if let Some(c) = cache.as_ref().filter(|c| c.generation == generation) {
+        if let Some(c) = cache.iter().find(|c| c.interp == interp && c.generation == generation) {
             if let Some(o) = &c.object {
                 return Ok(o.bind(py).clone());
             }
@@ -203,7 +222,8 @@ fn resolve<'py>(
     } else {
         object_at(&module, &decl.module, name).map_err(Failure::Missing)?
     };
-    *decl.cache.0.locked() = Some(Cached {
+    decl.cache.put(Cached {
+        interp,
         generation,
         object: if per_request { None } else { Some(object.clone().unbind()) },
     });
@@ -370,7 +390,23 @@ fn run_phase(py: Python<'_>, r: *mut raw::request_rec, conf: &DirConfig, phase: 
         // SAFETY: r is live; its filename lives in its pool.
         let filename = unsafe { ffi::cstr((*r).filename) };
         let directory = decl.directory_for(filename);
-        let outcome = match call(py, &decl, directory.as_deref(), conf, &req) {
+        // The interpreter the phase's name picks (src/interpreters): its
+        // first handler's, as req.interpreter reports it.
+        let call_in = || {
+            if !interpreters::isolating() {
+                return call(py, &decl, directory.as_deref(), conf, &req);
+            }
+            let name = interpreters::names::for_phase(r, Some(conf), decls.first().map(|d| &**d));
+            let Some(id) = interpreters::resolve(py, name.as_deref()) else {
+                let msg = format!("no interpreter '{}' for this handler (see the error log)", name.unwrap_or_default());
+                return Err(Failure::Import(pyo3::exceptions::PyRuntimeError::new_err(msg)));
+            };
+            if phase == Phase::Handler {
+                interpreters::count_request(id);
+            }
+            interpreters::enter(py, id, || call(py, &decl, directory.as_deref(), conf, &req))
+        };
+        let outcome = match call_in() {
             Err(Failure::Missing(_)) if decl.silent => continue,
             other => other,
         };

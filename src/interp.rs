@@ -59,86 +59,118 @@ pub fn init_child(pchild: *mut raw::apr_pool_t, s: *mut raw::server_rec) {
     pin_thread();
     let t1 = Instant::now();
     let boot = Python::attach(|py| -> PyResult<()> {
-        let sys = py.import("sys")?;
-        sys.setattr("argv", PyList::new(py, ["mod_python"])?)?; // what mod_python sets: code may test for it
-        install_embedded(py)?;
-        let apache = py.import("mod_python.apache")?;
-        apache.setattr("main_server", crate::request::server::Server::new(s))?;
         // SAFETY: s is the main server of the running configuration.
         if let Some(sc) = unsafe { crate::config::server_config(s) } {
             crate::gate::GATE.set_limit(sc.python_threads.unwrap_or(crate::gate::DEFAULT_LIMIT));
             if let Some(v) = sc.switch_interval {
-                sys.call_method1("setswitchinterval", (v,))?;
+                py.import("sys")?.call_method1("setswitchinterval", (v,))?;
             }
-            let w = &sc.wsgi_process;
-            let wsgi_site = uses_wsgi(s);
-            crate::wsgi::logstream::install_std_streams(
-                py,
-                crate::wsgi::logstream::Restrictions {
-                    stdin: w.restrict_stdin.unwrap_or(false),
-                    stdout: sc.restrict_stdout.unwrap_or(false),
-                    // On by default where WSGI applications run, as under mod_wsgi;
-                    // a mod_python-only site keeps mod_python's unrestricted signal.signal.
-                    signal: w.restrict_signal.unwrap_or(wsgi_site),
-                    as_mod_wsgi: wsgi_site,
-                },
-            )?;
-            crate::wsgi::app::VERBOSE.store(w.verbose.unwrap_or(false), std::sync::atomic::Ordering::Relaxed);
-            let mod_wsgi = py.import("_pyrite_wsgi")?;
-            mod_wsgi.setattr("maximum_processes", crate::ffi::mpm::query(raw::AP_MPMQ_MAX_DAEMONS).max(1))?;
-            mod_wsgi.setattr("threads_per_process", crate::ffi::mpm::query(raw::AP_MPMQ_MAX_THREADS).max(1))?;
-            let site = py.import("site")?;
-            for dir in &sc.python_paths {
-                site.call_method1("addsitedir", (dir.as_str(),))?;
-            }
+            crate::wsgi::app::VERBOSE.store(sc.wsgi_process.verbose.unwrap_or(false), std::sync::atomic::Ordering::Relaxed);
         }
-        Ok(())
+        boot_interpreter(py, s)
     });
     if let Err(e) = boot {
         Python::attach(|py| log_py_error(py, s, "mod_pyrite: Python start-up failed", &e));
         return;
     }
     let t_boot = t1.elapsed();
-    let t2 = Instant::now();
-    let mut n_imports = 0;
-    let mut server = s;
-    while !server.is_null() {
-        // SAFETY: the server list of the running configuration.
-        if let (Some(sc), Some(dc)) = unsafe { (crate::config::server_config(server), crate::config::server_dir_config(server)) } {
-            for decl in &sc.imports {
-                n_imports += 1;
-                Python::attach(|py| run_import(py, server, dc, decl));
+    // Which interpreters this configuration names (src/interpreters/plan.rs):
+    // more than one, and each gets its own, made now like the main one.
+    let plan = crate::interpreters::plan::of(s);
+    crate::interpreters::set_isolating(plan.isolating);
+    if plan.isolating {
+        Python::attach(|py| {
+            if let Err(e) = crate::interpreters::remember_shared(py) {
+                log_py_error(py, s, "mod_pyrite: could not share the built-in modules with sub-interpreters", &e);
             }
-        }
-        server = unsafe { (*server).next };
+            for name in &plan.names {
+                let t = Instant::now();
+                match crate::interpreters::make(py, name) {
+                    Ok(id) => crate::interpreters::note_cost(id, |c| c.made_ms = t.elapsed().as_secs_f64() * 1e3),
+                    Err(msg) => log::serror(
+                        s,
+                        log::APLOG_ERR,
+                        &format!("mod_pyrite: could not make interpreter '{name}': {msg}"),
+                    ),
+                }
+            }
+        });
     }
-    let t_imports = t2.elapsed();
-    let t3 = Instant::now();
+    let t_subs = t1.elapsed() - t_boot;
     let preload = unsafe { crate::config::server_config(s) }.and_then(|c| c.preload).unwrap_or(true);
-    let n_handlers = if preload {
-        Python::attach(|py| crate::handlers::preload(py, s))
-    } else {
-        0
-    };
-    let t_handlers = t3.elapsed();
-    let t4 = Instant::now();
-    let n_scripts = Python::attach(|py| crate::wsgi::preload(py, s));
-    let t_scripts = t4.elapsed();
+    let (mut n_imports, mut n_handlers, mut n_scripts) = (0, 0, 0);
+    let (mut t_imports, mut t_handlers, mut t_scripts) = (std::time::Duration::ZERO, std::time::Duration::ZERO, std::time::Duration::ZERO);
+    let ids: Vec<crate::interpreters::Id> = std::iter::once(crate::interpreters::MAIN)
+        .chain(crate::interpreters::ids())
+        .collect();
+    for &id in &ids {
+        let t_id = Instant::now();
+        let (i, h, w, ti, th, tw) = Python::attach(|py| {
+            crate::interpreters::enter(py, id, || {
+                let t2 = Instant::now();
+                let mut i = 0;
+                let mut server = s;
+                while !server.is_null() {
+                    // SAFETY: the server list of the running configuration.
+                    if let (Some(sc), Some(dc)) =
+                        unsafe { (crate::config::server_config(server), crate::config::server_dir_config(server)) }
+                    {
+                        for decl in &sc.imports {
+                            if crate::interpreters::known(Some(&decl.interpreter)) == Some(id) {
+                                i += 1;
+                                run_import(py, server, dc, decl);
+                            }
+                        }
+                    }
+                    server = unsafe { (*server).next };
+                }
+                let ti: std::time::Duration = t2.elapsed();
+                let t3 = Instant::now();
+                let h = if preload { crate::handlers::preload(py, s, id) } else { 0 };
+                let th = t3.elapsed();
+                let t4 = Instant::now();
+                let w = crate::wsgi::preload(py, s, id);
+                (i, h, w, ti, th, t4.elapsed())
+            })
+        });
+        if id != crate::interpreters::MAIN {
+            crate::interpreters::note_cost(id, |c| {
+                c.preload_ms = t_id.elapsed().as_secs_f64() * 1e3;
+                c.preloaded = i + h + w;
+            });
+        }
+        n_imports += i;
+        n_handlers += h;
+        n_scripts += w;
+        t_imports += ti;
+        t_handlers += th;
+        t_scripts += tw;
+    }
     // Prefork's one worker is this thread, which has its state already.
     let t5 = Instant::now();
     let workers = crate::ffi::mpm::threads_per_child();
     let n_states = if workers > 1 {
-        Python::attach(|py| crate::thread_states::prepare(py, workers))
+        Python::attach(|py| {
+            let mut n = crate::thread_states::prepare(py, workers);
+            for &id in &ids[1..] {
+                let made = crate::interpreters::prepare_states(py, id, workers);
+                crate::interpreters::note_cost(id, |c| c.thread_states = made);
+                n += made;
+            }
+            n
+        })
     } else {
         0
     };
     let t_states = t5.elapsed();
-    crate::metrics::record::startup(t_interp + t_boot + t_states, t_imports + t_handlers + t_scripts);
+    crate::metrics::record::startup(t_interp + t_boot + t_subs + t_states, t_imports + t_handlers + t_scripts);
     log::serror(s, log::APLOG_INFO, &format!(
-        "mod_pyrite: child {} ready: interpreter {:.1} ms, mod_python package {:.1} ms, {} PythonImport(s) {:.1} ms, {} handler module(s) {:.1} ms, {} WSGI script(s) {:.1} ms, {} thread state(s) {:.2} ms",
+        "mod_pyrite: child {} ready: interpreter {:.1} ms, mod_python package {:.1} ms, {} sub-interpreter(s) {:.1} ms, {} PythonImport(s) {:.1} ms, {} handler module(s) {:.1} ms, {} WSGI script(s) {:.1} ms, {} thread state(s) {:.2} ms",
         std::process::id(),
         t_interp.as_secs_f64() * 1e3,
         t_boot.as_secs_f64() * 1e3,
+        ids.len() - 1,
+        t_subs.as_secs_f64() * 1e3,
         n_imports,
         t_imports.as_secs_f64() * 1e3,
         n_handlers,
@@ -148,6 +180,57 @@ pub fn init_child(pchild: *mut raw::apr_pool_t, s: *mut raw::server_rec) {
         n_states,
         t_states.as_secs_f64() * 1e3
     ));
+    for (name, _, cost) in crate::interpreters::list().into_iter().skip(1) {
+        log::serror(
+            s,
+            log::APLOG_INFO,
+            &format!(
+                "mod_pyrite: child {} interpreter '{name}': made in {:.1} ms, {} preload(s) in {:.1} ms, {} thread state(s)",
+                std::process::id(),
+                cost.made_ms,
+                cost.preloaded,
+                cost.preload_ms,
+                cost.thread_states
+            ),
+        );
+    }
+}
+
+/// What every interpreter of a child holds before it runs application code
+/// (the main one in init_child, each sub-interpreter in src/interpreters):
+/// mod_python's sys.argv, the embedded package, apache.main_server, the log
+/// streams with their restrictions, the `mod_wsgi` module's sizes and the
+/// PythonPath site directories.
+pub(crate) fn boot_interpreter(py: Python<'_>, s: *mut raw::server_rec) -> PyResult<()> {
+    let sys = py.import("sys")?;
+    sys.setattr("argv", PyList::new(py, ["mod_python"])?)?; // what mod_python sets: code may test for it
+    install_embedded(py)?;
+    let apache = py.import("mod_python.apache")?;
+    apache.setattr("main_server", crate::request::server::Server::new(s))?;
+    // SAFETY: s is the main server of the running configuration.
+    if let Some(sc) = unsafe { crate::config::server_config(s) } {
+        let w = &sc.wsgi_process;
+        let wsgi_site = uses_wsgi(s);
+        crate::wsgi::logstream::install_std_streams(
+            py,
+            crate::wsgi::logstream::Restrictions {
+                stdin: w.restrict_stdin.unwrap_or(false),
+                stdout: sc.restrict_stdout.unwrap_or(false),
+                // On by default where WSGI applications run, as under mod_wsgi;
+                // a mod_python-only site keeps mod_python's unrestricted signal.signal.
+                signal: w.restrict_signal.unwrap_or(wsgi_site),
+                as_mod_wsgi: wsgi_site,
+            },
+        )?;
+        let mod_wsgi = py.import("_pyrite_wsgi")?;
+        mod_wsgi.setattr("maximum_processes", crate::ffi::mpm::query(raw::AP_MPMQ_MAX_DAEMONS).max(1))?;
+        mod_wsgi.setattr("threads_per_process", crate::ffi::mpm::query(raw::AP_MPMQ_MAX_THREADS).max(1))?;
+        let site = py.import("site")?;
+        for dir in &sc.python_paths {
+            site.call_method1("addsitedir", (dir.as_str(),))?;
+        }
+    }
+    Ok(())
 }
 
 /// Whether the configuration mounts, imports or names a WSGI script.
@@ -278,7 +361,7 @@ fn start_python(home: Option<&str>, opts: &crate::wsgi::directives::ProcessOptio
 /// Makes `import mod_python...` load the copy compiled into this module,
 /// ahead of anything else on sys.path, and sends the bytecode of application
 /// code where PyriteBytecodeCache says (src/bytecode.rs).
-fn install_embedded(py: Python<'_>) -> PyResult<()> {
+pub(crate) fn install_embedded(py: Python<'_>) -> PyResult<()> {
     let sources = PyDict::new(py);
     let mut boot_src = None;
     for (name, is_pkg, src) in embedded::EMBEDDED {
@@ -357,6 +440,22 @@ pub fn with_python<R>(f: impl for<'py> FnOnce(Python<'py>) -> R) -> R {
     r
 }
 
+/// Enters Python on an httpd thread, in the interpreter `name` picks (asked
+/// only when this child runs several; see src/interpreters). `refused` is
+/// the outcome when that interpreter cannot be had (logged).
+#[inline]
+pub fn with_python_named<R>(name: impl FnOnce() -> Option<String>, refused: R, f: impl for<'py> FnOnce(Python<'py>) -> R) -> R {
+    with_python(|py| {
+        if !crate::interpreters::isolating() {
+            return f(py);
+        }
+        match crate::interpreters::resolve(py, name().as_deref()) {
+            Some(id) => crate::interpreters::enter(py, id, || f(py)),
+            None => refused,
+        }
+    })
+}
+
 /// Runs a call that may block on httpd or the client (a write, a read) with
 /// the GIL released and outside the gate, so other requests go on meanwhile.
 #[inline]
@@ -377,16 +476,18 @@ pub fn contended() -> bool {
     WAITING.load(std::sync::atomic::Ordering::Relaxed) > 0
 }
 
-static PATHS_APPLIED: Mutex<Option<HashSet<String>>> = Mutex::new(None);
+/// PythonPath expressions already applied, per interpreter (each has its sys.path).
+static PATHS_APPLIED: Mutex<Option<std::collections::HashMap<crate::interpreters::Id, HashSet<String>>>> = Mutex::new(None);
 
 /// mod_python's sys.path rule: a PythonPath expression is evaluated once per
 /// child per distinct text and replaces sys.path; without one, the directory
 /// of the <Directory> that declared the handler is put first.
 pub fn apply_python_path(py: Python<'_>, conf: &DirConfig, directory: Option<&str>) -> PyResult<()> {
     if let Some(p) = &conf.python_path {
+        let interp = crate::interpreters::current(py);
         {
             let guard = PATHS_APPLIED.locked();
-            if guard.as_ref().is_some_and(|s| s.contains(&p.expr)) {
+            if guard.as_ref().and_then(|m| m.get(&interp)).is_some_and(|s| s.contains(&p.expr)) {
                 return Ok(());
             }
         }
@@ -400,7 +501,12 @@ pub fn apply_python_path(py: Python<'_>, conf: &DirConfig, directory: Option<&st
         })?;
         let list = PyList::new(py, value.try_iter()?.collect::<PyResult<Vec<_>>>()?)?;
         py.import("sys")?.setattr("path", list)?;
-        PATHS_APPLIED.locked().get_or_insert_with(HashSet::new).insert(p.expr.clone());
+        PATHS_APPLIED
+            .locked()
+            .get_or_insert_with(Default::default)
+            .entry(interp)
+            .or_default()
+            .insert(p.expr.clone());
     } else if let Some(dir) = directory {
         let path = py.import("sys")?.getattr("path")?;
         if !path.contains(dir)? {

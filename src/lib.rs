@@ -14,7 +14,7 @@ pub mod gate;
 pub mod guard;
 pub mod handlers;
 pub mod interp;
-pub mod interp_name;
+pub mod interpreters;
 pub mod locks;
 pub mod metrics;
 pub mod module;

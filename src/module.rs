@@ -135,15 +135,12 @@ unsafe extern "C" fn post_config(
         crate::bytecode::prepare(pconf, s);
         crate::capacity::log_summary(s);
         crate::wsgi::notes::flush(s);
-        if crate::config::INTERPRETERS_NAMED.load(std::sync::atomic::Ordering::Relaxed) {
-            log::serror(s, log::APLOG_NOTICE, "mod_pyrite: PythonInterpreter, PythonInterpPerDirectory and PythonInterpPerDirective name interpreters, but every handler of a child runs in its one main interpreter (modules and globals are shared); req.interpreter reports the name mod_python would have used");
-        }
         crate::wsgi::directives::log_notes(s);
         if let Some(notice) = crate::python_flags::startup_notice() {
             log::serror(s, log::APLOG_NOTICE, &notice);
         }
         log::serror(s, log::APLOG_NOTICE, &format!(
-            "mod_pyrite/{VERSION} (Python {PYTHON_VERSION}) configured: each child runs handlers in its own main interpreter, initialised at child start"
+            "mod_pyrite/{VERSION} (Python {PYTHON_VERSION}) configured: each child starts Python (and one sub-interpreter per interpreter name or application group, when the configuration uses more than one) at child start"
         ));
         raw::OK as c_int
     })

@@ -99,7 +99,7 @@ fn element(ctx: &Include, f: &Filter, bb: &BucketBrigade) -> raw::apr_status_t {
             append_error(ctx, bb);
             continue;
         }
-        let failed = in_python(r, |py| run_block(py, ctx, r, bb, &tag, &code, debug));
+        let failed = in_python(r, true, |py| run_block(py, ctx, r, bb, &tag, &code, debug));
         if failed {
             append_error(ctx, bb);
         }
@@ -109,15 +109,14 @@ fn element(ctx: &Include, f: &Filter, bb: &BucketBrigade) -> raw::apr_status_t {
 
 /// Enters Python for request `r`, also from inside a write made by a Python
 /// handler (the GIL and a gate place are then already this thread's).
-fn in_python<R>(r: &Request, f: impl for<'py> FnOnce(Python<'py>) -> R) -> R {
+fn in_python<R>(r: &Request, refused: R, f: impl for<'py> FnOnce(Python<'py>) -> R) -> R {
     // Global locks the code forgets are released when this request ends.
     let outer = crate::locks::CURRENT_REQUEST.with(|c| c.replace(r.as_ptr()));
-    // SAFETY: PyGILState_Check only reads this thread's state (Python is running).
-    let res = if unsafe { pyo3::ffi::PyGILState_Check() } == 1 {
-        Python::attach(f)
-    } else {
-        interp::with_python(f)
-    };
+    // with_python also serves a call from inside a handler's write (the
+    // thread is then through the gate and holds the GIL). PyGILState_Check
+    // cannot tell: CPython turns it off once a sub-interpreter exists.
+    let name = || crate::interpreters::names::mod_python(r.as_ptr(), r.server().as_ptr(), dir_config(r), None);
+    let res = interp::with_python_named(name, refused, f);
     crate::locks::CURRENT_REQUEST.with(|c| c.set(outer));
     res
 }

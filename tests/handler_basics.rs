@@ -51,7 +51,7 @@ fn hello_world_under_every_mpm() {
         let log = h.stop();
         assert!(log.contains("mod_pyrite/0.1.0 (Python 3."), "notice line missing:\n{log}");
         assert_eq!(
-            log.matches("configured: each child runs handlers").count(),
+            log.matches("configured: each child starts Python").count(),
             1,
             "notice logged once per start:\n{log}"
         );

@@ -11,9 +11,11 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 fn site() -> String {
-    "PythonPath \"sys.path+['{HANDLERS}']\"\nPythonImport rel_generation main_interpreter\n".to_string()
+    // Two interpreters per child (the server's name for mod_python, a named
+    // group for WSGI), each with its own PythonImport.
+    "PythonPath \"sys.path+['{HANDLERS}']\"\nPythonImport rel_generation 127.0.0.1\nPythonImport rel_generation wsgi-load\n".to_string()
         + &location("/mp/load", "reliability::load", "")
-        + "WSGIScriptAlias /wsgi/load {HANDLERS}/reliability_wsgi.py callable-object=load\n"
+        + "WSGIScriptAlias /wsgi/load {HANDLERS}/reliability_wsgi.py callable-object=load application-group=wsgi-load\n"
 }
 
 fn targets() -> Vec<Target> {

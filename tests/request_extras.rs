@@ -45,16 +45,16 @@ fn sendfile_internal_redirect_and_module_functions() {
 }
 
 #[test]
-fn interpreter_directives_are_reported_and_logged() {
+fn interpreter_directives_are_reported_and_made() {
     let site = location("/named", "extras::interp", "  PythonInterpreter my_interp") + &location("/default", "extras::interp", "");
     let h = Httpd::start(Mpm::Event, &site);
     assert_eq!(h.get("/named").text(), "my_interp");
     assert_eq!(h.get("/default").text(), "127.0.0.1", "mod_python's default: the server name");
     let log = h.stop();
     assert_eq!(
-        log.matches("every handler of a child runs in its one main interpreter").count(),
+        log.matches("each child makes 2 sub-interpreter(s) at start").count(),
         1,
-        "{log}"
+        "two names, two interpreters per child, said once by the parent:\n{log}"
     );
 }
 

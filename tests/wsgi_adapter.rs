@@ -37,6 +37,11 @@ fn site() -> String {
         ("/prints", "prints"),
     ] {
         s += &alias(url, c);
+        // The applications that record close() share one interpreter with
+        // /closed, which reports them (each alias is its own group otherwise).
+        if ["/gen", "/midstream", "/before", "/slow", "/closed", "/file", "/file-pipe"].contains(&url) {
+            s.insert_str(s.len() - 1, " application-group=closing");
+        }
     }
     s += "<Location /input>\n  WSGIChunkedRequest On\n</Location>\n";
     s

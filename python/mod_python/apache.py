@@ -429,8 +429,9 @@ main_server = None  # set per child by mod_pyrite
 
 def __getattr__(name):
     # apache.interpreter: in mod_python each interpreter has its own copy of
-    # this module, so the name is where the calling code runs. Every handler
-    # here shares one interpreter, so it is the current request's name.
+    # this module, so the name is where the calling code runs. A
+    # sub-interpreter gets its name set when it is made; in the main one
+    # (a single site, or main_interpreter) it is the running request's name.
     if name == "interpreter":
         return _apache._current_interpreter()
     raise AttributeError("module 'mod_python.apache' has no attribute %r" % (name,))

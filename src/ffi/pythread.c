@@ -31,7 +31,28 @@ void pyrite_tstate_bind(PyThreadState *t)
 #endif
     _PyThreadState_SetCurrent(t);
 }
+
+/* A thread state of a sub-interpreter, bound to no thread yet. Call with
+ * the GIL held. */
+PyThreadState *pyrite_tstate_prealloc_in(PyInterpreterState *interp)
+{
+    return _PyThreadState_Prealloc(interp);
+}
+
+/* Makes `t` (from pyrite_tstate_prealloc_in, never used) usable by the
+ * calling thread through PyThreadState_Swap. Unlike pyrite_tstate_bind it
+ * does not make `t` the thread's PyGILState state: that stays the thread's
+ * main-interpreter state. */
+void pyrite_tstate_adopt(PyThreadState *t)
+{
+    t->thread_id = PyThread_get_thread_ident();
+#ifdef PY_HAVE_THREAD_NATIVE_ID
+    t->native_thread_id = PyThread_get_thread_native_id();
+#endif
+}
 #else
 PyThreadState *pyrite_tstate_prealloc(void) { return NULL; }
 void pyrite_tstate_bind(PyThreadState *t) { (void)t; }
+PyThreadState *pyrite_tstate_prealloc_in(PyInterpreterState *interp) { (void)interp; return NULL; }
+void pyrite_tstate_adopt(PyThreadState *t) { (void)t; }
 #endif

@@ -158,3 +158,13 @@ int pyrite_shim_brigade_has_eos(apr_bucket_brigade *bb)
             return 1;
     return 0;
 }
+
+#include "ap_listen.h"
+
+/* The port of the first Listen line (0 when none): what a request to a
+ * server without a port of its own most likely arrives on. */
+int pyrite_shim_first_listen_port(void)
+{
+    ap_listen_rec *l = ap_listeners;
+    return (l && l->bind_addr) ? (int)l->bind_addr->port : 0;
+}

@@ -35,6 +35,7 @@ void pyrite_shim_log_perror(const char *file, int line, int module_index, int le
                             apr_status_t status, apr_pool_t *p, const char *msg);
 int pyrite_shim_rlog_enabled(const request_rec *r, int module_index, int level);
 apr_status_t pyrite_shim_abort_response(request_rec *r);
+int pyrite_shim_first_listen_port(void);
 int pyrite_shim_brigade_empty(apr_bucket_brigade *bb);
 int pyrite_shim_first_kind(apr_bucket_brigade *bb);
 apr_status_t pyrite_shim_first_read(apr_bucket_brigade *bb, const char **data, apr_size_t *len, int block);

@@ -151,7 +151,9 @@ pub fn render(s: &Snapshot, refresh: Option<u32>) -> String {
             counts_cells(&c.counts)
         );
     }
-    out.push_str("</table><h2>Requests in progress</h2><table><tr><th>pid</th><th>seconds</th><th>request</th></tr>");
+    out.push_str("</table>");
+    interpreters(&mut out, s);
+    out.push_str("<h2>Requests in progress</h2><table><tr><th>pid</th><th>seconds</th><th>request</th></tr>");
     let mut rows: Vec<(u32, &super::snapshot::Active)> = s.children.iter().flat_map(|c| c.active.iter().map(move |a| (c.pid, a))).collect();
     rows.sort_by_key(|r| std::cmp::Reverse(r.1.duration_us));
     for (pid, a) in rows {
@@ -165,4 +167,33 @@ pub fn render(s: &Snapshot, refresh: Option<u32>) -> String {
     out.push_str("</table><p>Service time runs from httpd reading the request line to the end of the Python handler. \
         Python wait is the time to get the GIL (and the gate, when set); GIL hold is time spent running Python. See docs/tuning.md.</p></body></html>\n");
     out
+}
+
+/// Requests per interpreter, summed over live children (shown when children
+/// run more than one interpreter).
+fn interpreters(out: &mut String, s: &Snapshot) {
+    let mut rows: Vec<(String, usize, u64)> = Vec::new();
+    for c in &s.children {
+        for (name, n) in &c.interpreters {
+            match rows.iter_mut().find(|r| &r.0 == name) {
+                Some(r) => {
+                    r.1 += 1;
+                    r.2 += n;
+                }
+                None => rows.push((name.clone(), 1, *n)),
+            }
+        }
+    }
+    if rows.is_empty() {
+        return;
+    }
+    out.push_str("<h2>Interpreters</h2><table><tr><th class=\"l\">name</th><th>children</th><th>requests</th></tr>");
+    for (name, children, n) in rows {
+        let _ = write!(
+            out,
+            "<tr><td class=\"l\">{}</td><td>{children}</td><td>{n}</td></tr>",
+            escape(&name)
+        );
+    }
+    out.push_str("</table>");
 }

@@ -98,9 +98,14 @@ pub fn render(s: &Snapshot) -> String {
                 format!("{{\"request\":{},\"seconds\":{}}}", string(&a.text), secs(a.duration_us))
             })
             .collect();
+        let interpreters: Vec<String> = c
+            .interpreters
+            .iter()
+            .map(|(name, n)| format!("{{\"name\":{},\"requests\":{n}}}", string(name)))
+            .collect();
         let _ = write!(
             out,
-            "{}{{\"slot\":{},\"pid\":{},\"started\":{},\"interpreter_start_seconds\":{},\"preload_seconds\":{},\"rss_bytes\":{},{},\"active\":[{}]}}",
+            "{}{{\"slot\":{},\"pid\":{},\"started\":{},\"interpreter_start_seconds\":{},\"preload_seconds\":{},\"rss_bytes\":{},{},\"interpreters\":[{}],\"active\":[{}]}}",
             if i > 0 { "," } else { "" },
             c.slot,
             c.pid,
@@ -109,6 +114,7 @@ pub fn render(s: &Snapshot) -> String {
             secs(c.preload_us),
             c.rss_bytes.map_or("null".into(), |v| v.to_string()),
             counts(&c.counts),
+            interpreters.join(","),
             active.join(",")
         );
     }

@@ -37,8 +37,13 @@ pub const ACTIVE_PER_CHILD: usize = 64;
 /// Bytes of "METHOD uri" kept per request in progress.
 pub const ACTIVE_TEXT: usize = 120;
 
+/// Interpreters a child can show (the main one first, then its sub-interpreters).
+pub const INTERPS_PER_CHILD: usize = 16;
+/// Bytes of an interpreter's name kept.
+pub const INTERP_NAME: usize = 64;
+
 /// Marks the header of a mapping laid out by this version.
-pub const MAGIC: u64 = 0x7079_7269_7465_6d31; // "pyritem1"
+pub const MAGIC: u64 = 0x7079_7269_7465_6d32; // "pyritem2"
 
 /// Counters that only grow while a child owns its slot.
 #[repr(C)]
@@ -77,6 +82,16 @@ pub struct ActiveEntry {
     pub text: [AtomicU64; ACTIVE_TEXT / 8],
 }
 
+/// One interpreter of a child: its name (set once, when made) and the
+/// requests it served; `len` 0 when unused.
+#[repr(C)]
+pub struct InterpEntry {
+    pub requests: AtomicU64,
+    pub len: AtomicU32,
+    pub _pad: u32,
+    pub name: [AtomicU64; INTERP_NAME / 8],
+}
+
 /// One child's part of the mapping.
 #[repr(C, align(64))]
 pub struct ChildSlot {
@@ -92,6 +107,8 @@ pub struct ChildSlot {
     pub preload_us: AtomicU64,
     pub totals: Totals,
     pub active: [ActiveEntry; ACTIVE_PER_CHILD],
+    /// Requests per interpreter, when the child runs more than one.
+    pub interps: [InterpEntry; INTERPS_PER_CHILD],
     /// Rings outlive the child that filled them: a child taking over the slot adds to them.
     pub fine: [RingBucket; FINE_STEPS],
     pub coarse: [RingBucket; COARSE_STEPS],

@@ -106,5 +106,23 @@ pub fn render(s: &Snapshot) -> String {
             let _ = writeln!(out, "{name}{{slot=\"{}\",pid=\"{}\"}} {}", c.slot, c.pid, f(value(c)));
         }
     }
+    if s.children.iter().any(|c| !c.interpreters.is_empty()) {
+        let name = "pyrite_interpreter_requests_total";
+        head(&mut out, name, "counter", "Requests served by each interpreter of this child.");
+        for c in &s.children {
+            for (interp, n) in &c.interpreters {
+                let label: String = interp
+                    .chars()
+                    .flat_map(|ch| match ch {
+                        '\\' => vec!['\\', '\\'],
+                        '"' => vec!['\\', '"'],
+                        '\n' => vec!['\\', 'n'],
+                        c => vec![c],
+                    })
+                    .collect();
+                let _ = writeln!(out, "{name}{{slot=\"{}\",pid=\"{}\",interpreter=\"{label}\"}} {n}", c.slot, c.pid);
+            }
+        }
+    }
     out
 }

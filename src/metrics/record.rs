@@ -186,6 +186,33 @@ pub fn python_paused(ns: u64) {
     PAUSED_NS.with(|p| p.set(p.get() + ns));
 }
 
+/// Names interpreter `index` of this child (0: main) on the status page.
+pub fn interpreter_named(index: usize, name: &str) {
+    let Some(slot) = shm::own() else { return };
+    let Some(e) = slot.interps.get(index) else { return };
+    let bytes = name.as_bytes();
+    let n = bytes.len().min(super::layout::INTERP_NAME);
+    for (i, w) in e.name.iter().enumerate() {
+        let mut word = [0u8; 8];
+        for (j, b) in word.iter_mut().enumerate() {
+            if let Some(&c) = bytes[..n].get(i * 8 + j) {
+                *b = c;
+            }
+        }
+        w.store(u64::from_ne_bytes(word), Relaxed);
+    }
+    e.requests.store(0, Relaxed);
+    e.len.store(n as u32, std::sync::atomic::Ordering::Release);
+}
+
+/// Counts a request served by interpreter `index` of this child.
+#[inline]
+pub fn interpreter_request(index: usize) {
+    if let Some(e) = shm::own().and_then(|s| s.interps.get(index)) {
+        e.requests.fetch_add(1, Relaxed);
+    }
+}
+
 /// Start-up costs of this child: starting Python, and loading what it preloads.
 pub fn startup(interp: std::time::Duration, preload: std::time::Duration) {
     if let Some(slot) = shm::own() {

@@ -136,6 +136,10 @@ fn take_over(header: &Header, slot: &ChildSlot) {
     for a in &slot.active {
         a.start_us.store(0, Relaxed);
     }
+    for i in &slot.interps {
+        i.len.store(0, Relaxed);
+        i.requests.store(0, Relaxed);
+    }
     // A child killed while clearing a ring bucket would leave it blocked.
     for b in slot.fine.iter().chain(slot.coarse.iter()) {
         let _ = b.tag.compare_exchange(RESETTING, 0, AcqRel, Relaxed);

@@ -70,6 +70,8 @@ pub struct Child {
     pub rss_bytes: Option<u64>,
     pub counts: Counts,
     pub active: Vec<Active>,
+    /// (name, requests) per interpreter, when the child runs more than one.
+    pub interpreters: Vec<(String, u64)>,
 }
 
 #[derive(Clone, Debug)]
@@ -109,6 +111,19 @@ fn active_of(slot: &ChildSlot, now: u64) -> Vec<Active> {
             text: String::from_utf8_lossy(&bytes).into_owned(),
             duration_us: now.saturating_sub(start),
         });
+    }
+    out
+}
+
+fn interpreters_of(slot: &ChildSlot) -> Vec<(String, u64)> {
+    let mut out = Vec::new();
+    for e in &slot.interps {
+        let len = (e.len.load(Acquire) as usize).min(e.name.len() * 8);
+        if len == 0 {
+            continue;
+        }
+        let bytes: Vec<u8> = e.name.iter().flat_map(|w| w.load(Relaxed).to_ne_bytes()).take(len).collect();
+        out.push((String::from_utf8_lossy(&bytes).into_owned(), e.requests.load(Relaxed)));
     }
     out
 }
@@ -164,6 +179,7 @@ pub fn take() -> Option<Snapshot> {
             rss_bytes: Some(rss),
             counts,
             active: active_of(slot, now),
+            interpreters: interpreters_of(slot),
         });
     }
     Some(Snapshot {

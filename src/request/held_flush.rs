@@ -34,6 +34,10 @@ use std::os::raw::c_int;
 thread_local! {
     /// The request whose flush is held on this thread (the profile hook is set while there is one).
     static HELD: RefCell<Option<Py<Request>>> = const { RefCell::new(None) };
+    /// The thread state the hook was set on: a handler in a sub-interpreter
+    /// sets it on that interpreter's state, and disarm may run after the
+    /// thread has swapped back (src/interpreters).
+    static HOOKED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 
 /// Holds back the flush of a write to `req` (serving `r`); false when it must happen now.
@@ -53,6 +57,8 @@ pub fn hold(py: Python<'_>, req: &Bound<'_, Request>, r: *mut raw::request_rec) 
     }
     // SAFETY: the GIL is held (py); the hook needs no object of its own.
     unsafe { ffi::PyEval_SetProfile(Some(on_event), std::ptr::null_mut()) };
+    // SAFETY: the GIL is held, so there is a current thread state.
+    HOOKED.with(|t| t.set(unsafe { ffi::PyThreadState_Get() } as usize));
     HELD.with(|h| *h.borrow_mut() = Some(req.clone().unbind()));
     true
 }
@@ -61,8 +67,20 @@ pub fn hold(py: Python<'_>, req: &Bound<'_, Request>, r: *mut raw::request_rec) 
 pub fn disarm(_py: Python<'_>) -> Option<Py<Request>> {
     let held = HELD.with(|h| h.borrow_mut().take());
     if held.is_some() {
-        // SAFETY: the GIL is held; this only clears this thread's profile hook.
-        unsafe { ffi::PyEval_SetProfile(None, std::ptr::null_mut()) };
+        let hooked = HOOKED.with(|t| t.replace(0)) as *mut ffi::PyThreadState;
+        // SAFETY: the GIL is held; this only clears this thread's profile
+        // hook, on the state it was set on (this thread's, swapped in for
+        // the call and back).
+        unsafe {
+            let now = ffi::PyThreadState_Get();
+            if hooked.is_null() || hooked == now {
+                ffi::PyEval_SetProfile(None, std::ptr::null_mut());
+            } else {
+                ffi::PyThreadState_Swap(hooked);
+                ffi::PyEval_SetProfile(None, std::ptr::null_mut());
+                ffi::PyThreadState_Swap(now);
+            }
+        }
     }
     held
 }

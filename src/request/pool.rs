@@ -21,8 +21,8 @@ pub struct Pool {
     cleanups: Mutex<Vec<Cleanup>>,
 }
 
-/// A registered cleanup: the callable and its optional argument.
-type Cleanup = (Py<PyAny>, Option<Py<PyAny>>);
+/// A registered cleanup: `callable(data)`, run in the interpreter it was registered from.
+pub type Cleanup = (Py<PyAny>, Option<Py<PyAny>>, crate::interpreters::Id);
 
 /// The child's pool (set at child start).
 pub static CHILD_POOL: AtomicUsize = AtomicUsize::new(0);
@@ -70,15 +70,17 @@ pub fn of_pool(py: Python<'_>, pool: &ffi::pool::Pool) -> PyResult<Py<Pool>> {
 
 /// Calls each `callable(data)` (or `callable()`), logging what raises: the
 /// cleanups of pools and of requests never raise into httpd.
-pub fn run_callables(py: Python<'_>, list: impl IntoIterator<Item = (Py<PyAny>, Option<Py<PyAny>>)>, what: &str) {
-    for (f, data) in list {
-        let res = match data {
-            Some(d) => f.bind(py).call1((d,)),
-            None => f.bind(py).call0(),
-        };
-        if let Err(e) = res {
-            crate::interp::log_py_error(py, crate::interp::main_server(), what, &e);
-        }
+pub fn run_callables(py: Python<'_>, list: impl IntoIterator<Item = Cleanup>, what: &str) {
+    for (f, data, interp) in list {
+        crate::interpreters::enter(py, interp, || {
+            let res = match data {
+                Some(d) => f.bind(py).call1((d,)),
+                None => f.bind(py).call0(),
+            };
+            if let Err(e) = res {
+                crate::interp::log_py_error(py, crate::interp::main_server(), what, &e);
+            }
+        });
     }
 }
 
@@ -103,11 +105,11 @@ impl Pool {
 impl Pool {
     /// Calls `callable(data)` (or `callable()`) when httpd clears the pool.
     #[pyo3(signature = (callable, data=None))]
-    fn register_cleanup(&self, callable: Py<PyAny>, data: Option<Py<PyAny>>) -> PyResult<()> {
+    fn register_cleanup(&self, py: Python<'_>, callable: Py<PyAny>, data: Option<Py<PyAny>>) -> PyResult<()> {
         if !self.alive.load(Ordering::Acquire) {
             return Err(PyRuntimeError::new_err("this pool has been cleared"));
         }
-        self.cleanups.locked().push((callable, data));
+        self.cleanups.locked().push((callable, data, crate::interpreters::current(py)));
         Ok(())
     }
 
@@ -169,5 +171,5 @@ pub fn child_pool(py: Python<'_>) -> PyResult<Py<Pool>> {
 #[pyfunction]
 #[pyo3(signature = (callable, data=None))]
 pub fn register_cleanup(py: Python<'_>, callable: Py<PyAny>, data: Option<Py<PyAny>>) -> PyResult<()> {
-    child_pool(py)?.get().register_cleanup(callable, data)
+    child_pool(py)?.get().register_cleanup(py, callable, data)
 }

@@ -32,7 +32,7 @@ pub struct Request {
     subprocess_env: OnceLock<Py<Table>>,
     notes: OnceLock<Py<Table>>,
     /// req.register_cleanup callables, run when the request's pool is cleared.
-    cleanups: Mutex<Vec<(Py<PyAny>, Option<Py<PyAny>>)>>,
+    cleanups: Mutex<Vec<super::pool::Cleanup>>,
     /// Python code assigned req.content_type (mod_python's `_content_type_set`;
     /// the publisher guesses a type only when it was not).
     content_type_set: std::sync::atomic::AtomicBool,
@@ -618,9 +618,9 @@ impl Request {
         self.r()?;
         Ok(*self.phase.locked())
     }
-    /// The name of the interpreter the running phase runs under, as
-    /// mod_python names it (see interp_name: from the phase's first handler);
-    /// every name shares the child's one main interpreter today.
+    /// The name of the interpreter the running phase runs in, by mod_python's
+    /// rule (src/interpreters/names.rs, from the phase's first handler): the
+    /// same name picks the interpreter.
     #[getter]
     fn interpreter(&self) -> PyResult<String> {
         let r = self.r()?;
@@ -635,8 +635,8 @@ impl Request {
                 config::dir_config(r)
             }
         };
-        let name = unsafe { crate::interp_name::for_request(r, conf, first.as_deref()) };
-        Ok(name.unwrap_or_else(|| crate::interp_name::MAIN.to_string()))
+        let name = crate::interpreters::names::for_phase(r, conf, first.as_deref());
+        Ok(name.unwrap_or_else(|| crate::interpreters::names::MAIN_INTERPRETER.to_string()))
     }
 
     /// The handler list of the running phase, at the handler that runs.
@@ -888,9 +888,9 @@ impl Request {
 
     /// Calls `callable(data)` (or `callable()`) when the request ends.
     #[pyo3(signature = (callable, data=None))]
-    fn register_cleanup(&self, callable: Py<PyAny>, data: Option<Py<PyAny>>) -> PyResult<()> {
+    fn register_cleanup(&self, py: Python<'_>, callable: Py<PyAny>, data: Option<Py<PyAny>>) -> PyResult<()> {
         self.r()?;
-        self.cleanups.locked().push((callable, data));
+        self.cleanups.locked().push((callable, data, crate::interpreters::current(py)));
         Ok(())
     }
 

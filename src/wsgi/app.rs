@@ -18,7 +18,8 @@ struct Script {
     checked: Instant,
 }
 
-static SCRIPTS: Mutex<Option<HashMap<String, Script>>> = Mutex::new(None);
+/// Loaded scripts by interpreter (application group) and file.
+static SCRIPTS: Mutex<Option<HashMap<crate::interpreters::Id, HashMap<String, Script>>>> = Mutex::new(None);
 /// WSGIVerboseDebugging On: script loads are logged at notice level.
 pub static VERBOSE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 const RELOAD_CHECK: Duration = Duration::from_secs(1);
@@ -94,9 +95,10 @@ fn load<'py>(py: Python<'py>, path: &str) -> PyResult<Bound<'py, PyModule>> {
 /// (then every request compares, as mod_wsgi does, at no cost); without it
 /// the file is checked at most once a second.
 pub fn module<'py>(py: Python<'py>, path: &str, reloading: bool, known_mtime: Option<i64>) -> PyResult<Bound<'py, PyModule>> {
+    let interp = crate::interpreters::current(py);
     let stale_check = {
         let mut guard = SCRIPTS.locked();
-        match guard.get_or_insert_with(HashMap::new).get_mut(path) {
+        match guard.get_or_insert_with(HashMap::new).entry(interp).or_default().get_mut(path) {
             Some(s) if !reloading => return Ok(s.module.bind(py).clone()),
             Some(s) if known_mtime.is_some() && known_mtime == s.mtime => return Ok(s.module.bind(py).clone()),
             Some(s) if known_mtime.is_none() && s.checked.elapsed() < RELOAD_CHECK => return Ok(s.module.bind(py).clone()),
@@ -115,7 +117,7 @@ pub fn module<'py>(py: Python<'py>, path: &str, reloading: bool, known_mtime: Op
         }
     }
     let module = load(py, path)?;
-    SCRIPTS.locked().get_or_insert_with(HashMap::new).insert(
+    SCRIPTS.locked().get_or_insert_with(HashMap::new).entry(interp).or_default().insert(
         path.to_string(),
         Script {
             module: module.clone().unbind(),
@@ -136,9 +138,10 @@ pub fn application<'py>(
     known_mtime: Option<i64>,
 ) -> PyResult<Bound<'py, PyAny>> {
     // Fast path: the module is current and the object was looked up before.
+    let interp = crate::interpreters::current(py);
     {
         let guard = SCRIPTS.locked();
-        if let Some(s) = guard.as_ref().and_then(|m| m.get(path)) {
+        if let Some(s) = guard.as_ref().and_then(|m| m.get(&interp)).and_then(|m| m.get(path)) {
             let current = !reloading || (known_mtime.is_some() && known_mtime == s.mtime);
             if current {
                 if let Some((_, app)) = s.apps.iter().find(|(n, _)| n == callable) {
@@ -153,7 +156,12 @@ pub fn application<'py>(
             "WSGI script {path} has no object named '{callable}' (WSGICallableObject / callable-object=)"
         ))
     })?;
-    if let Some(s) = SCRIPTS.locked().as_mut().and_then(|m| m.get_mut(path)) {
+    if let Some(s) = SCRIPTS
+        .locked()
+        .as_mut()
+        .and_then(|m| m.get_mut(&interp))
+        .and_then(|m| m.get_mut(path))
+    {
         if s.module.bind(py).is(&m) {
             s.apps.retain(|(n, _)| n != callable);
             s.apps.push((callable.to_string(), app.clone().unbind()));

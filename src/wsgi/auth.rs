@@ -115,37 +115,16 @@ impl Role {
     }
 }
 
-/// The application group name an auth script's environ reports.
+/// The application group an auth script runs in, and its environ reports:
+/// the main interpreter unless `application-group=` names another; the
+/// names mean what they mean for applications (src/interpreters/names.rs).
 fn group_name(r: *mut raw::request_rec, configured: Option<&str>) -> String {
-    // SAFETY: r is live; server and request strings live in their pools.
-    unsafe {
-        let with_port = |host: String| {
-            let port = raw::ap_get_server_port(r);
-            if port != 80 && port != 443 {
-                format!("{host}:{port}")
-            } else {
-                host
-            }
-        };
-        match configured {
-            None | Some("%{GLOBAL}") => String::new(),
-            Some("%{SERVER}") => with_port(ffi::cstr_lossy((*(*r).server).server_hostname)),
-            Some("%{HOST}") => {
-                let h = ffi::cstr_lossy((*r).hostname);
-                with_port(if h.is_empty() {
-                    ffi::cstr_lossy((*(*r).server).server_hostname)
-                } else {
-                    h
-                })
-            }
-            Some("%{RESOURCE}") => super::application_group(r, None, &super::script_name_and_path_info(r).0),
-            Some(g) => match g.strip_prefix("%{ENV:").and_then(|v| v.strip_suffix('}')) {
-                Some(var) => ffi::table::get_all((*r).subprocess_env, var.as_bytes())
-                    .first()
-                    .map(|v| String::from_utf8_lossy(v).into_owned())
-                    .unwrap_or_default(),
-                None => g.to_string(),
-            },
+    match configured {
+        None => String::new(),
+        Some(g) => {
+            // SAFETY: r is live and served by this thread.
+            let (script_name, _) = unsafe { super::script_name_and_path_info(r) };
+            crate::interpreters::names::wsgi(r, Some(g), &script_name)
         }
     }
 }
@@ -178,7 +157,7 @@ fn call<T>(
         .and_then(|d| d.wsgi.script_reloading)
         .unwrap_or(true);
     let group = group_name(r, script.application_group.as_deref());
-    crate::interp::with_python(|py| {
+    crate::interp::with_python_named(|| Some(group.clone()), None, |py| {
         let func = match super::app::module(py, path, reloading, None) {
             Ok(m) => match m.getattr(function) {
                 Ok(f) => f,

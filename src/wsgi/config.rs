@@ -87,6 +87,8 @@ pub struct WsgiAlias {
 /// One WSGIImportScript line.
 pub struct ImportScript {
     pub path: String,
+    /// application-group=: the interpreter it is loaded in.
+    pub application_group: Option<String>,
     pub origin: Origin,
 }
 
@@ -197,11 +199,12 @@ unsafe extern "C" fn set_import_script(cmd: *mut raw::cmd_parms, _m: *mut c_void
         let Some(path) = words.first() else {
             return err(cmd, "WSGIImportScript", "needs a script file");
         };
+        let mut application_group = None;
         for w in &words[1..] {
             match w.split_once('=') {
                 Some(("process-group", v)) if v.is_empty() || v == GLOBAL => {}
                 Some(("process-group", v)) => return err(cmd, "WSGIImportScript", &daemon_refusal(&format!("process-group={v}"))),
-                Some(("application-group", _)) => {}
+                Some(("application-group", v)) => application_group = Some(v.to_string()),
                 _ => {
                     return err(
                         cmd,
@@ -216,6 +219,7 @@ unsafe extern "C" fn set_import_script(cmd: *mut raw::cmd_parms, _m: *mut c_void
         };
         sc.wsgi_imports.push(Arc::new(ImportScript {
             path: path.clone(),
+            application_group,
             origin: origin(cmd),
         }));
         std::ptr::null()
@@ -341,7 +345,7 @@ pub const COMMANDS: [raw::command_rec; 15] = [
     cmd(c"WSGIImportScript", raw::cmd_func { raw_args: Some(set_import_script) }, 0, raw::RSRC_CONF, raw::cmd_how_RAW_ARGS,
         c"script-file [process-group=%{GLOBAL}] [application-group=...]: load at child start"),
     cmd(c"WSGIApplicationGroup", raw::cmd_func { take1: Some(set_application_group) }, 0, DIR, raw::cmd_how_TAKE1,
-        c"application group name (every group shares the child's main interpreter)"),
+        c"application group: the interpreter the applications here run in (%{GLOBAL}: the main one)"),
     cmd(c"WSGIProcessGroup", raw::cmd_func { take1: Some(set_process_group) }, 0, DIR, raw::cmd_how_TAKE1,
         c"only %{GLOBAL}: mod_pyrite has no daemon process groups"),
     cmd(c"WSGIPassAuthorization", raw::cmd_func { flag: Some(set_flag) }, 0, DIR, raw::cmd_how_FLAG,

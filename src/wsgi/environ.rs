@@ -221,7 +221,7 @@ pub unsafe fn build<'py>(
 use crate::ffi::table;
 
 /// Formats numbers without going through core::fmt (for what is built per request).
-pub(super) struct Digits([u8; 64]);
+pub(crate) struct Digits([u8; 64]);
 
 impl Default for Digits {
     fn default() -> Self {
@@ -231,7 +231,7 @@ impl Default for Digits {
 
 impl Digits {
     /// `n` in base 10 or 16 (lower case).
-    pub(super) fn of(&mut self, mut n: u64, base: u64) -> &[u8] {
+    pub(crate) fn of(&mut self, mut n: u64, base: u64) -> &[u8] {
         let mut i = self.0.len();
         loop {
             i -= 1;

@@ -20,6 +20,7 @@ pub use pyrite_text::{alias, validate};
 use crate::config as conf;
 use crate::ffi::{self, log, raw};
 use crate::request::request::Request;
+use config as conf_wsgi;
 use pyo3::prelude::*;
 use std::ffi::c_int;
 
@@ -99,33 +100,10 @@ pub(crate) unsafe fn script_name_and_path_info(r: *mut raw::request_rec) -> (Vec
     }
 }
 
-/// mod_wsgi's default application group name: "server[:port]|script_name"
-/// (the port when not 80 or 443; the script name lower-cased); "" for %{GLOBAL}.
+/// mod_wsgi's application group name (src/interpreters/names.rs): it
+/// names the interpreter the application runs in; "" for %{GLOBAL}.
 pub(crate) fn application_group(r: *mut raw::request_rec, configured: Option<&str>, script_name: &[u8]) -> String {
-    match configured {
-        Some("%{GLOBAL}") => String::new(),
-        Some(g) if g != "%{RESOURCE}" => g.to_string(),
-        _ => {
-            // SAFETY: r is live; server fields are configuration data.
-            let (host, port) = unsafe { (ffi::cstr_lossy((*(*r).server).server_hostname), raw::ap_get_server_port(r)) };
-            // Built by hand: this runs for every request (core::fmt costs more than the rest).
-            let sn = String::from_utf8_lossy(script_name);
-            let mut g = String::with_capacity(host.len() + sn.len() + 7);
-            g.push_str(&host);
-            if port != 80 && port != 443 {
-                g.push(':');
-                let mut digits = environ::Digits::default();
-                g.push_str(std::str::from_utf8(digits.of(port as u64, 10)).unwrap_or_default());
-            }
-            g.push('|');
-            if sn.is_ascii() {
-                g.extend(sn.chars().map(|c| c.to_ascii_lowercase()));
-            } else {
-                g.push_str(&sn.to_lowercase());
-            }
-            g
-        }
-    }
+    crate::interpreters::names::wsgi(r, configured, script_name)
 }
 
 /// The content handler for `wsgi-script`.
@@ -205,7 +183,11 @@ pub unsafe extern "C" fn handler(r: *mut raw::request_rec) -> c_int {
         let mtime_us = if handler_script.is_some() { None } else { Some((*r).finfo.mtime) };
         crate::locks::CURRENT_REQUEST.with(|c| c.set(r));
         let timing = crate::metrics::begin(r);
-        let outcome = crate::interp::with_python(|py| {
+        // The group names the interpreter (src/interpreters).
+        let in_group = || Some(group.clone());
+        let refused = adapter::Outcome::Status(raw::HTTP_INTERNAL_SERVER_ERROR as i32);
+        let outcome = crate::interp::with_python_named(in_group, refused, |py| {
+            crate::interpreters::count_request(crate::interpreters::current(py));
             let app = match app::application(py, &script, &callable, reloading, mtime_us) {
                 Ok(a) => a,
                 Err(e) => {
@@ -244,26 +226,42 @@ pub unsafe extern "C" fn handler(r: *mut raw::request_rec) -> c_int {
 
 /// Loads the configured WSGI scripts in a starting child (WSGIImportScript,
 /// and every WSGIScriptAlias target unless preload=Off), so no request waits.
-pub fn preload(py: Python<'_>, s: *mut raw::server_rec) -> usize {
+pub fn preload(py: Python<'_>, s: *mut raw::server_rec, id: crate::interpreters::Id) -> usize {
+    use crate::interpreters::{known_guess, plan};
     environ::warm(py);
+    // SAFETY: the main server's configuration.
+    let main_aliases = unsafe { conf::server_config(s) }
+        .map(|c| c.wsgi_aliases.clone())
+        .unwrap_or_default();
     let mut n = 0;
     let mut seen = std::collections::HashSet::new();
     let mut server = s;
     while !server.is_null() {
         // SAFETY: the server list of the running configuration.
         if let Some(sc) = unsafe { conf::server_config(server) } {
+            // What loads in interpreter `id` (the one the caller is in); a
+            // main-server alias seen through a virtual host counts once.
+            let server_ptr = server;
+            let own =
+                |a: &std::sync::Arc<conf_wsgi::WsgiAlias>| server_ptr == s || !main_aliases.iter().any(|m| std::sync::Arc::ptr_eq(m, a));
             let scripts = sc
                 .wsgi_imports
                 .iter()
+                .filter(|i| known_guess(&plan::import_script(server_ptr, i.application_group.as_deref())) == Some(id))
                 .map(|i| (i.path.clone(), None, i.origin.clone(), "WSGIImportScript"))
-                .chain(sc.wsgi_aliases.iter().filter(|a| a.preload && a.regex.is_none()).map(|a| {
-                    (
-                        a.target.clone(),
-                        Some(a.callable.clone().unwrap_or_else(|| "application".into())),
-                        a.origin.clone(),
-                        "WSGIScriptAlias",
-                    )
-                }));
+                .chain(
+                    sc.wsgi_aliases
+                        .iter()
+                        .filter(|a| a.preload && a.regex.is_none() && own(a) && known_guess(&plan::alias(server_ptr, a)) == Some(id))
+                        .map(|a| {
+                            (
+                                a.target.clone(),
+                                Some(a.callable.clone().unwrap_or_else(|| "application".into())),
+                                a.origin.clone(),
+                                "WSGIScriptAlias",
+                            )
+                        }),
+                );
             for (path, callable, origin, what) in scripts {
                 if !seen.insert((path.clone(), callable.clone())) {
                     continue;

@@ -1,0 +1,158 @@
+//! Which interpreter a handler or WSGI application runs in, by name, as
+//! mod_python and mod_wsgi name them. Every rule is here, so req.interpreter,
+//! mod_wsgi.application_group and the interpreter that really runs the code
+//! always agree. `None` (mod_python) and `""` (mod_wsgi) mean the main one.
+use crate::config::{DirConfig, HandlerDecl};
+use std::os::unix::ffi::OsStrExt;
+use crate::ffi::{self, raw};
+
+/// The name mod_python uses for the main interpreter.
+pub const MAIN_INTERPRETER: &str = "main_interpreter";
+
+/// mod_python's rule, for a request (`r`, null for a connection handler) of
+/// `server` configured by `conf`, in a handler list whose first handler was
+/// declared in `directive_dir` (see `for_phase`): PythonInterpreter; else
+/// PythonInterpPerDirectory (the directory of the request's file, with a
+/// trailing slash; main before the file is known); else
+/// PythonInterpPerDirective (the directive's directory or <Location>; main
+/// for the server level); else the virtual host's ServerName.
+pub fn mod_python(
+    r: *const raw::request_rec,
+    server: *const raw::server_rec,
+    conf: Option<&DirConfig>,
+    directive_dir: Option<&str>,
+) -> Option<String> {
+    if let Some(name) = conf.and_then(|c| c.interpreter.as_deref()) {
+        return Some(name.to_string());
+    }
+    if conf.is_some_and(|c| c.interp_per_directory == Some(true)) {
+        if r.is_null() {
+            return None;
+        }
+        // SAFETY: r is a live request; filename and finfo are httpd's.
+        let (file, known_dir) = unsafe {
+            (ffi::cstr((*r).filename).filter(|f| !f.is_empty())?, (*r).finfo.filetype == raw::apr_filetype_e_APR_DIR)
+        };
+        // Before the map-to-storage phase finfo is not filled in yet.
+        let is_dir = known_dir || std::fs::metadata(std::ffi::OsStr::from_bytes(file)).is_ok_and(|m| m.is_dir());
+        return pyrite_text::dirpath::containing_dir(file, is_dir).map(|d| String::from_utf8_lossy(&d).into_owned());
+    }
+    if conf.is_some_and(|c| c.interp_per_directive == Some(true)) {
+        return directive_dir.filter(|d| !d.is_empty()).map(str::to_string);
+    }
+    // SAFETY: server is live configuration data.
+    Some(unsafe { ffi::cstr_lossy((*server).server_hostname) })
+}
+
+/// mod_python's name for the interpreter a phase runs in: the whole phase
+/// runs where its first handler's name points, and req.interpreter says so.
+pub fn for_phase(r: *mut raw::request_rec, conf: Option<&DirConfig>, first: Option<&HandlerDecl>) -> Option<String> {
+    // SAFETY: r is live; its filename lives in its pool and its server is configuration data.
+    let (filename, server) = unsafe { (ffi::cstr((*r).filename).filter(|f| !f.is_empty()), (*r).server) };
+    let dir = first.and_then(|d| d.hlist_directory(filename));
+    mod_python(r, server, conf, dir.as_deref())
+}
+
+/// mod_wsgi's rule for an application group: the configured name, or the
+/// resource (`host[:port]|script_name`, the port unless 80 or 443, the script
+/// name lower-cased) by default and for %{RESOURCE}; %{GLOBAL} is "" (the
+/// main interpreter); %{SERVER} and %{HOST} are host[:port]; %{ENV:var}
+/// takes the request's note or environment variable, else the process's.
+pub fn wsgi(r: *mut raw::request_rec, configured: Option<&str>, script_name: &[u8]) -> String {
+    match configured {
+        None | Some("%{RESOURCE}") => resource(server_and_port(r, false), script_name),
+        Some("%{GLOBAL}") => String::new(),
+        Some("%{SERVER}") => server_and_port(r, false),
+        Some("%{HOST}") => server_and_port(r, true),
+        Some(g) if g.starts_with("%{ENV:") && g.ends_with('}') && g.len() > 7 => {
+            let var = &g[6..g.len() - 1];
+            match env_value(r, var) {
+                // A value naming another form (not %{ENV:...} again) is expanded once.
+                Some(v) if v.starts_with('%') && !v.starts_with("%{ENV:") => wsgi(r, Some(&v), script_name),
+                Some(v) => v,
+                None => g.to_string(),
+            }
+        }
+        Some(g) => g.to_string(),
+    }
+}
+
+/// "host[:port]": ServerName (or the request's Host with `from_host`), the
+/// port when it is neither 80 nor 443.
+fn server_and_port(r: *mut raw::request_rec, from_host: bool) -> String {
+    // SAFETY: r is live; server fields are configuration data.
+    unsafe {
+        let asked = if from_host {
+            ffi::cstr((*r).hostname).filter(|h| !h.is_empty())
+        } else {
+            None
+        };
+        let host = match asked {
+            Some(h) => String::from_utf8_lossy(h).into_owned(),
+            None => ffi::cstr_lossy((*(*r).server).server_hostname),
+        };
+        host_port(&host, raw::ap_get_server_port(r))
+    }
+}
+
+/// "host[:port]", the port left out when it is 80 or 443.
+pub fn host_port(host: &str, port: u16) -> String {
+    // Built by hand: this runs for every WSGI request (core::fmt costs more than the rest).
+    let mut g = String::with_capacity(host.len() + 32);
+    g.push_str(host);
+    if port != 80 && port != 443 {
+        g.push(':');
+        let mut digits = crate::wsgi::environ::Digits::default();
+        g.push_str(std::str::from_utf8(digits.of(port as u64, 10)).unwrap_or_default());
+    }
+    g
+}
+
+/// mod_wsgi's resource name: "host[:port]|script_name", the script name lower-cased.
+pub fn resource(mut host_and_port: String, script_name: &[u8]) -> String {
+    host_and_port.push('|');
+    let sn = String::from_utf8_lossy(script_name);
+    if sn.is_ascii() {
+        host_and_port.extend(sn.chars().map(|c| c.to_ascii_lowercase()));
+    } else {
+        host_and_port.push_str(&sn.to_lowercase());
+    }
+    host_and_port
+}
+
+/// %{ENV:var}: the request's note, else its environment, else the process's.
+fn env_value(r: *mut raw::request_rec, var: &str) -> Option<String> {
+    // SAFETY: r is live; notes and subprocess_env are its tables.
+    unsafe {
+        for t in [(*r).notes, (*r).subprocess_env] {
+            if let Some(v) = ffi::table::get_all(t, var.as_bytes()).first() {
+                return Some(String::from_utf8_lossy(v).into_owned());
+            }
+        }
+    }
+    std::env::var(var).ok()
+}
+
+/// Whether a name (mod_python's or mod_wsgi's) means the main interpreter.
+pub fn is_main(name: Option<&str>) -> bool {
+    matches!(name, None | Some("") | Some(MAIN_INTERPRETER))
+}
+
+/// Whether a configured name depends on the request (then the interpreters a
+/// configuration uses cannot all be known at start-up).
+pub fn wsgi_is_dynamic(configured: &str) -> bool {
+    configured.starts_with("%{ENV:") || configured == "%{HOST}"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn main_names() {
+        assert!(is_main(None));
+        assert!(is_main(Some("")));
+        assert!(is_main(Some("main_interpreter")));
+        assert!(!is_main(Some("a.test")));
+    }
+}
