@@ -150,7 +150,7 @@ impl Connection {
     /// Whether a double reverse DNS lookup was made: 0 not tried, 1 it matched, -1 it failed.
     #[getter]
     fn double_reverse(&self) -> PyResult<i32> {
-        Ok(self.c()?.rec().double_reverse() as i32)
+        Ok(self.c()?.rec().double_reverse())
     }
     #[getter]
     fn id(&self) -> PyResult<i64> {
