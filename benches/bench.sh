@@ -11,7 +11,9 @@
 # printed, because absolute figures drift on a shared machine.
 #
 # Usage: benches/bench.sh [-r ROUNDS] [-d SECONDS] [-c CONNECTIONS] [-a APP] VARIANT ...
-#   VARIANT  static | c_handler | handler | wsgi | mod_wsgi | mod_python
+#   VARIANT  static | c_handler | handler | wsgi | mod_wsgi | mod_python |
+#            wsgi_daemon | mod_wsgi_daemon (daemon mode: one group of 2 processes
+#            x 15 threads, WSGIRestrictEmbedded On, the same for both modules)
 #            handler and wsgi take mod_pyrite settings after a colon, e.g.
 #            wsgi:gate=1  wsgi:gate=0  wsgi:gate=4,switch=0.05
 #            so=PATH loads another build of mod_pyrite (to compare two commits
@@ -38,7 +40,7 @@ SO=${PYRITE_SO:-$HERE/target/release/libmod_pyrite.so}
 pkgs=()
 for c in wrk curl apache2; do command -v $c >/dev/null || pkgs+=($c); done
 for v in "${VARIANTS[@]}"; do case $v in
-  mod_wsgi) [ -e /usr/lib/apache2/modules/mod_wsgi.so ] || pkgs+=(libapache2-mod-wsgi-py3);;
+  mod_wsgi|mod_wsgi_daemon) [ -e /usr/lib/apache2/modules/mod_wsgi.so ] || pkgs+=(libapache2-mod-wsgi-py3);;
   mod_python) [ -e /usr/lib/apache2/modules/mod_python.so ] || pkgs+=(libapache2-mod-python);;
   c_handler) command -v apxs >/dev/null || pkgs+=(apache2-dev);;
 esac; done
@@ -152,6 +154,9 @@ variant() {
     printf 'WSGIScriptAlias /hello.txt %s/app/hello.wsgi\n' "$W"
     extra_sites "$1" wsgi;;
   mod_wsgi) printf 'LoadModule wsgi_module %s/mod_wsgi.so\nWSGIScriptAlias /hello.txt %s/app/hello.wsgi application-group=%%{GLOBAL} process-group=%%{GLOBAL}\n' $M "$W";;
+  wsgi_daemon) echo "LoadModule pyrite_module $(so_of "$1")"; settings "$1"
+    printf 'WSGIRestrictEmbedded On\nWSGIDaemonProcess bench processes=2 threads=15\nWSGIScriptAlias /hello.txt %s/app/hello.wsgi process-group=bench application-group=%%{GLOBAL}\n' "$W";;
+  mod_wsgi_daemon) printf 'LoadModule wsgi_module %s/mod_wsgi.so\nWSGIRestrictEmbedded On\nWSGIDaemonProcess bench processes=2 threads=15\nWSGIScriptAlias /hello.txt %s/app/hello.wsgi process-group=bench application-group=%%{GLOBAL}\n' $M "$W";;
   mod_python) printf 'LoadModule python_module %s/mod_python.so\n<Location /hello.txt>\nSetHandler mod_python\nPythonHandler mp\nPythonPath "sys.path+[%s]"\n</Location>\n' $M "'$W/app'";;
   *) echo "unknown variant $1" >&2; exit 2;;
   esac

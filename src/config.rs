@@ -1069,8 +1069,6 @@ pub static COMMANDS: CommandTable = CommandTable([
     crate::wsgi::config::COMMANDS[10],
     crate::wsgi::config::COMMANDS[11],
     crate::wsgi::config::COMMANDS[12],
-    crate::wsgi::config::COMMANDS[13],
-    crate::wsgi::config::COMMANDS[14],
     crate::wsgi::auth::COMMANDS[0],
     crate::wsgi::auth::COMMANDS[1],
     crate::wsgi::auth::COMMANDS[2],
@@ -1078,6 +1076,8 @@ pub static COMMANDS: CommandTable = CommandTable([
     crate::wsgi::auth::COMMANDS[4],
     crate::wsgi::proxy_headers::COMMANDS[0],
     crate::wsgi::proxy_headers::COMMANDS[1],
+    crate::daemon::directives::COMMANDS[0],
+    crate::daemon::directives::COMMANDS[1],
     cmd(
         c"PyriteMaxPythonThreads",
         raw::cmd_func {

@@ -28,10 +28,14 @@ pub fn init_child(pchild: *mut raw::apr_pool_t, s: *mut raw::server_rec) {
     pyo3::append_to_inittab!(pyrite);
     // SAFETY: s is the main server of the running configuration.
     let home = unsafe { crate::config::server_config(s) }.and_then(|c| c.python_home.clone());
+    // A daemon group's python-home= takes the place of WSGIPythonHome.
+    let home = crate::daemon::current().and_then(|d| d.python_home.clone()).or(home);
     let process = unsafe { crate::config::server_config(s) }
         .map(|c| c.wsgi_process.clone())
         .unwrap_or_default();
-    if let Some(eggs) = &process.eggs {
+    // A daemon group's python-eggs= (set at its start) takes the place of WSGIPythonEggs.
+    let group_eggs = crate::daemon::current().is_some_and(|d| d.python_eggs.is_some());
+    if let (Some(eggs), false) = (&process.eggs, group_eggs) {
         // pkg_resources reads it from the environment (WSGIPythonEggs).
         // SAFETY: no other thread runs in this child yet.
         unsafe { std::env::set_var("PYTHON_EGG_CACHE", eggs) };
@@ -148,7 +152,9 @@ pub fn init_child(pchild: *mut raw::apr_pool_t, s: *mut raw::server_rec) {
     }
     // Prefork's one worker is this thread, which has its state already.
     let t5 = Instant::now();
-    let workers = crate::ffi::mpm::threads_per_child();
+    let workers = crate::daemon::current()
+        .map(|d| d.threads)
+        .unwrap_or_else(crate::ffi::mpm::threads_per_child);
     let n_states = if workers > 1 {
         Python::attach(|py| {
             let mut n = crate::thread_states::prepare(py, workers);
@@ -226,7 +232,9 @@ pub(crate) fn boot_interpreter(py: Python<'_>, s: *mut raw::server_rec) -> PyRes
         mod_wsgi.setattr("maximum_processes", crate::ffi::mpm::query(raw::AP_MPMQ_MAX_DAEMONS).max(1))?;
         mod_wsgi.setattr("threads_per_process", crate::ffi::mpm::query(raw::AP_MPMQ_MAX_THREADS).max(1))?;
         let site = py.import("site")?;
-        for dir in &sc.python_paths {
+        // In a daemon process, its group's python-path= follows.
+        let group_paths = crate::daemon::current().map(|d| d.python_path.as_slice()).unwrap_or_default();
+        for dir in sc.python_paths.iter().chain(group_paths) {
             site.call_method1("addsitedir", (dir.as_str(),))?;
         }
     }

@@ -8,6 +8,7 @@ pub mod bytecode;
 pub mod capacity;
 pub mod config;
 pub mod conn_handler;
+pub mod daemon;
 pub mod ffi;
 pub mod filters;
 pub mod gate;

@@ -55,11 +55,25 @@ unsafe extern "C" fn register_hooks(_p: *mut raw::apr_pool_t) {
         raw::ap_hook_post_config(Some(post_config), std::ptr::null(), std::ptr::null(), middle);
         raw::ap_hook_post_config(Some(crate::ssi::post_config), std::ptr::null(), std::ptr::null(), middle);
         raw::ap_hook_child_init(Some(child_init), std::ptr::null(), std::ptr::null(), middle);
+        // After httpd's own pre_mpm (the scoreboard), daemon groups start at a first start.
+        raw::ap_hook_pre_mpm(
+            Some(crate::daemon::supervise::pre_mpm),
+            std::ptr::null(),
+            std::ptr::null(),
+            raw::APR_HOOK_REALLY_LAST as c_int,
+        );
         raw::ap_hook_handler(Some(crate::handlers::content_handler), std::ptr::null(), std::ptr::null(), middle);
         raw::ap_hook_handler(Some(crate::wsgi::handler), std::ptr::null(), std::ptr::null(), middle);
         raw::ap_hook_handler(Some(crate::metrics::page::handler), std::ptr::null(), std::ptr::null(), middle);
         let n = std::ptr::null();
         raw::ap_hook_post_read_request(Some(crate::handlers::post_read_request), n, n, middle);
+        // In a daemon, before any other module looks at the request: what the child knew of the client.
+        raw::ap_hook_post_read_request(
+            Some(crate::daemon::serve::post_read_request),
+            n,
+            n,
+            raw::APR_HOOK_REALLY_FIRST as c_int,
+        );
         raw::ap_hook_translate_name(Some(crate::handlers::translate_name), n, n, middle);
         raw::ap_hook_header_parser(Some(crate::handlers::header_parser), n, n, middle);
         raw::ap_hook_access_checker(Some(crate::handlers::access_checker), n, n, middle);
@@ -93,6 +107,7 @@ const FIRST_PASS_KEY: &std::ffi::CStr = c"mod_pyrite/post_config-seen";
 unsafe extern "C" fn pre_config(_pconf: *mut raw::apr_pool_t, _plog: *mut raw::apr_pool_t, _ptemp: *mut raw::apr_pool_t) -> c_int {
     crate::guard::or(raw::OK as c_int, || {
         crate::config::config_read_starts();
+        crate::daemon::directives::config_read_starts();
         raw::OK as c_int
     })
 }
@@ -133,6 +148,11 @@ unsafe extern "C" fn post_config(
         }
         crate::metrics::shm::create(pconf, s);
         crate::bytecode::prepare(pconf, s);
+        // Forks the daemon groups' processes (Python starts in them, never here).
+        if let Err(e) = crate::daemon::supervise::start(pconf, s) {
+            log::serror(s, log::APLOG_CRIT, &format!("mod_pyrite: {e}"));
+            return raw::HTTP_INTERNAL_SERVER_ERROR as c_int;
+        }
         crate::capacity::log_summary(s);
         crate::wsgi::notes::flush(s);
         crate::wsgi::directives::log_notes(s);
@@ -149,10 +169,20 @@ unsafe extern "C" fn post_config(
 /// Runs in every child before it accepts a connection: Python starts here.
 unsafe extern "C" fn child_init(pchild: *mut raw::apr_pool_t, s: *mut raw::server_rec) {
     crate::guard::or((), || {
-        // SAFETY: child_init's own pool and main server.
-        unsafe { crate::metrics::shm::child_init(pchild, s) };
+        // The metrics slots are for httpd's children (a daemon would take one of theirs).
+        if crate::daemon::current().is_none() {
+            // SAFETY: child_init's own pool and main server.
+            unsafe { crate::metrics::shm::child_init(pchild, s) };
+        }
         // SAFETY: as above.
         unsafe { crate::locks::child_init(s) };
+        if crate::daemon::current().is_none() {
+            // httpd's children connect to daemons by path; they never accept on their sockets.
+            crate::daemon::listener::close_all_but(None);
+            if crate::daemon::directives::restrict_embedded() {
+                return; // WSGIRestrictEmbedded On: no Python in httpd's children
+            }
+        }
         crate::interp::init_child(pchild, s)
     })
 }

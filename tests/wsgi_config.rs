@@ -1,5 +1,5 @@
 //! mod_wsgi's directives: a mod_wsgi (embedded) configuration works with one
-//! LoadModule line changed; daemon mode is refused plainly.
+//! LoadModule line changed (daemon mode: tests/daemon_*.rs).
 mod common;
 use common::*;
 
@@ -92,34 +92,6 @@ fn edited_script_is_reloaded_unless_reloading_is_off() {
     write("n.wsgi", "two");
     assert_eq!(h.get("/r").text(), "two", "changed script reloaded on the next request");
     assert_eq!(h.get("/n").text(), "one", "WSGIScriptReloading Off keeps the loaded script");
-}
-
-#[test]
-fn daemon_mode_is_refused_with_a_clear_message() {
-    for line in [
-        "WSGIDaemonProcess site processes=2 threads=15",
-        "WSGIProcessGroup site",
-        "WSGIScriptAlias / /srv/app.wsgi process-group=site",
-        "WSGIImportScript /srv/app.wsgi process-group=site application-group=%{GLOBAL}",
-    ] {
-        let h = Httpd::prepare(Mpm::Event, &format!("{line}\n"));
-        let out = h.apachectl("configtest");
-        let text = String::from_utf8_lossy(&out.stderr).into_owned();
-        assert!(!out.status.success(), "`{line}` accepted");
-        assert!(text.contains("mod_pyrite runs WSGI applications embedded"), "`{line}`: {text}");
-        assert!(text.contains("line "), "{text}");
-    }
-    let h = Httpd::prepare(Mpm::Event, "WSGIScriptAlias /x /srv/x.wsgi bogus=1\n");
-    let text = String::from_utf8_lossy(&h.apachectl("configtest").stderr).into_owned();
-    assert!(text.contains("invalid option \"bogus\""), "{text}");
-    let h = Httpd::prepare(
-        Mpm::Event,
-        "WSGIScriptAlias /x /srv/x.wsgi process-group=%{GLOBAL} application-group=%{GLOBAL}\nWSGIProcessGroup %{GLOBAL}\n",
-    );
-    assert!(
-        h.apachectl("configtest").status.success(),
-        "%{{GLOBAL}} is embedded mode and accepted"
-    );
 }
 
 #[test]

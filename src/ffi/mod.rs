@@ -5,6 +5,7 @@ pub mod raw;
 pub mod auth;
 pub mod brigade;
 pub mod connection;
+pub mod daemon;
 pub mod filter;
 pub mod held;
 pub mod include;

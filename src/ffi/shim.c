@@ -5,6 +5,8 @@
 #include "http_log.h"
 #include "http_protocol.h"
 #include "http_request.h"
+#include "http_connection.h"
+#include <string.h>
 #include "util_filter.h"
 #include "apr_buckets.h"
 
@@ -167,4 +169,28 @@ int pyrite_shim_first_listen_port(void)
 {
     ap_listen_rec *l = ap_listeners;
     return (l && l->bind_addr) ? (int)l->bind_addr->port : 0;
+}
+
+/* In a daemon (daemon mode), connections are not the MPM's: drop the request
+ * hooks the MPM registered (event's expect its own connection state), keeping
+ * every other module's. `mpm` is the MPM module's name, as "event.c". */
+#define PYRITE_DROP_HOOKS(name, mpm)                                            \
+    do {                                                                        \
+        apr_array_header_t *a = ap_hook_get_##name();                           \
+        if (a) {                                                                \
+            ap_LINK_##name##_t *e = (ap_LINK_##name##_t *)a->elts;              \
+            int i, j = 0;                                                       \
+            for (i = 0; i < a->nelts; i++)                                      \
+                if (!e[i].szName || strcmp(e[i].szName, mpm) != 0)              \
+                    e[j++] = e[i];                                              \
+            a->nelts = j;                                                       \
+        }                                                                       \
+    } while (0)
+
+void pyrite_shim_drop_mpm_request_hooks(const char *mpm)
+{
+    PYRITE_DROP_HOOKS(pre_read_request, mpm);
+    PYRITE_DROP_HOOKS(post_read_request, mpm);
+    PYRITE_DROP_HOOKS(create_request, mpm);
+    PYRITE_DROP_HOOKS(pre_connection, mpm);
 }

@@ -49,3 +49,4 @@ void pyrite_shim_append_flush(apr_bucket_brigade *bb);
 void pyrite_shim_append_copy(apr_bucket_brigade *bb, const char *data, apr_size_t len);
 apr_status_t pyrite_shim_filter_abort(ap_filter_t *f, int status);
 int pyrite_shim_brigade_has_eos(apr_bucket_brigade *bb);
+void pyrite_shim_drop_mpm_request_hooks(const char *mpm);

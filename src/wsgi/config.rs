@@ -1,6 +1,6 @@
-//! mod_wsgi's directives, with mod_wsgi's meaning, for embedded mode.
-//! Daemon mode does not exist here: naming a daemon process group stops
-//! httpd at start-up with a message saying what to remove.
+//! mod_wsgi's directives, with mod_wsgi's meaning. Which process group runs
+//! a script (process-group=, WSGIProcessGroup) is recorded here; the daemon
+//! groups themselves are declared in src/daemon/directives.rs.
 use crate::config::{cmd, dir_conf, err, main_server_conf, origin, server_conf_mut, split_words, text, Origin};
 use crate::ffi::{self, log, raw};
 use std::ffi::{c_char, c_int, c_void};
@@ -14,6 +14,8 @@ pub struct WsgiDirConfig {
     pub chunked_request: Option<bool>,
     pub script_reloading: Option<bool>,
     pub application_group: Option<String>,
+    /// WSGIProcessGroup: a daemon group's name, %{GLOBAL} or %{ENV:var}.
+    pub process_group: Option<String>,
     /// WSGIAuthUserScript, WSGIAuthGroupScript, WSGIAccessScript.
     pub auth: super::auth::AuthDirConfig,
     /// WSGITrustedProxyHeaders, WSGITrustedProxies.
@@ -48,6 +50,7 @@ impl WsgiDirConfig {
             chunked_request: new.chunked_request.or(base.chunked_request),
             script_reloading: new.script_reloading.or(base.script_reloading),
             application_group: new.application_group.clone().or_else(|| base.application_group.clone()),
+            process_group: new.process_group.clone().or_else(|| base.process_group.clone()),
             auth: super::auth::AuthDirConfig::merge(&base.auth, &new.auth),
             proxy: super::proxy_headers::ProxyDirConfig::merge(&base.proxy, &new.proxy),
             map_head_to_get: new.map_head_to_get.or(base.map_head_to_get),
@@ -76,6 +79,8 @@ pub struct WsgiAlias {
     pub regex: Option<Regex>,
     /// The script file (for a match, may hold $1.. substitutions).
     pub target: String,
+    /// process-group=: the daemon group that runs the script (None or %{GLOBAL}: embedded).
+    pub process_group: Option<String>,
     pub application_group: Option<String>,
     pub callable: Option<String>,
     pub pass_authorization: Option<bool>,
@@ -89,18 +94,12 @@ pub struct ImportScript {
     pub path: String,
     /// application-group=: the interpreter it is loaded in.
     pub application_group: Option<String>,
+    /// process-group=: the daemon group that loads it (None or %{GLOBAL}: httpd's children).
+    pub process_group: Option<String>,
     pub origin: Origin,
 }
 
 const GLOBAL: &str = "%{GLOBAL}";
-
-fn daemon_refusal(what: &str) -> String {
-    format!(
-        "{what}: mod_pyrite runs WSGI applications embedded in httpd's own children and has no daemon processes. \
-         Remove WSGIDaemonProcess, WSGIProcessGroup and process-group= (or set them to %{{GLOBAL}}), and size \
-         processes and threads with the MPM's directives instead (see docs/tuning.md)"
-    )
-}
 
 fn on_off(v: &str) -> Option<bool> {
     match v.to_ascii_lowercase().as_str() {
@@ -117,11 +116,7 @@ fn parse_alias_options(words: &[String], alias: &mut WsgiAlias) -> Result<(), St
             return Err(format!("invalid option {w:?} (options are name=value)"));
         };
         match k {
-            "process-group" => {
-                if !v.is_empty() && v != GLOBAL {
-                    return Err(daemon_refusal(&format!("process-group={v}")));
-                }
-            }
+            "process-group" => alias.process_group = Some(v.to_string()),
             "application-group" => alias.application_group = Some(v.to_string()),
             "callable-object" => {
                 if v.is_empty() {
@@ -158,6 +153,7 @@ unsafe extern "C" fn set_script_alias(cmd: *mut raw::cmd_parms, _m: *mut c_void,
             url: words[0].clone(),
             regex: None,
             target: words[1].clone(),
+            process_group: None,
             application_group: None,
             callable: None,
             pass_authorization: None,
@@ -200,10 +196,10 @@ unsafe extern "C" fn set_import_script(cmd: *mut raw::cmd_parms, _m: *mut c_void
             return err(cmd, "WSGIImportScript", "needs a script file");
         };
         let mut application_group = None;
+        let mut process_group = None;
         for w in &words[1..] {
             match w.split_once('=') {
-                Some(("process-group", v)) if v.is_empty() || v == GLOBAL => {}
-                Some(("process-group", v)) => return err(cmd, "WSGIImportScript", &daemon_refusal(&format!("process-group={v}"))),
+                Some(("process-group", v)) => process_group = Some(v.to_string()),
                 Some(("application-group", v)) => application_group = Some(v.to_string()),
                 _ => {
                     return err(
@@ -220,6 +216,7 @@ unsafe extern "C" fn set_import_script(cmd: *mut raw::cmd_parms, _m: *mut c_void
         sc.wsgi_imports.push(Arc::new(ImportScript {
             path: path.clone(),
             application_group,
+            process_group,
             origin: origin(cmd),
         }));
         std::ptr::null()
@@ -281,20 +278,18 @@ unsafe extern "C" fn set_application_group(_cmd: *mut raw::cmd_parms, m: *mut c_
     })
 }
 
-unsafe extern "C" fn set_process_group(cmd: *mut raw::cmd_parms, _m: *mut c_void, arg: *const c_char) -> *const c_char {
+unsafe extern "C" fn set_process_group(cmd: *mut raw::cmd_parms, m: *mut c_void, arg: *const c_char) -> *const c_char {
     crate::guard::or(std::ptr::null(), || unsafe {
         let v = text(arg);
-        if !v.is_empty() && v != GLOBAL {
-            return err(cmd, "WSGIProcessGroup", &daemon_refusal(&format!("WSGIProcessGroup {v}")));
+        if v.starts_with("%{") && v != GLOBAL && !(v.starts_with("%{ENV:") && v.ends_with('}')) {
+            return err(
+                cmd,
+                "WSGIProcessGroup",
+                &format!("{v}: use a group name, %{{GLOBAL}} or %{{ENV:variable}}"),
+            );
         }
+        dir_conf(m).wsgi.process_group = Some(v.to_string());
         std::ptr::null()
-    })
-}
-
-unsafe extern "C" fn refuse_daemon(cmd: *mut raw::cmd_parms, _m: *mut c_void, args: *const c_char) -> *const c_char {
-    crate::guard::or(std::ptr::null(), || unsafe {
-        let name = text(args).split_whitespace().next().unwrap_or("").to_string();
-        err(cmd, "WSGIDaemonProcess", &daemon_refusal(&format!("WSGIDaemonProcess {name}")))
     })
 }
 
@@ -331,9 +326,9 @@ unsafe extern "C" fn note_ignored(cmd: *mut raw::cmd_parms, _m: *mut c_void, arg
 
 const DIR: u32 = raw::RSRC_CONF | raw::ACCESS_CONF | raw::OR_FILEINFO;
 
-pub const COMMANDS: [raw::command_rec; 15] = [
+pub const COMMANDS: [raw::command_rec; 13] = [
     cmd(c"WSGIScriptAlias", raw::cmd_func { raw_args: Some(set_script_alias) }, 0, raw::RSRC_CONF, raw::cmd_how_RAW_ARGS,
-        c"URL-path script-file [process-group=%{GLOBAL}] [application-group=...] [callable-object=...] [pass-authorization=On|Off] [preload=On|Off]"),
+        c"URL-path script-file [process-group=...] [application-group=...] [callable-object=...] [pass-authorization=On|Off] [preload=On|Off]"),
     cmd(c"WSGIScriptAliasMatch", raw::cmd_func { raw_args: Some(set_script_alias) }, 1, raw::RSRC_CONF, raw::cmd_how_RAW_ARGS,
         c"regex script-file-with-$N [options as for WSGIScriptAlias]"),
     cmd(c"WSGICallableObject", raw::cmd_func { take1: Some(set_callable) }, 0, DIR, raw::cmd_how_TAKE1,
@@ -343,11 +338,11 @@ pub const COMMANDS: [raw::command_rec; 15] = [
     cmd(c"WSGIPythonHome", raw::cmd_func { take1: Some(set_python_home) }, 0, raw::RSRC_CONF, raw::cmd_how_TAKE1,
         c"the Python installation or virtualenv to run applications in"),
     cmd(c"WSGIImportScript", raw::cmd_func { raw_args: Some(set_import_script) }, 0, raw::RSRC_CONF, raw::cmd_how_RAW_ARGS,
-        c"script-file [process-group=%{GLOBAL}] [application-group=...]: load at child start"),
+        c"script-file [process-group=...] [application-group=...]: load at process start"),
     cmd(c"WSGIApplicationGroup", raw::cmd_func { take1: Some(set_application_group) }, 0, DIR, raw::cmd_how_TAKE1,
         c"application group: the interpreter the applications here run in (%{GLOBAL}: the main one)"),
     cmd(c"WSGIProcessGroup", raw::cmd_func { take1: Some(set_process_group) }, 0, DIR, raw::cmd_how_TAKE1,
-        c"only %{GLOBAL}: mod_pyrite has no daemon process groups"),
+        c"the daemon process group (WSGIDaemonProcess) that runs applications here; %{GLOBAL} or %{ENV:var}"),
     cmd(c"WSGIPassAuthorization", raw::cmd_func { flag: Some(set_flag) }, 0, DIR, raw::cmd_how_FLAG,
         c"On passes the Authorization header to the application as HTTP_AUTHORIZATION"),
     cmd(c"WSGIChunkedRequest", raw::cmd_func { flag: Some(set_flag) }, 1, DIR, raw::cmd_how_FLAG,
@@ -356,10 +351,6 @@ pub const COMMANDS: [raw::command_rec; 15] = [
         c"On (default) reloads a WSGI script whose file changed"),
     cmd(c"WSGIRestrictStdout", raw::cmd_func { flag: Some(set_restrict_stdout) }, 0, raw::RSRC_CONF, raw::cmd_how_FLAG,
         c"On makes any use of sys.stdout raise (Off: it goes to the error log)"),
-    cmd(c"WSGIDaemonProcess", raw::cmd_func { raw_args: Some(refuse_daemon) }, 0, raw::RSRC_CONF, raw::cmd_how_RAW_ARGS,
-        c"not supported: mod_pyrite runs applications embedded"),
-    cmd(c"WSGISocketPrefix", raw::cmd_func { raw_args: Some(note_ignored) }, 0, raw::RSRC_CONF, raw::cmd_how_RAW_ARGS,
-        c"ignored (no daemon processes)"),
     cmd(c"WSGILazyInitialization", raw::cmd_func { raw_args: Some(note_ignored) }, 0, raw::RSRC_CONF, raw::cmd_how_RAW_ARGS,
         c"ignored (Python always starts in the children)"),
 ];

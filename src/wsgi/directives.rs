@@ -22,6 +22,8 @@ pub enum MapHead {
 pub struct HandlerScript {
     pub name: String,
     pub path: String,
+    /// process-group=: the daemon group that runs it (None or %{GLOBAL}: embedded).
+    pub process_group: Option<String>,
     pub application_group: Option<String>,
     pub pass_authorization: Option<bool>,
 }
@@ -46,21 +48,13 @@ unsafe extern "C" fn set_handler_script(cmd: *mut raw::cmd_parms, m: *mut c_void
         let mut h = HandlerScript {
             name: name.clone(),
             path: path.clone(),
+            process_group: None,
             application_group: None,
             pass_authorization: None,
         };
         for w in options {
             match w.split_once('=') {
-                Some(("process-group", v)) if v.is_empty() || v == "%{GLOBAL}" => {}
-                Some(("process-group", v)) => {
-                    return err(
-                        cmd,
-                        NAME,
-                        &format!(
-                        "process-group={v}: mod_pyrite has no daemon processes; remove the option (the script runs in httpd's children)"
-                    ),
-                    )
-                }
+                Some(("process-group", v)) => h.process_group = Some(v.to_string()),
                 Some(("application-group", v)) => h.application_group = Some(v.to_string()),
                 Some(("pass-authorization", v)) => {
                     h.pass_authorization = Some(match v.to_ascii_lowercase().as_str() {
@@ -93,7 +87,7 @@ pub struct ProcessOptions {
     pub restrict_stdin: Option<bool>,
     /// Default On where WSGI scripts are configured, as in mod_wsgi.
     pub restrict_signal: Option<bool>,
-    /// WSGIRestrictEmbedded On: this module has only embedded mode, so WSGI requests are refused.
+    /// WSGIRestrictEmbedded On: WSGI requests not delegated to a daemon group are refused.
     pub restrict_embedded: Option<bool>,
     pub optimize: Option<i32>,
     /// None: Python's default; Some(None): random; Some(Some(n)): fixed.
@@ -174,16 +168,9 @@ unsafe extern "C" fn set_process_flag(cmd: *mut raw::cmd_parms, _m: *mut c_void,
             0 => o.restrict_stdin = v,
             1 => o.restrict_signal = v,
             2 => {
+                // Daemon mode (src/daemon): httpd's children then run no application and start no Python.
                 o.restrict_embedded = v;
-                if on != 0 {
-                    note(
-                        log::APLOG_WARNING,
-                        format!(
-                            "WSGIRestrictEmbedded On ({}): mod_pyrite runs WSGI applications only embedded in httpd's children, so every WSGI request will be answered 500",
-                            origin(cmd)
-                        ),
-                    );
-                }
+                crate::daemon::directives::set_restrict_embedded(on != 0);
             }
             3 => o.dont_write_bytecode = v,
             5 => o.destroy_interpreter = v,
@@ -251,9 +238,9 @@ unsafe extern "C" fn set_process_value(cmd: *mut raw::cmd_parms, _m: *mut c_void
 /// What each accepted-but-not-applicable directive does here instead.
 fn instead(directive: &str) -> &'static str {
     match directive {
-        "WSGIAcceptMutex" => "it picks the lock daemon processes take around accept(); mod_pyrite has no daemon processes (httpd's own Mutex directive governs the children's accept lock)",
-        "WSGISocketRotation" => "it names daemon process sockets; mod_pyrite has no daemon processes",
-        "WSGIIgnoreActivity" => "it exempts URLs from a daemon process's inactivity-timeout; mod_pyrite has no daemon processes",
+        "WSGIAcceptMutex" => "it picks the lock daemon processes take around accept(); mod_pyrite's daemons take turns on their group's socket without one",
+        "WSGISocketRotation" => "it names daemon process sockets per restart; mod_pyrite's daemon sockets keep their path across restarts (httpd's parent keeps them open)",
+        "WSGIIgnoreActivity" => "it exempts URLs from a daemon process's inactivity-timeout; every request counts as activity here",
         "WSGINewRelicConfigFile" | "WSGINewRelicEnvironment" => {
             "mod_pyrite does not start the New Relic agent; call newrelic.agent.initialize() in the WSGI script instead"
         }
@@ -290,7 +277,7 @@ pub const COMMANDS: [raw::command_rec; 22] = [
     cmd(c"WSGIRestrictSignal", raw::cmd_func { flag: Some(set_process_flag) }, 1, raw::RSRC_CONF, raw::cmd_how_FLAG,
         c"On (default where WSGI scripts are configured): signal.signal() from applications is logged and ignored (httpd owns the signals)"),
     cmd(c"WSGIRestrictEmbedded", raw::cmd_func { flag: Some(set_process_flag) }, 2, raw::RSRC_CONF, raw::cmd_how_FLAG,
-        c"On: refuses WSGI requests (mod_pyrite runs them only embedded)"),
+        c"On: refuses WSGI requests not delegated to a daemon process group; httpd's children then start no Python"),
     cmd(c"WSGIDontWriteBytecode", raw::cmd_func { flag: Some(set_process_flag) }, 3, raw::RSRC_CONF, raw::cmd_how_FLAG,
         c"On: Python writes no .pyc files (as python -B)"),
     cmd(c"WSGIVerboseDebugging", raw::cmd_func { flag: Some(set_process_flag) }, 4, raw::RSRC_CONF, raw::cmd_how_FLAG,
@@ -304,11 +291,11 @@ pub const COMMANDS: [raw::command_rec; 22] = [
     cmd(c"WSGIPythonEggs", raw::cmd_func { take1: Some(set_process_value) }, 3, raw::RSRC_CONF, raw::cmd_how_TAKE1,
         c"directory for pkg_resources' egg cache (PYTHON_EGG_CACHE)"),
     cmd(c"WSGIAcceptMutex", raw::cmd_func { raw_args: Some(note_accepted) }, 0, raw::RSRC_CONF, raw::cmd_how_RAW_ARGS,
-        c"accepted, not applied: daemon processes only"),
+        c"accepted, not applied: daemons take turns without an accept mutex"),
     cmd(c"WSGISocketRotation", raw::cmd_func { raw_args: Some(note_accepted) }, 0, raw::RSRC_CONF, raw::cmd_how_RAW_ARGS,
-        c"accepted, not applied: daemon processes only"),
+        c"accepted, not applied: daemon sockets keep their path across restarts"),
     cmd(c"WSGIIgnoreActivity", raw::cmd_func { raw_args: Some(note_accepted) }, 0, DIR, raw::cmd_how_RAW_ARGS,
-        c"accepted, not applied: daemon processes only"),
+        c"accepted, not applied: every request counts as a daemon's activity"),
     cmd(c"WSGIDestroyInterpreter", raw::cmd_func { flag: Some(set_process_flag) }, 5, raw::RSRC_CONF, raw::cmd_how_FLAG,
         c"On (default): the functions registered with atexit run when a child exits; Off: they do not"),
     cmd(c"WSGINewRelicConfigFile", raw::cmd_func { raw_args: Some(note_accepted) }, 0, raw::RSRC_CONF, raw::cmd_how_RAW_ARGS,

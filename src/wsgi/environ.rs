@@ -60,8 +60,16 @@ fn constants(py: Python<'_>) -> &'static Constants {
         let t = PyDict::new(py);
         let fill = || -> PyResult<()> {
             t.set_item("wsgi.version", PyTuple::new(py, [1, 0])?)?;
-            t.set_item("wsgi.multithread", ffi::mpm::query(raw::AP_MPMQ_MAX_THREADS) > 1)?;
-            t.set_item("wsgi.multiprocess", ffi::mpm::query(raw::AP_MPMQ_MAX_DAEMONS) > 1)?;
+            // A daemon (daemon mode) has its group's threads and processes, as mod_wsgi reports them.
+            let (threads, processes) = match crate::daemon::current() {
+                Some(d) => (d.threads > 1, d.multiprocess),
+                None => (
+                    ffi::mpm::query(raw::AP_MPMQ_MAX_THREADS) > 1,
+                    ffi::mpm::query(raw::AP_MPMQ_MAX_DAEMONS) > 1,
+                ),
+            };
+            t.set_item("wsgi.multithread", threads)?;
+            t.set_item("wsgi.multiprocess", processes)?;
             t.set_item("wsgi.run_once", false)?;
             t.set_item("wsgi.input_terminated", true)?;
             t.set_item("wsgi.file_wrapper", py.get_type::<FileWrapper>())?;

@@ -142,20 +142,25 @@ pub unsafe extern "C" fn handler(r: *mut raw::request_rec) -> c_int {
                 return raw::HTTP_NOT_FOUND as c_int;
             }
         }
+        let alias = crate::request::state::get(r).and_then(|s| s.wsgi_alias.clone());
+        let dc = conf::dir_config(r).map(|d| d.wsgi.clone()).unwrap_or_default();
+        // Daemon mode: the request may belong to a daemon process group.
+        let option = match &handler_script {
+            Some(h) => h.process_group.as_deref(),
+            None => alias.as_ref().and_then(|a| a.process_group.as_deref()),
+        };
+        match crate::daemon::routing::route(r, option, &dc) {
+            crate::daemon::routing::Route::Here => {}
+            crate::daemon::routing::Route::Daemon(g) => return crate::daemon::proxy::handle(r, &g),
+            crate::daemon::routing::Route::Refused(why) => {
+                log::rerror(r, log::APLOG_ERR, &format!("mod_pyrite: {script}: {why}"));
+                return raw::HTTP_INTERNAL_SERVER_ERROR as c_int;
+            }
+        }
         if !crate::interp::ready() {
             log::rerror(r, log::APLOG_ERR, "mod_pyrite: Python is not running in this process");
             return raw::HTTP_INTERNAL_SERVER_ERROR as c_int;
         }
-        if conf::server_config(crate::interp::main_server()).and_then(|c| c.wsgi_process.restrict_embedded) == Some(true) {
-            log::rerror(
-                r,
-                log::APLOG_ERR,
-                &format!("WSGI script {script} refused: WSGIRestrictEmbedded On, and mod_pyrite runs WSGI applications only embedded"),
-            );
-            return raw::HTTP_INTERNAL_SERVER_ERROR as c_int;
-        }
-        let alias = crate::request::state::get(r).and_then(|s| s.wsgi_alias.clone());
-        let dc = conf::dir_config(r).map(|d| d.wsgi.clone()).unwrap_or_default();
         let callable = match &handler_script {
             // The name is fixed for handler scripts (WSGICallableObject does not apply).
             Some(_) => "handle_request".to_string(),
@@ -210,7 +215,7 @@ pub unsafe extern "C" fn handler(r: *mut raw::request_rec) -> c_int {
                     path_info: &path_info,
                     pass_authorization: pass_auth,
                     application_group: &group,
-                    process_group: "",
+                    process_group: crate::daemon::current().map(|d| d.name.as_str()).unwrap_or(""),
                     head_as_get: directives::head_as_get(r, dc.map_head_to_get),
                     pass_apache_request: dc.pass_apache_request.unwrap_or(false),
                 },
@@ -244,15 +249,17 @@ pub fn preload(py: Python<'_>, s: *mut raw::server_rec, id: crate::interpreters:
             let server_ptr = server;
             let own =
                 |a: &std::sync::Arc<conf_wsgi::WsgiAlias>| server_ptr == s || !main_aliases.iter().any(|m| std::sync::Arc::ptr_eq(m, a));
+            // Each process loads the scripts of its own process group (daemon mode).
+            let mine = |g: &Option<String>| crate::daemon::routing::runs_here(g.as_deref());
             let scripts = sc
                 .wsgi_imports
                 .iter()
-                .filter(|i| known_guess(&plan::import_script(server_ptr, i.application_group.as_deref())) == Some(id))
+                .filter(|i| mine(&i.process_group) && known_guess(&plan::import_script(server_ptr, i.application_group.as_deref())) == Some(id))
                 .map(|i| (i.path.clone(), None, i.origin.clone(), "WSGIImportScript"))
                 .chain(
                     sc.wsgi_aliases
                         .iter()
-                        .filter(|a| a.preload && a.regex.is_none() && own(a) && known_guess(&plan::alias(server_ptr, a)) == Some(id))
+                        .filter(|a| a.preload && a.regex.is_none() && mine(&a.process_group) && own(a) && known_guess(&plan::alias(server_ptr, a)) == Some(id))
                         .map(|a| {
                             (
                                 a.target.clone(),

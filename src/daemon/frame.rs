@@ -1,0 +1,115 @@
+//! What a child tells a daemon before the HTTP request itself: the facts of
+//! the client connection that a UNIX socket cannot carry (addresses, TLS,
+//! the authenticated user, variables other modules set). A tag, a length,
+//! then name/value pairs.
+const MAGIC: &[u8; 4] = b"PYR1";
+/// A frame larger than this is refused (protects the daemon from a bad peer).
+pub const MAX: usize = 16 << 20;
+
+/// Milliseconds of the system-wide monotonic clock (the same in every
+/// process): how a child tells a daemon until when it will wait.
+pub fn monotonic_ms() -> u64 {
+    let mut t = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: fills a timespec.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut t) };
+    t.tv_sec as u64 * 1000 + t.tv_nsec as u64 / 1_000_000
+}
+
+/// The pairs, in order.
+#[derive(Default, Debug, Clone, PartialEq)]
+pub struct Meta(pub Vec<(String, Vec<u8>)>);
+
+impl Meta {
+    pub fn push(&mut self, k: &str, v: &[u8]) {
+        self.0.push((k.to_string(), v.to_vec()));
+    }
+
+    pub fn get(&self, k: &str) -> Option<&[u8]> {
+        self.0.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_slice())
+    }
+
+    pub fn get_str(&self, k: &str) -> Option<&str> {
+        self.get(k).and_then(|v| std::str::from_utf8(v).ok())
+    }
+
+    /// The pairs whose names start with `prefix`, without it.
+    pub fn with_prefix<'a>(&'a self, prefix: &'a str) -> impl Iterator<Item = (&'a str, &'a [u8])> + 'a {
+        self.0
+            .iter()
+            .filter_map(move |(n, v)| n.strip_prefix(prefix).map(|rest| (rest, v.as_slice())))
+    }
+
+    pub fn encode(&self) -> Vec<u8> {
+        let mut body = Vec::with_capacity(256);
+        for (k, v) in &self.0 {
+            body.extend_from_slice(&(k.len() as u32).to_le_bytes());
+            body.extend_from_slice(k.as_bytes());
+            body.extend_from_slice(&(v.len() as u32).to_le_bytes());
+            body.extend_from_slice(v);
+        }
+        let mut out = Vec::with_capacity(body.len() + 8);
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&(body.len() as u32).to_le_bytes());
+        out.extend_from_slice(&body);
+        out
+    }
+
+    /// The body length a header announces, or why the header is bad.
+    pub fn body_len(header: &[u8; 8]) -> Result<usize, String> {
+        if &header[..4] != MAGIC {
+            return Err("not a mod_pyrite daemon request".into());
+        }
+        let n = u32::from_le_bytes([header[4], header[5], header[6], header[7]]) as usize;
+        if n > MAX {
+            return Err(format!("request frame of {n} bytes is larger than {MAX}"));
+        }
+        Ok(n)
+    }
+
+    pub fn decode(body: &[u8]) -> Result<Meta, String> {
+        let mut m = Meta::default();
+        let mut i = 0;
+        let take = |n: usize, i: &mut usize| -> Result<&[u8], String> {
+            let end = i.checked_add(n).filter(|e| *e <= body.len()).ok_or("truncated request frame")?;
+            let s = &body[*i..end];
+            *i = end;
+            Ok(s)
+        };
+        while i < body.len() {
+            let kl = u32::from_le_bytes(take(4, &mut i)?.try_into().unwrap()) as usize;
+            let k = String::from_utf8(take(kl, &mut i)?.to_vec()).map_err(|_| "bad name in request frame")?;
+            let vl = u32::from_le_bytes(take(4, &mut i)?.try_into().unwrap()) as usize;
+            let v = take(vl, &mut i)?.to_vec();
+            m.0.push((k, v));
+        }
+        Ok(m)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip() {
+        let mut m = Meta::default();
+        m.push("client_ip", b"127.0.0.1");
+        m.push("env:HTTPS", b"on");
+        m.push("empty", b"");
+        let bytes = m.encode();
+        let n = Meta::body_len(bytes[..8].try_into().unwrap()).unwrap();
+        let back = Meta::decode(&bytes[8..8 + n]).unwrap();
+        assert_eq!(back, m);
+        assert_eq!(back.get_str("client_ip"), Some("127.0.0.1"));
+        assert_eq!(back.with_prefix("env:").collect::<Vec<_>>(), vec![("HTTPS", &b"on"[..])]);
+    }
+
+    #[test]
+    fn bad_frames_are_refused() {
+        assert!(Meta::body_len(b"GET / HT").is_err());
+        let mut h = *b"PYR1\0\0\0\0";
+        h[4..8].copy_from_slice(&((MAX + 1) as u32).to_le_bytes());
+        assert!(Meta::body_len(&h).is_err());
+        assert!(Meta::decode(&[5, 0, 0, 0, b'a']).is_err());
+    }
+}

@@ -1,0 +1,279 @@
+//! httpd's parent forks each group's daemons (before Python exists in it),
+//! watches them from its maintenance loop and replaces one that dies. A
+//! graceful restart starts the new generation's daemons on the same
+//! sockets and asks the old ones to finish what they took and leave.
+use super::directives::{self, Declared};
+use super::listener;
+use crate::ffi::{daemon as hd, log, raw};
+use crate::sync::LockExt;
+use std::ffi::{c_int, c_void};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// A group of the running configuration, with its socket.
+pub struct Running {
+    pub decl: Arc<Declared>,
+    pub path: String,
+    pub fd: i32,
+}
+
+/// The configuration generation (one per start or restart of httpd).
+static GENERATION: AtomicU64 = AtomicU64::new(0);
+/// The main server of the running generation (its configuration lives until the next restart).
+static SERVER: AtomicUsize = AtomicUsize::new(0);
+/// The groups of the running generation.
+static RUNNING: Mutex<Vec<Arc<Running>>> = Mutex::new(Vec::new());
+/// Live daemons: (generation, pid).
+static PIDS: Mutex<Vec<(u64, i32)>> = Mutex::new(Vec::new());
+/// The pid of httpd's parent (cleanups that also run in its children check it).
+static PARENT: AtomicUsize = AtomicUsize::new(0);
+
+/// The socket path of a running group (what children connect to).
+pub fn socket_of(name: &str) -> Option<String> {
+    RUNNING.locked().iter().find(|g| g.decl.spec.name == name).map(|g| g.path.clone())
+}
+
+/// What a watched daemon is, for its maintenance call.
+struct Watched {
+    generation: u64,
+    group: String,
+    slot: usize,
+    pid: i32,
+}
+
+/// Called from post_config on the real pass, in httpd's parent: opens the
+/// sockets and forks the daemons of this generation. Err stops httpd.
+///
+/// # Safety
+/// `pconf` is the configuration pool and `s` the main server of this generation.
+pub unsafe fn start(pconf: *mut raw::apr_pool_t, s: *mut raw::server_rec) -> Result<(), String> {
+    PARENT.store(std::process::id() as usize, Ordering::Relaxed);
+    let generation = GENERATION.fetch_add(1, Ordering::Relaxed) + 1;
+    SERVER.store(s as usize, Ordering::Relaxed);
+    let groups = directives::groups();
+    // SAFETY: s is the main server (caller's promise).
+    let prefix = directives::socket_prefix().unwrap_or_else(|| unsafe { hd::runtime_path(s, "wsgi") });
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    let mut running = Vec::new();
+    for g in &groups {
+        let spec = &g.spec;
+        let owner = if root {
+            match &spec.socket_user {
+                Some(u) => Some(
+                    super::process::user_id(u)
+                        .ok_or_else(|| format!("WSGIDaemonProcess {} ({}): socket-user={u}: no such user", spec.name, g.origin))?,
+                ),
+                None => Some(hd::httpd_ids().0),
+            }
+        } else {
+            None
+        };
+        if let Some(home) = &spec.python_home {
+            check_python_home(home).map_err(|e| format!("WSGIDaemonProcess {} ({}): python-home={home}: {e}", spec.name, g.origin))?;
+        }
+        let path = listener::path_for(&prefix, &spec.name);
+        let params = listener::Params {
+            backlog: spec.listen_backlog,
+            owner,
+            send_buffer: spec.send_buffer_size,
+            receive_buffer: spec.receive_buffer_size,
+        };
+        let fd = listener::open(&path, &params).map_err(|e| format!("WSGIDaemonProcess {} ({}): {e}", spec.name, g.origin))?;
+        running.push(Arc::new(Running { decl: g.clone(), path, fd }));
+    }
+    listener::retain_only(&running.iter().map(|r| r.path.clone()).collect::<Vec<_>>());
+    *RUNNING.locked() = running.clone();
+    // SAFETY: pconf is this generation's configuration pool; the cleanups run when it is cleared.
+    unsafe {
+        crate::ffi::pool::on_cleanup(pconf, move || retire(generation));
+    }
+    if running.is_empty() {
+        return Ok(());
+    }
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // SAFETY: the process pool lives until httpd's parent exits.
+        unsafe {
+            crate::ffi::pool::on_cleanup((*(*s).process).pool, || {
+                if PARENT.load(Ordering::Relaxed) == std::process::id() as usize {
+                    listener::unlink_all();
+                }
+            })
+        };
+    });
+    if !hd::scoreboard_exists() {
+        // A first start (or a full restart): httpd makes its scoreboard in
+        // pre_mpm, which daemons inherit; they are forked there (pre_mpm below).
+        DEFERRED.store(generation, Ordering::Relaxed);
+    } else {
+        spawn_all(generation, &running, s);
+    }
+    if directives::restrict_embedded() {
+        log::serror(
+            s,
+            log::APLOG_NOTICE,
+            "mod_pyrite: WSGIRestrictEmbedded On: httpd's children run no application and start no Python",
+        );
+    }
+    Ok(())
+}
+
+/// A generation whose daemons wait for pre_mpm (0: none).
+static DEFERRED: AtomicU64 = AtomicU64::new(0);
+
+/// pre_mpm: forks the daemons whose start waited for the scoreboard.
+///
+/// # Safety
+/// Called by httpd in its parent.
+pub unsafe extern "C" fn pre_mpm(_p: *mut raw::apr_pool_t, _sb: raw::ap_scoreboard_e) -> c_int {
+    crate::guard::or(raw::OK as c_int, || {
+        let generation = DEFERRED.swap(0, Ordering::Relaxed);
+        if generation != 0 && generation == GENERATION.load(Ordering::Relaxed) {
+            let running = RUNNING.locked().clone();
+            spawn_all(generation, &running, SERVER.load(Ordering::Relaxed) as *mut raw::server_rec);
+        }
+        raw::OK as c_int
+    })
+}
+
+fn spawn_all(generation: u64, running: &[Arc<Running>], s: *mut raw::server_rec) {
+    for g in running {
+        let spec = &g.decl.spec;
+        log::serror(
+            s,
+            log::APLOG_NOTICE,
+            &format!(
+                "mod_pyrite: daemon process group {:?} ({}): {} process(es) x {} thread(s), socket {}",
+                spec.name, g.decl.origin, spec.processes, spec.threads, g.path
+            ),
+        );
+        for (opt, why) in &spec.not_honoured {
+            log::serror(
+                s,
+                log::APLOG_WARNING,
+                &format!(
+                    "mod_pyrite: WSGIDaemonProcess {} ({}): {opt} is accepted but not acted on: {why}",
+                    spec.name, g.decl.origin
+                ),
+            );
+        }
+        for slot in 0..spec.processes {
+            spawn(generation, g, slot, s);
+        }
+    }
+}
+
+/// A python-home must be an environment of the Python this module was built
+/// against (a virtualenv made with it, or its installation).
+fn check_python_home(home: &str) -> Result<(), String> {
+    let p = std::path::Path::new(home);
+    if !p.is_dir() {
+        return Err("not a directory".into());
+    }
+    let version = crate::module::PYTHON_VERSION;
+    let major_minor = version.splitn(3, '.').take(2).collect::<Vec<_>>().join(".");
+    let lib = p.join(format!("lib/python{major_minor}"));
+    if !lib.is_dir() {
+        return Err(format!(
+            "not a Python {major_minor} environment (no {}): mod_pyrite runs Python {version}; make the virtualenv with python{major_minor}",
+            lib.display()
+        ));
+    }
+    Ok(())
+}
+
+/// Forks one daemon of `g` into `slot`.
+fn spawn(generation: u64, g: &Arc<Running>, slot: usize, s: *mut raw::server_rec) {
+    // SAFETY: fork in httpd's parent; the child goes straight to the daemon's
+    // life and never returns into httpd's code.
+    let pid = unsafe { libc::fork() };
+    if pid == 0 {
+        // SAFETY: s is the main server of the running generation, inherited by the fork.
+        unsafe { super::process::run(g.clone(), s) };
+    }
+    if pid < 0 {
+        log::serror(
+            s,
+            log::APLOG_ERR,
+            &format!(
+                "mod_pyrite: cannot fork a daemon for group {:?}: {}",
+                g.decl.spec.name,
+                std::io::Error::last_os_error()
+            ),
+        );
+        return;
+    }
+    PIDS.locked().push((generation, pid));
+    let w = Box::into_raw(Box::new(Watched {
+        generation,
+        group: g.decl.spec.name.clone(),
+        slot,
+        pid,
+    }));
+    // SAFETY: w stays allocated until maintenance takes it back.
+    unsafe { hd::watch(pid, s, maintenance, w as *mut c_void) };
+}
+
+/// APR's report about a watched daemon (in the parent's maintenance loop).
+unsafe extern "C" fn maintenance(reason: c_int, data: *mut c_void, status: c_int) {
+    crate::guard::or((), || {
+        if reason != hd::OC_DEATH && reason != hd::OC_LOST {
+            return;
+        }
+        // SAFETY: data is the Watched given to watch(); unwatched here, so taken back once.
+        let w = unsafe {
+            hd::unwatch(data);
+            Box::from_raw(data as *mut Watched)
+        };
+        PIDS.locked().retain(|(_, p)| *p != w.pid);
+        let current = GENERATION.load(Ordering::Relaxed);
+        let how = if status >= 0 && libc::WIFSIGNALED(status) {
+            format!("was killed by signal {}", libc::WTERMSIG(status))
+        } else if status >= 0 && libc::WIFEXITED(status) {
+            format!("exited with status {}", libc::WEXITSTATUS(status))
+        } else {
+            "was lost".to_string()
+        };
+        let s = SERVER.load(Ordering::Relaxed) as *mut raw::server_rec;
+        let stopping = crate::ffi::mpm::query(raw::AP_MPMQ_MPM_STATE) == raw::AP_MPMQ_STOPPING as i32;
+        let g = RUNNING.locked().iter().find(|g| g.decl.spec.name == w.group).cloned();
+        match g {
+            Some(g) if w.generation == current && !stopping && !s.is_null() => {
+                let level = if status >= 0 && libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0 {
+                    log::APLOG_INFO
+                } else {
+                    log::APLOG_WARNING
+                };
+                log::serror(
+                    s,
+                    level,
+                    &format!(
+                        "mod_pyrite: daemon {} of group {:?} {how}; starting its replacement",
+                        w.pid, w.group
+                    ),
+                );
+                spawn(current, &g, w.slot, s);
+            }
+            _ => log::main_error(
+                log::APLOG_INFO,
+                &format!("mod_pyrite: daemon {} of group {:?} {how}", w.pid, w.group),
+            ),
+        }
+    })
+}
+
+/// A generation ends (httpd restarts or stops): its daemons finish the
+/// requests they took, within graceful-timeout, and leave. The sockets stay
+/// with the parent, so what waits in their queues goes to the next generation.
+fn retire(generation: u64) {
+    if PARENT.load(Ordering::Relaxed) != std::process::id() as usize {
+        return; // a cleanup run in a child on its exit
+    }
+    for (g, pid) in PIDS.locked().iter() {
+        if *g == generation {
+            // SAFETY: a daemon this parent forked and has not reaped yet.
+            unsafe { libc::kill(*pid, libc::SIGTERM) };
+        }
+    }
+}

@@ -1,0 +1,71 @@
+"""WSGI applications for the daemon-mode tests (tests/daemon_*.rs)."""
+import json
+import os
+import time
+
+# A module global: each daemon group has its own copy (its own processes).
+MARK = {"set_by": None}
+LOADED_AT = time.time()
+
+
+def info(environ, start_response):
+    """Where the request ran and what the environ says."""
+    if environ.get("QUERY_STRING", "").startswith("set="):
+        MARK["set_by"] = environ["QUERY_STRING"][4:]
+    keys = ("mod_wsgi.process_group", "mod_wsgi.application_group", "wsgi.multiprocess",
+            "wsgi.multithread", "REMOTE_ADDR", "SERVER_PORT", "SERVER_PROTOCOL", "HTTP_HOST",
+            "HTTP_CONNECTION", "SCRIPT_NAME", "PATH_INFO", "QUERY_STRING", "REQUEST_METHOD",
+            "CONTENT_LENGTH", "HTTP_X_TEST")
+    body = {k: environ.get(k) for k in keys}
+    import builtins
+    body.update(pid=os.getpid(), ppid=os.getppid(), uid=os.getuid(), mark=MARK["set_by"],
+                imported=getattr(builtins, "PYRITE_TEST_IMPORTED", None), sys_prefix=__import__("sys").prefix,
+                cwd=os.getcwd(), lang=os.environ.get("LANG"))
+    data = json.dumps(body).encode()
+    start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(data)))])
+    return [data]
+
+
+def echo(environ, start_response):
+    """Streams the request body back, read in pieces, with its length and a checksum."""
+    import hashlib
+    h = hashlib.sha256()
+    n = 0
+    inp = environ["wsgi.input"]
+    while True:
+        block = inp.read(65536)
+        if not block:
+            break
+        h.update(block)
+        n += len(block)
+    data = ("%d %s" % (n, h.hexdigest())).encode()
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [data]
+
+
+def big(environ, start_response):
+    """A large streamed response: ?n blocks of 64 KiB, each a repeated digit."""
+    n = int(environ.get("QUERY_STRING") or "64")
+    start_response("200 OK", [("Content-Type", "application/octet-stream")])
+    for i in range(n):
+        yield (b"%d" % (i % 10)) * 65536
+
+
+def slow(environ, start_response):
+    """Answers after ?seconds (default 1)."""
+    time.sleep(float(environ.get("QUERY_STRING") or "1"))
+    data = b"slow %d" % os.getpid()
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [data]
+
+
+def ignore_input(environ, start_response):
+    """Answers with a large body without reading the request body (the deadlock case)."""
+    start_response("200 OK", [("Content-Type", "application/octet-stream")])
+    return [b"x" * (4 << 20)]
+
+
+def pid(environ, start_response):
+    data = b"%d" % os.getpid()
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [data]
