@@ -3,12 +3,30 @@
 //! settings known to cause spin-up stalls or waste. The parent never runs
 //! Python: this reads only httpd's and mod_pyrite's configuration.
 use crate::config;
+use crate::ffi::server::Server;
 use crate::ffi::{self, log, raw};
 
-/// Logs the summary for the configuration whose main server is `s`.
-pub fn log_summary(s: *mut raw::server_rec) {
-    // SAFETY: ap_show_mpm returns a static string.
-    let name = unsafe { ffi::cstr_lossy(raw::ap_show_mpm()) };
+/// Logs the summary for the configuration whose main server is `s`
+/// (post_config's entry; module.rs still holds the raw record).
+///
+/// # Safety
+/// `s` is the main server of the configuration being finished.
+pub unsafe fn log_summary(s: *mut raw::server_rec) {
+    // SAFETY: as this function's contract; the configuration outlives the call.
+    if let Some(s) = unsafe { Server::from_raw(s) } {
+        summary(s)
+    }
+}
+
+/// The configuration's mod_pyrite settings for server `s`.
+fn settings(s: &Server) -> Option<&config::ServerConfig> {
+    // SAFETY: a server of the running configuration (config.rs's accessors
+    // still take the raw record; they move to the handles with config.rs).
+    unsafe { config::server_config(s.as_ptr()) }
+}
+
+fn summary(s: &Server) {
+    let name = ffi::mpm::name();
     let threaded = ffi::mpm::query(raw::AP_MPMQ_IS_THREADED) != raw::AP_MPMQ_NOT_SUPPORTED as i32;
     let threads = ffi::mpm::threads_per_child() as i32;
     let daemons = ffi::mpm::query(raw::AP_MPMQ_MAX_DAEMONS).max(1);
@@ -22,18 +40,17 @@ pub fn log_summary(s: *mut raw::server_rec) {
         .map(|d| d.decl.module.clone())
         .collect::<std::collections::BTreeSet<_>>();
     let (mut imports, mut scripts, mut preload, mut gate) = (0usize, 0usize, true, 0usize);
-    let mut server = s;
-    while !server.is_null() {
-        // SAFETY: the server list of the configuration being finished.
-        if let Some(sc) = unsafe { config::server_config(server) } {
+    let mut server = Some(s);
+    while let Some(this) = server {
+        if let Some(sc) = settings(this) {
             imports += sc.imports.len();
             scripts += sc.wsgi_imports.len() + sc.wsgi_aliases.iter().filter(|a| a.preload && a.regex.is_none()).count();
-            if server == s {
+            if std::ptr::eq(this, s) {
                 preload = sc.preload.unwrap_or(true);
                 gate = sc.python_threads.unwrap_or(crate::gate::DEFAULT_LIMIT);
             }
         }
-        server = unsafe { (*server).next };
+        server = this.next();
     }
     let handler_count = if preload { handlers.len() } else { 0 };
     let gate_text = if gate == 0 {
@@ -41,16 +58,16 @@ pub fn log_summary(s: *mut raw::server_rec) {
     } else {
         format!("{gate} per child")
     };
-    log::serror(s, log::APLOG_NOTICE, &format!(
+    s.log(log::APLOG_NOTICE, &format!(
         "mod_pyrite capacity: MPM {name}, up to {daemons} process(es) x {threads} thread(s) = {} workers; \
          Python gate {gate_text}; each child preloads {handler_count} handler module(s), {imports} PythonImport(s), {scripts} WSGI script(s)",
         daemons * threads
     ));
     // The interpreters each child makes (src/interpreters/plan.rs).
-    let plan = crate::interpreters::plan::of(s);
+    let plan = crate::interpreters::plan::of(s.as_ptr());
     if plan.isolating {
         let mut counts: Vec<(Option<String>, usize)> = Vec::new();
-        crate::interpreters::plan::each(s, |_, g, _| {
+        crate::interpreters::plan::each(s.as_ptr(), |_, g, _| {
             let key = match g {
                 crate::interpreters::plan::Guess::Known(n) => n.filter(|n| !crate::interpreters::names::is_main(Some(n))),
                 crate::interpreters::plan::Guess::PerRequest => return,
@@ -69,7 +86,7 @@ pub fn log_summary(s: *mut raw::server_rec) {
                 )
             })
             .collect();
-        log::serror(s, log::APLOG_NOTICE, &format!(
+        s.log(log::APLOG_NOTICE, &format!(
             "mod_pyrite interpreters: each child makes {} sub-interpreter(s) at start besides the main one: {}{}; each costs a few ms and a few MB per child before its application (the child's start-up lines give the figures; docs/interpreters.md)",
             plan.names.len(),
             listed.join(", "),
@@ -78,17 +95,17 @@ pub fn log_summary(s: *mut raw::server_rec) {
     }
     let apps = handler_count + imports + scripts;
     if per_child > 0 && per_child < 10_000 && apps > 0 {
-        log::serror(s, log::APLOG_WARNING, &format!(
+        s.log(log::APLOG_WARNING, &format!(
             "mod_pyrite: MaxConnectionsPerChild {per_child} starts a new child (which imports its applications again) every {per_child} connections; with large applications raise it (docs/tuning.md)"
         ));
     }
     if threaded && max_spare > 0 && max_spare - min_spare < threads {
-        log::serror(s, log::APLOG_WARNING, &format!(
+        s.log(log::APLOG_WARNING, &format!(
             "mod_pyrite: MaxSpareThreads {max_spare} is less than ThreadsPerChild ({threads}) above MinSpareThreads {min_spare}: a normal swing in load stops and starts children (docs/tuning.md)"
         ));
     }
     if !threaded && apps > 0 {
-        log::serror(s, log::APLOG_WARNING, &format!(
+        s.log(log::APLOG_WARNING, &format!(
             "mod_pyrite: the {name} MPM holds a whole interpreter and application in each of up to {daemons} processes; size MaxRequestWorkers by memory, or use event (docs/tuning.md)"
         ));
     }

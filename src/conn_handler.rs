@@ -3,7 +3,7 @@
 //! Python instead of HTTP. The handler gets the connection object and talks
 //! the protocol itself with `conn.read`, `conn.readline` and `conn.write`.
 use crate::config::{self, Origin};
-use crate::ffi::{log, raw};
+use crate::ffi::{self, log, raw};
 use crate::interp;
 use crate::pymodule::SERVER_RETURN;
 use crate::request::connection::Connection;
@@ -62,50 +62,56 @@ pub const COMMAND: raw::command_rec = config::cmd(
 /// # Safety
 /// Called by httpd with a live connection.
 pub unsafe extern "C" fn process_connection(c: *mut raw::conn_rec) -> c_int {
-    crate::guard::or(DECLINED, || unsafe {
-        let Some(decl) = config::server_config((*c).base_server).and_then(|sc| sc.connection_handler.clone()) else {
-            return DECLINED;
-        };
-        // HTTP/2 streams and other secondary connections belong to their protocol.
-        if !(*c).master.is_null() {
-            return DECLINED;
-        }
-        if !interp::ready() {
-            log::cerror(
-                c,
-                log::APLOG_ERR,
-                "mod_pyrite: Python is not running in this process (child_init did not run?)",
-            );
-            return DECLINED;
-        }
-        // mod_python's interpreter for a connection: its virtual host's.
-        let name = || {
-            let conf = config::server_dir_config((*c).base_server);
-            crate::interpreters::names::mod_python(std::ptr::null(), (*c).base_server, conf, None)
-        };
-        // Refused (no interpreter): the connection is closed, as after an error.
-        let result = interp::with_python_named(name, OK, |py| run(py, c, &decl));
-        if result == DECLINED {
-            return DECLINED;
-        }
-        // The connection is done: no keep-alive, and under the event MPM a
-        // lingering close rather than waiting for another request.
-        (*c).keepalive = raw::ap_conn_keepalive_e_AP_CONN_CLOSE;
-        if !(*c).cs.is_null() {
-            (*(*c).cs).state = raw::conn_state_e_CONN_STATE_LINGER;
-        }
-        OK
-    })
+    // SAFETY: httpd's live connection, served by this thread for the whole hook.
+    let Some(c) = (unsafe { ffi::connection::Connection::from_raw(c) }) else {
+        return DECLINED;
+    };
+    crate::guard::or(DECLINED, || serve(c))
 }
 
-fn run(py: Python<'_>, c: *mut raw::conn_rec, decl: &ConnHandlerDecl) -> c_int {
+/// The configuration of the server a connection arrived at.
+fn settings(c: &ffi::connection::Connection) -> (Option<&config::ServerConfig>, Option<&config::DirConfig>) {
+    let s = c.base_server().as_ptr();
+    // SAFETY: a server of the running configuration (config.rs's accessors
+    // still take the raw record; they move to the handles with config.rs).
+    unsafe { (config::server_config(s), config::server_dir_config(s)) }
+}
+
+fn serve(c: &ffi::connection::Connection) -> c_int {
+    let Some(decl) = settings(c).0.and_then(|sc| sc.connection_handler.clone()) else {
+        return DECLINED;
+    };
+    // HTTP/2 streams and other secondary connections belong to their protocol.
+    if c.is_secondary() {
+        return DECLINED;
+    }
+    if !interp::ready() {
+        c.log(
+            log::APLOG_ERR,
+            "mod_pyrite: Python is not running in this process (child_init did not run?)",
+        );
+        return DECLINED;
+    }
+    // mod_python's interpreter for a connection: its virtual host's.
+    let name = || crate::interpreters::names::mod_python(std::ptr::null(), c.base_server().as_ptr(), settings(c).1, None);
+    // Refused (no interpreter): the connection is closed, as after an error.
+    let result = interp::with_python_named(name, OK, |py| run(py, c, &decl));
+    if result == DECLINED {
+        return DECLINED;
+    }
+    // The connection is done: no keep-alive, and under the event MPM a
+    // lingering close rather than waiting for another request.
+    c.close_after_this();
+    OK
+}
+
+fn run(py: Python<'_>, c: &ffi::connection::Connection, decl: &ConnHandlerDecl) -> c_int {
     let life = Arc::new(Life::without_request());
     let res = (|| -> PyResult<Bound<'_, PyAny>> {
-        // SAFETY: c is live for the hook; its base server belongs to the running configuration.
         let no_conf = config::DirConfig::default();
-        let conf = unsafe { config::server_dir_config((*c).base_server) }.unwrap_or(&no_conf);
+        let conf = settings(c).1.unwrap_or(&no_conf);
         let handler = crate::handlers::load_object(py, conf, None, &decl.module, decl.object_name())?;
-        let conn = Bound::new(py, Connection::new(life.clone(), c))?;
+        let conn = Bound::new(py, Connection::new(life.clone(), c.as_ptr()))?;
         match handler.call1((conn,)) {
             Err(e) if e.is_instance_of::<SERVER_RETURN>(py) => Ok(e
                 .value(py)
@@ -125,8 +131,7 @@ fn run(py: Python<'_>, c: *mut raw::conn_rec, decl: &ConnHandlerDecl) -> c_int {
             Ok(code) if code == DECLINED as i64 => DECLINED,
             Ok(code) if code == OK as i64 => OK,
             _ => {
-                log::cerror(
-                    c,
+                c.log(
                     log::APLOG_ERR,
                     &format!(
                         "PythonConnectionHandler {spec} ({}) returned {}, not apache.OK or apache.DECLINED: closing the connection",
@@ -138,13 +143,12 @@ fn run(py: Python<'_>, c: *mut raw::conn_rec, decl: &ConnHandlerDecl) -> c_int {
             }
         },
         Err(e) => {
-            log::cerror(
-                c,
+            c.log(
                 log::APLOG_ERR,
                 &format!("PythonConnectionHandler {spec} ({}) raised an exception: {e}", decl.origin),
             );
             for line in interp::traceback_lines(py, &e) {
-                log::cerror(c, log::APLOG_ERR, &format!("PythonConnectionHandler {spec}: {line}"));
+                c.log(log::APLOG_ERR, &format!("PythonConnectionHandler {spec}: {line}"));
             }
             OK
         }

@@ -5,12 +5,15 @@
 //! handler a fresh filter object (src/request/filter.rs) that reads from the
 //! brigade and writes to the next filter.
 use crate::config::{self, DirConfig, Origin};
-use crate::ffi::brigade::{Brigade, Front};
+use crate::ffi::brigade::{BucketBrigade, Front};
+use crate::ffi::filter::Filter as FFilter;
+use crate::ffi::request::Request;
 use crate::ffi::{self, log, raw};
 use crate::interp;
 use crate::request::filter::Filter;
 use crate::sync::LockExt;
 use pyo3::prelude::*;
+use std::cell::{Cell, RefCell};
 use std::collections::HashSet;
 use std::ffi::{c_char, c_int, c_void, CStr, CString};
 use std::sync::atomic::{AtomicPtr, Ordering};
@@ -136,7 +139,11 @@ pub unsafe fn add_to_request(r: *mut raw::request_rec, name: &str, input: bool) 
             .cloned();
         let c = (*r).connection;
         if let Some(decl) = own {
-            let state = ffi::pool::adopt((*r).pool, FilterState::new(Some(decl))) as *mut c_void;
+            let (pool, conn) = match (ffi::pool::Pool::from_raw((*r).pool), ffi::connection::Connection::from_raw(c)) {
+                (Some(p), Some(c)) => (p, c),
+                _ => return Err("no pool or connection for the filter".to_string()),
+            };
+            let state = FFilter::new_ctx(pool, conn, FilterState::new(Some(decl)));
             let frec = if input { &DYNAMIC_IN } else { &DYNAMIC_OUT }.load(Ordering::Acquire);
             let added = if input {
                 raw::ap_add_input_filter_handle(frec, state, r, c)
@@ -230,150 +237,95 @@ pub const COMMANDS: [raw::command_rec; 2] = [
 
 // ---- one filter instance's state --------------------------------------------------
 
-/// What a filter instance keeps between httpd's calls (in f->ctx, owned by the pool).
+/// What a filter instance keeps between httpd's calls (in its ctx, owned by
+/// the pool; the brigades are the ctx's `out` and `held`).
+#[derive(Default)]
 pub struct FilterState {
-    decl: Option<Arc<FilterDecl>>,
+    decl: RefCell<Option<Arc<FilterDecl>>>,
     /// filter.disable(): pass everything through from now on.
-    pub disabled: bool,
+    pub disabled: Cell<bool>,
     /// The handler raised: the response was ended; drop what still comes.
-    failed: bool,
+    failed: Cell<bool>,
     /// filter.close() ran: EOS went (output) or is queued (input).
-    pub closed: bool,
+    pub closed: Cell<bool>,
     /// The end of the stream was read (read() returned None).
-    pub eos_seen: bool,
+    pub eos_seen: Cell<bool>,
     /// A FLUSH bucket was consumed by read(): flush after the handler.
-    pub flush_seen: bool,
+    pub flush_seen: Cell<bool>,
     /// filter.pass_on() handed the rest of this brigade on.
-    pub passed_on: bool,
-    /// Output: written, not yet passed. Input: produced, not yet handed up.
-    pub out: Option<Brigade>,
-    /// Output: unread buckets kept for the next call. Input: read from below, not yet consumed.
-    pub held: Option<Brigade>,
+    pub passed_on: Cell<bool>,
 }
 
 impl FilterState {
     fn new(decl: Option<Arc<FilterDecl>>) -> Self {
         FilterState {
-            decl,
-            disabled: false,
-            failed: false,
-            closed: false,
-            eos_seen: false,
-            flush_seen: false,
-            passed_on: false,
-            out: None,
-            held: None,
+            decl: RefCell::new(decl),
+            ..Default::default()
         }
     }
 }
 
-/// The state of `f`, made on its first call.
-///
-/// # Safety
-/// `f` is a live filter of a live request or connection.
-unsafe fn state<'a>(f: *mut raw::ap_filter_t) -> &'a mut FilterState {
-    unsafe {
-        if (*f).ctx.is_null() {
-            let pool = pool_of(f);
-            (*f).ctx = ffi::pool::adopt(pool, FilterState::new(None)) as *mut c_void;
-        }
-        &mut *((*f).ctx as *mut FilterState)
-    }
-}
+/// A filter instance's context: its brigades and its state.
+pub type Ctx = ffi::filter::Ctx<FilterState>;
 
-/// # Safety
-/// `f` is a live filter.
-unsafe fn pool_of(f: *mut raw::ap_filter_t) -> *mut raw::apr_pool_t {
-    unsafe {
-        if (*f).r.is_null() {
-            (*(*f).c).pool
-        } else {
-            (*(*f).r).pool
-        }
-    }
-}
-
-/// A brigade in the filter's pool (made once per instance).
-///
-/// # Safety
-/// `f` is a live filter.
-pub unsafe fn brigade_for(f: *mut raw::ap_filter_t, slot: &mut Option<Brigade>) -> Brigade {
-    unsafe { *slot.get_or_insert_with(|| Brigade::new(pool_of(f), (*(*f).c).bucket_alloc)) }
+/// The context of `f`, made on its first call.
+pub fn state(f: &FFilter) -> &Ctx {
+    // SAFETY: every filter whose callback is mod_pyrite's (output_filter,
+    // input_filter: the only callers, directly or through the filter object)
+    // has a NULL ctx or one made by Filter::ctx/new_ctx with FilterState.
+    unsafe { f.ctx(|| FilterState::new(None)) }
 }
 
 /// The configuration the filter's handler runs with.
-///
-/// # Safety
-/// `f` is a live filter.
-unsafe fn conf_of<'a>(f: *mut raw::ap_filter_t) -> Option<&'a DirConfig> {
+fn conf_of(f: &FFilter) -> Option<&DirConfig> {
+    // SAFETY: live records of this call (config.rs's accessors still take the
+    // raw record; they move to the handles with config.rs).
     unsafe {
-        if (*f).r.is_null() {
-            config::server_dir_config((*(*f).c).base_server)
-        } else {
-            config::dir_config((*f).r)
+        match f.request() {
+            None => config::server_dir_config(f.connection().base_server().as_ptr()),
+            Some(r) => config::dir_config(r.as_ptr()),
         }
     }
 }
 
 /// The handler of this filter instance: fixed for run-time filters, looked up
 /// by the name httpd called it under for configured ones.
-///
-/// # Safety
-/// `f` is a live filter.
-unsafe fn decl_of(f: *mut raw::ap_filter_t, st: &mut FilterState, input: bool) -> Option<Arc<FilterDecl>> {
-    unsafe {
-        if st.decl.is_none() {
-            let name = ffi::cstr_lossy((*(*f).frec).name);
-            st.decl = conf_of(f).and_then(|c| find(c, &name, input)).cloned();
-            if st.decl.is_none() {
-                let kind = if input { "PythonInputFilter" } else { "PythonOutputFilter" };
-                let msg = format!("filter '{name}' is active here but no {kind} declares it for this location: passing data through");
-                log_for(f, log::APLOG_ERR, &msg);
-            }
-        }
-        st.decl.clone()
-    }
-}
-
-/// # Safety
-/// `f` is a live filter.
-pub unsafe fn log_for(f: *mut raw::ap_filter_t, level: u32, msg: &str) {
-    unsafe {
-        if (*f).r.is_null() {
-            log::cerror((*f).c, level, msg)
-        } else {
-            log::rerror((*f).r, level, msg)
+fn decl_of(f: &FFilter, st: &FilterState, input: bool) -> Option<Arc<FilterDecl>> {
+    let mut decl = st.decl.borrow_mut();
+    if decl.is_none() {
+        let name = String::from_utf8_lossy(f.name().unwrap_or_default()).into_owned();
+        *decl = conf_of(f).and_then(|c| find(c, &name, input)).cloned();
+        if decl.is_none() {
+            let kind = if input { "PythonInputFilter" } else { "PythonOutputFilter" };
+            let msg = format!("filter '{name}' is active here but no {kind} declares it for this location: passing data through");
+            f.log(log::APLOG_ERR, &msg);
         }
     }
+    decl.clone()
 }
 
 /// Calls the Python handler with a filter object for this call. The object
 /// is cut off from the brigade when the call returns.
-fn call_handler(f: *mut raw::ap_filter_t, bb: Brigade, st: *mut FilterState, decl: &Arc<FilterDecl>, readbytes: usize) -> bool {
+fn call_handler(f: &FFilter, bb: &BucketBrigade, decl: &Arc<FilterDecl>, readbytes: usize) -> bool {
     let no_conf = DirConfig::default();
-    // SAFETY: f is live for this call; its configuration lives as long as the configuration pool.
-    let conf = unsafe { conf_of(f) }.unwrap_or(&no_conf);
+    let conf = conf_of(f).unwrap_or(&no_conf);
     // mod_python's interpreter for the filter's request (or connection) and directive.
     let name = || {
-        // SAFETY: f is live; its request or connection and their server are httpd's.
-        let (r, server) = unsafe {
-            if (*f).r.is_null() {
-                (std::ptr::null(), (*(*f).c).base_server)
-            } else {
-                ((*f).r as *const raw::request_rec, (*(*f).r).server)
-            }
+        let (r, server) = match f.request() {
+            None => (std::ptr::null(), f.connection().base_server().as_ptr()),
+            Some(r) => (r.as_ptr() as *const raw::request_rec, r.server().as_ptr()),
         };
         crate::interpreters::names::mod_python(r, server, Some(conf), decl.directory.as_deref())
     };
     let ok = interp::with_python_named(name, false, |py| {
         let res = (|| -> PyResult<()> {
             let handler = crate::handlers::load_object(py, conf, decl.directory.as_deref(), &decl.module, decl.object_name())?;
-            // SAFETY: f->r is NULL or the live request this thread serves.
-            let req = match unsafe { (*f).r } {
-                r if r.is_null() => None,
-                r => Some(unsafe { crate::request::state::request_keep_phase(py, r, decl.directive()) }?.unbind()),
+            let req = match f.request() {
+                None => None,
+                // SAFETY: the live request this thread serves (state.rs still takes the raw record).
+                Some(r) => Some(unsafe { crate::request::state::request_keep_phase(py, r.as_ptr(), decl.directive()) }?.unbind()),
             };
-            let filter = Bound::new(py, Filter::new(f, bb, st, decl.clone(), req, readbytes))?;
+            let filter = Bound::new(py, Filter::new(f, bb, decl.clone(), req, readbytes))?;
             let res = handler.call1((&filter,));
             filter.get().end();
             res.map(|_| ())
@@ -381,22 +333,18 @@ fn call_handler(f: *mut raw::ap_filter_t, bb: Brigade, st: *mut FilterState, dec
         match res {
             Ok(()) => true,
             Err(e) => {
-                // SAFETY: f is live.
-                unsafe {
-                    log_for(
-                        f,
-                        log::APLOG_ERR,
-                        &format!(
-                            "{} {} {} ({}) raised an exception: {e}",
-                            decl.directive(),
-                            decl.spec(),
-                            decl.name,
-                            decl.origin
-                        ),
-                    );
-                    for line in interp::traceback_lines(py, &e) {
-                        log_for(f, log::APLOG_ERR, &format!("{} {}: {line}", decl.directive(), decl.name));
-                    }
+                f.log(
+                    log::APLOG_ERR,
+                    &format!(
+                        "{} {} {} ({}) raised an exception: {e}",
+                        decl.directive(),
+                        decl.spec(),
+                        decl.name,
+                        decl.origin
+                    ),
+                );
+                for line in interp::traceback_lines(py, &e) {
+                    f.log(log::APLOG_ERR, &format!("{} {}: {line}", decl.directive(), decl.name));
                 }
                 false
             }
@@ -412,76 +360,73 @@ fn call_handler(f: *mut raw::ap_filter_t, bb: Brigade, st: *mut FilterState, dec
 /// # Safety
 /// Called by httpd with a live filter and brigade.
 pub unsafe extern "C" fn output_filter(f: *mut raw::ap_filter_t, bb: *mut raw::apr_bucket_brigade) -> raw::apr_status_t {
-    crate::guard::or(APR_EGENERAL, || unsafe { output_call(f, Brigade(bb)) })
+    // SAFETY: httpd's live filter and brigade for the span of this call, on this thread.
+    let (Some(f), Some(bb)) = (unsafe { FFilter::from_raw(f) }, unsafe { BucketBrigade::from_raw(bb) }) else {
+        return APR_EGENERAL;
+    };
+    crate::guard::or(APR_EGENERAL, || output_call(f, bb))
 }
 
-unsafe fn output_call(f: *mut raw::ap_filter_t, bb: Brigade) -> raw::apr_status_t {
-    unsafe {
-        let st = state(f);
-        if st.failed || st.closed {
-            // The response already ended: what still comes has nowhere to go.
-            bb.cleanup();
-            return raw::APR_SUCCESS as raw::apr_status_t;
-        }
-        if st.disabled || !interp::ready() {
-            return raw::ap_pass_brigade((*f).next, bb.0);
-        }
-        let Some(decl) = decl_of(f, st, false) else {
-            st.disabled = true;
-            return raw::ap_pass_brigade((*f).next, bb.0);
-        };
-        // Buckets the handler left unread last time come first.
-        if let Some(held) = st.held.filter(|h| !h.is_empty()) {
-            bb.move_all_to(held);
-            held.move_all_to(bb);
-        }
-        st.passed_on = false;
-        st.flush_seen = false;
-        let st_ptr = st as *mut FilterState;
-        let ok = call_handler(f, bb, st_ptr, &decl, 0);
-        let st = &mut *st_ptr;
-        if !ok {
-            st.failed = true;
-            bb.cleanup();
-            if let Some(out) = st.out {
-                out.cleanup();
-            }
-            return raw::pyrite_shim_filter_abort(f, raw::HTTP_INTERNAL_SERVER_ERROR as c_int);
-        }
-        if st.passed_on || st.closed {
-            bb.cleanup();
-            return raw::APR_SUCCESS as raw::apr_status_t;
-        }
-        let out = brigade_for(f, &mut st.out);
-        if st.eos_seen || bb.contains_eos() {
-            // The stream ended and the handler did not close: hand on what it left
-            // unread unchanged, then the end, so the response always completes.
-            bb.move_all_to(out);
-            if st.eos_seen {
-                out.append_eos();
-            }
-            st.closed = true;
-        } else {
-            if !bb.is_empty() {
-                let held = brigade_for(f, &mut st.held);
-                let mut bbp = bb.0;
-                let mut heldp = held.0;
-                let rv = raw::ap_save_brigade(f, &mut heldp, &mut bbp, pool_of(f));
-                if rv != raw::APR_SUCCESS as raw::apr_status_t {
-                    return rv;
-                }
-            }
-            if st.flush_seen {
-                out.append_flush();
-            }
-        }
-        if out.is_empty() {
-            return raw::APR_SUCCESS as raw::apr_status_t;
-        }
-        let rv = raw::ap_pass_brigade((*f).next, out.0);
-        out.cleanup();
-        rv
+fn output_call(f: &FFilter, bb: &BucketBrigade) -> raw::apr_status_t {
+    let ctx = state(f);
+    let st = &ctx.state;
+    if st.failed.get() || st.closed.get() {
+        // The response already ended: what still comes has nowhere to go.
+        bb.cleanup();
+        return raw::APR_SUCCESS as raw::apr_status_t;
     }
+    if st.disabled.get() || !interp::ready() {
+        return f.pass_next(bb);
+    }
+    let Some(decl) = decl_of(f, st, false) else {
+        st.disabled.set(true);
+        return f.pass_next(bb);
+    };
+    // Buckets the handler left unread last time come first.
+    if let Some(held) = ctx.held_if_made().filter(|h| !h.is_empty()) {
+        bb.move_all_to(held);
+        held.move_all_to(bb);
+    }
+    st.passed_on.set(false);
+    st.flush_seen.set(false);
+    if !call_handler(f, bb, &decl, 0) {
+        st.failed.set(true);
+        bb.cleanup();
+        if let Some(out) = ctx.out_if_made() {
+            out.cleanup();
+        }
+        return f.abort(raw::HTTP_INTERNAL_SERVER_ERROR as c_int);
+    }
+    if st.passed_on.get() || st.closed.get() {
+        bb.cleanup();
+        return raw::APR_SUCCESS as raw::apr_status_t;
+    }
+    let out = ctx.out();
+    if st.eos_seen.get() || bb.contains_eos() {
+        // The stream ended and the handler did not close: hand on what it left
+        // unread unchanged, then the end, so the response always completes.
+        bb.move_all_to(out);
+        if st.eos_seen.get() {
+            out.append_eos();
+        }
+        st.closed.set(true);
+    } else {
+        if !bb.is_empty() {
+            let rv = f.save_brigade(ctx.held(), bb);
+            if rv != raw::APR_SUCCESS as raw::apr_status_t {
+                return rv;
+            }
+        }
+        if st.flush_seen.get() {
+            out.append_flush();
+        }
+    }
+    if out.is_empty() {
+        return raw::APR_SUCCESS as raw::apr_status_t;
+    }
+    let rv = f.pass_next(out);
+    out.cleanup();
+    rv
 }
 
 /// httpd's input filter function for every Python input filter.
@@ -495,103 +440,95 @@ pub unsafe extern "C" fn input_filter(
     block: raw::apr_read_type_e,
     readbytes: raw::apr_off_t,
 ) -> raw::apr_status_t {
-    crate::guard::or(APR_EGENERAL, || unsafe { input_call(f, Brigade(bb), mode, block, readbytes) })
+    // SAFETY: httpd's live filter and brigade for the span of this call, on this thread.
+    let (Some(f), Some(bb)) = (unsafe { FFilter::from_raw(f) }, unsafe { BucketBrigade::from_raw(bb) }) else {
+        return APR_EGENERAL;
+    };
+    crate::guard::or(APR_EGENERAL, || input_call(f, bb, mode, block, readbytes))
 }
 
-unsafe fn input_call(
-    f: *mut raw::ap_filter_t,
-    bb: Brigade,
+fn input_call(
+    f: &FFilter,
+    bb: &BucketBrigade,
     mode: raw::ap_input_mode_t,
     block: raw::apr_read_type_e,
     readbytes: raw::apr_off_t,
 ) -> raw::apr_status_t {
-    unsafe {
-        let st = state(f);
-        // Only body reads go through Python; line and speculative reads pass.
-        if mode != raw::ap_input_mode_t_AP_MODE_READBYTES || st.disabled || !interp::ready() {
-            return raw::ap_get_brigade((*f).next, bb.0, mode, block, readbytes);
-        }
-        if st.failed {
-            return APR_EGENERAL;
-        }
-        let want = if readbytes > 0 { readbytes as usize } else { 8192 };
-        let out = brigade_for(f, &mut st.out);
-        if out.is_empty() && !st.closed {
-            let Some(decl) = decl_of(f, st, true) else {
-                st.disabled = true;
-                return raw::ap_get_brigade((*f).next, bb.0, mode, block, readbytes);
-            };
-            let st_ptr = st as *mut FilterState;
-            // Call the handler until it produces something or the input ends
-            // (a call may consume input without writing).
-            for _ in 0..64 {
-                let before_eos = (*st_ptr).eos_seen;
-                if !call_handler(f, bb, st_ptr, &decl, want) {
-                    (*st_ptr).failed = true;
-                    return APR_EGENERAL;
-                }
-                let st = &mut *st_ptr;
-                if st.eos_seen && !st.closed {
-                    out.append_eos();
-                    st.closed = true;
-                }
-                if !out.is_empty() || st.closed || (st.eos_seen && before_eos) {
-                    break;
-                }
-            }
-        }
-        let st = state(f);
-        if out.is_empty() {
-            if st.closed {
-                bb.append_eos();
-                return raw::APR_SUCCESS as raw::apr_status_t;
-            }
-            // The handler neither read nor wrote: step aside rather than loop.
-            log_for(
-                f,
-                log::APLOG_WARNING,
-                "Python input filter produced no data and did not close: passing input through unchanged",
-            );
-            st.disabled = true;
-            return raw::ap_get_brigade((*f).next, bb.0, mode, block, readbytes);
-        }
-        // Hand up at most `want` bytes (callers size their buffers by it), then an EOS that follows.
-        let mut data = Vec::new();
-        if let Err(rv) = out.take_data(want, false, &mut data) {
-            return rv;
-        }
-        bb.append(&data);
-        while matches!(out.front(), Front::Eos | Front::Flush | Front::Meta) {
-            out.move_first_to(bb);
-        }
-        raw::APR_SUCCESS as raw::apr_status_t
+    let ctx = state(f);
+    let st = &ctx.state;
+    // Only body reads go through Python; line and speculative reads pass.
+    if mode != raw::ap_input_mode_t_AP_MODE_READBYTES || st.disabled.get() || !interp::ready() {
+        return f.get_next(bb, mode, block, readbytes);
     }
+    if st.failed.get() {
+        return APR_EGENERAL;
+    }
+    let want = if readbytes > 0 { readbytes as usize } else { 8192 };
+    let out = ctx.out();
+    if out.is_empty() && !st.closed.get() {
+        let Some(decl) = decl_of(f, st, true) else {
+            st.disabled.set(true);
+            return f.get_next(bb, mode, block, readbytes);
+        };
+        // Call the handler until it produces something or the input ends
+        // (a call may consume input without writing).
+        for _ in 0..64 {
+            let before_eos = st.eos_seen.get();
+            if !call_handler(f, bb, &decl, want) {
+                st.failed.set(true);
+                return APR_EGENERAL;
+            }
+            if st.eos_seen.get() && !st.closed.get() {
+                out.append_eos();
+                st.closed.set(true);
+            }
+            if !out.is_empty() || st.closed.get() || (st.eos_seen.get() && before_eos) {
+                break;
+            }
+        }
+    }
+    if out.is_empty() {
+        if st.closed.get() {
+            bb.append_eos();
+            return raw::APR_SUCCESS as raw::apr_status_t;
+        }
+        // The handler neither read nor wrote: step aside rather than loop.
+        f.log(
+            log::APLOG_WARNING,
+            "Python input filter produced no data and did not close: passing input through unchanged",
+        );
+        st.disabled.set(true);
+        return f.get_next(bb, mode, block, readbytes);
+    }
+    // Hand up at most `want` bytes (callers size their buffers by it), then an EOS that follows.
+    let mut data = Vec::new();
+    if let Err(rv) = out.take_data(want, false, &mut data) {
+        return rv;
+    }
+    bb.append(&data);
+    while matches!(out.front(), Front::Eos | Front::Flush | Front::Meta) {
+        out.move_first_to(bb);
+    }
+    raw::APR_SUCCESS as raw::apr_status_t
 }
 
 /// Whether output written to `r` passes through Python code on its way out
 /// (a Python output filter, or mod_include, which runs `#python` elements):
 /// then a flush has effects a handler can observe, and is never held back.
-///
-/// # Safety
-/// `r` is a live request served by the calling thread.
-pub unsafe fn python_in_output_chain(r: *mut raw::request_rec) -> bool {
+pub fn python_in_output_chain(r: &Request) -> bool {
     let dynamic = DYNAMIC_OUT.load(Ordering::Acquire) as usize;
     let named = OUTPUT_RECS.locked();
-    // SAFETY: r's output filter chain is a live, null-terminated list of filters with their records.
-    unsafe {
-        let mut f = (*r).output_filters;
-        while !f.is_null() {
-            let rec = (*f).frec;
-            if !rec.is_null() {
-                if rec as usize == dynamic || named.contains(&(rec as usize)) {
-                    return true;
-                }
-                if !(*rec).name.is_null() && std::ffi::CStr::from_ptr((*rec).name).to_bytes().eq_ignore_ascii_case(b"includes") {
-                    return true;
-                }
+    let mut f = r.output_filters();
+    while let Some(this) = f {
+        if let Some(rec) = this.record() {
+            if rec == dynamic || named.contains(&rec) {
+                return true;
             }
-            f = (*f).next;
+            if this.name().is_some_and(|n| n.eq_ignore_ascii_case(b"includes")) {
+                return true;
+            }
         }
+        f = this.next();
     }
     false
 }

@@ -162,3 +162,134 @@ impl Brigade {
         unsafe { raw::apr_brigade_cleanup(self.0 as *mut std::ffi::c_void) };
     }
 }
+
+/// A brigade as a typed handle: `&'a BucketBrigade` is valid for `'a` (at
+/// most its pool's life) on the thread that made or was given it.
+#[repr(transparent)]
+pub struct BucketBrigade(std::cell::UnsafeCell<raw::apr_bucket_brigade>);
+
+impl BucketBrigade {
+    /// The handle of a brigade.
+    ///
+    /// # Safety
+    /// `bb` is NULL or a live brigade whose pool stays uncleared for `'a`,
+    /// used only by the calling thread meanwhile.
+    #[inline]
+    pub unsafe fn from_raw<'a>(bb: *mut raw::apr_bucket_brigade) -> Option<&'a BucketBrigade> {
+        // SAFETY: repr(transparent) over the brigade; validity as the contract says.
+        unsafe { (bb as *const BucketBrigade).as_ref() }
+    }
+
+    /// A new empty brigade in the connection's pool, with its allocator.
+    pub fn new(c: &super::connection::Connection) -> &BucketBrigade {
+        // SAFETY: pool and allocator belong to the same live connection; the brigade lives in its pool.
+        unsafe { Self::from_raw(Brigade::new(c.pool().as_ptr(), c.bucket_alloc()).0) }.expect("apr_brigade_create returned NULL")
+    }
+
+    /// A new empty brigade in `pool` (the request's, say), with the connection's allocator.
+    pub fn new_in<'a>(pool: &'a super::pool::Pool, c: &super::connection::Connection) -> &'a BucketBrigade {
+        // SAFETY: the pool lives for 'a and belongs to the connection or one of its requests.
+        unsafe { Self::from_raw(Brigade::new(pool.as_ptr(), c.bucket_alloc()).0) }.expect("apr_brigade_create returned NULL")
+    }
+
+    #[inline]
+    pub fn as_ptr(&self) -> *mut raw::apr_bucket_brigade {
+        self.0.get()
+    }
+
+    /// A `Send` view for work done with the GIL released on this same thread.
+    pub fn on_this_thread(&self) -> super::OnThisThread<'_, BucketBrigade> {
+        super::OnThisThread::lend(self)
+    }
+
+    /// The unowned pointer form, for state kept between filter calls.
+    #[inline]
+    pub fn ptr(&self) -> Brigade {
+        Brigade(self.as_ptr())
+    }
+
+    pub fn front(&self) -> Front {
+        // SAFETY: live on this thread for the borrow (as for every method here).
+        unsafe { self.ptr().front() }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        // SAFETY: as for front.
+        unsafe { self.ptr().is_empty() }
+    }
+
+    /// As [`Brigade::take_data`].
+    pub fn take_data(&self, max: usize, line: bool, out: &mut Vec<u8>) -> Result<(), i32> {
+        // SAFETY: as for front.
+        unsafe { self.ptr().take_data(max, line, out) }
+    }
+
+    /// Deletes the first bucket, if any.
+    pub fn drop_first(&self) {
+        if !self.is_empty() {
+            // SAFETY: as for front; not empty.
+            unsafe { self.ptr().drop_first() }
+        }
+    }
+
+    /// Moves every bucket to the end of `to` (same connection's allocator).
+    pub fn move_all_to(&self, to: &BucketBrigade) {
+        // SAFETY: as for front; both brigades of this thread's connection.
+        unsafe { self.ptr().move_all_to(to.ptr()) }
+    }
+
+    /// Moves the first bucket, if any, to the end of `to`.
+    pub fn move_first_to(&self, to: &BucketBrigade) {
+        if !self.is_empty() {
+            // SAFETY: as for move_all_to; not empty.
+            unsafe { self.ptr().move_first_to(to.ptr()) }
+        }
+    }
+
+    pub fn append(&self, data: &[u8]) {
+        // SAFETY: as for front.
+        unsafe { self.ptr().append(data) }
+    }
+
+    /// Appends a copy of `data` the way apr_brigade_write does without a
+    /// flush function (into heap buckets, joining the last one when it can).
+    pub fn write(&self, data: &[u8]) {
+        // SAFETY: as for front; data is readable for its length.
+        unsafe {
+            raw::apr_brigade_write(
+                self.as_ptr(),
+                None,
+                std::ptr::null_mut(),
+                data.as_ptr() as *const std::ffi::c_char,
+                data.len(),
+            )
+        };
+    }
+
+    pub fn append_eos(&self) {
+        // SAFETY: as for front.
+        unsafe { self.ptr().append_eos() }
+    }
+
+    pub fn append_flush(&self) {
+        // SAFETY: as for front.
+        unsafe { self.ptr().append_flush() }
+    }
+
+    /// An error bucket for `status`, allocated in `pool` (which outlives the buckets).
+    pub fn append_error(&self, status: i32, pool: &super::pool::Pool) {
+        // SAFETY: as for front; pool is live for the borrow.
+        unsafe { self.ptr().append_error(status, pool.as_ptr()) }
+    }
+
+    pub fn contains_eos(&self) -> bool {
+        // SAFETY: as for front.
+        unsafe { self.ptr().contains_eos() }
+    }
+
+    /// Deletes every bucket (the brigade stays usable).
+    pub fn cleanup(&self) {
+        // SAFETY: as for front.
+        unsafe { self.ptr().cleanup() }
+    }
+}

@@ -4,14 +4,20 @@ pub mod raw;
 
 pub mod auth;
 pub mod brigade;
+pub mod connection;
 pub mod daemon;
+pub mod filter;
+pub mod held;
+pub mod include;
 pub mod log;
 pub mod mpm;
 pub mod pool;
-pub mod runtime;
-pub mod regex;
 pub mod pytype;
+pub mod regex;
+pub mod request;
+pub mod runtime;
 pub mod sendfile;
+pub mod server;
 pub mod ssl;
 pub mod table;
 
@@ -72,6 +78,36 @@ pub struct SendPtr<T>(pub *mut T);
 // thread while the GIL is released; nothing else touches the pointee then.
 unsafe impl<T> Send for SendPtr<T> {}
 unsafe impl<T> Sync for SendPtr<T> {}
+
+/// A handle lent to work that runs with the GIL released (`Python::detach`).
+/// That work runs synchronously on the lending thread; the handle is
+/// `!Send`, so this wrapper carries it across and refuses (panics) to be
+/// used on any other thread.
+pub struct OnThisThread<'a, T> {
+    handle: &'a T,
+    owner: std::thread::ThreadId,
+}
+// SAFETY: the handle is only reachable through Deref, which checks that the
+// thread using it is the one that lent it.
+unsafe impl<T> Send for OnThisThread<'_, T> {}
+
+impl<'a, T> OnThisThread<'a, T> {
+    /// Lends `handle` to work run on this same thread.
+    pub fn lend(handle: &'a T) -> Self {
+        OnThisThread {
+            handle,
+            owner: std::thread::current().id(),
+        }
+    }
+}
+
+impl<T> std::ops::Deref for OnThisThread<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        assert_eq!(std::thread::current().id(), self.owner, "an httpd handle used on another thread");
+        self.handle
+    }
+}
 
 /// APR's text for a status code (for log lines and exceptions).
 pub fn apr_error(status: i32) -> String {

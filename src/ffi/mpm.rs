@@ -18,3 +18,21 @@ pub fn threads_per_child() -> usize {
         query(raw::AP_MPMQ_MAX_THREADS).max(1) as usize
     }
 }
+
+/// The MPM's name ("event", "worker", "prefork").
+pub fn name() -> String {
+    // SAFETY: ap_show_mpm returns a static NUL-terminated string.
+    unsafe { super::cstr_lossy(raw::ap_show_mpm()) }
+}
+
+/// When httpd last (re)started, in seconds since the epoch (0 when unknown).
+pub fn restart_time() -> f64 {
+    // SAFETY: the scoreboard image is NULL or set up by the MPM, with its global part.
+    unsafe {
+        let sb = raw::ap_scoreboard_image;
+        if sb.is_null() || (*sb).global.is_null() {
+            return 0.0;
+        }
+        (*(*sb).global).restart_time as f64 / 1e6
+    }
+}

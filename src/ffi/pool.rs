@@ -60,3 +60,60 @@ pub unsafe fn adopt<T: 'static>(pool: *mut raw::apr_pool_t, value: T) -> *mut T 
     };
     p
 }
+
+/// An APR pool as a typed handle: `&'a Pool` is valid until the pool is
+/// cleared, which is no sooner than `'a` ends.
+#[repr(transparent)]
+pub struct Pool(std::cell::UnsafeCell<raw::apr_pool_t>);
+
+impl Pool {
+    /// The handle of a pool.
+    ///
+    /// # Safety
+    /// `p` is NULL or a live pool that is not cleared or destroyed during `'a`.
+    #[inline]
+    pub unsafe fn from_raw<'a>(p: *mut raw::apr_pool_t) -> Option<&'a Pool> {
+        // SAFETY: repr(transparent) over the pool; validity as the contract says.
+        unsafe { (p as *const Pool).as_ref() }
+    }
+
+    #[inline]
+    pub fn as_ptr(&self) -> *mut raw::apr_pool_t {
+        self.0.get()
+    }
+
+    /// Runs `f` when the pool is cleared or destroyed.
+    pub fn on_cleanup<F: FnOnce() + 'static>(&self, f: F) {
+        // SAFETY: live for the borrow.
+        unsafe { on_cleanup(self.as_ptr(), f) }
+    }
+
+    /// Runs `f` when the pool is cleared, before the ordinary cleanups.
+    pub fn on_pre_cleanup<F: FnOnce() + 'static>(&self, f: F) {
+        // SAFETY: live for the borrow.
+        unsafe { on_pre_cleanup(self.as_ptr(), f) }
+    }
+
+    /// The value kept under `key` by [`Pool::keep`], if any.
+    pub fn kept<T: 'static>(&self, key: &'static std::ffi::CStr) -> Option<&T> {
+        let mut existing: *mut c_void = std::ptr::null_mut();
+        // SAFETY: live pool; key is NUL-terminated. Values under our keys are
+        // only ever set by `keep` with the type its key stands for.
+        unsafe {
+            raw::apr_pool_userdata_get(&mut existing, key.as_ptr(), self.as_ptr());
+            (existing as *const T).as_ref()
+        }
+    }
+
+    /// Keeps `value` under `key` until the pool is cleared (then it is dropped).
+    /// Each key must always be used with the same `T`.
+    pub fn keep<T: 'static>(&self, key: &'static std::ffi::CStr, value: T) -> &T {
+        // SAFETY: live pool; the value lives until the pool's cleanup drops it,
+        // which is after every borrow of `self` ends.
+        unsafe {
+            let p = adopt(self.as_ptr(), value);
+            raw::apr_pool_userdata_setn(p as *const c_void, key.as_ptr(), None, self.as_ptr());
+            &*p
+        }
+    }
+}

@@ -17,6 +17,12 @@ pub unsafe fn path(pconf: *mut raw::apr_pool_t, name: &str) -> Option<CString> {
     (!p.is_null()).then(|| unsafe { CStr::from_ptr(p) }.to_owned())
 }
 
+/// `name` inside httpd's runtime directory, the path allocated in `pconf`.
+pub fn path_in(pconf: &super::pool::Pool, name: &str) -> Option<CString> {
+    // SAFETY: a live pool for the borrow.
+    unsafe { path(pconf.as_ptr(), name) }
+}
+
 /// The user and group httpd's children run as (User and Group directives).
 pub fn child_user() -> (u32, u32) {
     // SAFETY: ap_unixd_config is filled while the configuration is read, before post_config.

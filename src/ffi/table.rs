@@ -113,3 +113,83 @@ pub unsafe fn clear(t: *mut raw::apr_table_t) {
 pub unsafe fn make(pool: *mut raw::apr_pool_t, nelts: i32) -> *mut raw::apr_table_t {
     unsafe { raw::apr_table_make(pool, nelts) }
 }
+
+/// An apr_table_t as a typed handle: `&'a Table` borrowed from a request
+/// cannot outlive the request's borrow.
+#[repr(transparent)]
+pub struct Table(std::cell::UnsafeCell<raw::apr_table_t>);
+
+impl Table {
+    /// The handle of a table.
+    ///
+    /// # Safety
+    /// `t` is NULL or a live table whose pool stays uncleared for `'a`,
+    /// used only by the calling thread meanwhile.
+    #[inline]
+    pub unsafe fn from_raw<'a>(t: *mut raw::apr_table_t) -> Option<&'a Table> {
+        // SAFETY: repr(transparent) over the table; validity as the contract says.
+        unsafe { (t as *const Table).as_ref() }
+    }
+
+    #[inline]
+    pub fn as_ptr(&self) -> *mut raw::apr_table_t {
+        self.0.get()
+    }
+
+    /// A new empty table in `pool`.
+    pub fn new(pool: &super::pool::Pool, nelts: i32) -> &Table {
+        // SAFETY: a live pool; the table lives as long as it.
+        unsafe { Table::from_raw(make(pool.as_ptr(), nelts)) }.expect("apr_table_make returned NULL")
+    }
+
+    pub fn len(&self) -> usize {
+        // SAFETY: live for the borrow.
+        unsafe { len(self.as_ptr()) }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The first value of `key`.
+    pub fn get(&self, key: &[u8]) -> Option<&[u8]> {
+        self.get_all(key).into_iter().next()
+    }
+
+    /// Every value of `key`, in order (valid until the table changes).
+    pub fn get_all(&self, key: &[u8]) -> Vec<&[u8]> {
+        // SAFETY: live for the borrow.
+        unsafe { get_all(self.as_ptr(), key) }
+    }
+
+    /// The (key, value) pairs in order (entries with no key are skipped).
+    pub fn pairs(&self) -> Vec<(&[u8], &[u8])> {
+        // SAFETY: live for the borrow; entries hold NUL-terminated strings of the table's pool, or NULL.
+        unsafe {
+            entries(self.as_ptr())
+                .iter()
+                .filter_map(|e| Some((super::cstr(e.key)?, super::cstr(e.val).unwrap_or_default())))
+                .collect()
+        }
+    }
+
+    pub fn set(&self, key: &[u8], val: &[u8]) -> Result<(), NulError> {
+        // SAFETY: live for the borrow.
+        unsafe { set(self.as_ptr(), key, val) }
+    }
+
+    pub fn add(&self, key: &[u8], val: &[u8]) -> Result<(), NulError> {
+        // SAFETY: live for the borrow.
+        unsafe { add(self.as_ptr(), key, val) }
+    }
+
+    pub fn unset(&self, key: &[u8]) -> Result<(), NulError> {
+        // SAFETY: live for the borrow.
+        unsafe { unset(self.as_ptr(), key) }
+    }
+
+    pub fn clear(&self) {
+        // SAFETY: live for the borrow.
+        unsafe { clear(self.as_ptr()) }
+    }
+}

@@ -6,12 +6,16 @@
 //! generation: after a graceful restart the new children lock the same files
 //! as the old children still finishing their requests, so exclusion holds
 //! across the restart.
-use std::ffi::{CStr, CString};
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::ffi::{CStr, CString, OsStr};
+use std::os::fd::OwnedFd;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::Mutex;
 
-use crate::ffi::{self, raw};
+use crate::ffi::pool::Pool;
+use crate::ffi::server::Server;
 use crate::sync::LockExt;
 
 /// This generation's lock files, by index (set in the parent, inherited by the children).
@@ -23,20 +27,18 @@ static MAKER: AtomicI32 = AtomicI32::new(0);
 
 /// Makes (or keeps, across a graceful restart) `count` lock files in `dir`,
 /// else in httpd's runtime directory.
-///
-/// # Safety
 /// Called in httpd's parent from post_config, with the configuration pool and main server.
-pub unsafe fn create(pconf: *mut raw::apr_pool_t, s: *mut raw::server_rec, count: usize, dir: Option<&str>) -> Result<(), String> {
+pub fn create(pconf: &Pool, s: &Server, count: usize, dir: Option<&str>) -> Result<(), String> {
     let pid = std::process::id();
     let mut paths = Vec::with_capacity(count);
     for i in 0..count {
         let name = format!("mod_pyrite-lock.{pid}.{i}");
         let path = match dir {
-            Some(d) => CString::new(format!("{}/{name}", d.trim_end_matches('/'))),
-            // SAFETY: pconf is live; the result is copied before the pool is cleared.
-            None => Ok(unsafe { runtime_path(pconf, &name) }),
-        }
-        .map_err(|_| "PythonOption mod_python.mutex_directory holds a NUL byte".to_string())?;
+            Some(d) => CString::new(format!("{}/{name}", d.trim_end_matches('/')))
+                .map_err(|_| "PythonOption mod_python.mutex_directory holds a NUL byte".to_string())?,
+            None => crate::ffi::runtime::path_in(pconf, &name)
+                .ok_or_else(|| format!("httpd's runtime directory gave no path for the global lock file {name}"))?,
+        };
         make_file(&path).map_err(|e| format!("could not make the global lock file {}: {e}", path.to_string_lossy()))?;
         paths.push(path);
     }
@@ -52,31 +54,23 @@ pub unsafe fn create(pconf: *mut raw::apr_pool_t, s: *mut raw::server_rec, count
     *PATHS.locked() = paths;
     if first_time {
         // The process pool lasts until httpd stops; restarts only clear pconf.
-        // SAFETY: s is the main server; its process pool outlives every generation.
-        unsafe { ffi::pool::on_cleanup((*(*s).process).pool, remove_all) };
+        s.process_pool().on_cleanup(remove_all);
     }
     Ok(())
-}
-
-/// # Safety
-/// `pconf` is a live pool.
-unsafe fn runtime_path(pconf: *mut raw::apr_pool_t, name: &str) -> CString {
-    let cname = CString::new(name).expect("a lock file name has no NUL");
-    // SAFETY: ap_runtime_dir_relative returns a NUL-terminated string in pconf.
-    unsafe { CStr::from_ptr(raw::ap_runtime_dir_relative(pconf, cname.as_ptr())).to_owned() }
 }
 
 /// Creates the file if missing, refuses one that is not ours (a symlink, a
 /// directory, another user's), and gives it to the user the children run as.
 fn make_file(path: &CStr) -> std::io::Result<()> {
-    let flags = libc::O_RDWR | libc::O_CREAT | libc::O_NOFOLLOW | libc::O_CLOEXEC;
-    // SAFETY: path is NUL-terminated; the descriptor is owned right away.
-    let fd = unsafe { libc::open(path.as_ptr(), flags, 0o600 as libc::c_uint) };
-    if fd < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    // SAFETY: fd was just opened and is not owned elsewhere.
-    let file = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(fd) });
+    // std adds O_CLOEXEC itself.
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(as_path(path))?;
     let meta = file.metadata()?;
     use std::os::unix::fs::MetadataExt;
     // SAFETY: geteuid has no preconditions.
@@ -92,8 +86,11 @@ fn make_file(path: &CStr) -> std::io::Result<()> {
 
 /// The user httpd's children run as (User directive).
 fn child_uid() -> u32 {
-    // SAFETY: ap_unixd_config is filled while the configuration is read, before post_config.
-    unsafe { raw::ap_unixd_config.user_id }
+    crate::ffi::runtime::child_user().0
+}
+
+fn as_path(p: &CStr) -> &Path {
+    Path::new(OsStr::from_bytes(p.to_bytes()))
 }
 
 /// Opens this generation's lock files in a child, one descriptor each.
@@ -102,13 +99,12 @@ pub fn open_all() -> Result<Vec<OwnedFd>, String> {
     let mut fds = Vec::with_capacity(paths.len());
     for p in &paths {
         // flock works on a read-only descriptor; the child needs no write access.
-        // SAFETY: p is NUL-terminated; the descriptor is owned right away.
-        let fd = unsafe { libc::open(p.as_ptr(), libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_CLOEXEC) };
-        if fd < 0 {
-            return Err(format!("{}: {}", p.to_string_lossy(), std::io::Error::last_os_error()));
-        }
-        // SAFETY: fd was just opened and is not owned elsewhere.
-        fds.push(unsafe { OwnedFd::from_raw_fd(fd) });
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(as_path(p))
+            .map_err(|e| format!("{}: {e}", p.to_string_lossy()))?;
+        fds.push(OwnedFd::from(file));
     }
     Ok(fds)
 }
@@ -119,7 +115,6 @@ fn remove_all() {
         return;
     }
     for p in MADE.locked().drain(..) {
-        // SAFETY: p is NUL-terminated.
-        unsafe { libc::unlink(p.as_ptr()) };
+        let _ = std::fs::remove_file(as_path(&p));
     }
 }

@@ -17,7 +17,10 @@
 mod files;
 mod slot;
 
-use crate::ffi::{self, log, raw};
+use crate::ffi::pool::Pool;
+use crate::ffi::request::Request;
+use crate::ffi::server::Server;
+use crate::ffi::{log, raw};
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use slot::{Holder, Owner, Refused, Slot};
@@ -34,27 +37,45 @@ thread_local! {
     pub static CURRENT_REQUEST: Cell<*mut raw::request_rec> = const { Cell::new(std::ptr::null_mut()) };
 }
 
+/// Calls `f` with the request this thread serves in Python, if any.
+fn with_current_request<R>(f: impl FnOnce(Option<&Request>) -> R) -> R {
+    let r = CURRENT_REQUEST.with(|c| c.get());
+    // SAFETY: the hooks (handlers.rs, wsgi, ssi.rs; they still set the raw
+    // record) set CURRENT_REQUEST to the live request they serve for the span
+    // of their Python call on this thread, and clear it after.
+    f(unsafe { Request::from_raw(r) })
+}
+
 /// A server-level PythonOption (mod_python reads these two only there).
-fn server_option(s: *mut raw::server_rec, name: &str) -> Option<String> {
-    // SAFETY: s is the main server of the configuration being finished.
-    let opts = unsafe { crate::config::server_dir_config(s) }
+fn server_option(s: &Server, name: &str) -> Option<String> {
+    // SAFETY: the main server of the configuration being finished (config.rs's
+    // accessors still take the raw record; they move to the handles with config.rs).
+    let opts = unsafe { crate::config::server_dir_config(s.as_ptr()) }
         .map(|c| c.options())
         .unwrap_or_default();
     opts.into_iter().find(|(k, _)| k == name).map(|(_, v)| v)
 }
 
 /// Makes the lock files in httpd's parent (post_config of each generation).
+/// module.rs's post_config still holds raw records: this turns them into handles.
 ///
 /// # Safety
 /// Called from post_config with the configuration pool and main server.
 pub unsafe fn create(pconf: *mut raw::apr_pool_t, s: *mut raw::server_rec) -> Result<(), String> {
+    // SAFETY: as this function's contract; both outlive the call.
+    match unsafe { (Pool::from_raw(pconf), Server::from_raw(s)) } {
+        (Some(pconf), Some(s)) => create_in(pconf, s),
+        _ => Err("global locks: no configuration pool or server".to_string()),
+    }
+}
+
+fn create_in(pconf: &Pool, s: &Server) -> Result<(), String> {
     let count = server_option(s, "mod_python.mutex_locks")
         .and_then(|v| v.parse::<usize>().ok())
         .unwrap_or(DEFAULT_LOCKS)
         .clamp(1, 1024);
     let dir = server_option(s, "mod_python.mutex_directory").filter(|d| !d.is_empty());
-    // SAFETY: as this function's own contract.
-    unsafe { files::create(pconf, s, count, dir.as_deref()) }
+    files::create(pconf, s, count, dir.as_deref())
 }
 
 /// Opens the locks in a child.
@@ -66,11 +87,14 @@ pub unsafe fn child_init(s: *mut raw::server_rec) {
         Ok(fds) => {
             let _ = SLOTS.set(fds.into_iter().map(Slot::new).collect());
         }
-        Err(e) => log::serror(
-            s,
-            log::APLOG_ERR,
-            &format!("mod_pyrite: the global locks could not be opened in this child (they will raise): {e}"),
-        ),
+        Err(e) => {
+            let msg = format!("mod_pyrite: the global locks could not be opened in this child (they will raise): {e}");
+            // SAFETY: as this function's contract.
+            match unsafe { Server::from_raw(s) } {
+                Some(s) => s.log(log::APLOG_ERR, &msg),
+                None => log::main_error(log::APLOG_ERR, &msg),
+            }
+        }
     }
 }
 
@@ -120,27 +144,23 @@ fn is_reentry(me: &Owner, holder: &Holder) -> bool {
     if me.request == 0 {
         return holder.owner.request == 0 && holder.owner.thread == me.thread;
     }
-    // SAFETY: me.request is the live request this thread serves.
-    holder.owner.request != 0 && unsafe { request_chain_contains(me.request as *mut raw::request_rec, holder.owner.request) }
+    holder.owner.request != 0 && with_current_request(|r| r.is_some_and(|r| request_chain_contains(r, holder.owner.request)))
 }
 
 /// Whether `target` is `r` or reachable through its `main` and `prev` links.
-///
-/// # Safety
-/// `r` is a live request; its main/prev requests live at least as long.
-unsafe fn request_chain_contains(r: *mut raw::request_rec, target: usize) -> bool {
+fn request_chain_contains(r: &Request, target: usize) -> bool {
     let mut todo = vec![r];
     let mut seen = 0;
     while let Some(p) = todo.pop() {
-        if p.is_null() || seen > 64 {
+        if seen > 64 {
             continue;
         }
-        if p as usize == target {
+        if p.as_ptr() as usize == target {
             return true;
         }
         seen += 1;
-        // SAFETY: p is r or a request r links to, alive while r is.
-        unsafe { todo.extend([(*p).main, (*p).prev]) };
+        todo.extend(p.main());
+        todo.extend(p.prev());
     }
     false
 }
@@ -148,13 +168,12 @@ unsafe fn request_chain_contains(r: *mut raw::request_rec, target: usize) -> boo
 /// When the current request ends (its pool's cleanup, on whichever thread
 /// runs it), releases this taking of lock `i` if it is still held.
 fn release_at_request_end(i: usize, slot: &'static Slot, holder: Holder) {
-    let r = holder.owner.request as *mut raw::request_rec;
-    if r.is_null() {
-        return;
-    }
-    // SAFETY: r is the live request this thread serves; its pool lasts until the request ends.
-    unsafe {
-        ffi::pool::on_cleanup((*r).pool, move || match slot.release(Some(holder.ticket)) {
+    with_current_request(|r| {
+        // The holder was made from this thread's current request just now.
+        let Some(r) = r.filter(|r| r.as_ptr() as usize == holder.owner.request) else {
+            return;
+        };
+        r.pool().on_cleanup(move || match slot.release(Some(holder.ticket)) {
             Ok(true) => log::main_error(
                 log::APLOG_WARNING,
                 &format!("mod_pyrite: global lock {i} was still held when its request ended: released"),
@@ -165,7 +184,7 @@ fn release_at_request_end(i: usize, slot: &'static Slot, holder: Holder) {
                 &format!("mod_pyrite: global lock {i}, still held when its request ended, could not be released: {e}"),
             ),
         })
-    };
+    })
 }
 
 fn reentry_error(i: usize) -> PyErr {

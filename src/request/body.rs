@@ -1,6 +1,6 @@
 //! Reading the request body for `req.read`, `req.readline` and `req.readlines`,
 //! with the GIL released while httpd waits for the client.
-use crate::ffi::{raw, SendPtr};
+use crate::ffi::request::Request;
 use pyo3::exceptions::PyOSError;
 use pyo3::prelude::*;
 
@@ -50,35 +50,25 @@ impl Body {
     /// Sets up httpd's body reading once; chunked bodies are de-chunked.
     /// Called up front by the WSGI adapter, so a body httpd refuses (413 past
     /// LimitRequestBody) gets httpd's status before the application runs.
-    pub fn ensure_setup(&mut self, py: Python<'_>, r: *mut raw::request_rec) -> Result<(), BodyError> {
+    pub fn ensure_setup(&mut self, py: Python<'_>, r: &Request) -> Result<(), BodyError> {
         if self.setup {
             return Ok(());
         }
         self.setup = true;
-        let rp = SendPtr(r);
-        // SAFETY: r is the live request of the calling thread (checked by the caller's Life).
-        let (rc, has_body) = crate::interp::blocking(py, move || unsafe {
-            let rp = rp;
-            let rc = raw::ap_setup_client_block(rp.0, raw::REQUEST_CHUNKED_DECHUNK as i32);
-            let has = if rc == raw::OK as i32 {
-                raw::ap_should_client_block(rp.0)
-            } else {
-                0
-            };
-            (rc, has)
-        });
-        if rc != raw::OK as i32 {
+        let rr = r.on_this_thread();
+        let (rc, has_body) = crate::interp::blocking(py, move || rr.setup_body());
+        if rc != crate::ffi::raw::OK as i32 {
             self.eof = true;
             return Err(BodyError::Status(rc));
         }
-        if has_body == 0 {
+        if !has_body {
             self.eof = true;
         }
         Ok(())
     }
 
     /// Reads one more block from the client into the buffer; false at the end.
-    fn fill(&mut self, py: Python<'_>, r: *mut raw::request_rec, want: usize) -> Result<bool, BodyError> {
+    fn fill(&mut self, py: Python<'_>, r: &Request, want: usize) -> Result<bool, BodyError> {
         self.ensure_setup(py, r)?;
         if self.eof {
             return Ok(false);
@@ -90,14 +80,9 @@ impl Body {
         let start = self.buf.len();
         let want = want.clamp(1, BLOCK);
         self.buf.resize(start + want, 0);
-        let dst = SendPtr(self.buf[start..].as_mut_ptr());
-        let rp = SendPtr(r);
-        // SAFETY: dst points at `want` writable bytes of self.buf, which is not
-        // touched by anyone else while the GIL is released (we hold &mut self).
-        let n = crate::interp::blocking(py, move || unsafe {
-            let (rp, dst) = (rp, dst);
-            raw::ap_get_client_block(rp.0, dst.0 as *mut std::ffi::c_char, want as raw::apr_size_t)
-        });
+        let dst = &mut self.buf[start..];
+        let rr = r.on_this_thread();
+        let n = crate::interp::blocking(py, move || rr.read_body(dst));
         if n < 0 {
             self.buf.truncate(start);
             self.eof = true;
@@ -112,13 +97,12 @@ impl Body {
     }
 
     /// Up to `n` bytes (all that is left for a negative n); b"" at the end.
-    pub fn read(&mut self, py: Python<'_>, r: *mut raw::request_rec, n: i64) -> Result<Vec<u8>, BodyError> {
+    pub fn read(&mut self, py: Python<'_>, r: &Request, n: i64) -> Result<Vec<u8>, BodyError> {
         if n == 0 {
             return Ok(Vec::new());
         }
         if n < 0 {
-            // SAFETY: r is live; `remaining` is a plain field httpd keeps current.
-            let hint = unsafe { (*r).remaining }.max(0) as usize;
+            let hint = r.remaining().max(0) as usize;
             self.buf.reserve(hint.min(64 << 20));
             while self.fill(py, r, BLOCK)? {}
             let len = self.buffered().len();
@@ -136,7 +120,7 @@ impl Body {
     }
 
     /// The remaining lines, stopping once about `hint` bytes are read (hint > 0).
-    pub fn readlines(&mut self, py: Python<'_>, r: *mut raw::request_rec, hint: i64) -> Result<Vec<Vec<u8>>, BodyError> {
+    pub fn readlines(&mut self, py: Python<'_>, r: &Request, hint: i64) -> Result<Vec<Vec<u8>>, BodyError> {
         let mut out = Vec::new();
         let mut total = 0i64;
         loop {
@@ -154,7 +138,7 @@ impl Body {
     }
 
     /// One line including its b"\n", at most `limit` bytes when limit >= 0.
-    pub fn readline(&mut self, py: Python<'_>, r: *mut raw::request_rec, limit: i64) -> Result<Vec<u8>, BodyError> {
+    pub fn readline(&mut self, py: Python<'_>, r: &Request, limit: i64) -> Result<Vec<u8>, BodyError> {
         if limit == 0 {
             return Ok(Vec::new());
         }

@@ -6,6 +6,14 @@ use std::ffi::c_char;
 
 pub use pyrite_text::convert::{body_bytes, header_bytes, latin1, text};
 
+/// Text (as `text` does) of bytes httpd may not have, None for absent.
+pub fn opt_bytes_text<'py>(py: Python<'py>, b: Option<&[u8]>) -> Bound<'py, PyAny> {
+    match b {
+        Some(b) => text(py, b),
+        None => py.None().into_bound(py),
+    }
+}
+
 /// A C string from httpd as str, or None for NULL.
 ///
 /// # Safety

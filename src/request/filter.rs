@@ -3,33 +3,25 @@
 //! disable. It works only during that call; afterwards every method raises.
 use super::convert;
 use super::request::Request;
-use crate::ffi::brigade::{Brigade, Front};
-use crate::ffi::{raw, SendPtr};
-use crate::filters::{brigade_for, FilterDecl, FilterState};
+use crate::ffi::brigade::{BucketBrigade, Front};
+use crate::ffi::filter::Filter as FFilter;
+use crate::ffi::held::{Held, Tied, Unusable};
+use crate::ffi::raw;
+use crate::filters::{Ctx, FilterDecl};
 use pyo3::exceptions::{PyOSError, PyRuntimeError};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
-use std::sync::{Arc, Mutex};
-
-/// The httpd side of one filter call.
-struct Call {
-    f: SendPtr<raw::ap_filter_t>,
-    /// Output: the brigade httpd passed down. Input: the one to fill for the caller.
-    bb: Brigade,
-    st: SendPtr<FilterState>,
-    /// Input: how much the caller asked for.
-    readbytes: usize,
-}
-
-// SAFETY: a Call is only used by the thread running the filter call (Life-like
-// check below) while that call is in progress.
-unsafe impl Send for Call {}
+use std::sync::Arc;
 
 #[pyclass(name = "mp_filter", module = "_apache", frozen)]
 pub struct Filter {
-    call: Mutex<Option<Call>>,
-    owner: libc::pthread_t,
+    /// The httpd filter of this call: usable only during it, on its thread.
+    f: Held<FFilter>,
+    /// Output: the brigade httpd passed down. Input: the one to fill for the caller.
+    bb: Tied<BucketBrigade>,
+    /// Input: how much the caller asked for.
+    readbytes: usize,
     decl: Arc<FilterDecl>,
     req: Option<Py<Request>>,
     closed: AtomicBool,
@@ -37,25 +29,15 @@ pub struct Filter {
 }
 
 impl Filter {
-    pub fn new(
-        f: *mut raw::ap_filter_t,
-        bb: Brigade,
-        st: *mut FilterState,
-        decl: Arc<FilterDecl>,
-        req: Option<Py<Request>>,
-        readbytes: usize,
-    ) -> Self {
-        // SAFETY: st is the live state of f.
-        let closed = unsafe { (*st).closed };
+    pub fn new(f: &FFilter, bb: &BucketBrigade, decl: Arc<FilterDecl>, req: Option<Py<Request>>, readbytes: usize) -> Self {
+        let closed = crate::filters::state(f).state.closed.get();
         Filter {
-            call: Mutex::new(Some(Call {
-                f: SendPtr(f),
-                bb,
-                st: SendPtr(st),
-                readbytes,
-            })),
-            // SAFETY: no preconditions.
-            owner: unsafe { libc::pthread_self() },
+            // SAFETY: the filter and brigade of the call in progress on this
+            // thread; filters.rs calls `end` before the call returns.
+            f: unsafe { Held::new(f.as_ptr() as *mut FFilter) },
+            // SAFETY: as above: valid while `f` is.
+            bb: unsafe { Tied::new(bb.as_ptr() as *mut BucketBrigade) },
+            readbytes,
             decl,
             req,
             closed: AtomicBool::new(closed),
@@ -65,37 +47,41 @@ impl Filter {
 
     /// The call ended: the brigade and state are no longer ours to touch.
     pub fn end(&self) {
-        *self.call.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        self.f.end();
     }
 
-    fn with<T>(&self, f: impl FnOnce(&Call, &mut FilterState) -> PyResult<T>) -> PyResult<T> {
-        // SAFETY: no preconditions.
-        if unsafe { libc::pthread_equal(libc::pthread_self(), self.owner) } == 0 {
-            return Err(PyRuntimeError::new_err(
-                "a filter object can only be used by the thread running the filter",
-            ));
-        }
-        let guard = self.call.lock().unwrap_or_else(|e| e.into_inner());
-        let Some(call) = guard.as_ref() else {
-            return Err(PyRuntimeError::new_err(
-                "this filter call has ended (the filter object is only valid during its call)",
-            ));
+    fn with<T>(&self, f: impl FnOnce(&Call<'_>) -> PyResult<T>) -> PyResult<T> {
+        let unusable = |e| {
+            PyRuntimeError::new_err(match e {
+                Unusable::OtherThread => "a filter object can only be used by the thread running the filter",
+                _ => "this filter call has ended (the filter object is only valid during its call)",
+            })
         };
-        // SAFETY: the state lives in the request's pool, which outlives the call.
-        let st = unsafe { &mut *call.st.0 };
-        f(call, st)
+        let filter = self.f.get().map_err(unusable)?;
+        let bb = self.bb.get(&self.f).map_err(unusable)?;
+        f(&Call {
+            f: filter,
+            bb,
+            ctx: crate::filters::state(filter),
+            readbytes: self.readbytes,
+        })
     }
 }
 
+/// The httpd side of one filter call.
+struct Call<'a> {
+    f: &'a FFilter,
+    bb: &'a BucketBrigade,
+    ctx: &'a Ctx,
+    readbytes: usize,
+}
+
 /// Hands `bb` to the next filter with the GIL released.
-fn pass(py: Python<'_>, f: *mut raw::ap_filter_t, bb: Brigade) -> PyResult<()> {
-    let fp = SendPtr(f);
-    let b = SendPtr(bb.0);
-    // SAFETY: f and bb are live during the filter call; only this thread uses them.
-    let rv = crate::interp::blocking(py, move || unsafe {
-        let (fp, b) = (fp, b);
-        let rv = raw::ap_pass_brigade((*fp.0).next, b.0);
-        Brigade(b.0).cleanup();
+fn pass(py: Python<'_>, f: &FFilter, bb: &BucketBrigade) -> PyResult<()> {
+    let (f, bb) = (f.on_this_thread(), bb.on_this_thread());
+    let rv = crate::interp::blocking(py, move || {
+        let rv = f.pass_next(&bb);
+        bb.cleanup();
         rv
     });
     if rv != raw::APR_SUCCESS as i32 {
@@ -108,93 +94,83 @@ fn pass(py: Python<'_>, f: *mut raw::ap_filter_t, bb: Brigade) -> PyResult<()> {
 
 impl Filter {
     /// Reads for an output filter: from the brigade httpd passed down.
-    fn read_output(call: &Call, st: &mut FilterState, max: usize, line: bool) -> PyResult<Option<Vec<u8>>> {
+    fn read_output(call: &Call<'_>, max: usize, line: bool) -> PyResult<Option<Vec<u8>>> {
+        let st = &call.ctx.state;
         let mut out = Vec::new();
-        // SAFETY: the brigade is live during the call and used only by this thread.
-        unsafe {
-            loop {
-                match call.bb.front() {
-                    Front::Data => {
-                        call.bb
-                            .take_data(max - out.len(), line, &mut out)
-                            .map_err(|rv| PyOSError::new_err(format!("reading a bucket failed ({})", crate::ffi::apr_error(rv))))?;
-                        if out.len() >= max || (line && out.ends_with(b"\n")) {
-                            break;
-                        }
-                    }
-                    Front::Flush => {
-                        st.flush_seen = true;
-                        call.bb.drop_first();
-                    }
-                    Front::Eos => {
-                        if out.is_empty() {
-                            call.bb.drop_first();
-                            st.eos_seen = true;
-                            return Ok(None);
-                        }
+        loop {
+            match call.bb.front() {
+                Front::Data => {
+                    call.bb
+                        .take_data(max - out.len(), line, &mut out)
+                        .map_err(|rv| PyOSError::new_err(format!("reading a bucket failed ({})", crate::ffi::apr_error(rv))))?;
+                    if out.len() >= max || (line && out.ends_with(b"\n")) {
                         break;
                     }
-                    // Other metadata (errors) goes on in order: stop before it.
-                    Front::Meta | Front::Empty => break,
                 }
+                Front::Flush => {
+                    st.flush_seen.set(true);
+                    call.bb.drop_first();
+                }
+                Front::Eos => {
+                    if out.is_empty() {
+                        call.bb.drop_first();
+                        st.eos_seen.set(true);
+                        return Ok(None);
+                    }
+                    break;
+                }
+                // Other metadata (errors) goes on in order: stop before it.
+                Front::Meta | Front::Empty => break,
             }
         }
         Ok(Some(out))
     }
 
     /// Reads for an input filter: from the filter below, fetching as needed.
-    fn read_input(py: Python<'_>, call: &Call, st: &mut FilterState, max: usize, line: bool) -> PyResult<Option<Vec<u8>>> {
-        let f = call.f.0;
-        // SAFETY: f is live during the call.
-        let held = unsafe { brigade_for(f, &mut st.held) };
+    fn read_input(py: Python<'_>, call: &Call<'_>, max: usize, line: bool) -> PyResult<Option<Vec<u8>>> {
+        let st = &call.ctx.state;
+        let held = call.ctx.held();
         let mut out = Vec::new();
         loop {
-            // SAFETY: as above.
-            unsafe {
-                match held.front() {
-                    Front::Data => {
-                        held.take_data(max - out.len(), line, &mut out)
-                            .map_err(|rv| PyOSError::new_err(format!("reading a bucket failed ({})", crate::ffi::apr_error(rv))))?;
-                        if out.len() >= max || (line && out.ends_with(b"\n")) || !line {
-                            break;
-                        }
-                        continue;
-                    }
-                    Front::Eos => {
-                        if out.is_empty() {
-                            held.drop_first();
-                            st.eos_seen = true;
-                            return Ok(None);
-                        }
+            match held.front() {
+                Front::Data => {
+                    held.take_data(max - out.len(), line, &mut out)
+                        .map_err(|rv| PyOSError::new_err(format!("reading a bucket failed ({})", crate::ffi::apr_error(rv))))?;
+                    if out.len() >= max || !line || out.ends_with(b"\n") {
                         break;
                     }
-                    Front::Flush | Front::Meta => {
-                        held.drop_first();
-                        continue;
-                    }
-                    Front::Empty => {}
+                    continue;
                 }
+                Front::Eos => {
+                    if out.is_empty() {
+                        held.drop_first();
+                        st.eos_seen.set(true);
+                        return Ok(None);
+                    }
+                    break;
+                }
+                Front::Flush | Front::Meta => {
+                    held.drop_first();
+                    continue;
+                }
+                Front::Empty => {}
             }
-            if st.eos_seen {
+            if st.eos_seen.get() {
                 return Ok(if out.is_empty() { None } else { Some(out) });
             }
             let want = (max - out.len()).min(call.readbytes.max(8192)) as raw::apr_off_t;
-            let fp = SendPtr(f);
-            let hp = SendPtr(held.0);
-            // SAFETY: as above; the read may wait for the client, so without the GIL.
-            let rv = crate::interp::blocking(py, move || unsafe {
-                let (fp, hp) = (fp, hp);
-                raw::ap_get_brigade(
-                    (*fp.0).next,
-                    hp.0,
+            // The read may wait for the client, so without the GIL.
+            let (f, h) = (call.f.on_this_thread(), held.on_this_thread());
+            let rv = crate::interp::blocking(py, move || {
+                f.get_next(
+                    &h,
                     raw::ap_input_mode_t_AP_MODE_READBYTES,
                     raw::apr_read_type_e_APR_BLOCK_READ,
                     want,
                 )
             });
             if rv == raw::APR_EOF as i32 {
-                // SAFETY: as above.
-                unsafe { held.append_eos() };
+                held.append_eos();
             } else if rv != raw::APR_SUCCESS as i32 {
                 return Err(PyOSError::new_err(format!(
                     "reading the request body failed ({})",
@@ -207,7 +183,7 @@ impl Filter {
 
     fn read_any(&self, py: Python<'_>, len: i64, line: bool) -> PyResult<Option<Vec<u8>>> {
         let input = self.decl.input;
-        self.with(|call, st| {
+        self.with(|call| {
             let max = if len < 0 {
                 if input {
                     call.readbytes.max(1)
@@ -221,9 +197,9 @@ impl Filter {
                 return Ok(Some(Vec::new()));
             }
             if input {
-                Filter::read_input(py, call, st, max, line)
+                Filter::read_input(py, call, max, line)
             } else {
-                Filter::read_output(call, st, max, line)
+                Filter::read_output(call, max, line)
             }
         })
     }
@@ -247,13 +223,11 @@ impl Filter {
     /// Sends data (bytes, or str as UTF-8) on to the next filter.
     fn write(&self, data: &Bound<'_, PyAny>) -> PyResult<()> {
         let bytes = convert::body_bytes(data)?;
-        self.with(|call, st| {
-            if st.closed {
+        self.with(|call| {
+            if call.ctx.state.closed.get() {
                 return Err(PyRuntimeError::new_err("write() on a closed filter"));
             }
-            // SAFETY: f is live during the call.
-            let out = unsafe { brigade_for(call.f.0, &mut st.out) };
-            unsafe { out.append(&bytes) };
+            call.ctx.out().append(&bytes);
             Ok(())
         })
     }
@@ -261,32 +235,31 @@ impl Filter {
     /// Hands what was written so far to the next filter, with a flush.
     fn flush(&self, py: Python<'_>) -> PyResult<()> {
         let input = self.decl.input;
-        self.with(|call, st| {
-            if input || st.closed {
+        self.with(|call| {
+            if input || call.ctx.state.closed.get() {
                 return Ok(());
             }
-            // SAFETY: f is live during the call.
-            let out = unsafe { brigade_for(call.f.0, &mut st.out) };
-            unsafe { out.append_flush() };
-            pass(py, call.f.0, out)
+            let out = call.ctx.out();
+            out.append_flush();
+            pass(py, call.f, out)
         })
     }
 
     /// Ends the stream: what was written, then the end marker.
     fn close(&self, py: Python<'_>) -> PyResult<()> {
         let input = self.decl.input;
-        let done = self.with(|call, st| {
-            if st.closed {
+        let done = self.with(|call| {
+            let st = &call.ctx.state;
+            if st.closed.get() {
                 return Ok(());
             }
-            st.closed = true;
-            // SAFETY: f is live during the call.
-            let out = unsafe { brigade_for(call.f.0, &mut st.out) };
-            unsafe { out.append_eos() };
+            st.closed.set(true);
+            let out = call.ctx.out();
+            out.append_eos();
             if input {
                 Ok(())
             } else {
-                pass(py, call.f.0, out)
+                pass(py, call.f, out)
             }
         });
         self.closed.store(true, Ordering::Relaxed);
@@ -296,47 +269,41 @@ impl Filter {
     /// Hands the rest of the incoming data on unchanged.
     fn pass_on(&self, py: Python<'_>) -> PyResult<()> {
         let input = self.decl.input;
-        self.with(|call, st| {
-            // SAFETY: f and the brigades are live during the call.
-            unsafe {
-                let out = brigade_for(call.f.0, &mut st.out);
-                if input {
-                    let held = brigade_for(call.f.0, &mut st.held);
-                    held.move_all_to(out);
-                    if out.is_empty() {
-                        let fp = SendPtr(call.f.0);
-                        let op = SendPtr(out.0);
-                        let want = call.readbytes.max(1) as raw::apr_off_t;
-                        crate::interp::blocking(py, move || {
-                            let (fp, op) = (fp, op);
-                            raw::ap_get_brigade(
-                                (*fp.0).next,
-                                op.0,
-                                raw::ap_input_mode_t_AP_MODE_READBYTES,
-                                raw::apr_read_type_e_APR_BLOCK_READ,
-                                want,
-                            )
-                        });
-                    }
-                    if out.contains_eos() {
-                        st.closed = true;
-                    }
-                    return Ok(());
+        self.with(|call| {
+            let st = &call.ctx.state;
+            let out = call.ctx.out();
+            if input {
+                call.ctx.held().move_all_to(out);
+                if out.is_empty() {
+                    let want = call.readbytes.max(1) as raw::apr_off_t;
+                    let (f, o) = (call.f.on_this_thread(), out.on_this_thread());
+                    crate::interp::blocking(py, move || {
+                        f.get_next(
+                            &o,
+                            raw::ap_input_mode_t_AP_MODE_READBYTES,
+                            raw::apr_read_type_e_APR_BLOCK_READ,
+                            want,
+                        )
+                    });
                 }
-                st.passed_on = true;
-                call.bb.move_all_to(out);
                 if out.contains_eos() {
-                    st.closed = true;
+                    st.closed.set(true);
                 }
-                pass(py, call.f.0, out)
+                return Ok(());
             }
+            st.passed_on.set(true);
+            call.bb.move_all_to(out);
+            if out.contains_eos() {
+                st.closed.set(true);
+            }
+            pass(py, call.f, out)
         })
     }
 
     /// From now on the data passes through without calling the handler.
     fn disable(&self) -> PyResult<()> {
-        self.with(|_, st| {
-            st.disabled = true;
+        self.with(|call| {
+            call.ctx.state.disabled.set(true);
             Ok(())
         })
     }
@@ -374,9 +341,8 @@ impl Filter {
 
     fn log_error(&self, message: &Bound<'_, PyAny>, level: Option<i32>) -> PyResult<()> {
         let text = message.str()?.to_cow()?.into_owned();
-        self.with(|call, _| {
-            // SAFETY: f is live during the call.
-            unsafe { crate::filters::log_for(call.f.0, level.unwrap_or(crate::ffi::log::APLOG_ERR as i32) as u32 & 0xf, &text) };
+        self.with(|call| {
+            call.f.log(level.unwrap_or(crate::ffi::log::APLOG_ERR as i32) as u32 & 0xf, &text);
             Ok(())
         })
     }

@@ -45,8 +45,14 @@ pub fn hold(py: Python<'_>, req: &Bound<'_, Request>, r: *mut raw::request_rec) 
     if HELD.with(|h| h.borrow().is_some()) {
         return true;
     }
-    // SAFETY: r is live and served by this thread (it is the one this thread serves in Python).
-    if crate::locks::CURRENT_REQUEST.with(|c| c.get()) != r || unsafe { crate::filters::python_in_output_chain(r) } || profiler_set(py) {
+    let Ok(handle) = req.get().life.request() else {
+        return false;
+    };
+    if crate::locks::CURRENT_REQUEST.with(|c| c.get()) != r
+        || handle.as_ptr() != r
+        || crate::filters::python_in_output_chain(handle)
+        || profiler_set(py)
+    {
         return false;
     }
     // SAFETY: the GIL is held (py); the hook needs no object of its own.

@@ -5,31 +5,32 @@
 //! raises instead of reading freed memory. Only the httpd thread serving the
 //! request may use them: that thread releases the GIL inside httpd calls, and
 //! another Python thread touching the record then would race with httpd.
+use crate::ffi::held::{Held, Tied, Unusable};
 use crate::ffi::raw;
+use crate::ffi::request::Request;
 use pyo3::exceptions::PyRuntimeError;
-use pyo3::PyResult;
-use std::sync::atomic::{AtomicBool, Ordering};
+use pyo3::{PyErr, PyResult};
 
-pub struct Life {
-    r: *mut raw::request_rec,
-    alive: AtomicBool,
-    owner: libc::pthread_t,
+pub struct Life(Held<Request>);
+
+fn unusable(e: Unusable) -> PyErr {
+    PyRuntimeError::new_err(match e {
+        Unusable::Ended => "the request this object belongs to has ended",
+        Unusable::OtherThread => "request objects can only be used by the thread serving the request",
+        Unusable::Absent => "there is no request on this connection (connection handler)",
+    })
 }
-
-// SAFETY: the pointer is only dereferenced through `get`, which checks that
-// the request is alive and that the caller is the thread serving it.
-unsafe impl Send for Life {}
-unsafe impl Sync for Life {}
 
 impl Life {
     /// A life for `r`, owned by the calling thread.
+    // A compatibility constructor: its callers (state.rs, request.rs, wsgi) still hold the raw
+    // record; it takes a handle once they are converted.
+    #[allow(clippy::not_unsafe_ptr_arg_deref)]
     pub fn new(r: *mut raw::request_rec) -> Self {
-        // SAFETY: pthread_self has no preconditions.
-        Life {
-            r,
-            alive: AtomicBool::new(true),
-            owner: unsafe { libc::pthread_self() },
-        }
+        // SAFETY (compatibility: callers in state.rs, request.rs and wsgi/
+        // still hold the raw record): every caller passes the request of the
+        // hook it runs in and ends this life from that request pool's cleanup.
+        Life(unsafe { Held::new(r as *mut Request) })
     }
 
     /// A life for a connection handler's objects, which have no request.
@@ -37,35 +38,33 @@ impl Life {
         Life::new(std::ptr::null_mut())
     }
 
-    /// The request record, if it may be used from here and now.
+    /// The request, if it may be used from here and now.
+    #[inline]
+    pub fn request(&self) -> PyResult<&Request> {
+        self.0.get().map_err(unusable)
+    }
+
+    /// The request record, if it may be used from here and now (for callers
+    /// not yet converted to [`Life::request`]).
     #[inline]
     pub fn get(&self) -> PyResult<*mut raw::request_rec> {
-        self.check()?;
-        if self.r.is_null() {
-            return Err(PyRuntimeError::new_err(
-                "there is no request on this connection (connection handler)",
-            ));
-        }
-        Ok(self.r)
+        self.0.get_ptr().map(|p| p as *mut raw::request_rec).map_err(unusable)
     }
 
     /// Whether the record may be used from here and now.
     #[inline]
     pub fn check(&self) -> PyResult<()> {
-        if !self.alive.load(Ordering::Acquire) {
-            return Err(PyRuntimeError::new_err("the request this object belongs to has ended"));
-        }
-        // SAFETY: pthread_equal/pthread_self have no preconditions.
-        if unsafe { libc::pthread_equal(libc::pthread_self(), self.owner) } == 0 {
-            return Err(PyRuntimeError::new_err(
-                "request objects can only be used by the thread serving the request",
-            ));
-        }
-        Ok(())
+        self.0.check().map_err(unusable)
+    }
+
+    /// A record tied to this life (the request's connection), if it may be used now.
+    #[inline]
+    pub fn tied<'a, T>(&'a self, t: &Tied<T>) -> PyResult<&'a T> {
+        t.get(&self.0).map_err(unusable)
     }
 
     /// Marks the request as ended (called from the request pool's cleanup).
     pub fn end(&self) {
-        self.alive.store(false, Ordering::Release);
+        self.0.end()
     }
 }

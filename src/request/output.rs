@@ -11,7 +11,9 @@
 //! and sparing it a GIL hand-off is what keeps threads from queueing. A
 //! finished page is ended by the module itself (`end_response`), so a small
 //! one is on the wire before httpd looks for the client's next request.
-use crate::ffi::{raw, SendPtr};
+use crate::ffi::brigade::BucketBrigade;
+use crate::ffi::raw;
+use crate::ffi::request::Request;
 use pyo3::prelude::*;
 
 /// Unflushed output that makes httpd hand data on by itself.
@@ -56,13 +58,13 @@ impl Output {
     }
 
     /// Carries out a held flush (see held_flush).
-    pub fn carry_out_held(&mut self, py: Python<'_>, r: *mut raw::request_rec) {
+    pub fn carry_out_held(&mut self, py: Python<'_>, r: &Request) {
         if std::mem::take(&mut self.held) && self.flush(py, r).is_err() {
             self.failed = true;
         }
     }
 
-    pub fn write(&mut self, py: Python<'_>, r: *mut raw::request_rec, data: &[u8], flush: bool) -> Result<(), WriteFailed> {
+    pub fn write(&mut self, py: Python<'_>, r: &Request, data: &[u8], flush: bool) -> Result<(), WriteFailed> {
         if self.failed {
             return Err(WriteFailed);
         }
@@ -79,11 +81,11 @@ impl Output {
     }
 
     /// Hands what is buffered to httpd without a flush (before a file bucket follows it).
-    pub fn push(&mut self, py: Python<'_>, r: *mut raw::request_rec) -> Result<(), WriteFailed> {
+    pub fn push(&mut self, py: Python<'_>, r: &Request) -> Result<(), WriteFailed> {
         self.hand_over_buffer(py, r, false)
     }
 
-    pub fn flush(&mut self, py: Python<'_>, r: *mut raw::request_rec) -> Result<(), WriteFailed> {
+    pub fn flush(&mut self, py: Python<'_>, r: &Request) -> Result<(), WriteFailed> {
         if self.failed {
             return Err(WriteFailed);
         }
@@ -91,7 +93,7 @@ impl Output {
     }
 
     /// Hands the whole buffer over, keeping its allocation for later writes.
-    fn hand_over_buffer(&mut self, py: Python<'_>, r: *mut raw::request_rec, flush: bool) -> Result<(), WriteFailed> {
+    fn hand_over_buffer(&mut self, py: Python<'_>, r: &Request, flush: bool) -> Result<(), WriteFailed> {
         let buf = std::mem::take(&mut self.buf);
         let res = self.hand_over(py, r, &buf, flush);
         self.buf = buf;
@@ -99,26 +101,18 @@ impl Output {
         res
     }
 
-    fn hand_over(&mut self, py: Python<'_>, r: *mut raw::request_rec, data: &[u8], flush: bool) -> Result<(), WriteFailed> {
+    fn hand_over(&mut self, py: Python<'_>, r: &Request, data: &[u8], flush: bool) -> Result<(), WriteFailed> {
         if data.is_empty() && !flush {
             return Ok(());
         }
         self.sent |= !data.is_empty();
-        let ok =
-            if flush && !self.pending_in_httpd && data.len() <= SAFE_FLUSH && !crate::interp::contended() && unsafe { send_queue_empty(r) }
-            {
-                // SAFETY: r is live and served by this thread; the write cannot block (see module doc).
-                unsafe { write_to_httpd(r, data, true) }
-            } else {
-                let rp = SendPtr(r);
-                let d = SendPtr(data.as_ptr() as *mut u8);
-                let len = data.len();
-                // SAFETY: as above; `data` outlives the call and nothing else uses r meanwhile.
-                crate::interp::blocking(py, move || unsafe {
-                    let (rp, d) = (rp, d);
-                    write_to_httpd(rp.0, std::slice::from_raw_parts(d.0, len), flush)
-                })
-            };
+        let ok = if flush && !self.pending_in_httpd && data.len() <= SAFE_FLUSH && !crate::interp::contended() && send_queue_empty(r) {
+            // The write cannot block (see module doc): no GIL hand-off.
+            send(r, data, true)
+        } else {
+            let rr = r.on_this_thread();
+            crate::interp::blocking(py, move || send(&rr, data, flush))
+        };
         self.pending_in_httpd = !flush;
         if ok {
             Ok(())
@@ -128,20 +122,27 @@ impl Output {
     }
 }
 
-/// ap_rwrite (in pieces under 2 GB) and optionally ap_rflush; false when the client is gone.
+/// ap_rwrite (in pieces under 2 GB) and optionally ap_rflush; false when the
+/// client is gone. (handlers.rs and wsgi/adapter.rs still hold the raw record.)
 ///
 /// # Safety
 /// `r` is a live request served by the calling thread.
 pub unsafe fn write_to_httpd(r: *mut raw::request_rec, data: &[u8], flush: bool) -> bool {
-    let mut off = 0usize;
-    while off < data.len() {
-        let n = (data.len() - off).min(1 << 30);
-        if unsafe { raw::ap_rwrite(data.as_ptr().add(off) as *const std::ffi::c_void, n as i32, r) } < 0 {
+    // SAFETY: as this function's contract.
+    match unsafe { Request::from_raw(r) } {
+        Some(r) => send(r, data, flush),
+        None => false,
+    }
+}
+
+/// ap_rwrite (in pieces under 2 GB) and optionally ap_rflush; false when the client is gone.
+pub fn send(r: &Request, data: &[u8], flush: bool) -> bool {
+    for piece in data.chunks(1 << 30) {
+        if r.write(piece) < 0 {
             return false;
         }
-        off += n;
     }
-    !flush || unsafe { raw::ap_rflush(r) } >= 0
+    !flush || r.flush() >= 0
 }
 
 /// Ends a successful response: the last of the body and the end-of-stream
@@ -162,75 +163,56 @@ pub unsafe fn write_to_httpd(r: *mut raw::request_rec, data: &[u8], flush: bool)
 /// client is gone (the connection is then not kept alive).
 ///
 /// # Safety
-/// `r` is a live request served by the calling thread, in its content handler.
+/// `r` is a live request served by the calling thread, in its content handler
+/// (handlers.rs and wsgi/adapter.rs still hold the raw record).
 pub unsafe fn end_response(r: *mut raw::request_rec, data: &[u8]) -> std::ffi::c_int {
-    let sent = unsafe { send_end(r, data) };
-    if sent {
+    // SAFETY: as this function's contract.
+    let Some(r) = (unsafe { Request::from_raw(r) }) else {
+        return raw::DONE;
+    };
+    if send_end(r, data) {
         return raw::OK as std::ffi::c_int;
     }
-    // SAFETY: r and its connection are live.
-    unsafe { (*(*r).connection).keepalive = raw::ap_conn_keepalive_e_AP_CONN_CLOSE };
+    r.connection().close_after_response();
     raw::DONE
 }
 
 /// The sending part of [`end_response`]; false when the client is gone.
-///
-/// # Safety
-/// As for [`end_response`].
-unsafe fn send_end(r: *mut raw::request_rec, data: &[u8]) -> bool {
-    unsafe {
-        if (*r).eos_sent != 0 || !(*r).main.is_null() {
-            // Ended already (an internal redirect, say), or a subrequest, whose
-            // page is part of another: httpd ends it as before.
-            return data.is_empty() || write_to_httpd(r, data, false);
-        }
-        let c = (*r).connection;
-        let bb = crate::ffi::brigade::Brigade::new((*r).pool, (*c).bucket_alloc);
-        bb.append(data);
-        // As httpd's own end of a request: the unread request body is read
-        // first, and a body it could not read ends the connection after this.
-        let status = raw::ap_discard_request_body(r);
-        if status != raw::OK as i32 {
-            bb.append_error(status, (*r).pool);
-        }
-        bb.append_eos();
-        let ok = raw::ap_pass_brigade((*r).output_filters, bb.0) == 0;
-        bb.cleanup();
-        if !ok {
-            return false;
-        }
-        if data.len() <= SAFE_FLUSH && send_queue_empty(r) {
-            bb.append_flush();
-            let ok = raw::ap_pass_brigade((*c).output_filters, bb.0) == 0;
-            bb.cleanup();
-            return ok;
-        }
-        true
+fn send_end(r: &Request, data: &[u8]) -> bool {
+    if r.eos_sent() || r.main().is_some() {
+        // Ended already (an internal redirect, say), or a subrequest, whose
+        // page is part of another: httpd ends it as before.
+        return data.is_empty() || send(r, data, false);
     }
+    let c = r.connection();
+    let bb = BucketBrigade::new_in(r.pool(), c);
+    bb.append(data);
+    // As httpd's own end of a request: the unread request body is read
+    // first, and a body it could not read ends the connection after this.
+    let status = r.discard_body();
+    if status != raw::OK as i32 {
+        bb.append_error(status, r.pool());
+    }
+    bb.append_eos();
+    let ok = r.pass_output(bb) == 0;
+    bb.cleanup();
+    if !ok {
+        return false;
+    }
+    if data.len() <= SAFE_FLUSH && send_queue_empty(r) {
+        bb.append_flush();
+        let ok = c.pass_output(bb) == 0;
+        bb.cleanup();
+        return ok;
+    }
+    true
 }
 
 /// Whether the client's TCP send queue holds no bytes (so a small write fits).
 /// False for anything but a plain top-level connection (HTTP/2 streams, say).
-///
-/// # Safety
-/// `r` is a live request.
-unsafe fn send_queue_empty(r: *mut raw::request_rec) -> bool {
-    unsafe {
-        let c = (*r).connection;
-        if c.is_null() || !(*c).master.is_null() {
-            return false;
-        }
-        let sock = raw::ap_get_conn_socket(c);
-        if sock.is_null() {
-            return false;
-        }
-        let mut fd: raw::apr_os_sock_t = -1;
-        if raw::apr_os_sock_get(&mut fd, sock) != 0 || fd < 0 {
-            return false;
-        }
-        let mut queued: libc::c_int = 0;
-        libc::ioctl(fd, libc::TIOCOUTQ, &mut queued) == 0 && queued == 0
-    }
+fn send_queue_empty(r: &Request) -> bool {
+    let c = r.connection();
+    !c.is_secondary() && c.send_queue_empty()
 }
 
 /// The first response header httpd would refuse to send (a name that is not
@@ -240,34 +222,23 @@ unsafe fn send_queue_empty(r: *mut raw::request_rec) -> bool {
 /// counts them too; checking before the first flush keeps the refusal clean.
 ///
 /// # Safety
-/// `r` is a live request served by the calling thread.
+/// `r` is a live request served by the calling thread (request.rs and wsgi
+/// still hold the raw record).
 pub unsafe fn refused_response_header(r: *mut raw::request_rec) -> Option<String> {
+    // SAFETY: as this function's contract.
+    unsafe { Request::from_raw(r) }.and_then(refused_header)
+}
+
+/// As [`refused_response_header`], for the handle.
+pub fn refused_header(r: &Request) -> Option<String> {
     use crate::wsgi::validate::{httpd_sends, is_field_byte};
-    // SAFETY: r is live; content_type is null or a NUL-terminated string.
-    let content_type = unsafe { (*r).content_type };
-    if !content_type.is_null()
-        && !unsafe { std::ffi::CStr::from_ptr(content_type) }
-            .to_bytes()
-            .iter()
-            .all(|&b| is_field_byte(b))
-    {
-        return Some("Content-Type".to_string());
-    }
-    for t in unsafe { [(*r).headers_out, (*r).err_headers_out] } {
-        if t.is_null() {
-            continue;
+    if let Some(ct) = r.content_type() {
+        if !ct.iter().all(|&b| is_field_byte(b)) {
+            return Some("Content-Type".to_string());
         }
-        // SAFETY: a live table of r; entries' key and val are NUL-terminated strings or null.
-        for e in unsafe { crate::ffi::table::entries(t) } {
-            if e.key.is_null() {
-                continue;
-            }
-            let key = unsafe { std::ffi::CStr::from_ptr(e.key) }.to_bytes();
-            let val = if e.val.is_null() {
-                &b""[..]
-            } else {
-                unsafe { std::ffi::CStr::from_ptr(e.val) }.to_bytes()
-            };
+    }
+    for t in [r.headers_out(), r.err_headers_out()] {
+        for (key, val) in t.pairs() {
             if !httpd_sends(key, val) {
                 return Some(String::from_utf8_lossy(key).into_owned());
             }

@@ -27,38 +27,45 @@ pub type Cleanup = (Py<PyAny>, Option<Py<PyAny>>, crate::interpreters::Id);
 /// The child's pool (set at child start).
 pub static CHILD_POOL: AtomicUsize = AtomicUsize::new(0);
 
-/// The Python object of `pool`, made on first use.
+/// The Python object of `pool`, made on first use (raw entry point for
+/// request.rs, which still holds the raw record).
 ///
 /// # Safety
 /// `pool` is a live pool whose cleanups run on a thread that may enter Python.
 pub unsafe fn of(py: Python<'_>, pool: *mut raw::apr_pool_t) -> PyResult<Py<Pool>> {
-    unsafe {
-        let mut existing: *mut std::ffi::c_void = std::ptr::null_mut();
-        raw::apr_pool_userdata_get(&mut existing, KEY.as_ptr(), pool);
-        if let Some(p) = (existing as *const Py<Pool>).as_ref() {
-            return Ok(p.clone_ref(py));
-        }
-        let obj = Py::new(
-            py,
-            Pool {
-                alive: AtomicBool::new(true),
-                values: Mutex::new(Some(PyDict::new(py).unbind())),
-                cleanups: Mutex::new(Vec::new()),
-            },
-        )?;
-        let boxed = Box::into_raw(Box::new(obj.clone_ref(py)));
-        raw::apr_pool_userdata_setn(boxed as *const std::ffi::c_void, KEY.as_ptr(), None, pool);
-        let addr = boxed as usize;
-        ffi::pool::on_cleanup(pool, move || {
-            // SAFETY: the box made above, freed once here.
-            let obj = Box::from_raw(addr as *mut Py<Pool>);
-            if crate::interp::ready() {
-                crate::interp::with_python(|py| obj.get().clear(py));
-            }
-            drop(obj);
-        });
-        Ok(obj)
+    // SAFETY: as this function's contract.
+    match unsafe { ffi::pool::Pool::from_raw(pool) } {
+        Some(p) => of_pool(py, p),
+        None => Err(PyRuntimeError::new_err("no such pool")),
     }
+}
+
+/// The Python object kept in a pool; clearing the pool runs its cleanups.
+struct Kept(Py<Pool>);
+
+impl Drop for Kept {
+    fn drop(&mut self) {
+        if crate::interp::ready() {
+            crate::interp::with_python(|py| self.0.get().clear(py));
+        }
+    }
+}
+
+/// The Python object of `pool`, made on first use.
+pub fn of_pool(py: Python<'_>, pool: &ffi::pool::Pool) -> PyResult<Py<Pool>> {
+    if let Some(kept) = pool.kept::<Kept>(KEY) {
+        return Ok(kept.0.clone_ref(py));
+    }
+    let obj = Py::new(
+        py,
+        Pool {
+            alive: AtomicBool::new(true),
+            values: Mutex::new(Some(PyDict::new(py).unbind())),
+            cleanups: Mutex::new(Vec::new()),
+        },
+    )?;
+    pool.keep(KEY, Kept(obj.clone_ref(py)));
+    Ok(obj)
 }
 
 /// Calls each `callable(data)` (or `callable()`), logging what raises: the

@@ -133,7 +133,7 @@ impl Request {
     /// Sends a flush that was held back (see held_flush); a client found gone
     /// makes the next write raise.
     pub fn carry_out_held_flush(&self, py: Python<'_>) {
-        if let (Ok(r), Ok(mut out)) = (self.r(), self.output.try_lock()) {
+        if let (Ok(r), Ok(mut out)) = (self.life.request(), self.output.try_lock()) {
             out.carry_out_held(py, r);
         }
     }
@@ -324,12 +324,12 @@ impl Request {
             refuse_bad_headers(r)?;
         }
         let failed = |_| PyOSError::new_err("Write failed, client closed connection.");
-        out.write(py, r, &bytes, false).map_err(failed)?;
+        out.write(py, this.life.request()?, &bytes, false).map_err(failed)?;
         if flush != 0 {
             if held_flush::hold(py, slf, r) {
                 out.held = true;
             } else {
-                out.flush(py, r).map_err(failed)?;
+                out.flush(py, this.life.request()?).map_err(failed)?;
             }
         }
         Ok(())
@@ -347,7 +347,7 @@ impl Request {
             out.held = true;
             return Ok(());
         }
-        out.flush(py, r)
+        out.flush(py, this.life.request()?)
             .map_err(|_| PyOSError::new_err("Flush failed, client closed connection."))
     }
 
@@ -371,7 +371,7 @@ impl Request {
     /// Up to `len` bytes of the request body (all of it by default); b'' at the end.
     #[pyo3(signature = (len=-1))]
     fn read<'py>(&self, py: Python<'py>, len: i64) -> PyResult<Bound<'py, PyBytes>> {
-        let r = self.r()?;
+        let r = self.life.request()?;
         let data = self.body.locked().read(py, r, len)?;
         Ok(PyBytes::new(py, &data))
     }
@@ -379,7 +379,7 @@ impl Request {
     /// One line of the body including its newline, at most `len` bytes.
     #[pyo3(signature = (len=-1))]
     fn readline<'py>(&self, py: Python<'py>, len: i64) -> PyResult<Bound<'py, PyBytes>> {
-        let r = self.r()?;
+        let r = self.life.request()?;
         let data = self.body.locked().readline(py, r, len)?;
         Ok(PyBytes::new(py, &data))
     }
@@ -387,7 +387,7 @@ impl Request {
     /// The remaining lines of the body (stopping once about `sizehint` bytes are read).
     #[pyo3(signature = (sizehint=-1))]
     fn readlines<'py>(&self, py: Python<'py>, sizehint: i64) -> PyResult<Vec<Bound<'py, PyBytes>>> {
-        let r = self.r()?;
+        let r = self.life.request()?;
         let lines = self.body.locked().readlines(py, r, sizehint)?;
         Ok(lines.iter().map(|l| PyBytes::new(py, l)).collect())
     }
@@ -916,7 +916,7 @@ impl Request {
         let n = if len < 0 { size - offset } else { len.min(size - offset) };
         // What was written before goes first.
         self.output_in_use()?
-            .push(py, r)
+            .push(py, self.life.request()?)
             .map_err(|_| PyOSError::new_err("Write failed, client closed connection."))?;
         use std::os::fd::AsRawFd;
         let (fd, rp) = (file.as_raw_fd(), SendPtr(r));

@@ -3,127 +3,131 @@
 use super::convert;
 use super::table::Table;
 use crate::config;
+use crate::ffi::server::{KeptServer, Server as FfiServer};
 use crate::ffi::{log, raw};
 use crate::sync::LockExt;
 use pyo3::prelude::*;
-use pyo3::types::{PyList, PyTuple};
+use pyo3::types::PyTuple;
 
 // No module: type(req.server) prints as <class 'mp_server'>, as in mod_python.
 #[pyclass(name = "mp_server")]
 pub struct Server {
-    s: *mut raw::server_rec,
+    s: Option<KeptServer>,
 }
-
-// SAFETY: server_recs are read-only after configuration and outlive every
-// Python object in the child.
-unsafe impl Send for Server {}
-unsafe impl Sync for Server {}
 
 /// Each server's options table, made on first use (server_recs never move in a child).
 static SERVER_OPTIONS: std::sync::Mutex<Vec<(usize, Py<Table>)>> = std::sync::Mutex::new(Vec::new());
 
 impl Server {
+    // A compatibility constructor: its callers (interp.rs, request.rs) still hold the raw
+    // record; it takes a handle once they are converted.
+    #[allow(clippy::not_unsafe_ptr_arg_deref)]
     pub fn new(s: *mut raw::server_rec) -> Self {
-        Server { s }
+        // SAFETY (compatibility: interp.rs and request.rs hand over the raw
+        // record): they pass a server of the child's configuration, which
+        // lives as long as the child.
+        Server {
+            s: unsafe { KeptServer::new(s) },
+        }
     }
     pub fn ptr(&self) -> *mut raw::server_rec {
+        self.s.map_or(std::ptr::null_mut(), |s| s.get().as_ptr())
+    }
+    fn s(&self) -> PyResult<&FfiServer> {
         self.s
+            .as_ref()
+            .map(KeptServer::get)
+            .ok_or_else(|| pyo3::exceptions::PyRuntimeError::new_err("no server record"))
+    }
+    /// mod_pyrite's configuration at the server's top level.
+    fn dir_config(&self) -> Option<&config::DirConfig> {
+        let s = self.s.as_ref()?.get();
+        // SAFETY: a server of the running configuration (config.rs's accessors
+        // still take the raw record; they move to the handles with config.rs).
+        unsafe { config::server_dir_config(s.as_ptr()) }
     }
 }
 
 /// ServerAlias names as a tuple, as mod_python gives them.
-fn names<'py>(py: Python<'py>, arr: *mut raw::apr_array_header_t) -> PyResult<Bound<'py, PyTuple>> {
-    let list = PyList::empty(py);
-    if arr.is_null() {
-        return Ok(list.to_tuple());
-    }
-    // SAFETY: an apr array of C strings from the configuration.
-    unsafe {
-        let elts = (*arr).elts as *const *const std::ffi::c_char;
-        for i in 0..(*arr).nelts.max(0) as usize {
-            list.append(convert::opt_text(py, *elts.add(i)))?;
-        }
-    }
-    Ok(list.to_tuple())
+fn names<'py>(py: Python<'py>, names: Vec<&[u8]>) -> PyResult<Bound<'py, PyTuple>> {
+    PyTuple::new(py, names.into_iter().map(|n| convert::text(py, n)))
 }
 
 #[pymethods]
 impl Server {
     #[getter]
-    fn server_hostname<'py>(&self, py: Python<'py>) -> Bound<'py, PyAny> {
-        unsafe { convert::opt_text(py, (*self.s).server_hostname) }
+    fn server_hostname<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        Ok(convert::opt_bytes_text(py, self.s()?.hostname()))
     }
     #[getter]
-    fn server_admin<'py>(&self, py: Python<'py>) -> Bound<'py, PyAny> {
-        unsafe { convert::opt_text(py, (*self.s).server_admin) }
+    fn server_admin<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        Ok(convert::opt_bytes_text(py, self.s()?.admin()))
     }
     #[getter]
-    fn defn_name<'py>(&self, py: Python<'py>) -> Bound<'py, PyAny> {
-        unsafe { convert::opt_text(py, (*self.s).defn_name) }
+    fn defn_name<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        Ok(convert::opt_bytes_text(py, self.s()?.defn_name()))
     }
     #[getter]
-    fn defn_line_number(&self) -> u32 {
-        unsafe { (*self.s).defn_line_number }
+    fn defn_line_number(&self) -> PyResult<u32> {
+        Ok(self.s()?.rec().defn_line_number)
     }
     #[getter]
-    fn error_fname<'py>(&self, py: Python<'py>) -> Bound<'py, PyAny> {
-        unsafe { convert::opt_text(py, (*self.s).error_fname) }
+    fn error_fname<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        Ok(convert::opt_bytes_text(py, self.s()?.error_fname()))
     }
     #[getter]
-    fn port(&self) -> u16 {
-        unsafe { (*self.s).port }
+    fn port(&self) -> PyResult<u16> {
+        Ok(self.s()?.rec().port)
     }
     #[getter]
-    fn is_virtual(&self) -> i32 {
-        unsafe { (*self.s).is_virtual as i32 }
+    fn is_virtual(&self) -> PyResult<i32> {
+        Ok(self.s()?.rec().is_virtual as i32)
     }
     #[getter]
     fn names<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
-        names(py, unsafe { (*self.s).names })
+        names(py, self.s()?.names())
     }
     #[getter]
     fn wild_names<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
-        names(py, unsafe { (*self.s).wild_names })
+        names(py, self.s()?.wild_names())
     }
     /// ServerPath: the path prefix that selects this name-based virtual host.
     #[getter]
-    fn path<'py>(&self, py: Python<'py>) -> Bound<'py, PyAny> {
-        // SAFETY: server_recs outlive every Python object in the child.
-        unsafe { convert::opt_text(py, (*self.s).path) }
+    fn path<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        Ok(convert::opt_bytes_text(py, self.s()?.path()))
     }
     #[getter]
-    fn pathlen(&self) -> i32 {
-        // SAFETY: as above.
-        unsafe { (*self.s).pathlen }
+    fn pathlen(&self) -> PyResult<i32> {
+        Ok(self.s()?.rec().pathlen)
     }
     /// httpd's Timeout, in seconds.
     #[getter]
-    fn timeout(&self) -> f64 {
-        unsafe { (*self.s).timeout as f64 / 1e6 }
+    fn timeout(&self) -> PyResult<f64> {
+        Ok(self.s()?.rec().timeout as f64 / 1e6)
     }
     #[getter]
-    fn keep_alive_timeout(&self) -> f64 {
-        unsafe { (*self.s).keep_alive_timeout as f64 / 1e6 }
+    fn keep_alive_timeout(&self) -> PyResult<f64> {
+        Ok(self.s()?.rec().keep_alive_timeout as f64 / 1e6)
     }
     #[getter]
-    fn keep_alive_max(&self) -> i32 {
-        unsafe { (*self.s).keep_alive_max }
+    fn keep_alive_max(&self) -> PyResult<i32> {
+        Ok(self.s()?.rec().keep_alive_max)
     }
     #[getter]
-    fn keep_alive(&self) -> i32 {
-        unsafe { (*self.s).keep_alive }
+    fn keep_alive(&self) -> PyResult<i32> {
+        Ok(self.s()?.rec().keep_alive)
     }
     #[getter]
-    fn limit_req_line(&self) -> i32 {
-        unsafe { (*self.s).limit_req_line }
+    fn limit_req_line(&self) -> PyResult<i32> {
+        Ok(self.s()?.rec().limit_req_line)
     }
     #[getter]
-    fn limit_req_fieldsize(&self) -> i32 {
-        unsafe { (*self.s).limit_req_fieldsize }
+    fn limit_req_fieldsize(&self) -> PyResult<i32> {
+        Ok(self.s()?.rec().limit_req_fieldsize)
     }
     #[getter]
-    fn limit_req_fields(&self) -> i32 {
-        unsafe { (*self.s).limit_req_fields }
+    fn limit_req_fields(&self) -> PyResult<i32> {
+        Ok(self.s()?.rec().limit_req_fields)
     }
     /// The configuration generation (it grows with each graceful restart).
     #[getter]
@@ -134,26 +138,19 @@ impl Server {
     /// When httpd last (re)started, in seconds since the epoch.
     #[getter]
     fn restart_time(&self) -> f64 {
-        // SAFETY: the scoreboard exists in every child; global is set up by the MPM.
-        unsafe {
-            let sb = raw::ap_scoreboard_image;
-            if sb.is_null() || (*sb).global.is_null() {
-                return 0.0;
-            }
-            (*(*sb).global).restart_time as f64 / 1e6
-        }
+        crate::ffi::mpm::restart_time()
     }
 
     #[getter]
-    fn loglevel(&self) -> i32 {
-        unsafe { (*self.s).log.level }
+    fn loglevel(&self) -> PyResult<i32> {
+        Ok(self.s()?.rec().log.level)
     }
 
     /// The server-level PythonOption values, as a table. As in mod_python it
     /// is the same table for the child's whole life: what a PythonImport
     /// function stores there, handlers of that child find.
     fn get_options(&self, py: Python<'_>) -> PyResult<Py<Table>> {
-        let key = self.s as usize;
+        let key = self.ptr() as usize;
         let known = |py| {
             SERVER_OPTIONS
                 .locked()
@@ -165,10 +162,7 @@ impl Server {
             return Ok(t);
         }
         // Built outside the lock: making Python objects may run arbitrary Python code.
-        // SAFETY: server_recs and their configuration live as long as the child.
-        let opts = unsafe { config::server_dir_config(self.s) }
-            .map(|c| c.options())
-            .unwrap_or_default();
+        let opts = self.dir_config().map(|c| c.options()).unwrap_or_default();
         let table = Py::new(py, Table::from_pairs(opts)?)?;
         let mut tables = SERVER_OPTIONS.locked();
         if let Some((_, t)) = tables.iter().find(|(k, _)| *k == key) {
@@ -180,9 +174,7 @@ impl Server {
 
     /// The server-level Python* directives, as a table.
     fn get_config(&self) -> PyResult<Table> {
-        let pairs = unsafe { config::server_dir_config(self.s) }
-            .map(super::request::config_pairs)
-            .unwrap_or_default();
+        let pairs = self.dir_config().map(super::request::config_pairs).unwrap_or_default();
         Table::from_pairs(pairs)
     }
 
@@ -195,7 +187,7 @@ impl Server {
 
     #[pyo3(signature = (message, level=log::APLOG_ERR as i32))]
     fn log_error(&self, message: &Bound<'_, PyAny>, level: i32) -> PyResult<()> {
-        log::serror(self.s, (level & 0xf) as u32, &message.str()?.to_cow()?);
+        self.s()?.log((level & 0xf) as u32, &message.str()?.to_cow()?);
         Ok(())
     }
 }

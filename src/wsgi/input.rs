@@ -41,7 +41,8 @@ fn size_arg(size: Option<&Bound<'_, PyAny>>) -> PyResult<i64> {
 
 impl Input {
     /// Sets up the body reading now; Err(status) when httpd refuses the body.
-    pub fn prepare(&self, py: Python<'_>, r: *mut crate::ffi::raw::request_rec) -> Result<(), i32> {
+    pub fn prepare(&self, py: Python<'_>, _r: *mut crate::ffi::raw::request_rec) -> Result<(), i32> {
+        let Ok(r) = self.life.request() else { return Ok(()) };
         match self.body.locked().ensure_setup(py, r) {
             Err(BodyError::Status(code)) => Err(code),
             _ => Ok(()),
@@ -54,7 +55,7 @@ impl Input {
     /// Up to `size` bytes (everything left by default); b'' at the end, at once.
     #[pyo3(signature = (size=None))]
     fn read<'py>(&self, py: Python<'py>, size: Option<&Bound<'py, PyAny>>) -> PyResult<Bound<'py, PyBytes>> {
-        let r = self.life.get()?;
+        let r = self.life.request()?;
         let n = size_arg(size)?;
         let data = self.body.locked().read(py, r, n).map_err(wsgi_err)?;
         Ok(PyBytes::new(py, &data))
@@ -62,7 +63,7 @@ impl Input {
 
     #[pyo3(signature = (size=None))]
     fn readline<'py>(&self, py: Python<'py>, size: Option<&Bound<'py, PyAny>>) -> PyResult<Bound<'py, PyBytes>> {
-        let r = self.life.get()?;
+        let r = self.life.request()?;
         let n = size_arg(size)?;
         let data = self.body.locked().readline(py, r, n).map_err(wsgi_err)?;
         Ok(PyBytes::new(py, &data))
@@ -70,7 +71,7 @@ impl Input {
 
     #[pyo3(signature = (hint=None))]
     fn readlines<'py>(&self, py: Python<'py>, hint: Option<&Bound<'py, PyAny>>) -> PyResult<Vec<Bound<'py, PyBytes>>> {
-        let r = self.life.get()?;
+        let r = self.life.request()?;
         let hint = size_arg(hint)?;
         let lines = self.body.locked().readlines(py, r, hint).map_err(wsgi_err)?;
         Ok(lines.iter().map(|l| PyBytes::new(py, l)).collect())

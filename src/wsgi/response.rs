@@ -91,7 +91,7 @@ impl Response {
 
     /// Hands body bytes on (buffered; flushed when `flush`), never past Content-Length.
     pub fn write(&mut self, py: Python<'_>, data: &[u8], flush: bool) -> PyResult<()> {
-        let r = self.life.get()?;
+        self.life.check()?;
         self.apply()?;
         let allowed = match self.head.as_ref().and_then(|h| h.content_length) {
             Some(cl) => (cl.saturating_sub(self.written) as usize).min(data.len()),
@@ -100,16 +100,16 @@ impl Response {
         self.overflow += (data.len() - allowed) as u64;
         self.written += allowed as u64;
         self.output
-            .write(py, r, &data[..allowed], flush)
+            .write(py, self.life.request()?, &data[..allowed], flush)
             .map_err(|WriteFailed| PyOSError::new_err("client closed the connection"))
     }
 
     /// Hands over what is buffered without flushing (before a file is sent).
     pub fn hand_over_buffered(&mut self, py: Python<'_>) -> PyResult<()> {
-        let r = self.life.get()?;
+        self.life.check()?;
         self.apply()?;
         self.output
-            .push(py, r)
+            .push(py, self.life.request()?)
             .map_err(|WriteFailed| PyOSError::new_err("client closed the connection"))
     }
 

@@ -1,0 +1,160 @@
+//! A record kept by a Python object that may outlive the hook that made it
+//! (`req`, `req.connection`, a filter object): the pointer, whether the
+//! record still lives, and the one thread allowed to touch it. Borrowing it
+//! checks both, so code above `src/ffi` never dereferences the pointer.
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Why a held record may not be used now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unusable {
+    /// Its life ended (the pool behind it was cleared).
+    Ended,
+    /// Another thread than the one serving it asked.
+    OtherThread,
+    /// There is none (a connection handler's objects have no request).
+    Absent,
+}
+
+/// A record of type `T` (a handle type such as `Request`) held past its hook.
+pub struct Held<T> {
+    ptr: *mut T,
+    alive: AtomicBool,
+    owner: libc::pthread_t,
+}
+
+// SAFETY: the pointer is only turned into a reference by `get`, on the
+// owning thread and while alive; other threads see only the flag.
+unsafe impl<T> Send for Held<T> {}
+unsafe impl<T> Sync for Held<T> {}
+
+impl<T> Held<T> {
+    /// Holds `ptr` (NULL for none), owned by the calling thread.
+    ///
+    /// # Safety
+    /// `ptr` is NULL or a live record, used only by this thread, that stays
+    /// valid until `end` is called (callers register `end` in a cleanup of the
+    /// pool the record lives in, or call it before the hook returns).
+    pub unsafe fn new(ptr: *mut T) -> Self {
+        Held {
+            ptr,
+            alive: AtomicBool::new(true),
+            // SAFETY: pthread_self has no preconditions.
+            owner: unsafe { libc::pthread_self() },
+        }
+    }
+
+    /// Whether the record may be used from here and now.
+    #[inline]
+    pub fn check(&self) -> Result<(), Unusable> {
+        if !self.alive.load(Ordering::Acquire) {
+            return Err(Unusable::Ended);
+        }
+        // SAFETY: pthread_equal/pthread_self have no preconditions.
+        if unsafe { libc::pthread_equal(libc::pthread_self(), self.owner) } == 0 {
+            return Err(Unusable::OtherThread);
+        }
+        Ok(())
+    }
+
+    /// The record, if it may be used from here and now.
+    #[inline]
+    pub fn get(&self) -> Result<&T, Unusable> {
+        self.check()?;
+        // SAFETY: alive (end not called) and on the owning thread: `new`'s contract.
+        unsafe { self.ptr.as_ref() }.ok_or(Unusable::Absent)
+    }
+
+    /// The raw pointer, under the same checks (for callers not yet converted).
+    #[inline]
+    pub fn get_ptr(&self) -> Result<*mut T, Unusable> {
+        self.check()?;
+        if self.ptr.is_null() {
+            return Err(Unusable::Absent);
+        }
+        Ok(self.ptr)
+    }
+
+    /// Whether `end` was called.
+    pub fn ended(&self) -> bool {
+        !self.alive.load(Ordering::Acquire)
+    }
+
+    /// The record's life has ended: every later `get` fails.
+    pub fn end(&self) {
+        self.alive.store(false, Ordering::Release);
+    }
+}
+
+/// A record that lives at least as long as some [`Held`] record (a request's
+/// connection, say): borrowed only under that record's checks.
+pub struct Tied<T>(*mut T);
+
+// SAFETY: as for Held: dereferenced only by `get`, after the Held's checks.
+unsafe impl<T> Send for Tied<T> {}
+unsafe impl<T> Sync for Tied<T> {}
+
+impl<T> Tied<T> {
+    /// Ties `ptr` to whichever `Held` it will be borrowed through.
+    ///
+    /// # Safety
+    /// `ptr` is NULL or a record that stays valid while every `Held` it is
+    /// later borrowed through is alive, used only by that Held's thread.
+    pub unsafe fn new(ptr: *mut T) -> Self {
+        Tied(ptr)
+    }
+
+    /// The record, if `held` may be used from here and now.
+    pub fn get<'a, U>(&self, held: &'a Held<U>) -> Result<&'a T, Unusable> {
+        held.check()?;
+        // SAFETY: held is alive and on its thread: `new`'s contract.
+        unsafe { self.0.as_ref() }.ok_or(Unusable::Absent)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn held_record_is_refused_after_its_life_ends() {
+        let mut v = 7;
+        // SAFETY: v outlives the Held and is used on this thread only.
+        let h = unsafe { Held::new(&mut v as *mut i32) };
+        assert_eq!(h.get().copied(), Ok(7));
+        h.end();
+        assert!(h.ended());
+        assert_eq!(h.get().err(), Some(Unusable::Ended));
+    }
+
+    #[test]
+    fn held_record_is_refused_on_another_thread() {
+        let mut v = 7;
+        // SAFETY: as above; the other thread only asks, and is refused.
+        let h = unsafe { Held::new(&mut v as *mut i32) };
+        let other = std::thread::scope(|s| s.spawn(|| h.get().err()).join().unwrap());
+        assert_eq!(other, Some(Unusable::OtherThread));
+        assert_eq!(h.get().copied(), Ok(7));
+    }
+
+    #[test]
+    fn absent_record_and_tied_record_follow_the_held_checks() {
+        // SAFETY: NULL is allowed.
+        let none: Held<i32> = unsafe { Held::new(std::ptr::null_mut()) };
+        assert_eq!(none.get().err(), Some(Unusable::Absent));
+        let mut c = 3u8;
+        // SAFETY: c outlives `none`, on this thread.
+        let tied = unsafe { Tied::new(&mut c as *mut u8) };
+        assert_eq!(tied.get(&none).copied(), Ok(3));
+        none.end();
+        assert_eq!(tied.get(&none).err(), Some(Unusable::Ended));
+    }
+
+    #[test]
+    fn a_lent_handle_refuses_to_work_on_another_thread() {
+        let v = 5;
+        let lent = crate::ffi::OnThisThread::lend(&v);
+        assert_eq!(*lent, 5);
+        let refused = std::thread::scope(|s| s.spawn(move || *lent).join().is_err());
+        assert!(refused);
+    }
+}
