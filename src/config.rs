@@ -824,7 +824,7 @@ unsafe extern "C" fn set_switch_interval(cmd: *mut raw::cmd_parms, _m: *mut c_vo
 
 /// httpd's command table; it holds only pointers to statics.
 #[repr(transparent)]
-pub struct CommandTable(pub [raw::command_rec; 76]);
+pub struct CommandTable(pub [raw::command_rec; 78]);
 // SAFETY: read-only after construction; the pointers are to 'static data.
 unsafe impl Sync for CommandTable {}
 
@@ -1078,6 +1078,8 @@ pub static COMMANDS: CommandTable = CommandTable([
     crate::wsgi::proxy_headers::COMMANDS[1],
     crate::daemon::directives::COMMANDS[0],
     crate::daemon::directives::COMMANDS[1],
+    crate::wsgi::dispatch::COMMANDS[0],
+    crate::wsgi::dispatch::COMMANDS[1],
     cmd(
         c"PyriteMaxPythonThreads",
         raw::cmd_func {

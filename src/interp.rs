@@ -253,7 +253,9 @@ pub(crate) fn boot_interpreter(py: Python<'_>, s: *mut raw::server_rec) -> PyRes
 
 /// Whether the configuration mounts, imports or names a WSGI script.
 fn uses_wsgi(s: *mut raw::server_rec) -> bool {
-    if crate::wsgi::directives::HANDLER_SCRIPTS.load(std::sync::atomic::Ordering::Relaxed) {
+    if crate::wsgi::directives::HANDLER_SCRIPTS.load(std::sync::atomic::Ordering::Relaxed)
+        || crate::wsgi::dispatch::DISPATCH_SCRIPTS.load(std::sync::atomic::Ordering::Relaxed)
+    {
         return true;
     }
     let mut server = s;

@@ -20,7 +20,7 @@ pub enum Route {
 ///
 /// # Safety
 /// `r` is a live request.
-unsafe fn wanted(r: *mut raw::request_rec, option: Option<&str>, dc: &WsgiDirConfig) -> String {
+pub unsafe fn wanted(r: *mut raw::request_rec, option: Option<&str>, dc: &WsgiDirConfig) -> String {
     let written = option.or(dc.process_group.as_deref()).unwrap_or("");
     if written == "%{GLOBAL}" {
         return String::new();
@@ -41,10 +41,29 @@ unsafe fn wanted(r: *mut raw::request_rec, option: Option<&str>, dc: &WsgiDirCon
 /// `r` is a live request.
 pub unsafe fn route(r: *mut raw::request_rec, option: Option<&str>, dc: &WsgiDirConfig) -> Route {
     // The common case (no daemon groups, embedded mode) costs one lock-free check.
-    if !directives::any() && !directives::restrict_embedded() && option.is_none() && dc.process_group.is_none() {
+    if !directives::any()
+        && !directives::restrict_embedded()
+        && option.is_none()
+        && dc.process_group.is_none()
+        && dc.restrict_process.is_none()
+    {
         return Route::Here;
     }
     let name = unsafe { wanted(r, option, dc) };
+    // WSGIRestrictProcess: only the listed groups may be selected here.
+    if let Some(allowed) = &dc.restrict_process {
+        if super::current().is_none() && !allowed.contains(&name) {
+            let shown = if name.is_empty() { "%{GLOBAL}" } else { name.as_str() };
+            return Route::Refused(format!(
+                "daemon process group '{shown}' may not be selected here: WSGIRestrictProcess allows only {}",
+                allowed
+                    .iter()
+                    .map(|g| if g.is_empty() { "%{GLOBAL}".to_string() } else { format!("'{g}'") })
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+    }
     match super::current() {
         Some(me) if me.name == name => Route::Here,
         Some(me) => Route::Refused(format!(

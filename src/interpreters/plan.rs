@@ -150,6 +150,10 @@ pub fn of(main: *mut raw::server_rec) -> Plan {
         }
         Guess::PerRequest => per_request = true,
     });
+    // A dispatch script names application groups per request.
+    if crate::wsgi::dispatch::DISPATCH_SCRIPTS.load(std::sync::atomic::Ordering::Relaxed) {
+        per_request = true;
+    }
     let isolating = serving.len() > 1 || per_request;
     Plan {
         names: if isolating {

@@ -30,6 +30,10 @@ pub struct WsgiDirConfig {
     pub enable_sendfile: Option<bool>,
     /// WSGIHandlerScript lines: handler names (for SetHandler/AddHandler) and their scripts.
     pub handler_scripts: Option<Arc<Vec<Arc<super::directives::HandlerScript>>>>,
+    /// WSGIDispatchScript: asked per request to change the groups and the callable.
+    pub dispatch_script: Option<Arc<super::dispatch::DispatchScript>>,
+    /// WSGIRestrictProcess: the only process groups ("" = embedded) requests here may select.
+    pub restrict_process: Option<Arc<Vec<String>>>,
 }
 
 impl WsgiDirConfig {
@@ -57,6 +61,8 @@ impl WsgiDirConfig {
             error_override: new.error_override.or(base.error_override),
             pass_apache_request: new.pass_apache_request.or(base.pass_apache_request),
             enable_sendfile: new.enable_sendfile.or(base.enable_sendfile),
+            dispatch_script: new.dispatch_script.clone().or_else(|| base.dispatch_script.clone()),
+            restrict_process: new.restrict_process.clone().or_else(|| base.restrict_process.clone()),
             handler_scripts: match (&base.handler_scripts, &new.handler_scripts) {
                 (Some(b), Some(n)) => Some(Arc::new(b.iter().chain(n.iter()).cloned().collect())),
                 (b, None) => b.clone(),

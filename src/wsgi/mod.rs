@@ -5,6 +5,7 @@ pub mod app;
 pub mod auth;
 pub mod config;
 pub mod directives;
+pub mod dispatch;
 pub mod environ;
 pub mod file_wrapper;
 pub mod input;
@@ -149,6 +150,54 @@ pub unsafe extern "C" fn handler(r: *mut raw::request_rec) -> c_int {
             Some(h) => h.process_group.as_deref(),
             None => alias.as_ref().and_then(|a| a.process_group.as_deref()),
         };
+        let pass_auth = alias
+            .as_ref()
+            .and_then(|a| a.pass_authorization)
+            .or(handler_script.as_ref().and_then(|h| h.pass_authorization))
+            .or(dc.pass_authorization)
+            .unwrap_or(false);
+        let group_cfg = alias
+            .as_ref()
+            .and_then(|a| a.application_group.clone())
+            .or(handler_script.as_ref().and_then(|h| h.application_group.clone()))
+            .or(dc.application_group.clone());
+        let (script_name, path_info) = script_name_and_path_info(r);
+        let reloading = dc.script_reloading.unwrap_or(true);
+        // WSGIDispatchScript: asked here, in httpd's child; a daemon gets its answers with the request.
+        let dispatched = match &dc.dispatch_script {
+            _ if crate::daemon::current().is_some() => dispatch::forwarded(r),
+            None => dispatch::Overrides::default(),
+            Some(ds) => {
+                let group = application_group(r, group_cfg.as_deref(), &script_name);
+                let process_group = crate::daemon::routing::wanted(r, option, &dc);
+                let now = dispatch::Current {
+                    script_name: &script_name,
+                    path_info: &path_info,
+                    application_group: &group,
+                    process_group: &process_group,
+                    reloading,
+                };
+                let asked = match dispatch::run(r, ds, &now) {
+                    Ok(o) => o,
+                    Err(code) => return code,
+                };
+                // Answers are written as the directives are (%{GLOBAL}, %{ENV:..}): resolve them now.
+                let o = dispatch::Overrides {
+                    process_group: asked
+                        .process_group
+                        .as_deref()
+                        .map(|p| crate::daemon::routing::wanted(r, Some(p), &dc)),
+                    application_group: asked
+                        .application_group
+                        .as_deref()
+                        .map(|g| application_group(r, Some(g), &script_name)),
+                    callable: asked.callable,
+                };
+                dispatch::record(r, &o);
+                o
+            }
+        };
+        let option = dispatched.process_group.as_deref().or(option);
         match crate::daemon::routing::route(r, option, &dc) {
             crate::daemon::routing::Route::Here => {}
             crate::daemon::routing::Route::Daemon(g) => return crate::daemon::proxy::handle(r, &g),
@@ -164,26 +213,17 @@ pub unsafe extern "C" fn handler(r: *mut raw::request_rec) -> c_int {
         let callable = match &handler_script {
             // The name is fixed for handler scripts (WSGICallableObject does not apply).
             Some(_) => "handle_request".to_string(),
-            None => alias
-                .as_ref()
-                .and_then(|a| a.callable.clone())
+            None => dispatched
+                .callable
+                .clone()
+                .or_else(|| alias.as_ref().and_then(|a| a.callable.clone()))
                 .or(dc.callable.clone())
                 .unwrap_or_else(|| "application".into()),
         };
-        let pass_auth = alias
-            .as_ref()
-            .and_then(|a| a.pass_authorization)
-            .or(handler_script.as_ref().and_then(|h| h.pass_authorization))
-            .or(dc.pass_authorization)
-            .unwrap_or(false);
-        let group_cfg = alias
-            .as_ref()
-            .and_then(|a| a.application_group.clone())
-            .or(handler_script.as_ref().and_then(|h| h.application_group.clone()))
-            .or(dc.application_group.clone());
-        let (script_name, path_info) = script_name_and_path_info(r);
-        let group = application_group(r, group_cfg.as_deref(), &script_name);
-        let reloading = dc.script_reloading.unwrap_or(true);
+        let group = match dispatched.application_group {
+            Some(g) => g,
+            None => application_group(r, group_cfg.as_deref(), &script_name),
+        };
         // httpd stat()ed the script itself only when it is the resource.
         let mtime_us = if handler_script.is_some() { None } else { Some((*r).finfo.mtime) };
         crate::locks::CURRENT_REQUEST.with(|c| c.set(r));

@@ -1,0 +1,230 @@
+//! WSGIDispatchScript and WSGIRestrictProcess, with mod_wsgi 4.9's meaning.
+//!
+//! A dispatch script is a Python file whose optional functions
+//! `process_group(environ)`, `application_group(environ)` and
+//! `callable_object(environ)` are asked, per request and before the request
+//! is routed, to change those three choices (None keeps the configured one).
+//! It runs in an httpd child, in the interpreter its application-group=
+//! names (the main one by default). WSGIRestrictProcess lists the process
+//! groups a context may select; any other answers 500 with a log line.
+use crate::config::{dir_conf, err, split_words, text};
+use crate::ffi::{self, log, raw, table};
+use pyo3::prelude::*;
+use std::ffi::{c_char, c_int, c_void};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+/// One WSGIDispatchScript line.
+pub struct DispatchScript {
+    pub path: String,
+    /// application-group=: the interpreter the script runs in (None: the main one).
+    pub application_group: Option<String>,
+}
+
+/// What a dispatch script changed for one request (None: keep). After
+/// `run`'s caller resolves them, the groups are final names, not patterns.
+#[derive(Default)]
+pub struct Overrides {
+    pub process_group: Option<String>,
+    pub application_group: Option<String>,
+    pub callable: Option<String>,
+}
+
+/// Some WSGIDispatchScript was read in this configuration pass: its
+/// application groups are known only per request (src/interpreters/plan.rs).
+pub static DISPATCH_SCRIPTS: AtomicBool = AtomicBool::new(false);
+
+/// Keys a dispatched request carries to a daemon in its subprocess_env (as
+/// mod_wsgi does), so the daemon runs the group and callable chosen here.
+const ENV_PROCESS_GROUP: &[u8] = b"mod_wsgi.process_group";
+const ENV_APPLICATION_GROUP: &[u8] = b"mod_wsgi.application_group";
+const ENV_CALLABLE: &[u8] = b"mod_wsgi.callable_object";
+const ENV_DISPATCHED: &[u8] = b"mod_pyrite.dispatched";
+
+unsafe extern "C" fn set_dispatch_script(cmd: *mut raw::cmd_parms, m: *mut c_void, args: *const c_char) -> *const c_char {
+    crate::guard::or(c"mod_pyrite: internal error reading WSGIDispatchScript".as_ptr(), || unsafe {
+        const NAME: &str = "WSGIDispatchScript";
+        let words = match split_words(text(args)) {
+            Ok(w) => w,
+            Err(e) => return err(cmd, NAME, &e),
+        };
+        let Some((path, options)) = words.split_first() else {
+            return err(cmd, NAME, "needs the dispatch script's file (WSGIDispatchScript /srv/dispatch.py)");
+        };
+        if !path.starts_with('/') {
+            return err(cmd, NAME, &format!("the script path {path:?} must be absolute"));
+        }
+        let mut application_group = None;
+        for w in options {
+            match w.split_once('=') {
+                Some(("application-group", "")) => return err(cmd, NAME, "application-group= needs a name"),
+                Some(("application-group", v)) => application_group = Some(v.to_string()),
+                _ => return err(cmd, NAME, &format!("invalid option {w:?} (the only option is application-group=)")),
+            }
+        }
+        dir_conf(m).wsgi.dispatch_script = Some(Arc::new(DispatchScript {
+            path: path.clone(),
+            application_group,
+        }));
+        DISPATCH_SCRIPTS.store(true, Ordering::Relaxed);
+        std::ptr::null()
+    })
+}
+
+unsafe extern "C" fn set_restrict_process(cmd: *mut raw::cmd_parms, m: *mut c_void, args: *const c_char) -> *const c_char {
+    crate::guard::or(c"mod_pyrite: internal error reading WSGIRestrictProcess".as_ptr(), || unsafe {
+        let words = match split_words(text(args)) {
+            Ok(w) => w,
+            Err(e) => return err(cmd, "WSGIRestrictProcess", &e),
+        };
+        // %{GLOBAL} stands for embedded mode (the empty group name).
+        let allowed = words
+            .into_iter()
+            .map(|w| if w == "%{GLOBAL}" { String::new() } else { w })
+            .collect();
+        dir_conf(m).wsgi.restrict_process = Some(Arc::new(allowed));
+        std::ptr::null()
+    })
+}
+
+const DIR: u32 = raw::RSRC_CONF | raw::ACCESS_CONF | raw::OR_FILEINFO;
+
+pub const COMMANDS: [raw::command_rec; 2] = [
+    crate::config::cmd(
+        c"WSGIDispatchScript",
+        raw::cmd_func {
+            raw_args: Some(set_dispatch_script),
+        },
+        0,
+        DIR,
+        raw::cmd_how_RAW_ARGS,
+        c"script-file [application-group=...]: its process_group(), application_group() and callable_object() may change those per request",
+    ),
+    crate::config::cmd(
+        c"WSGIRestrictProcess",
+        raw::cmd_func {
+            raw_args: Some(set_restrict_process),
+        },
+        0,
+        raw::RSRC_CONF | raw::ACCESS_CONF,
+        raw::cmd_how_RAW_ARGS,
+        c"group...: the only daemon process groups requests here may select (%{GLOBAL}: embedded mode)",
+    ),
+];
+
+/// What the request's current choices are, for the dispatch script's environ.
+pub struct Current<'a> {
+    pub script_name: &'a [u8],
+    pub path_info: &'a [u8],
+    pub application_group: &'a str,
+    pub process_group: &'a str,
+    pub reloading: bool,
+}
+
+/// Runs the dispatch script for `r`. Err is the status to answer (logged).
+///
+/// # Safety
+/// `r` is a live request served by the calling thread.
+pub unsafe fn run(r: *mut raw::request_rec, ds: &DispatchScript, now: &Current<'_>) -> Result<Overrides, c_int> {
+    const FAILED: c_int = raw::HTTP_INTERNAL_SERVER_ERROR as c_int;
+    if !crate::interp::ready() {
+        log::rerror(r, log::APLOG_ERR, "mod_pyrite: Python is not running in this process");
+        return Err(FAILED);
+    }
+    let interp = crate::interpreters::names::wsgi(r, Some(ds.application_group.as_deref().unwrap_or("%{GLOBAL}")), now.script_name);
+    let what = format!("WSGI dispatch script {}", ds.path);
+    crate::interp::with_python_named(
+        || Some(interp),
+        Err(FAILED),
+        |py| {
+            let asked = (|| -> PyResult<Overrides> {
+                let module = crate::wsgi::app::module(py, &ds.path, now.reloading, None)?;
+                // SAFETY: r is live and served by this thread.
+                let env = unsafe { environ(py, r, now)? };
+                let ask = |name: &str| -> PyResult<Option<String>> {
+                    let Ok(f) = module.getattr(name) else { return Ok(None) };
+                    let v = f.call1((&env,))?;
+                    if v.is_none() {
+                        return Ok(None);
+                    }
+                    v.extract::<String>()
+                        .map(Some)
+                        .map_err(|_| pyo3::exceptions::PyTypeError::new_err(format!("{name}() must return a str or None")))
+                };
+                Ok(Overrides {
+                    process_group: ask("process_group")?,
+                    application_group: ask("application_group")?,
+                    callable: ask("callable_object")?,
+                })
+            })();
+            asked.map_err(|e| {
+                crate::wsgi::adapter::log_exception(py, r, &format!("{what} ({})", crate::wsgi::adapter::describe(r, "dispatch")), &e);
+                FAILED
+            })
+        },
+    )
+}
+
+/// The environ a dispatch script's functions get: the request's CGI
+/// variables and the choices as they stand (no body: the request is not
+/// the script's to read).
+unsafe fn environ<'py>(py: Python<'py>, r: *mut raw::request_rec, now: &Current<'_>) -> PyResult<Bound<'py, pyo3::types::PyDict>> {
+    let spec = crate::wsgi::environ::Spec {
+        script_name: now.script_name,
+        path_info: now.path_info,
+        pass_authorization: false,
+        application_group: now.application_group,
+        process_group: now.process_group,
+        head_as_get: false,
+        pass_apache_request: false,
+    };
+    let errors = py.import("sys")?.getattr("stderr")?;
+    // SAFETY: r is live and served by this thread (the caller's promise).
+    unsafe { crate::wsgi::environ::build(py, r, &spec, py.None().into_bound(py), errors) }
+}
+
+/// Records the overrides in the request's subprocess_env, where a daemon
+/// that serves the request finds them (`forwarded`) and the application
+/// sees them, as under mod_wsgi.
+///
+/// # Safety
+/// `r` is a live request.
+pub unsafe fn record(r: *mut raw::request_rec, o: &Overrides) {
+    unsafe {
+        let p = (*r).pool;
+        let set = |k: &[u8], v: &str| raw::apr_table_set((*r).subprocess_env, ffi::pool::strdup(p, k), ffi::pool::strdup(p, v.as_bytes()));
+        set(ENV_DISPATCHED, "1");
+        if let Some(g) = &o.process_group {
+            set(ENV_PROCESS_GROUP, g);
+        }
+        if let Some(g) = &o.application_group {
+            set(ENV_APPLICATION_GROUP, g);
+        }
+        if let Some(c) = &o.callable {
+            set(ENV_CALLABLE, c);
+        }
+    }
+}
+
+/// In a daemon: the overrides the httpd child's dispatch script recorded.
+///
+/// # Safety
+/// `r` is a live request.
+pub unsafe fn forwarded(r: *mut raw::request_rec) -> Overrides {
+    let get = |k: &[u8]| {
+        // SAFETY: r is live; subprocess_env belongs to it.
+        unsafe { table::get_all((*r).subprocess_env, k) }
+            .first()
+            .map(|v| String::from_utf8_lossy(v).into_owned())
+    };
+    if get(ENV_DISPATCHED).is_none() {
+        return Overrides::default();
+    }
+    // SAFETY: as above; the marker is ours, not the application's.
+    unsafe { raw::apr_table_unset((*r).subprocess_env, c"mod_pyrite.dispatched".as_ptr()) };
+    Overrides {
+        process_group: get(ENV_PROCESS_GROUP),
+        application_group: get(ENV_APPLICATION_GROUP),
+        callable: get(ENV_CALLABLE),
+    }
+}
