@@ -179,8 +179,12 @@ unsafe extern "C" fn child_init(pchild: *mut raw::apr_pool_t, s: *mut raw::serve
         if crate::daemon::current().is_none() {
             // httpd's children connect to daemons by path; they never accept on their sockets.
             crate::daemon::listener::close_all_but(None);
-            if crate::daemon::directives::restrict_embedded() {
-                return; // WSGIRestrictEmbedded On: no Python in httpd's children
+            // WSGIRestrictEmbedded On: no Python in httpd's children, unless a
+            // WSGIDispatchScript must run there (as mod_wsgi starts it then too).
+            if crate::daemon::directives::restrict_embedded()
+                && !crate::wsgi::dispatch::DISPATCH_SCRIPTS.load(std::sync::atomic::Ordering::Relaxed)
+            {
+                return;
             }
         }
         crate::interp::init_child(pchild, s)

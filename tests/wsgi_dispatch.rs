@@ -114,3 +114,20 @@ fn bad_dispatch_lines_stop_httpd() {
         assert!(text.contains(want), "`{line}`: {text}");
     }
 }
+
+#[test]
+fn with_restrict_embedded_the_dispatch_script_still_runs_in_httpds_children() {
+    let h = Httpd::start(
+        Mpm::Event,
+        "WSGIRestrictEmbedded On\nWSGIDaemonProcess d processes=1 threads=2\n\
+         WSGIScriptAlias /app {HANDLERS}/dispatch_app.py\n\
+         WSGIDispatchScript {HANDLERS}/dispatch_route.py\n",
+    );
+    let r = json(&h, "/app/beta?group=d");
+    assert_eq!(r["process_group"], "d", "{r}");
+    assert_eq!(r["application_group"], "beta", "{r}");
+    // Not delegated: still refused, as WSGIRestrictEmbedded says.
+    assert_eq!(h.get("/app/beta").status, 500);
+    let log = h.stop();
+    assert!(log.contains("start Python only for WSGIDispatchScript"), "{log}");
+}

@@ -110,11 +110,12 @@ pub unsafe fn start(pconf: *mut raw::apr_pool_t, s: *mut raw::server_rec) -> Res
         spawn_all(generation, &running, s);
     }
     if directives::restrict_embedded() {
-        log::serror(
-            s,
-            log::APLOG_NOTICE,
-            "mod_pyrite: WSGIRestrictEmbedded On: httpd's children run no application and start no Python",
-        );
+        let line = if crate::wsgi::dispatch::DISPATCH_SCRIPTS.load(Ordering::Relaxed) {
+            "mod_pyrite: WSGIRestrictEmbedded On: httpd's children run no application; they start Python only for WSGIDispatchScript"
+        } else {
+            "mod_pyrite: WSGIRestrictEmbedded On: httpd's children run no application and start no Python"
+        };
+        log::serror(s, log::APLOG_NOTICE, line);
     }
     Ok(())
 }
