@@ -21,7 +21,10 @@ fn a_dispatch_script_routes_paths_to_their_own_application_groups() {
              WSGIDispatchScript {{HANDLERS}}/dispatch_route.py\n"
         ),
     );
-    assert_eq!(json(&h, "/app/alpha/x")["application_group"], "alpha");
+    let alpha = json(&h, "/app/alpha/x");
+    assert_eq!(alpha["application_group"], "alpha");
+    // `import mod_wsgi` in the application's interpreter says the same.
+    assert_eq!(alpha["module_group"], "alpha", "{alpha}");
     assert_eq!(json(&h, "/app/beta")["application_group"], "beta");
     // None keeps the group the configuration gives (%{RESOURCE}: host:port|/app).
     let kept = json(&h, "/app/other");
@@ -69,6 +72,22 @@ fn a_dispatch_script_that_raises_is_a_clean_500_with_a_log_line() {
         "{log}"
     );
     assert!(crash_lines(&log).is_empty(), "{log}");
+}
+
+#[test]
+fn a_dispatch_script_that_does_not_load_is_logged_and_the_configuration_applies() {
+    // As under mod_wsgi: only a function that raises fails the request.
+    let h = Httpd::start(
+        Mpm::Event,
+        "WSGIScriptAlias /app {HANDLERS}/dispatch_app.py application-group=kept\n\
+         WSGIDispatchScript {HANDLERS}/no_such_dispatch.py\n",
+    );
+    assert_eq!(json(&h, "/app/alpha")["application_group"], "kept");
+    let log = h.stop();
+    assert!(
+        log.contains("no_such_dispatch.py (GET /app/alpha): could not load it, the configuration applies"),
+        "{log}"
+    );
 }
 
 #[test]

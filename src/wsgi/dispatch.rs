@@ -132,13 +132,23 @@ pub unsafe fn run(r: *mut raw::request_rec, ds: &DispatchScript, now: &Current<'
         return Err(FAILED);
     }
     let interp = crate::interpreters::names::wsgi(r, Some(ds.application_group.as_deref().unwrap_or("%{GLOBAL}")), now.script_name);
-    let what = format!("WSGI dispatch script {}", ds.path);
+    // SAFETY: r is live for the whole call.
+    let (method, uri) = unsafe { (ffi::cstr_lossy((*r).method), ffi::cstr_lossy((*r).unparsed_uri)) };
+    let what = format!("WSGI dispatch script {} ({method} {uri})", ds.path);
     crate::interp::with_python_named(
         || Some(interp),
         Err(FAILED),
         |py| {
+            // A script that does not load is logged and the request goes on
+            // as configured, as under mod_wsgi; a function that raises is a 500.
+            let module = match crate::wsgi::app::module(py, &ds.path, now.reloading, None) {
+                Ok(m) => m,
+                Err(e) => {
+                    crate::wsgi::adapter::log_exception(py, r, &format!("{what}: could not load it, the configuration applies"), &e);
+                    return Ok(Overrides::default());
+                }
+            };
             let asked = (|| -> PyResult<Overrides> {
-                let module = crate::wsgi::app::module(py, &ds.path, now.reloading, None)?;
                 // SAFETY: r is live and served by this thread.
                 let env = unsafe { environ(py, r, now)? };
                 let ask = |name: &str| -> PyResult<Option<String>> {
@@ -158,7 +168,7 @@ pub unsafe fn run(r: *mut raw::request_rec, ds: &DispatchScript, now: &Current<'
                 })
             })();
             asked.map_err(|e| {
-                crate::wsgi::adapter::log_exception(py, r, &format!("{what} ({})", crate::wsgi::adapter::describe(r, "dispatch")), &e);
+                crate::wsgi::adapter::log_exception(py, r, &what, &e);
                 FAILED
             })
         },

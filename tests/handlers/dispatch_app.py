@@ -18,6 +18,7 @@ def application(environ, start_response):
     return _answer(start_response, {
         "callable": "application",
         "application_group": environ.get("mod_wsgi.application_group"),
+        "module_group": __import__("mod_wsgi").application_group,
         "process_group": environ.get("mod_wsgi.process_group"),
         "mark": MARK["set_by"],
     })
