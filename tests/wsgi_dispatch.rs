@@ -25,6 +25,8 @@ fn a_dispatch_script_routes_paths_to_their_own_application_groups() {
     assert_eq!(alpha["application_group"], "alpha");
     // `import mod_wsgi` in the application's interpreter says the same.
     assert_eq!(alpha["module_group"], "alpha", "{alpha}");
+    // The hand-over marker for daemons stays out of the application's environ.
+    assert_eq!(alpha["marker"], serde_json::Value::Null, "{alpha}");
     assert_eq!(json(&h, "/app/beta")["application_group"], "beta");
     // None keeps the group the configuration gives (%{RESOURCE}: host:port|/app).
     let kept = json(&h, "/app/other");
@@ -107,6 +109,7 @@ fn restrict_process_refuses_other_groups_even_when_a_dispatch_script_picks_them(
     let picked = json(&h, "/picked/alpha?group=allowed");
     assert_eq!(picked["process_group"], "allowed", "{picked}");
     assert_eq!(picked["application_group"], "alpha", "{picked}");
+    assert_eq!(picked["marker"], serde_json::Value::Null, "{picked}");
     assert_eq!(h.get("/picked?group=elsewhere").status, 500);
     // Embedded mode is a group too (%{GLOBAL}), and not listed here.
     assert_eq!(h.get("/picked").status, 500);

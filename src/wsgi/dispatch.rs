@@ -216,6 +216,15 @@ pub unsafe fn record(r: *mut raw::request_rec, o: &Overrides) {
     }
 }
 
+/// The request runs here after all: the marker is for daemons only, not the application's environ.
+///
+/// # Safety
+/// `r` is a live request.
+pub unsafe fn runs_here(r: *mut raw::request_rec) {
+    // SAFETY: r is live; subprocess_env belongs to it.
+    unsafe { raw::apr_table_unset((*r).subprocess_env, c"mod_pyrite.dispatched".as_ptr()) };
+}
+
 /// In a daemon: the overrides the httpd child's dispatch script recorded.
 ///
 /// # Safety

@@ -199,6 +199,7 @@ pub unsafe extern "C" fn handler(r: *mut raw::request_rec) -> c_int {
         };
         let option = dispatched.process_group.as_deref().or(option);
         match crate::daemon::routing::route(r, option, &dc) {
+            crate::daemon::routing::Route::Here if dc.dispatch_script.is_some() => dispatch::runs_here(r),
             crate::daemon::routing::Route::Here => {}
             crate::daemon::routing::Route::Daemon(g) => return crate::daemon::proxy::handle(r, &g),
             crate::daemon::routing::Route::Refused(why) => {

@@ -21,6 +21,7 @@ def application(environ, start_response):
         "module_group": __import__("mod_wsgi").application_group,
         "process_group": environ.get("mod_wsgi.process_group"),
         "mark": MARK["set_by"],
+        "marker": environ.get("mod_pyrite.dispatched"),
     })
 
 
