@@ -71,7 +71,10 @@ fn an_unknown_group_is_a_500_and_restrict_embedded_keeps_python_out_of_children(
     assert!(log.contains("no WSGI daemon process called \"missing\""), "{log}");
     assert!(log.contains("refused: WSGIRestrictEmbedded On"), "{log}");
     // Only the daemon started Python ("child N ready" is logged where Python starts).
-    let ready = log.lines().filter(|l| l.contains("] mod_pyrite: child ") && l.contains(" ready: ")).count();
+    let ready = log
+        .lines()
+        .filter(|l| l.contains("] mod_pyrite: child ") && l.contains(" ready: "))
+        .count();
     assert_eq!(ready, 1, "{log}");
 }
 

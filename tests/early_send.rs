@@ -75,7 +75,11 @@ fn unread_bodies(h: &Httpd) {
         write!(s, "POST {path} HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\n0123456789").unwrap();
         assert_eq!(one_response(&mut s).status, 200, "{path}");
         write!(s, "GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").unwrap();
-        assert_eq!(one_response(&mut s).status, 200, "{path}: the unread body was not taken for a request");
+        assert_eq!(
+            one_response(&mut s).status,
+            200,
+            "{path}: the unread body was not taken for a request"
+        );
 
         let mut s = TcpStream::connect(("127.0.0.1", h.port)).unwrap();
         s.set_read_timeout(Some(Duration::from_secs(15))).unwrap();

@@ -3,8 +3,8 @@
 //! mod_wsgi.application_group and the interpreter that really runs the code
 //! always agree. `None` (mod_python) and `""` (mod_wsgi) mean the main one.
 use crate::config::{DirConfig, HandlerDecl};
-use std::os::unix::ffi::OsStrExt;
 use crate::ffi::{self, raw};
+use std::os::unix::ffi::OsStrExt;
 
 /// The name mod_python uses for the main interpreter.
 pub const MAIN_INTERPRETER: &str = "main_interpreter";
@@ -31,7 +31,10 @@ pub fn mod_python(
         }
         // SAFETY: r is a live request; filename and finfo are httpd's.
         let (file, known_dir) = unsafe {
-            (ffi::cstr((*r).filename).filter(|f| !f.is_empty())?, (*r).finfo.filetype == raw::apr_filetype_e_APR_DIR)
+            (
+                ffi::cstr((*r).filename).filter(|f| !f.is_empty())?,
+                (*r).finfo.filetype == raw::apr_filetype_e_APR_DIR,
+            )
         };
         // Before the map-to-storage phase finfo is not filled in yet.
         let is_dir = known_dir || std::fs::metadata(std::ffi::OsStr::from_bytes(file)).is_ok_and(|m| m.is_dir());

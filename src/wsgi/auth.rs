@@ -157,69 +157,81 @@ fn call<T>(
         .and_then(|d| d.wsgi.script_reloading)
         .unwrap_or(true);
     let group = group_name(r, script.application_group.as_deref());
-    crate::interp::with_python_named(|| Some(group.clone()), None, |py| {
-        let func = match super::app::module(py, path, reloading, None) {
-            Ok(m) => match m.getattr(function) {
-                Ok(f) => f,
-                Err(_) => {
-                    log::rerror(r, log::APLOG_ERR, &format!("{what}: the script defines no '{function}' function"));
+    crate::interp::with_python_named(
+        || Some(group.clone()),
+        None,
+        |py| {
+            let func = match super::app::module(py, path, reloading, None) {
+                Ok(m) => match m.getattr(function) {
+                    Ok(f) => f,
+                    Err(_) => {
+                        log::rerror(r, log::APLOG_ERR, &format!("{what}: the script defines no '{function}' function"));
+                        return None;
+                    }
+                },
+                Err(e) => {
+                    super::adapter::log_exception(py, r, &format!("{what}: could not load the script"), &e);
                     return None;
                 }
-            },
-            Err(e) => {
-                super::adapter::log_exception(py, r, &format!("{what}: could not load the script"), &e);
-                return None;
-            }
-        };
-        let life = Arc::new(Life::new(r));
-        {
-            let l = life.clone();
-            // SAFETY: r->pool is live; the cleanup runs when httpd clears it.
-            unsafe { ffi::pool::on_cleanup((*r).pool, move || l.end()) };
-        }
-        let errors = match Py::new(py, LogStream::for_request(life.clone())) {
-            Ok(e) => e,
-            Err(e) => {
-                super::adapter::log_exception(py, r, &what, &e);
-                return None;
-            }
-        };
-        let outcome = (|| -> PyResult<Bound<'_, PyAny>> {
-            // SAFETY: r is live and served by this thread.
-            let (script_name, path_info) = unsafe { super::script_name_and_path_info(r) };
-            let spec = Spec {
-                script_name: &script_name,
-                path_info: &path_info,
-                pass_authorization: false,
-                application_group: &group,
-                process_group: "",
-                head_as_get: false,
-                pass_apache_request: false,
             };
-            // SAFETY: as above.
-            let env = unsafe { environ::build(py, r, &spec, py.None().into_bound(py), super::logstream::text_stream(py, errors.bind(py))?)? };
-            // An access check reads no request body.
-            env.del_item("wsgi.input")?;
-            super::ssl::add_to_environ(py, &env, life.clone())?;
-            let mut call_args = vec![env.into_any()];
-            call_args.extend(args(py)?);
-            func.call1(pyo3::types::PyTuple::new(py, call_args)?)
-        })();
-        errors.borrow(py).finish();
-        match outcome {
-            Ok(v) => match read(py, &v) {
-                Ok(t) => Some(t),
-                Err(msg) => {
-                    log::rerror(r, log::APLOG_ERR, &format!("{what}: {function}() {msg}"));
+            let life = Arc::new(Life::new(r));
+            {
+                let l = life.clone();
+                // SAFETY: r->pool is live; the cleanup runs when httpd clears it.
+                unsafe { ffi::pool::on_cleanup((*r).pool, move || l.end()) };
+            }
+            let errors = match Py::new(py, LogStream::for_request(life.clone())) {
+                Ok(e) => e,
+                Err(e) => {
+                    super::adapter::log_exception(py, r, &what, &e);
+                    return None;
+                }
+            };
+            let outcome = (|| -> PyResult<Bound<'_, PyAny>> {
+                // SAFETY: r is live and served by this thread.
+                let (script_name, path_info) = unsafe { super::script_name_and_path_info(r) };
+                let spec = Spec {
+                    script_name: &script_name,
+                    path_info: &path_info,
+                    pass_authorization: false,
+                    application_group: &group,
+                    process_group: "",
+                    head_as_get: false,
+                    pass_apache_request: false,
+                };
+                // SAFETY: as above.
+                let env = unsafe {
+                    environ::build(
+                        py,
+                        r,
+                        &spec,
+                        py.None().into_bound(py),
+                        super::logstream::text_stream(py, errors.bind(py))?,
+                    )?
+                };
+                // An access check reads no request body.
+                env.del_item("wsgi.input")?;
+                super::ssl::add_to_environ(py, &env, life.clone())?;
+                let mut call_args = vec![env.into_any()];
+                call_args.extend(args(py)?);
+                func.call1(pyo3::types::PyTuple::new(py, call_args)?)
+            })();
+            errors.borrow(py).finish();
+            match outcome {
+                Ok(v) => match read(py, &v) {
+                    Ok(t) => Some(t),
+                    Err(msg) => {
+                        log::rerror(r, log::APLOG_ERR, &format!("{what}: {function}() {msg}"));
+                        None
+                    }
+                },
+                Err(e) => {
+                    super::adapter::log_exception(py, r, &format!("{what}: {function}() failed"), &e);
                     None
                 }
-            },
-            Err(e) => {
-                super::adapter::log_exception(py, r, &format!("{what}: {function}() failed"), &e);
-                None
             }
-        }
-    })
+        },
+    )
 }
 
 /// A str (latin-1, as PEP 3333 strings are) or bytes value.

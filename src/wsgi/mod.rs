@@ -295,12 +295,20 @@ pub fn preload(py: Python<'_>, s: *mut raw::server_rec, id: crate::interpreters:
             let scripts = sc
                 .wsgi_imports
                 .iter()
-                .filter(|i| mine(&i.process_group) && known_guess(&plan::import_script(server_ptr, i.application_group.as_deref())) == Some(id))
+                .filter(|i| {
+                    mine(&i.process_group) && known_guess(&plan::import_script(server_ptr, i.application_group.as_deref())) == Some(id)
+                })
                 .map(|i| (i.path.clone(), None, i.origin.clone(), "WSGIImportScript"))
                 .chain(
                     sc.wsgi_aliases
                         .iter()
-                        .filter(|a| a.preload && a.regex.is_none() && mine(&a.process_group) && own(a) && known_guess(&plan::alias(server_ptr, a)) == Some(id))
+                        .filter(|a| {
+                            a.preload
+                                && a.regex.is_none()
+                                && mine(&a.process_group)
+                                && own(a)
+                                && known_guess(&plan::alias(server_ptr, a)) == Some(id)
+                        })
                         .map(|a| {
                             (
                                 a.target.clone(),
