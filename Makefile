@@ -19,9 +19,11 @@ build:
 	cp -f target/release/libmod_pyrite.so $(SO)
 	@echo "built $(SO)"
 
-# Builds the module, then runs the unit tests and the integration tests,
+# Builds the module, checks the formatting (cargo fmt), then runs the unit
+# tests and the integration tests,
 # which start real httpd instances (prefork, worker, event) on loopback ports.
 test: deps build
+	$(CARGO) fmt -- --check
 	$(CARGO) test --release
 
 # The long reliability runs (restarts, recycling, a million requests, fuzzing):
