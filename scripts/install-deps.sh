@@ -5,7 +5,7 @@ set -euo pipefail
 
 need_pkgs=()
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
-for p in apache2 apache2-dev libclang-dev python3 libpython3-dev python3-venv python3-flask python3-django curl "$@"; do
+for p in apache2 apache2-dev libclang-dev python3 libpython3-dev python3-venv python3-flask python3-django curl openssl procps "$@"; do
   have_pkg "$p" || need_pkgs+=("$p")
 done
 if [ ${#need_pkgs[@]} -gt 0 ]; then
