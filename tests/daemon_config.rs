@@ -41,18 +41,12 @@ fn every_mod_wsgi_option_loads_and_the_ignored_ones_are_logged() {
 
 #[test]
 fn unknown_options_and_duplicate_names_stop_httpd() {
-    for (line, want) in [
+    assert_lines_refused(&[
         ("WSGIDaemonProcess g bogus=1", "Invalid option to WSGI daemon process definition"),
         ("WSGIDaemonProcess g threads=many", "threads=many: expected a number"),
         ("WSGIDaemonProcess g\nWSGIDaemonProcess g", "already declared"),
         ("WSGIProcessGroup %{SERVER}", "use a group name"),
-    ] {
-        let h = Httpd::prepare(Mpm::Event, &format!("{line}\n"));
-        let out = h.apachectl("configtest");
-        let text = String::from_utf8_lossy(&out.stderr).into_owned();
-        assert!(!out.status.success(), "`{line}` accepted");
-        assert!(text.contains(want), "`{line}`: {text}");
-    }
+    ]);
 }
 
 #[test]

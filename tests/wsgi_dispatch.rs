@@ -123,18 +123,12 @@ fn restrict_process_refuses_other_groups_even_when_a_dispatch_script_picks_them(
 
 #[test]
 fn bad_dispatch_lines_stop_httpd() {
-    for (line, want) in [
+    assert_lines_refused(&[
         ("WSGIDispatchScript", "needs the dispatch script's file"),
         ("WSGIDispatchScript relative.py", "must be absolute"),
         ("WSGIDispatchScript /x.py process-group=a", "invalid option"),
         ("WSGIDispatchScript /x.py application-group=", "needs a name"),
-    ] {
-        let h = Httpd::prepare(Mpm::Event, &format!("{line}\n"));
-        let out = h.apachectl("configtest");
-        let text = String::from_utf8_lossy(&out.stderr).into_owned();
-        assert!(!out.status.success(), "`{line}` accepted");
-        assert!(text.contains(want), "`{line}`: {text}");
-    }
+    ]);
 }
 
 #[test]

@@ -526,3 +526,15 @@ pub fn https_get(port: u16, path: &str, headers: &[&str]) -> (u16, Vec<u8>) {
     body.truncate(at);
     (status, body)
 }
+
+/// Each `(line, want)`: a configuration holding `line` stops `apache2 -t`,
+/// and what it prints contains `want`.
+pub fn assert_lines_refused(cases: &[(&str, &str)]) {
+    for (line, want) in cases {
+        let h = Httpd::prepare(Mpm::Event, &format!("{line}\n"));
+        let out = h.apachectl("configtest");
+        let text = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(!out.status.success(), "`{line}` accepted");
+        assert!(text.contains(want), "`{line}`: {text}");
+    }
+}
