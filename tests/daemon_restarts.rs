@@ -63,6 +63,17 @@ impl Load {
     }
 }
 
+/// Every request of a load got its full response.
+fn assert_none_lost(ok: usize, failed: &[String], h: &Httpd) {
+    assert!(
+        failed.is_empty(),
+        "{} failed of {}: {failed:?}\n{}",
+        failed.len(),
+        ok + failed.len(),
+        h.error_log()
+    );
+}
+
 fn wait_for(ok: &AtomicUsize, n: usize) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     while ok.load(Ordering::SeqCst) < n && std::time::Instant::now() < deadline {
@@ -81,7 +92,7 @@ fn maximum_requests_recycling_under_load_loses_no_request() {
     static PATHS: [&str; 8] = ["/pid", "/pid", "/pid", "/slow?0.2", "/pid", "/pid", "/pid", "/pid"];
     let load = Load::start(h.port, 8, &PATHS, Some(40));
     let (ok, failed, pids) = load.finish(true);
-    assert!(failed.is_empty(), "{failed:?}\n{}", h.error_log());
+    assert_none_lost(ok, &failed, &h);
     assert_eq!(ok, 8 * 40);
     assert!(pids >= 6, "320 requests at 25 per daemon recycle many daemons, saw {pids} pids");
     let log = h.stop();
@@ -108,13 +119,7 @@ fn graceful_restarts_lose_nothing(mpm: Mpm) {
     }
     wait_for(&load.ok, target);
     let (ok, failed, pids) = load.finish(false);
-    assert!(
-        failed.is_empty(),
-        "{} failed of {}: {failed:?}\n{}",
-        failed.len(),
-        ok + failed.len(),
-        h.error_log()
-    );
+    assert_none_lost(ok, &failed, &h);
     assert!(pids >= 4, "the daemons were replaced at each restart (saw {pids} pids)");
     let log = h.stop();
     assert!(crash_lines(&log).is_empty(), "{log}");
@@ -194,13 +199,7 @@ fn ten_graceful_restarts_with_recycling_and_a_touched_script_lose_no_request() {
     }
     wait_for(&load.ok, target + 200);
     let (ok, failed, pids) = load.finish(false);
-    assert!(
-        failed.is_empty(),
-        "{} failed of {}: {failed:?}\n{}",
-        failed.len(),
-        ok + failed.len(),
-        h.error_log()
-    );
+    assert_none_lost(ok, &failed, &h);
     assert!(pids >= 10, "saw {pids} daemon pids");
     let log = h.stop();
     assert!(crash_lines(&log).is_empty(), "{log}");
