@@ -1,20 +1,25 @@
 //! A child hands a request to its daemon group and relays the response.
 //!
-//! The child connects to the group's socket, sends what it knows of the
-//! client and the request head, and waits for a daemon to pick the
-//! connection up (a daemon takes one only with a free thread, and only
-//! before the deadline the child wrote in the frame). Until the pickup
-//! nothing of the request body has been read, so a connection a daemon
-//! closed without picking it up (it was stopping) is simply made again, and
-//! one still waiting at the deadline (queue-timeout) is answered 503 with
-//! Retry-After and is never run. Then the child sends the body while it
-//! reads the response, so an application that answers before reading its
-//! input cannot deadlock the two.
+//! The child takes a connection to the group it kept from an earlier request
+//! (or connects to the group's socket), sends what it knows of the client
+//! and the request head, and waits for a daemon to pick the request up (a
+//! daemon takes one only with a free thread, and only before the deadline
+//! the child wrote in the frame). Until the pickup nothing of the request
+//! body has been read, so a connection a daemon closed without picking the
+//! request up (it was stopping, busy, or gone) is simply tried again, on a
+//! new connection if need be, and one still waiting at the deadline
+//! (queue-timeout) is answered 503 with Retry-After and is never run. Then
+//! the child sends the body while it reads the response, so an application
+//! that answers before reading its input cannot deadlock the two. Responses
+//! are framed (Content-Length or chunked), so a connection whose exchange
+//! ended cleanly is kept for the child's next request to the group.
 use super::directives::Declared;
 use super::frame::Meta;
 use super::head;
 use crate::ffi::{self, log, raw, table};
+use crate::sync::LockExt;
 use std::ffi::c_int;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// Request headers that describe the client's connection, not the request:
@@ -35,8 +40,30 @@ impl Drop for Conn {
     }
 }
 
-/// Connects to `path`, retrying while the group cannot take connections
-/// (no socket yet, queue full) until `deadline`.
+/// Connections kept after a clean exchange, by socket path, for the next
+/// request to the same group (any thread of this child may take one).
+static KEPT: Mutex<Vec<(String, Conn)>> = Mutex::new(Vec::new());
+
+/// At most this many kept connections per group in one child (more threads
+/// than this connect afresh and close after their request).
+const KEEP_MAX: usize = 64;
+
+fn take_kept(path: &str) -> Option<Conn> {
+    let mut k = KEPT.locked();
+    let i = k.iter().rposition(|(p, _)| p == path)?;
+    Some(k.swap_remove(i).1)
+}
+
+fn keep(path: &str, c: Conn) {
+    let mut k = KEPT.locked();
+    if k.iter().filter(|(p, _)| p == path).count() < KEEP_MAX {
+        k.push((path.to_string(), c));
+    }
+}
+
+/// Connects to `path`. While the group's queue is full the connect itself
+/// waits for room (until `deadline`); while the socket is missing or refuses
+/// (httpd is starting the group) it is tried again after a short pause.
 fn connect(path: &str, deadline: Instant) -> Result<Conn, String> {
     // SAFETY: a sockaddr_un filled here; socket calls on the new fd.
     unsafe {
@@ -48,76 +75,45 @@ fn connect(path: &str, deadline: Instant) -> Result<Conn, String> {
         for (i, b) in path.bytes().enumerate() {
             addr.sun_path[i] = b as libc::c_char;
         }
-        let mut pause = Duration::from_millis(5);
+        let mut pause = Duration::from_millis(2);
         loop {
-            let fd = libc::socket(libc::AF_UNIX, libc::SOCK_STREAM | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK, 0);
+            let fd = libc::socket(libc::AF_UNIX, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
             if fd < 0 {
                 return Err(std::io::Error::last_os_error().to_string());
             }
             let c = Conn(fd);
+            let left = deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(1));
+            let tv = libc::timeval {
+                tv_sec: left.as_secs() as libc::time_t,
+                tv_usec: left.subsec_micros() as libc::suseconds_t,
+            };
+            // A blocking connect to a full queue waits for room, up to the send timeout.
+            libc::setsockopt(
+                fd,
+                libc::SOL_SOCKET,
+                libc::SO_SNDTIMEO,
+                &tv as *const _ as *const libc::c_void,
+                std::mem::size_of::<libc::timeval>() as u32,
+            );
             if libc::connect(
                 fd,
                 &addr as *const _ as *const libc::sockaddr,
                 std::mem::size_of::<libc::sockaddr_un>() as u32,
             ) == 0
             {
+                libc::fcntl(fd, libc::F_SETFL, libc::O_NONBLOCK | libc::O_RDWR);
                 return Ok(c);
             }
             let e = errno();
-            let retry = matches!(e, libc::EAGAIN | libc::ECONNREFUSED | libc::ENOENT);
+            let retry = matches!(e, libc::EAGAIN | libc::ECONNREFUSED | libc::ENOENT | libc::EINTR);
             if !retry || Instant::now() + pause > deadline {
                 return Err(std::io::Error::from_raw_os_error(e).to_string());
             }
-            std::thread::sleep(pause);
-            pause = (pause * 2).min(Duration::from_millis(250));
-        }
-    }
-}
-
-enum Pickup {
-    Taken,
-    /// Closed without a pickup: the daemon was stopping; nothing was sent.
-    Closed,
-    TimedOut,
-}
-
-/// Waits for the daemon's pickup byte until `deadline` (monotonic ms). A
-/// daemon sends it only before the deadline, and it is looked for once more
-/// after the wait, so a pickup is never missed.
-fn wait_pickup(c: &Conn, deadline: u64) -> Pickup {
-    let mut last_look = false;
-    loop {
-        let left = deadline.saturating_sub(super::frame::monotonic_ms());
-        if left == 0 {
-            if last_look {
-                return Pickup::TimedOut;
+            if e != libc::EAGAIN {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(100));
             }
-            last_look = true;
         }
-        let mut p = libc::pollfd {
-            fd: c.0,
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // SAFETY: polls this Conn's fd.
-        let n = unsafe { libc::poll(&mut p, 1, left.min(i32::MAX as u64) as i32) };
-        if n == 0 {
-            continue;
-        }
-        if n < 0 {
-            if errno() == libc::EINTR {
-                continue;
-            }
-            return Pickup::Closed;
-        }
-        let mut b = 0u8;
-        // SAFETY: reads one byte into b.
-        let got = unsafe { libc::recv(c.0, &mut b as *mut u8 as *mut libc::c_void, 1, 0) };
-        return match got {
-            1 if b == super::serve::PICKED_UP => Pickup::Taken,
-            -1 if errno() == libc::EAGAIN || errno() == libc::EINTR => continue,
-            _ => Pickup::Closed,
-        };
     }
 }
 
@@ -229,7 +225,7 @@ unsafe fn request_bytes(r: *mut raw::request_rec, group: &str, chunked: bool, de
         if chunked {
             h.extend_from_slice(b"Transfer-Encoding: chunked\r\n");
         }
-        h.extend_from_slice(b"Connection: close\r\n\r\n");
+        h.extend_from_slice(b"\r\n");
         let mut out = m.encode();
         out.extend_from_slice(&h);
         out
@@ -315,26 +311,49 @@ pub unsafe fn handle(r: *mut raw::request_rec, g: &Declared) -> c_int {
     let pickup_deadline = super::frame::monotonic_ms() + pickup_wait.as_millis() as u64;
     // The frame and the request head go at once; the body waits for the pickup.
     let head = unsafe { request_bytes(r, name, chunked, pickup_deadline) };
-    let conn = loop {
-        let c = match connect(&path, connect_deadline) {
-            Ok(c) => c,
-            Err(e) => {
-                return unsafe {
-                    unavailable(
-                        r,
-                        1,
-                        &format!("mod_pyrite: cannot connect to daemon process group {name:?} at {path}: {e}"),
-                    )
+    let x = Exchange {
+        has_body,
+        chunked,
+        timeout: socket_timeout,
+        pickup_deadline,
+        head_max: spec.header_buffer_size,
+        name,
+    };
+    let mut bufs = Buffers::get();
+    loop {
+        let conn = match take_kept(&path) {
+            Some(c) => c,
+            None => match connect(&path, connect_deadline) {
+                Ok(c) => c,
+                Err(e) => {
+                    return unsafe {
+                        unavailable(
+                            r,
+                            1,
+                            &format!("mod_pyrite: cannot connect to daemon process group {name:?} at {path}: {e}"),
+                        )
+                    }
                 }
-            }
+            },
         };
-        if !send_all(&c, &head, pickup_deadline) && Instant::now() < connect_deadline && super::frame::monotonic_ms() < pickup_deadline {
-            continue; // the daemon closed it unread (it was stopping)
-        }
-        match wait_pickup(&c, pickup_deadline) {
-            Pickup::Taken => break c,
-            Pickup::Closed if Instant::now() < connect_deadline => continue,
-            Pickup::Closed => {
+        let outcome = if send_all(&conn, &head, pickup_deadline) {
+            unsafe { relay(r, &conn, &x, &mut bufs) }
+        } else {
+            Outcome::NotTaken
+        };
+        match outcome {
+            Outcome::Done(status, reusable) => {
+                if reusable {
+                    keep(&path, conn);
+                }
+                bufs.put();
+                return status;
+            }
+            // Closed before the pickup (the daemon was stopping, busy or
+            // gone): nothing of the request was used, so it goes again; a
+            // kept connection whose daemon has gone costs only this turn.
+            Outcome::NotTaken if Instant::now() < connect_deadline && super::frame::monotonic_ms() < pickup_deadline => continue,
+            Outcome::NotTaken => {
                 return unsafe {
                     unavailable(
                         r,
@@ -343,7 +362,7 @@ pub unsafe fn handle(r: *mut raw::request_rec, g: &Declared) -> c_int {
                     )
                 }
             }
-            Pickup::TimedOut => {
+            Outcome::TimedOut => {
                 let what = if spec.queue_timeout.is_some() {
                     "queue-timeout"
                 } else {
@@ -361,86 +380,166 @@ pub unsafe fn handle(r: *mut raw::request_rec, g: &Declared) -> c_int {
                 };
             }
         }
-    };
-    let mut out = Vec::new();
-    unsafe { relay(r, &conn, &mut out, has_body, chunked, socket_timeout, spec.header_buffer_size, name) }
+    }
 }
 
-/// Sends the request (head, then body) and relays the response, both at once.
-///
-/// # Safety
-/// As for [`handle`].
-#[allow(clippy::too_many_arguments)]
-unsafe fn relay(
-    r: *mut raw::request_rec,
-    conn: &Conn,
-    out: &mut Vec<u8>,
+/// A thread's relay buffers, kept for its next request (no allocation and
+/// no zeroing of 64 KB per request).
+struct Buffers {
+    read: Vec<u8>,
+    out: Vec<u8>,
+    decoded: Vec<u8>,
+    inbuf: Vec<u8>,
+}
+
+thread_local! {
+    static BUFFERS: std::cell::RefCell<Option<Buffers>> = const { std::cell::RefCell::new(None) };
+}
+
+impl Buffers {
+    fn get() -> Buffers {
+        BUFFERS.with(|b| b.borrow_mut().take()).unwrap_or_else(|| Buffers {
+            read: vec![0u8; 64 * 1024],
+            out: Vec::new(),
+            decoded: Vec::new(),
+            inbuf: Vec::new(),
+        })
+    }
+
+    /// Gives the buffers back to the thread (not when one grew large).
+    fn put(mut self) {
+        let big = 256 << 10;
+        if self.out.capacity() > big || self.inbuf.capacity() > big || self.decoded.capacity() > big {
+            return;
+        }
+        self.out.clear();
+        self.decoded.clear();
+        self.inbuf.clear();
+        BUFFERS.with(|b| *b.borrow_mut() = Some(self));
+    }
+}
+
+/// What one exchange with a daemon needs to know.
+struct Exchange<'a> {
     has_body: bool,
     chunked: bool,
     timeout: Duration,
+    /// Until when (monotonic ms) the child waits for the pickup.
+    pickup_deadline: u64,
     head_max: usize,
-    name: &str,
-) -> c_int {
+    name: &'a str,
+}
+
+/// How an exchange ended.
+enum Outcome {
+    /// The handler's status, and whether the connection may carry another request.
+    Done(c_int, bool),
+    /// Closed before the pickup: the request may go again.
+    NotTaken,
+    /// No pickup before the deadline.
+    TimedOut,
+}
+
+/// How much of the request body is read from the client at a time.
+const BLOCK: usize = 64 * 1024;
+
+/// Waits for the pickup, then sends the request body while it relays the
+/// response, both at once, until the response's end.
+///
+/// # Safety
+/// As for [`handle`].
+unsafe fn relay(r: *mut raw::request_rec, conn: &Conn, x: &Exchange<'_>, bufs: &mut Buffers) -> Outcome {
+    let name = x.name;
     let fd = conn.0;
+    let Buffers {
+        read: rbuf,
+        out,
+        decoded,
+        inbuf,
+    } = bufs;
+    out.clear();
+    inbuf.clear();
     let mut off = 0usize;
-    let mut body_left = has_body;
+    let mut body_left = x.has_body;
     let mut sending = true;
-    let mut inbuf: Vec<u8> = Vec::new();
-    let mut started: Option<Option<u64>> = None; // Some(declared length) once the head is in
+    let mut picked = false;
+    let mut last_look = false;
+    let mut body: Option<head::Body> = None; // Some once the head is in
+    let mut closes = false;
     let mut relayed = 0u64;
     let mut unflushed = false;
-    let mut rbuf = vec![0u8; 64 * 1024];
-    let mut cbuf = vec![0u8; 64 * 1024];
+    // SAFETY: r is live.
+    let head_only = unsafe { (*r).header_only } != 0;
+    let done = |status: c_int| Outcome::Done(status, false);
     loop {
-        if off == out.len() && body_left && sending {
+        if picked && off == out.len() && body_left && sending {
             out.clear();
             off = 0;
-            // SAFETY: r is live; cbuf is writable for its length.
-            let n = unsafe { raw::ap_get_client_block(r, cbuf.as_mut_ptr() as *mut std::ffi::c_char, cbuf.len() as _) };
+            let at = if x.chunked { 10 } else { 0 }; // room for the chunk's size line
+            out.resize(at + BLOCK, 0);
+            // SAFETY: r is live; out has BLOCK bytes of room from `at`.
+            let n = unsafe { raw::ap_get_client_block(r, out[at..].as_mut_ptr() as *mut std::ffi::c_char, BLOCK as _) };
             if n < 0 {
                 log::rerror(
                     r,
                     log::APLOG_INFO,
                     &format!("mod_pyrite: reading the request body for daemon group {name:?} failed"),
                 );
-                return if started.is_none() {
+                return done(if body.is_none() {
                     raw::HTTP_BAD_REQUEST as c_int
                 } else {
                     raw::DONE
-                };
+                });
             }
+            let n = n as usize;
+            out.truncate(at + n);
             if n == 0 {
                 body_left = false;
-                if chunked {
+                out.clear();
+                if x.chunked {
                     out.extend_from_slice(b"0\r\n\r\n");
                 }
-            } else if chunked {
-                out.extend_from_slice(format!("{n:x}\r\n").as_bytes());
-                out.extend_from_slice(&cbuf[..n as usize]);
+            } else if x.chunked {
+                let size = format!("{n:x}\r\n");
+                off = at - size.len();
+                out[off..at].copy_from_slice(size.as_bytes());
                 out.extend_from_slice(b"\r\n");
-            } else {
-                out.extend_from_slice(&cbuf[..n as usize]);
             }
         }
-        let want_write = sending && off < out.len();
+        let want_write = picked && sending && off < out.len();
+        let wait = if picked {
+            x.timeout.as_millis().min(i32::MAX as u128) as i32
+        } else {
+            let left = x.pickup_deadline.saturating_sub(super::frame::monotonic_ms());
+            if left == 0 {
+                if last_look {
+                    return Outcome::TimedOut;
+                }
+                last_look = true; // a pickup sent before the deadline is in by now
+            }
+            left.min(i32::MAX as u64) as i32
+        };
         let mut p = libc::pollfd {
             fd,
             events: libc::POLLIN | if want_write { libc::POLLOUT } else { 0 },
             revents: 0,
         };
         // SAFETY: polls the daemon connection.
-        let n = unsafe { libc::poll(&mut p, 1, timeout.as_millis().min(i32::MAX as u128) as i32) };
+        let n = unsafe { libc::poll(&mut p, 1, wait) };
         if n == 0 {
-            if started.is_none() {
+            if !picked {
+                continue;
+            }
+            if body.is_none() {
                 log::rerror(
                     r,
                     log::APLOG_ERR,
                     &format!(
                         "mod_pyrite: timeout ({}s) waiting for the response of daemon process group {name:?}",
-                        timeout.as_secs()
+                        x.timeout.as_secs()
                     ),
                 );
-                return raw::HTTP_GATEWAY_TIME_OUT as c_int;
+                return done(raw::HTTP_GATEWAY_TIME_OUT as c_int);
             }
             log::rerror(
                 r,
@@ -448,7 +547,7 @@ unsafe fn relay(
                 &format!("mod_pyrite: daemon process group {name:?} stopped sending the response"),
             );
             unsafe { raw::pyrite_shim_abort_response(r) };
-            return raw::DONE;
+            return done(raw::DONE);
         }
         if n < 0 {
             continue; // EINTR
@@ -473,28 +572,59 @@ unsafe fn relay(
             let got = unsafe { libc::recv(fd, rbuf.as_mut_ptr() as *mut libc::c_void, rbuf.len(), 0) };
             if got < 0 {
                 match errno() {
-                    libc::EAGAIN | libc::EINTR => break false,
+                    libc::EAGAIN => break false,
+                    libc::EINTR => continue,
                     _ => break true,
                 }
             }
             if got == 0 {
                 break true;
             }
-            let data = &rbuf[..got as usize];
-            let body: &[u8] = match started {
-                Some(_) => data,
-                None => {
-                    inbuf.extend_from_slice(data);
-                    match head::parse(&inbuf) {
-                        Ok(Some(h)) => {
-                            started = Some(unsafe { apply_head(r, &h) });
+            // A read shorter than the buffer most likely emptied the socket:
+            // the next look is poll's (no read that would only say EAGAIN).
+            let drained = (got as usize) < rbuf.len();
+            let mut data = &rbuf[..got as usize];
+            if !picked {
+                if data[0] != super::serve::PICKED_UP {
+                    log::rerror(
+                        r,
+                        log::APLOG_ERR,
+                        &format!("mod_pyrite: daemon process group {name:?} answered without a pickup"),
+                    );
+                    return done(raw::HTTP_BAD_GATEWAY as c_int);
+                }
+                picked = true;
+                data = &data[1..];
+            }
+            if body.is_none() {
+                inbuf.extend_from_slice(data);
+                loop {
+                    match head::parse(inbuf) {
+                        Ok(Some(h)) if h.interim() => {
                             inbuf.drain(..h.len);
-                            &inbuf[..]
                         }
-                        Ok(None) if inbuf.len() <= head_max => continue,
+                        Ok(Some(h)) => {
+                            match h.body(head_only) {
+                                Ok(b) => body = Some(b),
+                                Err(e) => {
+                                    log::rerror(
+                                        r,
+                                        log::APLOG_ERR,
+                                        &format!("mod_pyrite: bad response from daemon process group {name:?}: {e}"),
+                                    );
+                                    return done(raw::HTTP_BAD_GATEWAY as c_int);
+                                }
+                            }
+                            closes = h.closes();
+                            // SAFETY: r is live and served by this thread.
+                            unsafe { apply_head(r, &h) };
+                            inbuf.drain(..h.len);
+                            break;
+                        }
+                        Ok(None) if inbuf.len() <= x.head_max => break,
                         Ok(None) => {
-                            log::rerror(r, log::APLOG_ERR, &format!("mod_pyrite: response headers from daemon process group {name:?} are larger than header-buffer-size ({head_max})"));
-                            return raw::HTTP_BAD_GATEWAY as c_int;
+                            log::rerror(r, log::APLOG_ERR, &format!("mod_pyrite: response headers from daemon process group {name:?} are larger than header-buffer-size ({})", x.head_max));
+                            return done(raw::HTTP_BAD_GATEWAY as c_int);
                         }
                         Err(e) => {
                             log::rerror(
@@ -502,50 +632,92 @@ unsafe fn relay(
                                 log::APLOG_ERR,
                                 &format!("mod_pyrite: bad response from daemon process group {name:?}: {e}"),
                             );
-                            return raw::HTTP_BAD_GATEWAY as c_int;
+                            return done(raw::HTTP_BAD_GATEWAY as c_int);
                         }
                     }
                 }
+                if body.is_none() {
+                    if drained {
+                        break false;
+                    }
+                    continue;
+                }
+                data = &inbuf[..];
+            }
+            // This read's part of the body, whether the body ended in it, and
+            // whether bytes followed its end.
+            let (piece, ended, extra): (&[u8], bool, bool) = match body.as_mut() {
+                Some(head::Body::Empty) => (&[], true, !data.is_empty()),
+                Some(head::Body::Length(left)) => {
+                    let n = (*left).min(data.len() as u64) as usize;
+                    *left -= n as u64;
+                    (&data[..n], *left == 0, data.len() > n)
+                }
+                Some(head::Body::Chunked(c)) => {
+                    decoded.clear();
+                    match c.feed(data, decoded) {
+                        Ok(used) => (&decoded[..], c.done(), used < data.len()),
+                        Err(e) => {
+                            log::rerror(
+                                r,
+                                log::APLOG_ERR,
+                                &format!("mod_pyrite: bad chunked response from daemon process group {name:?}: {e}"),
+                            );
+                            unsafe { raw::pyrite_shim_abort_response(r) };
+                            return done(raw::DONE);
+                        }
+                    }
+                }
+                _ => (data, false, false),
             };
-            if !body.is_empty() {
-                relayed += body.len() as u64;
+            if !piece.is_empty() {
+                relayed += piece.len() as u64;
                 // SAFETY: r is live and served by this thread.
-                if !unsafe { crate::request::output::write_to_httpd(r, body, false) } {
+                if !unsafe { crate::request::output::write_to_httpd(r, piece, false) } {
                     unsafe { (*(*r).connection).keepalive = raw::ap_conn_keepalive_e_AP_CONN_CLOSE };
-                    return raw::DONE;
+                    return done(raw::DONE);
                 }
                 unflushed = true;
             }
-            if started.is_some() && !inbuf.is_empty() {
-                inbuf.clear();
+            inbuf.clear();
+            if !ended && drained {
+                break false;
+            }
+            if ended {
+                // Kept only after a clean exchange: the whole request sent,
+                // nothing after the response, the daemon keeping it open.
+                let reusable = !extra && !closes && !body_left && off == out.len() && sending;
+                // SAFETY: r is live, in its content handler.
+                let status = unsafe { crate::request::output::end_response(r, &[]) };
+                return Outcome::Done(status, reusable);
             }
         };
         if eof {
-            return match started {
+            return match body {
+                None if !picked => Outcome::NotTaken,
                 None => {
                     log::rerror(r, log::APLOG_ERR, &format!(
                         "mod_pyrite: daemon process group {name:?} closed the connection before sending response headers (the daemon died or was stopped mid-request)"
                     ));
-                    raw::HTTP_BAD_GATEWAY as c_int
+                    done(raw::HTTP_BAD_GATEWAY as c_int)
                 }
-                // SAFETY: r is live.
-                Some(Some(len)) if relayed < len && unsafe { (*r).header_only == 0 && !matches!((*r).status, 204 | 304) } => {
+                // SAFETY: r is live, in its content handler.
+                Some(head::Body::UntilClose) => done(unsafe { crate::request::output::end_response(r, &[]) }),
+                Some(_) => {
                     log::rerror(
                         r,
                         log::APLOG_ERR,
-                        &format!("mod_pyrite: daemon process group {name:?} ended the response after {relayed} of {len} bytes"),
+                        &format!("mod_pyrite: daemon process group {name:?} ended the response early ({relayed} bytes relayed)"),
                     );
                     unsafe { raw::pyrite_shim_abort_response(r) };
-                    raw::DONE
+                    done(raw::DONE)
                 }
-                // SAFETY: r is live, in its content handler.
-                Some(_) => unsafe { crate::request::output::end_response(r, &[]) },
             };
         }
         if unflushed {
             // SAFETY: r is live and served by this thread.
             if unsafe { raw::ap_rflush(r) } < 0 {
-                return raw::DONE;
+                return done(raw::DONE);
             }
             unflushed = false;
         }

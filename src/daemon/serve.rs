@@ -7,9 +7,10 @@ use super::frame::Meta;
 use crate::ffi::{self, daemon as hd, log, raw};
 use crate::sync::LockExt;
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::ffi::c_int;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// The byte a daemon sends when it takes a connection.
@@ -63,61 +64,271 @@ impl State {
     }
 }
 
-/// Held by the thread whose turn it is to take the next connection.
-static ACCEPT_TURN: Mutex<()> = Mutex::new(());
-
 thread_local! {
     /// What the child sent with the request this thread is serving.
     static META: RefCell<Option<Meta>> = const { RefCell::new(None) };
 }
 
-/// One worker thread: takes connections until the daemon stops.
+/// The epoll key of the group's listener (connections are keyed by their fd).
+const LISTENER: u64 = u64::MAX;
+
+/// How often the watcher looks for requests waiting on kept connections
+/// while every thread of this daemon is busy.
+const WATCH_TICK: Duration = Duration::from_millis(5);
+
+/// What a daemon's threads share to take requests: one epoll set with the
+/// group's listener and the kept connections waiting for their next request
+/// (each armed for one event, so one thread takes it), and those connections.
+///
+/// Only a free thread waits in the set, so a daemon still takes a request
+/// only when it has a thread for it. A request sent on a kept connection of
+/// a daemon whose threads are all busy is not left waiting there: the
+/// watcher closes such a connection before pickup, and the child sends the
+/// request again on a new connection, which any daemon of the group with a
+/// free thread takes from the shared listener.
+struct Hub {
+    ep: i32,
+    lfd: i32,
+    kept: Mutex<HashMap<i32, hd::Connection>>,
+    /// Threads waiting in the set.
+    free: AtomicUsize,
+}
+
+static HUB: OnceLock<Hub> = OnceLock::new();
+
+fn hub(lfd: i32) -> &'static Hub {
+    HUB.get_or_init(|| {
+        // SAFETY: a new epoll set; the listener is registered for level
+        // events, woken in one daemon of the group at a time (EPOLLEXCLUSIVE).
+        let ep = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
+        let mut ev = libc::epoll_event {
+            events: (libc::EPOLLIN | libc::EPOLLEXCLUSIVE) as u32,
+            u64: LISTENER,
+        };
+        // SAFETY: adds the listener this process keeps open to the set.
+        unsafe { libc::epoll_ctl(ep, libc::EPOLL_CTL_ADD, lfd, &mut ev) };
+        Hub {
+            ep,
+            lfd,
+            kept: Mutex::new(HashMap::new()),
+            free: AtomicUsize::new(0),
+        }
+    })
+}
+
+impl Hub {
+    /// Keeps `conn` for its next request (armed for one event).
+    fn keep(&self, conn: hd::Connection, first: bool) {
+        let fd = conn.fd();
+        self.kept.locked().insert(fd, conn);
+        let mut ev = libc::epoll_event {
+            events: (libc::EPOLLIN | libc::EPOLLONESHOT) as u32,
+            u64: fd as u64,
+        };
+        let op = if first { libc::EPOLL_CTL_ADD } else { libc::EPOLL_CTL_MOD };
+        // SAFETY: (re)arms a socket this process holds in `kept`.
+        unsafe { libc::epoll_ctl(self.ep, op, fd, &mut ev) };
+    }
+
+    /// Takes the kept connection an event named, unless another thread took it.
+    fn take(&self, fd: i32) -> Option<hd::Connection> {
+        self.kept.locked().remove(&fd)
+    }
+}
+
+/// The watcher: closes, before pickup, connections whose request has waited
+/// a whole tick while every thread was busy (their children send them again
+/// to the shared listener), and every kept connection once the daemon stops.
+fn watch(h: &'static Hub, st: Arc<State>) {
+    let mut suspects: Vec<i32> = Vec::new();
+    let mut events = [libc::epoll_event { events: 0, u64: 0 }; 16];
+    loop {
+        std::thread::sleep(WATCH_TICK);
+        if st.stopping.load(Ordering::SeqCst) {
+            // Closed before pickup: their children go to the other daemons.
+            h.kept.locked().clear();
+            continue;
+        }
+        if h.free.load(Ordering::SeqCst) > 0 {
+            suspects.clear();
+            continue;
+        }
+        // SAFETY: a look at the set without waiting.
+        let n = unsafe { libc::epoll_wait(h.ep, events.as_mut_ptr(), events.len() as c_int, 0) };
+        let mut seen = Vec::new();
+        for ev in &events[..n.max(0) as usize] {
+            let key = ev.u64;
+            if key == LISTENER {
+                continue; // level-triggered: left for a free thread
+            }
+            let fd = key as i32;
+            if h.free.load(Ordering::SeqCst) == 0 && suspects.contains(&fd) {
+                drop(h.take(fd));
+                continue;
+            }
+            seen.push(fd);
+            let mut ev = libc::epoll_event {
+                events: (libc::EPOLLIN | libc::EPOLLONESHOT) as u32,
+                u64: key,
+            };
+            // SAFETY: re-arms a kept socket whose event this thread took.
+            unsafe { libc::epoll_ctl(h.ep, libc::EPOLL_CTL_MOD, fd, &mut ev) };
+        }
+        suspects = seen;
+    }
+}
+
+/// One worker thread: takes requests until the daemon stops.
 ///
 /// # Safety
-/// `pool` is this thread's own pool; `s` the main server of the running configuration.
-pub unsafe fn worker(idx: usize, st: std::sync::Arc<State>, lfd: i32, pool: *mut raw::apr_pool_t, s: *mut raw::server_rec) {
+/// `s` is the main server of the running configuration.
+pub unsafe fn worker(idx: usize, st: std::sync::Arc<State>, lfd: i32, _pool: *mut raw::apr_pool_t, s: *mut raw::server_rec) {
     let spec = super::current().expect("a daemon");
     // SAFETY: s is the main server (caller's promise).
     let httpd_timeout = unsafe { hd::server_timeout_us(s) };
     let timeout = spec
         .socket_timeout
         .unwrap_or_else(|| Duration::from_micros(httpd_timeout.max(1_000_000) as u64));
-    let mut pfd = libc::pollfd {
-        fd: lfd,
-        events: libc::POLLIN,
-        revents: 0,
-    };
+    let h = hub(lfd);
+    static WATCHER: std::sync::Once = std::sync::Once::new();
+    WATCHER.call_once(|| {
+        let st = st.clone();
+        let _ = std::thread::Builder::new().name("pyrite-watch".into()).spawn(move || watch(h, st));
+    });
+    let mut ev = libc::epoll_event { events: 0, u64: 0 };
+    let mut accepted = 0u64;
     while !st.stopping.load(Ordering::SeqCst) {
-        // One free thread per process waits on the socket (the others wait
-        // for this lock), so a connection wakes one thread, not all of them.
-        let fd = {
-            let _turn = ACCEPT_TURN.locked();
+        h.free.fetch_add(1, Ordering::SeqCst);
+        // SAFETY: waits for one event of the set; 250 ms so a stop is seen soon.
+        let n = unsafe { libc::epoll_wait(h.ep, &mut ev, 1, 250) };
+        h.free.fetch_sub(1, Ordering::SeqCst);
+        if n <= 0 {
+            continue;
+        }
+        let key = ev.u64;
+        let (conn, first) = if key == LISTENER {
+            // SAFETY: a non-blocking accept on the listener; EAGAIN when another daemon took it.
+            let fd = unsafe { libc::accept4(h.lfd, std::ptr::null_mut(), std::ptr::null_mut(), libc::SOCK_CLOEXEC) };
+            if fd < 0 {
+                continue;
+            }
+            set_timeouts(fd, timeout);
+            if let Some(uid) = peer_allowed(fd) {
+                log::serror(
+                    s,
+                    log::APLOG_ERR,
+                    &format!("mod_pyrite: daemon group {:?}: refused a connection from uid {uid}", spec.name),
+                );
+                // SAFETY: the socket just accepted, closed once.
+                unsafe { libc::close(fd) };
+                continue;
+            }
+            accepted += 1;
+            let id = ((std::process::id() as i64) << 24) + ((accepted as i64) << 6) + idx as i64;
+            // SAFETY: fd is connected and given up to the Connection; s is the main server.
+            match unsafe { hd::Connection::open(fd, s, id) } {
+                Some(c) => (c, true),
+                None => continue,
+            }
+        } else {
+            match h.take(key as i32) {
+                Some(c) => (c, false),
+                None => continue,
+            }
+        };
+        let mut conn = conn;
+        loop {
+            let Some(c) = serve(conn, idx, &st, s, &spec.name) else { break };
             if st.stopping.load(Ordering::SeqCst) {
                 break;
             }
-            // SAFETY: polls the group's listener, which this process keeps open.
-            let n = unsafe { libc::poll(&mut pfd, 1, 250) };
-            if n <= 0 {
+            if c.pending() {
+                conn = c; // its next request is in already: no event will say so
                 continue;
             }
-            // SAFETY: a non-blocking accept on the listener; EAGAIN when another daemon took it.
-            unsafe { libc::accept4(lfd, std::ptr::null_mut(), std::ptr::null_mut(), libc::SOCK_CLOEXEC) }
-        };
-        if fd < 0 {
-            continue;
-        }
-        st.in_flight.fetch_add(1, Ordering::SeqCst);
-        st.started[idx].store(now_ms(), Ordering::SeqCst);
-        let id = ((std::process::id() as i64) << 20) + st.served.load(Ordering::Relaxed) as i64 * 64 + idx as i64;
-        handle(fd, pool, s, id, timeout, &spec.name);
-        st.started[idx].store(0, Ordering::SeqCst);
-        st.last_done.store(now_ms() / 1000, Ordering::SeqCst);
-        let served = st.served.fetch_add(1, Ordering::SeqCst) + 1;
-        st.in_flight.fetch_sub(1, Ordering::SeqCst);
-        if spec.maximum_requests > 0 && served >= spec.maximum_requests {
-            st.request_stop(format!("maximum-requests={} reached", spec.maximum_requests));
+            h.keep(c, first);
+            break;
         }
     }
+    // Kept connections close before pickup: their children go elsewhere.
+    if let Some(h) = HUB.get() {
+        h.kept.locked().clear();
+    }
+}
+
+/// Serves the request waiting on `conn`; gives the connection back when it
+/// may carry another.
+fn serve(mut conn: hd::Connection, idx: usize, st: &State, s: *mut raw::server_rec, group: &str) -> Option<hd::Connection> {
+    let fd = conn.fd();
+    let mut head = [0u8; 8];
+    if !conn.read_exact(&mut head) {
+        return None; // the child closed it, or gave up
+    }
+    let meta = match Meta::body_len(&head).and_then(|n| {
+        let mut body = vec![0u8; n];
+        if conn.read_exact(&mut body) {
+            Meta::decode(&body)
+        } else {
+            Err("the request frame was cut short".into())
+        }
+    }) {
+        Ok(m) => m,
+        Err(e) => {
+            log::serror(s, log::APLOG_ERR, &format!("mod_pyrite: daemon group {group:?}: {e}"));
+            return None;
+        }
+    };
+    // The child waits for the pickup until its deadline (queue-timeout): past
+    // it, the child has answered 503 and the request must not run.
+    if let Some(deadline) = meta.get_str("deadline_ms").and_then(|v| v.parse::<u64>().ok()) {
+        if super::frame::monotonic_ms() >= deadline {
+            log::serror(
+                s,
+                log::APLOG_INFO,
+                &format!("mod_pyrite: daemon group {group:?}: a request waited past its queue deadline and is not run"),
+            );
+            return None;
+        }
+    }
+    // Counted before the pickup and the stop looked at after: a stopping
+    // daemon either waits for this request or never confirms it.
+    st.in_flight.fetch_add(1, Ordering::SeqCst);
+    let done = |st: &State| st.in_flight.fetch_sub(1, Ordering::SeqCst);
+    if st.stopping.load(Ordering::SeqCst) {
+        done(st);
+        return None;
+    }
+    // SAFETY: one byte to a socket this thread now serves; no SIGPIPE. Sent
+    // before the deadline, so the child finds it even if it looks at the last moment.
+    if unsafe { libc::send(fd, &PICKED_UP as *const u8 as *const libc::c_void, 1, libc::MSG_NOSIGNAL) } != 1 {
+        done(st);
+        return None;
+    }
+    st.started[idx].store(now_ms(), Ordering::SeqCst);
+    let port = |k: &str| meta.get_str(k).and_then(|v| v.parse().ok()).unwrap_or(0);
+    let (client_ip, local_ip) = (
+        meta.get_str("client_ip").unwrap_or("").to_string(),
+        meta.get_str("local_ip").unwrap_or("").to_string(),
+    );
+    let peer = hd::Peer {
+        client_ip: &client_ip,
+        client_port: port("client_port"),
+        local_ip: &local_ip,
+        local_port: port("local_port"),
+    };
+    META.with(|m| *m.borrow_mut() = Some(meta));
+    // SAFETY: this thread alone uses conn now, and it has a request waiting.
+    let again = unsafe { conn.serve_one(&peer) };
+    META.with(|m| *m.borrow_mut() = None);
+    st.started[idx].store(0, Ordering::SeqCst);
+    st.last_done.store(now_ms() / 1000, Ordering::SeqCst);
+    let served = st.served.fetch_add(1, Ordering::SeqCst) + 1;
+    done(st);
+    let spec = super::current().expect("a daemon");
+    if spec.maximum_requests > 0 && served >= spec.maximum_requests {
+        st.request_stop(format!("maximum-requests={} reached", spec.maximum_requests));
+    }
+    again.then_some(conn)
 }
 
 fn set_timeouts(fd: i32, t: Duration) {
@@ -137,23 +348,6 @@ fn set_timeouts(fd: i32, t: Duration) {
             )
         };
     }
-}
-
-/// Reads exactly `buf.len()` bytes; false on EOF, error or timeout.
-fn read_exact(fd: i32, buf: &mut [u8]) -> bool {
-    let mut got = 0;
-    while got < buf.len() {
-        // SAFETY: reads into the unfilled part of buf.
-        let n = unsafe { libc::read(fd, buf[got..].as_mut_ptr() as *mut libc::c_void, buf.len() - got) };
-        if n > 0 {
-            got += n as usize;
-        } else if n < 0 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
-            continue;
-        } else {
-            return false;
-        }
-    }
-    true
 }
 
 /// Whether the connecting process may hand requests over: root (httpd's
@@ -187,73 +381,6 @@ fn peer_allowed(fd: i32) -> Option<u32> {
     }
 }
 
-fn handle(fd: i32, pool: *mut raw::apr_pool_t, s: *mut raw::server_rec, id: i64, timeout: Duration, group: &str) {
-    set_timeouts(fd, timeout);
-    let close = || {
-        // SAFETY: fd was accepted by this thread and is closed once.
-        unsafe { libc::close(fd) };
-    };
-    if let Some(uid) = peer_allowed(fd) {
-        log::serror(
-            s,
-            log::APLOG_ERR,
-            &format!("mod_pyrite: daemon group {group:?}: refused a connection from uid {uid}"),
-        );
-        return close();
-    }
-    let mut head = [0u8; 8];
-    if !read_exact(fd, &mut head) {
-        return close(); // the child gave up
-    }
-    let meta = match Meta::body_len(&head).and_then(|n| {
-        let mut body = vec![0u8; n];
-        if read_exact(fd, &mut body) {
-            Meta::decode(&body)
-        } else {
-            Err("the request frame was cut short".into())
-        }
-    }) {
-        Ok(m) => m,
-        Err(e) => {
-            log::serror(s, log::APLOG_ERR, &format!("mod_pyrite: daemon group {group:?}: {e}"));
-            return close();
-        }
-    };
-    // The child waits for the pickup until its deadline (queue-timeout): past
-    // it, the child has answered 503 and the request must not run.
-    if let Some(deadline) = meta.get_str("deadline_ms").and_then(|v| v.parse::<u64>().ok()) {
-        if super::frame::monotonic_ms() >= deadline {
-            log::serror(
-                s,
-                log::APLOG_INFO,
-                &format!("mod_pyrite: daemon group {group:?}: a request waited past its queue deadline and is not run"),
-            );
-            return close();
-        }
-    }
-    // SAFETY: one byte to a socket this thread owns; no SIGPIPE. Sent before
-    // the deadline, so the child finds it even if it looks at the last moment.
-    if unsafe { libc::send(fd, &PICKED_UP as *const u8 as *const libc::c_void, 1, libc::MSG_NOSIGNAL) } != 1 {
-        return close();
-    }
-    let port = |k: &str| meta.get_str(k).and_then(|v| v.parse().ok()).unwrap_or(0);
-    let (client_ip, local_ip) = (
-        meta.get_str("client_ip").unwrap_or("").to_string(),
-        meta.get_str("local_ip").unwrap_or("").to_string(),
-    );
-    let peer = hd::Peer {
-        client_ip: &client_ip,
-        client_port: port("client_port"),
-        local_ip: &local_ip,
-        local_port: port("local_port"),
-    };
-    META.with(|m| *m.borrow_mut() = Some(meta.clone()));
-    // SAFETY: fd is this thread's connected socket (serve_connection closes it);
-    // pool is this thread's own; s is the main server.
-    unsafe { hd::serve_connection(fd, pool, s, id, &peer) };
-    META.with(|m| *m.borrow_mut() = None);
-}
-
 /// post_read_request in a daemon: gives the request what the child knew of
 /// the client (protocol, address, user, variables, the headers it did not pass on).
 ///
@@ -268,8 +395,6 @@ pub unsafe extern "C" fn post_read_request(r: *mut raw::request_rec) -> c_int {
             let m = m.borrow();
             let Some(meta) = m.as_ref() else { return };
             let p = (*r).pool;
-            // One request per connection: the child decides about keep-alive with the client.
-            (*(*r).connection).keepalive = raw::ap_conn_keepalive_e_AP_CONN_CLOSE;
             if let Some(proto) = meta.get_str("protocol") {
                 (*r).protocol = ffi::pool::strdup(p, proto.as_bytes());
                 if let Some((maj, min)) = proto.strip_prefix("HTTP/").and_then(|v| v.split_once('.')) {

@@ -6,8 +6,9 @@ use super::raw;
 use std::ffi::{c_int, c_void};
 
 extern "C" {
-    // ap_listen.h (not among the bound headers).
+    // ap_listen.h and http_vhost.h (not among the bound headers).
     fn ap_close_listeners();
+    fn ap_update_vhost_given_ip(c: *mut raw::conn_rec);
 }
 
 /// Why APR calls a watched process's maintenance function (apr_thread_proc.h).
@@ -132,48 +133,187 @@ pub struct Peer<'a> {
     pub local_port: u16,
 }
 
-/// Serves one connection accepted on a daemon socket with httpd's own
-/// connection and request processing, as a child serves a TCP connection,
-/// with the client's addresses put where the child had them. Closes `fd`.
-///
-/// # Safety
-/// `fd` is a connected socket this thread owns; `parent` a pool that outlives
-/// the call and is not used by another thread meanwhile (a thread's own);
-/// `s` the main server.
-pub unsafe fn serve_connection(fd: i32, parent: *mut raw::apr_pool_t, s: *mut raw::server_rec, id: i64, peer: &Peer<'_>) {
-    unsafe {
-        let mut ptrans: *mut raw::apr_pool_t = std::ptr::null_mut();
-        if raw::apr_pool_create_ex(&mut ptrans, parent, None, std::ptr::null_mut()) != 0 {
-            libc::close(fd);
-            return;
+/// A connection from a child, accepted on a daemon socket and kept across
+/// requests (HTTP keep-alive on the UNIX socket). It has its own pool with
+/// its own allocator, so whichever worker thread serves its next request may
+/// use it; the client's addresses, which change from request to request,
+/// live in a small pool cleared each time.
+pub struct Connection {
+    fd: i32,
+    pool: *mut raw::apr_pool_t,
+    addrs: *mut raw::apr_pool_t,
+    c: *mut raw::conn_rec,
+    sock: *mut raw::apr_socket_t,
+    /// Reused for every read of a frame (nothing accumulates in the pool).
+    bb: *mut raw::apr_bucket_brigade,
+    /// The socket's own addresses, put back before each request's.
+    own: [(*mut raw::apr_sockaddr_t, *mut std::ffi::c_char); 2],
+}
+
+// SAFETY: a Connection is used by one thread at a time (the daemon's registry
+// hands it from thread to thread under a lock), and its pool has an allocator
+// of its own, so no other thread allocates from it meanwhile.
+unsafe impl Send for Connection {}
+
+impl Connection {
+    /// Makes httpd's connection record for `fd` (a connected socket the
+    /// caller gives up) and runs the pre_connection hooks, as httpd does for
+    /// a new client connection; None (with `fd` closed) when that fails.
+    ///
+    /// # Safety
+    /// `s` is the main server; `fd` a connected socket nothing else closes.
+    pub unsafe fn open(fd: i32, s: *mut raw::server_rec, id: i64) -> Option<Connection> {
+        unsafe {
+            let mut alloc: *mut raw::apr_allocator_t = std::ptr::null_mut();
+            if raw::apr_allocator_create(&mut alloc) != 0 {
+                libc::close(fd);
+                return None;
+            }
+            let mut pool: *mut raw::apr_pool_t = std::ptr::null_mut();
+            // The process pool's allocator is locked for its children's creation.
+            if raw::apr_pool_create_ex(&mut pool, (*(*s).process).pool, None, alloc) != 0 {
+                raw::apr_allocator_destroy(alloc);
+                libc::close(fd);
+                return None;
+            }
+            raw::apr_allocator_owner_set(alloc, pool);
+            // Keeps at most 256 KB of freed memory for the next requests.
+            raw::apr_allocator_max_free_set(alloc, 256 << 10);
+            let mut addrs: *mut raw::apr_pool_t = std::ptr::null_mut();
+            raw::apr_pool_create_ex(&mut addrs, pool, None, std::ptr::null_mut());
+            let ba = raw::apr_bucket_alloc_create(pool);
+            let mut sock: *mut raw::apr_socket_t = std::ptr::null_mut();
+            let mut os_fd: raw::apr_os_sock_t = fd;
+            if addrs.is_null() || raw::apr_os_sock_put(&mut sock, &mut os_fd, pool) != 0 {
+                libc::close(fd);
+                raw::apr_pool_destroy(pool);
+                return None;
+            }
+            // Reads and writes wait at most httpd's Timeout, as on a client connection.
+            raw::apr_socket_timeout_set(sock, (*s).timeout);
+            let c = raw::ap_run_create_connection(pool, s, sock, id as _, std::ptr::null_mut(), ba);
+            let bb = raw::apr_brigade_create(pool, ba);
+            let mut conn = Connection {
+                fd,
+                pool,
+                addrs,
+                c,
+                sock,
+                bb,
+                own: [(std::ptr::null_mut(), std::ptr::null_mut()); 2],
+            };
+            if c.is_null() {
+                return None; // dropped: closes fd
+            }
+            conn.own = [((*c).local_addr, (*c).local_ip), ((*c).client_addr, (*c).client_ip)];
+            // No MPM connection state exists here for the asynchronous path:
+            // requests are processed synchronously on the serving thread.
+            (*c).set_clogging_input_filters(1);
+            let rc = raw::ap_run_pre_connection(c, sock as *mut c_void);
+            if rc != raw::OK as c_int && rc != raw::DONE {
+                return None;
+            }
+            Some(conn)
         }
-        let ba = raw::apr_bucket_alloc_create(ptrans);
-        let mut sock: *mut raw::apr_socket_t = std::ptr::null_mut();
-        let mut os_fd: raw::apr_os_sock_t = fd;
-        if raw::apr_os_sock_put(&mut sock, &mut os_fd, ptrans) != 0 {
-            libc::close(fd);
-            raw::apr_pool_destroy(ptrans);
-            return;
+    }
+
+    /// The socket's descriptor (what the daemon's poller watches).
+    pub fn fd(&self) -> i32 {
+        self.fd
+    }
+
+    /// Reads exactly `buf.len()` bytes through the connection's input
+    /// filters (httpd may already hold the bytes: after a response it looks
+    /// for a next request, and takes what is there off the socket), waiting
+    /// at most httpd's Timeout; false on EOF, error or timeout.
+    pub fn read_exact(&mut self, buf: &mut [u8]) -> bool {
+        let mut got = 0;
+        while got < buf.len() {
+            // SAFETY: the connection's own filters and brigade, used by this
+            // thread alone; flatten copies at most the room left in buf.
+            unsafe {
+                let rv = raw::ap_get_brigade(
+                    (*self.c).input_filters,
+                    self.bb,
+                    raw::ap_input_mode_t_AP_MODE_READBYTES,
+                    raw::apr_read_type_e_APR_BLOCK_READ,
+                    (buf.len() - got) as _,
+                );
+                if rv != 0 {
+                    raw::apr_brigade_cleanup(self.bb as *mut c_void);
+                    return false;
+                }
+                let mut len = (buf.len() - got) as raw::apr_size_t;
+                let rv = raw::apr_brigade_flatten(self.bb, buf[got..].as_mut_ptr() as *mut std::ffi::c_char, &mut len);
+                raw::apr_brigade_cleanup(self.bb as *mut c_void);
+                if rv != 0 || len == 0 {
+                    return false;
+                }
+                got += len as usize;
+            }
         }
-        // Reads and writes wait at most httpd's Timeout, as on a client connection.
-        raw::apr_socket_timeout_set(sock, (*s).timeout);
-        let c = raw::ap_run_create_connection(ptrans, s, sock, id as _, std::ptr::null_mut(), ba);
-        if c.is_null() {
-            libc::close(fd);
-            raw::apr_pool_destroy(ptrans);
-            return;
+        true
+    }
+
+    /// httpd already holds the start of the next request (it came while the
+    /// last one was finishing), so the socket will not signal it.
+    pub fn pending(&self) -> bool {
+        // SAFETY: a field of the live connection record.
+        unsafe { (*self.c).data_in_input_filters != 0 }
+    }
+
+    /// Serves the request waiting on the connection with httpd's own request
+    /// processing, the client's addresses put where the child had them;
+    /// true when the connection may carry another request.
+    ///
+    /// # Safety
+    /// Called by the one thread now using this connection, which is readable.
+    pub unsafe fn serve_one(&mut self, peer: &Peer<'_>) -> bool {
+        unsafe {
+            let c = self.c;
+            // The last request's addresses go with the pool cleared here.
+            [((*c).local_addr, (*c).local_ip), ((*c).client_addr, (*c).client_ip)] = self.own;
+            raw::apr_pool_clear(self.addrs);
+            set_addr(self.addrs, peer.local_ip, peer.local_port, &mut (*c).local_addr, &mut (*c).local_ip);
+            set_addr(
+                self.addrs,
+                peer.client_ip,
+                peer.client_port,
+                &mut (*c).client_addr,
+                &mut (*c).client_ip,
+            );
+            // The virtual host follows the address the client reached.
+            ap_update_vhost_given_ip(c);
+            // The connection is the daemon's, not a client's: no request limit.
+            (*c).keepalives = 0;
+            (*c).keepalive = raw::ap_conn_keepalive_e_AP_CONN_UNKNOWN;
+            let r = raw::ap_read_request(c);
+            if r.is_null() {
+                return false;
+            }
+            if (*r).status != raw::HTTP_OK as c_int {
+                // Not processed, so its pool is not released: end the connection.
+                return false;
+            }
+            // Ends with the response flushed (no more input is pending).
+            raw::ap_process_request(r);
+            (*c).keepalive == raw::ap_conn_keepalive_e_AP_CONN_KEEPALIVE && (*c).aborted == 0
         }
-        set_addr(ptrans, peer.local_ip, peer.local_port, &mut (*c).local_addr, &mut (*c).local_ip);
-        set_addr(ptrans, peer.client_ip, peer.client_port, &mut (*c).client_addr, &mut (*c).client_ip);
-        // One request, processed synchronously on this thread: no MPM
-        // connection state exists here for the asynchronous path.
-        (*c).set_clogging_input_filters(1);
-        raw::ap_process_connection(c, sock as *mut c_void);
-        // The response has left once flushed; the child reads it to the end
-        // (no lingering close: the child closes only after it has read it all).
-        raw::ap_flush_conn(c);
-        raw::apr_socket_close(sock);
-        raw::apr_pool_destroy(ptrans);
+    }
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        // SAFETY: the socket and pool this Connection owns, released once;
+        // destroying the pool also destroys its allocator (its owner).
+        unsafe {
+            if !self.sock.is_null() {
+                raw::apr_socket_close(self.sock);
+            } else {
+                libc::close(self.fd);
+            }
+            raw::apr_pool_destroy(self.pool);
+        }
     }
 }
 
@@ -185,8 +325,11 @@ unsafe fn set_addr(pool: *mut raw::apr_pool_t, ip: &str, port: u16, addr: &mut *
     unsafe {
         let c_ip = super::pool::strdup(pool, ip.as_bytes());
         let mut sa: *mut raw::apr_sockaddr_t = std::ptr::null_mut();
-        // Numeric addresses only: no name lookup happens.
-        if raw::apr_sockaddr_info_get(&mut sa, c_ip, 0, port as _, 0, pool) == 0 && !sa.is_null() {
+        // Numeric addresses only, with their family named: an unnamed family
+        // makes the resolver ask the kernel for the host's addresses
+        // (AI_ADDRCONFIG, two netlink dumps) on every request.
+        let family = if ip.contains(':') { libc::AF_INET6 } else { libc::AF_INET };
+        if raw::apr_sockaddr_info_get(&mut sa, c_ip, family, port as _, 0, pool) == 0 && !sa.is_null() {
             *addr = sa;
             *text = c_ip;
         }
