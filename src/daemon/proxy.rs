@@ -17,9 +17,8 @@ use super::directives::Declared;
 use super::frame::Meta;
 use super::head;
 use crate::ffi::{self, log, raw, table};
-use crate::sync::LockExt;
+use std::cell::RefCell;
 use std::ffi::c_int;
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// Request headers that describe the client's connection, not the request:
@@ -40,25 +39,23 @@ impl Drop for Conn {
     }
 }
 
-/// Connections kept after a clean exchange, by socket path, for the next
-/// request to the same group (any thread of this child may take one).
-static KEPT: Mutex<Vec<(String, Conn)>> = Mutex::new(Vec::new());
-
-/// At most this many kept connections per group in one child (more threads
-/// than this connect afresh and close after their request).
-const KEEP_MAX: usize = 64;
+thread_local! {
+    /// Connections this thread kept after a clean exchange, by socket path,
+    /// for its next request to the same group. A thread's own: no lock, and
+    /// a thread serves one request at a time, so one per group is enough.
+    static KEPT: RefCell<Vec<(String, Conn)>> = const { RefCell::new(Vec::new()) };
+}
 
 fn take_kept(path: &str) -> Option<Conn> {
-    let mut k = KEPT.locked();
-    let i = k.iter().rposition(|(p, _)| p == path)?;
-    Some(k.swap_remove(i).1)
+    KEPT.with(|k| {
+        let mut k = k.borrow_mut();
+        let i = k.iter().position(|(p, _)| p == path)?;
+        Some(k.swap_remove(i).1)
+    })
 }
 
 fn keep(path: &str, c: Conn) {
-    let mut k = KEPT.locked();
-    if k.iter().filter(|(p, _)| p == path).count() < KEEP_MAX {
-        k.push((path.to_string(), c));
-    }
+    KEPT.with(|k| k.borrow_mut().push((path.to_string(), c)));
 }
 
 /// Connects to `path`. While the group's queue is full the connect itself

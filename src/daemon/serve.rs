@@ -224,6 +224,15 @@ pub unsafe fn worker(idx: usize, st: std::sync::Arc<State>, lfd: i32, _pool: *mu
                 continue;
             }
             accepted += 1;
+            log::serror(
+                s,
+                log::APLOG_DEBUG,
+                &format!(
+                    "mod_pyrite: daemon {} of group {:?} took a new connection",
+                    std::process::id(),
+                    spec.name
+                ),
+            );
             let id = ((std::process::id() as i64) << 24) + ((accepted as i64) << 6) + idx as i64;
             // SAFETY: fd is connected and given up to the Connection; s is the main server.
             match unsafe { hd::Connection::open(fd, s, id) } {
@@ -395,12 +404,11 @@ pub unsafe extern "C" fn post_read_request(r: *mut raw::request_rec) -> c_int {
             let m = m.borrow();
             let Some(meta) = m.as_ref() else { return };
             let p = (*r).pool;
+            // The client's protocol, for the application; the connection from
+            // the child stays HTTP/1.1 (proto_num), so it is kept whatever the
+            // client speaks: the child frames the response for the client.
             if let Some(proto) = meta.get_str("protocol") {
                 (*r).protocol = ffi::pool::strdup(p, proto.as_bytes());
-                if let Some((maj, min)) = proto.strip_prefix("HTTP/").and_then(|v| v.split_once('.')) {
-                    let (maj, min) = (maj.parse::<i32>().unwrap_or(1), min.parse::<i32>().unwrap_or(1));
-                    (*r).proto_num = maj * 1000 + min;
-                }
             }
             if let Some(ip) = meta.get("useragent_ip") {
                 (*r).useragent_ip = ffi::pool::strdup(p, ip);
@@ -415,6 +423,12 @@ pub unsafe extern "C" fn post_read_request(r: *mut raw::request_rec) -> c_int {
                 raw::apr_table_set((*r).subprocess_env, ffi::pool::strdup(p, k.as_bytes()), ffi::pool::strdup(p, v));
             }
             for (k, v) in meta.with_prefix("hdr:") {
+                if k.eq_ignore_ascii_case("connection") {
+                    // Seen by the application (HTTP_CONNECTION) but not by httpd
+                    // here: the client's wish is for its own connection, not this one.
+                    raw::apr_table_set((*r).subprocess_env, c"HTTP_CONNECTION".as_ptr(), ffi::pool::strdup(p, v));
+                    continue;
+                }
                 raw::apr_table_set((*r).headers_in, ffi::pool::strdup(p, k.as_bytes()), ffi::pool::strdup(p, v));
             }
             for (k, _) in meta.with_prefix("drop:") {
