@@ -123,3 +123,36 @@ fn a_daemon_killed_while_connections_are_idle_loses_no_request() {
     let log = h.stop();
     assert!(crash_lines(&log).iter().all(|l| l.contains("signal 9")), "{log}");
 }
+
+#[test]
+fn a_request_shed_by_queue_timeout_never_runs_with_or_without_a_body() {
+    let h = Httpd::start(
+        Mpm::Event,
+        "WSGIDaemonProcess q processes=1 threads=1 queue-timeout=1\n\
+         WSGIScriptAlias /slow {HANDLERS}/daemon_apps.py callable-object=slow process-group=q\n\
+         WSGIScriptAlias /echo {HANDLERS}/daemon_apps.py callable-object=echo process-group=q\n",
+    );
+    let port = h.port;
+    // The one thread is busy for 5 s; requests queued behind it wait 1 s at most.
+    let busy = std::thread::spawn(move || request(port, "GET", "/slow?5", &[], b""));
+    std::thread::sleep(std::time::Duration::from_millis(1000));
+    // Without a body the daemon takes a request through the shared slot; with
+    // one, with the pickup byte: in both, the child's 503 means it never runs.
+    let r = h.get("/slow?0");
+    assert_eq!(r.status, 503, "{}", r.text());
+    let r = h.request("POST", "/echo", &[], b"a body");
+    assert_eq!(r.status, 503, "{}", r.text());
+    assert_eq!(busy.join().unwrap().status, 200);
+    // The daemon, free again, finds both given up: neither runs.
+    let log = h.wait_log("is not run");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let mut log = log;
+    while log.matches("is not run").count() < 2 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        log = h.error_log();
+    }
+    assert_eq!(log.matches("is not run").count(), 2, "{log}");
+    // And the group serves on.
+    assert_eq!(h.get("/slow?0").status, 200);
+    h.stop();
+}

@@ -35,6 +35,8 @@ fn os_err(what: &str, path: &str) -> String {
 
 /// The listener at `path`: the one already open (from an earlier generation), or a new one.
 pub fn open(path: &str, p: &Params) -> Result<i32, String> {
+    // The pickup table is shared the same way: made before anything forks.
+    super::pickup::init();
     let existing = OPEN.locked().iter().find(|(q, _)| q == path).map(|(_, fd)| *fd);
     let fd = match existing {
         Some(fd) => fd,

@@ -9,12 +9,14 @@
 //! - `process`: a daemon's life (identity, limits, Python, threads, draining);
 //! - `serve`: a daemon takes a connection and runs it through httpd's own request path;
 //! - `frame`: what a child tells a daemon besides the HTTP request;
+//! - `pickup`: how a daemon takes a request and a child knows it, without a wake-up;
 //! - `proxy`: a child hands a request to its group and relays the response.
 pub mod directives;
 pub mod frame;
 pub mod head;
 pub mod listener;
 pub mod options;
+pub mod pickup;
 pub mod process;
 pub mod proxy;
 pub mod routing;

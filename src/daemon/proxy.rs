@@ -16,6 +16,7 @@
 use super::directives::Declared;
 use super::frame::Meta;
 use super::head;
+use super::pickup::Claim;
 use crate::ffi::{self, log, raw, table};
 use std::cell::RefCell;
 use std::ffi::c_int;
@@ -155,12 +156,16 @@ fn send_all(c: &Conn, data: &[u8], deadline: u64) -> bool {
 ///
 /// # Safety
 /// `r` is a live request.
-unsafe fn request_bytes(r: *mut raw::request_rec, group: &str, chunked: bool, deadline: u64) -> Vec<u8> {
+unsafe fn request_bytes(r: *mut raw::request_rec, group: &str, chunked: bool, deadline: u64, claim: Option<&Claim>) -> Vec<u8> {
     let mut m = Meta::default();
     unsafe {
         let c = (*r).connection;
         m.push("group", group.as_bytes());
         m.push("deadline_ms", deadline.to_string().as_bytes());
+        if let Some(cl) = claim {
+            m.push("slot", cl.index().to_string().as_bytes());
+            m.push("ticket", cl.ticket().to_string().as_bytes());
+        }
         m.push("client_ip", ffi::cstr((*c).client_ip).unwrap_or_default());
         if !(*c).client_addr.is_null() {
             m.push("client_port", (*(*c).client_addr).port.to_string().as_bytes());
@@ -306,9 +311,13 @@ pub unsafe fn handle(r: *mut raw::request_rec, g: &Declared) -> c_int {
     let connect_deadline = Instant::now() + spec.connect_timeout;
     let pickup_wait = spec.queue_timeout.unwrap_or(socket_timeout);
     let pickup_deadline = super::frame::monotonic_ms() + pickup_wait.as_millis() as u64;
+    // A request without a body is taken through the shared table (no byte,
+    // no wake-up); one with a body waits for the pickup byte before its body goes.
+    let claim = if has_body { None } else { Claim::new() };
     // The frame and the request head go at once; the body waits for the pickup.
-    let head = unsafe { request_bytes(r, name, chunked, pickup_deadline) };
+    let head = unsafe { request_bytes(r, name, chunked, pickup_deadline, claim.as_ref()) };
     let x = Exchange {
+        claim: claim.as_ref(),
         has_body,
         chunked,
         timeout: socket_timeout,
@@ -418,6 +427,8 @@ impl Buffers {
 
 /// What one exchange with a daemon needs to know.
 struct Exchange<'a> {
+    /// The request's slot, when the daemon takes it there (no pickup byte).
+    claim: Option<&'a Claim>,
     has_body: bool,
     chunked: bool,
     timeout: Duration,
@@ -508,13 +519,32 @@ unsafe fn relay(r: *mut raw::request_rec, conn: &Conn, x: &Exchange<'_>, bufs: &
             x.timeout.as_millis().min(i32::MAX as u128) as i32
         } else {
             let left = x.pickup_deadline.saturating_sub(super::frame::monotonic_ms());
-            if left == 0 {
-                if last_look {
-                    return Outcome::TimedOut;
+            match x.claim {
+                // Taken through the slot: from now on, the response's timeout.
+                Some(cl) if cl.taken() => {
+                    picked = true;
+                    continue;
                 }
-                last_look = true; // a pickup sent before the deadline is in by now
+                // Exactly one of this and the daemon's take wins.
+                Some(cl) if left == 0 => {
+                    if cl.abandon() {
+                        return Outcome::TimedOut;
+                    }
+                    picked = true;
+                    continue;
+                }
+                // A look at the slot each second, to start the response's timeout.
+                Some(_) => left.min(1000) as i32,
+                None => {
+                    if left == 0 {
+                        if last_look {
+                            return Outcome::TimedOut;
+                        }
+                        last_look = true; // a pickup sent before the deadline is in by now
+                    }
+                    left.min(i32::MAX as u64) as i32
+                }
             }
-            left.min(i32::MAX as u64) as i32
         };
         let mut p = libc::pollfd {
             fd,
@@ -581,6 +611,9 @@ unsafe fn relay(r: *mut raw::request_rec, conn: &Conn, x: &Exchange<'_>, bufs: &
             // the next look is poll's (no read that would only say EAGAIN).
             let drained = (got as usize) < rbuf.len();
             let mut data = &rbuf[..got as usize];
+            if !picked && x.claim.is_some() {
+                picked = true; // a response comes only after the take
+            }
             if !picked {
                 if data[0] != super::serve::PICKED_UP {
                     log::rerror(
@@ -691,7 +724,8 @@ unsafe fn relay(r: *mut raw::request_rec, conn: &Conn, x: &Exchange<'_>, bufs: &
         };
         if eof {
             return match body {
-                None if !picked => Outcome::NotTaken,
+                // Closed with the slot still waiting: no daemon took it, none will.
+                None if !picked && x.claim.is_none_or(|cl| !cl.taken()) => Outcome::NotTaken,
                 None => {
                     log::rerror(r, log::APLOG_ERR, &format!(
                         "mod_pyrite: daemon process group {name:?} closed the connection before sending response headers (the daemon died or was stopped mid-request)"

@@ -287,9 +287,15 @@ fn serve(mut conn: hd::Connection, idx: usize, st: &State, s: *mut raw::server_r
             return None;
         }
     };
+    // Taken through the shared slot (the child's deadline decides there), or
+    // with the pickup byte (the deadline is judged here).
+    let slot = meta
+        .get_str("slot")
+        .and_then(|v| v.parse::<usize>().ok())
+        .zip(meta.get_str("ticket").and_then(|v| v.parse::<u64>().ok()));
     // The child waits for the pickup until its deadline (queue-timeout): past
     // it, the child has answered 503 and the request must not run.
-    if let Some(deadline) = meta.get_str("deadline_ms").and_then(|v| v.parse::<u64>().ok()) {
+    if let (None, Some(deadline)) = (slot, meta.get_str("deadline_ms").and_then(|v| v.parse::<u64>().ok())) {
         if super::frame::monotonic_ms() >= deadline {
             log::serror(
                 s,
@@ -307,11 +313,26 @@ fn serve(mut conn: hd::Connection, idx: usize, st: &State, s: *mut raw::server_r
         done(st);
         return None;
     }
-    // SAFETY: one byte to a socket this thread now serves; no SIGPIPE. Sent
-    // before the deadline, so the child finds it even if it looks at the last moment.
-    if unsafe { libc::send(fd, &PICKED_UP as *const u8 as *const libc::c_void, 1, libc::MSG_NOSIGNAL) } != 1 {
-        done(st);
-        return None;
+    match slot {
+        Some((index, ticket)) => {
+            if super::pickup::take(index, ticket) != super::pickup::Take::Taken {
+                log::serror(
+                    s,
+                    log::APLOG_INFO,
+                    &format!("mod_pyrite: daemon group {group:?}: a request waited past its queue deadline and is not run"),
+                );
+                done(st);
+                return None;
+            }
+        }
+        // SAFETY: one byte to a socket this thread now serves; no SIGPIPE. Sent
+        // before the deadline, so the child finds it even if it looks at the last moment.
+        None => {
+            if unsafe { libc::send(fd, &PICKED_UP as *const u8 as *const libc::c_void, 1, libc::MSG_NOSIGNAL) } != 1 {
+                done(st);
+                return None;
+            }
+        }
     }
     st.started[idx].store(now_ms(), Ordering::SeqCst);
     let port = |k: &str| meta.get_str(k).and_then(|v| v.parse().ok()).unwrap_or(0);
