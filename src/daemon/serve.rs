@@ -1,8 +1,10 @@
-//! A daemon's worker threads: each takes a connection from the group's
-//! socket only when it is free, confirms the pickup (so the child knows the
-//! request is now this daemon's, or may go elsewhere), reads what the child
-//! knows of the client, and runs the request through httpd's own request
-//! processing, whose WSGI handler is the embedded one (src/wsgi).
+//! A daemon's worker threads: each, only when it is free, takes the next
+//! request, from a new connection on the group's socket or from a connection
+//! a child kept, confirms the pickup (so the child knows the request is now
+//! this daemon's, or may go elsewhere), reads what the child knows of the
+//! client, and runs the request through httpd's own request processing,
+//! whose WSGI handler is the embedded one (src/wsgi). The connection is
+//! then kept for the child's next request.
 use super::frame::Meta;
 use crate::ffi::{self, daemon as hd, log, raw};
 use crate::sync::LockExt;
@@ -73,8 +75,10 @@ thread_local! {
 const LISTENER: u64 = u64::MAX;
 
 /// How often the watcher looks for requests waiting on kept connections
-/// while every thread of this daemon is busy.
+/// while every thread of this daemon is busy, and, after a second without
+/// that, how often it looks whether they are (an idle daemon sleeps).
 const WATCH_TICK: Duration = Duration::from_millis(5);
+const WATCH_IDLE_TICK: Duration = Duration::from_millis(100);
 
 /// What a daemon's threads share to take requests: one epoll set with the
 /// group's listener and the kept connections waiting for their next request
@@ -142,8 +146,9 @@ impl Hub {
 fn watch(h: &'static Hub, st: Arc<State>) {
     let mut suspects: Vec<i32> = Vec::new();
     let mut events = [libc::epoll_event { events: 0, u64: 0 }; 16];
+    let mut quiet = 0u32;
     loop {
-        std::thread::sleep(WATCH_TICK);
+        std::thread::sleep(if quiet > 200 { WATCH_IDLE_TICK } else { WATCH_TICK });
         if st.stopping.load(Ordering::SeqCst) {
             // Closed before pickup: their children go to the other daemons.
             h.kept.locked().clear();
@@ -151,8 +156,10 @@ fn watch(h: &'static Hub, st: Arc<State>) {
         }
         if h.free.load(Ordering::SeqCst) > 0 {
             suspects.clear();
+            quiet = quiet.saturating_add(1);
             continue;
         }
+        quiet = 0;
         // SAFETY: a look at the set without waiting.
         let n = unsafe { libc::epoll_wait(h.ep, events.as_mut_ptr(), events.len() as c_int, 0) };
         let mut seen = Vec::new();
