@@ -148,7 +148,13 @@ pub struct Connection {
     bb: *mut raw::apr_bucket_brigade,
     /// The socket's own addresses, put back before each request's.
     own: [(*mut raw::apr_sockaddr_t, *mut std::ffi::c_char); 2],
+    served: u32,
 }
+
+/// Requests one connection carries before the daemon closes it (after a
+/// response; the child's next request then takes a new one): whatever a
+/// module leaves in the connection's pool per request is bounded.
+const REQUESTS_PER_CONNECTION: u32 = 10_000;
 
 // SAFETY: a Connection is used by one thread at a time (the daemon's registry
 // hands it from thread to thread under a lock), and its pool has an allocator
@@ -201,6 +207,7 @@ impl Connection {
                 sock,
                 bb,
                 own: [(std::ptr::null_mut(), std::ptr::null_mut()); 2],
+                served: 0,
             };
             if c.is_null() {
                 return None; // dropped: closes fd
@@ -297,7 +304,8 @@ impl Connection {
             }
             // Ends with the response flushed (no more input is pending).
             raw::ap_process_request(r);
-            (*c).keepalive == raw::ap_conn_keepalive_e_AP_CONN_KEEPALIVE && (*c).aborted == 0
+            self.served += 1;
+            (*c).keepalive == raw::ap_conn_keepalive_e_AP_CONN_KEEPALIVE && (*c).aborted == 0 && self.served < REQUESTS_PER_CONNECTION
         }
     }
 }
