@@ -109,8 +109,14 @@ fn hub(lfd: i32) -> &'static Hub {
             events: (libc::EPOLLIN | libc::EPOLLEXCLUSIVE) as u32,
             u64: LISTENER,
         };
-        // SAFETY: adds the listener this process keeps open to the set.
-        unsafe { libc::epoll_ctl(ep, libc::EPOLL_CTL_ADD, lfd, &mut ev) };
+        // SAFETY: adds the listener this process keeps open to the set;
+        // without EPOLLEXCLUSIVE (kernels before 4.5) every daemon wakes.
+        unsafe {
+            if libc::epoll_ctl(ep, libc::EPOLL_CTL_ADD, lfd, &mut ev) != 0 {
+                ev.events = libc::EPOLLIN as u32;
+                libc::epoll_ctl(ep, libc::EPOLL_CTL_ADD, lfd, &mut ev);
+            }
+        }
         Hub {
             ep,
             lfd,
