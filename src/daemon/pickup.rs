@@ -34,7 +34,7 @@ pub fn init() {
     let p = unsafe {
         libc::mmap(
             std::ptr::null_mut(),
-            SLOTS * 8,
+            (SLOTS + 1) * 8, // the slots, then the ticket counter
             libc::PROT_READ | libc::PROT_WRITE,
             libc::MAP_SHARED | libc::MAP_ANONYMOUS,
             -1,
@@ -75,14 +75,16 @@ impl Claim {
     /// A free slot for a request, or None (no table, or no free slot near:
     /// the request then uses the pickup byte).
     pub fn new() -> Option<Claim> {
-        use std::sync::atomic::AtomicU32;
-        static NEXT: AtomicU32 = AtomicU32::new(0);
-        let n = NEXT.fetch_add(1, Ordering::Relaxed) as u64;
-        // Unique across processes: the pid and this process's count.
-        let ticket = ((std::process::id() as u64) << 32 | (n & 0xffff_ffff)) & (u64::MAX >> 2);
-        let start = (std::process::id() as usize)
-            .wrapping_mul(2654435761)
-            .wrapping_add(n as usize * PROBES);
+        // Unique across processes: a counter in the shared table (no system
+        // call per request), never 0.
+        let t = TABLE.load(Ordering::Relaxed);
+        if t.is_null() {
+            return None;
+        }
+        // SAFETY: the counter is the word after the slots, inside the mapping.
+        let counter = unsafe { &*t.add(SLOTS) };
+        let ticket = (counter.fetch_add(1, Ordering::Relaxed) & (u64::MAX >> 3)) + 1;
+        let start = (ticket as usize).wrapping_mul(PROBES);
         for k in 0..PROBES {
             let index = (start + k) % SLOTS;
             let s = slot(index)?;
