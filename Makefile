@@ -16,7 +16,8 @@ deps:
 
 build:
 	$(CARGO) build --release
-	cp -f target/release/libmod_pyrite.so $(SO)
+	# Copied beside and renamed: overwriting a .so a running httpd has mapped crashes it (SIGBUS).
+	cp -f target/release/libmod_pyrite.so $(SO).tmp && mv -f $(SO).tmp $(SO)
 	@echo "built $(SO)"
 
 # Builds the module, checks the formatting (cargo fmt), then runs the unit
