@@ -23,7 +23,8 @@ pub fn init_child(pchild: *mut raw::apr_pool_t, s: *mut raw::server_rec) {
         return;
     }
     let t0 = Instant::now();
-    crate::request::pool::CHILD_POOL.store(pchild as usize, std::sync::atomic::Ordering::Relaxed);
+    // SAFETY: pchild is the pool httpd gave this child (module.rs's child_init).
+    unsafe { crate::ffi::pool::set_child(pchild) };
     pyo3::append_to_inittab!(_apache);
     pyo3::append_to_inittab!(pyrite);
     // SAFETY: s is the main server of the running configuration.

@@ -84,23 +84,13 @@ fn config_tree(py: Python<'_>) -> PyResult<Py<PyAny>> {
 #[pyo3(signature = (fname, wanted=0x7fff))]
 fn stat<'py>(py: Python<'py>, fname: &str, wanted: i32) -> PyResult<Bound<'py, PyAny>> {
     let c = std::ffi::CString::new(fname).map_err(|_| pyo3::exceptions::PyValueError::new_err("NUL in file name"))?;
-    let mut pool: *mut crate::ffi::raw::apr_pool_t = std::ptr::null_mut();
-    // SAFETY: a short-lived pool for the stat; the tuple copies every string before it goes.
-    unsafe {
-        if crate::ffi::raw::apr_pool_create_ex(&mut pool, std::ptr::null_mut(), None, std::ptr::null_mut()) != 0 {
-            return Err(pyo3::exceptions::PyMemoryError::new_err("no pool"));
-        }
-        let mut f = crate::ffi::raw::apr_finfo_t::default();
-        let rv = crate::ffi::raw::apr_stat(&mut f, c.as_ptr(), wanted, pool);
-        let out = if rv != 0 && f.valid == 0 {
-            Err(pyo3::exceptions::PyOSError::new_err(format!(
-                "could not stat {fname}: APR error {rv}"
-            )))
-        } else {
-            crate::request::request::finfo_tuple(py, &f)
-        };
-        crate::ffi::raw::apr_pool_destroy(pool);
-        out
+    use crate::ffi::finfo::{stat, StatError};
+    match stat(&c, wanted, |f| crate::request::request::finfo_tuple(py, f)) {
+        Ok(tuple) => tuple,
+        Err(StatError::NoPool) => Err(pyo3::exceptions::PyMemoryError::new_err("no pool")),
+        Err(StatError::Apr(rv)) => Err(pyo3::exceptions::PyOSError::new_err(format!(
+            "could not stat {fname}: APR error {rv}"
+        ))),
     }
 }
 

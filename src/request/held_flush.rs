@@ -24,7 +24,6 @@
 //! the output passes through Python code (a Python output filter, a `#python`
 //! SSI element), whose effects the handler could see.
 use super::request::Request;
-use crate::ffi::raw;
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
@@ -41,15 +40,15 @@ thread_local! {
 }
 
 /// Holds back the flush of a write to `req` (serving `r`); false when it must happen now.
-pub fn hold(py: Python<'_>, req: &Bound<'_, Request>, r: *mut raw::request_rec) -> bool {
+pub fn hold(py: Python<'_>, req: &Bound<'_, Request>, r: &crate::ffi::request::Request) -> bool {
     if HELD.with(|h| h.borrow().is_some()) {
         return true;
     }
     let Ok(handle) = req.get().life.request() else {
         return false;
     };
-    if crate::locks::CURRENT_REQUEST.with(|c| c.get()) != r
-        || handle.as_ptr() != r
+    if crate::locks::CURRENT_REQUEST.with(|c| c.get()) != r.as_ptr()
+        || !std::ptr::eq(handle, r)
         || crate::filters::python_in_output_chain(handle)
         || profiler_set(py)
     {

@@ -30,6 +30,12 @@ impl Server {
             s: unsafe { KeptServer::new(s) },
         }
     }
+    /// `req.server`, `conn.base_server`: a view of `s`.
+    pub fn of(s: &FfiServer) -> Self {
+        Server {
+            s: Some(KeptServer::of(s)),
+        }
+    }
     pub fn ptr(&self) -> *mut raw::server_rec {
         self.s.map_or(std::ptr::null_mut(), |s| s.get().as_ptr())
     }
