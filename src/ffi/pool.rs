@@ -64,12 +64,9 @@ pub unsafe fn adopt<T: 'static>(pool: *mut raw::apr_pool_t, value: T) -> *mut T 
 /// The pool of this child process (set once, by child_init).
 static CHILD_POOL: std::sync::atomic::AtomicPtr<raw::apr_pool_t> = std::sync::atomic::AtomicPtr::new(std::ptr::null_mut());
 
-/// Remembers the child's pool.
-///
-/// # Safety
-/// `p` is the pool httpd gave this child at child_init: live until the child exits.
-pub unsafe fn set_child(p: *mut raw::apr_pool_t) {
-    CHILD_POOL.store(p, std::sync::atomic::Ordering::Relaxed);
+/// Remembers the child's pool (httpd's child_init pool, which lives until the child exits).
+pub fn set_child(p: &'static Pool) {
+    CHILD_POOL.store(p.as_ptr(), std::sync::atomic::Ordering::Relaxed);
 }
 
 /// An APR pool as a typed handle: `&'a Pool` is valid until the pool is

@@ -198,12 +198,7 @@ fn nul_err(_: ffi::table::NulError) -> PyErr {
     PyValueError::new_err("a NUL byte cannot be stored in a request field")
 }
 
-/// The Python directives in force for `r` (None outside mod_pyrite's sections).
-fn dir_config(r: &ffi::request::Request) -> Option<&config::DirConfig> {
-    // SAFETY (documented exception, until config.rs takes the handle): r is
-    // the live request of this thread, which is all dir_config asks.
-    unsafe { config::dir_config(r.as_ptr()) }
-}
+use super::configs::dir as dir_config;
 
 fn seconds(t: raw::apr_time_t) -> f64 {
     t as f64 / 1e6
@@ -615,9 +610,7 @@ impl Request {
         let phase = *self.phase.locked();
         let early = phase == config::Phase::PostReadRequest.directive() || phase == config::Phase::Trans.directive();
         let conf = if early {
-            // SAFETY (documented exception, until config.rs takes the handle):
-            // the server of a live request is configuration data.
-            unsafe { config::server_dir_config(r.server().as_ptr()) }
+            super::configs::server_dir(r.server())
         } else {
             dir_config(r)
         };

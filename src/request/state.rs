@@ -71,8 +71,7 @@ pub fn req_object<'py>(py: Python<'py>, r: &Request, phase: &'static str) -> PyR
     let life = Arc::new(Life::of(r));
     let req = Bound::new(py, PyRequest::new(life, phase))?;
     st.borrow_mut().req = Some(req.clone().unbind());
-    // SAFETY: the request whose pool is being cleaned, still readable (handlers.rs takes the handle next).
-    r.on_pre_cleanup(|r| unsafe { crate::handlers::request_cleanup(r.as_ptr()) });
+    r.on_pre_cleanup(crate::handlers::request_cleanup);
     Ok(req)
 }
 
