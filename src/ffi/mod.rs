@@ -14,6 +14,7 @@ pub mod include;
 pub mod log;
 pub mod mpm;
 pub mod pool;
+pub mod pyprofile;
 pub mod pythread;
 pub mod pytype;
 pub mod regex;
