@@ -318,76 +318,34 @@ fn run_import(py: Python<'_>, s: &Server, dc: &DirConfig, decl: &ImportDecl) {
 /// installation), Python starts as that environment's interpreter would, so a
 /// virtualenv's site-packages are used and the system's are not.
 fn start_python(home: Option<&str>, opts: &crate::wsgi::directives::ProcessOptions) -> Result<(), String> {
-    use pyo3::ffi;
-    // SAFETY: called once, in a child, before any other Python API use; the
-    // config is initialised, filled and cleared as the C API requires.
-    unsafe {
-        let mut config = std::mem::MaybeUninit::<ffi::PyConfig>::zeroed();
-        ffi::PyConfig_InitPythonConfig(config.as_mut_ptr());
-        let cfg = config.as_mut_ptr();
-        (*cfg).install_signal_handlers = 0;
-        (*cfg).parse_argv = 0;
-        // WSGIPythonHashSeed, WSGIDontWriteBytecode, WSGIPythonWarnings.
+    use crate::ffi::pystart::{self, Home, StartError};
+    let home_text = home.unwrap_or_default();
+    let home = home.map(|home| {
+        let venv_python = std::path::Path::new(home).join("bin/python3");
+        if std::path::Path::new(home).join("pyvenv.cfg").exists() && venv_python.exists() {
+            // A virtualenv: Python finds pyvenv.cfg beside its executable.
+            Home::Program(venv_python.to_string_lossy().into_owned())
+        } else {
+            Home::Prefix(home.to_string())
+        }
+    });
+    let options = pystart::StartOptions {
         // PythonOptimize (mod_python) and WSGIPythonOptimize: the higher level wins.
-        (*cfg).optimization_level = opts.optimize.unwrap_or(0).max(crate::python_flags::optimization_level());
-        match opts.hash_seed {
-            Some(Some(seed)) => {
-                (*cfg).use_hash_seed = 1;
-                (*cfg).hash_seed = seed as std::ffi::c_ulong;
-            }
-            Some(None) => (*cfg).use_hash_seed = 0,
-            None => {}
-        }
-        if opts.dont_write_bytecode == Some(true) {
-            (*cfg).write_bytecode = 0;
-        }
-        for w in &opts.warnings {
-            let c = std::ffi::CString::new(w.as_str()).map_err(|_| "NUL in WSGIPythonWarnings".to_string())?;
-            let wide = ffi::Py_DecodeLocale(c.as_ptr(), std::ptr::null_mut());
-            if wide.is_null() {
-                ffi::PyConfig_Clear(cfg);
-                return Err(format!("could not decode WSGIPythonWarnings {w}"));
-            }
-            let st = ffi::PyWideStringList_Append(&raw mut (*cfg).warnoptions, wide);
-            ffi::PyMem_RawFree(wide as *mut std::ffi::c_void);
-            if ffi::PyStatus_Exception(st) != 0 {
-                ffi::PyConfig_Clear(cfg);
-                return Err(format!("could not use WSGIPythonWarnings {w}"));
-            }
-        }
-        if let Some(home) = home {
-            let venv_python = std::path::Path::new(home).join("bin/python3");
-            let target = if std::path::Path::new(home).join("pyvenv.cfg").exists() && venv_python.exists() {
-                // A virtualenv: Python finds pyvenv.cfg beside its executable.
-                ("program_name", venv_python.to_string_lossy().into_owned())
-            } else {
-                ("home", home.to_string())
-            };
-            let value = std::ffi::CString::new(target.1.clone()).map_err(|_| "NUL in WSGIPythonHome".to_string())?;
-            let field = if target.0 == "home" {
-                &raw mut (*cfg).home
-            } else {
-                &raw mut (*cfg).program_name
-            };
-            let st = ffi::PyConfig_SetBytesString(cfg, field, value.as_ptr());
-            if ffi::PyStatus_Exception(st) != 0 {
-                ffi::PyConfig_Clear(cfg);
-                return Err(format!("could not use WSGIPythonHome {home}"));
-            }
-        }
-        let st = ffi::Py_InitializeFromConfig(cfg);
-        ffi::PyConfig_Clear(cfg);
-        if ffi::PyStatus_Exception(st) != 0 {
-            let msg = if st.err_msg.is_null() {
-                "unknown error".to_string()
-            } else {
-                std::ffi::CStr::from_ptr(st.err_msg).to_string_lossy().into_owned()
-            };
-            return Err(msg);
-        }
-        ffi::PyEval_SaveThread();
-    }
-    Ok(())
+        optimization_level: opts.optimize.unwrap_or(0).max(crate::python_flags::optimization_level()),
+        // WSGIPythonHashSeed, WSGIDontWriteBytecode, WSGIPythonWarnings.
+        hash_seed: opts.hash_seed,
+        write_bytecode: opts.dont_write_bytecode != Some(true),
+        warnings: &opts.warnings,
+        home,
+    };
+    pystart::start(&options).map_err(|e| match e {
+        StartError::WarningNul => "NUL in WSGIPythonWarnings".to_string(),
+        StartError::WarningDecode(w) => format!("could not decode WSGIPythonWarnings {w}"),
+        StartError::WarningUse(w) => format!("could not use WSGIPythonWarnings {w}"),
+        StartError::HomeNul => "NUL in WSGIPythonHome".to_string(),
+        StartError::HomeUse => format!("could not use WSGIPythonHome {home_text}"),
+        StartError::Init(msg) => msg,
+    })
 }
 
 /// Makes `import mod_python...` load the copy compiled into this module,
@@ -433,21 +391,14 @@ pub fn pin_thread() {
     }
     // One made at child start, if any is left (src/thread_states.rs).
     if !crate::thread_states::bind_prepared() {
-        // SAFETY: Python is initialised (callers run after init_child) and this
-        // thread holds no GIL at hook entry. The Ensure is never released, which
-        // keeps the thread state; SaveThread then releases the GIL it took.
-        unsafe {
-            let _ = pyo3::ffi::PyGILState_Ensure();
-            pyo3::ffi::PyEval_SaveThread();
-        }
+        crate::ffi::pystart::keep_thread_state();
     }
     PINNED.with(|p| p.set(true));
 }
 
 /// Whether Python has been started in this process (false in the parent).
 pub fn ready() -> bool {
-    // SAFETY: callable at any time.
-    unsafe { pyo3::ffi::Py_IsInitialized() != 0 }
+    crate::ffi::pystart::is_initialized()
 }
 
 /// Enters Python on an httpd thread.

@@ -15,6 +15,7 @@ pub mod log;
 pub mod mpm;
 pub mod pool;
 pub mod pyprofile;
+pub mod pystart;
 pub mod pythread;
 pub mod pytype;
 pub mod regex;
