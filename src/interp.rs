@@ -65,7 +65,7 @@ fn start_child(pchild: &Pool, s: &Server) {
         pchild.on_cleanup(|| {
             Python::attach(|py| {
                 if let Err(e) = py.import("atexit").and_then(|m| m.call_method0("_run_exitfuncs")) {
-                    log_py_error(py, main_server(), "mod_pyrite: atexit functions failed at child exit", &e);
+                    log_server_py_error(py, Server::main(), "mod_pyrite: atexit functions failed at child exit", &e);
                 }
             })
         });
@@ -84,7 +84,7 @@ fn start_child(pchild: &Pool, s: &Server) {
         boot(py, s)
     });
     if let Err(e) = boot {
-        Python::attach(|py| log_py_error(py, s.as_ptr(), "mod_pyrite: Python start-up failed", &e));
+        Python::attach(|py| log_server_py_error(py, Some(s), "mod_pyrite: Python start-up failed", &e));
         return;
     }
     let t_boot = t1.elapsed();
@@ -95,9 +95,9 @@ fn start_child(pchild: &Pool, s: &Server) {
     if plan.isolating {
         Python::attach(|py| {
             if let Err(e) = crate::interpreters::remember_shared(py) {
-                log_py_error(
+                log_server_py_error(
                     py,
-                    s.as_ptr(),
+                    Some(s),
                     "mod_pyrite: could not share the built-in modules with sub-interpreters",
                     &e,
                 );
@@ -309,7 +309,7 @@ fn run_import(py: Python<'_>, s: &Server, dc: &DirConfig, decl: &ImportDecl) {
             Some(f) => format!("{}::{}", decl.module, f),
             None => decl.module.clone(),
         };
-        log_py_error(py, s.as_ptr(), &format!("PythonImport {what} ({}) failed", decl.origin), &e);
+        log_server_py_error(py, Some(s), &format!("PythonImport {what} ({}) failed", decl.origin), &e);
     }
 }
 
@@ -515,10 +515,23 @@ pub fn traceback_lines(py: Python<'_>, e: &PyErr) -> Vec<String> {
 }
 
 /// Logs a Python exception for a server (no request): headline, then the traceback.
+/// (For callers that hold the raw record: wsgi/mod.rs, src/interpreters.)
 pub fn log_py_error(py: Python<'_>, s: *const raw::server_rec, headline: &str, e: &PyErr) {
     log::serror(s, log::APLOG_ERR, headline);
     for line in traceback_lines(py, e) {
         log::serror(s, log::APLOG_ERR, &line);
+    }
+}
+
+/// [`log_py_error`] for a server's handle (the main log when None).
+pub fn log_server_py_error(py: Python<'_>, s: Option<&Server>, headline: &str, e: &PyErr) {
+    let log = |line: &str| match s {
+        Some(s) => s.log(log::APLOG_ERR, line),
+        None => log::main_error(log::APLOG_ERR, line),
+    };
+    log(headline);
+    for line in traceback_lines(py, e) {
+        log(&line);
     }
 }
 

@@ -62,7 +62,7 @@ pub fn run_callables(py: Python<'_>, list: impl IntoIterator<Item = Cleanup>, wh
                 None => f.bind(py).call0(),
             };
             if let Err(e) = res {
-                crate::interp::log_py_error(py, crate::interp::main_server(), what, &e);
+                crate::interp::log_server_py_error(py, crate::ffi::server::Server::main(), what, &e);
             }
         });
     }

@@ -29,9 +29,6 @@ impl Server {
     pub fn handle(&self) -> Option<&FfiServer> {
         self.s.as_ref().map(KeptServer::get)
     }
-    pub fn ptr(&self) -> *mut raw::server_rec {
-        self.s.map_or(std::ptr::null_mut(), |s| s.get().as_ptr())
-    }
     fn s(&self) -> PyResult<&FfiServer> {
         self.s
             .as_ref()
@@ -146,7 +143,8 @@ impl Server {
     /// is the same table for the child's whole life: what a PythonImport
     /// function stores there, handlers of that child find.
     fn get_options(&self, py: Python<'_>) -> PyResult<Py<Table>> {
-        let key = self.ptr() as usize;
+        // The record's address, as a key only.
+        let key = self.handle().map_or(0, |s| s.as_ptr() as usize);
         let known = |py| {
             SERVER_OPTIONS
                 .locked()
