@@ -11,6 +11,7 @@ pub struct NulError;
 /// # Safety
 /// `t` is a live table.
 unsafe fn table_pool(t: *mut raw::apr_table_t) -> *mut raw::apr_pool_t {
+    // SAFETY: the contract: a live table, whose elts header names its pool.
     unsafe { (*raw::apr_table_elts(t)).pool }
 }
 
@@ -27,6 +28,7 @@ fn c_copy(t: *mut raw::apr_table_t, b: &[u8]) -> Result<*mut c_char, NulError> {
 /// # Safety
 /// `t` is a live table and is not modified while the slice is used.
 pub unsafe fn entries<'a>(t: *mut raw::apr_table_t) -> &'a [raw::apr_table_entry_t] {
+    // SAFETY: the contract: a live table, unchanged while the slice is used.
     unsafe {
         let arr = raw::apr_table_elts(t);
         if arr.is_null() || (*arr).nelts <= 0 {
@@ -41,6 +43,7 @@ pub unsafe fn entries<'a>(t: *mut raw::apr_table_t) -> &'a [raw::apr_table_entry
 /// # Safety
 /// `t` is a live table.
 pub unsafe fn len(t: *mut raw::apr_table_t) -> usize {
+    // SAFETY: the contract: a live table.
     unsafe { entries(t).len() }
 }
 
@@ -55,6 +58,7 @@ pub fn key_eq(a: &[u8], b: &[u8]) -> bool {
 /// `t` is a live table.
 pub unsafe fn get_all<'a>(t: *mut raw::apr_table_t, key: &[u8]) -> Vec<&'a [u8]> {
     let mut out = Vec::new();
+    // SAFETY: the contract: a live table.
     for e in unsafe { entries(t) } {
         // SAFETY: table entries hold NUL-terminated strings of the table's pool (key never NULL).
         let k = unsafe { super::cstr(e.key) }.unwrap_or_default();
@@ -71,6 +75,7 @@ pub unsafe fn get_all<'a>(t: *mut raw::apr_table_t, key: &[u8]) -> Vec<&'a [u8]>
 /// `t` is a live table.
 pub unsafe fn set(t: *mut raw::apr_table_t, key: &[u8], val: &[u8]) -> Result<(), NulError> {
     let (k, v) = (c_copy(t, key)?, c_copy(t, val)?);
+    // SAFETY: the contract: a live table; k and v are copies in its pool.
     unsafe { raw::apr_table_setn(t, k, v) };
     Ok(())
 }
@@ -81,6 +86,7 @@ pub unsafe fn set(t: *mut raw::apr_table_t, key: &[u8], val: &[u8]) -> Result<()
 /// `t` is a live table.
 pub unsafe fn add(t: *mut raw::apr_table_t, key: &[u8], val: &[u8]) -> Result<(), NulError> {
     let (k, v) = (c_copy(t, key)?, c_copy(t, val)?);
+    // SAFETY: the contract: a live table; k and v are copies in its pool.
     unsafe { raw::apr_table_addn(t, k, v) };
     Ok(())
 }
@@ -94,6 +100,7 @@ pub unsafe fn unset(t: *mut raw::apr_table_t, key: &[u8]) -> Result<(), NulError
         return Err(NulError);
     }
     let k = std::ffi::CString::new(key).map_err(|_| NulError)?;
+    // SAFETY: the contract: a live table; k is NUL-terminated.
     unsafe { raw::apr_table_unset(t, k.as_ptr()) };
     Ok(())
 }
@@ -103,6 +110,7 @@ pub unsafe fn unset(t: *mut raw::apr_table_t, key: &[u8]) -> Result<(), NulError
 /// # Safety
 /// `t` is a live table.
 pub unsafe fn clear(t: *mut raw::apr_table_t) {
+    // SAFETY: the contract: a live table.
     unsafe { raw::apr_table_clear(t) }
 }
 
@@ -111,6 +119,7 @@ pub unsafe fn clear(t: *mut raw::apr_table_t) {
 /// # Safety
 /// `pool` is a live pool; the table lives as long as it.
 pub unsafe fn make(pool: *mut raw::apr_pool_t, nelts: i32) -> *mut raw::apr_table_t {
+    // SAFETY: the contract: a live pool.
     unsafe { raw::apr_table_make(pool, nelts) }
 }
 
