@@ -123,6 +123,9 @@ pub unsafe fn make(pool: *mut raw::apr_pool_t, nelts: i32) -> *mut raw::apr_tabl
     unsafe { raw::apr_table_make(pool, nelts) }
 }
 
+/// One (key, value) entry of a table, None for a NULL field.
+pub type Entry<'a> = (Option<&'a [u8]>, Option<&'a [u8]>);
+
 /// An apr_table_t as a typed handle: `&'a Table` borrowed from a request
 /// cannot outlive the request's borrow.
 #[repr(transparent)]
@@ -183,7 +186,7 @@ impl Table {
     }
 
     /// Every entry in order, NULL fields as None (valid until the table changes).
-    pub fn entries(&self) -> Vec<(Option<&[u8]>, Option<&[u8]>)> {
+    pub fn entries(&self) -> Vec<Entry<'_>> {
         // SAFETY: live for the borrow; entries hold NUL-terminated strings of the table's pool, or NULL.
         unsafe {
             entries(self.as_ptr())

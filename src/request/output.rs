@@ -225,7 +225,6 @@ fn send_queue_empty(r: &Request) -> bool {
 /// "name" for the log. httpd checks the same when the headers go out, but if
 /// body bytes were flushed first its 500 page carries a Content-Length that
 /// counts them too; checking before the first flush keeps the refusal clean.
-
 pub fn refused_header(r: &Request) -> Option<String> {
     use crate::wsgi::validate::{httpd_sends, is_field_byte};
     if let Some(ct) = r.content_type() {
