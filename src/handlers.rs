@@ -1,10 +1,12 @@
 //! Phase dispatch: which Python handlers run for a request, calling them, and
 //! turning what they return (or raise) into what httpd expects.
 use crate::config::{self, DirConfig, HandlerDecl, Phase};
-use crate::ffi::{self, log, raw};
+use crate::ffi::request::Request as HttpRequest;
+use crate::ffi::{log, raw};
 use crate::interp;
 use crate::interpreters;
 use crate::pymodule::SERVER_RETURN;
+use crate::request::configs;
 use crate::request::request::Request;
 use crate::sync::LockExt;
 use pyo3::prelude::*;
@@ -127,7 +129,7 @@ fn remember<'py>(
 /// Imports the modules of the handlers declared in the server configuration
 /// (PyritePreload On, the default), so no request in a new child waits for
 /// them. A module that fails here is logged and tried again on first use.
-pub fn preload(py: Python<'_>, s: *mut raw::server_rec, id: interpreters::Id) -> usize {
+pub fn preload(py: Python<'_>, s: &crate::ffi::server::Server, id: interpreters::Id) -> usize {
     // The handlers that run in interpreter `id` (the one the caller is in).
     let declared: Vec<(Arc<HandlerDecl>, Option<Arc<config::PathSetting>>)> = config::declared()
         .iter()
@@ -164,8 +166,7 @@ pub fn preload(py: Python<'_>, s: *mut raw::server_rec, id: interpreters::Id) ->
             }
             Err(e) => {
                 failed.insert(decl.module.clone());
-                log::serror(
-                    s,
+                s.log(
                     log::APLOG_WARNING,
                     &format!(
                         "{} {} ({}): preloading module '{}' at child start failed, will retry on first request: {e}",
@@ -337,15 +338,14 @@ fn for_file<'a>(decls: &'a [Arc<HandlerDecl>], filename: Option<&'a [u8]>) -> im
 }
 
 /// Maps a handler's int to what httpd accepts, logging what it cannot take.
-fn to_httpd(r: *mut raw::request_rec, decl: &HandlerDecl, code: i64) -> c_int {
+fn to_httpd(r: &HttpRequest, decl: &HandlerDecl, code: i64) -> c_int {
     match code {
         c if c == OK as i64 || c == DECLINED as i64 || c == DONE as i64 => c as c_int,
         // HTTP_OK is the classic slip for apache.OK: treat it as success.
         200 => OK,
         100..=599 => code as c_int,
         _ => {
-            log::rerror(
-                r,
+            r.log(
                 log::APLOG_ERR,
                 &format!(
                     "{} {} ({}) returned {code}, which is neither apache.OK, DECLINED, DONE nor an HTTP status",
@@ -362,14 +362,13 @@ fn to_httpd(r: *mut raw::request_rec, decl: &HandlerDecl, code: i64) -> c_int {
 /// Runs the handlers of one phase in order, with the request's one `req`.
 /// Returns the phase's result and the output left buffered (to be handed
 /// to httpd once the GIL is released).
-fn run_phase(py: Python<'_>, r: *mut raw::request_rec, conf: &DirConfig, phase: Phase, decls: Vec<Arc<HandlerDecl>>) -> (c_int, Vec<u8>) {
+fn run_phase(py: Python<'_>, r: &HttpRequest, conf: &DirConfig, phase: Phase, decls: Vec<Arc<HandlerDecl>>) -> (c_int, Vec<u8>) {
     // Shared with req.hlist; copied only when a handler adds to this phase.
     let mut decls: Arc<Vec<Arc<HandlerDecl>>> = Arc::new(decls);
-    // SAFETY: r is live and served by this thread.
-    let req = match unsafe { crate::request::state::request(py, r, phase.directive()) } {
+    let req = match crate::request::state::req_object(py, r, phase.directive()) {
         Ok(r) => r,
         Err(e) => {
-            log::rerror(r, log::APLOG_ERR, &format!("mod_pyrite: could not create the request object: {e}"));
+            r.log(log::APLOG_ERR, &format!("mod_pyrite: could not create the request object: {e}"));
             return (SERVER_ERROR, Vec::new());
         }
     };
@@ -387,8 +386,7 @@ fn run_phase(py: Python<'_>, r: *mut raw::request_rec, conf: &DirConfig, phase: 
         }
         // A flush the previous handler held goes out before this one runs.
         crate::request::held_flush::carry_out(py);
-        // SAFETY: r is live; its filename lives in its pool.
-        let filename = unsafe { ffi::cstr((*r).filename) };
+        let filename = r.filename();
         let directory = decl.directory_for(filename);
         // The interpreter the phase's name picks (src/interpreters): its
         // first handler's, as req.interpreter reports it.
@@ -396,7 +394,7 @@ fn run_phase(py: Python<'_>, r: *mut raw::request_rec, conf: &DirConfig, phase: 
             if !interpreters::isolating() {
                 return call(py, &decl, directory.as_deref(), conf, &req);
             }
-            let name = interpreters::names::for_phase(r, Some(conf), decls.first().map(|d| &**d));
+            let name = interpreters::names::for_phase(r.as_ptr(), Some(conf), decls.first().map(|d| &**d));
             let Some(id) = interpreters::resolve(py, name.as_deref()) else {
                 let msg = format!("no interpreter '{}' for this handler (see the error log)", name.unwrap_or_default());
                 return Err(Failure::Import(pyo3::exceptions::PyRuntimeError::new_err(msg)));
@@ -424,8 +422,7 @@ fn run_phase(py: Python<'_>, r: *mut raw::request_rec, conf: &DirConfig, phase: 
                     }
                 } else {
                     let tname = v.get_type().name().map(|n| n.to_string()).unwrap_or_default();
-                    log::rerror(
-                        r,
+                    r.log(
                         log::APLOG_ERR,
                         &format!(
                             "{} {} ({}) returned a {tname}, not an int: a handler returns apache.OK, apache.DECLINED or an HTTP status",
@@ -443,8 +440,7 @@ fn run_phase(py: Python<'_>, r: *mut raw::request_rec, conf: &DirConfig, phase: 
             break;
         }
         // Handlers this one added to its own phase run after the current ones.
-        // SAFETY: r is live and served by this thread.
-        let added = unsafe { crate::request::state::of(r) }.take_added(phase);
+        let added = crate::request::state::of_request(r).borrow_mut().take_added(phase);
         if !added.is_empty() {
             Arc::make_mut(&mut decls).extend(added);
         }
@@ -462,23 +458,22 @@ fn run_phase(py: Python<'_>, r: *mut raw::request_rec, conf: &DirConfig, phase: 
 /// Logs a failed handler with its traceback and decides the response:
 /// 500 (or a cut response when output had started); with PythonDebug On the
 /// traceback also goes to the client.
-fn report(py: Python<'_>, r: *mut raw::request_rec, req: &Bound<'_, Request>, conf: &DirConfig, decl: &HandlerDecl, f: Failure) -> c_int {
+fn report(py: Python<'_>, r: &HttpRequest, req: &Bound<'_, Request>, conf: &DirConfig, decl: &HandlerDecl, f: Failure) -> c_int {
     let (what, e) = match f {
         Failure::Import(e) => (format!("could not import module '{}'", decl.module), e),
         Failure::Missing(e) => (format!("found no '{}' in module '{}'", decl.object_name(), decl.module), e),
         Failure::Call(e) => ("raised an exception".to_string(), e),
     };
     let head = format!("{} {}", decl.phase.directive(), decl.spec());
-    // SAFETY: r is live for the whole dispatch.
-    let (method, uri) = unsafe { (ffi::cstr_lossy((*r).method), ffi::cstr_lossy((*r).unparsed_uri)) };
-    log::rerror(
-        r,
+    let lossy = |b: Option<&[u8]>| String::from_utf8_lossy(b.unwrap_or_default()).into_owned();
+    let (method, uri) = (lossy(r.method()), lossy(r.unparsed_uri()));
+    r.log(
         log::APLOG_ERR,
         &format!("{head} ({}) {what} while serving {method} {uri}: {e}", decl.origin),
     );
     let lines = interp::traceback_lines(py, &e);
     for line in &lines {
-        log::rerror(r, log::APLOG_ERR, &format!("{head}: {line}"));
+        r.log(log::APLOG_ERR, &format!("{head}: {line}"));
     }
     let wrote = req.get().sent();
     if !wrote {
@@ -503,8 +498,7 @@ fn report(py: Python<'_>, r: *mut raw::request_rec, req: &Bound<'_, Request>, co
     }
     if wrote {
         // Headers are out: end the response so the client sees it was cut.
-        // SAFETY: r is live and this thread serves it.
-        unsafe { raw::pyrite_shim_abort_response(r) };
+        r.abort_response();
         return DONE;
     }
     SERVER_ERROR
@@ -516,103 +510,88 @@ fn report(py: Python<'_>, r: *mut raw::request_rec, req: &Bound<'_, Request>, co
 /// post-read-request handler at server level and a header-parser handler in
 /// sections.
 ///
-/// # Safety
-/// `r` is a live request.
-unsafe fn phase_handlers<'a>(r: *mut raw::request_rec, phase: Phase) -> Option<(&'a DirConfig, Vec<Arc<HandlerDecl>>)> {
-    unsafe {
-        let early = matches!(phase, Phase::PostReadRequest | Phase::Trans);
-        let conf = if early {
-            config::server_dir_config((*r).server)?
-        } else {
-            config::dir_config(r)?
-        };
-        let filename = ffi::cstr((*r).filename);
-        let mut list: Vec<Arc<HandlerDecl>> = Vec::new();
-        match phase {
-            Phase::PostReadRequest => {
-                list.extend(for_file(conf.handlers(Phase::Init), filename).cloned());
-                list.extend(for_file(conf.handlers(Phase::PostReadRequest), filename).cloned());
-            }
-            Phase::HeaderParser => {
-                let server_init = config::server_dir_config((*r).server).and_then(|s| s.handlers[Phase::Init as usize].as_ref());
-                if let Some(own) = &conf.handlers[Phase::Init as usize] {
-                    if !server_init.is_some_and(|s| Arc::ptr_eq(s, own)) {
-                        list.extend(for_file(own, filename).cloned());
-                    }
+fn phase_handlers(r: &HttpRequest, phase: Phase) -> Option<(&DirConfig, Vec<Arc<HandlerDecl>>)> {
+    let early = matches!(phase, Phase::PostReadRequest | Phase::Trans);
+    let conf = if early {
+        configs::server_dir(r.server())?
+    } else {
+        configs::dir(r)?
+    };
+    let filename = r.filename();
+    let mut list: Vec<Arc<HandlerDecl>> = Vec::new();
+    match phase {
+        Phase::PostReadRequest => {
+            list.extend(for_file(conf.handlers(Phase::Init), filename).cloned());
+            list.extend(for_file(conf.handlers(Phase::PostReadRequest), filename).cloned());
+        }
+        Phase::HeaderParser => {
+            let server_init = configs::server_dir(r.server()).and_then(|s| s.handlers[Phase::Init as usize].as_ref());
+            if let Some(own) = &conf.handlers[Phase::Init as usize] {
+                if !server_init.is_some_and(|s| Arc::ptr_eq(s, own)) {
+                    list.extend(for_file(own, filename).cloned());
                 }
-                list.extend(for_file(conf.handlers(Phase::HeaderParser), filename).cloned());
             }
-            _ => list.extend(for_file(conf.handlers(phase), filename).cloned()),
+            list.extend(for_file(conf.handlers(Phase::HeaderParser), filename).cloned());
         }
-        // Handlers added at run time (req.add_handler) for this phase.
-        if let Some(st) = crate::request::state::get(r) {
-            list.extend(st.take_added(phase));
-        }
-        if list.is_empty() {
-            return None;
-        }
-        Some((conf, list))
+        _ => list.extend(for_file(conf.handlers(phase), filename).cloned()),
     }
+    // Handlers added at run time (req.add_handler) for this phase.
+    if let Some(st) = crate::request::state::of_request_if_any(r) {
+        list.extend(st.borrow_mut().take_added(phase));
+    }
+    if list.is_empty() {
+        return None;
+    }
+    Some((conf, list))
 }
 
 /// Runs a phase for httpd and maps its result as mod_python does.
-///
-/// # Safety
-/// `r` is a live request served by the calling thread.
-unsafe fn phase_hook(r: *mut raw::request_rec, phase: Phase) -> c_int {
-    unsafe {
-        let Some((conf, decls)) = phase_handlers(r, phase) else {
-            return DECLINED;
-        };
-        if decls.is_empty() {
-            return DECLINED;
-        }
-        if !interp::ready() {
-            log::rerror(
-                r,
-                log::APLOG_ERR,
-                "mod_pyrite: Python is not running in this process (child_init did not run?)",
-            );
-            return SERVER_ERROR;
-        }
-        crate::locks::CURRENT_REQUEST.with(|c| c.set(r));
-        let (mut result, pending) = interp::with_python(|py| run_phase(py, r, conf, phase, decls));
-        crate::locks::CURRENT_REQUEST.with(|c| c.set(std::ptr::null_mut()));
-        // What the handlers left buffered goes out now, without the GIL; a
-        // finished page ends here (see output::end_response).
-        if phase == Phase::Handler && result == OK {
-            result = crate::request::output::end_response(r, &pending);
-        } else if !pending.is_empty() && !crate::request::output::write_to_httpd(r, &pending, false) {
-            return if result == OK { DONE } else { result };
-        }
-        if phase == Phase::Authen {
-            if result == OK && (*r).user.is_null() {
-                log::rerror(
-                    r,
-                    log::APLOG_ERR,
-                    "PythonAuthenHandler returned apache.OK but set no req.user: refusing the request",
-                );
-                result = SERVER_ERROR;
-            } else if result == raw::HTTP_UNAUTHORIZED as c_int {
-                note_basic_challenge(r);
-            }
-        }
-        result
+fn phase_hook(r: &HttpRequest, phase: Phase) -> c_int {
+    let Some((conf, decls)) = phase_handlers(r, phase) else {
+        return DECLINED;
+    };
+    if decls.is_empty() {
+        return DECLINED;
     }
+    if !interp::ready() {
+        r.log(
+            log::APLOG_ERR,
+            "mod_pyrite: Python is not running in this process (child_init did not run?)",
+        );
+        return SERVER_ERROR;
+    }
+    crate::locks::CURRENT_REQUEST.with(|c| c.set(r.as_ptr()));
+    let (mut result, pending) = interp::with_python(|py| run_phase(py, r, conf, phase, decls));
+    crate::locks::CURRENT_REQUEST.with(|c| c.set(std::ptr::null_mut()));
+    // What the handlers left buffered goes out now, without the GIL; a
+    // finished page ends here (see output::end_response).
+    if phase == Phase::Handler && result == OK {
+        result = crate::request::output::end(r, &pending);
+    } else if !pending.is_empty() && !crate::request::output::send(r, &pending, false) {
+        return if result == OK { DONE } else { result };
+    }
+    if phase == Phase::Authen {
+        if result == OK && r.user().is_none() {
+            r.log(
+                log::APLOG_ERR,
+                "PythonAuthenHandler returned apache.OK but set no req.user: refusing the request",
+            );
+            result = SERVER_ERROR;
+        } else if result == raw::HTTP_UNAUTHORIZED as c_int {
+            note_basic_challenge(r);
+        }
+    }
+    result
 }
 
 /// Adds the Basic challenge to a 401 from an authentication handler.
-///
-/// # Safety
-/// `r` is a live request.
-unsafe fn note_basic_challenge(r: *mut raw::request_rec) {
-    unsafe {
-        let realm = ffi::cstr(raw::ap_auth_name(r))
-            .map(|b| String::from_utf8_lossy(b).into_owned())
-            .unwrap_or_else(|| "Restricted".into());
-        let value = format!("Basic realm=\"{}\"", realm.replace('"', "'"));
-        let _ = ffi::table::set((*r).err_headers_out, b"WWW-Authenticate", value.as_bytes());
-    }
+fn note_basic_challenge(r: &HttpRequest) {
+    let realm = r
+        .auth_name()
+        .map(|b| String::from_utf8_lossy(b).into_owned())
+        .unwrap_or_else(|| "Restricted".into());
+    let value = format!("Basic realm=\"{}\"", realm.replace('"', "'"));
+    let _ = r.err_headers_out().set(b"WWW-Authenticate", value.as_bytes());
 }
 
 /// httpd's content hook: serves requests whose handler is mod_python.
@@ -620,31 +599,34 @@ unsafe fn note_basic_challenge(r: *mut raw::request_rec) {
 /// # Safety
 /// Called by httpd with a live request.
 pub unsafe extern "C" fn content_handler(r: *mut raw::request_rec) -> c_int {
-    crate::guard::or(SERVER_ERROR, || unsafe {
-        match ffi::cstr((*r).handler) {
+    // SAFETY: httpd calls the hook with a live request, served by this thread for the call.
+    let Some(r) = (unsafe { HttpRequest::from_raw(r) }) else {
+        return DECLINED;
+    };
+    crate::guard::or(SERVER_ERROR, || {
+        match r.handler() {
             Some(b"mod_python") | Some(b"python-program") => {}
             _ => return DECLINED,
         }
         // Nothing to run (no PythonHandler for this file, none added with
         // req.add_handler): decline as mod_python does, so httpd's own
         // handler serves the file.
-        let configured =
-            config::dir_config(r).is_some_and(|c| for_file(c.handlers(Phase::Handler), ffi::cstr((*r).filename)).next().is_some());
-        let added = crate::request::state::get(r).is_some_and(|st| st.has_added(Phase::Handler));
+        let configured = configs::dir(r).is_some_and(|c| for_file(c.handlers(Phase::Handler), r.filename()).next().is_some());
+        let added = crate::request::state::of_request_if_any(r).is_some_and(|st| st.borrow().has_added(Phase::Handler));
         if !configured && !added {
-            log::rerror(
-                r,
+            r.log(
                 log::APLOG_INFO,
                 &format!(
                     "SetHandler mod_python applies to {} but no PythonHandler is configured there: declined, httpd's default handler serves it",
-                    ffi::cstr_lossy((*r).uri)
+                    String::from_utf8_lossy(r.uri().unwrap_or_default())
                 ),
             );
             return DECLINED;
         }
-        let timing = crate::metrics::begin(r);
+        // SAFETY (documented exception until metrics takes the handle): r is live.
+        let timing = unsafe { crate::metrics::begin(r.as_ptr()) };
         let code = phase_hook(r, Phase::Handler);
-        crate::metrics::end(timing, if code >= 100 { code } else { (*r).status });
+        crate::metrics::end(timing, if code >= 100 { code } else { r.status() });
         code
     })
 }
@@ -654,7 +636,11 @@ macro_rules! hook {
         /// # Safety
         /// Called by httpd with a live request.
         pub unsafe extern "C" fn $name(r: *mut raw::request_rec) -> c_int {
-            crate::guard::or(SERVER_ERROR, || unsafe { phase_hook(r, $phase) })
+            // SAFETY: httpd calls the hook with a live request, served by this thread for the call.
+            let Some(r) = (unsafe { HttpRequest::from_raw(r) }) else {
+                return DECLINED;
+            };
+            crate::guard::or(SERVER_ERROR, || phase_hook(r, $phase))
         }
     };
 }
@@ -672,29 +658,30 @@ hook!(log_transaction, Phase::Log);
 /// Runs at the request pool's cleanup (when the request had a `req`):
 /// PythonCleanupHandler and the callables given to req.register_cleanup.
 /// Exceptions are logged, never raised into httpd.
-///
-/// # Safety
-/// `r` is the request whose pool is being cleaned; it is still readable.
-pub unsafe fn request_cleanup(r: *mut raw::request_rec) {
-    unsafe {
-        let handlers = phase_handlers(r, Phase::Cleanup);
-        let Some(st) = crate::request::state::get(r) else { return };
-        let Some(req) = &st.req else { return };
-        let has_callables = req.get().has_cleanups();
-        if handlers.as_ref().is_none_or(|(_, d)| d.is_empty()) && !has_callables {
-            return;
-        }
-        if !interp::ready() {
-            return;
-        }
-        crate::locks::CURRENT_REQUEST.with(|c| c.set(std::ptr::null_mut()));
-        interp::with_python(|py| {
-            if let Some((conf, decls)) = &handlers {
-                if !decls.is_empty() {
-                    let _ = run_phase(py, r, conf, Phase::Cleanup, decls.clone());
-                }
-            }
-            req.get().run_cleanups(py);
-        });
+pub fn request_cleanup(r: &HttpRequest) {
+    let handlers = phase_handlers(r, Phase::Cleanup);
+    let Some(st) = crate::request::state::of_request_if_any(r) else {
+        return;
+    };
+    let Some(has_callables) = st.borrow().req.as_ref().map(|req| req.get().has_cleanups()) else {
+        return;
+    };
+    if handlers.as_ref().is_none_or(|(_, d)| d.is_empty()) && !has_callables {
+        return;
     }
+    if !interp::ready() {
+        return;
+    }
+    crate::locks::CURRENT_REQUEST.with(|c| c.set(std::ptr::null_mut()));
+    interp::with_python(|py| {
+        let Some(req) = st.borrow().req.as_ref().map(|req| req.clone_ref(py)) else {
+            return;
+        };
+        if let Some((conf, decls)) = &handlers {
+            if !decls.is_empty() {
+                let _ = run_phase(py, r, conf, Phase::Cleanup, decls.clone());
+            }
+        }
+        req.get().run_cleanups(py);
+    });
 }

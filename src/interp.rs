@@ -2,7 +2,10 @@
 //! the parent), the embedded `mod_python` package, pinned thread states, and
 //! the per-child state that PythonPath and module (re)loading keep.
 use crate::config::{DirConfig, ImportDecl};
+use crate::ffi::pool::Pool;
+use crate::ffi::server::Server;
 use crate::ffi::{log, raw};
+use crate::request::configs;
 use crate::sync::LockExt;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyModule};
@@ -17,22 +20,32 @@ mod embedded {
 
 /// Starts Python in this child, installs the embedded package and runs the
 /// configured preloads, all before httpd hands the child a connection.
+// The other half of module.rs's child_init entry point, which hands httpd's
+// arguments straight through: they become handles here, once.
+#[allow(clippy::not_unsafe_ptr_arg_deref)]
 pub fn init_child(pchild: *mut raw::apr_pool_t, s: *mut raw::server_rec) {
-    // SAFETY: Py_IsInitialized may be called at any time.
-    if unsafe { pyo3::ffi::Py_IsInitialized() } != 0 {
+    if ready() {
         return;
     }
+    // SAFETY (documented exception: child_init's arguments, passed through
+    // by module.rs and daemon/process.rs): the child's pool, live until the
+    // child exits, and the main server of the configuration it runs.
+    let (pool, server): (Option<&'static Pool>, _) = unsafe { (Pool::from_raw(pchild), Server::from_raw(s)) };
+    let (Some(pool), Some(server)) = (pool, server) else {
+        return;
+    };
+    crate::ffi::pool::set_child(pool);
+    start_child(pool, server)
+}
+
+fn start_child(pchild: &Pool, s: &Server) {
     let t0 = Instant::now();
-    crate::request::pool::CHILD_POOL.store(pchild as usize, std::sync::atomic::Ordering::Relaxed);
     pyo3::append_to_inittab!(_apache);
     pyo3::append_to_inittab!(pyrite);
-    // SAFETY: s is the main server of the running configuration.
-    let home = unsafe { crate::config::server_config(s) }.and_then(|c| c.python_home.clone());
+    let home = configs::server(s).and_then(|c| c.python_home.clone());
     // A daemon group's python-home= takes the place of WSGIPythonHome.
     let home = crate::daemon::current().and_then(|d| d.python_home.clone()).or(home);
-    let process = unsafe { crate::config::server_config(s) }
-        .map(|c| c.wsgi_process.clone())
-        .unwrap_or_default();
+    let process = configs::server(s).map(|c| c.wsgi_process.clone()).unwrap_or_default();
     // A daemon group's python-eggs= (set at its start) takes the place of WSGIPythonEggs.
     let group_eggs = crate::daemon::current().is_some_and(|d| d.python_eggs.is_some());
     if let (Some(eggs), false) = (&process.eggs, group_eggs) {
@@ -41,67 +54,65 @@ pub fn init_child(pchild: *mut raw::apr_pool_t, s: *mut raw::server_rec) {
         unsafe { std::env::set_var("PYTHON_EGG_CACHE", eggs) };
     }
     if let Err(msg) = start_python(home.as_deref(), &process) {
-        log::serror(s, log::APLOG_CRIT, &format!("mod_pyrite: Python could not start: {msg}"));
+        s.log(log::APLOG_CRIT, &format!("mod_pyrite: Python could not start: {msg}"));
         return;
     }
     let t_interp = t0.elapsed();
     if process.destroy_interpreter.unwrap_or(true) {
         // As mod_wsgi and mod_python do when a child ends: the application's
         // atexit functions run (the interpreter itself is left to the exit).
-        // SAFETY: the child's pool, destroyed after its workers have stopped.
-        unsafe {
-            crate::ffi::pool::on_cleanup(pchild, || {
-                Python::attach(|py| {
-                    if let Err(e) = py.import("atexit").and_then(|m| m.call_method0("_run_exitfuncs")) {
-                        log_py_error(py, main_server(), "mod_pyrite: atexit functions failed at child exit", &e);
-                    }
-                })
+        // The child's pool is destroyed after its workers have stopped.
+        pchild.on_cleanup(|| {
+            Python::attach(|py| {
+                if let Err(e) = py.import("atexit").and_then(|m| m.call_method0("_run_exitfuncs")) {
+                    log_server_py_error(py, Server::main(), "mod_pyrite: atexit functions failed at child exit", &e);
+                }
             })
-        };
+        });
     }
     // This thread now holds no GIL; pin its thread state like any worker's.
     pin_thread();
     let t1 = Instant::now();
     let boot = Python::attach(|py| -> PyResult<()> {
-        // SAFETY: s is the main server of the running configuration.
-        if let Some(sc) = unsafe { crate::config::server_config(s) } {
+        if let Some(sc) = configs::server(s) {
             crate::gate::GATE.set_limit(sc.python_threads.unwrap_or(crate::gate::DEFAULT_LIMIT));
             if let Some(v) = sc.switch_interval {
                 py.import("sys")?.call_method1("setswitchinterval", (v,))?;
             }
             crate::wsgi::app::VERBOSE.store(sc.wsgi_process.verbose.unwrap_or(false), std::sync::atomic::Ordering::Relaxed);
         }
-        boot_interpreter(py, s)
+        boot(py, s)
     });
     if let Err(e) = boot {
-        Python::attach(|py| log_py_error(py, s, "mod_pyrite: Python start-up failed", &e));
+        Python::attach(|py| log_server_py_error(py, Some(s), "mod_pyrite: Python start-up failed", &e));
         return;
     }
     let t_boot = t1.elapsed();
     // Which interpreters this configuration names (src/interpreters/plan.rs):
     // more than one, and each gets its own, made now like the main one.
-    let plan = crate::interpreters::plan::of(s);
+    let plan = crate::interpreters::plan::of(s.as_ptr());
     crate::interpreters::set_isolating(plan.isolating);
     if plan.isolating {
         Python::attach(|py| {
             if let Err(e) = crate::interpreters::remember_shared(py) {
-                log_py_error(py, s, "mod_pyrite: could not share the built-in modules with sub-interpreters", &e);
+                log_server_py_error(
+                    py,
+                    Some(s),
+                    "mod_pyrite: could not share the built-in modules with sub-interpreters",
+                    &e,
+                );
             }
             for name in &plan.names {
                 let t = Instant::now();
                 match crate::interpreters::make(py, name) {
                     Ok(id) => crate::interpreters::note_cost(id, |c| c.made_ms = t.elapsed().as_secs_f64() * 1e3),
-                    Err(msg) => log::serror(
-                        s,
-                        log::APLOG_ERR,
-                        &format!("mod_pyrite: could not make interpreter '{name}': {msg}"),
-                    ),
+                    Err(msg) => s.log(log::APLOG_ERR, &format!("mod_pyrite: could not make interpreter '{name}': {msg}")),
                 }
             }
         });
     }
     let t_subs = t1.elapsed() - t_boot;
-    let preload = unsafe { crate::config::server_config(s) }.and_then(|c| c.preload).unwrap_or(true);
+    let preload = configs::server(s).and_then(|c| c.preload).unwrap_or(true);
     let (mut n_imports, mut n_handlers, mut n_scripts) = (0, 0, 0);
     let (mut t_imports, mut t_handlers, mut t_scripts) = (std::time::Duration::ZERO, std::time::Duration::ZERO, std::time::Duration::ZERO);
     let ids: Vec<crate::interpreters::Id> = std::iter::once(crate::interpreters::MAIN)
@@ -113,12 +124,8 @@ pub fn init_child(pchild: *mut raw::apr_pool_t, s: *mut raw::server_rec) {
             crate::interpreters::enter(py, id, || {
                 let t2 = Instant::now();
                 let mut i = 0;
-                let mut server = s;
-                while !server.is_null() {
-                    // SAFETY: the server list of the running configuration.
-                    if let (Some(sc), Some(dc)) =
-                        unsafe { (crate::config::server_config(server), crate::config::server_dir_config(server)) }
-                    {
+                for server in servers(s) {
+                    if let (Some(sc), Some(dc)) = (configs::server(server), configs::server_dir(server)) {
                         for decl in &sc.imports {
                             if crate::interpreters::known(Some(&decl.interpreter)) == Some(id) {
                                 i += 1;
@@ -126,14 +133,13 @@ pub fn init_child(pchild: *mut raw::apr_pool_t, s: *mut raw::server_rec) {
                             }
                         }
                     }
-                    server = unsafe { (*server).next };
                 }
                 let ti: std::time::Duration = t2.elapsed();
                 let t3 = Instant::now();
                 let h = if preload { crate::handlers::preload(py, s, id) } else { 0 };
                 let th = t3.elapsed();
                 let t4 = Instant::now();
-                let w = crate::wsgi::preload(py, s, id);
+                let w = crate::wsgi::preload(py, s.as_ptr(), id);
                 (i, h, w, ti, th, t4.elapsed())
             })
         });
@@ -170,7 +176,7 @@ pub fn init_child(pchild: *mut raw::apr_pool_t, s: *mut raw::server_rec) {
     };
     let t_states = t5.elapsed();
     crate::metrics::record::startup(t_interp + t_boot + t_subs + t_states, t_imports + t_handlers + t_scripts);
-    log::serror(s, log::APLOG_INFO, &format!(
+    s.log(log::APLOG_INFO, &format!(
         "mod_pyrite: child {} ready: interpreter {:.1} ms, mod_python package {:.1} ms, {} sub-interpreter(s) {:.1} ms, {} PythonImport(s) {:.1} ms, {} handler module(s) {:.1} ms, {} WSGI script(s) {:.1} ms, {} thread state(s) {:.2} ms",
         std::process::id(),
         t_interp.as_secs_f64() * 1e3,
@@ -187,8 +193,7 @@ pub fn init_child(pchild: *mut raw::apr_pool_t, s: *mut raw::server_rec) {
         t_states.as_secs_f64() * 1e3
     ));
     for (name, _, cost) in crate::interpreters::list().into_iter().skip(1) {
-        log::serror(
-            s,
+        s.log(
             log::APLOG_INFO,
             &format!(
                 "mod_pyrite: child {} interpreter '{name}': made in {:.1} ms, {} preload(s) in {:.1} ms, {} thread state(s)",
@@ -207,14 +212,24 @@ pub fn init_child(pchild: *mut raw::apr_pool_t, s: *mut raw::server_rec) {
 /// mod_python's sys.argv, the embedded package, apache.main_server, the log
 /// streams with their restrictions, the `mod_wsgi` module's sizes and the
 /// PythonPath site directories.
+// src/interpreters/setup.rs still passes the raw main server (main_server()).
 pub(crate) fn boot_interpreter(py: Python<'_>, s: *mut raw::server_rec) -> PyResult<()> {
+    match Server::main().filter(|m| m.as_ptr() == s) {
+        Some(main) => boot(py, main),
+        None => Err(pyo3::exceptions::PyRuntimeError::new_err(
+            "an interpreter boots with the main server only",
+        )),
+    }
+}
+
+/// [`boot_interpreter`] for the handle of the main server.
+fn boot(py: Python<'_>, s: &Server) -> PyResult<()> {
     let sys = py.import("sys")?;
     sys.setattr("argv", PyList::new(py, ["mod_python"])?)?; // what mod_python sets: code may test for it
     install_embedded(py)?;
     let apache = py.import("mod_python.apache")?;
-    apache.setattr("main_server", crate::request::server::Server::new(s))?;
-    // SAFETY: s is the main server of the running configuration.
-    if let Some(sc) = unsafe { crate::config::server_config(s) } {
+    apache.setattr("main_server", crate::request::server::Server::of(s))?;
+    if let Some(sc) = configs::server(s) {
         let w = &sc.wsgi_process;
         let wsgi_site = uses_wsgi(s);
         crate::wsgi::logstream::install_std_streams(
@@ -252,23 +267,15 @@ pub(crate) fn boot_interpreter(py: Python<'_>, s: *mut raw::server_rec) -> PyRes
 }
 
 /// Whether the configuration mounts, imports or names a WSGI script.
-fn uses_wsgi(s: *mut raw::server_rec) -> bool {
+fn uses_wsgi(s: &Server) -> bool {
     if crate::wsgi::directives::HANDLER_SCRIPTS.load(std::sync::atomic::Ordering::Relaxed)
         || crate::wsgi::dispatch::DISPATCH_SCRIPTS.load(std::sync::atomic::Ordering::Relaxed)
     {
         return true;
     }
-    let mut server = s;
-    while !server.is_null() {
-        // SAFETY: the server list of the running configuration.
-        if let Some(sc) = unsafe { crate::config::server_config(server) } {
-            if !sc.wsgi_aliases.is_empty() || !sc.wsgi_imports.is_empty() {
-                return true;
-            }
-        }
-        server = unsafe { (*server).next };
-    }
-    false
+    servers(s)
+        .filter_map(configs::server)
+        .any(|sc| !sc.wsgi_aliases.is_empty() || !sc.wsgi_imports.is_empty())
 }
 
 thread_local! {
@@ -281,7 +288,12 @@ pub fn importing_for() -> Option<String> {
     IMPORTING_FOR.with(|i| i.borrow().clone())
 }
 
-fn run_import(py: Python<'_>, s: *mut raw::server_rec, dc: &DirConfig, decl: &ImportDecl) {
+/// `s` and the servers after it in the configuration's list.
+fn servers(s: &Server) -> impl Iterator<Item = &Server> {
+    std::iter::successors(Some(s), |s| s.next())
+}
+
+fn run_import(py: Python<'_>, s: &Server, dc: &DirConfig, decl: &ImportDecl) {
     IMPORTING_FOR.with(|i| *i.borrow_mut() = Some(decl.interpreter.clone()));
     let res = (|| -> PyResult<()> {
         apply_python_path(py, dc, None)?;
@@ -297,7 +309,7 @@ fn run_import(py: Python<'_>, s: *mut raw::server_rec, dc: &DirConfig, decl: &Im
             Some(f) => format!("{}::{}", decl.module, f),
             None => decl.module.clone(),
         };
-        log_py_error(py, s, &format!("PythonImport {what} ({}) failed", decl.origin), &e);
+        log_server_py_error(py, Some(s), &format!("PythonImport {what} ({}) failed", decl.origin), &e);
     }
 }
 
@@ -306,76 +318,34 @@ fn run_import(py: Python<'_>, s: *mut raw::server_rec, dc: &DirConfig, decl: &Im
 /// installation), Python starts as that environment's interpreter would, so a
 /// virtualenv's site-packages are used and the system's are not.
 fn start_python(home: Option<&str>, opts: &crate::wsgi::directives::ProcessOptions) -> Result<(), String> {
-    use pyo3::ffi;
-    // SAFETY: called once, in a child, before any other Python API use; the
-    // config is initialised, filled and cleared as the C API requires.
-    unsafe {
-        let mut config = std::mem::MaybeUninit::<ffi::PyConfig>::zeroed();
-        ffi::PyConfig_InitPythonConfig(config.as_mut_ptr());
-        let cfg = config.as_mut_ptr();
-        (*cfg).install_signal_handlers = 0;
-        (*cfg).parse_argv = 0;
-        // WSGIPythonHashSeed, WSGIDontWriteBytecode, WSGIPythonWarnings.
+    use crate::ffi::pystart::{self, Home, StartError};
+    let home_text = home.unwrap_or_default();
+    let home = home.map(|home| {
+        let venv_python = std::path::Path::new(home).join("bin/python3");
+        if std::path::Path::new(home).join("pyvenv.cfg").exists() && venv_python.exists() {
+            // A virtualenv: Python finds pyvenv.cfg beside its executable.
+            Home::Program(venv_python.to_string_lossy().into_owned())
+        } else {
+            Home::Prefix(home.to_string())
+        }
+    });
+    let options = pystart::StartOptions {
         // PythonOptimize (mod_python) and WSGIPythonOptimize: the higher level wins.
-        (*cfg).optimization_level = opts.optimize.unwrap_or(0).max(crate::python_flags::optimization_level());
-        match opts.hash_seed {
-            Some(Some(seed)) => {
-                (*cfg).use_hash_seed = 1;
-                (*cfg).hash_seed = seed as std::ffi::c_ulong;
-            }
-            Some(None) => (*cfg).use_hash_seed = 0,
-            None => {}
-        }
-        if opts.dont_write_bytecode == Some(true) {
-            (*cfg).write_bytecode = 0;
-        }
-        for w in &opts.warnings {
-            let c = std::ffi::CString::new(w.as_str()).map_err(|_| "NUL in WSGIPythonWarnings".to_string())?;
-            let wide = ffi::Py_DecodeLocale(c.as_ptr(), std::ptr::null_mut());
-            if wide.is_null() {
-                ffi::PyConfig_Clear(cfg);
-                return Err(format!("could not decode WSGIPythonWarnings {w}"));
-            }
-            let st = ffi::PyWideStringList_Append(&raw mut (*cfg).warnoptions, wide);
-            ffi::PyMem_RawFree(wide as *mut std::ffi::c_void);
-            if ffi::PyStatus_Exception(st) != 0 {
-                ffi::PyConfig_Clear(cfg);
-                return Err(format!("could not use WSGIPythonWarnings {w}"));
-            }
-        }
-        if let Some(home) = home {
-            let venv_python = std::path::Path::new(home).join("bin/python3");
-            let target = if std::path::Path::new(home).join("pyvenv.cfg").exists() && venv_python.exists() {
-                // A virtualenv: Python finds pyvenv.cfg beside its executable.
-                ("program_name", venv_python.to_string_lossy().into_owned())
-            } else {
-                ("home", home.to_string())
-            };
-            let value = std::ffi::CString::new(target.1.clone()).map_err(|_| "NUL in WSGIPythonHome".to_string())?;
-            let field = if target.0 == "home" {
-                &raw mut (*cfg).home
-            } else {
-                &raw mut (*cfg).program_name
-            };
-            let st = ffi::PyConfig_SetBytesString(cfg, field, value.as_ptr());
-            if ffi::PyStatus_Exception(st) != 0 {
-                ffi::PyConfig_Clear(cfg);
-                return Err(format!("could not use WSGIPythonHome {home}"));
-            }
-        }
-        let st = ffi::Py_InitializeFromConfig(cfg);
-        ffi::PyConfig_Clear(cfg);
-        if ffi::PyStatus_Exception(st) != 0 {
-            let msg = if st.err_msg.is_null() {
-                "unknown error".to_string()
-            } else {
-                std::ffi::CStr::from_ptr(st.err_msg).to_string_lossy().into_owned()
-            };
-            return Err(msg);
-        }
-        ffi::PyEval_SaveThread();
-    }
-    Ok(())
+        optimization_level: opts.optimize.unwrap_or(0).max(crate::python_flags::optimization_level()),
+        // WSGIPythonHashSeed, WSGIDontWriteBytecode, WSGIPythonWarnings.
+        hash_seed: opts.hash_seed,
+        write_bytecode: opts.dont_write_bytecode != Some(true),
+        warnings: &opts.warnings,
+        home,
+    };
+    pystart::start(&options).map_err(|e| match e {
+        StartError::WarningNul => "NUL in WSGIPythonWarnings".to_string(),
+        StartError::WarningDecode(w) => format!("could not decode WSGIPythonWarnings {w}"),
+        StartError::WarningUse(w) => format!("could not use WSGIPythonWarnings {w}"),
+        StartError::HomeNul => "NUL in WSGIPythonHome".to_string(),
+        StartError::HomeUse => format!("could not use WSGIPythonHome {home_text}"),
+        StartError::Init(msg) => msg,
+    })
 }
 
 /// Makes `import mod_python...` load the copy compiled into this module,
@@ -421,21 +391,14 @@ pub fn pin_thread() {
     }
     // One made at child start, if any is left (src/thread_states.rs).
     if !crate::thread_states::bind_prepared() {
-        // SAFETY: Python is initialised (callers run after init_child) and this
-        // thread holds no GIL at hook entry. The Ensure is never released, which
-        // keeps the thread state; SaveThread then releases the GIL it took.
-        unsafe {
-            let _ = pyo3::ffi::PyGILState_Ensure();
-            pyo3::ffi::PyEval_SaveThread();
-        }
+        crate::ffi::pystart::keep_thread_state();
     }
     PINNED.with(|p| p.set(true));
 }
 
 /// Whether Python has been started in this process (false in the parent).
 pub fn ready() -> bool {
-    // SAFETY: callable at any time.
-    unsafe { pyo3::ffi::Py_IsInitialized() != 0 }
+    crate::ffi::pystart::is_initialized()
 }
 
 /// Enters Python on an httpd thread.
@@ -552,10 +515,23 @@ pub fn traceback_lines(py: Python<'_>, e: &PyErr) -> Vec<String> {
 }
 
 /// Logs a Python exception for a server (no request): headline, then the traceback.
+/// (For callers that hold the raw record: wsgi/mod.rs, src/interpreters.)
 pub fn log_py_error(py: Python<'_>, s: *const raw::server_rec, headline: &str, e: &PyErr) {
     log::serror(s, log::APLOG_ERR, headline);
     for line in traceback_lines(py, e) {
         log::serror(s, log::APLOG_ERR, &line);
+    }
+}
+
+/// [`log_py_error`] for a server's handle (the main log when None).
+pub fn log_server_py_error(py: Python<'_>, s: Option<&Server>, headline: &str, e: &PyErr) {
+    let log = |line: &str| match s {
+        Some(s) => s.log(log::APLOG_ERR, line),
+        None => log::main_error(log::APLOG_ERR, line),
+    };
+    log(headline);
+    for line in traceback_lines(py, e) {
+        log(&line);
     }
 }
 
@@ -564,6 +540,5 @@ pub use crate::pymodule::_apache;
 
 /// The server_rec httpd made for the main server (valid after configuration).
 pub fn main_server() -> *mut raw::server_rec {
-    // SAFETY: set by httpd before any hook that reaches this code.
-    unsafe { raw::ap_server_conf }
+    Server::main().map_or(std::ptr::null_mut(), Server::as_ptr)
 }

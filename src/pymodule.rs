@@ -25,11 +25,14 @@ pub fn server_return(_py: Python<'_>, code: i32) -> PyErr {
 #[pyo3(signature = (message, level=log::APLOG_ERR as i32, server=None))]
 fn log_error(message: &Bound<'_, PyAny>, level: i32, server: Option<PyRef<'_, Server>>) -> PyResult<()> {
     let text = message.str()?.to_cow()?.into_owned();
-    let s = match server {
-        Some(s) => s.ptr(),
-        None => crate::interp::main_server(),
+    let s = match &server {
+        Some(s) => s.handle(),
+        None => crate::ffi::server::Server::main(),
     };
-    log::serror(s, (level & 0xf) as u32, &text);
+    match s {
+        Some(s) => s.log((level & 0xf) as u32, &text),
+        None => log::main_error((level & 0xf) as u32, &text),
+    }
     Ok(())
 }
 
@@ -42,41 +45,34 @@ fn mpm_query(code: i32) -> i32 {
 /// httpd's ServerRoot.
 #[pyfunction]
 fn server_root() -> String {
-    // SAFETY: set once by httpd at start-up.
-    unsafe { crate::ffi::cstr_lossy(crate::ffi::raw::ap_server_root) }
+    crate::ffi::startup::server_root()
 }
 
 /// Whether `httpd -D name` was given.
 #[pyfunction]
 fn exists_config_define(name: &str) -> PyResult<bool> {
     let c = std::ffi::CString::new(name).map_err(|_| pyo3::exceptions::PyValueError::new_err("NUL in name"))?;
-    // SAFETY: reads httpd's define list.
-    Ok(unsafe { crate::ffi::raw::ap_exists_config_define(c.as_ptr()) } != 0)
+    Ok(crate::ffi::startup::defined(&c))
 }
 
 /// The parsed configuration as mod_python shows it: a list of
 /// (directive, args) and, for sections, (directive, args, [children]).
 #[pyfunction]
 fn config_tree(py: Python<'_>) -> PyResult<Py<PyAny>> {
-    fn walk<'py>(py: Python<'py>, mut d: *mut crate::ffi::raw::ap_directive_t) -> PyResult<Bound<'py, pyo3::types::PyList>> {
+    use crate::ffi::directive::Directive;
+    fn walk<'py>(py: Python<'py>, first: Option<&Directive>) -> PyResult<Bound<'py, pyo3::types::PyList>> {
         let out = pyo3::types::PyList::empty(py);
-        // SAFETY: the configuration tree httpd keeps for the running configuration.
-        unsafe {
-            while !d.is_null() {
-                let name = crate::ffi::cstr_lossy((*d).directive);
-                let args = crate::ffi::cstr_lossy((*d).args);
-                if (*d).first_child.is_null() {
-                    out.append((name, args))?;
-                } else {
-                    out.append((name, args, walk(py, (*d).first_child)?))?;
-                }
-                d = (*d).next;
+        for d in first.into_iter().flat_map(Directive::siblings) {
+            let name = String::from_utf8_lossy(d.name());
+            let args = String::from_utf8_lossy(d.args());
+            match d.first_child() {
+                None => out.append((name, args))?,
+                Some(child) => out.append((name, args, walk(py, Some(child))?))?,
             }
         }
         Ok(out)
     }
-    // SAFETY: read-only walk of httpd's tree.
-    Ok(walk(py, unsafe { crate::ffi::raw::ap_conftree })?.into_any().unbind())
+    Ok(walk(py, Directive::conftree())?.into_any().unbind())
 }
 
 /// `apache.stat(fname[, wanted])`: a file's finfo tuple (indexed by FINFO_*), as APR sees it.
@@ -84,23 +80,13 @@ fn config_tree(py: Python<'_>) -> PyResult<Py<PyAny>> {
 #[pyo3(signature = (fname, wanted=0x7fff))]
 fn stat<'py>(py: Python<'py>, fname: &str, wanted: i32) -> PyResult<Bound<'py, PyAny>> {
     let c = std::ffi::CString::new(fname).map_err(|_| pyo3::exceptions::PyValueError::new_err("NUL in file name"))?;
-    let mut pool: *mut crate::ffi::raw::apr_pool_t = std::ptr::null_mut();
-    // SAFETY: a short-lived pool for the stat; the tuple copies every string before it goes.
-    unsafe {
-        if crate::ffi::raw::apr_pool_create_ex(&mut pool, std::ptr::null_mut(), None, std::ptr::null_mut()) != 0 {
-            return Err(pyo3::exceptions::PyMemoryError::new_err("no pool"));
-        }
-        let mut f = crate::ffi::raw::apr_finfo_t::default();
-        let rv = crate::ffi::raw::apr_stat(&mut f, c.as_ptr(), wanted, pool);
-        let out = if rv != 0 && f.valid == 0 {
-            Err(pyo3::exceptions::PyOSError::new_err(format!(
-                "could not stat {fname}: APR error {rv}"
-            )))
-        } else {
-            crate::request::request::finfo_tuple(py, &f)
-        };
-        crate::ffi::raw::apr_pool_destroy(pool);
-        out
+    use crate::ffi::finfo::{stat, StatError};
+    match stat(&c, wanted, |f| crate::request::request::finfo_tuple(py, f)) {
+        Ok(tuple) => tuple,
+        Err(StatError::NoPool) => Err(pyo3::exceptions::PyMemoryError::new_err("no pool")),
+        Err(StatError::Apr(rv)) => Err(pyo3::exceptions::PyOSError::new_err(format!(
+            "could not stat {fname}: APR error {rv}"
+        ))),
     }
 }
 
@@ -110,12 +96,14 @@ fn stat<'py>(py: Python<'py>, fname: &str, wanted: i32) -> PyResult<Bound<'py, P
 /// mod_python.apache whose `interpreter` is that name.
 #[pyfunction]
 fn _current_interpreter(py: Python<'_>) -> PyResult<Py<PyAny>> {
-    let r = crate::locks::CURRENT_REQUEST.with(|c| c.get());
-    if !r.is_null() {
-        // SAFETY: CURRENT_REQUEST is the live request this thread is serving in Python.
-        if let Some(req) = unsafe { crate::request::state::get(r) }.and_then(|st| st.req.as_ref()) {
-            return Ok(req.bind(py).getattr("interpreter")?.unbind());
-        }
+    // SAFETY (documented exception while src/locks keeps the raw record):
+    // CURRENT_REQUEST is NULL or the live request this thread is serving in Python.
+    let r = unsafe { crate::ffi::request::Request::from_raw(crate::locks::CURRENT_REQUEST.with(|c| c.get())) };
+    let req = r
+        .and_then(crate::request::state::of_request_if_any)
+        .and_then(|st| st.borrow().req.as_ref().map(|q| q.clone_ref(py)));
+    if let Some(req) = req {
+        return Ok(req.bind(py).getattr("interpreter")?.unbind());
     }
     let name = crate::interp::importing_for().unwrap_or_else(|| "main_interpreter".to_string());
     Ok(pyo3::types::PyString::new(py, &name).into_any().unbind())

@@ -8,29 +8,22 @@
 //! way CPython's own threading module hands a state to a new thread). Where
 //! the Python built against offers no way to do that (not 3.11), or the pool
 //! runs dry, a thread makes its own as before.
+use crate::ffi::pythread::{self, Prepared};
 use crate::sync::LockExt;
-use pyo3::ffi::PyThreadState;
 use pyo3::Python;
 use std::sync::Mutex;
 
-extern "C" {
-    fn pyrite_tstate_prealloc() -> *mut PyThreadState;
-    fn pyrite_tstate_bind(t: *mut PyThreadState);
-}
-
-/// Made and not yet bound (addresses, so the pool is Send).
-static POOL: Mutex<Vec<usize>> = Mutex::new(Vec::new());
+/// Made and not yet bound.
+static POOL: Mutex<Vec<Prepared>> = Mutex::new(Vec::new());
 
 /// Makes `n` thread states for threads to come; returns how many were made.
-pub fn prepare(_py: Python<'_>, n: usize) -> usize {
+pub fn prepare(py: Python<'_>, n: usize) -> usize {
     let mut pool = POOL.locked();
     for _ in 0..n {
-        // SAFETY: the GIL is held (py) and the interpreter is running.
-        let t = unsafe { pyrite_tstate_prealloc() };
-        if t.is_null() {
+        let Some(t) = pythread::prepare(py) else {
             break;
-        }
-        pool.push(t as usize);
+        };
+        pool.push(t);
     }
     pool.len()
 }
@@ -41,8 +34,12 @@ pub fn bind_prepared() -> bool {
     let Some(t) = POOL.locked().pop() else {
         return false;
     };
-    // SAFETY: t came from pyrite_tstate_prealloc and was never bound (popped once);
-    // the calling thread has no thread state yet (pin_thread runs once per thread).
-    unsafe { pyrite_tstate_bind(t as *mut PyThreadState) };
-    true
+    match t.bind() {
+        Ok(()) => true,
+        // The thread has a state already: the prepared one waits for another.
+        Err(t) => {
+            POOL.locked().push(t);
+            false
+        }
+    }
 }

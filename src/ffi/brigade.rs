@@ -24,12 +24,14 @@ impl Brigade {
     /// # Safety
     /// `pool` and `alloc` are live and belong to the same connection.
     pub unsafe fn new(pool: *mut raw::apr_pool_t, alloc: *mut raw::apr_bucket_alloc_t) -> Brigade {
+        // SAFETY: the contract: a live pool and its connection's allocator.
         Brigade(unsafe { raw::apr_brigade_create(pool, alloc) })
     }
 
     /// # Safety
     /// The brigade is live and used by this thread only (as for every method here).
     pub unsafe fn front(self) -> Front {
+        // SAFETY: the contract: a live brigade.
         match unsafe { raw::pyrite_shim_first_kind(self.0) } {
             -1 => Front::Empty,
             0 => Front::Data,
@@ -42,12 +44,14 @@ impl Brigade {
     /// # Safety
     /// As for [`Brigade::front`].
     pub unsafe fn first_is_eos(self) -> bool {
+        // SAFETY: the contract: a live brigade.
         (unsafe { self.front() }) == Front::Eos
     }
 
     /// # Safety
     /// As for [`Brigade::front`].
     pub unsafe fn is_empty(self) -> bool {
+        // SAFETY: the contract: a live brigade.
         unsafe { raw::pyrite_shim_brigade_empty(self.0) != 0 }
     }
 
@@ -58,14 +62,17 @@ impl Brigade {
     /// As for [`Brigade::front`].
     pub unsafe fn take_data(self, max: usize, line: bool, out: &mut Vec<u8>) -> Result<(), i32> {
         let mut taken = 0usize;
+        // SAFETY: the contract: a live brigade.
         while taken < max && unsafe { self.front() } == Front::Data {
             let mut data: *const std::ffi::c_char = std::ptr::null();
             let mut len: raw::apr_size_t = 0;
+            // SAFETY: the front bucket is data (checked just above); the shim reads it blocking.
             let rv = unsafe { raw::pyrite_shim_first_read(self.0, &mut data, &mut len, 1) };
             if rv != raw::APR_SUCCESS as i32 {
                 return Err(rv);
             }
             if len == 0 {
+                // SAFETY: the front bucket of a live brigade, deleted once.
                 unsafe { raw::pyrite_shim_first_delete(self.0) };
                 continue;
             }
@@ -82,8 +89,10 @@ impl Brigade {
             out.extend_from_slice(&bytes[..n]);
             taken += n;
             if n < bytes.len() {
+                // SAFETY: n is less than the front bucket's length (checked above).
                 unsafe { raw::pyrite_shim_first_split(self.0, n) };
             }
+            // SAFETY: the front bucket of a live brigade, deleted once.
             unsafe { raw::pyrite_shim_first_delete(self.0) };
             if ends_line {
                 break;
@@ -97,6 +106,7 @@ impl Brigade {
     /// # Safety
     /// As for [`Brigade::front`]; the brigade is not empty.
     pub unsafe fn drop_first(self) {
+        // SAFETY: the contract: a live brigade, not empty.
         unsafe { raw::pyrite_shim_first_delete(self.0) }
     }
 
@@ -105,6 +115,7 @@ impl Brigade {
     /// # Safety
     /// As for [`Brigade::front`]; both use the same bucket allocator.
     pub unsafe fn move_all_to(self, to: Brigade) {
+        // SAFETY: the contract: both brigades live, of the same allocator.
         unsafe { raw::pyrite_shim_brigade_concat(to.0, self.0) }
     }
 
@@ -113,6 +124,7 @@ impl Brigade {
     /// # Safety
     /// As for [`Brigade::move_all_to`]; the brigade is not empty.
     pub unsafe fn move_first_to(self, to: Brigade) {
+        // SAFETY: the contract: both brigades live, `self` not empty.
         unsafe { raw::pyrite_shim_first_move(self.0, to.0) }
     }
 
@@ -122,6 +134,7 @@ impl Brigade {
     /// As for [`Brigade::front`].
     pub unsafe fn append(self, data: &[u8]) {
         if !data.is_empty() {
+            // SAFETY: the contract: a live brigade; data is readable for its length (copied).
             unsafe { raw::pyrite_shim_append_copy(self.0, data.as_ptr() as *const std::ffi::c_char, data.len()) }
         }
     }
@@ -129,6 +142,7 @@ impl Brigade {
     /// # Safety
     /// As for [`Brigade::front`].
     pub unsafe fn append_eos(self) {
+        // SAFETY: the contract: a live brigade.
         unsafe { raw::pyrite_shim_append_eos(self.0) }
     }
 
@@ -137,12 +151,14 @@ impl Brigade {
     /// # Safety
     /// As for [`Brigade::front`]; `pool` outlives the brigade's buckets.
     pub unsafe fn append_error(self, status: i32, pool: *mut raw::apr_pool_t) {
+        // SAFETY: the contract: a live brigade and pool.
         unsafe { raw::pyrite_shim_append_error(self.0, status, pool) }
     }
 
     /// # Safety
     /// As for [`Brigade::front`].
     pub unsafe fn append_flush(self) {
+        // SAFETY: the contract: a live brigade.
         unsafe { raw::pyrite_shim_append_flush(self.0) }
     }
 
@@ -151,6 +167,7 @@ impl Brigade {
     /// # Safety
     /// As for [`Brigade::front`].
     pub unsafe fn contains_eos(self) -> bool {
+        // SAFETY: the contract: a live brigade.
         unsafe { raw::pyrite_shim_brigade_has_eos(self.0) != 0 }
     }
 
@@ -159,6 +176,7 @@ impl Brigade {
     /// # Safety
     /// As for [`Brigade::front`].
     pub unsafe fn cleanup(self) {
+        // SAFETY: the contract: a live brigade.
         unsafe { raw::apr_brigade_cleanup(self.0 as *mut std::ffi::c_void) };
     }
 }

@@ -6,12 +6,17 @@ pub mod auth;
 pub mod brigade;
 pub mod connection;
 pub mod daemon;
+pub mod directive;
 pub mod filter;
+pub mod finfo;
 pub mod held;
 pub mod include;
 pub mod log;
 pub mod mpm;
 pub mod pool;
+pub mod pyprofile;
+pub mod pystart;
+pub mod pythread;
 pub mod pytype;
 pub mod regex;
 pub mod request;
@@ -19,6 +24,7 @@ pub mod runtime;
 pub mod sendfile;
 pub mod server;
 pub mod ssl;
+pub mod startup;
 pub mod table;
 
 use std::ffi::{c_char, CStr};
@@ -33,6 +39,7 @@ pub unsafe fn cstr<'a>(p: *const c_char) -> Option<&'a [u8]> {
     if p.is_null() {
         None
     } else {
+        // SAFETY: not NULL (checked), NUL-terminated and live for 'a: the contract.
         Some(unsafe { CStr::from_ptr(p) }.to_bytes())
     }
 }
@@ -42,6 +49,7 @@ pub unsafe fn cstr<'a>(p: *const c_char) -> Option<&'a [u8]> {
 /// # Safety
 /// As for [`cstr`].
 pub unsafe fn cstr_lossy(p: *const c_char) -> String {
+    // SAFETY: the contract, passed on.
     match unsafe { cstr(p) } {
         Some(b) => String::from_utf8_lossy(b).into_owned(),
         None => String::new(),
@@ -57,6 +65,7 @@ pub unsafe fn cstr_lossy(p: *const c_char) -> String {
 #[inline]
 pub unsafe fn module_config(v: *mut raw::ap_conf_vector_t) -> *mut std::ffi::c_void {
     let idx = crate::module::module_index();
+    // SAFETY: the contract: a configuration vector with a slot for every module index.
     unsafe { *(v as *mut *mut std::ffi::c_void).add(idx as usize) }
 }
 
@@ -67,6 +76,7 @@ pub unsafe fn module_config(v: *mut raw::ap_conf_vector_t) -> *mut std::ffi::c_v
 #[inline]
 pub unsafe fn set_module_config(v: *mut raw::ap_conf_vector_t, val: *mut std::ffi::c_void) {
     let idx = crate::module::module_index();
+    // SAFETY: the contract: a configuration vector with a slot for every module index.
     unsafe { *(v as *mut *mut std::ffi::c_void).add(idx as usize) = val };
 }
 

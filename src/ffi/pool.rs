@@ -8,6 +8,7 @@ use std::ffi::{c_char, c_void};
 /// `pool` is a live pool; the result lives as long as it. `bytes` holds no NUL
 /// (callers check; a NUL would silently truncate the string for httpd).
 pub unsafe fn strdup(pool: *mut raw::apr_pool_t, bytes: &[u8]) -> *mut c_char {
+    // SAFETY: the contract: a live pool; bytes readable for its length.
     unsafe { raw::apr_pstrmemdup(pool, bytes.as_ptr() as *const c_char, bytes.len()) }
 }
 
@@ -31,6 +32,7 @@ unsafe extern "C" fn run_boxed_cleanup<F: FnOnce()>(data: *mut c_void) -> raw::a
 /// `pool` is a live pool.
 pub unsafe fn on_cleanup<F: FnOnce() + 'static>(pool: *mut raw::apr_pool_t, f: F) {
     let data = Box::into_raw(Box::new(Some(f))) as *const c_void;
+    // SAFETY: the contract: a live pool; data is the box run_boxed_cleanup frees once.
     unsafe { raw::apr_pool_cleanup_register(pool, data, Some(run_boxed_cleanup::<F>), Some(raw::apr_pool_cleanup_null)) }
 }
 
@@ -41,6 +43,7 @@ pub unsafe fn on_cleanup<F: FnOnce() + 'static>(pool: *mut raw::apr_pool_t, f: F
 /// `pool` is a live pool.
 pub unsafe fn on_pre_cleanup<F: FnOnce() + 'static>(pool: *mut raw::apr_pool_t, f: F) {
     let data = Box::into_raw(Box::new(Some(f))) as *const c_void;
+    // SAFETY: the contract: a live pool; data is the box run_boxed_cleanup frees once.
     unsafe { raw::apr_pool_pre_cleanup_register(pool, data, Some(run_boxed_cleanup::<F>)) }
 }
 
@@ -52,6 +55,7 @@ pub unsafe fn on_pre_cleanup<F: FnOnce() + 'static>(pool: *mut raw::apr_pool_t, 
 pub unsafe fn adopt<T: 'static>(pool: *mut raw::apr_pool_t, value: T) -> *mut T {
     let p = Box::into_raw(Box::new(value));
     let addr = p as usize;
+    // SAFETY: the contract: a live pool.
     unsafe {
         on_cleanup(pool, move || {
             // SAFETY: the box made above, freed once when the pool goes.
@@ -59,6 +63,14 @@ pub unsafe fn adopt<T: 'static>(pool: *mut raw::apr_pool_t, value: T) -> *mut T 
         })
     };
     p
+}
+
+/// The pool of this child process (set once, by child_init).
+static CHILD_POOL: std::sync::atomic::AtomicPtr<raw::apr_pool_t> = std::sync::atomic::AtomicPtr::new(std::ptr::null_mut());
+
+/// Remembers the child's pool (httpd's child_init pool, which lives until the child exits).
+pub fn set_child(p: &'static Pool) {
+    CHILD_POOL.store(p.as_ptr(), std::sync::atomic::Ordering::Relaxed);
 }
 
 /// An APR pool as a typed handle: `&'a Pool` is valid until the pool is
@@ -80,6 +92,12 @@ impl Pool {
     #[inline]
     pub fn as_ptr(&self) -> *mut raw::apr_pool_t {
         self.0.get()
+    }
+
+    /// The pool of this child process (None before child_init).
+    pub fn child() -> Option<&'static Pool> {
+        // SAFETY: NULL or the child's pool (set_child's contract), which lives until the process exits.
+        unsafe { Pool::from_raw(CHILD_POOL.load(std::sync::atomic::Ordering::Relaxed)) }
     }
 
     /// Runs `f` when the pool is cleared or destroyed.

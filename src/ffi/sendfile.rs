@@ -9,6 +9,7 @@ use super::raw;
 /// # Safety
 /// `r` is a live request served by the calling thread; `fd` is open for reading.
 pub unsafe fn send_file(r: *mut raw::request_rec, fd: i32, offset: i64, len: i64) -> bool {
+    // SAFETY: the contract: a live request on this thread; fd open for reading; the file and bucket live in the request pool.
     unsafe {
         let pool = (*r).pool;
         let mut borrowed: *mut raw::apr_file_t = std::ptr::null_mut();

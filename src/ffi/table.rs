@@ -11,6 +11,7 @@ pub struct NulError;
 /// # Safety
 /// `t` is a live table.
 unsafe fn table_pool(t: *mut raw::apr_table_t) -> *mut raw::apr_pool_t {
+    // SAFETY: the contract: a live table, whose elts header names its pool.
     unsafe { (*raw::apr_table_elts(t)).pool }
 }
 
@@ -27,6 +28,7 @@ fn c_copy(t: *mut raw::apr_table_t, b: &[u8]) -> Result<*mut c_char, NulError> {
 /// # Safety
 /// `t` is a live table and is not modified while the slice is used.
 pub unsafe fn entries<'a>(t: *mut raw::apr_table_t) -> &'a [raw::apr_table_entry_t] {
+    // SAFETY: the contract: a live table, unchanged while the slice is used.
     unsafe {
         let arr = raw::apr_table_elts(t);
         if arr.is_null() || (*arr).nelts <= 0 {
@@ -41,6 +43,7 @@ pub unsafe fn entries<'a>(t: *mut raw::apr_table_t) -> &'a [raw::apr_table_entry
 /// # Safety
 /// `t` is a live table.
 pub unsafe fn len(t: *mut raw::apr_table_t) -> usize {
+    // SAFETY: the contract: a live table.
     unsafe { entries(t).len() }
 }
 
@@ -55,6 +58,7 @@ pub fn key_eq(a: &[u8], b: &[u8]) -> bool {
 /// `t` is a live table.
 pub unsafe fn get_all<'a>(t: *mut raw::apr_table_t, key: &[u8]) -> Vec<&'a [u8]> {
     let mut out = Vec::new();
+    // SAFETY: the contract: a live table.
     for e in unsafe { entries(t) } {
         // SAFETY: table entries hold NUL-terminated strings of the table's pool (key never NULL).
         let k = unsafe { super::cstr(e.key) }.unwrap_or_default();
@@ -71,6 +75,7 @@ pub unsafe fn get_all<'a>(t: *mut raw::apr_table_t, key: &[u8]) -> Vec<&'a [u8]>
 /// `t` is a live table.
 pub unsafe fn set(t: *mut raw::apr_table_t, key: &[u8], val: &[u8]) -> Result<(), NulError> {
     let (k, v) = (c_copy(t, key)?, c_copy(t, val)?);
+    // SAFETY: the contract: a live table; k and v are copies in its pool.
     unsafe { raw::apr_table_setn(t, k, v) };
     Ok(())
 }
@@ -81,6 +86,7 @@ pub unsafe fn set(t: *mut raw::apr_table_t, key: &[u8], val: &[u8]) -> Result<()
 /// `t` is a live table.
 pub unsafe fn add(t: *mut raw::apr_table_t, key: &[u8], val: &[u8]) -> Result<(), NulError> {
     let (k, v) = (c_copy(t, key)?, c_copy(t, val)?);
+    // SAFETY: the contract: a live table; k and v are copies in its pool.
     unsafe { raw::apr_table_addn(t, k, v) };
     Ok(())
 }
@@ -94,6 +100,7 @@ pub unsafe fn unset(t: *mut raw::apr_table_t, key: &[u8]) -> Result<(), NulError
         return Err(NulError);
     }
     let k = std::ffi::CString::new(key).map_err(|_| NulError)?;
+    // SAFETY: the contract: a live table; k is NUL-terminated.
     unsafe { raw::apr_table_unset(t, k.as_ptr()) };
     Ok(())
 }
@@ -103,6 +110,7 @@ pub unsafe fn unset(t: *mut raw::apr_table_t, key: &[u8]) -> Result<(), NulError
 /// # Safety
 /// `t` is a live table.
 pub unsafe fn clear(t: *mut raw::apr_table_t) {
+    // SAFETY: the contract: a live table.
     unsafe { raw::apr_table_clear(t) }
 }
 
@@ -111,8 +119,12 @@ pub unsafe fn clear(t: *mut raw::apr_table_t) {
 /// # Safety
 /// `pool` is a live pool; the table lives as long as it.
 pub unsafe fn make(pool: *mut raw::apr_pool_t, nelts: i32) -> *mut raw::apr_table_t {
+    // SAFETY: the contract: a live pool.
     unsafe { raw::apr_table_make(pool, nelts) }
 }
+
+/// One (key, value) entry of a table, None for a NULL field.
+pub type Entry<'a> = (Option<&'a [u8]>, Option<&'a [u8]>);
 
 /// An apr_table_t as a typed handle: `&'a Table` borrowed from a request
 /// cannot outlive the request's borrow.
@@ -173,6 +185,17 @@ impl Table {
         }
     }
 
+    /// Every entry in order, NULL fields as None (valid until the table changes).
+    pub fn entries(&self) -> Vec<Entry<'_>> {
+        // SAFETY: live for the borrow; entries hold NUL-terminated strings of the table's pool, or NULL.
+        unsafe {
+            entries(self.as_ptr())
+                .iter()
+                .map(|e| (super::cstr(e.key), super::cstr(e.val)))
+                .collect()
+        }
+    }
+
     pub fn set(&self, key: &[u8], val: &[u8]) -> Result<(), NulError> {
         // SAFETY: live for the borrow.
         unsafe { set(self.as_ptr(), key, val) }
@@ -191,5 +214,44 @@ impl Table {
     pub fn clear(&self) {
         // SAFETY: live for the borrow.
         unsafe { clear(self.as_ptr()) }
+    }
+}
+
+/// A table in a pool of its own, owned by Rust (`apache.table()` made from
+/// Python): the pool is destroyed when this is dropped.
+pub struct OwnedTable {
+    pool: *mut raw::apr_pool_t,
+    t: *mut raw::apr_table_t,
+}
+
+// SAFETY: the table is reached only through `get`, by the Python object that
+// owns it, which is used under the GIL; nothing else refers to the pool.
+unsafe impl Send for OwnedTable {}
+unsafe impl Sync for OwnedTable {}
+
+impl OwnedTable {
+    /// A new empty table in a new top-level pool (None if APR cannot make the pool).
+    pub fn new() -> Option<OwnedTable> {
+        let mut pool: *mut raw::apr_pool_t = std::ptr::null_mut();
+        // SAFETY: a new top-level pool; APR is initialised by httpd.
+        let rv = unsafe { raw::apr_pool_create_ex(&mut pool, std::ptr::null_mut(), None, std::ptr::null_mut()) };
+        if rv != 0 || pool.is_null() {
+            return None;
+        }
+        // SAFETY: pool is live and owned by the new value.
+        let t = unsafe { make(pool, 8) };
+        Some(OwnedTable { pool, t })
+    }
+
+    pub fn get(&self) -> &Table {
+        // SAFETY: the table lives in self's pool, destroyed only on drop.
+        unsafe { Table::from_raw(self.t) }.expect("apr_table_make returned NULL")
+    }
+}
+
+impl Drop for OwnedTable {
+    fn drop(&mut self) {
+        // SAFETY: the pool was created for this table alone and nothing else refers to it.
+        unsafe { raw::apr_pool_destroy(self.pool) };
     }
 }

@@ -37,6 +37,12 @@ impl Connection {
         }
     }
 
+    /// `req.connection`: a view of the connection of `life`'s request.
+    pub fn of_request(life: Arc<Life>) -> PyResult<Self> {
+        let c = life.tie(|r| r.connection())?;
+        Ok(Connection { life, c })
+    }
+
     /// The connection, while the request or handler that handed it out lives.
     fn c(&self) -> PyResult<&Conn> {
         self.life.tied(&self.c)
@@ -88,22 +94,12 @@ fn read_conn(py: Python<'_>, c: &Conn, max: usize, line: bool) -> PyResult<Vec<u
 }
 
 /// (ip, port) of one end of the connection, None when unknown.
-fn addr_pair<'py>(py: Python<'py>, addr: Option<(Option<&[u8]>, u16)>) -> PyResult<Bound<'py, PyAny>> {
+pub(crate) fn addr_pair<'py>(py: Python<'py>, addr: Option<(Option<&[u8]>, u16)>) -> PyResult<Bound<'py, PyAny>> {
     let Some((ip, port)) = addr else {
         return Ok(py.None().into_bound(py));
     };
     let host = convert::opt_bytes_text(py, ip);
     Ok(PyTuple::new(py, [host, (port as i64).into_pyobject(py)?.into_any()])?.into_any())
-}
-
-/// (ip, port) of an APR socket address (for request.rs's `useragent_addr`,
-/// which still holds the raw record).
-///
-/// # Safety
-/// `sa` is NULL or a live apr_sockaddr_t.
-pub(crate) unsafe fn addr_tuple<'py>(py: Python<'py>, sa: *mut raw::apr_sockaddr_t) -> PyResult<Bound<'py, PyAny>> {
-    // SAFETY: as this function's contract.
-    addr_pair(py, unsafe { crate::ffi::connection::sockaddr(sa) })
 }
 
 #[pymethods]
@@ -179,11 +175,11 @@ impl Connection {
 
     #[getter]
     fn base_server(&self) -> PyResult<Server> {
-        Ok(Server::new(self.c()?.base_server().as_ptr()))
+        Ok(Server::of(self.c()?.base_server()))
     }
     #[getter]
     fn notes(&self) -> PyResult<Table> {
-        Ok(Table::of_request(self.life.clone(), self.c()?.notes().as_ptr()))
+        Ok(Table::of_request(self.life.clone(), self.life.tie_from(&self.c, |c| c.notes())?))
     }
 
     #[pyo3(signature = (message, level=log::APLOG_ERR as i32))]

@@ -33,9 +33,25 @@ impl Life {
         Life(unsafe { Held::new(r as *mut Request) })
     }
 
+    /// The life of `r`'s objects: it ends when r's pool is cleared.
+    pub fn of(r: &Request) -> Self {
+        Life(Held::request(r))
+    }
+
     /// A life for a connection handler's objects, which have no request.
     pub fn without_request() -> Self {
-        Life::new(std::ptr::null_mut())
+        Life(Held::none())
+    }
+
+    /// A record reached from the request (its connection, a table), kept
+    /// for as long as this life, if the request may be used now.
+    pub fn tie<U>(&self, pick: impl for<'a> FnOnce(&'a Request) -> &'a U) -> PyResult<Tied<U>> {
+        self.0.tie(pick).map_err(unusable)
+    }
+
+    /// A record reached from one tied to this life (a connection's notes).
+    pub fn tie_from<T, U>(&self, from: &Tied<T>, pick: impl for<'a> FnOnce(&'a T) -> &'a U) -> PyResult<Tied<U>> {
+        from.tie(&self.0, pick).map_err(unusable)
     }
 
     /// The request, if it may be used from here and now.

@@ -1,5 +1,6 @@
 //! The Python-visible objects of a request: one file per object, as in mod_python.
 pub mod body;
+pub mod configs;
 pub mod connection;
 pub mod convert;
 pub mod filter;

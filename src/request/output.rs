@@ -123,7 +123,7 @@ impl Output {
 }
 
 /// ap_rwrite (in pieces under 2 GB) and optionally ap_rflush; false when the
-/// client is gone. (handlers.rs and wsgi/adapter.rs still hold the raw record.)
+/// client is gone. (For callers that still hold the raw record: wsgi/adapter.rs, daemon/proxy.rs.)
 ///
 /// # Safety
 /// `r` is a live request served by the calling thread.
@@ -164,12 +164,17 @@ pub fn send(r: &Request, data: &[u8], flush: bool) -> bool {
 ///
 /// # Safety
 /// `r` is a live request served by the calling thread, in its content handler
-/// (handlers.rs and wsgi/adapter.rs still hold the raw record).
+/// (for callers that still hold the raw record: wsgi/adapter.rs, daemon/proxy.rs).
 pub unsafe fn end_response(r: *mut raw::request_rec, data: &[u8]) -> std::ffi::c_int {
     // SAFETY: as this function's contract.
-    let Some(r) = (unsafe { Request::from_raw(r) }) else {
-        return raw::DONE;
-    };
+    match unsafe { Request::from_raw(r) } {
+        Some(r) => end(r, data),
+        None => raw::DONE,
+    }
+}
+
+/// [`end_response`] for the handle (called in `r`'s content handler).
+pub fn end(r: &Request, data: &[u8]) -> std::ffi::c_int {
     if send_end(r, data) {
         return raw::OK as std::ffi::c_int;
     }
@@ -220,16 +225,6 @@ fn send_queue_empty(r: &Request) -> bool {
 /// "name" for the log. httpd checks the same when the headers go out, but if
 /// body bytes were flushed first its 500 page carries a Content-Length that
 /// counts them too; checking before the first flush keeps the refusal clean.
-///
-/// # Safety
-/// `r` is a live request served by the calling thread (request.rs and wsgi
-/// still hold the raw record).
-pub unsafe fn refused_response_header(r: *mut raw::request_rec) -> Option<String> {
-    // SAFETY: as this function's contract.
-    unsafe { Request::from_raw(r) }.and_then(refused_header)
-}
-
-/// As [`refused_response_header`], for the handle.
 pub fn refused_header(r: &Request) -> Option<String> {
     use crate::wsgi::validate::{httpd_sends, is_field_byte};
     if let Some(ct) = r.content_type() {

@@ -4,12 +4,12 @@
 //! raised into httpd), and mapping access to values that live exactly as long
 //! as the pool (per-connection state across keep-alive requests, per-child
 //! state). One Python object per pool, kept in the pool's userdata.
-use crate::ffi::{self, raw};
+use crate::ffi;
 use crate::sync::LockExt;
 use pyo3::exceptions::{PyKeyError, PyRuntimeError};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
 const KEY: &std::ffi::CStr = c"mod_pyrite/pool-object";
@@ -23,22 +23,6 @@ pub struct Pool {
 
 /// A registered cleanup: `callable(data)`, run in the interpreter it was registered from.
 pub type Cleanup = (Py<PyAny>, Option<Py<PyAny>>, crate::interpreters::Id);
-
-/// The child's pool (set at child start).
-pub static CHILD_POOL: AtomicUsize = AtomicUsize::new(0);
-
-/// The Python object of `pool`, made on first use (raw entry point for
-/// request.rs, which still holds the raw record).
-///
-/// # Safety
-/// `pool` is a live pool whose cleanups run on a thread that may enter Python.
-pub unsafe fn of(py: Python<'_>, pool: *mut raw::apr_pool_t) -> PyResult<Py<Pool>> {
-    // SAFETY: as this function's contract.
-    match unsafe { ffi::pool::Pool::from_raw(pool) } {
-        Some(p) => of_pool(py, p),
-        None => Err(PyRuntimeError::new_err("no such pool")),
-    }
-}
 
 /// The Python object kept in a pool; clearing the pool runs its cleanups.
 struct Kept(Py<Pool>);
@@ -78,7 +62,7 @@ pub fn run_callables(py: Python<'_>, list: impl IntoIterator<Item = Cleanup>, wh
                 None => f.bind(py).call0(),
             };
             if let Err(e) = res {
-                crate::interp::log_py_error(py, crate::interp::main_server(), what, &e);
+                crate::interp::log_server_py_error(py, crate::ffi::server::Server::main(), what, &e);
             }
         });
     }
@@ -159,12 +143,10 @@ impl Pool {
 /// `apache.child_pool()`: the pool that lives as long as this child.
 #[pyfunction]
 pub fn child_pool(py: Python<'_>) -> PyResult<Py<Pool>> {
-    let p = CHILD_POOL.load(Ordering::Relaxed) as *mut raw::apr_pool_t;
-    if p.is_null() {
-        return Err(PyRuntimeError::new_err("no child pool in this process"));
+    match ffi::pool::Pool::child() {
+        Some(p) => of_pool(py, p),
+        None => Err(PyRuntimeError::new_err("no child pool in this process")),
     }
-    // SAFETY: the child's pool, live until the child exits.
-    unsafe { of(py, p) }
 }
 
 /// `apache.register_cleanup(callable, data=None)`: runs when the child exits.

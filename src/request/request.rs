@@ -9,7 +9,7 @@ use super::output::Output;
 use super::server::Server;
 use super::table::Table;
 use crate::config;
-use crate::ffi::{self, log, raw, SendPtr};
+use crate::ffi::{self, log, raw};
 use crate::sync::LockExt;
 use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
@@ -40,7 +40,7 @@ pub struct Request {
 
 impl Request {
     fn register_filter(&self, name: &str, handler: &str, dir: Option<String>, input: bool) -> PyResult<()> {
-        let r = self.r()?;
+        let r = self.req()?;
         if name.is_empty() {
             return Err(PyValueError::new_err("a filter needs a name"));
         }
@@ -61,8 +61,7 @@ impl Request {
                 line: 0,
             },
         });
-        // SAFETY: r is live and served by this thread.
-        unsafe { super::state::of(r) }.filters.push(decl);
+        super::state::of_request(r).borrow_mut().filters.push(decl);
         Ok(())
     }
 
@@ -143,65 +142,63 @@ impl Request {
         self.output.locked().take()
     }
 
-    fn r(&self) -> PyResult<*mut raw::request_rec> {
-        self.life.get()
+    /// The request record, if it may be used from here and now.
+    #[inline]
+    fn req(&self) -> PyResult<&ffi::request::Request> {
+        self.life.request()
     }
 
     fn table<'py>(
         &self,
         py: Python<'py>,
         cell: &OnceLock<Py<Table>>,
-        pick: impl FnOnce(*mut raw::request_rec) -> *mut raw::apr_table_t,
+        pick: impl for<'a> FnOnce(&'a ffi::request::Request) -> &'a ffi::table::Table,
     ) -> PyResult<Bound<'py, Table>> {
-        let r = self.r()?;
+        self.req()?;
         if let Some(t) = cell.get() {
             return Ok(t.bind(py).clone());
         }
-        let t = Py::new(py, Table::of_request(self.life.clone(), pick(r)))?;
+        let t = Py::new(py, Table::of_request(self.life.clone(), self.life.tie(pick)?))?;
         let _ = cell.set(t.clone_ref(py));
         Ok(t.into_bound(py))
     }
 
-    /// A view of a related request record (main, prev, next). Its life ends
-    /// with this request's, which it outlives in httpd.
-    fn related(&self, py: Python<'_>, other: *mut raw::request_rec) -> PyResult<Option<Py<Request>>> {
-        if other.is_null() {
+    /// A view of a related request record (main, prev, next).
+    fn related(
+        &self,
+        py: Python<'_>,
+        pick: impl FnOnce(&ffi::request::Request) -> Option<&ffi::request::Request>,
+    ) -> PyResult<Option<Py<Request>>> {
+        let r = self.req()?;
+        let Some(other) = pick(r) else {
             return Ok(None);
-        }
-        let r = self.r()?;
-        let life = std::sync::Arc::new(Life::new(other));
-        let l = life.clone();
-        // SAFETY: r->pool is live; the related record outlives this request's pool.
-        unsafe { ffi::pool::on_cleanup((*r).pool, move || l.end()) };
+        };
+        // Its life ends with its own pool: this request's, or (for a
+        // subrequest's main request) one that outlives it.
+        let life = std::sync::Arc::new(Life::of(other));
         Ok(Some(Py::new(py, Request::new(life, "PythonHandler"))?))
     }
 
-    /// Copies `value` into the request pool as a C string.
-    fn pool_str(&self, value: &Bound<'_, PyAny>, what: &str) -> PyResult<*mut std::ffi::c_char> {
-        let r = self.r()?;
-        let b = convert::header_bytes(value, what)?;
-        // SAFETY: r is live; header_bytes refused NUL bytes.
-        Ok(unsafe { ffi::pool::strdup((*r).pool, &b) })
-    }
-
     /// A string field of the record as str (None for NULL).
-    fn text_field<'py>(
-        &self,
-        py: Python<'py>,
-        pick: impl FnOnce(*mut raw::request_rec) -> *const std::ffi::c_char,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        let r = self.r()?;
-        // SAFETY: r is live; the field is NULL or a string of the request pool.
-        Ok(unsafe { convert::opt_text(py, pick(r)) })
-    }
-
-    fn opt_pool_str(&self, value: Option<&Bound<'_, PyAny>>, what: &str) -> PyResult<*mut std::ffi::c_char> {
-        match value {
-            Some(v) if !v.is_none() => self.pool_str(v, what),
-            _ => Ok(std::ptr::null_mut()),
-        }
+    fn text_field<'py>(&self, py: Python<'py>, pick: impl FnOnce(&ffi::request::Request) -> Option<&[u8]>) -> PyResult<Bound<'py, PyAny>> {
+        Ok(convert::opt_bytes_text(py, pick(self.req()?)))
     }
 }
+
+/// A value for a string field: its bytes (NUL refused), None for None.
+fn opt_bytes(value: Option<&Bound<'_, PyAny>>, what: &str) -> PyResult<Option<Vec<u8>>> {
+    match value {
+        Some(v) if !v.is_none() => Ok(Some(convert::header_bytes(v, what)?.into_owned())),
+        _ => Ok(None),
+    }
+}
+
+/// httpd cannot store a NUL byte (header_bytes refuses them before this).
+fn nul_err(_: ffi::table::NulError) -> PyErr {
+    PyValueError::new_err("a NUL byte cannot be stored in a request field")
+}
+
+use super::configs::dir as dir_config;
 
 fn seconds(t: raw::apr_time_t) -> f64 {
     t as f64 / 1e6
@@ -213,98 +210,94 @@ impl Request {
 
     #[getter]
     fn the_request<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        self.text_field(py, |r| unsafe { (*r).the_request })
+        self.text_field(py, |r| r.the_request())
     }
     #[getter]
     fn protocol<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        self.text_field(py, |r| unsafe { (*r).protocol })
+        self.text_field(py, |r| r.protocol())
     }
     #[getter]
     fn hostname<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        self.text_field(py, |r| unsafe { (*r).hostname })
+        self.text_field(py, |r| r.hostname())
     }
     #[getter]
     fn status_line<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        self.text_field(py, |r| unsafe { (*r).status_line })
+        self.text_field(py, |r| r.status_line())
     }
     #[getter]
     fn method<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        self.text_field(py, |r| unsafe { (*r).method })
+        self.text_field(py, |r| r.method())
     }
     #[getter]
     fn range<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        self.text_field(py, |r| unsafe { (*r).range })
+        self.text_field(py, |r| r.range())
     }
     #[getter]
     fn content_type<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        self.text_field(py, |r| unsafe { (*r).content_type })
+        self.text_field(py, |r| r.content_type())
     }
     #[getter]
     fn handler<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        self.text_field(py, |r| unsafe { (*r).handler })
+        self.text_field(py, |r| r.handler())
     }
     #[getter]
     fn content_encoding<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        self.text_field(py, |r| unsafe { (*r).content_encoding })
+        self.text_field(py, |r| r.content_encoding())
     }
     #[getter]
     fn user<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        self.text_field(py, |r| unsafe { (*r).user })
+        self.text_field(py, |r| r.user())
     }
     #[getter]
     fn ap_auth_type<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        self.text_field(py, |r| unsafe { (*r).ap_auth_type })
+        self.text_field(py, |r| r.ap_auth_type())
     }
     #[getter]
     fn unparsed_uri<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        self.text_field(py, |r| unsafe { (*r).unparsed_uri })
+        self.text_field(py, |r| r.unparsed_uri())
     }
     #[getter]
     fn uri<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        self.text_field(py, |r| unsafe { (*r).uri })
+        self.text_field(py, |r| r.uri())
     }
     #[getter]
     fn filename<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        self.text_field(py, |r| unsafe { (*r).filename })
+        self.text_field(py, |r| r.filename())
     }
     #[getter]
     fn canonical_filename<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        self.text_field(py, |r| unsafe { (*r).canonical_filename })
+        self.text_field(py, |r| r.canonical_filename())
     }
     #[getter]
     fn path_info<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        self.text_field(py, |r| unsafe { (*r).path_info })
+        self.text_field(py, |r| r.path_info())
     }
     #[getter]
     fn args<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        self.text_field(py, |r| unsafe { (*r).args })
+        self.text_field(py, |r| r.args())
     }
     #[getter]
     fn useragent_ip<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        self.text_field(py, |r| unsafe { (*r).useragent_ip })
+        self.text_field(py, |r| r.useragent_ip())
     }
     /// The client's (ip, port), as useragent_ip (behind mod_remoteip: the real client).
     #[getter]
     fn useragent_addr<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let r = self.r()?;
-        // SAFETY: r is live; its useragent_addr is NULL or a pool sockaddr.
-        unsafe { super::connection::addr_tuple(py, (*r).useragent_addr) }
+        super::connection::addr_pair(py, self.req()?.useragent_addr())
     }
     /// The variant list validator (mod_negotiation's), None when unset.
     #[getter]
     fn vlist_validator<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        // SAFETY: text_field passes a live request; the field is NULL or a pool string.
-        self.text_field(py, |r| unsafe { (*r).vlist_validator })
+        self.text_field(py, |r| r.vlist_validator())
     }
     /// Whether the response may not be served from a local copy (a proxy's cache).
     #[getter]
     fn no_local_copy(&self) -> PyResult<i32> {
-        // SAFETY: r() checked the request is live.
-        Ok(unsafe { (*self.r()?).no_local_copy })
+        Ok(self.req()?.no_local_copy())
     }
     #[getter]
     fn log_id<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        self.text_field(py, |r| unsafe { (*r).log_id })
+        self.text_field(py, |r| r.log_id())
     }
 
     // ---- output ---------------------------------------------------------
@@ -314,7 +307,7 @@ impl Request {
     #[pyo3(signature = (data, flush=1))]
     fn write(slf: &Bound<'_, Self>, py: Python<'_>, data: &Bound<'_, PyAny>, flush: i32) -> PyResult<()> {
         let this = slf.get();
-        let r = this.r()?;
+        let r = this.req()?;
         let bytes = convert::body_bytes(data)?;
         if bytes.is_empty() {
             return Ok(());
@@ -324,12 +317,12 @@ impl Request {
             refuse_bad_headers(r)?;
         }
         let failed = |_| PyOSError::new_err("Write failed, client closed connection.");
-        out.write(py, this.life.request()?, &bytes, false).map_err(failed)?;
+        out.write(py, r, &bytes, false).map_err(failed)?;
         if flush != 0 {
             if held_flush::hold(py, slf, r) {
                 out.held = true;
             } else {
-                out.flush(py, this.life.request()?).map_err(failed)?;
+                out.flush(py, r).map_err(failed)?;
             }
         }
         Ok(())
@@ -338,7 +331,7 @@ impl Request {
     /// Pushes buffered output to the client.
     fn flush(slf: &Bound<'_, Self>, py: Python<'_>) -> PyResult<()> {
         let this = slf.get();
-        let r = this.r()?;
+        let r = this.req()?;
         let mut out = this.output_in_use()?;
         if !out.sent() {
             refuse_bad_headers(r)?;
@@ -347,22 +340,21 @@ impl Request {
             out.held = true;
             return Ok(());
         }
-        out.flush(py, this.life.request()?)
+        out.flush(py, r)
             .map_err(|_| PyOSError::new_err("Flush failed, client closed connection."))
     }
 
     /// Kept for old handlers: httpd sends the headers with the first output.
     fn send_http_header(&self) -> PyResult<()> {
-        self.r().map(|_| ())
+        self.req().map(|_| ())
     }
 
     fn set_content_length(&self, length: i64) -> PyResult<()> {
-        let r = self.r()?;
+        let r = self.req()?;
         if length < 0 {
             return Err(PyValueError::new_err("content length must not be negative"));
         }
-        // SAFETY: r is live.
-        unsafe { raw::ap_set_content_length(r, length) };
+        r.set_content_length(length);
         Ok(())
     }
 
@@ -394,36 +386,31 @@ impl Request {
 
     /// Reads and throws away the body (before an error response, say).
     fn discard_request_body(&self, py: Python<'_>) -> PyResult<i32> {
-        let rp = SendPtr(self.r()?);
-        // SAFETY: r is live and used by this thread only.
-        Ok(crate::interp::blocking(py, move || unsafe {
-            let rp = rp;
-            raw::ap_discard_request_body(rp.0)
-        }))
+        let r = self.req()?.on_this_thread();
+        Ok(crate::interp::blocking(py, move || r.discard_body()))
     }
 
     // ---- tables -----------------------------------------------------------
 
     #[getter]
     fn headers_in<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, Table>> {
-        // SAFETY (closures): r is live when table() calls them.
-        self.table(py, &self.headers_in, |r| unsafe { (*r).headers_in })
+        self.table(py, &self.headers_in, |r| r.headers_in())
     }
     #[getter]
     fn headers_out<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, Table>> {
-        self.table(py, &self.headers_out, |r| unsafe { (*r).headers_out })
+        self.table(py, &self.headers_out, |r| r.headers_out())
     }
     #[getter]
     fn err_headers_out<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, Table>> {
-        self.table(py, &self.err_headers_out, |r| unsafe { (*r).err_headers_out })
+        self.table(py, &self.err_headers_out, |r| r.err_headers_out())
     }
     #[getter]
     fn subprocess_env<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, Table>> {
-        self.table(py, &self.subprocess_env, |r| unsafe { (*r).subprocess_env })
+        self.table(py, &self.subprocess_env, |r| r.subprocess_env())
     }
     #[getter]
     fn notes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, Table>> {
-        self.table(py, &self.notes, |r| unsafe { (*r).notes })
+        self.table(py, &self.notes, |r| r.notes())
     }
 
     // ---- settable fields ----------------------------------------------------
@@ -431,10 +418,9 @@ impl Request {
     #[setter]
     fn set_content_type(&self, py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<()> {
         held_flush::before_head_change(py);
-        let r = self.r()?;
-        let ct = self.pool_str(value, "content_type")?;
-        // SAFETY: r is live; ct is a pool string of r.
-        unsafe { raw::ap_set_content_type(r, ct) };
+        let r = self.req()?;
+        let ct = convert::header_bytes(value, "content_type")?;
+        r.set_content_type(&ct).map_err(nul_err)?;
         self.content_type_set.store(true, std::sync::atomic::Ordering::Relaxed);
         Ok(())
     }
@@ -442,94 +428,92 @@ impl Request {
     /// Whether a handler assigned req.content_type during this request.
     #[getter]
     fn _content_type_set(&self) -> PyResult<bool> {
-        self.r()?;
+        self.req()?;
         Ok(self.content_type_set.load(std::sync::atomic::Ordering::Relaxed))
     }
 
     #[getter]
     fn status(&self) -> PyResult<i32> {
-        // SAFETY: r is live.
-        Ok(unsafe { (*self.r()?).status })
+        Ok(self.req()?.status())
     }
     #[setter]
     fn set_status(&self, py: Python<'_>, value: i32) -> PyResult<()> {
         held_flush::before_head_change(py);
-        // SAFETY: r is live.
-        unsafe { (*self.r()?).status = value };
+        self.req()?.set_status(value);
         Ok(())
     }
 
     #[setter]
     fn set_status_line(&self, py: Python<'_>, value: Option<Bound<'_, PyAny>>) -> PyResult<()> {
         held_flush::before_head_change(py);
-        let v = self.opt_pool_str(value.as_ref(), "status_line")?;
-        unsafe { (*self.r()?).status_line = v };
-        Ok(())
+        let r = self.req()?;
+        let v = opt_bytes(value.as_ref(), "status_line")?;
+        r.set_status_line(v.as_deref()).map_err(nul_err)
     }
     #[setter]
     fn set_user(&self, value: Option<Bound<'_, PyAny>>) -> PyResult<()> {
-        let v = self.opt_pool_str(value.as_ref(), "user")?;
-        unsafe { (*self.r()?).user = v };
-        Ok(())
+        let r = self.req()?;
+        let v = opt_bytes(value.as_ref(), "user")?;
+        r.set_user(v.as_deref()).map_err(nul_err)
     }
     #[setter]
     fn set_filename(&self, value: Option<Bound<'_, PyAny>>) -> PyResult<()> {
-        let v = self.opt_pool_str(value.as_ref(), "filename")?;
-        unsafe { (*self.r()?).filename = v };
-        Ok(())
+        let r = self.req()?;
+        let v = opt_bytes(value.as_ref(), "filename")?;
+        r.set_filename(v.as_deref()).map_err(nul_err)
     }
     #[setter]
     fn set_canonical_filename(&self, value: Option<Bound<'_, PyAny>>) -> PyResult<()> {
-        let v = self.opt_pool_str(value.as_ref(), "canonical_filename")?;
-        unsafe { (*self.r()?).canonical_filename = v };
-        Ok(())
+        let r = self.req()?;
+        let v = opt_bytes(value.as_ref(), "canonical_filename")?;
+        r.set_canonical_filename(v.as_deref()).map_err(nul_err)
     }
     #[setter]
     fn set_path_info(&self, value: Option<Bound<'_, PyAny>>) -> PyResult<()> {
-        let v = self.opt_pool_str(value.as_ref(), "path_info")?;
-        unsafe { (*self.r()?).path_info = v };
-        Ok(())
+        let r = self.req()?;
+        let v = opt_bytes(value.as_ref(), "path_info")?;
+        r.set_path_info(v.as_deref()).map_err(nul_err)
     }
     #[setter]
     fn set_args(&self, value: Option<Bound<'_, PyAny>>) -> PyResult<()> {
-        let v = self.opt_pool_str(value.as_ref(), "args")?;
-        unsafe { (*self.r()?).args = v };
-        Ok(())
+        let r = self.req()?;
+        let v = opt_bytes(value.as_ref(), "args")?;
+        r.set_args(v.as_deref()).map_err(nul_err)
     }
     #[setter]
     fn set_uri(&self, value: Option<Bound<'_, PyAny>>) -> PyResult<()> {
-        let v = self.opt_pool_str(value.as_ref(), "uri")?;
-        unsafe { (*self.r()?).uri = v };
-        Ok(())
+        let r = self.req()?;
+        let v = opt_bytes(value.as_ref(), "uri")?;
+        r.set_uri(v.as_deref()).map_err(nul_err)
     }
     #[setter]
     fn set_handler(&self, value: Option<Bound<'_, PyAny>>) -> PyResult<()> {
-        let v = self.opt_pool_str(value.as_ref(), "handler")?;
-        unsafe { (*self.r()?).handler = v };
-        Ok(())
+        let r = self.req()?;
+        let v = opt_bytes(value.as_ref(), "handler")?;
+        r.set_handler(v.as_deref()).map_err(nul_err)
     }
     #[setter]
     fn set_ap_auth_type(&self, value: Option<Bound<'_, PyAny>>) -> PyResult<()> {
-        let v = self.opt_pool_str(value.as_ref(), "ap_auth_type")?;
-        unsafe { (*self.r()?).ap_auth_type = v };
-        Ok(())
+        let r = self.req()?;
+        let v = opt_bytes(value.as_ref(), "ap_auth_type")?;
+        r.set_ap_auth_type(v.as_deref()).map_err(nul_err)
     }
     #[setter]
     fn set_content_encoding(&self, py: Python<'_>, value: Option<Bound<'_, PyAny>>) -> PyResult<()> {
         held_flush::before_head_change(py);
-        let v = self.opt_pool_str(value.as_ref(), "content_encoding")?;
-        unsafe { (*self.r()?).content_encoding = v };
-        Ok(())
+        let r = self.req()?;
+        let v = opt_bytes(value.as_ref(), "content_encoding")?;
+        r.set_content_encoding(v.as_deref()).map_err(nul_err)
     }
 
     #[getter]
     fn no_cache(&self) -> PyResult<i32> {
-        Ok(unsafe { (*self.r()?).no_cache })
+        Ok(self.req()?.no_cache())
     }
     #[setter]
     fn set_no_cache(&self, py: Python<'_>, value: i32) -> PyResult<()> {
         held_flush::before_head_change(py);
-        unsafe { (*self.r()?).no_cache = value };
+        self.req()?.set_no_cache(value);
         Ok(())
     }
 
@@ -537,85 +521,83 @@ impl Request {
 
     #[getter]
     fn method_number(&self) -> PyResult<i32> {
-        Ok(unsafe { (*self.r()?).method_number })
+        Ok(self.req()?.method_number())
     }
     #[getter]
     fn proto_num(&self) -> PyResult<i32> {
-        Ok(unsafe { (*self.r()?).proto_num })
+        Ok(self.req()?.proto_num())
     }
     #[getter]
     fn header_only(&self) -> PyResult<i32> {
-        Ok(unsafe { (*self.r()?).header_only })
+        Ok(self.req()?.header_only())
     }
     #[getter]
     fn assbackwards(&self) -> PyResult<i32> {
-        Ok(unsafe { (*self.r()?).assbackwards })
+        Ok(self.req()?.assbackwards())
     }
     #[getter]
     fn proxyreq(&self) -> PyResult<i32> {
-        Ok(unsafe { (*self.r()?).proxyreq })
+        Ok(self.req()?.proxyreq())
     }
     /// When the request arrived, in seconds since the epoch.
     #[getter]
     fn request_time(&self) -> PyResult<f64> {
-        Ok(seconds(unsafe { (*self.r()?).request_time }))
+        Ok(seconds(self.req()?.request_time()))
     }
     #[getter]
     fn mtime(&self) -> PyResult<f64> {
-        Ok(seconds(unsafe { (*self.r()?).mtime }))
+        Ok(seconds(self.req()?.mtime()))
     }
     /// True once the response head went to the client (output can no longer change it).
     #[getter]
     fn sent_bodyct(&self) -> PyResult<bool> {
-        // SAFETY: r is live.
-        Ok(unsafe { (*self.r()?).sent_bodyct } != 0 || self.sent())
+        Ok(self.req()?.sent_bodyct() != 0 || self.sent())
     }
     #[getter]
     fn bytes_sent(&self) -> PyResult<i64> {
-        Ok(unsafe { (*self.r()?).bytes_sent })
+        Ok(self.req()?.bytes_sent())
     }
     #[getter]
     fn clength(&self) -> PyResult<i64> {
-        Ok(unsafe { (*self.r()?).clength })
+        Ok(self.req()?.clength())
     }
     #[getter]
     fn remaining(&self) -> PyResult<i64> {
-        Ok(unsafe { (*self.r()?).remaining })
+        Ok(self.req()?.remaining())
     }
     #[getter]
     fn read_length(&self) -> PyResult<i64> {
-        Ok(unsafe { (*self.r()?).read_length })
+        Ok(self.req()?.read_length())
     }
     /// How the body may be read (httpd's REQUEST_NO_BODY, REQUEST_CHUNKED_ERROR, ...).
     #[getter]
     fn read_body(&self) -> PyResult<i32> {
-        // SAFETY: r() checked the request is live.
-        Ok(unsafe { (*self.r()?).read_body })
+        Ok(self.req()?.read_body_policy())
     }
     #[getter]
     fn read_chunked(&self) -> PyResult<i32> {
-        Ok(unsafe { (*self.r()?).read_chunked })
+        Ok(self.req()?.read_chunked())
     }
     #[getter]
     fn chunked(&self) -> PyResult<i32> {
-        Ok(unsafe { (*self.r()?).chunked })
+        Ok(self.req()?.chunked())
     }
     #[getter]
     fn expecting_100(&self) -> PyResult<i32> {
-        Ok(unsafe { (*self.r()?).expecting_100 } as i32)
+        Ok(self.req()?.expecting_100())
     }
     #[getter]
     fn used_path_info(&self) -> PyResult<i32> {
-        Ok(unsafe { (*self.r()?).used_path_info })
+        Ok(self.req()?.used_path_info())
     }
     #[getter]
     fn eos_sent(&self) -> PyResult<i32> {
-        Ok(unsafe { (*self.r()?).eos_sent })
+        Ok(self.req()?.eos_sent() as i32)
     }
     /// The handler directive running now (mod_python's phase name).
     #[getter]
     fn phase(&self) -> PyResult<&'static str> {
-        self.r()?;
+        self.req()?;
         Ok(*self.phase.locked())
     }
     /// The name of the interpreter the running phase runs in, by mod_python's
@@ -623,152 +605,106 @@ impl Request {
     /// same name picks the interpreter.
     #[getter]
     fn interpreter(&self) -> PyResult<String> {
-        let r = self.r()?;
+        let r = self.req()?;
         let first = self.running.locked().list.first().cloned();
         let phase = *self.phase.locked();
         let early = phase == config::Phase::PostReadRequest.directive() || phase == config::Phase::Trans.directive();
-        // SAFETY: r is live; the early phases run with the server's configuration.
-        let conf = unsafe {
-            if early {
-                config::server_dir_config((*r).server)
-            } else {
-                config::dir_config(r)
-            }
+        let conf = if early {
+            super::configs::server_dir(r.server())
+        } else {
+            dir_config(r)
         };
-        let name = crate::interpreters::names::for_phase(r, conf, first.as_deref());
+        let name = crate::interpreters::names::for_phase(r.as_ptr(), conf, first.as_deref());
         Ok(name.unwrap_or_else(|| crate::interpreters::names::MAIN_INTERPRETER.to_string()))
     }
 
     /// The handler list of the running phase, at the handler that runs.
     #[getter]
     fn hlist(&self) -> PyResult<super::hlist::HandlerList> {
-        let r = self.r()?;
+        let r = self.req()?;
         let running = self.running.locked().clone();
-        // SAFETY: r is live.
-        let filename = unsafe { ffi::cstr((*r).filename) }.map(<[u8]>::to_vec);
+        let filename = r.filename().map(<[u8]>::to_vec);
         Ok(super::hlist::HandlerList::new(running, filename))
     }
 
     /// The request's pool: values and cleanups that end with this request.
     #[getter]
     fn pool(&self, py: Python<'_>) -> PyResult<Py<super::pool::Pool>> {
-        let r = self.r()?;
-        // SAFETY: r is live; its pool's cleanups run on this thread.
-        unsafe { super::pool::of(py, (*r).pool) }
+        super::pool::of_pool(py, self.req()?.pool())
     }
 
     /// The stat of req.filename as a tuple indexed by apache.FINFO_* (None without a file).
     #[getter]
     fn finfo<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let r = self.r()?;
-        // SAFETY: r is live; finfo is filled by httpd's directory walk.
-        unsafe { finfo_tuple(py, &(*r).finfo) }
+        finfo_tuple(py, self.req()?.finfo())
     }
 
     /// The request's URI split as a tuple indexed by apache.URI_*.
     #[getter]
     fn parsed_uri<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let r = self.r()?;
-        // SAFETY: r is live; parsed_uri's strings live in its pool.
-        unsafe {
-            let u = &(*r).parsed_uri;
-            let port: Bound<'py, PyAny> = match ffi::cstr(u.port_str) {
-                Some(_) => (u.port as i64).into_pyobject(py)?.into_any(),
-                None => py.None().into_bound(py),
-            };
-            let items = [
-                convert::opt_text(py, u.scheme),
-                convert::opt_text(py, u.hostinfo),
-                convert::opt_text(py, u.user),
-                convert::opt_text(py, u.password),
-                convert::opt_text(py, u.hostname),
-                port,
-                convert::opt_text(py, u.path),
-                convert::opt_text(py, u.query),
-                convert::opt_text(py, u.fragment),
-            ];
-            Ok(pyo3::types::PyTuple::new(py, items)?.into_any())
-        }
+        let u = self.req()?.parsed_uri();
+        let port: Bound<'py, PyAny> = match u.port {
+            Some(p) => (p as i64).into_pyobject(py)?.into_any(),
+            None => py.None().into_bound(py),
+        };
+        let text = |b| convert::opt_bytes_text(py, b);
+        let items = [
+            text(u.scheme),
+            text(u.hostinfo),
+            text(u.user),
+            text(u.password),
+            text(u.hostname),
+            port,
+            text(u.path),
+            text(u.query),
+            text(u.fragment),
+        ];
+        Ok(pyo3::types::PyTuple::new(py, items)?.into_any())
     }
 
     /// The Content-Language values set for the response, as a tuple (empty when none).
     #[getter]
     fn content_languages<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let r = self.r()?;
-        // SAFETY: r is live; an apr array of pool strings or NULL.
-        unsafe { string_tuple(py, (*r).content_languages) }
+        string_tuple(py, self.req()?.content_languages())
     }
 
     /// The extension methods (names) the resource allows, as a tuple.
     #[getter]
     fn allowed_xmethods<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let r = self.r()?;
-        // SAFETY: r is live; an apr array of pool strings or NULL.
-        unsafe { string_tuple(py, (*r).allowed_xmethods) }
+        string_tuple(py, self.req()?.allowed_xmethods())
     }
 
     /// The names in the request's list of allowed methods, as a tuple.
     #[getter]
     fn allowed_methods<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let r = self.r()?;
-        // SAFETY: r is live; allowed_methods is NULL or a list whose array holds pool strings.
-        unsafe {
-            let list = (*r).allowed_methods;
-            string_tuple(
-                py,
-                if list.is_null() {
-                    std::ptr::null_mut()
-                } else {
-                    (*list).method_list
-                },
-            )
-        }
+        string_tuple(py, self.req()?.allowed_methods())
     }
 
     /// The bit mask of methods the resource allows (1 << apache.M_*).
     #[getter]
     fn allowed(&self) -> PyResult<i64> {
-        Ok(unsafe { (*self.r()?).allowed })
+        Ok(self.req()?.allowed())
     }
 
     /// An SSL variable from mod_ssl (None without mod_ssl or for plain HTTP).
     fn ssl_var_lookup<'py>(&self, py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
-        let r = self.r()?;
-        type Lookup = unsafe extern "C" fn(
-            *mut raw::apr_pool_t,
-            *mut raw::server_rec,
-            *mut raw::conn_rec,
-            *mut raw::request_rec,
-            *mut std::ffi::c_char,
-        ) -> *mut std::ffi::c_char;
-        // SAFETY: mod_ssl registers ssl_var_lookup with exactly this signature.
-        unsafe {
-            let Some(f) = raw::apr_dynamic_fn_retrieve(c"ssl_var_lookup".as_ptr()) else {
-                return Ok(py.None().into_bound(py));
-            };
-            let f: Lookup = std::mem::transmute(f);
-            let n = ffi::pool::strdup((*r).pool, name.replace('\0', "").as_bytes());
-            Ok(convert::opt_text(py, f((*r).pool, (*r).server, (*r).connection, r, n)))
-        }
+        Ok(convert::opt_bytes_text(py, self.req()?.ssl_var_lookup(name.as_bytes())))
     }
 
     /// The <Location> path of the running handler's directive (None outside one).
     #[getter]
     fn _pyrite_location(&self) -> PyResult<Option<String>> {
-        self.r()?;
+        self.req()?;
         Ok(self.location.locked().as_deref().map(str::to_string))
     }
 
     #[getter]
     fn connection(&self) -> PyResult<Connection> {
-        let r = self.r()?;
-        // SAFETY: r is live; its connection outlives it.
-        Ok(Connection::new(self.life.clone(), unsafe { (*r).connection }))
+        Connection::of_request(self.life.clone())
     }
     #[getter]
     fn server(&self) -> PyResult<Server> {
-        let r = self.r()?;
-        Ok(Server::new(unsafe { (*r).server }))
+        Ok(Server::of(self.req()?.server()))
     }
 
     // ---- helpers -------------------------------------------------------------
@@ -776,16 +712,14 @@ impl Request {
     /// Writes `message` to the error log in this request's context.
     #[pyo3(signature = (message, level=log::APLOG_ERR as i32))]
     fn log_error(&self, message: &Bound<'_, PyAny>, level: i32) -> PyResult<()> {
-        let r = self.r()?;
-        log::rerror(r, (level & 0xf) as u32, &message.str()?.to_cow()?);
+        let r = self.req()?;
+        r.log((level & 0xf) as u32, &message.str()?.to_cow()?);
         Ok(())
     }
 
     /// The PythonOption values in force here, as a table.
     fn get_options(&self) -> PyResult<Table> {
-        let r = self.r()?;
-        // SAFETY: r is live.
-        let opts = unsafe { config::dir_config(r) }.map(|c| c.options()).unwrap_or_default();
+        let opts = dir_config(self.req()?).map(|c| c.options()).unwrap_or_default();
         Table::from_pairs(opts)
     }
 
@@ -793,9 +727,8 @@ impl Request {
     /// each as the text after `Require` (mod_python's req.requires() on httpd
     /// 2.2). Lines are known for sections that also hold a Python directive.
     fn requires<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, pyo3::types::PyTuple>> {
-        let r = self.r()?;
-        // SAFETY: r is live; its method lives in its pool.
-        let (conf, method) = unsafe { (config::dir_config(r), ffi::cstr_lossy((*r).method)) };
+        let r = self.req()?;
+        let (conf, method) = (dir_config(r), String::from_utf8_lossy(r.method().unwrap_or_default()));
         let lines: Vec<String> = conf
             .and_then(|c| c.requires.as_ref())
             .map(|l| l.iter().filter(|l| l.applies_to(&method)).map(|l| l.requirement.clone()).collect())
@@ -805,9 +738,7 @@ impl Request {
 
     /// The Python* directives in force here, as a table (flags as "1"/"0").
     fn get_config(&self) -> PyResult<Table> {
-        let r = self.r()?;
-        // SAFETY: r is live.
-        let pairs = unsafe { config::dir_config(r) }.map(config_pairs).unwrap_or_default();
+        let pairs = dir_config(self.req()?).map(config_pairs).unwrap_or_default();
         Table::from_pairs(pairs)
     }
 
@@ -818,7 +749,7 @@ impl Request {
     /// (made absolute, ending in '/'), as a <Directory> would be.
     #[pyo3(signature = (phase, handler, dir=None))]
     fn add_handler(&self, phase: &str, handler: &str, dir: Option<String>) -> PyResult<()> {
-        let r = self.r()?;
+        let r = self.req()?;
         let p = config::Phase::ALL
             .iter()
             .copied()
@@ -853,8 +784,7 @@ impl Request {
             parent,
             cache: Default::default(),
         });
-        // SAFETY: r is live and served by this thread.
-        unsafe { super::state::of(r) }.added.push(decl);
+        super::state::of_request(r).borrow_mut().added.push(decl);
         Ok(())
     }
 
@@ -874,57 +804,47 @@ impl Request {
     /// Adds an output filter to this request: one registered with
     /// req.register_output_filter or PythonOutputFilter, or any httpd filter (DEFLATE, ...).
     fn add_output_filter(&self, name: &str) -> PyResult<()> {
-        let r = self.r()?;
-        // SAFETY: r is live and served by this thread.
-        unsafe { crate::filters::add_to_request(r, name, false) }.map_err(PyValueError::new_err)
+        let r = self.req()?;
+        // SAFETY (documented exception, until filters.rs takes the handle):
+        // r is the live request served by this thread.
+        unsafe { crate::filters::add_to_request(r.as_ptr(), name, false) }.map_err(PyValueError::new_err)
     }
 
     /// Adds an input filter to this request (see add_output_filter); it sees the body req.read reads.
     fn add_input_filter(&self, name: &str) -> PyResult<()> {
-        let r = self.r()?;
-        // SAFETY: r is live and served by this thread.
-        unsafe { crate::filters::add_to_request(r, name, true) }.map_err(PyValueError::new_err)
+        let r = self.req()?;
+        // SAFETY (as in add_output_filter).
+        unsafe { crate::filters::add_to_request(r.as_ptr(), name, true) }.map_err(PyValueError::new_err)
     }
 
     /// Calls `callable(data)` (or `callable()`) when the request ends.
     #[pyo3(signature = (callable, data=None))]
     fn register_cleanup(&self, py: Python<'_>, callable: Py<PyAny>, data: Option<Py<PyAny>>) -> PyResult<()> {
-        self.r()?;
+        self.req()?;
         self.cleanups.locked().push((callable, data, crate::interpreters::current(py)));
         Ok(())
     }
 
     /// The password of HTTP Basic credentials (and sets req.user); None without them.
     fn get_basic_auth_pw<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let r = self.r()?;
-        let mut pw: *const std::ffi::c_char = std::ptr::null();
-        // SAFETY: r is live; ap_get_basic_auth_pw fills pw from the request pool.
-        let rc = unsafe { raw::ap_get_basic_auth_pw(r, &mut pw) };
-        if rc != raw::OK as i32 || pw.is_null() {
-            return Ok(py.None().into_bound(py));
-        }
-        Ok(unsafe { convert::opt_text(py, pw) })
+        Ok(convert::opt_bytes_text(py, self.req()?.basic_auth_pw()))
     }
 
     /// Sends (part of) a file through httpd's file buckets; returns the bytes sent.
     #[pyo3(signature = (path, offset=0, len=-1))]
     fn sendfile(&self, py: Python<'_>, path: &str, offset: i64, len: i64) -> PyResult<i64> {
-        let r = self.r()?;
+        let r = self.req()?;
         let file = std::fs::File::open(path).map_err(|e| PyOSError::new_err(format!("could not open file for reading: {path}: {e}")))?;
         let size = file.metadata().map(|m| m.len() as i64).unwrap_or(0);
         let offset = offset.clamp(0, size);
         let n = if len < 0 { size - offset } else { len.min(size - offset) };
         // What was written before goes first.
         self.output_in_use()?
-            .push(py, self.life.request()?)
+            .push(py, r)
             .map_err(|_| PyOSError::new_err("Write failed, client closed connection."))?;
-        use std::os::fd::AsRawFd;
-        let (fd, rp) = (file.as_raw_fd(), SendPtr(r));
-        // SAFETY: r is live and served by this thread; fd stays open (file lives to the end of this call).
-        let ok = crate::interp::blocking(py, move || unsafe {
-            let rp = rp;
-            ffi::sendfile::send_file(rp.0, fd, offset, n)
-        });
+        use std::os::fd::AsFd;
+        let (fd, r) = (file.as_fd(), r.on_this_thread());
+        let ok = crate::interp::blocking(py, move || r.send_file(&fd, offset, n));
         drop(file);
         if !ok {
             return Err(PyOSError::new_err("Write failed, client closed connection."));
@@ -934,27 +854,21 @@ impl Request {
 
     /// Serves `uri` instead, as a new internal request (the current response is abandoned).
     fn internal_redirect(&self, py: Python<'_>, uri: &Bound<'_, PyAny>) -> PyResult<()> {
-        let r = self.r()?;
-        let u = SendPtr(self.pool_str(uri, "uri")?);
+        let r = self.req()?;
+        let u = convert::header_bytes(uri, "uri")?;
         self.output.locked().discard();
-        let rp = SendPtr(r);
-        // SAFETY: r is live and served by this thread; u is a string of its pool.
-        crate::interp::blocking(py, move || unsafe {
-            let (rp, u) = (rp, u);
-            raw::ap_internal_redirect(u.0, rp.0)
-        });
-        Ok(())
+        let r = r.on_this_thread();
+        crate::interp::blocking(py, move || r.internal_redirect(&u)).map_err(nul_err)
     }
 
     /// Adds methods to the Allow header of a 405/OPTIONS response (reset first when asked).
     #[pyo3(signature = (methods, reset=0))]
     fn allow_methods(&self, methods: Vec<String>, reset: i32) -> PyResult<()> {
-        let r = self.r()?;
+        let r = self.req()?;
         let mut first = reset != 0;
         for m in methods {
             let c = std::ffi::CString::new(m).map_err(|_| PyValueError::new_err("NUL in method name"))?;
-            // SAFETY: r is live; the list is NULL-terminated; httpd copies the name.
-            unsafe { raw::ap_allow_methods(r, first as i32, c.as_ptr(), std::ptr::null::<std::ffi::c_char>()) };
+            r.allow_method(first, &c);
             first = false;
         }
         Ok(())
@@ -962,81 +876,74 @@ impl Request {
 
     /// Evaluates the request's conditional headers (If-Match, If-Modified-Since, ...).
     fn meets_conditions(&self) -> PyResult<i32> {
-        Ok(unsafe { raw::ap_meets_conditions(self.r()?) })
+        Ok(self.req()?.meets_conditions())
     }
 
     fn set_etag(&self) -> PyResult<()> {
-        unsafe { raw::ap_set_etag(self.r()?) };
+        self.req()?.set_etag();
         Ok(())
     }
 
     fn set_last_modified(&self) -> PyResult<()> {
-        unsafe { raw::ap_set_last_modified(self.r()?) };
+        self.req()?.set_last_modified();
         Ok(())
     }
 
     /// Makes req.mtime at least `dependency_mtime` (seconds since the epoch).
     fn update_mtime(&self, dependency_mtime: f64) -> PyResult<()> {
-        unsafe { raw::ap_update_mtime(self.r()?, (dependency_mtime * 1e6) as raw::apr_time_t) };
+        self.req()?.update_mtime((dependency_mtime * 1e6) as raw::apr_time_t);
         Ok(())
     }
 
     fn auth_name<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        Ok(unsafe { convert::opt_text(py, raw::ap_auth_name(self.r()?)) })
+        Ok(convert::opt_bytes_text(py, self.req()?.auth_name()))
     }
 
     fn auth_type<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        Ok(unsafe { convert::opt_text(py, raw::ap_auth_type(self.r()?)) })
+        Ok(convert::opt_bytes_text(py, self.req()?.auth_type()))
     }
 
     /// The client's host name (DNS lookups as httpd's HostnameLookups and `type` allow).
     #[pyo3(signature = (r#type=1))]
     fn get_remote_host<'py>(&self, py: Python<'py>, r#type: i32) -> PyResult<Bound<'py, PyAny>> {
-        let rp = SendPtr(self.r()?);
-        // A DNS lookup may block: without the GIL. SAFETY: r is live and ours.
-        let host = crate::interp::blocking(py, move || unsafe {
-            let rp = rp;
-            SendPtr(raw::ap_get_useragent_host(rp.0, r#type, std::ptr::null_mut()) as *mut std::ffi::c_char)
-        });
-        Ok(unsafe { convert::opt_text(py, host.0) })
+        let r = self.req()?.on_this_thread();
+        // A DNS lookup may block: without the GIL.
+        let host = crate::interp::blocking(py, move || r.useragent_host(r#type).map(<[u8]>::to_vec));
+        Ok(convert::opt_bytes_text(py, host.as_deref()))
     }
 
     /// The main request of a subrequest (None otherwise).
     #[getter]
     fn main(&self, py: Python<'_>) -> PyResult<Option<Py<Request>>> {
-        let r = self.r()?;
-        self.related(py, unsafe { (*r).main })
+        self.related(py, |r| r.main())
     }
 
     /// The request this one was internally redirected from.
     #[getter]
     fn prev(&self, py: Python<'_>) -> PyResult<Option<Py<Request>>> {
-        let r = self.r()?;
-        self.related(py, unsafe { (*r).prev })
+        self.related(py, |r| r.prev())
     }
 
     /// The request this one was internally redirected to.
     #[getter]
     fn next(&self, py: Python<'_>) -> PyResult<Option<Py<Request>>> {
-        let r = self.r()?;
-        self.related(py, unsafe { (*r).next })
+        self.related(py, |r| r.next())
     }
 
     fn document_root<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let r = self.r()?;
-        Ok(unsafe { convert::opt_text(py, raw::ap_document_root(r)) })
+        Ok(convert::opt_bytes_text(py, self.req()?.document_root()))
     }
 
     /// An absolute URL for `uri` on this server (scheme, host and port as the client sees them).
     fn construct_url<'py>(&self, py: Python<'py>, uri: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
-        let r = self.r()?;
-        let u = self.pool_str(uri, "uri")?;
-        Ok(unsafe { convert::opt_text(py, raw::ap_construct_url((*r).pool, u, r)) })
+        let r = self.req()?;
+        let u = convert::header_bytes(uri, "uri")?;
+        Ok(convert::opt_bytes_text(py, r.construct_url(&u).map_err(nul_err)?))
     }
 
     /// Adds httpd's common CGI variables to req.subprocess_env.
     fn add_common_vars(&self) -> PyResult<()> {
-        unsafe { raw::ap_add_common_vars(self.r()?) };
+        self.req()?.add_common_vars();
         Ok(())
     }
 
@@ -1045,23 +952,19 @@ impl Request {
     /// and the request's own, as mod_python 3.5 does (CGI-style code such as
     /// Roundup's reads HTTP_HOST and REMOTE_ADDR after calling only this).
     fn add_cgi_vars(&self) -> PyResult<()> {
-        let r = self.r()?;
-        // SAFETY: r is live and served by this thread; httpd fills r->subprocess_env.
-        unsafe {
-            raw::ap_add_common_vars(r);
-            raw::ap_add_cgi_vars(r);
-        }
+        let r = self.req()?;
+        r.add_common_vars();
+        r.add_cgi_vars();
         Ok(())
     }
 
     fn is_https(&self) -> PyResult<bool> {
-        let r = self.r()?;
-        Ok(unsafe { raw::ap_ssl_conn_is_ssl((*r).connection) } != 0)
+        Ok(self.req()?.is_https())
     }
 
     fn __repr__(&self) -> String {
-        match self.r() {
-            Ok(r) => format!("<mp_request {}>", unsafe { ffi::cstr_lossy((*r).the_request) }),
+        match self.req() {
+            Ok(r) => format!("<mp_request {}>", String::from_utf8_lossy(r.the_request().unwrap_or_default())),
             Err(_) => "<mp_request (ended)>".to_string(),
         }
     }
@@ -1086,38 +989,34 @@ pub fn config_pairs(c: &config::DirConfig) -> Vec<(String, String)> {
     out
 }
 
-/// An APR finfo as mod_python's tuple (indexed by apache.FINFO_*), None without a file.
-///
-/// # Safety
-/// `f` is a filled apr_finfo_t whose strings are NULL or live.
-pub unsafe fn finfo_tuple<'py>(py: Python<'py>, f: &raw::apr_finfo_t) -> PyResult<Bound<'py, PyAny>> {
-    if f.filetype == raw::apr_filetype_e_APR_NOFILE {
+/// A file's info as mod_python's tuple (indexed by apache.FINFO_*), None without a file.
+pub fn finfo_tuple<'py>(py: Python<'py>, f: Option<ffi::finfo::FileInfo<'_>>) -> PyResult<Bound<'py, PyAny>> {
+    let Some(f) = f else {
         return Ok(py.None().into_bound(py));
-    }
+    };
     let t = |v: raw::apr_time_t| v as f64 / 1e6;
     let items: Vec<Bound<'py, PyAny>> = vec![
-        (f.protection as i64).into_pyobject(py)?.into_any(),
-        (f.inode as i64).into_pyobject(py)?.into_any(),
-        (f.device as i64).into_pyobject(py)?.into_any(),
-        (f.nlink as i64).into_pyobject(py)?.into_any(),
-        (f.user as i64).into_pyobject(py)?.into_any(),
-        (f.group as i64).into_pyobject(py)?.into_any(),
-        (f.size as i64).into_pyobject(py)?.into_any(),
+        f.protection.into_pyobject(py)?.into_any(),
+        f.inode.into_pyobject(py)?.into_any(),
+        f.device.into_pyobject(py)?.into_any(),
+        f.nlink.into_pyobject(py)?.into_any(),
+        f.user.into_pyobject(py)?.into_any(),
+        f.group.into_pyobject(py)?.into_any(),
+        f.size.into_pyobject(py)?.into_any(),
         t(f.atime).into_pyobject(py)?.into_any(),
         t(f.mtime).into_pyobject(py)?.into_any(),
         t(f.ctime).into_pyobject(py)?.into_any(),
-        unsafe { convert::opt_text(py, f.fname) },
-        unsafe { convert::opt_text(py, f.name) },
-        (f.filetype as i64).into_pyobject(py)?.into_any(),
+        convert::opt_bytes_text(py, f.fname),
+        convert::opt_bytes_text(py, f.name),
+        f.filetype.into_pyobject(py)?.into_any(),
     ];
     Ok(pyo3::types::PyTuple::new(py, items)?.into_any())
 }
 
 /// A ValueError naming a response header httpd would refuse, before any body
 /// byte goes out (so the handler fails with a clean 500).
-fn refuse_bad_headers(r: *mut raw::request_rec) -> PyResult<()> {
-    // SAFETY: r is the live request of this handler's thread (from self.r()).
-    match unsafe { crate::request::output::refused_response_header(r) } {
+fn refuse_bad_headers(r: &ffi::request::Request) -> PyResult<()> {
+    match crate::request::output::refused_header(r) {
         Some(name) => Err(PyValueError::new_err(format!(
             "response header {name:?} has a control character in its value or is not a valid name: refused"
         ))),
@@ -1125,20 +1024,7 @@ fn refuse_bad_headers(r: *mut raw::request_rec) -> PyResult<()> {
     }
 }
 
-/// An apr array of C strings as a tuple of str (empty for NULL).
-///
-/// # Safety
-/// `arr` is NULL or a live apr array whose elements are NUL-terminated strings.
-unsafe fn string_tuple<'py>(py: Python<'py>, arr: *mut raw::apr_array_header_t) -> PyResult<Bound<'py, PyAny>> {
-    if arr.is_null() {
-        return Ok(pyo3::types::PyTuple::empty(py).into_any());
-    }
-    // SAFETY: as the caller promises.
-    let items: Vec<Bound<'py, PyAny>> = unsafe {
-        let elts = (*arr).elts as *const *const std::ffi::c_char;
-        (0..(*arr).nelts.max(0) as usize)
-            .map(|i| convert::opt_text(py, *elts.add(i)))
-            .collect()
-    };
-    Ok(pyo3::types::PyTuple::new(py, items)?.into_any())
+/// Pool strings (None for NULL) as a tuple of str.
+fn string_tuple<'py>(py: Python<'py>, items: Vec<Option<&[u8]>>) -> PyResult<Bound<'py, PyAny>> {
+    pyo3::types::PyTuple::new(py, items.into_iter().map(|b| convert::opt_bytes_text(py, b))).map(Bound::into_any)
 }

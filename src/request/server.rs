@@ -19,19 +19,15 @@ pub struct Server {
 static SERVER_OPTIONS: std::sync::Mutex<Vec<(usize, Py<Table>)>> = std::sync::Mutex::new(Vec::new());
 
 impl Server {
-    // A compatibility constructor: its callers (interp.rs, request.rs) still hold the raw
-    // record; it takes a handle once they are converted.
-    #[allow(clippy::not_unsafe_ptr_arg_deref)]
-    pub fn new(s: *mut raw::server_rec) -> Self {
-        // SAFETY (compatibility: interp.rs and request.rs hand over the raw
-        // record): they pass a server of the child's configuration, which
-        // lives as long as the child.
+    /// `req.server`, `conn.base_server`: a view of `s`.
+    pub fn of(s: &FfiServer) -> Self {
         Server {
-            s: unsafe { KeptServer::new(s) },
+            s: Some(KeptServer::of(s)),
         }
     }
-    pub fn ptr(&self) -> *mut raw::server_rec {
-        self.s.map_or(std::ptr::null_mut(), |s| s.get().as_ptr())
+    /// The server record (None for an object made without one).
+    pub fn handle(&self) -> Option<&FfiServer> {
+        self.s.as_ref().map(KeptServer::get)
     }
     fn s(&self) -> PyResult<&FfiServer> {
         self.s
@@ -41,10 +37,7 @@ impl Server {
     }
     /// mod_pyrite's configuration at the server's top level.
     fn dir_config(&self) -> Option<&config::DirConfig> {
-        let s = self.s.as_ref()?.get();
-        // SAFETY: a server of the running configuration (config.rs's accessors
-        // still take the raw record; they move to the handles with config.rs).
-        unsafe { config::server_dir_config(s.as_ptr()) }
+        super::configs::server_dir(self.s.as_ref()?.get())
     }
 }
 
@@ -150,7 +143,8 @@ impl Server {
     /// is the same table for the child's whole life: what a PythonImport
     /// function stores there, handlers of that child find.
     fn get_options(&self, py: Python<'_>) -> PyResult<Py<Table>> {
-        let key = self.ptr() as usize;
+        // The record's address, as a key only.
+        let key = self.handle().map_or(0, |s| s.as_ptr() as usize);
         let known = |py| {
             SERVER_OPTIONS
                 .locked()

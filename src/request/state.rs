@@ -3,15 +3,17 @@
 //! mod_python, so attributes set in one phase are seen in the next) and the
 //! WSGI alias that mapped it.
 use super::life::Life;
-use super::request::Request;
-use crate::ffi::{self, raw};
+use super::request::Request as PyRequest;
+use crate::ffi::raw;
+use crate::ffi::request::Request;
 use pyo3::prelude::*;
+use std::cell::RefCell;
 use std::sync::Arc;
 
 #[derive(Default)]
 pub struct RequestState {
     pub wsgi_alias: Option<Arc<crate::wsgi::config::WsgiAlias>>,
-    pub req: Option<Py<Request>>,
+    pub req: Option<Py<PyRequest>>,
     /// Handlers added at run time with req.add_handler, not yet run.
     pub added: Vec<Arc<crate::config::HandlerDecl>>,
     /// Filters registered at run time with req.register_*_filter.
@@ -32,68 +34,88 @@ impl RequestState {
     }
 }
 
-/// The state of `r`, made on first use (it lives in, and dies with, r->pool).
+/// The state of `r`, made on first use (it lives in, and dies with, r's pool).
+/// Borrows are short: none is held while Python code runs.
+pub fn of_request(r: &Request) -> &RefCell<RequestState> {
+    r.kept_state::<RefCell<RequestState>>()
+}
+
+/// The state of `r` if it has one.
+pub fn of_request_if_any(r: &Request) -> Option<&RefCell<RequestState>> {
+    r.kept_state_if_any::<RefCell<RequestState>>()
+}
+
+/// The request's `req` object for a filter: the handlers' one, its phase left
+/// as it is (a filter runs inside another phase's output or input).
+pub fn req_keep_phase<'py>(py: Python<'py>, r: &Request, phase: &'static str) -> PyResult<Bound<'py, PyRequest>> {
+    let made = of_request_if_any(r).and_then(|st| st.borrow().req.as_ref().map(|q| q.bind(py).clone()));
+    match made {
+        Some(req) => Ok(req),
+        None => req_object(py, r, phase),
+    }
+}
+
+/// The request's `req` object, made on first use. Making it registers, on
+/// r's pool, the end of its life and, as a pre-cleanup (run before every
+/// ordinary cleanup), the PythonCleanupHandler phase and req.register_cleanup
+/// callables: they then run before the end of `req` and before the release of
+/// global locks the request forgot (a session's unlock at request end must
+/// come first, or every session would be reported as leaking its lock).
+pub fn req_object<'py>(py: Python<'py>, r: &Request, phase: &'static str) -> PyResult<Bound<'py, PyRequest>> {
+    let st = of_request(r);
+    let made = st.borrow().req.as_ref().map(|q| q.bind(py).clone());
+    if let Some(b) = made {
+        b.borrow().set_phase(phase);
+        return Ok(b);
+    }
+    let life = Arc::new(Life::of(r));
+    let req = Bound::new(py, PyRequest::new(life, phase))?;
+    st.borrow_mut().req = Some(req.clone().unbind());
+    r.on_pre_cleanup(crate::handlers::request_cleanup);
+    Ok(req)
+}
+
+// Entry points for callers that still hold the raw record (filters.rs,
+// ssi.rs, wsgi/mod.rs): each turns it into the handle and calls the above.
+
+/// The state of `r`, made on first use.
 ///
 /// # Safety
-/// `r` is a live request served by the calling thread.
+/// `r` is a live request served by the calling thread, and the result is not
+/// used while another borrow of the state (`of_request`) is.
 pub unsafe fn of<'a>(r: *mut raw::request_rec) -> &'a mut RequestState {
-    unsafe {
-        let p = ffi::module_config((*r).request_config) as *mut RequestState;
-        if let Some(s) = p.as_mut() {
-            return s;
-        }
-        let s = ffi::pool::adopt((*r).pool, RequestState::default());
-        ffi::set_module_config((*r).request_config, s as *mut std::ffi::c_void);
-        &mut *s
-    }
+    // SAFETY: the contract.
+    unsafe { &mut *of_request(handle(r)).as_ptr() }
 }
 
 /// The state of `r` if it has one.
 ///
 /// # Safety
-/// `r` is a live request.
+/// As for [`of`].
 pub unsafe fn get<'a>(r: *mut raw::request_rec) -> Option<&'a mut RequestState> {
-    unsafe { (ffi::module_config((*r).request_config) as *mut RequestState).as_mut() }
+    // SAFETY: the contract.
+    of_request_if_any(unsafe { handle(r) }).map(|st| unsafe { &mut *st.as_ptr() })
 }
 
-/// The request's `req` object for a filter: the handlers' one, its phase left
-/// as it is (a filter runs inside another phase's output or input).
+/// [`req_keep_phase`] for a raw record.
 ///
 /// # Safety
 /// `r` is a live request served by the calling thread.
-pub unsafe fn request_keep_phase<'py>(py: Python<'py>, r: *mut raw::request_rec, phase: &'static str) -> PyResult<Bound<'py, Request>> {
-    if let Some(req) = unsafe { get(r) }.and_then(|st| st.req.as_ref()) {
-        return Ok(req.bind(py).clone());
-    }
-    unsafe { request(py, r, phase) }
+pub unsafe fn request_keep_phase<'py>(py: Python<'py>, r: *mut raw::request_rec, phase: &'static str) -> PyResult<Bound<'py, PyRequest>> {
+    req_keep_phase(py, unsafe { handle(r) }, phase)
 }
 
-/// The request's `req` object, made on first use. Making it registers, on
-/// r->pool, the end of its life and, as a pre-cleanup (run before every
-/// ordinary cleanup), the PythonCleanupHandler phase and req.register_cleanup
-/// callables: they then run before the end of `req` and before the release of
-/// global locks the request forgot (a session's unlock at request end must
-/// come first, or every session would be reported as leaking its lock).
+/// [`req_object`] for a raw record.
 ///
 /// # Safety
 /// `r` is a live request served by the calling thread.
-pub unsafe fn request<'py>(py: Python<'py>, r: *mut raw::request_rec, phase: &'static str) -> PyResult<Bound<'py, Request>> {
-    let st = unsafe { of(r) };
-    if let Some(req) = &st.req {
-        let b = req.bind(py).clone();
-        b.borrow().set_phase(phase);
-        return Ok(b);
-    }
-    let life = Arc::new(Life::new(r));
-    {
-        let l = life.clone();
-        // SAFETY: r->pool is live; the cleanup runs when httpd clears it.
-        unsafe { ffi::pool::on_cleanup((*r).pool, move || l.end()) };
-    }
-    let req = Bound::new(py, Request::new(life, phase))?;
-    st.req = Some(req.clone().unbind());
-    let rp = ffi::SendPtr(r);
-    // SAFETY: as above; a pre-cleanup runs before the life's end and the lock release.
-    unsafe { ffi::pool::on_pre_cleanup((*r).pool, move || crate::handlers::request_cleanup(rp.0)) };
-    Ok(req)
+pub unsafe fn request<'py>(py: Python<'py>, r: *mut raw::request_rec, phase: &'static str) -> PyResult<Bound<'py, PyRequest>> {
+    req_object(py, unsafe { handle(r) }, phase)
+}
+
+/// # Safety
+/// `r` is a live request served by the calling thread, for `'a`.
+unsafe fn handle<'a>(r: *mut raw::request_rec) -> &'a Request {
+    // SAFETY: the contract.
+    unsafe { Request::from_raw(r) }.expect("a NULL request record")
 }

@@ -2,7 +2,8 @@
 //! ordered, a key may repeat). Tables of a request raise once it has ended.
 use super::convert;
 use super::life::Life;
-use crate::ffi::{self, raw, table as t};
+use crate::ffi::held::Tied;
+use crate::ffi::table as t;
 use pyo3::exceptions::{PyKeyError, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyTuple};
@@ -10,29 +11,14 @@ use std::sync::Arc;
 
 enum Owner {
     /// Lives in a request's pool: valid while the request lives.
-    Request(Arc<Life>),
+    Request(Arc<Life>, Tied<t::Table>),
     /// A table made from Python: it owns its pool.
-    Own(*mut raw::apr_pool_t),
+    Own(t::OwnedTable),
 }
 
 #[pyclass(name = "table", module = "_apache", mapping, subclass)]
 pub struct Table {
-    t: *mut raw::apr_table_t,
     owner: Owner,
-}
-
-// SAFETY: every access goes through `table()`, which for request tables checks
-// liveness and the serving thread; own tables are used only under the GIL.
-unsafe impl Send for Table {}
-unsafe impl Sync for Table {}
-
-impl Drop for Table {
-    fn drop(&mut self) {
-        if let Owner::Own(pool) = self.owner {
-            // SAFETY: the pool was created for this table alone and nothing else refers to it.
-            unsafe { raw::apr_pool_destroy(pool) };
-        }
-    }
 }
 
 fn nul_err(_: t::NulError) -> PyErr {
@@ -40,54 +26,46 @@ fn nul_err(_: t::NulError) -> PyErr {
 }
 
 impl Table {
-    /// A view of a request's table.
-    pub fn of_request(life: Arc<Life>, tbl: *mut raw::apr_table_t) -> Self {
+    /// A view of a request's (or its connection's) table, valid while `life` is.
+    pub fn of_request(life: Arc<Life>, table: Tied<t::Table>) -> Self {
         Table {
-            t: tbl,
-            owner: Owner::Request(life),
+            owner: Owner::Request(life, table),
         }
     }
 
     /// A new table with its own pool.
     pub fn owned() -> PyResult<Self> {
-        let mut pool: *mut raw::apr_pool_t = std::ptr::null_mut();
-        // SAFETY: a new top-level pool; APR is initialised by httpd.
-        let rv = unsafe { raw::apr_pool_create_ex(&mut pool, std::ptr::null_mut(), None, std::ptr::null_mut()) };
-        if rv != 0 || pool.is_null() {
-            return Err(PyRuntimeError::new_err("could not allocate a pool for the table"));
-        }
-        // SAFETY: pool is live and owned by the new table.
-        let tbl = unsafe { t::make(pool, 8) };
-        Ok(Table {
-            t: tbl,
-            owner: Owner::Own(pool),
-        })
+        let own = t::OwnedTable::new().ok_or_else(|| PyRuntimeError::new_err("could not allocate a pool for the table"))?;
+        Ok(Table { owner: Owner::Own(own) })
     }
 
     /// A new owned table filled with `pairs`.
     pub fn from_pairs<K: AsRef<[u8]>, V: AsRef<[u8]>>(pairs: impl IntoIterator<Item = (K, V)>) -> PyResult<Self> {
         let tb = Self::owned()?;
-        for (k, v) in pairs {
-            // SAFETY: tb.t is live (owned).
-            unsafe { t::add(tb.t, k.as_ref(), v.as_ref()) }.map_err(nul_err)?;
+        {
+            let t = tb.table()?;
+            for (k, v) in pairs {
+                t.add(k.as_ref(), v.as_ref()).map_err(nul_err)?;
+            }
         }
         Ok(tb)
     }
 
+    /// The table, if it may be used from here and now.
     #[inline]
-    fn table(&self) -> PyResult<*mut raw::apr_table_t> {
-        if let Owner::Request(life) = &self.owner {
-            life.check()?;
+    fn table(&self) -> PyResult<&t::Table> {
+        match &self.owner {
+            Owner::Request(life, tied) => life.tied(tied),
+            Owner::Own(own) => Ok(own.get()),
         }
-        Ok(self.t)
     }
 
     fn entries<'py>(&self, py: Python<'py>) -> PyResult<Vec<(Bound<'py, PyAny>, Bound<'py, PyAny>)>> {
-        let tb = self.table()?;
-        // SAFETY: tb is live (checked above) and not modified during the loop.
-        let out = unsafe { t::entries(tb) }
-            .iter()
-            .map(|e| unsafe { (convert::opt_text(py, e.key), convert::opt_text(py, e.val)) })
+        let out = self
+            .table()?
+            .entries()
+            .into_iter()
+            .map(|(k, v)| (convert::opt_bytes_text(py, k), convert::opt_bytes_text(py, v)))
             .collect();
         Ok(out)
     }
@@ -148,8 +126,7 @@ impl Table {
     fn __getitem__<'py>(&self, py: Python<'py>, key: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
         let tb = self.table()?;
         let k = convert::header_bytes(key, "table key")?;
-        // SAFETY: tb is live.
-        let vals = unsafe { t::get_all(tb, &k) };
+        let vals = tb.get_all(&k);
         match vals.len() {
             0 => Err(PyKeyError::new_err(key.clone().unbind())),
             1 => Ok(convert::text(py, vals[0])),
@@ -163,8 +140,7 @@ impl Table {
         let tb = self.table()?;
         let k = convert::header_bytes(key, "table key")?;
         let v = convert::header_bytes(value, "table value")?;
-        // SAFETY: tb is live.
-        unsafe { t::set(tb, &k, &v) }.map_err(nul_err)
+        tb.set(&k, &v).map_err(nul_err)
     }
 
     fn __delitem__(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<()> {
@@ -172,11 +148,10 @@ impl Table {
         crate::request::held_flush::before_head_change(py);
         let tb = self.table()?;
         let k = convert::header_bytes(key, "table key")?;
-        // SAFETY: tb is live.
-        if unsafe { t::get_all(tb, &k) }.is_empty() {
+        if tb.get_all(&k).is_empty() {
             return Err(PyKeyError::new_err(key.clone().unbind()));
         }
-        unsafe { t::unset(tb, &k) }.map_err(nul_err)
+        tb.unset(&k).map_err(nul_err)
     }
 
     fn __contains__(&self, key: &Bound<'_, PyAny>) -> PyResult<bool> {
@@ -184,13 +159,11 @@ impl Table {
         let Ok(k) = convert::header_bytes(key, "table key") else {
             return Ok(false);
         };
-        // SAFETY: tb is live.
-        Ok(!unsafe { t::get_all(tb, &k) }.is_empty())
+        Ok(!tb.get_all(&k).is_empty())
     }
 
     fn __len__(&self) -> PyResult<usize> {
-        // SAFETY: checked live by table().
-        Ok(unsafe { t::len(self.table()?) })
+        Ok(self.table()?.len())
     }
 
     fn __iter__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
@@ -210,8 +183,7 @@ impl Table {
         let tb = self.table()?;
         let k = convert::header_bytes(key, "table key")?;
         let v = convert::header_bytes(value, "table value")?;
-        // SAFETY: tb is live.
-        unsafe { t::add(tb, &k, &v) }.map_err(nul_err)
+        tb.add(&k, &v).map_err(nul_err)
     }
 
     #[pyo3(signature = (key, default=None))]
@@ -262,8 +234,7 @@ impl Table {
     }
 
     fn clear(&self) -> PyResult<()> {
-        // SAFETY: checked live by table().
-        unsafe { t::clear(self.table()?) };
+        self.table()?.clear();
         Ok(())
     }
 
@@ -302,16 +273,11 @@ impl Table {
 
     /// A new, independent table with the same entries.
     fn copy(&self) -> PyResult<Table> {
-        let tb = self.table()?;
-        // SAFETY: tb is live; the entries are copied into the new table's pool.
-        let pairs: Vec<(Vec<u8>, Vec<u8>)> = unsafe { t::entries(tb) }
-            .iter()
-            .map(|e| unsafe {
-                (
-                    ffi::cstr(e.key).unwrap_or_default().to_vec(),
-                    ffi::cstr(e.val).unwrap_or_default().to_vec(),
-                )
-            })
+        let pairs: Vec<(Vec<u8>, Vec<u8>)> = self
+            .table()?
+            .entries()
+            .into_iter()
+            .map(|(k, v)| (k.unwrap_or_default().to_vec(), v.unwrap_or_default().to_vec()))
             .collect();
         Table::from_pairs(pairs)
     }
