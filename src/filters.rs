@@ -315,7 +315,8 @@ fn call_handler(f: &FFilter, bb: &BucketBrigade, decl: &Arc<FilterDecl>, readbyt
             None => (std::ptr::null(), f.connection().base_server().as_ptr()),
             Some(r) => (r.as_ptr() as *const raw::request_rec, r.server().as_ptr()),
         };
-        crate::interpreters::names::mod_python(r, server, Some(conf), decl.directory.as_deref())
+        // SAFETY: src/interpreters/names.rs still takes raw records: this call's, live on this thread.
+        unsafe { crate::interpreters::names::mod_python(r, server, Some(conf), decl.directory.as_deref()) }
     };
     let ok = interp::with_python_named(name, false, |py| {
         let res = (|| -> PyResult<()> {

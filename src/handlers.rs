@@ -396,7 +396,8 @@ fn run_phase(py: Python<'_>, r: *mut raw::request_rec, conf: &DirConfig, phase: 
             if !interpreters::isolating() {
                 return call(py, &decl, directory.as_deref(), conf, &req);
             }
-            let name = interpreters::names::for_phase(r, Some(conf), decls.first().map(|d| &**d));
+            // SAFETY: r is live and served by this thread.
+            let name = unsafe { interpreters::names::for_phase(r, Some(conf), decls.first().map(|d| &**d)) };
             let Some(id) = interpreters::resolve(py, name.as_deref()) else {
                 let msg = format!("no interpreter '{}' for this handler (see the error log)", name.unwrap_or_default());
                 return Err(Failure::Import(pyo3::exceptions::PyRuntimeError::new_err(msg)));

@@ -17,7 +17,11 @@ mod embedded {
 
 /// Starts Python in this child, installs the embedded package and runs the
 /// configured preloads, all before httpd hands the child a connection.
-pub fn init_child(pchild: *mut raw::apr_pool_t, s: *mut raw::server_rec) {
+///
+/// # Safety
+/// `pchild` is the child's live pool and `s` the main server of the running
+/// configuration (child_init's arguments), on the child's only thread.
+pub unsafe fn init_child(pchild: *mut raw::apr_pool_t, s: *mut raw::server_rec) {
     // SAFETY: Py_IsInitialized may be called at any time.
     if unsafe { pyo3::ffi::Py_IsInitialized() } != 0 {
         return;
@@ -133,7 +137,8 @@ pub fn init_child(pchild: *mut raw::apr_pool_t, s: *mut raw::server_rec) {
                 let h = if preload { crate::handlers::preload(py, s, id) } else { 0 };
                 let th = t3.elapsed();
                 let t4 = Instant::now();
-                let w = crate::wsgi::preload(py, s, id);
+                // SAFETY: s is the main server of the running configuration.
+                let w = unsafe { crate::ffi::server::Server::from_raw(s) }.map_or(0, |s| crate::wsgi::preload(py, s, id));
                 (i, h, w, ti, th, t4.elapsed())
             })
         });

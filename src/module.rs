@@ -34,7 +34,7 @@ pub static mut pyrite_module: raw::module = raw::module {
 #[inline]
 pub fn module_index() -> c_int {
     // SAFETY: a plain read of a field httpd sets once, before any hook runs.
-    unsafe { (*(&raw const pyrite_module)).module_index }
+    unsafe { pyrite_module.module_index }
 }
 
 /// A pointer to the module record, for httpd calls that take `module *`.
@@ -135,7 +135,7 @@ unsafe extern "C" fn post_config(
         raw::apr_pool_userdata_get(&mut seen, FIRST_PASS_KEY.as_ptr(), process_pool);
         if seen.is_null() {
             raw::apr_pool_userdata_set(
-                1 as *const c_void,
+                std::ptr::dangling::<c_void>(),
                 FIRST_PASS_KEY.as_ptr(),
                 Some(raw::apr_pool_cleanup_null),
                 process_pool,
@@ -187,7 +187,8 @@ unsafe extern "C" fn child_init(pchild: *mut raw::apr_pool_t, s: *mut raw::serve
                 return;
             }
         }
-        crate::interp::init_child(pchild, s)
+        // SAFETY: child_init's own pool and main server, before any worker thread.
+        unsafe { crate::interp::init_child(pchild, s) }
     })
 }
 

@@ -115,7 +115,8 @@ fn in_python<R>(r: &Request, refused: R, f: impl for<'py> FnOnce(Python<'py>) ->
     // with_python also serves a call from inside a handler's write (the
     // thread is then through the gate and holds the GIL). PyGILState_Check
     // cannot tell: CPython turns it off once a sub-interpreter exists.
-    let name = || crate::interpreters::names::mod_python(r.as_ptr(), r.server().as_ptr(), dir_config(r), None);
+    // SAFETY: src/interpreters/names.rs still takes raw records: r's, live on this thread.
+    let name = || unsafe { crate::interpreters::names::mod_python(r.as_ptr(), r.server().as_ptr(), dir_config(r), None) };
     let res = interp::with_python_named(name, refused, f);
     crate::locks::CURRENT_REQUEST.with(|c| c.set(outer));
     res

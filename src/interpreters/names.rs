@@ -16,7 +16,11 @@ pub const MAIN_INTERPRETER: &str = "main_interpreter";
 /// trailing slash; main before the file is known); else
 /// PythonInterpPerDirective (the directive's directory or <Location>; main
 /// for the server level); else the virtual host's ServerName.
-pub fn mod_python(
+///
+/// # Safety
+/// `r` is NULL or a live request served by the calling thread; `server` is
+/// a server of the running configuration.
+pub unsafe fn mod_python(
     r: *const raw::request_rec,
     server: *const raw::server_rec,
     conf: Option<&DirConfig>,
@@ -49,7 +53,10 @@ pub fn mod_python(
 
 /// mod_python's name for the interpreter a phase runs in: the whole phase
 /// runs where its first handler's name points, and req.interpreter says so.
-pub fn for_phase(r: *mut raw::request_rec, conf: Option<&DirConfig>, first: Option<&HandlerDecl>) -> Option<String> {
+///
+/// # Safety
+/// `r` is a live request served by the calling thread.
+pub unsafe fn for_phase(r: *mut raw::request_rec, conf: Option<&DirConfig>, first: Option<&HandlerDecl>) -> Option<String> {
     // SAFETY: r is live; its filename lives in its pool and its server is configuration data.
     let (filename, server) = unsafe { (ffi::cstr((*r).filename).filter(|f| !f.is_empty()), (*r).server) };
     let dir = first.and_then(|d| d.hlist_directory(filename));
@@ -61,7 +68,10 @@ pub fn for_phase(r: *mut raw::request_rec, conf: Option<&DirConfig>, first: Opti
 /// name lower-cased) by default and for %{RESOURCE}; %{GLOBAL} is "" (the
 /// main interpreter); %{SERVER} and %{HOST} are host[:port]; %{ENV:var}
 /// takes the request's note or environment variable, else the process's.
-pub fn wsgi(r: *mut raw::request_rec, configured: Option<&str>, script_name: &[u8]) -> String {
+///
+/// # Safety
+/// `r` is a live request served by the calling thread.
+pub unsafe fn wsgi(r: *mut raw::request_rec, configured: Option<&str>, script_name: &[u8]) -> String {
     match configured {
         None | Some("%{RESOURCE}") => resource(server_and_port(r, false), script_name),
         Some("%{GLOBAL}") => String::new(),

@@ -635,7 +635,8 @@ impl Request {
                 config::dir_config(r)
             }
         };
-        let name = crate::interpreters::names::for_phase(r, conf, first.as_deref());
+        // SAFETY: as above.
+        let name = unsafe { crate::interpreters::names::for_phase(r, conf, first.as_deref()) };
         Ok(name.unwrap_or_else(|| crate::interpreters::names::MAIN_INTERPRETER.to_string()))
     }
 
@@ -1102,7 +1103,7 @@ pub unsafe fn finfo_tuple<'py>(py: Python<'py>, f: &raw::apr_finfo_t) -> PyResul
         (f.nlink as i64).into_pyobject(py)?.into_any(),
         (f.user as i64).into_pyobject(py)?.into_any(),
         (f.group as i64).into_pyobject(py)?.into_any(),
-        (f.size as i64).into_pyobject(py)?.into_any(),
+        f.size.into_pyobject(py)?.into_any(),
         t(f.atime).into_pyobject(py)?.into_any(),
         t(f.mtime).into_pyobject(py)?.into_any(),
         t(f.ctime).into_pyobject(py)?.into_any(),

@@ -124,7 +124,8 @@ fn group_name(r: *mut raw::request_rec, configured: Option<&str>) -> String {
         Some(g) => {
             // SAFETY: r is live and served by this thread.
             let (script_name, _) = unsafe { super::script_name_and_path_info(r) };
-            crate::interpreters::names::wsgi(r, Some(g), &script_name)
+            // SAFETY: as above.
+            unsafe { crate::interpreters::names::wsgi(r, Some(g), &script_name) }
         }
     }
 }

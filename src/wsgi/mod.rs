@@ -19,6 +19,7 @@ pub mod ssl;
 pub use pyrite_text::{alias, validate};
 
 use crate::config as conf;
+use crate::ffi::server::Server;
 use crate::ffi::{self, log, raw};
 use crate::request::request::Request;
 use config as conf_wsgi;
@@ -103,8 +104,11 @@ pub(crate) unsafe fn script_name_and_path_info(r: *mut raw::request_rec) -> (Vec
 
 /// mod_wsgi's application group name (src/interpreters/names.rs): it
 /// names the interpreter the application runs in; "" for %{GLOBAL}.
-pub(crate) fn application_group(r: *mut raw::request_rec, configured: Option<&str>, script_name: &[u8]) -> String {
-    crate::interpreters::names::wsgi(r, configured, script_name)
+///
+/// # Safety
+/// `r` is a live request served by the calling thread.
+pub(crate) unsafe fn application_group(r: *mut raw::request_rec, configured: Option<&str>, script_name: &[u8]) -> String {
+    unsafe { crate::interpreters::names::wsgi(r, configured, script_name) }
 }
 
 /// The content handler for `wsgi-script`.
@@ -272,31 +276,31 @@ pub unsafe extern "C" fn handler(r: *mut raw::request_rec) -> c_int {
 
 /// Loads the configured WSGI scripts in a starting child (WSGIImportScript,
 /// and every WSGIScriptAlias target unless preload=Off), so no request waits.
-pub fn preload(py: Python<'_>, s: *mut raw::server_rec, id: crate::interpreters::Id) -> usize {
+pub fn preload(py: Python<'_>, s: &Server, id: crate::interpreters::Id) -> usize {
     use crate::interpreters::{known_guess, plan};
     environ::warm(py);
-    // SAFETY: the main server's configuration.
-    let main_aliases = unsafe { conf::server_config(s) }
-        .map(|c| c.wsgi_aliases.clone())
-        .unwrap_or_default();
+    let main_aliases = server_config(s).map(|c| c.wsgi_aliases.clone()).unwrap_or_default();
     let mut n = 0;
     let mut seen = std::collections::HashSet::new();
-    let mut server = s;
-    while !server.is_null() {
-        // SAFETY: the server list of the running configuration.
-        if let Some(sc) = unsafe { conf::server_config(server) } {
+    let mut next = Some(s);
+    while let Some(server) = next {
+        next = server.next();
+        if let Some(sc) = server_config(server) {
             // What loads in interpreter `id` (the one the caller is in); a
             // main-server alias seen through a virtual host counts once.
-            let server_ptr = server;
-            let own =
-                |a: &std::sync::Arc<conf_wsgi::WsgiAlias>| server_ptr == s || !main_aliases.iter().any(|m| std::sync::Arc::ptr_eq(m, a));
+            let server_ptr = server.as_ptr();
+            let own = |a: &std::sync::Arc<conf_wsgi::WsgiAlias>| {
+                std::ptr::eq(server, s) || !main_aliases.iter().any(|m| std::sync::Arc::ptr_eq(m, a))
+            };
             // Each process loads the scripts of its own process group (daemon mode).
             let mine = |g: &Option<String>| crate::daemon::routing::runs_here(g.as_deref());
             let scripts = sc
                 .wsgi_imports
                 .iter()
                 .filter(|i| {
-                    mine(&i.process_group) && known_guess(&plan::import_script(server_ptr, i.application_group.as_deref())) == Some(id)
+                    // SAFETY: plan.rs still takes the raw record; a server of the running configuration.
+                    mine(&i.process_group)
+                        && known_guess(&unsafe { plan::import_script(server_ptr, i.application_group.as_deref()) }) == Some(id)
                 })
                 .map(|i| (i.path.clone(), None, i.origin.clone(), "WSGIImportScript"))
                 .chain(
@@ -307,7 +311,8 @@ pub fn preload(py: Python<'_>, s: *mut raw::server_rec, id: crate::interpreters:
                                 && a.regex.is_none()
                                 && mine(&a.process_group)
                                 && own(a)
-                                && known_guess(&plan::alias(server_ptr, a)) == Some(id)
+                                // SAFETY: as above.
+                                && known_guess(&unsafe { plan::alias(server_ptr, a) }) == Some(id)
                         })
                         .map(|a| {
                             (
@@ -334,13 +339,24 @@ pub fn preload(py: Python<'_>, s: *mut raw::server_rec, id: crate::interpreters:
                     None => app::module(py, &path, true, None).map(|_| ()),
                 };
                 if let Err(e) = loaded {
-                    crate::interp::log_py_error(py, server, &format!("{what} {path} ({origin}): loading at child start failed"), &e);
+                    crate::interp::log_py_error(
+                        py,
+                        server_ptr,
+                        &format!("{what} {path} ({origin}): loading at child start failed"),
+                        &e,
+                    );
                 }
             }
         }
-        server = unsafe { (*server).next };
     }
     n
+}
+
+/// mod_pyrite's configuration of server `s`.
+fn server_config(s: &Server) -> Option<&conf::ServerConfig> {
+    // SAFETY: config.rs's accessor still takes the raw record: a server of the
+    // running configuration, whose configuration lives as long as it.
+    unsafe { conf::server_config(s.as_ptr()) }
 }
 
 /// `_apache.wsgi_call(req, application, script_name)`: runs a WSGI
@@ -353,7 +369,8 @@ pub fn wsgi_call(py: Python<'_>, req: PyRef<'_, Request>, application: &Bound<'_
     let uri = unsafe { ffi::cstr((*r).uri).unwrap_or_default().to_vec() };
     let (base, path_info) = alias::mount_split(&uri, script_name.as_bytes());
     let dc = unsafe { conf::dir_config(r) }.map(|d| d.wsgi.clone()).unwrap_or_default();
-    let group = application_group(r, dc.application_group.as_deref(), &base);
+    // SAFETY: as above.
+    let group = unsafe { application_group(r, dc.application_group.as_deref(), &base) };
     let call = adapter::Call {
         name: "mod_python.wsgi application",
         chunked_ok: true,
@@ -369,7 +386,8 @@ pub fn wsgi_call(py: Python<'_>, req: PyRef<'_, Request>, application: &Bound<'_
             pass_apache_request: false,
         },
     };
-    let outcome = adapter::run(py, r, application, &call);
+    // SAFETY: as above.
+    let outcome = unsafe { adapter::run(py, r, application, &call) };
     let rp = ffi::SendPtr(r);
     // SAFETY: r is live and served by this thread; the GIL is released meanwhile.
     Ok(crate::interp::blocking(py, move || unsafe {
