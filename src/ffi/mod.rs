@@ -11,6 +11,7 @@ pub mod held;
 pub mod include;
 pub mod log;
 pub mod mpm;
+pub mod os;
 pub mod pool;
 pub mod pytype;
 pub mod regex;
@@ -18,6 +19,7 @@ pub mod request;
 pub mod runtime;
 pub mod sendfile;
 pub mod server;
+pub mod shm;
 pub mod ssl;
 pub mod table;
 
