@@ -875,16 +875,12 @@ impl Request {
     /// Adds an output filter to this request: one registered with
     /// req.register_output_filter or PythonOutputFilter, or any httpd filter (DEFLATE, ...).
     fn add_output_filter(&self, name: &str) -> PyResult<()> {
-        let r = self.r()?;
-        // SAFETY: r is live and served by this thread.
-        unsafe { crate::filters::add_to_request(r, name, false) }.map_err(PyValueError::new_err)
+        crate::filters::add_to_request(self.life.request()?, name, false).map_err(PyValueError::new_err)
     }
 
     /// Adds an input filter to this request (see add_output_filter); it sees the body req.read reads.
     fn add_input_filter(&self, name: &str) -> PyResult<()> {
-        let r = self.r()?;
-        // SAFETY: r is live and served by this thread.
-        unsafe { crate::filters::add_to_request(r, name, true) }.map_err(PyValueError::new_err)
+        crate::filters::add_to_request(self.life.request()?, name, true).map_err(PyValueError::new_err)
     }
 
     /// Calls `callable(data)` (or `callable()`) when the request ends.
