@@ -296,12 +296,11 @@ fn call_handler(f: &FFilter, bb: &BucketBrigade, decl: &Arc<FilterDecl>, readbyt
     let conf = conf_of(f).unwrap_or(&no_conf);
     // mod_python's interpreter for the filter's request (or connection) and directive.
     let name = || {
-        let (r, server) = match f.request() {
-            None => (std::ptr::null(), f.connection().base_server().as_ptr()),
-            Some(r) => (r.as_ptr() as *const raw::request_rec, r.server().as_ptr()),
+        let server = match f.request() {
+            None => f.connection().base_server(),
+            Some(r) => r.server(),
         };
-        // SAFETY: src/interpreters/names.rs still takes raw records: this call's, live on this thread.
-        unsafe { crate::interpreters::names::mod_python(r, server, Some(conf), decl.directory.as_deref()) }
+        crate::interpreters::names::mod_python(f.request(), server, Some(conf), decl.directory.as_deref())
     };
     let ok = interp::with_python_named(name, false, |py| {
         let res = (|| -> PyResult<()> {

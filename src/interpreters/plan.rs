@@ -38,8 +38,9 @@ pub fn declared(d: &Declared) -> Guess {
     if view.interpreter.is_none() && view.interp_per_directory == Some(true) {
         return Guess::PerRequest;
     }
-    // SAFETY: no request; the server of the running configuration.
-    Guess::Known(unsafe { names::mod_python(std::ptr::null(), d.server(), Some(&view), d.decl.directory.as_deref()) })
+    // SAFETY: the server of the running configuration.
+    let server = unsafe { ffi::server::Server::from_raw(d.server()) };
+    Guess::Known(server.and_then(|s| names::mod_python(None, s, Some(&view), d.decl.directory.as_deref())))
 }
 
 /// The port requests to `s` most likely carry (mod_wsgi puts it in names).
