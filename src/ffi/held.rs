@@ -3,6 +3,7 @@
 //! record still lives, and the one thread allowed to touch it. Borrowing it
 //! checks both, so code above `src/ffi` never dereferences the pointer.
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 /// Why a held record may not be used now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,7 +19,8 @@ pub enum Unusable {
 /// A record of type `T` (a handle type such as `Request`) held past its hook.
 pub struct Held<T> {
     ptr: *mut T,
-    alive: AtomicBool,
+    /// Shared with a pool cleanup that ends the life (see `end_with`).
+    alive: Arc<AtomicBool>,
     owner: libc::pthread_t,
 }
 
@@ -37,7 +39,7 @@ impl<T> Held<T> {
     pub unsafe fn new(ptr: *mut T) -> Self {
         Held {
             ptr,
-            alive: AtomicBool::new(true),
+            alive: Arc::new(AtomicBool::new(true)),
             // SAFETY: pthread_self has no preconditions.
             owner: unsafe { libc::pthread_self() },
         }
@@ -83,6 +85,42 @@ impl<T> Held<T> {
     pub fn end(&self) {
         self.alive.store(false, Ordering::Release);
     }
+
+    /// Ends the life when `pool` is cleared (ending it early is always safe).
+    pub fn end_with(&self, pool: &super::pool::Pool) {
+        let alive = self.alive.clone();
+        pool.on_cleanup(move || alive.store(false, Ordering::Release));
+    }
+}
+
+impl<T> Held<T> {
+    /// Holds nothing: every `get` answers `Absent` (a connection handler's
+    /// objects, which have no request).
+    pub fn none() -> Self {
+        // SAFETY: NULL is always allowed.
+        unsafe { Held::new(std::ptr::null_mut()) }
+    }
+}
+
+impl Held<super::request::Request> {
+    /// Holds `r` past its hook, on this thread, until its pool is cleared.
+    pub fn request(r: &super::request::Request) -> Self {
+        // SAFETY: a request record lives until its pool is cleared, and the
+        // life ends in that pool's cleanup (registered here); the caller's
+        // thread is the one serving the request (`&Request` is !Send).
+        let held = unsafe { Held::new(r.as_ptr() as *mut super::request::Request) };
+        held.end_with(r.pool());
+        held
+    }
+
+    /// A record reached from the request (its connection, a table), tied to
+    /// this record's life; None when the request may not be used now.
+    pub fn tie<U>(&self, pick: impl for<'a> FnOnce(&'a super::request::Request) -> &'a U) -> Result<Tied<U>, Unusable> {
+        let u = pick(self.get()?) as *const U as *mut U;
+        // SAFETY: what a request handle lends for the borrow of the request
+        // (its tables, connection, pool) lives at least as long as the request.
+        Ok(unsafe { Tied::new(u) })
+    }
 }
 
 /// A record that lives at least as long as some [`Held`] record (a request's
@@ -108,6 +146,14 @@ impl<T> Tied<T> {
         held.check()?;
         // SAFETY: held is alive and on its thread: `new`'s contract.
         unsafe { self.0.as_ref() }.ok_or(Unusable::Absent)
+    }
+
+    /// A record reached from this one (a connection's notes), tied to the
+    /// same `held`, if it may be used now.
+    pub fn tie<U, V>(&self, held: &Held<V>, pick: impl for<'a> FnOnce(&'a T) -> &'a U) -> Result<Tied<U>, Unusable> {
+        let u = pick(self.get(held)?) as *const U as *mut U;
+        // SAFETY: what a handle lends for its borrow lives at least as long as it.
+        Ok(unsafe { Tied::new(u) })
     }
 }
 

@@ -7,6 +7,7 @@ pub mod brigade;
 pub mod connection;
 pub mod daemon;
 pub mod filter;
+pub mod finfo;
 pub mod held;
 pub mod include;
 pub mod log;

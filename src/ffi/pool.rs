@@ -61,6 +61,17 @@ pub unsafe fn adopt<T: 'static>(pool: *mut raw::apr_pool_t, value: T) -> *mut T 
     p
 }
 
+/// The pool of this child process (set once, by child_init).
+static CHILD_POOL: std::sync::atomic::AtomicPtr<raw::apr_pool_t> = std::sync::atomic::AtomicPtr::new(std::ptr::null_mut());
+
+/// Remembers the child's pool.
+///
+/// # Safety
+/// `p` is the pool httpd gave this child at child_init: live until the child exits.
+pub unsafe fn set_child(p: *mut raw::apr_pool_t) {
+    CHILD_POOL.store(p, std::sync::atomic::Ordering::Relaxed);
+}
+
 /// An APR pool as a typed handle: `&'a Pool` is valid until the pool is
 /// cleared, which is no sooner than `'a` ends.
 #[repr(transparent)]
@@ -80,6 +91,12 @@ impl Pool {
     #[inline]
     pub fn as_ptr(&self) -> *mut raw::apr_pool_t {
         self.0.get()
+    }
+
+    /// The pool of this child process (None before child_init).
+    pub fn child() -> Option<&'static Pool> {
+        // SAFETY: NULL or the child's pool (set_child's contract), which lives until the process exits.
+        unsafe { Pool::from_raw(CHILD_POOL.load(std::sync::atomic::Ordering::Relaxed)) }
     }
 
     /// Runs `f` when the pool is cleared or destroyed.

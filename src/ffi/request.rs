@@ -7,9 +7,60 @@ use super::connection::Connection;
 use super::filter::Filter;
 use super::pool::Pool;
 use super::server::Server;
-use super::table::Table;
+use super::table::{NulError, Table};
 use super::{cstr, raw};
 use std::cell::UnsafeCell;
+use std::ffi::c_char;
+
+/// Getters for the record's string fields (None for NULL).
+macro_rules! text_fields {
+    ($($(#[$doc:meta])* $name:ident),* $(,)?) => {$(
+        $(#[$doc])*
+        pub fn $name(&self) -> Option<&[u8]> {
+            // SAFETY: live for the borrow; the field is NULL or a string of a
+            // pool that outlives the request (httpd never frees it earlier).
+            unsafe { cstr((*self.0.get()).$name) }
+        }
+    )*};
+}
+
+/// Setters for string fields: the value is copied into the request pool.
+macro_rules! text_setters {
+    ($($(#[$doc:meta])* $set:ident => $field:ident),* $(,)?) => {$(
+        $(#[$doc])*
+        pub fn $set(&self, value: Option<&[u8]>) -> Result<(), NulError> {
+            let v = self.pool_copy(value)?;
+            // SAFETY: the live record, on its own thread; v lives in its pool.
+            unsafe { (*self.0.get()).$field = v as _ };
+            Ok(())
+        }
+    )*};
+}
+
+/// Getters for the record's plain (number) fields.
+macro_rules! plain_fields {
+    ($($(#[$doc:meta])* $name:ident: $ty:ty),* $(,)?) => {$(
+        $(#[$doc])*
+        pub fn $name(&self) -> $ty {
+            // SAFETY: live for the borrow; a copy of a number field.
+            unsafe { (*self.0.get()).$name as $ty }
+        }
+    )*};
+}
+
+/// The request's URI as httpd parsed it (`apr_uri_t`): pool strings.
+pub struct ParsedUri<'a> {
+    pub scheme: Option<&'a [u8]>,
+    pub hostinfo: Option<&'a [u8]>,
+    pub user: Option<&'a [u8]>,
+    pub password: Option<&'a [u8]>,
+    pub hostname: Option<&'a [u8]>,
+    /// The port, when the URI named one.
+    pub port: Option<u16>,
+    pub path: Option<&'a [u8]>,
+    pub query: Option<&'a [u8]>,
+    pub fragment: Option<&'a [u8]>,
+}
 
 /// One request (httpd's `request_rec`). Never owned: only `&Request` exists.
 /// The `UnsafeCell` says httpd may change the record behind a shared borrow;
@@ -71,21 +122,337 @@ impl Request {
         unsafe { Request::from_raw(self.rec().prev) }
     }
 
-    /// The file the request maps to, as httpd resolved it.
-    pub fn filename(&self) -> Option<&[u8]> {
+    /// The request a redirected request was handed to.
+    pub fn next(&self) -> Option<&Request> {
+        // SAFETY: the later request of an internal redirect lives in a pool
+        // that outlives the earlier one.
+        unsafe { Request::from_raw(self.rec().next) }
+    }
+
+    text_fields! {
+        /// The request line as the client sent it.
+        the_request,
+        protocol,
+        hostname,
+        status_line,
+        method,
+        range,
+        /// The response's content type, if set.
+        content_type,
+        handler,
+        content_encoding,
+        user,
+        ap_auth_type,
+        unparsed_uri,
+        uri,
+        /// The file the request maps to, as httpd resolved it.
+        filename,
+        canonical_filename,
+        path_info,
+        args,
+        useragent_ip,
+        vlist_validator,
+        log_id,
+    }
+
+    text_setters! {
+        set_status_line => status_line,
+        set_user => user,
+        set_filename => filename,
+        set_canonical_filename => canonical_filename,
+        set_path_info => path_info,
+        set_args => args,
+        set_uri => uri,
+        set_handler => handler,
+        set_ap_auth_type => ap_auth_type,
+        set_content_encoding => content_encoding,
+    }
+
+    plain_fields! {
+        status: i32,
+        no_cache: i32,
+        no_local_copy: i32,
+        method_number: i32,
+        proto_num: i32,
+        header_only: i32,
+        assbackwards: i32,
+        proxyreq: i32,
+        /// When the request arrived (microseconds since the epoch).
+        request_time: i64,
+        mtime: i64,
+        sent_bodyct: i64,
+        bytes_sent: i64,
+        clength: i64,
+        /// Body bytes httpd still expects from the client.
+        remaining: i64,
+        read_length: i64,
+        read_chunked: i32,
+        chunked: i32,
+        expecting_100: i32,
+        used_path_info: i32,
+        allowed: i64,
+    }
+
+    /// `value` copied into the request pool as a C string (NULL for None).
+    fn pool_copy(&self, value: Option<&[u8]>) -> Result<*mut c_char, NulError> {
+        match value {
+            None => Ok(std::ptr::null_mut()),
+            Some(b) if b.contains(&0) => Err(NulError),
+            // SAFETY: the request's live pool; b holds no NUL.
+            Some(b) => Ok(unsafe { super::pool::strdup(self.rec().pool, b) }),
+        }
+    }
+
+    pub fn set_status(&self, status: i32) {
+        // SAFETY: the live record, on its own thread.
+        unsafe { (*self.0.get()).status = status }
+    }
+
+    pub fn set_no_cache(&self, value: i32) {
+        // SAFETY: the live record, on its own thread.
+        unsafe { (*self.0.get()).no_cache = value }
+    }
+
+    /// `ap_set_content_length`.
+    pub fn set_content_length(&self, length: i64) {
+        // SAFETY: the live request, on its own thread.
+        unsafe { raw::ap_set_content_length(self.as_ptr(), length) }
+    }
+
+    /// `ap_set_content_type` with a copy of `ct` in the request pool.
+    pub fn set_content_type(&self, ct: &[u8]) -> Result<(), NulError> {
+        let v = self.pool_copy(Some(ct))?;
+        // SAFETY: the live request, on its own thread; v lives in its pool.
+        unsafe { raw::ap_set_content_type(self.as_ptr(), v) };
+        Ok(())
+    }
+
+    /// (ip, port) of the user agent (behind mod_remoteip: the real client).
+    pub fn useragent_addr(&self) -> Option<(Option<&[u8]>, u16)> {
+        // SAFETY: NULL or a socket address of the request or connection pool.
+        unsafe { super::connection::sockaddr(self.rec().useragent_addr) }
+    }
+
+    /// The stat httpd's directory walk made of the request's file (None without a file).
+    pub fn finfo(&self) -> Option<super::finfo::FileInfo<'_>> {
+        // SAFETY: the record's finfo; its strings are NULL or of the request pool.
+        unsafe { super::finfo::FileInfo::of(&self.rec().finfo) }
+    }
+
+    /// The request's URI as httpd parsed it.
+    pub fn parsed_uri(&self) -> ParsedUri<'_> {
+        let u = &self.rec().parsed_uri;
+        // SAFETY: each string is NULL or in the request pool.
+        unsafe {
+            ParsedUri {
+                scheme: cstr(u.scheme),
+                hostinfo: cstr(u.hostinfo),
+                user: cstr(u.user),
+                password: cstr(u.password),
+                hostname: cstr(u.hostname),
+                port: cstr(u.port_str).map(|_| u.port),
+                path: cstr(u.path),
+                query: cstr(u.query),
+                fragment: cstr(u.fragment),
+            }
+        }
+    }
+
+    /// The Content-Language values set for the response.
+    pub fn content_languages(&self) -> Vec<Option<&[u8]>> {
+        // SAFETY: NULL or an apr array of pool strings.
+        unsafe { strings(self.rec().content_languages) }
+    }
+
+    /// The extension methods the resource allows.
+    pub fn allowed_xmethods(&self) -> Vec<Option<&[u8]>> {
+        // SAFETY: NULL or an apr array of pool strings.
+        unsafe { strings(self.rec().allowed_xmethods) }
+    }
+
+    /// The names in the request's list of allowed methods.
+    pub fn allowed_methods(&self) -> Vec<Option<&[u8]>> {
+        let list = self.rec().allowed_methods;
+        if list.is_null() {
+            return Vec::new();
+        }
+        // SAFETY: a live method list of the request pool; its array holds pool strings.
+        unsafe { strings((*list).method_list) }
+    }
+
+    /// Adds `method` to the Allow list (`ap_allow_methods`), emptying it first if `reset`.
+    pub fn allow_method(&self, reset: bool, method: &std::ffi::CStr) {
+        // SAFETY: the live request; the list is NULL-terminated; httpd copies the name.
+        unsafe { raw::ap_allow_methods(self.as_ptr(), reset as i32, method.as_ptr(), std::ptr::null::<c_char>()) }
+    }
+
+    /// An SSL variable from mod_ssl (None without mod_ssl or when unset).
+    pub fn ssl_var_lookup(&self, name: &[u8]) -> Option<&[u8]> {
+        type Lookup = unsafe extern "C" fn(
+            *mut raw::apr_pool_t,
+            *mut raw::server_rec,
+            *mut raw::conn_rec,
+            *mut raw::request_rec,
+            *mut c_char,
+        ) -> *mut c_char;
+        let n: Vec<u8> = name.iter().copied().filter(|&b| b != 0).collect();
+        // SAFETY: mod_ssl registers ssl_var_lookup with exactly this signature;
+        // the live request's own pool, server and connection; the result is
+        // NULL or a string of the request pool.
+        unsafe {
+            let f = raw::apr_dynamic_fn_retrieve(c"ssl_var_lookup".as_ptr())?;
+            let f: Lookup = std::mem::transmute(f);
+            let r = self.rec();
+            let n = super::pool::strdup(r.pool, &n);
+            cstr(f(r.pool, r.server, r.connection, self.as_ptr(), n))
+        }
+    }
+
+    /// `ap_meets_conditions`: OK, or the status the conditional headers call for.
+    pub fn meets_conditions(&self) -> i32 {
+        // SAFETY: the live request, on its own thread.
+        unsafe { raw::ap_meets_conditions(self.as_ptr()) }
+    }
+
+    pub fn set_etag(&self) {
+        // SAFETY: the live request, on its own thread.
+        unsafe { raw::ap_set_etag(self.as_ptr()) }
+    }
+
+    pub fn set_last_modified(&self) {
+        // SAFETY: the live request, on its own thread.
+        unsafe { raw::ap_set_last_modified(self.as_ptr()) }
+    }
+
+    /// Makes mtime at least `dependency` (microseconds since the epoch).
+    pub fn update_mtime(&self, dependency: raw::apr_time_t) {
+        // SAFETY: the live request, on its own thread.
+        unsafe { raw::ap_update_mtime(self.as_ptr(), dependency) }
+    }
+
+    /// AuthName in force.
+    pub fn auth_name(&self) -> Option<&[u8]> {
+        // SAFETY: the live request; the result is NULL or a configuration string.
+        unsafe { cstr(raw::ap_auth_name(self.as_ptr())) }
+    }
+
+    /// AuthType in force.
+    pub fn auth_type(&self) -> Option<&[u8]> {
+        // SAFETY: as for auth_name.
+        unsafe { cstr(raw::ap_auth_type(self.as_ptr())) }
+    }
+
+    /// The password of HTTP Basic credentials (httpd then sets `user`);
+    /// None without them.
+    pub fn basic_auth_pw(&self) -> Option<&[u8]> {
+        let mut pw: *const c_char = std::ptr::null();
+        // SAFETY: the live request; httpd fills pw from the request pool.
+        let rc = unsafe { raw::ap_get_basic_auth_pw(self.as_ptr(), &mut pw) };
+        if rc != raw::OK as i32 {
+            return None;
+        }
         // SAFETY: NULL or a string of the request pool.
-        unsafe { cstr(self.rec().filename) }
+        unsafe { cstr(pw) }
     }
 
-    /// The response's content type, if set.
-    pub fn content_type(&self) -> Option<&[u8]> {
-        // SAFETY: NULL or a string of a pool that outlives the request.
-        unsafe { cstr(self.rec().content_type) }
+    /// The client's host name (`ap_get_useragent_host`; may do a DNS lookup).
+    pub fn useragent_host(&self, lookup_type: i32) -> Option<&[u8]> {
+        // SAFETY: the live request, on its own thread; the result is NULL or a pool string.
+        unsafe { cstr(raw::ap_get_useragent_host(self.as_ptr(), lookup_type, std::ptr::null_mut())) }
     }
 
-    /// Body bytes httpd still expects from the client.
-    pub fn remaining(&self) -> i64 {
-        self.rec().remaining
+    /// DocumentRoot in force.
+    pub fn document_root(&self) -> Option<&[u8]> {
+        // SAFETY: the live request; a configuration string.
+        unsafe { cstr(raw::ap_document_root(self.as_ptr())) }
+    }
+
+    /// An absolute URL for `uri` on this server (`ap_construct_url`).
+    pub fn construct_url(&self, uri: &[u8]) -> Result<Option<&[u8]>, NulError> {
+        let u = self.pool_copy(Some(uri))?;
+        // SAFETY: the live request and its pool; u and the result live in that pool.
+        Ok(unsafe { cstr(raw::ap_construct_url(self.rec().pool, u, self.as_ptr())) })
+    }
+
+    /// `ap_add_common_vars` (into subprocess_env).
+    pub fn add_common_vars(&self) {
+        // SAFETY: the live request, on its own thread.
+        unsafe { raw::ap_add_common_vars(self.as_ptr()) }
+    }
+
+    /// `ap_add_cgi_vars` (into subprocess_env).
+    pub fn add_cgi_vars(&self) {
+        // SAFETY: the live request, on its own thread.
+        unsafe { raw::ap_add_cgi_vars(self.as_ptr()) }
+    }
+
+    /// Whether the request's connection uses TLS.
+    pub fn is_https(&self) -> bool {
+        // SAFETY: the live request's connection.
+        unsafe { raw::ap_ssl_conn_is_ssl(self.rec().connection) != 0 }
+    }
+
+    /// Serves `uri` instead, as a new internal request (`ap_internal_redirect`).
+    pub fn internal_redirect(&self, uri: &[u8]) -> Result<(), NulError> {
+        let u = self.pool_copy(Some(uri))?;
+        // SAFETY: the live request, on its own thread; u lives in its pool.
+        unsafe { raw::ap_internal_redirect(u, self.as_ptr()) };
+        Ok(())
+    }
+
+    /// Sends `len` bytes of the open file `fd` from `offset` (see
+    /// `sendfile::send_file`); false when the client is gone.
+    pub fn send_file(&self, fd: &std::os::fd::BorrowedFd<'_>, offset: i64, len: i64) -> bool {
+        use std::os::fd::AsRawFd;
+        // SAFETY: the live request, on its own thread; fd is open for the call.
+        unsafe { super::sendfile::send_file(self.as_ptr(), fd.as_raw_fd(), offset, len) }
+    }
+
+    /// How the body may be read (httpd's REQUEST_NO_BODY, REQUEST_CHUNKED_ERROR, ...).
+    pub fn read_body_policy(&self) -> i32 {
+        self.rec().read_body
+    }
+
+    /// Ends a response whose head went out: the client sees it was cut.
+    pub fn abort_response(&self) -> raw::apr_status_t {
+        // SAFETY: the live request, on its own thread.
+        unsafe { raw::pyrite_shim_abort_response(self.as_ptr()) }
+    }
+
+    /// Runs `f` with this request when its pool is cleared, before the
+    /// ordinary cleanups (the record and everything in its pool still intact).
+    pub fn on_pre_cleanup<F: FnOnce(&Request) + 'static>(&self, f: F) {
+        let r = self.as_ptr();
+        self.pool().on_pre_cleanup(move || {
+            // SAFETY: pre-cleanups run before the pool frees anything, on the
+            // thread ending the request, which owns it then.
+            if let Some(r) = unsafe { Request::from_raw(r) } {
+                f(r)
+            }
+        });
+    }
+
+    /// The value mod_pyrite keeps in this request's `request_config` slot,
+    /// made with `T::default()` on first use and dropped with the request
+    /// pool. Only one type is ever kept there (`request::state::RequestState`).
+    pub fn kept_state<T: Default + 'static>(&self) -> &T {
+        if let Some(s) = self.kept_state_if_any::<T>() {
+            return s;
+        }
+        // SAFETY: the live request; the slot is ours, set only here, to a value
+        // the request pool owns until it is cleared (after every borrow of self).
+        unsafe {
+            let s = super::pool::adopt(self.rec().pool, T::default());
+            super::set_module_config(self.rec().request_config, s as *mut std::ffi::c_void);
+            &*s
+        }
+    }
+
+    /// The kept value (see `kept_state`) if one was made.
+    pub fn kept_state_if_any<T: 'static>(&self) -> Option<&T> {
+        // SAFETY: the live request's request_config; our slot is NULL or
+        // the value set by `kept_state`, of the one type kept there.
+        unsafe { (super::module_config(self.rec().request_config) as *const T).as_ref() }
     }
 
     /// Whether the end of the response has gone down the filter chain.
@@ -190,5 +557,20 @@ impl Request {
     /// A `Send` view for work done with the GIL released on this same thread.
     pub fn on_this_thread(&self) -> super::OnThisThread<'_, Request> {
         super::OnThisThread::lend(self)
+    }
+}
+
+/// An apr array of C strings (empty for NULL).
+///
+/// # Safety
+/// `arr` is NULL or a live apr array of NULL or NUL-terminated strings that outlive `'a`.
+unsafe fn strings<'a>(arr: *mut raw::apr_array_header_t) -> Vec<Option<&'a [u8]>> {
+    if arr.is_null() {
+        return Vec::new();
+    }
+    // SAFETY: the contract.
+    unsafe {
+        let elts = (*arr).elts as *const *const c_char;
+        (0..(*arr).nelts.max(0) as usize).map(|i| cstr(*elts.add(i))).collect()
     }
 }

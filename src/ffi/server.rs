@@ -125,6 +125,14 @@ impl KeptServer {
         std::ptr::NonNull::new(s as *mut Server).map(KeptServer)
     }
 
+    /// Keeps `s` for a Python object (`req.server`).
+    pub fn of(s: &Server) -> Self {
+        // SAFETY: Python objects that keep a server are made while serving
+        // requests in a child (whose configuration lives as long as it) or
+        // at start-up for the configuration being started: `new`'s contract.
+        KeptServer(std::ptr::NonNull::from(s))
+    }
+
     pub fn get(&self) -> &Server {
         // SAFETY: `new`'s contract: valid for the life of the process.
         unsafe { self.0.as_ref() }

@@ -173,6 +173,17 @@ impl Table {
         }
     }
 
+    /// Every entry in order, NULL fields as None (valid until the table changes).
+    pub fn entries(&self) -> Vec<(Option<&[u8]>, Option<&[u8]>)> {
+        // SAFETY: live for the borrow; entries hold NUL-terminated strings of the table's pool, or NULL.
+        unsafe {
+            entries(self.as_ptr())
+                .iter()
+                .map(|e| (super::cstr(e.key), super::cstr(e.val)))
+                .collect()
+        }
+    }
+
     pub fn set(&self, key: &[u8], val: &[u8]) -> Result<(), NulError> {
         // SAFETY: live for the borrow.
         unsafe { set(self.as_ptr(), key, val) }
@@ -191,5 +202,44 @@ impl Table {
     pub fn clear(&self) {
         // SAFETY: live for the borrow.
         unsafe { clear(self.as_ptr()) }
+    }
+}
+
+/// A table in a pool of its own, owned by Rust (`apache.table()` made from
+/// Python): the pool is destroyed when this is dropped.
+pub struct OwnedTable {
+    pool: *mut raw::apr_pool_t,
+    t: *mut raw::apr_table_t,
+}
+
+// SAFETY: the table is reached only through `get`, by the Python object that
+// owns it, which is used under the GIL; nothing else refers to the pool.
+unsafe impl Send for OwnedTable {}
+unsafe impl Sync for OwnedTable {}
+
+impl OwnedTable {
+    /// A new empty table in a new top-level pool (None if APR cannot make the pool).
+    pub fn new() -> Option<OwnedTable> {
+        let mut pool: *mut raw::apr_pool_t = std::ptr::null_mut();
+        // SAFETY: a new top-level pool; APR is initialised by httpd.
+        let rv = unsafe { raw::apr_pool_create_ex(&mut pool, std::ptr::null_mut(), None, std::ptr::null_mut()) };
+        if rv != 0 || pool.is_null() {
+            return None;
+        }
+        // SAFETY: pool is live and owned by the new value.
+        let t = unsafe { make(pool, 8) };
+        Some(OwnedTable { pool, t })
+    }
+
+    pub fn get(&self) -> &Table {
+        // SAFETY: the table lives in self's pool, destroyed only on drop.
+        unsafe { Table::from_raw(self.t) }.expect("apr_table_make returned NULL")
+    }
+}
+
+impl Drop for OwnedTable {
+    fn drop(&mut self) {
+        // SAFETY: the pool was created for this table alone and nothing else refers to it.
+        unsafe { raw::apr_pool_destroy(self.pool) };
     }
 }
