@@ -3,6 +3,9 @@
 use super::raw;
 use std::ffi::c_char;
 
+/// One table entry as stored: key and value, each None when NULL.
+pub type RawEntry<'a> = (Option<&'a [u8]>, Option<&'a [u8]>);
+
 /// Raised through PyO3 when a key or value holds a NUL byte, which httpd cannot store.
 pub struct NulError;
 
@@ -174,7 +177,7 @@ impl Table {
     }
 
     /// Every entry in order, NULL fields as None (valid until the table changes).
-    pub fn entries(&self) -> Vec<(Option<&[u8]>, Option<&[u8]>)> {
+    pub fn entries(&self) -> Vec<RawEntry<'_>> {
         // SAFETY: live for the borrow; entries hold NUL-terminated strings of the table's pool, or NULL.
         unsafe {
             entries(self.as_ptr())
