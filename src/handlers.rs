@@ -397,7 +397,8 @@ fn run_phase(py: Python<'_>, r: *mut raw::request_rec, conf: &DirConfig, phase: 
                 return call(py, &decl, directory.as_deref(), conf, &req);
             }
             // SAFETY: r is live and served by this thread.
-            let name = unsafe { interpreters::names::for_phase(r, Some(conf), decls.first().map(|d| &**d)) };
+            let rq = unsafe { ffi::request::Request::from_raw(r) };
+            let name = rq.and_then(|rq| interpreters::names::for_phase(rq, Some(conf), decls.first().map(|d| &**d)));
             let Some(id) = interpreters::resolve(py, name.as_deref()) else {
                 let msg = format!("no interpreter '{}' for this handler (see the error log)", name.unwrap_or_default());
                 return Err(Failure::Import(pyo3::exceptions::PyRuntimeError::new_err(msg)));

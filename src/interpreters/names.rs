@@ -25,8 +25,7 @@ pub fn mod_python(r: Option<&Request>, server: &Server, conf: Option<&DirConfig>
     if conf.is_some_and(|c| c.interp_per_directory == Some(true)) {
         let r = r?;
         let file = r.filename().filter(|f| !f.is_empty())?;
-        // SAFETY: a plain field of the live request (no handle accessor yet).
-        let known_dir = unsafe { (*r.as_ptr()).finfo.filetype } == raw::apr_filetype_e_APR_DIR;
+        let known_dir = r.finfo().is_some_and(|f| f.filetype == raw::apr_filetype_e_APR_DIR as i64);
         // Before the map-to-storage phase finfo is not filled in yet.
         let is_dir = known_dir || std::fs::metadata(std::ffi::OsStr::from_bytes(file)).is_ok_and(|m| m.is_dir());
         return pyrite_text::dirpath::containing_dir(file, is_dir).map(|d| String::from_utf8_lossy(&d).into_owned());
@@ -39,15 +38,10 @@ pub fn mod_python(r: Option<&Request>, server: &Server, conf: Option<&DirConfig>
 
 /// mod_python's name for the interpreter a phase runs in: the whole phase
 /// runs where its first handler's name points, and req.interpreter says so.
-///
-/// # Safety
-/// `r` is a live request served by the calling thread.
-pub unsafe fn for_phase(r: *mut raw::request_rec, conf: Option<&DirConfig>, first: Option<&HandlerDecl>) -> Option<String> {
-    // SAFETY: r is live; its filename lives in its pool and its server is configuration data.
-    let rq = unsafe { Request::from_raw(r) }?;
-    let filename = rq.filename().filter(|f| !f.is_empty());
+pub fn for_phase(r: &Request, conf: Option<&DirConfig>, first: Option<&HandlerDecl>) -> Option<String> {
+    let filename = r.filename().filter(|f| !f.is_empty());
     let dir = first.and_then(|d| d.hlist_directory(filename));
-    mod_python(Some(rq), rq.server(), conf, dir.as_deref())
+    mod_python(Some(r), r.server(), conf, dir.as_deref())
 }
 
 /// mod_wsgi's rule for an application group: the configured name, or the

@@ -635,8 +635,7 @@ impl Request {
                 config::dir_config(r)
             }
         };
-        // SAFETY: as above.
-        let name = unsafe { crate::interpreters::names::for_phase(r, conf, first.as_deref()) };
+        let name = crate::interpreters::names::for_phase(self.life.request()?, conf, first.as_deref());
         Ok(name.unwrap_or_else(|| crate::interpreters::names::MAIN_INTERPRETER.to_string()))
     }
 
