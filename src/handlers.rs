@@ -644,7 +644,7 @@ pub unsafe extern "C" fn content_handler(r: *mut raw::request_rec) -> c_int {
             );
             return DECLINED;
         }
-        let timing = crate::metrics::begin(r);
+        let timing = crate::metrics::begin(ffi::request::Request::from_raw(r).expect("a live request"));
         let code = phase_hook(r, Phase::Handler);
         crate::metrics::end(timing, if code >= 100 { code } else { (*r).status });
         code
