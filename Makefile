@@ -20,11 +20,13 @@ build:
 	cp -f target/release/libmod_pyrite.so $(SO).tmp && mv -f $(SO).tmp $(SO)
 	@echo "built $(SO)"
 
-# Builds the module, checks the formatting (cargo fmt), then runs the unit
-# tests and the integration tests,
-# which start real httpd instances (prefork, worker, event) on loopback ports.
+# Builds the module, checks the formatting (cargo fmt) and the lints (cargo
+# clippy, every target, warnings as errors), then runs the unit tests and the
+# integration tests, which start real httpd instances (prefork, worker, event)
+# on loopback ports.
 test: deps build
 	$(CARGO) fmt -- --check
+	$(CARGO) clippy --all-targets --release -- -D warnings
 	$(CARGO) test --release
 
 # The long reliability runs (restarts, recycling, a million requests, fuzzing):

@@ -159,14 +159,14 @@ fn collect_py(root: &std::path::Path, dir: &std::path::Path, out: &mut Vec<(Stri
     for e in rd.flatten() {
         let p = e.path();
         if p.is_dir() {
-            if p.file_name().map_or(false, |n| n != "__pycache__") {
+            if p.file_name().is_some_and(|n| n != "__pycache__") {
                 collect_py(root, &p, out);
             }
-        } else if p.extension().map_or(false, |x| x == "py") {
+        } else if p.extension().is_some_and(|x| x == "py") {
             println!("cargo:rerun-if-changed={}", p.display());
             let rel = p.strip_prefix(root).unwrap().with_extension("");
             let mut parts: Vec<String> = rel.iter().map(|c| c.to_string_lossy().into_owned()).collect();
-            let is_pkg = parts.last().map_or(false, |l| l == "__init__");
+            let is_pkg = parts.last().is_some_and(|l| l == "__init__");
             if is_pkg {
                 parts.pop();
             }

@@ -21,3 +21,24 @@ if ! command -v cargo >/dev/null 2>&1; then
   echo "cargo (Rust) is not installed: install it with rustup (https://rustup.rs) and run this again" >&2
   exit 1
 fi
+# make test checks formatting (cargo fmt) and lints (cargo clippy): both are
+# components of the toolchain, which a minimal rustup profile leaves out.
+missing=()
+cargo fmt --version >/dev/null 2>&1 || missing+=(rustfmt)
+cargo clippy --version >/dev/null 2>&1 || missing+=(clippy)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "adding the Rust components: ${missing[*]}"
+  if command -v rustup >/dev/null 2>&1; then
+    rustup component add "${missing[@]}"
+  else
+    # Debian's own toolchain (cargo from apt): its packages for the same tools.
+    debs=()
+    for m in "${missing[@]}"; do
+      case "$m" in clippy) debs+=(rust-clippy) ;; *) debs+=("$m") ;; esac
+    done
+    SUDO=""
+    [ "$(id -u)" = 0 ] || SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${debs[@]}" >/dev/null
+  fi
+fi

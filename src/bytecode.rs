@@ -7,10 +7,12 @@
 //! with mode 0700, and each child keeps there the bytecode of every module it
 //! imports from outside Python's own installation (python/_pyrite_boot.py).
 use std::ffi::CString;
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
 use std::sync::Mutex;
 
-use crate::ffi::{log, raw, runtime};
+use crate::ffi::pool::Pool;
+use crate::ffi::server::Server;
+use crate::ffi::{log, runtime};
 use crate::sync::LockExt;
 
 /// The directory's name in httpd's runtime directory.
@@ -53,20 +55,18 @@ pub enum Chosen {
 
 static CHOSEN: Mutex<Option<Chosen>> = Mutex::new(None);
 
-/// Makes the directory the children will use and logs the choice.
-///
-/// # Safety
-/// Called in httpd's parent from post_config with the configuration pool and main server.
-pub unsafe fn prepare(pconf: *mut raw::apr_pool_t, s: *mut raw::server_rec) {
-    // SAFETY: s is the main server of the configuration being read.
-    let setting = unsafe { crate::config::server_config(s) }
+/// Makes the directory the children will use and logs the choice (httpd's
+/// parent, post_config: `pconf` the configuration pool, `s` the main server).
+pub fn prepare(pconf: &Pool, s: &Server) {
+    // SAFETY: config.rs's accessor still takes the raw record: the main server
+    // of the configuration being finished, whose configuration outlives the call.
+    let setting = unsafe { crate::config::server_config(s.as_ptr()) }
         .and_then(|c| c.bytecode_cache.clone())
         .unwrap_or(Setting::Private);
     let dir = match setting {
         Setting::Beside => Ok(Chosen::Beside),
         Setting::Off => Ok(Chosen::Off),
-        // SAFETY: pconf is live (this function's contract).
-        Setting::Private => unsafe { runtime::path(pconf, PRIVATE_NAME) }
+        Setting::Private => runtime::path_in(pconf, PRIVATE_NAME)
             .ok_or_else(|| "httpd's runtime directory could not be named".to_string())
             .and_then(|p| make_dir(&p).map(|()| Chosen::Directory(p.to_string_lossy().into_owned()))),
         Setting::Directory(d) => CString::new(d.as_str())
@@ -80,15 +80,14 @@ pub unsafe fn prepare(pconf: *mut raw::apr_pool_t, s: *mut raw::server_rec) {
                 Chosen::Beside => "in __pycache__ beside its source (PyriteBytecodeCache beside)".into(),
                 Chosen::Off => "nowhere: it is compiled at each import (PyriteBytecodeCache off)".into(),
             };
-            log::serror(
-                s,
+            s.log(
                 log::APLOG_INFO,
                 &format!("mod_pyrite: the bytecode of application code is kept {what}"),
             );
             c
         }
         Err(e) => {
-            log::serror(s, log::APLOG_ERR, &format!(
+            s.log(log::APLOG_ERR, &format!(
                 "mod_pyrite: the private bytecode directory cannot be used ({e}): application code's bytecode will be neither written nor read"
             ));
             Chosen::Off
@@ -106,29 +105,22 @@ pub fn chosen() -> Chosen {
 /// if missing, refuses a symlink, a file or another user's directory.
 fn make_dir(path: &std::ffi::CStr) -> Result<(), String> {
     let fail = |what: &str, e: std::io::Error| format!("{}: {what}: {e}", path.to_string_lossy());
-    // SAFETY: path is NUL-terminated.
-    if unsafe { libc::mkdir(path.as_ptr(), 0o700) } != 0 {
-        let e = std::io::Error::last_os_error();
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+    let p = std::path::Path::new(std::ffi::OsStr::from_bytes(path.to_bytes()));
+    if let Err(e) = std::fs::DirBuilder::new().mode(0o700).create(p) {
         if e.kind() != std::io::ErrorKind::AlreadyExists {
             return Err(fail("mkdir", e));
         }
     }
-    let flags = libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC;
-    // SAFETY: path is NUL-terminated; the descriptor is owned right away.
-    let fd = unsafe { libc::open(path.as_ptr(), flags) };
-    if fd < 0 {
-        return Err(fail(
-            "open (it must be a directory, not a symlink)",
-            std::io::Error::last_os_error(),
-        ));
-    }
-    // SAFETY: fd was just opened and is not owned elsewhere.
-    let dir = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(fd) });
-    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    // std adds O_CLOEXEC itself.
+    let dir = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_DIRECTORY | libc::O_NOFOLLOW)
+        .open(p)
+        .map_err(|e| fail("open (it must be a directory, not a symlink)", e))?;
     let meta = dir.metadata().map_err(|e| format!("{}: {e}", path.to_string_lossy()))?;
     let (uid, gid) = runtime::child_user();
-    // SAFETY: geteuid has no preconditions.
-    let me = unsafe { libc::geteuid() };
+    let me = crate::ffi::os::euid();
     if meta.uid() != me && meta.uid() != uid {
         return Err(format!("{} belongs to another user (uid {})", path.to_string_lossy(), meta.uid()));
     }

@@ -64,19 +64,22 @@ fn summary(s: &Server) {
         daemons * threads
     ));
     // The interpreters each child makes (src/interpreters/plan.rs).
-    let plan = crate::interpreters::plan::of(s.as_ptr());
+    // SAFETY: the main server of the running configuration (here and below).
+    let plan = unsafe { crate::interpreters::plan::of(s.as_ptr()) };
     if plan.isolating {
         let mut counts: Vec<(Option<String>, usize)> = Vec::new();
-        crate::interpreters::plan::each(s.as_ptr(), |_, g, _| {
-            let key = match g {
-                crate::interpreters::plan::Guess::Known(n) => n.filter(|n| !crate::interpreters::names::is_main(Some(n))),
-                crate::interpreters::plan::Guess::PerRequest => return,
-            };
-            match counts.iter_mut().find(|c| c.0 == key) {
-                Some(c) => c.1 += 1,
-                None => counts.push((key, 1)),
-            }
-        });
+        unsafe {
+            crate::interpreters::plan::each(s.as_ptr(), |_, g, _| {
+                let key = match g {
+                    crate::interpreters::plan::Guess::Known(n) => n.filter(|n| !crate::interpreters::names::is_main(Some(n))),
+                    crate::interpreters::plan::Guess::PerRequest => return,
+                };
+                match counts.iter_mut().find(|c| c.0 == key) {
+                    Some(c) => c.1 += 1,
+                    None => counts.push((key, 1)),
+                }
+            })
+        };
         let listed: Vec<String> = counts
             .iter()
             .map(|(n, k)| {

@@ -93,7 +93,7 @@ fn serve(c: &ffi::connection::Connection) -> c_int {
         return DECLINED;
     }
     // mod_python's interpreter for a connection: its virtual host's.
-    let name = || crate::interpreters::names::mod_python(std::ptr::null(), c.base_server().as_ptr(), settings(c).1, None);
+    let name = || crate::interpreters::names::mod_python(None, c.base_server(), settings(c).1, None);
     // Refused (no interpreter): the connection is closed, as after an error.
     let result = interp::with_python_named(name, OK, |py| run(py, c, &decl));
     if result == DECLINED {

@@ -6,7 +6,7 @@
 //! brigade and writes to the next filter.
 use crate::config::{self, DirConfig, Origin};
 use crate::ffi::brigade::{BucketBrigade, Front};
-use crate::ffi::filter::Filter as FFilter;
+use crate::ffi::filter::{Filter as FFilter, FilterRec};
 use crate::ffi::request::Request;
 use crate::ffi::{self, log, raw};
 use crate::interp;
@@ -16,8 +16,8 @@ use pyo3::prelude::*;
 use std::cell::{Cell, RefCell};
 use std::collections::HashSet;
 use std::ffi::{c_char, c_int, c_void, CStr, CString};
-use std::sync::atomic::{AtomicPtr, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 
 /// APR's generic error status (APR_OS_START_ERROR + 14; a macro bindgen skips).
 const APR_EGENERAL: raw::apr_status_t = 20000 + 14;
@@ -66,29 +66,31 @@ pub fn find<'a>(conf: &'a DirConfig, name: &str, input: bool) -> Option<&'a Arc<
 
 /// httpd keeps a registered filter's name pointer for the life of the process:
 /// each distinct name is allocated once and kept.
-fn interned(name: &str) -> *const c_char {
+fn interned(name: &str) -> &'static CStr {
     static NAMES: Mutex<Option<HashSet<&'static CStr>>> = Mutex::new(None);
     let mut guard = NAMES.locked();
     let set = guard.get_or_insert_with(HashSet::new);
     let c = CString::new(name).unwrap_or_default();
     if let Some(known) = set.get(c.as_c_str()) {
-        return known.as_ptr();
+        return known;
     }
     let leaked: &'static CStr = Box::leak(c.into_boxed_c_str());
     set.insert(leaked);
-    leaked.as_ptr()
+    leaked
 }
 
 /// Registers a configured Python filter's name with httpd (at configuration time).
-fn register_named(name: &str, input: bool) {
+///
+/// # Safety
+/// Called while httpd reads its configuration (single-threaded).
+unsafe fn register_named(name: &str, input: bool) {
     let n = interned(name);
-    // SAFETY: called while httpd reads its configuration (single-threaded); `n` lives forever.
+    // SAFETY: the function's contract.
     unsafe {
         if input {
-            raw::ap_register_input_filter(n, Some(input_filter), None, raw::ap_filter_type_AP_FTYPE_RESOURCE);
-        } else {
-            let rec = raw::ap_register_output_filter(n, Some(output_filter), None, raw::ap_filter_type_AP_FTYPE_RESOURCE);
-            OUTPUT_RECS.locked().push(rec as usize);
+            ffi::filter::register_input::<PythonInput>(n);
+        } else if let Some(rec) = ffi::filter::register_output::<PythonOutput>(n) {
+            OUTPUT_RECS.locked().push(rec.id());
         }
     }
 }
@@ -97,79 +99,61 @@ fn register_named(name: &str, input: bool) {
 static OUTPUT_RECS: std::sync::Mutex<Vec<usize>> = std::sync::Mutex::new(Vec::new());
 
 /// The filters req.register_*_filter adds by handle (registering names in a
-/// running child would race with other threads looking names up).
-static DYNAMIC_OUT: AtomicPtr<raw::ap_filter_rec_t> = AtomicPtr::new(std::ptr::null_mut());
-static DYNAMIC_IN: AtomicPtr<raw::ap_filter_rec_t> = AtomicPtr::new(std::ptr::null_mut());
+/// running child would race with other threads looking names up): output, input.
+static DYNAMIC: RwLock<Option<(FilterRec<FilterState>, FilterRec<FilterState>)>> = RwLock::new(None);
+/// The dynamic output filter's record, as python_in_output_chain compares it.
+static DYNAMIC_OUT_ID: AtomicUsize = AtomicUsize::new(0);
 
 /// Registers the run-time filters (from register_hooks).
 ///
 /// # Safety
 /// Called from httpd's register_hooks.
 pub unsafe fn register_hooks() {
-    unsafe {
-        let out = raw::ap_register_output_filter(
-            c"PYRITE_REQUEST_OUTPUT".as_ptr(),
-            Some(output_filter),
-            None,
-            raw::ap_filter_type_AP_FTYPE_RESOURCE,
-        );
-        let inp = raw::ap_register_input_filter(
-            c"PYRITE_REQUEST_INPUT".as_ptr(),
-            Some(input_filter),
-            None,
-            raw::ap_filter_type_AP_FTYPE_RESOURCE,
-        );
-        DYNAMIC_OUT.store(out, Ordering::Release);
-        DYNAMIC_IN.store(inp, Ordering::Release);
-    }
+    // SAFETY: register_hooks runs while httpd is single-threaded.
+    let recs = unsafe {
+        (
+            ffi::filter::register_output::<PythonOutput>(c"PYRITE_REQUEST_OUTPUT"),
+            ffi::filter::register_input::<PythonInput>(c"PYRITE_REQUEST_INPUT"),
+        )
+    };
+    let recs = match recs {
+        (Some(out), Some(inp)) => Some((out, inp)),
+        _ => None,
+    };
+    DYNAMIC_OUT_ID.store(recs.map_or(0, |(out, _)| out.id()), Ordering::Release);
+    *DYNAMIC.write().unwrap_or_else(|e| e.into_inner()) = recs;
 }
 
 /// `req.add_output_filter(name)` / `req.add_input_filter(name)`: a filter the
 /// request registered with req.register_*_filter, else any filter httpd knows.
-///
-/// # Safety
-/// `r` is a live request served by the calling thread.
-pub unsafe fn add_to_request(r: *mut raw::request_rec, name: &str, input: bool) -> Result<(), String> {
-    unsafe {
-        let own = crate::request::state::of(r)
-            .filters
-            .iter()
-            .rev()
-            .find(|d| d.input == input && d.name.eq_ignore_ascii_case(name))
-            .cloned();
-        let c = (*r).connection;
-        if let Some(decl) = own {
-            let (pool, conn) = match (ffi::pool::Pool::from_raw((*r).pool), ffi::connection::Connection::from_raw(c)) {
-                (Some(p), Some(c)) => (p, c),
-                _ => return Err("no pool or connection for the filter".to_string()),
-            };
-            let state = FFilter::new_ctx(pool, conn, FilterState::new(Some(decl)));
-            let frec = if input { &DYNAMIC_IN } else { &DYNAMIC_OUT }.load(Ordering::Acquire);
-            let added = if input {
-                raw::ap_add_input_filter_handle(frec, state, r, c)
-            } else {
-                raw::ap_add_output_filter_handle(frec, state, r, c)
-            };
-            return if added.is_null() {
-                Err(format!("httpd refused to add filter '{name}'"))
-            } else {
-                Ok(())
-            };
-        }
-        let cname = CString::new(name).map_err(|_| "a filter name cannot contain NUL".to_string())?;
-        let added = if input {
-            raw::ap_add_input_filter(cname.as_ptr(), std::ptr::null_mut(), r, c)
-        } else {
-            raw::ap_add_output_filter(cname.as_ptr(), std::ptr::null_mut(), r, c)
+pub fn add_to_request(r: &Request, name: &str, input: bool) -> Result<(), String> {
+    // SAFETY: src/request/state.rs still takes the raw record: r's, live and
+    // served by this thread.
+    let own = unsafe { crate::request::state::of(r.as_ptr()) }
+        .filters
+        .iter()
+        .rev()
+        .find(|d| d.input == input && d.name.eq_ignore_ascii_case(name))
+        .cloned();
+    if let Some(decl) = own {
+        let Some((out, inp)) = *DYNAMIC.read().unwrap_or_else(|e| e.into_inner()) else {
+            return Err("the run-time Python filters are not registered".to_string());
         };
-        if added.is_null() {
-            let kind = if input { "input" } else { "output" };
-            return Err(format!(
-                "no {kind} filter named '{name}' (register it with PythonOutputFilter/PythonInputFilter, req.register_{kind}_filter, or load the module that provides it)"
-            ));
-        }
-        Ok(())
+        let rec = if input { inp } else { out };
+        return if ffi::filter::add_with_state(r, rec, FilterState::new(Some(decl)), input) {
+            Ok(())
+        } else {
+            Err(format!("httpd refused to add filter '{name}'"))
+        };
     }
+    let cname = CString::new(name).map_err(|_| "a filter name cannot contain NUL".to_string())?;
+    if !ffi::filter::add_by_name(r, &cname, input) {
+        let kind = if input { "input" } else { "output" };
+        return Err(format!(
+            "no {kind} filter named '{name}' (register it with PythonOutputFilter/PythonInputFilter, req.register_{kind}_filter, or load the module that provides it)"
+        ));
+    }
+    Ok(())
 }
 
 // ---- directives ----------------------------------------------------------------
@@ -199,6 +183,7 @@ unsafe extern "C" fn set_filter(
                 &format!("{name:?} is not a filter name (letters, digits, '_', '-' and '.'; e.g. {directive} mymodule UPCASE)"),
             );
         }
+        // SAFETY: directives are read while httpd is single-threaded.
         register_named(name, input);
         let conf = config::dir_conf(mconfig);
         let mut list: Vec<Arc<FilterDecl>> = conf.filters.as_deref().cloned().unwrap_or_default();
@@ -270,10 +255,10 @@ pub type Ctx = ffi::filter::Ctx<FilterState>;
 
 /// The context of `f`, made on its first call.
 pub fn state(f: &FFilter) -> &Ctx {
-    // SAFETY: every filter whose callback is mod_pyrite's (output_filter,
-    // input_filter: the only callers, directly or through the filter object)
-    // has a NULL ctx or one made by Filter::ctx/new_ctx with FilterState.
-    unsafe { f.ctx(|| FilterState::new(None)) }
+    // SAFETY: the filter object (src/request/filter.rs) is made only for a
+    // call of PythonOutput or PythonInput, whose ctx is NULL or made with
+    // FilterState (src/ffi/filter.rs: registered and added with that state).
+    unsafe { f.ctx(FilterState::default) }
 }
 
 /// The configuration the filter's handler runs with.
@@ -311,11 +296,11 @@ fn call_handler(f: &FFilter, bb: &BucketBrigade, decl: &Arc<FilterDecl>, readbyt
     let conf = conf_of(f).unwrap_or(&no_conf);
     // mod_python's interpreter for the filter's request (or connection) and directive.
     let name = || {
-        let (r, server) = match f.request() {
-            None => (std::ptr::null(), f.connection().base_server().as_ptr()),
-            Some(r) => (r.as_ptr() as *const raw::request_rec, r.server().as_ptr()),
+        let server = match f.request() {
+            None => f.connection().base_server(),
+            Some(r) => r.server(),
         };
-        crate::interpreters::names::mod_python(r, server, Some(conf), decl.directory.as_deref())
+        crate::interpreters::names::mod_python(f.request(), server, Some(conf), decl.directory.as_deref())
     };
     let ok = interp::with_python_named(name, false, |py| {
         let res = (|| -> PyResult<()> {
@@ -355,20 +340,18 @@ fn call_handler(f: &FFilter, bb: &BucketBrigade, decl: &Arc<FilterDecl>, readbyt
 
 // ---- httpd's filter callbacks -------------------------------------------------------
 
-/// httpd's output filter function for every Python output filter.
-///
-/// # Safety
-/// Called by httpd with a live filter and brigade.
-pub unsafe extern "C" fn output_filter(f: *mut raw::ap_filter_t, bb: *mut raw::apr_bucket_brigade) -> raw::apr_status_t {
-    // SAFETY: httpd's live filter and brigade for the span of this call, on this thread.
-    let (Some(f), Some(bb)) = (unsafe { FFilter::from_raw(f) }, unsafe { BucketBrigade::from_raw(bb) }) else {
-        return APR_EGENERAL;
-    };
-    crate::guard::or(APR_EGENERAL, || output_call(f, bb))
+/// Every Python output filter, as httpd calls it (src/ffi/filter.rs makes the entry point).
+struct PythonOutput;
+
+impl ffi::filter::OutputFilter for PythonOutput {
+    type State = FilterState;
+    const FAILED: raw::apr_status_t = APR_EGENERAL;
+    fn call(f: &FFilter, ctx: &Ctx, bb: &BucketBrigade) -> raw::apr_status_t {
+        output_call(f, ctx, bb)
+    }
 }
 
-fn output_call(f: &FFilter, bb: &BucketBrigade) -> raw::apr_status_t {
-    let ctx = state(f);
+fn output_call(f: &FFilter, ctx: &Ctx, bb: &BucketBrigade) -> raw::apr_status_t {
     let st = &ctx.state;
     if st.failed.get() || st.closed.get() {
         // The response already ended: what still comes has nowhere to go.
@@ -429,32 +412,32 @@ fn output_call(f: &FFilter, bb: &BucketBrigade) -> raw::apr_status_t {
     rv
 }
 
-/// httpd's input filter function for every Python input filter.
-///
-/// # Safety
-/// Called by httpd with a live filter and brigade.
-pub unsafe extern "C" fn input_filter(
-    f: *mut raw::ap_filter_t,
-    bb: *mut raw::apr_bucket_brigade,
-    mode: raw::ap_input_mode_t,
-    block: raw::apr_read_type_e,
-    readbytes: raw::apr_off_t,
-) -> raw::apr_status_t {
-    // SAFETY: httpd's live filter and brigade for the span of this call, on this thread.
-    let (Some(f), Some(bb)) = (unsafe { FFilter::from_raw(f) }, unsafe { BucketBrigade::from_raw(bb) }) else {
-        return APR_EGENERAL;
-    };
-    crate::guard::or(APR_EGENERAL, || input_call(f, bb, mode, block, readbytes))
+/// Every Python input filter, as httpd calls it (src/ffi/filter.rs makes the entry point).
+struct PythonInput;
+
+impl ffi::filter::InputFilter for PythonInput {
+    type State = FilterState;
+    const FAILED: raw::apr_status_t = APR_EGENERAL;
+    fn call(
+        f: &FFilter,
+        ctx: &Ctx,
+        bb: &BucketBrigade,
+        mode: raw::ap_input_mode_t,
+        block: raw::apr_read_type_e,
+        readbytes: raw::apr_off_t,
+    ) -> raw::apr_status_t {
+        input_call(f, ctx, bb, mode, block, readbytes)
+    }
 }
 
 fn input_call(
     f: &FFilter,
+    ctx: &Ctx,
     bb: &BucketBrigade,
     mode: raw::ap_input_mode_t,
     block: raw::apr_read_type_e,
     readbytes: raw::apr_off_t,
 ) -> raw::apr_status_t {
-    let ctx = state(f);
     let st = &ctx.state;
     // Only body reads go through Python; line and speculative reads pass.
     if mode != raw::ap_input_mode_t_AP_MODE_READBYTES || st.disabled.get() || !interp::ready() {
@@ -516,7 +499,7 @@ fn input_call(
 /// (a Python output filter, or mod_include, which runs `#python` elements):
 /// then a flush has effects a handler can observe, and is never held back.
 pub fn python_in_output_chain(r: &Request) -> bool {
-    let dynamic = DYNAMIC_OUT.load(Ordering::Acquire) as usize;
+    let dynamic = DYNAMIC_OUT_ID.load(Ordering::Acquire);
     let named = OUTPUT_RECS.locked();
     let mut f = r.output_filters();
     while let Some(this) = f {

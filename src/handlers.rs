@@ -394,7 +394,7 @@ fn run_phase(py: Python<'_>, r: &HttpRequest, conf: &DirConfig, phase: Phase, de
             if !interpreters::isolating() {
                 return call(py, &decl, directory.as_deref(), conf, &req);
             }
-            let name = interpreters::names::for_phase(r.as_ptr(), Some(conf), decls.first().map(|d| &**d));
+            let name = interpreters::names::for_phase(r, Some(conf), decls.first().map(|d| &**d));
             let Some(id) = interpreters::resolve(py, name.as_deref()) else {
                 let msg = format!("no interpreter '{}' for this handler (see the error log)", name.unwrap_or_default());
                 return Err(Failure::Import(pyo3::exceptions::PyRuntimeError::new_err(msg)));
@@ -623,8 +623,7 @@ pub unsafe extern "C" fn content_handler(r: *mut raw::request_rec) -> c_int {
             );
             return DECLINED;
         }
-        // SAFETY (documented exception until metrics takes the handle): r is live.
-        let timing = unsafe { crate::metrics::begin(r.as_ptr()) };
+        let timing = crate::metrics::begin(r);
         let code = phase_hook(r, Phase::Handler);
         crate::metrics::end(timing, if code >= 100 { code } else { r.status() });
         code

@@ -20,10 +20,12 @@ mod embedded {
 
 /// Starts Python in this child, installs the embedded package and runs the
 /// configured preloads, all before httpd hands the child a connection.
-// The other half of module.rs's child_init entry point, which hands httpd's
-// arguments straight through: they become handles here, once.
-#[allow(clippy::not_unsafe_ptr_arg_deref)]
-pub fn init_child(pchild: *mut raw::apr_pool_t, s: *mut raw::server_rec) {
+///
+/// # Safety
+/// `pchild` is the child's live pool and `s` the main server of the running
+/// configuration (child_init's arguments), on the child's only thread; they
+/// become handles here, once.
+pub unsafe fn init_child(pchild: *mut raw::apr_pool_t, s: *mut raw::server_rec) {
     if ready() {
         return;
     }
@@ -90,7 +92,9 @@ fn start_child(pchild: &Pool, s: &Server) {
     let t_boot = t1.elapsed();
     // Which interpreters this configuration names (src/interpreters/plan.rs):
     // more than one, and each gets its own, made now like the main one.
-    let plan = crate::interpreters::plan::of(s.as_ptr());
+    // SAFETY (documented exception until plan takes the handle): s is the
+    // main server of the running configuration.
+    let plan = unsafe { crate::interpreters::plan::of(s.as_ptr()) };
     crate::interpreters::set_isolating(plan.isolating);
     if plan.isolating {
         Python::attach(|py| {
@@ -139,7 +143,7 @@ fn start_child(pchild: &Pool, s: &Server) {
                 let h = if preload { crate::handlers::preload(py, s, id) } else { 0 };
                 let th = t3.elapsed();
                 let t4 = Instant::now();
-                let w = crate::wsgi::preload(py, s.as_ptr(), id);
+                let w = crate::wsgi::preload(py, s, id);
                 (i, h, w, ti, th, t4.elapsed())
             })
         });

@@ -34,7 +34,7 @@ pub static mut pyrite_module: raw::module = raw::module {
 #[inline]
 pub fn module_index() -> c_int {
     // SAFETY: a plain read of a field httpd sets once, before any hook runs.
-    unsafe { (*(&raw const pyrite_module)).module_index }
+    unsafe { pyrite_module.module_index }
 }
 
 /// A pointer to the module record, for httpd calls that take `module *`.
@@ -135,26 +135,30 @@ unsafe extern "C" fn post_config(
         raw::apr_pool_userdata_get(&mut seen, FIRST_PASS_KEY.as_ptr(), process_pool);
         if seen.is_null() {
             raw::apr_pool_userdata_set(
-                1 as *const c_void,
+                std::ptr::dangling::<c_void>(),
                 FIRST_PASS_KEY.as_ptr(),
                 Some(raw::apr_pool_cleanup_null),
                 process_pool,
             );
             return raw::OK as c_int;
         }
-        if let Err(e) = crate::locks::create(pconf, s) {
+        // The handles of post_config's configuration pool and main server.
+        let (Some(pool), Some(server)) = (ffi::pool::Pool::from_raw(pconf), ffi::server::Server::from_raw(s)) else {
+            return raw::HTTP_INTERNAL_SERVER_ERROR as c_int;
+        };
+        if let Err(e) = crate::locks::create(pool, server) {
             log::serror(s, log::APLOG_CRIT, &format!("mod_pyrite: {e}"));
             return raw::HTTP_INTERNAL_SERVER_ERROR as c_int;
         }
-        crate::metrics::shm::create(pconf, s);
-        crate::bytecode::prepare(pconf, s);
+        crate::metrics::shm::create(pool, server);
+        crate::bytecode::prepare(pool, server);
         // Forks the daemon groups' processes (Python starts in them, never here).
         if let Err(e) = crate::daemon::supervise::start(pconf, s) {
             log::serror(s, log::APLOG_CRIT, &format!("mod_pyrite: {e}"));
             return raw::HTTP_INTERNAL_SERVER_ERROR as c_int;
         }
         crate::capacity::log_summary(s);
-        crate::wsgi::notes::flush(s);
+        crate::wsgi::notes::flush(server);
         crate::wsgi::directives::log_notes(s);
         if let Some(notice) = crate::python_flags::startup_notice() {
             log::serror(s, log::APLOG_NOTICE, &notice);
@@ -172,10 +176,12 @@ unsafe extern "C" fn child_init(pchild: *mut raw::apr_pool_t, s: *mut raw::serve
         // The metrics slots are for httpd's children (a daemon would take one of theirs).
         if crate::daemon::current().is_none() {
             // SAFETY: child_init's own pool and main server.
-            unsafe { crate::metrics::shm::child_init(pchild, s) };
+            if let (Some(p), Some(sv)) = unsafe { (ffi::pool::Pool::from_raw(pchild), ffi::server::Server::from_raw(s)) } {
+                crate::metrics::shm::child_init(p, sv);
+            }
         }
         // SAFETY: as above.
-        unsafe { crate::locks::child_init(s) };
+        crate::locks::child_init(unsafe { ffi::server::Server::from_raw(s) });
         if crate::daemon::current().is_none() {
             // httpd's children connect to daemons by path; they never accept on their sockets.
             crate::daemon::listener::close_all_but(None);
@@ -187,7 +193,8 @@ unsafe extern "C" fn child_init(pchild: *mut raw::apr_pool_t, s: *mut raw::serve
                 return;
             }
         }
-        crate::interp::init_child(pchild, s)
+        // SAFETY: child_init's own pool and main server, before any worker thread.
+        unsafe { crate::interp::init_child(pchild, s) }
     })
 }
 

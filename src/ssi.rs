@@ -35,7 +35,7 @@ pub unsafe extern "C" fn post_config(
 ) -> c_int {
     crate::guard::or(raw::OK as c_int, || {
         // SAFETY: a post_config hook, after every module's register_hooks.
-        unsafe { crate::ffi::include::register(c"python", handle_python) };
+        unsafe { crate::ffi::include::register::<PythonElement>(c"python") };
         raw::OK as c_int
     })
 }
@@ -54,18 +54,16 @@ fn dir_config(r: &Request) -> Option<&crate::config::DirConfig> {
     unsafe { crate::config::dir_config(r.as_ptr()) }
 }
 
-/// mod_include calls this for each `<!--#python ... -->`.
-unsafe extern "C" fn handle_python(
-    ctx: *mut raw::include_ctx_t,
-    f: *mut raw::ap_filter_t,
-    bb: *mut raw::apr_bucket_brigade,
-) -> raw::apr_status_t {
-    // SAFETY: mod_include's live element context, filter and brigade for this call, on this thread.
-    let handles = unsafe { (Include::from_raw(ctx), Filter::from_raw(f), BucketBrigade::from_raw(bb)) };
-    let (Some(ctx), Some(f), Some(bb)) = handles else {
-        return SUCCESS;
-    };
-    crate::guard::or(SUCCESS, || element(ctx, f, bb))
+/// What mod_include calls for each `<!--#python ... -->` (src/ffi/include.rs
+/// makes the entry point).
+struct PythonElement;
+
+impl crate::ffi::include::Element for PythonElement {
+    // A failure is logged and shown in the page; mod_include goes on with the rest.
+    const FAILED: raw::apr_status_t = SUCCESS;
+    fn run(ctx: &Include, f: &Filter, bb: &BucketBrigade) -> raw::apr_status_t {
+        element(ctx, f, bb)
+    }
 }
 
 fn element(ctx: &Include, f: &Filter, bb: &BucketBrigade) -> raw::apr_status_t {
@@ -115,7 +113,7 @@ fn in_python<R>(r: &Request, refused: R, f: impl for<'py> FnOnce(Python<'py>) ->
     // with_python also serves a call from inside a handler's write (the
     // thread is then through the gate and holds the GIL). PyGILState_Check
     // cannot tell: CPython turns it off once a sub-interpreter exists.
-    let name = || crate::interpreters::names::mod_python(r.as_ptr(), r.server().as_ptr(), dir_config(r), None);
+    let name = || crate::interpreters::names::mod_python(Some(r), r.server(), dir_config(r), None);
     let res = interp::with_python_named(name, refused, f);
     crate::locks::CURRENT_REQUEST.with(|c| c.set(outer));
     res

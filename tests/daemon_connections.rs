@@ -104,7 +104,7 @@ fn a_daemon_killed_while_connections_are_idle_loses_no_request() {
     pids.sort_by_key(|p| std::cmp::Reverse(seen.iter().filter(|q| *q == p).count()));
     pids.dedup();
     // The daemon that took the most requests holds the most kept connections.
-    let victim: i32 = pids.iter().next().unwrap().parse().unwrap();
+    let victim: i32 = pids.first().unwrap().parse().unwrap();
     // SAFETY: a daemon this test's httpd forked.
     unsafe { libc::kill(victim, libc::SIGKILL) };
     // Every kept connection to it is now dead: each request still gets its answer.

@@ -32,8 +32,8 @@ impl Rng {
     fn byte(&mut self) -> u8 {
         self.next() as u8
     }
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len())]
+    fn pick<T: Copy>(&mut self, items: &[T]) -> T {
+        items[self.below(items.len())]
     }
     /// Mostly printable bytes, then latin-1 bytes, then any byte value at all
     /// (`wild` percent of them).
@@ -63,7 +63,7 @@ fn percent(bytes: &[u8]) -> String {
 fn query(rng: &mut Rng) -> Vec<u8> {
     let mut q = Vec::new();
     for _ in 0..rng.below(4) {
-        let name: &[u8] = *rng.pick(&[
+        let name: &[u8] = rng.pick(&[
             &b"X-Fuzz"[..],
             b"Set-Cookie",
             b"Content-Type",
@@ -74,7 +74,7 @@ fn query(rng: &mut Rng) -> Vec<u8> {
         ]);
         let mut value = rng.bytes(20, 20);
         if rng.chance(30) {
-            value.extend_from_slice(*rng.pick(&[&b"\r\nX-Injected: 1"[..], b"\n", b"\r", b"\x00", b"\x7f"]));
+            value.extend_from_slice(rng.pick(&[&b"\r\nX-Injected: 1"[..], b"\n", b"\r", b"\x00", b"\x7f"]));
         }
         q.extend_from_slice(b"h=");
         q.extend_from_slice(percent(name).as_bytes());
@@ -123,13 +123,13 @@ fn request_bytes(rng: &mut Rng) -> Vec<u8> {
     let hostile = rng.chance(33);
     let wild = if hostile { 10 } else { 0 };
     let method: &[u8] = if hostile {
-        *rng.pick(&[&b"GET"[..], b"G\x01T", b"get", b"BREW", b"POST"])
+        rng.pick(&[&b"GET"[..], b"G\x01T", b"get", b"BREW", b"POST"])
     } else {
-        *rng.pick(&[&b"GET"[..], b"POST", b"PUT", b"HEAD", b"OPTIONS", b"DELETE", b"PATCH"])
+        rng.pick(&[&b"GET"[..], b"POST", b"PUT", b"HEAD", b"OPTIONS", b"DELETE", b"PATCH"])
     };
     req.extend_from_slice(method);
     req.push(b' ');
-    req.extend_from_slice(*rng.pick(&[&b"/mp"[..], b"/w"]));
+    req.extend_from_slice(rng.pick(&[&b"/mp"[..], b"/w"]));
     if rng.chance(50) {
         req.push(b'/');
         let seg = rng.bytes(30, 20);
@@ -143,9 +143,9 @@ fn request_bytes(rng: &mut Rng) -> Vec<u8> {
     req.extend(query(rng).into_iter().filter(|b| !b" \r\n".contains(b)));
     req.push(b' ');
     req.extend_from_slice(if hostile {
-        *rng.pick(&[&b"HTTP/1.1"[..], b"HTTP/9.9", b"HTTP/1.1 x", b"http/1.1"])
+        rng.pick(&[&b"HTTP/1.1"[..], b"HTTP/9.9", b"HTTP/1.1 x", b"http/1.1"])
     } else {
-        *rng.pick(&[&b"HTTP/1.1"[..], b"HTTP/1.0"])
+        rng.pick(&[&b"HTTP/1.1"[..], b"HTTP/1.0"])
     });
     req.extend_from_slice(b"\r\nHost: 127.0.0.1\r\nConnection: close\r\n");
     for _ in 0..rng.below(6) {
@@ -260,7 +260,7 @@ fn seed() -> u64 {
     std::env::var("PYRITE_FUZZ_SEED")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(0x5eed_0f_2026)
+        .unwrap_or(0x005e_ed0f_2026)
 }
 
 /// Runs until `more()` says stop; panics with the request on the first finding.

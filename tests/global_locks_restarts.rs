@@ -28,7 +28,7 @@ fn generation_of(h: &Httpd) -> Option<i64> {
 }
 
 fn locks_survive_a_graceful_restart(mpm: Mpm) {
-    let mut h = Httpd::prepare(mpm, &site());
+    let h = Httpd::prepare(mpm, &site());
     std::fs::create_dir(h.root.join("locks")).unwrap();
     assert!(h.apachectl("start").status.success(), "{}", h.error_log());
     let deadline = Instant::now() + Duration::from_secs(20);

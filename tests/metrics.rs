@@ -183,7 +183,11 @@ fn status_page_needs_pyrite_status_on() {
     for q in ["", "?json", "?metrics"] {
         assert_eq!(h.get(&format!("/closed{q}")).status, 403, "{q}");
     }
-    assert_eq!(h.request("POST", "/status", &[], b"x").status, 405);
+    let refused = h.request("POST", "/status", &[], b"x");
+    assert_eq!(refused.status, 405);
+    // A 405 says what is allowed: the page is read with GET.
+    let allow = refused.header_str("Allow").unwrap_or_default();
+    assert!(allow.split(',').any(|m| m.trim() == "GET"), "Allow: {allow:?}");
     let log = h.stop();
     assert!(log.contains("add `PyriteStatus On`"), "{log}");
 }

@@ -135,12 +135,12 @@ fn environ_is_latin1_and_never_strict_utf8() {
 
 #[test]
 fn script_name_and_path_info_split_as_mod_wsgi() {
-    let mut s = format!("WSGIScriptAlias /app {{HANDLERS}}/wsgi_apps.py callable-object=raw_env\n");
+    let mut s = "WSGIScriptAlias /app {HANDLERS}/wsgi_apps.py callable-object=raw_env\n".to_string();
     s += "WSGIScriptAlias /slash/ {HANDLERS}/wsgi_apps.py callable-object=raw_env\n";
     s += "WSGIScriptAliasMatch ^/m/(wsgi_apps)\\.x {HANDLERS}/$1.py callable-object=raw_env\n";
     // The first virtual host answers for 127.0.0.1 and inherits the main server's aliases.
     s += "<VirtualHost *:*>\n  ServerName 127.0.0.1\n</VirtualHost>\n";
-    s += &format!("<VirtualHost *:*>\n  ServerName vhost.example\n  WSGIScriptAlias / {{HANDLERS}}/wsgi_apps.py callable-object=raw_env\n</VirtualHost>\n");
+    s += "<VirtualHost *:*>\n  ServerName vhost.example\n  WSGIScriptAlias / {HANDLERS}/wsgi_apps.py callable-object=raw_env\n</VirtualHost>\n";
     let h = Httpd::start(Mpm::Event, &s);
     let split = |host: &str, path: &str| -> (u16, String, String) {
         let r = raw_request(

@@ -155,7 +155,7 @@ impl Filter {
     ///
     /// # Safety
     /// The filter is one of mod_pyrite's (its callback is mod_pyrite's), so its
-    /// ctx is NULL or was made by this function (or [`Filter::new_ctx`]) with the same `T`.
+    /// ctx is NULL or was made by this function (or [`add_with_state`]) with the same `T`.
     pub unsafe fn ctx<T: 'static>(&self, make: impl FnOnce() -> T) -> &Ctx<T> {
         if self.raw_ctx().is_null() {
             let ctx = Self::new_ctx(self.pool(), self.connection(), make());
@@ -167,7 +167,7 @@ impl Filter {
 
     /// A context for a filter about to be added (ap_add_*_filter_handle's ctx):
     /// allocated in `pool`, dropped when it is cleared.
-    pub fn new_ctx<T: 'static>(pool: &super::pool::Pool, c: &Connection, state: T) -> *mut std::ffi::c_void {
+    fn new_ctx<T: 'static>(pool: &super::pool::Pool, c: &Connection, state: T) -> *mut std::ffi::c_void {
         let ctx = Ctx {
             pool: pool.as_ptr(),
             alloc: c.bucket_alloc(),
@@ -205,4 +205,140 @@ impl Filter {
     pub fn on_this_thread(&self) -> super::OnThisThread<'_, Filter> {
         super::OnThisThread::lend(self)
     }
+}
+
+/// A filter httpd calls for brigades on their way out: mod_pyrite's side of
+/// [`register_output`]. The C entry point httpd calls is made here, once.
+pub trait OutputFilter {
+    /// What each instance keeps between calls (in its [`Ctx`]).
+    type State: Default + 'static;
+    /// What a failed or panicking call returns to httpd.
+    const FAILED: raw::apr_status_t;
+    fn call(f: &Filter, ctx: &Ctx<Self::State>, bb: &BucketBrigade) -> raw::apr_status_t;
+}
+
+/// A filter httpd asks for input brigades: mod_pyrite's side of [`register_input`].
+pub trait InputFilter {
+    /// What each instance keeps between calls (in its [`Ctx`]).
+    type State: Default + 'static;
+    /// What a failed or panicking call returns to httpd.
+    const FAILED: raw::apr_status_t;
+    fn call(
+        f: &Filter,
+        ctx: &Ctx<Self::State>,
+        bb: &BucketBrigade,
+        mode: raw::ap_input_mode_t,
+        block: raw::apr_read_type_e,
+        readbytes: raw::apr_off_t,
+    ) -> raw::apr_status_t;
+}
+
+unsafe extern "C" fn output_entry<T: OutputFilter>(f: *mut raw::ap_filter_t, bb: *mut raw::apr_bucket_brigade) -> raw::apr_status_t {
+    // SAFETY: httpd's live filter and brigade for the span of this call, on this thread.
+    let (Some(f), Some(bb)) = (unsafe { Filter::from_raw(f) }, unsafe { BucketBrigade::from_raw(bb) }) else {
+        return T::FAILED;
+    };
+    crate::guard::or(T::FAILED, || {
+        // SAFETY: this callback is registered only by register_output::<T>, so
+        // the filter's ctx is NULL or made with T::State (add_with_state takes
+        // the FilterRec<T::State> that registration returned).
+        let ctx = unsafe { f.ctx(T::State::default) };
+        T::call(f, ctx, bb)
+    })
+}
+
+unsafe extern "C" fn input_entry<T: InputFilter>(
+    f: *mut raw::ap_filter_t,
+    bb: *mut raw::apr_bucket_brigade,
+    mode: raw::ap_input_mode_t,
+    block: raw::apr_read_type_e,
+    readbytes: raw::apr_off_t,
+) -> raw::apr_status_t {
+    // SAFETY: as for output_entry.
+    let (Some(f), Some(bb)) = (unsafe { Filter::from_raw(f) }, unsafe { BucketBrigade::from_raw(bb) }) else {
+        return T::FAILED;
+    };
+    crate::guard::or(T::FAILED, || {
+        // SAFETY: as for output_entry (register_input::<T>).
+        let ctx = unsafe { f.ctx(T::State::default) };
+        T::call(f, ctx, bb, mode, block, readbytes)
+    })
+}
+
+/// httpd's record of a filter registered here, whose instances keep an `S`:
+/// lives as long as the process.
+pub struct FilterRec<S>(std::ptr::NonNull<raw::ap_filter_rec_t>, std::marker::PhantomData<fn() -> S>);
+impl<S> Clone for FilterRec<S> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<S> Copy for FilterRec<S> {}
+// SAFETY: a registration record is written once, at registration (while
+// httpd is single-threaded), and only read afterwards.
+unsafe impl<S> Send for FilterRec<S> {}
+unsafe impl<S> Sync for FilterRec<S> {}
+
+impl<S> FilterRec<S> {
+    /// The record's address, the identity [`Filter::record`] reports.
+    pub fn id(self) -> usize {
+        self.0.as_ptr() as usize
+    }
+}
+
+/// Registers `T` as the resource-level output filter `name`.
+///
+/// # Safety
+/// httpd is single-threaded (register_hooks, or reading the configuration):
+/// registration changes httpd's global filter tables.
+pub unsafe fn register_output<T: OutputFilter>(name: &'static std::ffi::CStr) -> Option<FilterRec<T::State>> {
+    // SAFETY: the contract; `name` lives forever, as httpd keeps the pointer.
+    let rec =
+        unsafe { raw::ap_register_output_filter(name.as_ptr(), Some(output_entry::<T>), None, raw::ap_filter_type_AP_FTYPE_RESOURCE) };
+    std::ptr::NonNull::new(rec).map(|p| FilterRec(p, std::marker::PhantomData))
+}
+
+/// Registers `T` as the resource-level input filter `name`.
+///
+/// # Safety
+/// As for [`register_output`].
+pub unsafe fn register_input<T: InputFilter>(name: &'static std::ffi::CStr) -> Option<FilterRec<T::State>> {
+    // SAFETY: as for register_output.
+    let rec = unsafe { raw::ap_register_input_filter(name.as_ptr(), Some(input_entry::<T>), None, raw::ap_filter_type_AP_FTYPE_RESOURCE) };
+    std::ptr::NonNull::new(rec).map(|p| FilterRec(p, std::marker::PhantomData))
+}
+
+/// Adds the filter httpd knows as `name` to the request's output (or, with
+/// `input`, input) chain; false when httpd knows no such filter.
+pub fn add_by_name(r: &Request, name: &std::ffi::CStr, input: bool) -> bool {
+    let c = r.connection().as_ptr();
+    // SAFETY: the live request and its connection, on its own thread; httpd
+    // copies what it needs of the name. A filter added this way starts with a
+    // NULL ctx, which every filter's callback expects.
+    let added = unsafe {
+        if input {
+            raw::ap_add_input_filter(name.as_ptr(), std::ptr::null_mut(), r.as_ptr(), c)
+        } else {
+            raw::ap_add_output_filter(name.as_ptr(), std::ptr::null_mut(), r.as_ptr(), c)
+        }
+    };
+    !added.is_null()
+}
+
+/// Adds a filter registered here (`rec`) to the request's chain, its context
+/// holding `state`; false when httpd refused.
+pub fn add_with_state<S: 'static>(r: &Request, rec: FilterRec<S>, state: S, input: bool) -> bool {
+    let c = r.connection();
+    let ctx = Filter::new_ctx(r.pool(), c, state);
+    // SAFETY: the live request and its connection, on its own thread; the
+    // context (of the type rec's callback expects) lives in the request's
+    // pool, as long as the filter.
+    let added = unsafe {
+        if input {
+            raw::ap_add_input_filter_handle(rec.0.as_ptr(), ctx, r.as_ptr(), c.as_ptr())
+        } else {
+            raw::ap_add_output_filter_handle(rec.0.as_ptr(), ctx, r.as_ptr(), c.as_ptr())
+        }
+    };
+    !added.is_null()
 }

@@ -2,6 +2,9 @@
 //! record into plain Rust values: req.finfo and apache.stat show these.
 use super::{cstr, raw};
 
+/// apr_file_info.h's flag for a filled `name` (a macro bindgen skips).
+const APR_FINFO_NAME: i32 = 0x0200_0000;
+
 /// The fields of an `apr_finfo_t` mod_python shows (times in microseconds).
 pub struct FileInfo<'a> {
     pub protection: i64,
@@ -41,8 +44,14 @@ impl<'a> FileInfo<'a> {
             ctime: f.ctime,
             // SAFETY: the contract.
             fname: unsafe { cstr(f.fname) },
-            // SAFETY: the contract.
-            name: unsafe { cstr(f.name) },
+            // SAFETY: the contract; `name` is filled only when asked for
+            // (APR_FINFO_NAME): httpd's directory walk copies a stat made
+            // without it, whose `name` is whatever was on the stack.
+            name: if f.valid & APR_FINFO_NAME != 0 {
+                unsafe { cstr(f.name) }
+            } else {
+                None
+            },
             filetype: f.filetype as i64,
         })
     }

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicPtr, Ordering};
 type GetTagAndValue = unsafe extern "C" fn(*mut raw::include_ctx_t, *mut *mut c_char, *mut *mut c_char, c_int);
 type RegisterHandler = unsafe extern "C" fn(*mut c_char, Option<ElementHandler>);
 /// What mod_include calls for an element registered here.
-pub type ElementHandler =
+type ElementHandler =
     unsafe extern "C" fn(*mut raw::include_ctx_t, *mut raw::ap_filter_t, *mut raw::apr_bucket_brigade) -> raw::apr_status_t;
 
 /// mod_include's `ap_ssi_get_tag_and_value`, once found.
@@ -24,11 +24,41 @@ unsafe fn optional_fn(name: &CStr) -> *mut c_void {
     unsafe { raw::apr_dynamic_fn_retrieve(name.as_ptr()) }.map_or(std::ptr::null_mut(), |f| f as *mut c_void)
 }
 
-/// Registers `handler` for `<!--#name ... -->`; false when mod_include is not loaded.
+/// An element mod_pyrite handles (`<!--#name ... -->`): mod_pyrite's side of
+/// [`register`]. The C entry point mod_include calls is made here, once.
+pub trait Element {
+    /// What a failed or panicking call returns to mod_include.
+    const FAILED: raw::apr_status_t;
+    /// Runs one element: its context, mod_include's filter, and the brigade
+    /// the element's output goes into.
+    fn run(ctx: &Include, f: &super::filter::Filter, bb: &super::brigade::BucketBrigade) -> raw::apr_status_t;
+}
+
+unsafe extern "C" fn element_entry<T: Element>(
+    ctx: *mut raw::include_ctx_t,
+    f: *mut raw::ap_filter_t,
+    bb: *mut raw::apr_bucket_brigade,
+) -> raw::apr_status_t {
+    // SAFETY: mod_include's live element context, filter and brigade for this call, on this thread.
+    let handles = unsafe {
+        (
+            Include::from_raw(ctx),
+            super::filter::Filter::from_raw(f),
+            super::brigade::BucketBrigade::from_raw(bb),
+        )
+    };
+    let (Some(ctx), Some(f), Some(bb)) = handles else {
+        return T::FAILED;
+    };
+    crate::guard::or(T::FAILED, || T::run(ctx, f, bb))
+}
+
+/// Registers `T` for `<!--#name ... -->`; false when mod_include is not loaded.
 ///
 /// # Safety
 /// Called from post_config (after every module's register_hooks).
-pub unsafe fn register(name: &'static CStr, handler: ElementHandler) -> bool {
+pub unsafe fn register<T: Element>(name: &'static CStr) -> bool {
+    let handler: ElementHandler = element_entry::<T>;
     // SAFETY: the function's contract.
     let (register, get) = unsafe {
         (

@@ -558,6 +558,21 @@ impl Request {
     pub fn on_this_thread(&self) -> super::OnThisThread<'_, Request> {
         super::OnThisThread::lend(self)
     }
+
+    /// Where the path info begins in the URI, as httpd finds it
+    /// (`ap_find_path_info`, which allows for repeated slashes); the URI's
+    /// length without path info.
+    pub fn path_info_start(&self) -> usize {
+        let (uri, path_info) = (self.rec().uri, self.rec().path_info);
+        if uri.is_null() {
+            return 0;
+        }
+        if path_info.is_null() {
+            return self.uri().map_or(0, <[u8]>::len);
+        }
+        // SAFETY: both are NUL-terminated strings of the request pool.
+        (unsafe { raw::ap_find_path_info(uri, path_info) }).max(0) as usize
+    }
 }
 
 /// An apr array of C strings (empty for NULL).

@@ -27,3 +27,15 @@ pub unsafe fn send_file(r: *mut raw::request_rec, fd: i32, offset: i64, len: i64
         raw::ap_pass_brigade((*r).output_filters, bb) == 0
     }
 }
+
+/// The size of the regular file open as `fd`; None for anything else (a pipe,
+/// a socket, a descriptor that is not open).
+pub fn regular_file_size(fd: i32) -> Option<i64> {
+    // SAFETY: stat is plain data, valid all zero.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: fstat only writes into `st`, whatever `fd` is (a bad one is EBADF).
+    if unsafe { libc::fstat(fd, &mut st) } != 0 || (st.st_mode & libc::S_IFMT) != libc::S_IFREG {
+        return None;
+    }
+    Some(st.st_size)
+}

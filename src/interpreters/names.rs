@@ -3,39 +3,29 @@
 //! mod_wsgi.application_group and the interpreter that really runs the code
 //! always agree. `None` (mod_python) and `""` (mod_wsgi) mean the main one.
 use crate::config::{DirConfig, HandlerDecl};
+use crate::ffi::request::Request;
+use crate::ffi::server::Server;
 use crate::ffi::{self, raw};
 use std::os::unix::ffi::OsStrExt;
 
 /// The name mod_python uses for the main interpreter.
 pub const MAIN_INTERPRETER: &str = "main_interpreter";
 
-/// mod_python's rule, for a request (`r`, null for a connection handler) of
+/// mod_python's rule, for a request (`r`, None for a connection handler) of
 /// `server` configured by `conf`, in a handler list whose first handler was
 /// declared in `directive_dir` (see `for_phase`): PythonInterpreter; else
 /// PythonInterpPerDirectory (the directory of the request's file, with a
 /// trailing slash; main before the file is known); else
 /// PythonInterpPerDirective (the directive's directory or <Location>; main
 /// for the server level); else the virtual host's ServerName.
-pub fn mod_python(
-    r: *const raw::request_rec,
-    server: *const raw::server_rec,
-    conf: Option<&DirConfig>,
-    directive_dir: Option<&str>,
-) -> Option<String> {
+pub fn mod_python(r: Option<&Request>, server: &Server, conf: Option<&DirConfig>, directive_dir: Option<&str>) -> Option<String> {
     if let Some(name) = conf.and_then(|c| c.interpreter.as_deref()) {
         return Some(name.to_string());
     }
     if conf.is_some_and(|c| c.interp_per_directory == Some(true)) {
-        if r.is_null() {
-            return None;
-        }
-        // SAFETY: r is a live request; filename and finfo are httpd's.
-        let (file, known_dir) = unsafe {
-            (
-                ffi::cstr((*r).filename).filter(|f| !f.is_empty())?,
-                (*r).finfo.filetype == raw::apr_filetype_e_APR_DIR,
-            )
-        };
+        let r = r?;
+        let file = r.filename().filter(|f| !f.is_empty())?;
+        let known_dir = r.finfo().is_some_and(|f| f.filetype == raw::apr_filetype_e_APR_DIR as i64);
         // Before the map-to-storage phase finfo is not filled in yet.
         let is_dir = known_dir || std::fs::metadata(std::ffi::OsStr::from_bytes(file)).is_ok_and(|m| m.is_dir());
         return pyrite_text::dirpath::containing_dir(file, is_dir).map(|d| String::from_utf8_lossy(&d).into_owned());
@@ -43,17 +33,15 @@ pub fn mod_python(
     if conf.is_some_and(|c| c.interp_per_directive == Some(true)) {
         return directive_dir.filter(|d| !d.is_empty()).map(str::to_string);
     }
-    // SAFETY: server is live configuration data.
-    Some(unsafe { ffi::cstr_lossy((*server).server_hostname) })
+    Some(String::from_utf8_lossy(server.hostname().unwrap_or_default()).into_owned())
 }
 
 /// mod_python's name for the interpreter a phase runs in: the whole phase
 /// runs where its first handler's name points, and req.interpreter says so.
-pub fn for_phase(r: *mut raw::request_rec, conf: Option<&DirConfig>, first: Option<&HandlerDecl>) -> Option<String> {
-    // SAFETY: r is live; its filename lives in its pool and its server is configuration data.
-    let (filename, server) = unsafe { (ffi::cstr((*r).filename).filter(|f| !f.is_empty()), (*r).server) };
+pub fn for_phase(r: &Request, conf: Option<&DirConfig>, first: Option<&HandlerDecl>) -> Option<String> {
+    let filename = r.filename().filter(|f| !f.is_empty());
     let dir = first.and_then(|d| d.hlist_directory(filename));
-    mod_python(r, server, conf, dir.as_deref())
+    mod_python(Some(r), r.server(), conf, dir.as_deref())
 }
 
 /// mod_wsgi's rule for an application group: the configured name, or the
@@ -61,7 +49,10 @@ pub fn for_phase(r: *mut raw::request_rec, conf: Option<&DirConfig>, first: Opti
 /// name lower-cased) by default and for %{RESOURCE}; %{GLOBAL} is "" (the
 /// main interpreter); %{SERVER} and %{HOST} are host[:port]; %{ENV:var}
 /// takes the request's note or environment variable, else the process's.
-pub fn wsgi(r: *mut raw::request_rec, configured: Option<&str>, script_name: &[u8]) -> String {
+///
+/// # Safety
+/// `r` is a live request served by the calling thread.
+pub unsafe fn wsgi(r: *mut raw::request_rec, configured: Option<&str>, script_name: &[u8]) -> String {
     match configured {
         None | Some("%{RESOURCE}") => resource(server_and_port(r, false), script_name),
         Some("%{GLOBAL}") => String::new(),

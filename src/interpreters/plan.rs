@@ -38,12 +38,9 @@ pub fn declared(d: &Declared) -> Guess {
     if view.interpreter.is_none() && view.interp_per_directory == Some(true) {
         return Guess::PerRequest;
     }
-    Guess::Known(names::mod_python(
-        std::ptr::null(),
-        d.server(),
-        Some(&view),
-        d.decl.directory.as_deref(),
-    ))
+    // SAFETY: the server of the running configuration.
+    let server = unsafe { ffi::server::Server::from_raw(d.server()) };
+    Guess::Known(server.and_then(|s| names::mod_python(None, s, Some(&view), d.decl.directory.as_deref())))
 }
 
 /// The port requests to `s` most likely carry (mod_wsgi puts it in names).
@@ -79,7 +76,10 @@ fn wsgi_group(s: *const raw::server_rec, configured: Option<&str>, script_name: 
 }
 
 /// The group a WSGIScriptAlias of server `s` runs its application in.
-pub fn alias(s: *const raw::server_rec, a: &WsgiAlias) -> Guess {
+///
+/// # Safety
+/// `s` is a server of the running configuration.
+pub unsafe fn alias(s: *const raw::server_rec, a: &WsgiAlias) -> Guess {
     // SAFETY: the server of the running configuration.
     let server_level = unsafe { config::server_dir_config(s) }.and_then(|d| d.wsgi.application_group.clone());
     let configured = a.application_group.clone().or(server_level);
@@ -87,14 +87,20 @@ pub fn alias(s: *const raw::server_rec, a: &WsgiAlias) -> Guess {
 }
 
 /// The group a WSGIImportScript loads into (its application-group=).
-pub fn import_script(s: *const raw::server_rec, configured: Option<&str>) -> Guess {
+///
+/// # Safety
+/// `s` is a server of the running configuration.
+pub unsafe fn import_script(s: *const raw::server_rec, configured: Option<&str>) -> Guess {
     wsgi_group(s, Some(configured.unwrap_or("%{GLOBAL}")), "", false)
 }
 
 /// Walks every server's declarations. `f` gets each server, the guess of
 /// one thing that runs Python there, and whether that thing serves requests
 /// (a handler or a WSGI application) or only runs at child start (an import).
-pub fn each(main: *mut raw::server_rec, mut f: impl FnMut(*mut raw::server_rec, Guess, bool)) {
+///
+/// # Safety
+/// `main` is the main server of the running configuration.
+pub unsafe fn each(main: *mut raw::server_rec, mut f: impl FnMut(*mut raw::server_rec, Guess, bool)) {
     // Only what runs in this process counts: a daemon (daemon mode) runs its
     // group's WSGI scripts and nothing else; httpd's children the rest.
     let here = |group: &Option<String>| crate::daemon::routing::runs_here(group.as_deref());
@@ -134,7 +140,10 @@ pub fn each(main: *mut raw::server_rec, mut f: impl FnMut(*mut raw::server_rec, 
 /// import names another interpreter (`PythonImport mod main_interpreter`)
 /// stays in the main interpreter, imports included. Once a child isolates,
 /// every name gets its interpreter, as in mod_python and mod_wsgi.
-pub fn of(main: *mut raw::server_rec) -> Plan {
+///
+/// # Safety
+/// As for [`each`].
+pub unsafe fn of(main: *mut raw::server_rec) -> Plan {
     let mut all: Vec<Option<String>> = Vec::new();
     let mut serving: Vec<Option<String>> = Vec::new();
     let mut per_request = false;

@@ -73,8 +73,7 @@ fn make_file(path: &CStr) -> std::io::Result<()> {
         .open(as_path(path))?;
     let meta = file.metadata()?;
     use std::os::unix::fs::MetadataExt;
-    // SAFETY: geteuid has no preconditions.
-    let me = unsafe { libc::geteuid() };
+    let me = crate::ffi::os::euid();
     if !meta.is_file() || meta.uid() != me && meta.uid() != child_uid() {
         return Err(std::io::Error::other("it exists and is not a regular file made by httpd"));
     }

@@ -57,19 +57,7 @@ fn server_option(s: &Server, name: &str) -> Option<String> {
 }
 
 /// Makes the lock files in httpd's parent (post_config of each generation).
-/// module.rs's post_config still holds raw records: this turns them into handles.
-///
-/// # Safety
-/// Called from post_config with the configuration pool and main server.
-pub unsafe fn create(pconf: *mut raw::apr_pool_t, s: *mut raw::server_rec) -> Result<(), String> {
-    // SAFETY: as this function's contract; both outlive the call.
-    match unsafe { (Pool::from_raw(pconf), Server::from_raw(s)) } {
-        (Some(pconf), Some(s)) => create_in(pconf, s),
-        _ => Err("global locks: no configuration pool or server".to_string()),
-    }
-}
-
-fn create_in(pconf: &Pool, s: &Server) -> Result<(), String> {
+pub fn create(pconf: &Pool, s: &Server) -> Result<(), String> {
     let count = server_option(s, "mod_python.mutex_locks")
         .and_then(|v| v.parse::<usize>().ok())
         .unwrap_or(DEFAULT_LOCKS)
@@ -78,19 +66,15 @@ fn create_in(pconf: &Pool, s: &Server) -> Result<(), String> {
     files::create(pconf, s, count, dir.as_deref())
 }
 
-/// Opens the locks in a child.
-///
-/// # Safety
-/// Called from child_init with the main server.
-pub unsafe fn child_init(s: *mut raw::server_rec) {
+/// Opens the locks in a child (`s`: the main server, for the log).
+pub fn child_init(s: Option<&Server>) {
     match files::open_all() {
         Ok(fds) => {
             let _ = SLOTS.set(fds.into_iter().map(Slot::new).collect());
         }
         Err(e) => {
             let msg = format!("mod_pyrite: the global locks could not be opened in this child (they will raise): {e}");
-            // SAFETY: as this function's contract.
-            match unsafe { Server::from_raw(s) } {
+            match s {
                 Some(s) => s.log(log::APLOG_ERR, &msg),
                 None => log::main_error(log::APLOG_ERR, &msg),
             }

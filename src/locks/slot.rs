@@ -8,7 +8,7 @@
 //! plain "held" state behind a Mutex and Condvar; the std Mutex is only held
 //! for a few instructions, never while waiting, so no thread owns the lock
 //! itself and a release from any thread is well defined.
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex};
 use std::thread::ThreadId;
@@ -124,11 +124,9 @@ impl Slot {
 fn flock_exclusive(file: &OwnedFd, wait: bool) -> std::io::Result<bool> {
     let op = if wait { libc::LOCK_EX } else { libc::LOCK_EX | libc::LOCK_NB };
     loop {
-        // SAFETY: flock on a descriptor this Slot owns; no memory is passed.
-        if unsafe { libc::flock(file.as_raw_fd(), op) } == 0 {
+        let Err(e) = crate::ffi::os::flock(file, op) else {
             return Ok(true);
-        }
-        let e = std::io::Error::last_os_error();
+        };
         match e.raw_os_error() {
             Some(libc::EINTR) => continue,
             Some(libc::EWOULDBLOCK) if !wait => return Ok(false),
@@ -138,12 +136,7 @@ fn flock_exclusive(file: &OwnedFd, wait: bool) -> std::io::Result<bool> {
 }
 
 fn flock_unlock(file: &OwnedFd) -> std::io::Result<()> {
-    // SAFETY: as above.
-    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_UN) } == 0 {
-        Ok(())
-    } else {
-        Err(std::io::Error::last_os_error())
-    }
+    crate::ffi::os::flock(file, libc::LOCK_UN)
 }
 
 #[cfg(test)]

@@ -2,7 +2,8 @@
 //! Prometheus text (`?metrics`). Pure Rust: no GIL and no Python, so the page
 //! answers while Python is wedged. Served only where `PyriteStatus On` is set.
 use super::{html, json, prometheus, snapshot};
-use crate::ffi::{self, log, raw};
+use crate::ffi::request::Request;
+use crate::ffi::{log, raw};
 use std::ffi::c_int;
 
 const HANDLER: &[u8] = b"pyrite-status";
@@ -41,49 +42,53 @@ fn format_of(args: &[u8]) -> Format {
 /// # Safety
 /// Called by httpd with a live request.
 pub unsafe extern "C" fn handler(r: *mut raw::request_rec) -> c_int {
-    crate::guard::or(raw::HTTP_INTERNAL_SERVER_ERROR as c_int, || unsafe {
-        if ffi::cstr((*r).handler) != Some(HANDLER) {
-            return raw::DECLINED;
-        }
-        let enabled = crate::config::dir_config(r).is_some_and(|c| c.status_page == Some(true));
-        if !enabled {
-            log::rerror(
-                r,
-                log::APLOG_ERR,
-                &format!(
-                    "SetHandler pyrite-status at {}: access denied because PyriteStatus On is not set there; add `PyriteStatus On` \
-                     to that <Location> (with `Require ip 127.0.0.1` or another Require that limits who may read it)",
-                    ffi::cstr_lossy((*r).uri)
-                ),
-            );
-            return raw::HTTP_FORBIDDEN as c_int;
-        }
-        if (*r).method_number != raw::M_GET as c_int {
-            (*r).allowed = 1 << raw::M_GET;
-            return raw::HTTP_METHOD_NOT_ALLOWED as c_int;
-        }
-        let Some(snap) = snapshot::take() else {
-            log::rerror(
-                r,
-                log::APLOG_ERR,
-                "pyrite-status: metrics are off (no shared memory, see the start-up log)",
-            );
-            return raw::HTTP_SERVICE_UNAVAILABLE as c_int;
-        };
-        let (ctype, body) = match format_of(ffi::cstr((*r).args).unwrap_or_default()) {
-            Format::Json => (c"application/json", json::render(&snap)),
-            Format::Prometheus => (c"text/plain; version=0.0.4; charset=utf-8", prometheus::render(&snap)),
-            Format::Html { refresh } => (c"text/html; charset=utf-8", html::render(&snap, refresh)),
-        };
-        // SAFETY: a static string outlives the request.
-        raw::ap_set_content_type(r, ctype.as_ptr());
-        let _ = ffi::table::set((*r).headers_out, b"Cache-Control", b"no-store");
-        raw::ap_set_content_length(r, body.len() as raw::apr_off_t);
-        if (*r).header_only == 0 {
-            raw::ap_rwrite(body.as_ptr() as *const std::ffi::c_void, body.len() as c_int, r);
-        }
-        raw::OK as c_int
-    })
+    // SAFETY: httpd's live request for the span of this hook, on this thread.
+    let Some(r) = (unsafe { Request::from_raw(r) }) else {
+        return raw::DECLINED;
+    };
+    crate::guard::or(raw::HTTP_INTERNAL_SERVER_ERROR as c_int, || serve(r))
+}
+
+fn serve(r: &Request) -> c_int {
+    if r.handler() != Some(HANDLER) {
+        return raw::DECLINED;
+    }
+    // SAFETY: config.rs's accessor still takes the raw record: the live request's.
+    let enabled = unsafe { crate::config::dir_config(r.as_ptr()) }.is_some_and(|c| c.status_page == Some(true));
+    if !enabled {
+        r.log(
+            log::APLOG_ERR,
+            &format!(
+                "SetHandler pyrite-status at {}: access denied because PyriteStatus On is not set there; add `PyriteStatus On` \
+                 to that <Location> (with `Require ip 127.0.0.1` or another Require that limits who may read it)",
+                String::from_utf8_lossy(r.uri().unwrap_or_default())
+            ),
+        );
+        return raw::HTTP_FORBIDDEN as c_int;
+    }
+    if r.method_number() != raw::M_GET as c_int {
+        r.allow_method(true, c"GET");
+        return raw::HTTP_METHOD_NOT_ALLOWED as c_int;
+    }
+    let Some(snap) = snapshot::take() else {
+        r.log(
+            log::APLOG_ERR,
+            "pyrite-status: metrics are off (no shared memory, see the start-up log)",
+        );
+        return raw::HTTP_SERVICE_UNAVAILABLE as c_int;
+    };
+    let (ctype, body) = match format_of(r.args().unwrap_or_default()) {
+        Format::Json => (&b"application/json"[..], json::render(&snap)),
+        Format::Prometheus => (&b"text/plain; version=0.0.4; charset=utf-8"[..], prometheus::render(&snap)),
+        Format::Html { refresh } => (&b"text/html; charset=utf-8"[..], html::render(&snap, refresh)),
+    };
+    let _ = r.set_content_type(ctype);
+    let _ = r.headers_out().set(b"Cache-Control", b"no-store");
+    r.set_content_length(body.len() as i64);
+    if r.header_only() == 0 {
+        r.write(body.as_bytes());
+    }
+    raw::OK as c_int
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@ use super::layout::{
     bucket_of, class_of, ActiveEntry, ChildSlot, RingBucket, ACTIVE_PER_CHILD, ACTIVE_TEXT, COARSE_STEP_S, FINE_STEP_S, RESETTING,
 };
 use super::shm::{self, mono_ns, wall_us};
-use crate::ffi::raw;
+use crate::ffi::request::Request;
 use std::cell::Cell;
 use std::sync::atomic::Ordering::*;
 
@@ -34,21 +34,15 @@ fn entry_for_thread(slot: &'static ChildSlot) -> Option<&'static ActiveEntry> {
 /// Starts measuring a request that Python will serve: it shows among the
 /// active requests until `end`. Its start is httpd's request_time (when the
 /// request line was read), so the service time includes what httpd did first.
-///
-/// # Safety
-/// `r` is a live request served by this thread.
 #[inline]
-pub unsafe fn begin(r: *mut raw::request_rec) -> Timing {
-    // SAFETY: r is live.
-    let start_us = unsafe { (*r).request_time }.max(0) as u64;
+pub fn begin(r: &Request) -> Timing {
+    let start_us = r.request_time().max(0) as u64;
     let Some(slot) = shm::own() else {
         return Timing { start_us, entry: None };
     };
     let entry = entry_for_thread(slot).filter(|e| e.start_us.load(Relaxed) == 0);
     if let Some(e) = entry {
-        // SAFETY: r is live; method and unparsed_uri are NUL-terminated strings of its pool.
-        let (method, uri) = unsafe { (crate::ffi::cstr((*r).method), crate::ffi::cstr((*r).unparsed_uri)) };
-        write_text(e, method.unwrap_or(b"-"), uri.unwrap_or(b""));
+        write_text(e, r.method().unwrap_or(b"-"), r.unparsed_uri().unwrap_or(b""));
         e.start_us.store(start_us.max(1), Release);
     }
     Timing { start_us, entry }

@@ -3,6 +3,8 @@
 //! with the configuration pool), inherited by every child through fork, and a
 //! slot claimed by each child at child_init.
 use super::layout::{ChildSlot, Header, Totals, MAGIC, RESETTING};
+use crate::ffi::pool::Pool;
+use crate::ffi::server::Server;
 use crate::ffi::{log, raw};
 use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering::*};
 
@@ -18,38 +20,35 @@ static OWN: AtomicPtr<ChildSlot> = AtomicPtr::new(std::ptr::null_mut());
 /// Makes this generation's mapping (parent, post_config). The old one, if
 /// any, goes with its configuration pool; old children keep their own copy
 /// of the mapping until they exit.
-///
-/// # Safety
-/// Called from post_config with the configuration pool.
-pub unsafe fn create(pconf: *mut raw::apr_pool_t, s: *mut raw::server_rec) {
+/// (post_config: `pconf` the configuration pool, `s` the main server.)
+pub fn create(pconf: &Pool, s: &Server) {
     let slots = (crate::ffi::mpm::query(raw::AP_MPMQ_HARD_LIMIT_DAEMONS).max(1) as usize).min(MAX_SLOTS);
     let size = super::layout::size_for(slots);
-    let mut shm: *mut raw::apr_shm_t = std::ptr::null_mut();
-    // SAFETY: anonymous shared memory (NULL file name) lives until pconf is cleared.
-    let rv = unsafe { raw::apr_shm_create(&mut shm, size, std::ptr::null(), pconf) };
-    if rv != 0 {
-        log::serror(
-            s,
-            log::APLOG_ERR,
-            &format!("mod_pyrite: could not create {size} bytes of shared memory for metrics (APR error {rv}); metrics are off"),
-        );
-        REGION.store(std::ptr::null_mut(), Release);
-        return;
-    }
-    // SAFETY: the mapping is `size` bytes, page aligned, and ours alone until fork.
-    unsafe {
-        let base = raw::apr_shm_baseaddr_get(shm) as *mut u8;
-        std::ptr::write_bytes(base, 0, size);
-        let header = base as *mut Header;
-        (*header).slots.store(slots as u32, Relaxed);
-        (*header).generation_us.store(wall_us(), Relaxed);
-        (*header).magic.store(MAGIC, Release);
-        REGION.store(header, Release);
-        // The pool's own cleanup unmaps it: stop pointing at it first.
-        crate::ffi::pool::on_cleanup(pconf, move || {
-            let _ = REGION.compare_exchange(header, std::ptr::null_mut(), AcqRel, Relaxed);
-        });
-    }
+    let base = match crate::ffi::shm::anonymous(pconf, size) {
+        Ok(base) => base,
+        Err(rv) => {
+            s.log(
+                log::APLOG_ERR,
+                &format!("mod_pyrite: could not create {size} bytes of shared memory for metrics (APR error {rv}); metrics are off"),
+            );
+            REGION.store(std::ptr::null_mut(), Release);
+            return;
+        }
+    };
+    let header = base.as_ptr() as *mut Header;
+    // SAFETY (the layout's own reason, not httpd's): the segment is `size`
+    // zeroed bytes, page aligned, laid out as a Header then `slots` ChildSlots
+    // (atomics and integers, valid all zero).
+    let h = unsafe { &*header };
+    h.slots.store(slots as u32, Relaxed);
+    h.generation_us.store(wall_us(), Relaxed);
+    h.magic.store(MAGIC, Release);
+    REGION.store(header, Release);
+    // The pool's own cleanup unmaps it: stop pointing at it first.
+    let addr = header as usize;
+    pconf.on_cleanup(move || {
+        let _ = REGION.compare_exchange(addr as *mut Header, std::ptr::null_mut(), AcqRel, Relaxed);
+    });
 }
 
 /// The mapping's header and slots, when there is one.
@@ -86,15 +85,12 @@ pub fn own() -> Option<&'static ChildSlot> {
 
 /// Whether process `pid` is gone (a slot it left can be taken).
 fn gone(pid: u32) -> bool {
-    // SAFETY: signal 0 only probes; EPERM means alive under another user.
-    unsafe { libc::kill(pid as i32, 0) == -1 && *libc::__errno_location() == libc::ESRCH }
+    crate::ffi::os::process_gone(pid)
 }
 
-/// Takes a slot for this child: a free one, else one a dead child left.
-///
-/// # Safety
-/// Called from child_init with the child's pool.
-pub unsafe fn child_init(pchild: *mut raw::apr_pool_t, s: *mut raw::server_rec) {
+/// Takes a slot for this child: a free one, else one a dead child left
+/// (child_init: `pchild` the child's pool, `s` the main server).
+pub fn child_init(pchild: &Pool, s: &Server) {
     let Some((header, slots)) = region() else { return };
     let me = std::process::id();
     let pick = |want_free: bool| {
@@ -105,8 +101,7 @@ pub unsafe fn child_init(pchild: *mut raw::apr_pool_t, s: *mut raw::server_rec) 
         })
     };
     let Some(slot) = pick(true).or_else(|| pick(false)) else {
-        log::serror(
-            s,
+        s.log(
             log::APLOG_WARNING,
             &format!("mod_pyrite: no free metrics slot for child {me} (more children than ServerLimit); its requests are not counted"),
         );
@@ -114,14 +109,10 @@ pub unsafe fn child_init(pchild: *mut raw::apr_pool_t, s: *mut raw::server_rec) 
     };
     take_over(header, slot);
     OWN.store(slot as *const ChildSlot as *mut ChildSlot, Release);
-    let addr = slot as *const ChildSlot as usize;
-    // SAFETY: pchild is the child's pool; the slot outlives it.
-    unsafe {
-        crate::ffi::pool::on_cleanup(pchild, move || {
-            let slot = &*(addr as *const ChildSlot);
-            let _ = slot.pid.compare_exchange(me, 0, AcqRel, Relaxed);
-        })
-    };
+    // The slot is in the mapping, which outlives the child's pool.
+    pchild.on_cleanup(move || {
+        let _ = slot.pid.compare_exchange(me, 0, AcqRel, Relaxed);
+    });
 }
 
 /// Folds the previous owner's totals into the header's retired totals (so
@@ -162,20 +153,8 @@ fn move_totals(from: &Totals, to: &Totals) {
     mv(&from.gil_ns, &to.gil_ns);
 }
 
-/// Wall-clock microseconds (what httpd's request_time uses): a vDSO read, no syscall.
-#[inline]
-pub fn wall_us() -> u64 {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-    // SAFETY: clock_gettime writes one timespec.
-    unsafe { libc::clock_gettime(libc::CLOCK_REALTIME, &mut ts) };
-    ts.tv_sec as u64 * 1_000_000 + ts.tv_nsec as u64 / 1_000
-}
+/// Wall-clock microseconds (what httpd's request_time uses).
+pub use crate::ffi::os::wall_us;
 
 /// Monotonic nanoseconds, for intervals inside one thread.
-#[inline]
-pub fn mono_ns() -> u64 {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-    // SAFETY: clock_gettime writes one timespec.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
-}
+pub use crate::ffi::os::mono_ns;

@@ -92,9 +92,7 @@ pub struct Snapshot {
 fn rss_bytes(pid: u32) -> Option<u64> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/statm")).ok()?;
     let pages: u64 = text.split_whitespace().nth(1)?.parse().ok()?;
-    // SAFETY: sysconf has no preconditions.
-    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) }.max(4096) as u64;
-    Some(pages * page)
+    Some(pages * crate::ffi::os::page_size())
 }
 
 fn active_of(slot: &ChildSlot, now: u64) -> Vec<Active> {

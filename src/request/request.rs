@@ -614,7 +614,7 @@ impl Request {
         } else {
             dir_config(r)
         };
-        let name = crate::interpreters::names::for_phase(r.as_ptr(), conf, first.as_deref());
+        let name = crate::interpreters::names::for_phase(r, conf, first.as_deref());
         Ok(name.unwrap_or_else(|| crate::interpreters::names::MAIN_INTERPRETER.to_string()))
     }
 
@@ -804,17 +804,12 @@ impl Request {
     /// Adds an output filter to this request: one registered with
     /// req.register_output_filter or PythonOutputFilter, or any httpd filter (DEFLATE, ...).
     fn add_output_filter(&self, name: &str) -> PyResult<()> {
-        let r = self.req()?;
-        // SAFETY (documented exception, until filters.rs takes the handle):
-        // r is the live request served by this thread.
-        unsafe { crate::filters::add_to_request(r.as_ptr(), name, false) }.map_err(PyValueError::new_err)
+        crate::filters::add_to_request(self.req()?, name, false).map_err(PyValueError::new_err)
     }
 
     /// Adds an input filter to this request (see add_output_filter); it sees the body req.read reads.
     fn add_input_filter(&self, name: &str) -> PyResult<()> {
-        let r = self.req()?;
-        // SAFETY (as in add_output_filter).
-        unsafe { crate::filters::add_to_request(r.as_ptr(), name, true) }.map_err(PyValueError::new_err)
+        crate::filters::add_to_request(self.req()?, name, true).map_err(PyValueError::new_err)
     }
 
     /// Calls `callable(data)` (or `callable()`) when the request ends.

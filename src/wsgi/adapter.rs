@@ -41,11 +41,14 @@ struct Who<'a> {
 
 impl std::fmt::Display for Who<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&describe(self.r, self.name))
+        // SAFETY: a Who is made only inside run(), whose r is live meanwhile.
+        f.write_str(&unsafe { describe(self.r, self.name) })
     }
 }
 
-pub fn describe(r: *mut raw::request_rec, script: &str) -> String {
+/// # Safety
+/// `r` is a live request.
+pub unsafe fn describe(r: *mut raw::request_rec, script: &str) -> String {
     // SAFETY: r is live for the whole call.
     let (m, u) = unsafe { (ffi::cstr_lossy((*r).method), ffi::cstr_lossy((*r).unparsed_uri)) };
     format!("WSGI application {script} ({m} {u})")
@@ -59,7 +62,10 @@ pub fn log_exception(py: Python<'_>, r: *mut raw::request_rec, what: &str, e: &P
 }
 
 /// Runs the application for the request.
-pub fn run<'py>(py: Python<'py>, r: *mut raw::request_rec, app: &Bound<'py, PyAny>, call: &Call<'_>) -> Outcome {
+///
+/// # Safety
+/// `r` is a live request served by the calling thread.
+pub unsafe fn run<'py>(py: Python<'py>, r: *mut raw::request_rec, app: &Bound<'py, PyAny>, call: &Call<'_>) -> Outcome {
     let who = Who { r, name: call.name };
     // SAFETY: r is live; headers_in belongs to it.
     let chunked = unsafe { !table::get_all((*r).headers_in, b"transfer-encoding").is_empty() };

@@ -123,8 +123,11 @@ fn group_name(r: *mut raw::request_rec, configured: Option<&str>) -> String {
         None => String::new(),
         Some(g) => {
             // SAFETY: r is live and served by this thread.
-            let (script_name, _) = unsafe { super::script_name_and_path_info(r) };
-            crate::interpreters::names::wsgi(r, Some(g), &script_name)
+            let (script_name, _) = unsafe { ffi::request::Request::from_raw(r) }
+                .map(super::script_name_and_path_info)
+                .unwrap_or_default();
+            // SAFETY: as above.
+            unsafe { crate::interpreters::names::wsgi(r, Some(g), &script_name) }
         }
     }
 }
@@ -189,7 +192,9 @@ fn call<T>(
             };
             let outcome = (|| -> PyResult<Bound<'_, PyAny>> {
                 // SAFETY: r is live and served by this thread.
-                let (script_name, path_info) = unsafe { super::script_name_and_path_info(r) };
+                let (script_name, path_info) = unsafe { ffi::request::Request::from_raw(r) }
+                    .map(super::script_name_and_path_info)
+                    .unwrap_or_default();
                 let spec = Spec {
                     script_name: &script_name,
                     path_info: &path_info,

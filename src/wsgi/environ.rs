@@ -145,9 +145,9 @@ pub unsafe fn build<'py>(
                 set!("CONTENT_TYPE", val)?;
             } else if name.eq_ignore_ascii_case(b"content-length") {
                 set!("CONTENT_LENGTH", val)?;
-            } else if name.eq_ignore_ascii_case(b"authorization") && !spec.pass_authorization {
-                continue;
-            } else if name.eq_ignore_ascii_case(b"proxy-authorization") {
+            } else if (name.eq_ignore_ascii_case(b"authorization") && !spec.pass_authorization)
+                || name.eq_ignore_ascii_case(b"proxy-authorization")
+            {
                 continue;
             } else if let Some(key) = header_key(py, name) {
                 env.set_item(key, latin1(py, val))?;

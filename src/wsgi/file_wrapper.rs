@@ -43,10 +43,6 @@ pub fn regular_file(py: Python<'_>, filelike: &Py<PyAny>) -> Option<(i32, i64, i
     let f = filelike.bind(py);
     let fd: i32 = f.call_method0("fileno").ok()?.extract().ok()?;
     let pos: i64 = f.call_method0("tell").ok()?.extract().ok()?;
-    // SAFETY: fstat on a descriptor the file object owns; st is plain data.
-    let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    if unsafe { libc::fstat(fd, &mut st) } != 0 || (st.st_mode & libc::S_IFMT) != libc::S_IFREG {
-        return None;
-    }
-    Some((fd, pos, st.st_size))
+    let size = crate::ffi::sendfile::regular_file_size(fd)?;
+    Some((fd, pos, size))
 }

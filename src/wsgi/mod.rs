@@ -19,6 +19,8 @@ pub mod ssl;
 pub use pyrite_text::{alias, validate};
 
 use crate::config as conf;
+use crate::ffi::request::Request as Req;
+use crate::ffi::server::Server;
 use crate::ffi::{self, log, raw};
 use crate::request::request::Request;
 use config as conf_wsgi;
@@ -33,78 +35,82 @@ const HANDLER: &[u8] = b"wsgi-script";
 /// # Safety
 /// Called by httpd with a live request.
 pub unsafe extern "C" fn translate_name(r: *mut raw::request_rec) -> c_int {
-    crate::guard::or(DECLINED, || unsafe {
-        let Some(uri) = ffi::cstr((*r).uri) else { return DECLINED };
-        if uri.first() != Some(&b'/') {
-            return DECLINED;
-        }
-        let Some(sc) = conf::server_config((*r).server) else {
-            return DECLINED;
-        };
-        for a in &sc.wsgi_aliases {
-            let file = match &a.regex {
-                Some(re) => {
+    // SAFETY: httpd's live request for the span of this hook, on this thread.
+    let Some(r) = (unsafe { Req::from_raw(r) }) else {
+        return DECLINED;
+    };
+    crate::guard::or(DECLINED, || translate(r))
+}
+
+fn translate(r: &Req) -> c_int {
+    let Some(uri) = r.uri() else { return DECLINED };
+    if uri.first() != Some(&b'/') {
+        return DECLINED;
+    }
+    let Some(sc) = server_config(r.server()) else {
+        return DECLINED;
+    };
+    for a in &sc.wsgi_aliases {
+        let file = match &a.regex {
+            Some(re) => {
+                let Ok(target) = std::ffi::CString::new(a.target.clone()) else {
+                    continue;
+                };
+                // SAFETY: the alias's expression is config.rs's, compiled into the
+                // configuration pool (it has no handle yet); the live request's URI
+                // and pool; the substitution lives in that pool.
+                let (found, end) = unsafe {
                     let mut m: [raw::ap_regmatch_t; 10] = std::mem::zeroed();
-                    if raw::ap_regexec(re.0, (*r).uri, m.len(), m.as_mut_ptr(), 0) != 0 || m[0].rm_eo <= 0 {
+                    let uri_c = (*r.as_ptr()).uri;
+                    if raw::ap_regexec(re.0, uri_c, m.len(), m.as_mut_ptr(), 0) != 0 || m[0].rm_eo <= 0 {
                         continue;
                     }
-                    let Ok(target) = std::ffi::CString::new(a.target.clone()) else {
-                        continue;
-                    };
-                    let found = raw::ap_pregsub((*r).pool, target.as_ptr(), (*r).uri, m.len(), m.as_mut_ptr());
-                    if found.is_null() {
-                        log::rerror(
-                            r,
-                            log::APLOG_ERR,
-                            &format!("WSGIScriptAliasMatch ({}): substitution result too long", a.origin),
-                        );
-                        return raw::HTTP_INTERNAL_SERVER_ERROR as c_int;
-                    }
-                    let mut f = ffi::cstr(found).unwrap_or_default().to_vec();
-                    f.extend_from_slice(&uri[m[0].rm_eo as usize..]);
-                    f
-                }
-                None => match alias::matches(uri, a.url.as_bytes()) {
-                    Some(n) => alias::filename(a.target.as_bytes(), a.url.as_bytes(), uri, n),
-                    None => continue,
-                },
-            };
-            if file.contains(&0) {
-                return DECLINED;
+                    let found = raw::ap_pregsub(r.pool().as_ptr(), target.as_ptr(), uri_c, m.len(), m.as_mut_ptr());
+                    (ffi::cstr(found), m[0].rm_eo as usize)
+                };
+                let Some(found) = found else {
+                    r.log(
+                        log::APLOG_ERR,
+                        &format!("WSGIScriptAliasMatch ({}): substitution result too long", a.origin),
+                    );
+                    return raw::HTTP_INTERNAL_SERVER_ERROR as c_int;
+                };
+                let mut f = found.to_vec();
+                f.extend_from_slice(&uri[end..]);
+                f
             }
-            (*r).filename = ffi::pool::strdup((*r).pool, &file);
-            (*r).handler = c"wsgi-script".as_ptr();
-            // Lets httpd run the script without Options ExecCGI.
-            raw::apr_table_setn((*r).notes, c"alias-forced-type".as_ptr(), c"wsgi-script".as_ptr());
-            crate::request::state::of(r).wsgi_alias = Some(a.clone());
-            return raw::OK as c_int;
+            None => match alias::matches(uri, a.url.as_bytes()) {
+                Some(n) => alias::filename(a.target.as_bytes(), a.url.as_bytes(), uri, n),
+                None => continue,
+            },
+        };
+        if r.set_filename(Some(&file)).is_err() {
+            return DECLINED;
         }
-        DECLINED
-    })
+        let _ = r.set_handler(Some(HANDLER));
+        // Lets httpd run the script without Options ExecCGI.
+        let _ = r.notes().set(b"alias-forced-type", HANDLER);
+        // SAFETY: src/request/state.rs still takes the raw record: the live request's.
+        unsafe { crate::request::state::of(r.as_ptr()) }.wsgi_alias = Some(a.clone());
+        return raw::OK as c_int;
+    }
+    DECLINED
 }
 
 /// SCRIPT_NAME and PATH_INFO as mod_wsgi computes them, from where httpd's
 /// directory walk split the file from the path info.
-///
-/// # Safety
-/// `r` is a live request.
-pub(crate) unsafe fn script_name_and_path_info(r: *mut raw::request_rec) -> (Vec<u8>, Vec<u8>) {
-    unsafe {
-        let uri = ffi::cstr((*r).uri).unwrap_or_default();
-        let path_info = ffi::cstr((*r).path_info).unwrap_or_default();
-        let script_end = if path_info.is_empty() {
-            uri.len()
-        } else {
-            raw::ap_find_path_info((*r).uri, (*r).path_info).max(0) as usize
-        };
-        alias::script_name_and_path_info(uri, path_info, script_end)
-    }
+pub(crate) fn script_name_and_path_info(r: &Req) -> (Vec<u8>, Vec<u8>) {
+    let uri = r.uri().unwrap_or_default();
+    let path_info = r.path_info().unwrap_or_default();
+    let script_end = if path_info.is_empty() { uri.len() } else { r.path_info_start() };
+    alias::script_name_and_path_info(uri, path_info, script_end)
 }
 
 /// mod_wsgi's application group name (src/interpreters/names.rs): it
 /// names the interpreter the application runs in; "" for %{GLOBAL}.
-pub(crate) fn application_group(r: *mut raw::request_rec, configured: Option<&str>, script_name: &[u8]) -> String {
-    crate::interpreters::names::wsgi(r, configured, script_name)
+pub(crate) fn application_group(r: &Req, configured: Option<&str>, script_name: &[u8]) -> String {
+    // SAFETY: names.rs's wsgi still takes the raw record: the live request's, on its thread.
+    unsafe { crate::interpreters::names::wsgi(r.as_ptr(), configured, script_name) }
 }
 
 /// The content handler for `wsgi-script`.
@@ -112,191 +118,213 @@ pub(crate) fn application_group(r: *mut raw::request_rec, configured: Option<&st
 /// # Safety
 /// Called by httpd with a live request.
 pub unsafe extern "C" fn handler(r: *mut raw::request_rec) -> c_int {
-    crate::guard::or(raw::HTTP_INTERNAL_SERVER_ERROR as c_int, || unsafe {
-        // wsgi-script runs the file itself; a WSGIHandlerScript name runs its
-        // script's handle_request for whatever resource the request maps to.
-        let handler_script = match ffi::cstr((*r).handler) {
-            Some(HANDLER) | Some(b"application/x-httpd-wsgi") => None,
-            Some(name) => match conf::dir_config(r).and_then(|d| d.wsgi.handler_script(name)) {
-                Some(h) => Some(h),
-                None => return DECLINED,
-            },
+    // SAFETY: httpd's live request for the span of this hook, on this thread.
+    let Some(r) = (unsafe { Req::from_raw(r) }) else {
+        return DECLINED;
+    };
+    crate::guard::or(raw::HTTP_INTERNAL_SERVER_ERROR as c_int, || serve(r))
+}
+
+// The `unsafe` blocks below call code that still takes the raw record
+// (config.rs, request/state.rs, wsgi/dispatch.rs, wsgi/directives.rs,
+// wsgi/adapter.rs, daemon/): each passes the live request of this hook, on
+// the thread serving it.
+fn serve(r: &Req) -> c_int {
+    // wsgi-script runs the file itself; a WSGIHandlerScript name runs its
+    // script's handle_request for whatever resource the request maps to.
+    // SAFETY: the live request to a raw-record callee (see above).
+    let dc_full = unsafe { conf::dir_config(r.as_ptr()) };
+    let handler_script = match r.handler() {
+        Some(HANDLER) | Some(b"application/x-httpd-wsgi") => None,
+        Some(name) => match dc_full.and_then(|d| d.wsgi.handler_script(name)) {
+            Some(h) => Some(h),
             None => return DECLINED,
-        };
-        let script = match &handler_script {
-            Some(h) => h.path.clone(),
-            None => ffi::cstr_lossy((*r).filename),
-        };
-        match (*r).finfo.filetype {
-            _ if handler_script.is_some() => {}
-            raw::apr_filetype_e_APR_REG => {}
-            raw::apr_filetype_e_APR_DIR => {
-                log::rerror(r, log::APLOG_ERR, &format!("WSGI script {script} is a directory"));
-                return raw::HTTP_FORBIDDEN as c_int;
-            }
-            _ => {
-                log::rerror(
-                    r,
-                    log::APLOG_ERR,
-                    &format!("Target WSGI script not found or unable to stat: {script}"),
-                );
-                return raw::HTTP_NOT_FOUND as c_int;
-            }
+        },
+        None => return DECLINED,
+    };
+    let script = match &handler_script {
+        Some(h) => h.path.clone(),
+        None => String::from_utf8_lossy(r.filename().unwrap_or_default()).into_owned(),
+    };
+    let filetype = r.finfo().map_or(raw::apr_filetype_e_APR_NOFILE as i64, |f| f.filetype);
+    match filetype {
+        _ if handler_script.is_some() => {}
+        t if t == raw::apr_filetype_e_APR_REG as i64 => {}
+        t if t == raw::apr_filetype_e_APR_DIR as i64 => {
+            r.log(log::APLOG_ERR, &format!("WSGI script {script} is a directory"));
+            return raw::HTTP_FORBIDDEN as c_int;
         }
-        let alias = crate::request::state::get(r).and_then(|s| s.wsgi_alias.clone());
-        let dc = conf::dir_config(r).map(|d| d.wsgi.clone()).unwrap_or_default();
-        // Daemon mode: the request may belong to a daemon process group.
-        let option = match &handler_script {
-            Some(h) => h.process_group.as_deref(),
-            None => alias.as_ref().and_then(|a| a.process_group.as_deref()),
-        };
-        let pass_auth = alias
-            .as_ref()
-            .and_then(|a| a.pass_authorization)
-            .or(handler_script.as_ref().and_then(|h| h.pass_authorization))
-            .or(dc.pass_authorization)
-            .unwrap_or(false);
-        let group_cfg = alias
-            .as_ref()
-            .and_then(|a| a.application_group.clone())
-            .or(handler_script.as_ref().and_then(|h| h.application_group.clone()))
-            .or(dc.application_group.clone());
-        let (script_name, path_info) = script_name_and_path_info(r);
-        let reloading = dc.script_reloading.unwrap_or(true);
-        // WSGIDispatchScript: asked here, in httpd's child; a daemon gets its answers with the request.
-        let dispatched = match &dc.dispatch_script {
-            _ if crate::daemon::current().is_some() => dispatch::forwarded(r),
-            None => dispatch::Overrides::default(),
-            Some(ds) => {
-                let group = application_group(r, group_cfg.as_deref(), &script_name);
-                let process_group = crate::daemon::routing::wanted(r, option, &dc);
-                let now = dispatch::Current {
-                    script_name: &script_name,
-                    path_info: &path_info,
-                    application_group: &group,
-                    process_group: &process_group,
-                    reloading,
-                };
-                let asked = match dispatch::run(r, ds, &now) {
-                    Ok(o) => o,
-                    Err(code) => return code,
-                };
-                // Answers are written as the directives are (%{GLOBAL}, %{ENV:..}): resolve them now.
-                let o = dispatch::Overrides {
-                    process_group: asked
-                        .process_group
-                        .as_deref()
-                        .map(|p| crate::daemon::routing::wanted(r, Some(p), &dc)),
-                    application_group: asked
-                        .application_group
-                        .as_deref()
-                        .map(|g| application_group(r, Some(g), &script_name)),
-                    callable: asked.callable,
-                };
-                dispatch::record(r, &o);
-                o
-            }
-        };
-        let option = dispatched.process_group.as_deref().or(option);
-        match crate::daemon::routing::route(r, option, &dc) {
-            crate::daemon::routing::Route::Here if dc.dispatch_script.is_some() => dispatch::runs_here(r),
-            crate::daemon::routing::Route::Here => {}
-            crate::daemon::routing::Route::Daemon(g) => return crate::daemon::proxy::handle(r, &g),
-            crate::daemon::routing::Route::Refused(why) => {
-                log::rerror(r, log::APLOG_ERR, &format!("mod_pyrite: {script}: {why}"));
-                return raw::HTTP_INTERNAL_SERVER_ERROR as c_int;
-            }
+        _ => {
+            r.log(log::APLOG_ERR, &format!("Target WSGI script not found or unable to stat: {script}"));
+            return raw::HTTP_NOT_FOUND as c_int;
         }
-        if !crate::interp::ready() {
-            log::rerror(r, log::APLOG_ERR, "mod_pyrite: Python is not running in this process");
+    }
+    // SAFETY: the live request to a raw-record callee (see above).
+    let alias = unsafe { crate::request::state::get(r.as_ptr()) }.and_then(|s| s.wsgi_alias.clone());
+    let dc = dc_full.map(|d| d.wsgi.clone()).unwrap_or_default();
+    // Daemon mode: the request may belong to a daemon process group.
+    let option = match &handler_script {
+        Some(h) => h.process_group.as_deref(),
+        None => alias.as_ref().and_then(|a| a.process_group.as_deref()),
+    };
+    let pass_auth = alias
+        .as_ref()
+        .and_then(|a| a.pass_authorization)
+        .or(handler_script.as_ref().and_then(|h| h.pass_authorization))
+        .or(dc.pass_authorization)
+        .unwrap_or(false);
+    let group_cfg = alias
+        .as_ref()
+        .and_then(|a| a.application_group.clone())
+        .or(handler_script.as_ref().and_then(|h| h.application_group.clone()))
+        .or(dc.application_group.clone());
+    let (script_name, path_info) = script_name_and_path_info(r);
+    let reloading = dc.script_reloading.unwrap_or(true);
+    // WSGIDispatchScript: asked here, in httpd's child; a daemon gets its answers with the request.
+    let dispatched = match &dc.dispatch_script {
+        // SAFETY: the live request to a raw-record callee (see above).
+        _ if crate::daemon::current().is_some() => unsafe { dispatch::forwarded(r.as_ptr()) },
+        None => dispatch::Overrides::default(),
+        Some(ds) => {
+            let group = application_group(r, group_cfg.as_deref(), &script_name);
+            // SAFETY: the live request to a raw-record callee (see above).
+            let process_group = unsafe { crate::daemon::routing::wanted(r.as_ptr(), option, &dc) };
+            let now = dispatch::Current {
+                script_name: &script_name,
+                path_info: &path_info,
+                application_group: &group,
+                process_group: &process_group,
+                reloading,
+            };
+            // SAFETY: the live request to a raw-record callee (see above).
+            let asked = match unsafe { dispatch::run(r.as_ptr(), ds, &now) } {
+                Ok(o) => o,
+                Err(code) => return code,
+            };
+            // Answers are written as the directives are (%{GLOBAL}, %{ENV:..}): resolve them now.
+            let o = dispatch::Overrides {
+                process_group: asked
+                    .process_group
+                    .as_deref()
+                    // SAFETY: the live request to a raw-record callee (see above).
+                    .map(|p| unsafe { crate::daemon::routing::wanted(r.as_ptr(), Some(p), &dc) }),
+                application_group: asked
+                    .application_group
+                    .as_deref()
+                    .map(|g| application_group(r, Some(g), &script_name)),
+                callable: asked.callable,
+            };
+            // SAFETY: the live request to a raw-record callee (see above).
+            unsafe { dispatch::record(r.as_ptr(), &o) };
+            o
+        }
+    };
+    let option = dispatched.process_group.as_deref().or(option);
+    // SAFETY: the live request to a raw-record callee (see above).
+    match unsafe { crate::daemon::routing::route(r.as_ptr(), option, &dc) } {
+        // SAFETY: the live request to a raw-record callee (see above).
+        crate::daemon::routing::Route::Here if dc.dispatch_script.is_some() => unsafe { dispatch::runs_here(r.as_ptr()) },
+        crate::daemon::routing::Route::Here => {}
+        // SAFETY: the live request to a raw-record callee (see above).
+        crate::daemon::routing::Route::Daemon(g) => return unsafe { crate::daemon::proxy::handle(r.as_ptr(), &g) },
+        crate::daemon::routing::Route::Refused(why) => {
+            r.log(log::APLOG_ERR, &format!("mod_pyrite: {script}: {why}"));
             return raw::HTTP_INTERNAL_SERVER_ERROR as c_int;
         }
-        let callable = match &handler_script {
-            // The name is fixed for handler scripts (WSGICallableObject does not apply).
-            Some(_) => "handle_request".to_string(),
-            None => dispatched
-                .callable
-                .clone()
-                .or_else(|| alias.as_ref().and_then(|a| a.callable.clone()))
-                .or(dc.callable.clone())
-                .unwrap_or_else(|| "application".into()),
+    }
+    if !crate::interp::ready() {
+        r.log(log::APLOG_ERR, "mod_pyrite: Python is not running in this process");
+        return raw::HTTP_INTERNAL_SERVER_ERROR as c_int;
+    }
+    let callable = match &handler_script {
+        // The name is fixed for handler scripts (WSGICallableObject does not apply).
+        Some(_) => "handle_request".to_string(),
+        None => dispatched
+            .callable
+            .clone()
+            .or_else(|| alias.as_ref().and_then(|a| a.callable.clone()))
+            .or(dc.callable.clone())
+            .unwrap_or_else(|| "application".into()),
+    };
+    let group = match dispatched.application_group {
+        Some(g) => g,
+        None => application_group(r, group_cfg.as_deref(), &script_name),
+    };
+    // httpd stat()ed the script itself only when it is the resource.
+    let mtime_us = if handler_script.is_some() {
+        None
+    } else {
+        r.finfo().map(|f| f.mtime)
+    };
+    crate::locks::CURRENT_REQUEST.with(|c| c.set(r.as_ptr()));
+    let timing = crate::metrics::begin(r);
+    // The group names the interpreter (src/interpreters).
+    let in_group = || Some(group.clone());
+    let refused = adapter::Outcome::Status(raw::HTTP_INTERNAL_SERVER_ERROR as i32);
+    let outcome = crate::interp::with_python_named(in_group, refused, |py| {
+        crate::interpreters::count_request(crate::interpreters::current(py));
+        let app = match app::application(py, &script, &callable, reloading, mtime_us) {
+            Ok(a) => a,
+            Err(e) => {
+                // SAFETY: the live request to a raw-record callee (see above).
+                let who = unsafe { adapter::describe(r.as_ptr(), &script) };
+                adapter::log_exception(py, r.as_ptr(), &format!("{who}: could not load the application"), &e);
+                return adapter::Outcome::Status(raw::HTTP_INTERNAL_SERVER_ERROR as i32);
+            }
         };
-        let group = match dispatched.application_group {
-            Some(g) => g,
-            None => application_group(r, group_cfg.as_deref(), &script_name),
+        let call = adapter::Call {
+            name: &script,
+            chunked_ok: dc.chunked_request.unwrap_or(false),
+            error_override: dc.error_override.unwrap_or(false),
+            sendfile: dc.enable_sendfile.unwrap_or(true),
+            spec: environ::Spec {
+                script_name: &script_name,
+                path_info: &path_info,
+                pass_authorization: pass_auth,
+                application_group: &group,
+                process_group: crate::daemon::current().map(|d| d.name.as_str()).unwrap_or(""),
+                // SAFETY: the live request to a raw-record callee (see above).
+                head_as_get: unsafe { directives::head_as_get(r.as_ptr(), dc.map_head_to_get) },
+                pass_apache_request: dc.pass_apache_request.unwrap_or(false),
+            },
         };
-        // httpd stat()ed the script itself only when it is the resource.
-        let mtime_us = if handler_script.is_some() { None } else { Some((*r).finfo.mtime) };
-        crate::locks::CURRENT_REQUEST.with(|c| c.set(r));
-        let timing = crate::metrics::begin(r);
-        // The group names the interpreter (src/interpreters).
-        let in_group = || Some(group.clone());
-        let refused = adapter::Outcome::Status(raw::HTTP_INTERNAL_SERVER_ERROR as i32);
-        let outcome = crate::interp::with_python_named(in_group, refused, |py| {
-            crate::interpreters::count_request(crate::interpreters::current(py));
-            let app = match app::application(py, &script, &callable, reloading, mtime_us) {
-                Ok(a) => a,
-                Err(e) => {
-                    adapter::log_exception(
-                        py,
-                        r,
-                        &format!("{}: could not load the application", adapter::describe(r, &script)),
-                        &e,
-                    );
-                    return adapter::Outcome::Status(raw::HTTP_INTERNAL_SERVER_ERROR as i32);
-                }
-            };
-            let call = adapter::Call {
-                name: &script,
-                chunked_ok: dc.chunked_request.unwrap_or(false),
-                error_override: dc.error_override.unwrap_or(false),
-                sendfile: dc.enable_sendfile.unwrap_or(true),
-                spec: environ::Spec {
-                    script_name: &script_name,
-                    path_info: &path_info,
-                    pass_authorization: pass_auth,
-                    application_group: &group,
-                    process_group: crate::daemon::current().map(|d| d.name.as_str()).unwrap_or(""),
-                    head_as_get: directives::head_as_get(r, dc.map_head_to_get),
-                    pass_apache_request: dc.pass_apache_request.unwrap_or(false),
-                },
-            };
-            adapter::run(py, r, &app, &call)
-        });
-        crate::locks::CURRENT_REQUEST.with(|c| c.set(std::ptr::null_mut()));
-        let code = adapter::complete(r, outcome);
-        crate::metrics::end(timing, if code >= 100 { code } else { (*r).status });
-        code
-    })
+        // SAFETY: the live request to a raw-record callee (see above).
+        unsafe { adapter::run(py, r.as_ptr(), &app, &call) }
+    });
+    crate::locks::CURRENT_REQUEST.with(|c| c.set(std::ptr::null_mut()));
+    // SAFETY: the live request to a raw-record callee (see above).
+    let code = unsafe { adapter::complete(r.as_ptr(), outcome) };
+    crate::metrics::end(timing, if code >= 100 { code } else { r.status() });
+    code
 }
 
 /// Loads the configured WSGI scripts in a starting child (WSGIImportScript,
 /// and every WSGIScriptAlias target unless preload=Off), so no request waits.
-pub fn preload(py: Python<'_>, s: *mut raw::server_rec, id: crate::interpreters::Id) -> usize {
+pub fn preload(py: Python<'_>, s: &Server, id: crate::interpreters::Id) -> usize {
     use crate::interpreters::{known_guess, plan};
     environ::warm(py);
-    // SAFETY: the main server's configuration.
-    let main_aliases = unsafe { conf::server_config(s) }
-        .map(|c| c.wsgi_aliases.clone())
-        .unwrap_or_default();
+    let main_aliases = server_config(s).map(|c| c.wsgi_aliases.clone()).unwrap_or_default();
     let mut n = 0;
     let mut seen = std::collections::HashSet::new();
-    let mut server = s;
-    while !server.is_null() {
-        // SAFETY: the server list of the running configuration.
-        if let Some(sc) = unsafe { conf::server_config(server) } {
+    let mut next = Some(s);
+    while let Some(server) = next {
+        next = server.next();
+        if let Some(sc) = server_config(server) {
             // What loads in interpreter `id` (the one the caller is in); a
             // main-server alias seen through a virtual host counts once.
-            let server_ptr = server;
-            let own =
-                |a: &std::sync::Arc<conf_wsgi::WsgiAlias>| server_ptr == s || !main_aliases.iter().any(|m| std::sync::Arc::ptr_eq(m, a));
+            let server_ptr = server.as_ptr();
+            let own = |a: &std::sync::Arc<conf_wsgi::WsgiAlias>| {
+                std::ptr::eq(server, s) || !main_aliases.iter().any(|m| std::sync::Arc::ptr_eq(m, a))
+            };
             // Each process loads the scripts of its own process group (daemon mode).
             let mine = |g: &Option<String>| crate::daemon::routing::runs_here(g.as_deref());
             let scripts = sc
                 .wsgi_imports
                 .iter()
                 .filter(|i| {
-                    mine(&i.process_group) && known_guess(&plan::import_script(server_ptr, i.application_group.as_deref())) == Some(id)
+                    // SAFETY: plan.rs still takes the raw record; a server of the running configuration.
+                    mine(&i.process_group)
+                        && known_guess(&unsafe { plan::import_script(server_ptr, i.application_group.as_deref()) }) == Some(id)
                 })
                 .map(|i| (i.path.clone(), None, i.origin.clone(), "WSGIImportScript"))
                 .chain(
@@ -307,7 +335,8 @@ pub fn preload(py: Python<'_>, s: *mut raw::server_rec, id: crate::interpreters:
                                 && a.regex.is_none()
                                 && mine(&a.process_group)
                                 && own(a)
-                                && known_guess(&plan::alias(server_ptr, a)) == Some(id)
+                                // SAFETY: as above.
+                                && known_guess(&unsafe { plan::alias(server_ptr, a) }) == Some(id)
                         })
                         .map(|a| {
                             (
@@ -334,13 +363,24 @@ pub fn preload(py: Python<'_>, s: *mut raw::server_rec, id: crate::interpreters:
                     None => app::module(py, &path, true, None).map(|_| ()),
                 };
                 if let Err(e) = loaded {
-                    crate::interp::log_py_error(py, server, &format!("{what} {path} ({origin}): loading at child start failed"), &e);
+                    crate::interp::log_py_error(
+                        py,
+                        server_ptr,
+                        &format!("{what} {path} ({origin}): loading at child start failed"),
+                        &e,
+                    );
                 }
             }
         }
-        server = unsafe { (*server).next };
     }
     n
+}
+
+/// mod_pyrite's configuration of server `s`.
+fn server_config(s: &Server) -> Option<&conf::ServerConfig> {
+    // SAFETY: config.rs's accessor still takes the raw record: a server of the
+    // running configuration, whose configuration lives as long as it.
+    unsafe { conf::server_config(s.as_ptr()) }
 }
 
 /// `_apache.wsgi_call(req, application, script_name)`: runs a WSGI
@@ -348,11 +388,10 @@ pub fn preload(py: Python<'_>, s: *mut raw::server_rec, id: crate::interpreters:
 #[pyfunction]
 #[pyo3(signature = (req, application, script_name=""))]
 pub fn wsgi_call(py: Python<'_>, req: PyRef<'_, Request>, application: &Bound<'_, PyAny>, script_name: &str) -> PyResult<i32> {
-    let r = req.life.get()?;
-    // SAFETY: r is live and served by this thread.
-    let uri = unsafe { ffi::cstr((*r).uri).unwrap_or_default().to_vec() };
-    let (base, path_info) = alias::mount_split(&uri, script_name.as_bytes());
-    let dc = unsafe { conf::dir_config(r) }.map(|d| d.wsgi.clone()).unwrap_or_default();
+    let r = req.life.request()?;
+    let (base, path_info) = alias::mount_split(r.uri().unwrap_or_default(), script_name.as_bytes());
+    // SAFETY: config.rs's accessor still takes the raw record: the live request's.
+    let dc = unsafe { conf::dir_config(r.as_ptr()) }.map(|d| d.wsgi.clone()).unwrap_or_default();
     let group = application_group(r, dc.application_group.as_deref(), &base);
     let call = adapter::Call {
         name: "mod_python.wsgi application",
@@ -369,11 +408,11 @@ pub fn wsgi_call(py: Python<'_>, req: PyRef<'_, Request>, application: &Bound<'_
             pass_apache_request: false,
         },
     };
-    let outcome = adapter::run(py, r, application, &call);
-    let rp = ffi::SendPtr(r);
-    // SAFETY: r is live and served by this thread; the GIL is released meanwhile.
+    // SAFETY: wsgi/adapter.rs still takes the raw record: the live request's, on its thread.
+    let outcome = unsafe { adapter::run(py, r.as_ptr(), application, &call) };
+    let rr = r.on_this_thread();
+    // SAFETY: as above; the GIL is released meanwhile, the request stays on this thread.
     Ok(crate::interp::blocking(py, move || unsafe {
-        let rp = rp;
-        adapter::complete(rp.0, outcome)
+        adapter::complete(rr.as_ptr(), outcome)
     }))
 }

@@ -1,7 +1,8 @@
 //! Warnings about the configuration that httpd's error log should carry:
 //! while the configuration is read the log is not open yet (a line written
 //! then reaches only the terminal), so they wait for post_config.
-use crate::ffi::{log, raw};
+use crate::ffi::log;
+use crate::ffi::server::Server;
 use crate::sync::LockExt;
 use std::sync::Mutex;
 
@@ -16,8 +17,8 @@ pub fn defer(msg: String) {
 }
 
 /// Writes the kept warnings to the error log (post_config, real pass).
-pub fn flush(s: *mut raw::server_rec) {
+pub fn flush(s: &Server) {
     for msg in std::mem::take(&mut *PENDING.locked()) {
-        log::serror(s, log::APLOG_WARNING, &msg);
+        s.log(log::APLOG_WARNING, &msg);
     }
 }

@@ -17,14 +17,12 @@ struct SslView {
 impl SslView {
     /// 1 for a TLS connection, else 0 (an int, as mod_wsgi answers).
     fn ssl_is_https(&self) -> PyResult<i32> {
-        let r = self.life.get()?;
-        // SAFETY: Life::get vouches that r is live and served by this thread.
-        Ok(unsafe { ffi::ssl::is_https(r) } as i32)
+        Ok(ffi::ssl::is_https(self.life.request()?) as i32)
     }
 
     /// An SSL variable as str, or None.
     fn ssl_var_lookup<'py>(&self, py: Python<'py>, name: &Bound<'py, PyAny>) -> PyResult<Option<Bound<'py, PyAny>>> {
-        let r = self.life.get()?;
+        let r = self.life.request()?;
         let name: Vec<u8> = match name.extract::<String>() {
             Ok(s) => s
                 .chars()
@@ -33,8 +31,7 @@ impl SslView {
                 .map_err(|_| pyo3::exceptions::PyTypeError::new_err("the variable name must be latin-1 text"))?,
             Err(_) => name.extract::<Vec<u8>>()?,
         };
-        // SAFETY: as above.
-        Ok(unsafe { ffi::ssl::var(r, &name) }.map(|v| latin1(py, &v)))
+        Ok(ffi::ssl::var(r, &name).map(|v| latin1(py, &v)))
     }
 }
 

@@ -265,7 +265,7 @@ fn client(port: u16, id: usize, targets: &[Target], stop: &AtomicBool, stopping:
         let parts = 1 + (n % 4);
         let token = format!("c{id}n{n}");
         // Every tenth request stays in the handler a little, so restarts find requests in flight.
-        let sleep = if target.sleepy && n % 10 == 0 { "&sleep=0.2" } else { "" };
+        let sleep = if target.sleepy && n.is_multiple_of(10) { "&sleep=0.2" } else { "" };
         let req = format!(
             "GET {}?t={token}&n={size}&parts={parts}{sleep} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
             target.prefix

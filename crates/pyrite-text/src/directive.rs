@@ -69,8 +69,11 @@ pub fn parse_handler_spec(spec: &str) -> Result<(String, Option<String>), String
     Ok((module.to_string(), object.map(str::to_string)))
 }
 
+/// A handler directive's handlers (module, optional object) and its extensions.
+pub type HandlerArgs = (Vec<(String, Option<String>)>, Vec<String>);
+
 /// Parses a handler directive's arguments: `handler [handler ...] [| .ext [.ext ...]]`.
-pub fn parse_handler_args(args: &str) -> Result<(Vec<(String, Option<String>)>, Vec<String>), String> {
+pub fn parse_handler_args(args: &str) -> Result<HandlerArgs, String> {
     let words = split_words(args)?;
     let mut handlers = Vec::new();
     let mut exts = Vec::new();

@@ -374,7 +374,7 @@ mod tests {
             "/app",
         ];
         let all: Vec<&str> = keys().collect();
-        let list = vec![Subnet::parse("10.0.0.0/8").unwrap()];
+        let list = [Subnet::parse("10.0.0.0/8").unwrap()];
         for _ in 0..20_000 {
             let text = |n: u64| (0..n).map(|_| pieces[next() as usize % pieces.len()]).collect::<Vec<_>>().join("");
             let (word, peer) = (text(2), text(1));
