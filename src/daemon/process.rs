@@ -172,14 +172,20 @@ fn handled_signals() -> libc::sigset_t {
     }
 }
 
-/// The daemon's whole life, in the forked child. Never returns.
+/// The exit status of a daemon that `request-timeout` restarts (serve::monitor's).
+pub const EXIT_REQUEST_TIMEOUT: i32 = 3;
+
+/// The daemon's whole life, in the forked child (daemon `slot` of its
+/// group). Never returns.
 ///
 /// # Safety
-/// Called in a process just forked from httpd's parent; `s` is the main
+/// Called in a process just forked from httpd's parent; `main` is the main
 /// server of the running configuration.
-pub unsafe fn run(g: Arc<Running>, s: *mut raw::server_rec) -> ! {
+pub unsafe fn run(g: Arc<Running>, slot: usize, main: *mut raw::server_rec) -> ! {
     let spec = g.decl.spec.clone();
     let _ = super::CURRENT.set(spec.clone());
+    let s = main;
+    crate::metrics::groups::adopt(&spec.name, slot);
     // SAFETY: just forked, single-threaded: signal dispositions and masks are ours to set.
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_IGN);
@@ -203,12 +209,12 @@ pub unsafe fn run(g: Arc<Running>, s: *mut raw::server_rec) -> ! {
     apply_environment(&spec);
     hd::drop_transaction_logging();
     hd::drop_mpm_request_hooks();
-    // SAFETY: s is the main server; one thread runs here yet.
-    let pool = unsafe { hd::daemon_pool(s) };
+    // SAFETY: main is the main server; one thread runs here yet.
+    let pool = unsafe { hd::daemon_pool(main) };
     let t0 = Instant::now();
-    // SAFETY: pool lives for the daemon's life; s is the main server. Runs
+    // SAFETY: pool lives for the daemon's life; main is the main server. Runs
     // every module's child_init, this module's included (which starts Python).
-    unsafe { hd::run_child_init(pool, s) };
+    unsafe { hd::run_child_init(pool, main) };
     if !crate::interp::ready() {
         log::serror(
             s,
@@ -224,14 +230,14 @@ pub unsafe fn run(g: Arc<Running>, s: *mut raw::server_rec) -> ! {
     for i in 0..spec.threads {
         let st = state.clone();
         let fd = g.fd;
-        // SAFETY: s is the main server; pools are made by this thread only.
-        let tpool = unsafe { hd::daemon_pool(s) } as usize;
-        let sp = s as usize;
+        // SAFETY: main is the main server; pools are made by this thread only.
+        let tpool = unsafe { hd::daemon_pool(main) } as usize;
+        let sp = main as usize;
         let mut b = std::thread::Builder::new().name(format!("pyrite-daemon-{i}"));
         if let Some(sz) = spec.stack_size {
             b = b.stack_size(sz);
         }
-        // SAFETY: each thread gets its own pool; s is the main server, alive for the daemon's life.
+        // SAFETY: each thread gets its own pool; main is the main server, alive for the daemon's life.
         match b.spawn(move || unsafe { serve::worker(i, st, fd, tpool as *mut raw::apr_pool_t, sp as *mut raw::server_rec) }) {
             Ok(h) => workers.push(h),
             Err(e) => log::serror(s, log::APLOG_ERR, &format!("mod_pyrite: daemon cannot start a thread: {e}")),
@@ -267,6 +273,7 @@ pub unsafe fn run(g: Arc<Running>, s: *mut raw::server_rec) -> ! {
     };
     let why = state.reason().unwrap_or_else(|| format!("signal {sig}"));
     state.stopping.store(true, Ordering::SeqCst);
+    crate::metrics::groups::stopping(&why);
     log::serror(
         s,
         log::APLOG_INFO,

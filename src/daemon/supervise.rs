@@ -5,6 +5,7 @@
 use super::directives::{self, Declared};
 use super::listener;
 use crate::ffi::{daemon as hd, log, raw};
+use crate::metrics::groups::{self as metrics, Stop};
 use crate::sync::LockExt;
 use std::ffi::{c_int, c_void};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -83,6 +84,18 @@ pub unsafe fn start(pconf: *mut raw::apr_pool_t, s: *mut raw::server_rec) -> Res
         running.push(Arc::new(Running { decl: g.clone(), path, fd }));
     }
     listener::retain_only(&running.iter().map(|r| r.path.clone()).collect::<Vec<_>>());
+    let shown: Vec<metrics::Declared<'_>> = running
+        .iter()
+        .map(|r| metrics::Declared {
+            name: &r.decl.spec.name,
+            processes: r.decl.spec.processes,
+            threads: r.decl.spec.threads,
+            backlog: r.decl.spec.listen_backlog,
+            socket_fd: r.fd,
+        })
+        .collect();
+    // SAFETY: pconf and s are this generation's (caller's promise).
+    unsafe { metrics::create(pconf, s, &shown) };
     *RUNNING.locked() = running.clone();
     // SAFETY: pconf is this generation's configuration pool; the cleanups run when it is cleared.
     unsafe {
@@ -186,12 +199,13 @@ fn check_python_home(home: &str) -> Result<(), String> {
 
 /// Forks one daemon of `g` into `slot`.
 fn spawn(generation: u64, g: &Arc<Running>, slot: usize, s: *mut raw::server_rec) {
+    metrics::prepare(&g.decl.spec.name, slot);
     // SAFETY: fork in httpd's parent; the child goes straight to the daemon's
     // life and never returns into httpd's code.
     let pid = unsafe { libc::fork() };
     if pid == 0 {
         // SAFETY: s is the main server of the running generation, inherited by the fork.
-        unsafe { super::process::run(g.clone(), s) };
+        unsafe { super::process::run(g.clone(), slot, s) };
     }
     if pid < 0 {
         log::serror(
@@ -206,6 +220,7 @@ fn spawn(generation: u64, g: &Arc<Running>, slot: usize, s: *mut raw::server_rec
         return;
     }
     PIDS.locked().push((generation, pid));
+    metrics::forked(&g.decl.spec.name, slot, pid);
     let w = Box::into_raw(Box::new(Watched {
         generation,
         group: g.decl.spec.name.clone(),
@@ -254,6 +269,14 @@ unsafe extern "C" fn maintenance(reason: c_int, data: *mut c_void, status: c_int
                         w.pid, w.group
                     ),
                 );
+                let died = if status >= 0 && libc::WIFSIGNALED(status) {
+                    Stop::Killed
+                } else if status >= 0 && libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == super::process::EXIT_REQUEST_TIMEOUT {
+                    Stop::RequestTimeout
+                } else {
+                    Stop::Exited
+                };
+                metrics::replaced(&w.group, w.slot, (died, &how));
                 spawn(current, &g, w.slot, s);
             }
             _ => log::main_error(

@@ -18,8 +18,10 @@ pub mod request;
 pub mod runtime;
 pub mod sendfile;
 pub mod server;
+pub mod shm;
 pub mod ssl;
 pub mod table;
+pub mod unix_diag;
 
 use std::ffi::{c_char, CStr};
 
