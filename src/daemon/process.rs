@@ -184,7 +184,15 @@ pub const EXIT_REQUEST_TIMEOUT: i32 = 3;
 pub unsafe fn run(g: Arc<Running>, slot: usize, main: *mut raw::server_rec) -> ! {
     let spec = g.decl.spec.clone();
     let _ = super::CURRENT.set(spec.clone());
-    let s = main;
+    // The daemon logs where its group is declared (that virtual host's ErrorLog).
+    let s = if g.decl.server == 0 {
+        main
+    } else {
+        g.decl.server as *mut raw::server_rec
+    };
+    log::set_process_server(s);
+    // SAFETY: both servers belong to the running configuration; one thread runs here.
+    unsafe { hd::stderr_to_error_log(s, main) };
     crate::metrics::groups::adopt(&spec.name, slot);
     // SAFETY: just forked, single-threaded: signal dispositions and masks are ours to set.
     unsafe {
@@ -301,6 +309,30 @@ pub unsafe fn run(g: Arc<Running>, slot: usize, main: *mut raw::server_rec) -> !
             ),
         );
     }
+    exit_after_atexit(&spec, s)
+}
+
+/// Runs the applications' `atexit` functions, as mod_wsgi does when a daemon
+/// ends (WSGIDestroyInterpreter On), then leaves; functions that take longer
+/// than shutdown-timeout are cut.
+fn exit_after_atexit(spec: &super::options::GroupSpec, s: *mut raw::server_rec) -> ! {
+    let limit = spec.shutdown_timeout;
+    let (name, sp) = (spec.name.clone(), s as usize);
+    let _ = std::thread::Builder::new().name("pyrite-shutdown".into()).spawn(move || {
+        std::thread::sleep(limit);
+        log::serror(
+            sp as *mut raw::server_rec,
+            log::APLOG_WARNING,
+            &format!(
+                "mod_pyrite: daemon {} of group {name:?}: atexit functions still running after shutdown-timeout ({}s); exiting",
+                std::process::id(),
+                limit.as_secs()
+            ),
+        );
+        // SAFETY: leaves at once (see below).
+        unsafe { libc::_exit(0) };
+    });
+    crate::interp::run_exit_functions();
     // SAFETY: leaves at once: Python's other threads may be anywhere, and
     // httpd's exit handlers belong to the parent.
     unsafe { libc::_exit(0) }
