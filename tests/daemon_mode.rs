@@ -249,3 +249,26 @@ fn a_daemon_logs_to_its_virtual_host_and_runs_atexit_functions_when_it_ends() {
     assert!(!main_log.contains("of group \"site\" ready in"), "{main_log}");
     assert!(crash_lines(&main_log).is_empty() && crash_lines(&text).is_empty(), "{main_log}\n{text}");
 }
+
+/// shutdown-timeout: atexit functions that hang do not keep a daemon (and
+/// its replacement) waiting longer than that.
+#[test]
+fn shutdown_timeout_cuts_atexit_functions_that_hang() {
+    let h = Httpd::start(
+        Mpm::Event,
+        "WSGIDaemonProcess h processes=1 threads=1 maximum-requests=2 shutdown-timeout=1\n\
+         WSGIScriptAlias /x {HANDLERS}/daemon_atexit.py process-group=h\n",
+    );
+    let first: i32 = h.get("/x?hang").text().parse().unwrap();
+    assert_eq!(h.get("/x").text().parse::<i32>().unwrap(), first);
+    // The next request waits in the socket for the replacement.
+    let r = h.get("/x");
+    assert_eq!(r.status, 200);
+    assert_ne!(r.text().parse::<i32>().unwrap(), first);
+    let log = h.stop();
+    assert!(log.contains(&format!("atexit ran in {first}")), "{log}");
+    assert!(
+        log.contains("atexit functions still running after shutdown-timeout (1s); exiting"),
+        "{log}"
+    );
+}
