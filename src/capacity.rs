@@ -128,7 +128,11 @@ fn daemon_groups(s: &Server, httpd_workers: i32) {
         while let Some(this) = server {
             if let Some(sc) = settings(this) {
                 let ours = |pg: &Option<String>| pg.as_deref() == Some(spec.name.as_str());
-                scripts += sc.wsgi_aliases.iter().filter(|a| a.preload && a.regex.is_none() && ours(&a.process_group)).count();
+                scripts += sc
+                    .wsgi_aliases
+                    .iter()
+                    .filter(|a| a.preload && a.regex.is_none() && ours(&a.process_group))
+                    .count();
                 imports += sc.wsgi_imports.iter().filter(|i| ours(&i.process_group)).count();
             }
             server = this.next();

@@ -105,10 +105,16 @@ fn the_capacity_summary_covers_daemon_groups() {
         ),
         "{log}"
     );
-    assert!(log.contains("daemon group \"big\": 4 process(es) x 10 thread(s) = 40 workers"), "{log}");
+    assert!(
+        log.contains("daemon group \"big\": 4 process(es) x 10 thread(s) = 40 workers"),
+        "{log}"
+    );
     assert!(log.contains("never recycled"), "{log}");
     assert!(log.contains("daemon group \"cap\" has one process and is recycled"), "{log}");
-    assert!(log.contains("daemon group \"cap\": maximum-requests=100 restarts a daemon"), "{log}");
+    assert!(
+        log.contains("daemon group \"cap\": maximum-requests=100 restarts a daemon"),
+        "{log}"
+    );
     // The test sizing gives event 24 request workers, fewer than the 43 daemon threads.
     assert!(log.contains("fewer than the 43 daemon threads"), "{log}");
 }

@@ -247,7 +247,10 @@ fn a_daemon_logs_to_its_virtual_host_and_runs_atexit_functions_when_it_ends() {
     assert!(text.contains("stopping (maximum-requests=3 reached)"), "{text}");
     assert!(!main_log.contains("daemon_atexit"), "{main_log}");
     assert!(!main_log.contains("of group \"site\" ready in"), "{main_log}");
-    assert!(crash_lines(&main_log).is_empty() && crash_lines(&text).is_empty(), "{main_log}\n{text}");
+    assert!(
+        crash_lines(&main_log).is_empty() && crash_lines(&text).is_empty(),
+        "{main_log}\n{text}"
+    );
 }
 
 /// shutdown-timeout: atexit functions that hang do not keep a daemon (and

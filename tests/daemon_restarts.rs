@@ -364,7 +364,18 @@ struct SoakRun {
 /// and one daemon killed with SIGKILL; `phase` requests between events.
 fn daemon_soak(mpm: Mpm, module: Module, restarts: usize, phase: usize) -> SoakRun {
     let h = soak_httpd(mpm, module);
-    static PATHS: [&str; 10] = ["/pid", "/pid", "/slow?0.5", "/pid", "/pid", "/slow?0.02", "/pid", "/pid", "/pid", "/slow?0.1"];
+    static PATHS: [&str; 10] = [
+        "/pid",
+        "/pid",
+        "/slow?0.5",
+        "/pid",
+        "/pid",
+        "/slow?0.02",
+        "/pid",
+        "/pid",
+        "/pid",
+        "/slow?0.1",
+    ];
     let load = Load::start(h.port, 8, &PATHS, None);
     let script = h.root.join("handlers/daemon_apps.py");
     let mut target = phase;

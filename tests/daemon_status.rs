@@ -55,7 +55,12 @@ fn the_status_page_shows_each_daemon_group() {
     assert_eq!(busy["queued"], 0, "the kernel reports the socket's queue: {busy}");
     assert_eq!(pool["restarts"]["total"], 0, "{pool}");
     assert!(pool["last_restart"].is_null(), "{pool}");
-    let pids: Vec<i64> = pool["daemons"].as_array().unwrap().iter().map(|d| d["pid"].as_i64().unwrap()).collect();
+    let pids: Vec<i64> = pool["daemons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["pid"].as_i64().unwrap())
+        .collect();
     assert!(pids.iter().all(|&p| p > 0) && pids[0] != pids[1], "{pool}");
 
     // 12 requests, 5 per daemon: daemons recycle, the group's counts go on.
@@ -66,15 +71,28 @@ fn the_status_page_shows_each_daemon_group() {
     let pool = group(&v, "pool");
     assert!(pool["restarts"]["maximum-requests"].as_u64() >= Some(2), "{pool}");
     assert!(
-        pool["last_restart"]["reason"].as_str().unwrap().contains("maximum-requests=5 reached"),
+        pool["last_restart"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("maximum-requests=5 reached"),
         "{pool}"
     );
     assert_eq!(pool["requests"], 12, "the group's count includes its replaced daemons: {pool}");
     assert_eq!(pool["statuses"]["2xx"], 12, "{pool}");
-    let hist: u64 = pool["histogram_counts"].as_array().unwrap().iter().map(|c| c.as_u64().unwrap()).sum();
+    let hist: u64 = pool["histogram_counts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_u64().unwrap())
+        .sum();
     assert_eq!(hist, 12, "{pool}");
     assert!(pool["p99_seconds"].as_f64().is_some_and(|p| p > 0.0), "{pool}");
-    let children: u64 = v["children"].as_array().unwrap().iter().map(|c| c["requests"].as_u64().unwrap()).sum();
+    let children: u64 = v["children"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["requests"].as_u64().unwrap())
+        .sum();
     assert_eq!(children, 0, "a request handed to a daemon is counted once, in its group");
     assert_eq!(v["totals"]["requests"], 12, "the site's totals include the daemons' requests");
 
@@ -100,8 +118,15 @@ fn the_status_page_shows_each_daemon_group() {
     }
     let v = status_when(port, |v| group(v, "busy")["requests"] == 3);
     let busy = group(&v, "busy");
-    assert_eq!((busy["requests"].as_u64(), busy["queued"].as_u64(), busy["busy_threads"].as_u64()), (Some(3), Some(0), Some(0)), "{busy}");
-    assert!(prom.contains("pyrite_daemon_restarts_total{group=\"pool\",reason=\"maximum-requests\"}"), "{prom}");
+    assert_eq!(
+        (busy["requests"].as_u64(), busy["queued"].as_u64(), busy["busy_threads"].as_u64()),
+        (Some(3), Some(0), Some(0)),
+        "{busy}"
+    );
+    assert!(
+        prom.contains("pyrite_daemon_restarts_total{group=\"pool\",reason=\"maximum-requests\"}"),
+        "{prom}"
+    );
 
     // A daemon killed with SIGKILL: counted, and the reason says so.
     let victim: i32 = h.get("/pid").text().parse().unwrap();
@@ -111,7 +136,10 @@ fn the_status_page_shows_each_daemon_group() {
     let pool = group(&v, "pool");
     assert_eq!(pool["restarts"]["killed"], 1, "{pool}");
     assert!(
-        pool["last_restart"]["reason"].as_str().unwrap().contains(&format!("daemon {victim}: was killed by signal 9")),
+        pool["last_restart"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("daemon {victim}: was killed by signal 9")),
         "{pool}"
     );
     let log = h.stop();

@@ -172,7 +172,9 @@ pub unsafe fn create(pconf: *mut raw::apr_pool_t, s: *mut raw::server_rec, group
         log::serror(
             s,
             log::APLOG_WARNING,
-            &format!("mod_pyrite: {daemons} daemon processes are more than the status page follows ({MAX_DAEMONS}); daemon groups are not shown"),
+            &format!(
+                "mod_pyrite: {daemons} daemon processes are more than the status page follows ({MAX_DAEMONS}); daemon groups are not shown"
+            ),
         );
         return;
     }

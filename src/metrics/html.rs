@@ -1,8 +1,8 @@
 //! The HTML status page: totals, SVG charts of requests/s and latency
 //! percentiles over minutes, an hour and a day, one row per child, and the
 //! requests in progress. No JavaScript: `?refresh=N` reloads it every N s.
-use super::layout::{COARSE_STEP_S, FINE_STEP_S};
 use super::groups::Stop;
+use super::layout::{COARSE_STEP_S, FINE_STEP_S};
 use super::series::{consolidate, Step};
 use super::snapshot::{Counts, Snapshot};
 use super::svg::{chart, Line};
@@ -196,7 +196,8 @@ fn groups(out: &mut String, s: &Snapshot) {
         let last = g.last_restart.as_ref().map_or("-".into(), |(at, text)| {
             format!("{} ago: {}", duration(s.now_us.saturating_sub(*at)), escape(text))
         });
-        let _ = write!(
+        let _ =
+            write!(
             out,
             "<tr><td class=\"l\">{}</td><td>{} of {}</td><td>{}</td><td>{}</td><td>{}</td><td>{}{}</td><td class=\"l\">{last}</td>{}</tr>",
             escape(&g.name),

@@ -1,6 +1,6 @@
 //! `?json`: the snapshot as one JSON document (also what `pyrite.metrics()` returns, parsed).
-use super::layout::{BOUNDS_US, COARSE_STEP_S, FINE_STEP_S};
 use super::groups::{Group, Stop};
+use super::layout::{BOUNDS_US, COARSE_STEP_S, FINE_STEP_S};
 use super::series::Step;
 use super::snapshot::{Counts, Snapshot};
 use std::fmt::Write;

@@ -1,6 +1,6 @@
 //! `?metrics`: Prometheus' text exposition format (version 0.0.4).
-use super::layout::BOUNDS_US;
 use super::groups::{Group, Stop};
+use super::layout::BOUNDS_US;
 use super::snapshot::Snapshot;
 use std::fmt::Write;
 
@@ -150,8 +150,15 @@ fn groups(out: &mut String, s: &Snapshot) {
         ("pyrite_daemon_processes", "gauge", "Live daemon processes of the group.", |g| {
             g.daemons.iter().filter(|d| d.alive).count() as f64
         }),
-        ("pyrite_daemon_threads", "gauge", "Threads per daemon process (threads=).", |g| g.threads as f64),
-        ("pyrite_daemon_busy_threads", "gauge", "Daemon threads serving a request now.", |g| g.busy() as f64),
+        ("pyrite_daemon_threads", "gauge", "Threads per daemon process (threads=).", |g| {
+            g.threads as f64
+        }),
+        (
+            "pyrite_daemon_busy_threads",
+            "gauge",
+            "Daemon threads serving a request now.",
+            |g| g.busy() as f64,
+        ),
         (
             "pyrite_daemon_queued_connections",
             "gauge",
@@ -175,7 +182,13 @@ fn groups(out: &mut String, s: &Snapshot) {
     head(out, name, "counter", "Daemons replaced, by why they ended.");
     for g in &s.groups {
         for k in Stop::ALL {
-            let _ = writeln!(out, "{name}{{group=\"{}\",reason=\"{}\"}} {}", label(&g.name), k.name(), g.restarts[k as usize]);
+            let _ = writeln!(
+                out,
+                "{name}{{group=\"{}\",reason=\"{}\"}} {}",
+                label(&g.name),
+                k.name(),
+                g.restarts[k as usize]
+            );
         }
     }
     let name = "pyrite_daemon_request_duration_seconds";
