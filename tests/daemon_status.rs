@@ -145,3 +145,21 @@ fn the_status_page_shows_each_daemon_group() {
     let log = h.stop();
     assert!(crash_lines(&log).is_empty(), "{log}");
 }
+
+/// A daemon restarted by request-timeout is counted under that reason.
+#[test]
+fn a_request_timeout_restart_is_counted_with_its_reason() {
+    let h = Httpd::start(
+        Mpm::Event,
+        &(format!("LoadModule authz_host_module {MODULES}/mod_authz_host.so\n")
+            + "WSGIDaemonProcess t processes=1 threads=2 request-timeout=1\n\
+               WSGIScriptAlias /slow {HANDLERS}/daemon_apps.py callable-object=slow process-group=t\n\
+               <Location /status>\n  SetHandler pyrite-status\n  PyriteStatus On\n  Require ip 127.0.0.1\n</Location>\n"),
+    );
+    assert_eq!(h.get("/slow?30").status, 502);
+    let v = status_when(h.port, |v| group(v, "t")["restarts"]["request-timeout"] == 1);
+    let t = group(&v, "t");
+    assert_eq!(t["restarts"]["request-timeout"], 1, "{t}");
+    assert_eq!(t["restarts"]["total"], 1, "{t}");
+    h.stop();
+}

@@ -172,9 +172,6 @@ fn handled_signals() -> libc::sigset_t {
     }
 }
 
-/// The exit status of a daemon that `request-timeout` restarts (serve::monitor's).
-pub const EXIT_REQUEST_TIMEOUT: i32 = 3;
-
 /// The daemon's whole life, in the forked child (daemon `slot` of its
 /// group). Never returns.
 ///
@@ -208,6 +205,7 @@ pub unsafe fn run(g: Arc<Running>, slot: usize, main: *mut raw::server_rec) -> !
             log::APLOG_CRIT,
             &format!("mod_pyrite: daemon group {:?} cannot start: {e}", spec.name),
         );
+        crate::metrics::groups::exiting(&format!("could not start: {e}"));
         // As mod_wsgi: wait before exiting, so a broken setup does not fork in a tight loop.
         std::thread::sleep(Duration::from_secs(20));
         // SAFETY: leaves without running the parent's exit handlers.
@@ -229,6 +227,7 @@ pub unsafe fn run(g: Arc<Running>, slot: usize, main: *mut raw::server_rec) -> !
             log::APLOG_CRIT,
             &format!("mod_pyrite: daemon group {:?}: Python did not start; see above", spec.name),
         );
+        crate::metrics::groups::exiting("could not start Python");
         std::thread::sleep(Duration::from_secs(5));
         // SAFETY: as above.
         unsafe { libc::_exit(1) };
@@ -309,15 +308,15 @@ pub unsafe fn run(g: Arc<Running>, slot: usize, main: *mut raw::server_rec) -> !
             ),
         );
     }
-    exit_after_atexit(&spec, s)
+    exit_after_atexit(&spec, s, &why)
 }
 
 /// Runs the applications' `atexit` functions, as mod_wsgi does when a daemon
 /// ends (WSGIDestroyInterpreter On), then leaves; functions that take longer
 /// than shutdown-timeout are cut.
-fn exit_after_atexit(spec: &super::options::GroupSpec, s: *mut raw::server_rec) -> ! {
+fn exit_after_atexit(spec: &super::options::GroupSpec, s: *mut raw::server_rec, why: &str) -> ! {
     let limit = spec.shutdown_timeout;
-    let (name, sp) = (spec.name.clone(), s as usize);
+    let (name, sp, reason) = (spec.name.clone(), s as usize, why.to_string());
     let _ = std::thread::Builder::new().name("pyrite-shutdown".into()).spawn(move || {
         std::thread::sleep(limit);
         log::serror(
@@ -329,10 +328,12 @@ fn exit_after_atexit(spec: &super::options::GroupSpec, s: *mut raw::server_rec) 
                 limit.as_secs()
             ),
         );
+        crate::metrics::groups::exiting(&reason);
         // SAFETY: leaves at once (see below).
         unsafe { libc::_exit(0) };
     });
     crate::interp::run_exit_functions();
+    crate::metrics::groups::exiting(why);
     // SAFETY: leaves at once: Python's other threads may be anywhere, and
     // httpd's exit handlers belong to the parent.
     unsafe { libc::_exit(0) }

@@ -5,7 +5,7 @@
 use super::directives::{self, Declared};
 use super::listener;
 use crate::ffi::{daemon as hd, log, raw};
-use crate::metrics::groups::{self as metrics, Stop};
+use crate::metrics::groups as metrics;
 use crate::sync::LockExt;
 use std::ffi::{c_int, c_void};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -244,23 +244,27 @@ unsafe extern "C" fn maintenance(reason: c_int, data: *mut c_void, status: c_int
         };
         PIDS.locked().retain(|(_, p)| *p != w.pid);
         let current = GENERATION.load(Ordering::Relaxed);
-        let how = if status >= 0 && libc::WIFSIGNALED(status) {
-            format!("was killed by signal {}", libc::WTERMSIG(status))
-        } else if status >= 0 && libc::WIFEXITED(status) {
-            format!("exited with status {}", libc::WEXITSTATUS(status))
+        // httpd passes a number that is an exit code or a signal: a daemon
+        // that leaves by itself says so (and why) in its metrics slot first.
+        let own = if w.generation == current {
+            metrics::exit_reason(&w.group, w.slot)
         } else {
-            "was lost".to_string()
+            None
+        };
+        let killed = own.is_none() && status > 0 && w.generation == current;
+        let how = match (&own, status) {
+            (Some(why), _) => format!("exited ({why})"),
+            (None, _) if killed => format!("was killed by signal {status}"),
+            (None, 0) => "exited".to_string(),
+            (None, n) if n > 0 => format!("ended (exit status or signal {n})"),
+            (None, _) => "was lost".to_string(),
         };
         let s = SERVER.load(Ordering::Relaxed) as *mut raw::server_rec;
         let stopping = crate::ffi::mpm::query(raw::AP_MPMQ_MPM_STATE) == raw::AP_MPMQ_STOPPING as i32;
         let g = RUNNING.locked().iter().find(|g| g.decl.spec.name == w.group).cloned();
         match g {
             Some(g) if w.generation == current && !stopping && !s.is_null() => {
-                let level = if status >= 0 && libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0 {
-                    log::APLOG_INFO
-                } else {
-                    log::APLOG_WARNING
-                };
+                let level = if own.is_some() { log::APLOG_INFO } else { log::APLOG_WARNING };
                 log::serror(
                     s,
                     level,
@@ -269,14 +273,7 @@ unsafe extern "C" fn maintenance(reason: c_int, data: *mut c_void, status: c_int
                         w.pid, w.group
                     ),
                 );
-                let died = if status >= 0 && libc::WIFSIGNALED(status) {
-                    Stop::Killed
-                } else if status >= 0 && libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == super::process::EXIT_REQUEST_TIMEOUT {
-                    Stop::RequestTimeout
-                } else {
-                    Stop::Exited
-                };
-                metrics::replaced(&w.group, w.slot, (died, &how));
+                metrics::replaced(&w.group, w.slot, &how, killed);
                 spawn(current, &g, w.slot, s);
             }
             _ => log::main_error(

@@ -64,10 +64,12 @@ impl Stop {
 
     /// The kind of a daemon's own stop reason (the words src/daemon writes).
     pub fn of_reason(why: &str) -> Stop {
-        Stop::ALL
-            .into_iter()
-            .find(|k| why.starts_with(k.name()))
-            .unwrap_or(if why.contains("parent") { Stop::ParentGone } else { Stop::Signal })
+        let named = Stop::ALL.into_iter().find(|k| why.starts_with(k.name()));
+        named.unwrap_or(if why.starts_with("httpd's parent") {
+            Stop::ParentGone
+        } else {
+            Stop::Exited
+        })
     }
 }
 
@@ -99,6 +101,7 @@ pub struct GroupSlot {
 #[repr(C, align(64))]
 pub struct DaemonSlot {
     pub pid: AtomicU32,
+    /// 0 serving, 1 stopping (draining), 2 leaving by itself (about to exit).
     pub stopping: AtomicU32,
     /// `Stop` + 1 when the daemon decided or was told to stop (0: not yet).
     pub stop_kind: AtomicU32,
@@ -298,28 +301,50 @@ pub fn adopt(group: &str, index: usize) {
     OWN.store(d as *const DaemonSlot as *mut DaemonSlot, Release);
 }
 
-/// In a daemon that begins to stop: why (shown until its replacement starts).
-pub fn stopping(why: &str) {
+fn own() -> Option<&'static DaemonSlot> {
     let p = OWN.load(Acquire);
-    if p.is_null() {
-        return;
-    }
     // SAFETY: set by adopt to a slot of the mapping, mapped for this process's life.
-    let d = unsafe { &*p };
-    write_text(&d.stop_text, &d.stop_len, why);
-    d.stop_kind.store(Stop::of_reason(why) as u32 + 1, Release);
-    d.stopping.store(1, Release);
+    (!p.is_null()).then(|| unsafe { &*p })
 }
 
-/// httpd's parent, when daemon `index` of `group` died and is replaced: the
-/// reason it gave itself, else `died` (what its exit status says).
-pub fn replaced(group: &str, index: usize, died: (Stop, &str)) {
+/// In a daemon that begins to stop: why (shown until its replacement starts).
+pub fn stopping(why: &str) {
+    let Some(d) = own() else { return };
+    if d.stop_kind.load(Acquire) == 0 {
+        write_text(&d.stop_text, &d.stop_len, why);
+        d.stop_kind.store(Stop::of_reason(why) as u32 + 1, Release);
+    }
+    let _ = d.stopping.compare_exchange(0, 1, AcqRel, Relaxed);
+}
+
+/// In a daemon about to exit by itself (not killed): why, if not said yet.
+/// httpd only passes the parent a number that may be an exit code or a
+/// signal; this mark tells them apart.
+pub fn exiting(why: &str) {
+    stopping(why);
+    if let Some(d) = own() {
+        d.stopping.store(2, Release);
+    }
+}
+
+/// httpd's parent, when daemon `index` of `group` (of this generation) has
+/// died: the reason it gave as it left by itself, or None (it was killed).
+pub fn exit_reason(group: &str, index: usize) -> Option<String> {
+    let (_, d) = daemon_slot(group, index)?;
+    (d.stopping.load(Acquire) == 2).then(|| read_text(&d.stop_text, &d.stop_len))
+}
+
+/// httpd's parent, when daemon `index` of `group` died and is replaced:
+/// `how` it ended, counted under the reason it gave if it left by itself,
+/// else as killed (or exited, for a plain exit without a reason).
+pub fn replaced(group: &str, index: usize, how: &str, killed: bool) {
     let Some((g, d)) = daemon_slot(group, index) else { return };
-    let (kind, text) = match d.stop_kind.load(Acquire) {
-        // Death by a signal overrides: a daemon killed while draining was killed.
-        k if k > 0 && died.0 != Stop::Killed => (Stop::ALL[(k - 1) as usize % STOP_KINDS], read_text(&d.stop_text, &d.stop_len)),
-        _ => (died.0, died.1.to_string()),
+    let kind = match exit_reason(group, index) {
+        Some(why) => Stop::of_reason(&why),
+        None if killed => Stop::Killed,
+        None => Stop::Exited,
     };
+    let text = how;
     g.restarts[kind as usize].fetch_add(1, Relaxed);
     write_text(&g.last_reason, &g.reason_len, &format!("daemon {}: {text}", d.pid.load(Relaxed)));
     g.last_restart_us.store(wall_us(), Release);
@@ -429,6 +454,8 @@ mod tests {
         assert_eq!(Stop::of_reason("inactivity-timeout=5s reached"), Stop::InactivityTimeout);
         assert_eq!(Stop::of_reason("httpd's parent is gone"), Stop::ParentGone);
         assert_eq!(Stop::of_reason("signal 15"), Stop::Signal);
+        assert_eq!(Stop::of_reason("request-timeout=1s reached"), Stop::RequestTimeout);
+        assert_eq!(Stop::of_reason("could not start"), Stop::Exited);
     }
 
     #[test]
