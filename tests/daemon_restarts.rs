@@ -461,7 +461,7 @@ fn soak_daemon_restarts_recycling_touch_and_kill_every_mpm() {
             "{mpm:?}: {} requests answered in full, {} daemons, {restarts} graceful restarts, {} recycled at maximum-requests, {} cut by the SIGKILL",
             run.ok,
             run.pids,
-            run.log.matches("maximum-requests=100 reached").count(),
+            run.log.matches("stopping (maximum-requests=100 reached)").count(),
             cut.len()
         );
         assert!(others.is_empty(), "{mpm:?}: lost {others:?}\n{}", run.log);
