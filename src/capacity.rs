@@ -96,6 +96,7 @@ fn summary(s: &Server) {
             if plan.per_request { "; names that depend on the request get theirs on their first request" } else { "" }
         ));
     }
+    daemon_groups(s, daemons * threads);
     let apps = handler_count + imports + scripts;
     if per_child > 0 && per_child < 10_000 && apps > 0 {
         s.log(log::APLOG_WARNING, &format!(
@@ -110,6 +111,69 @@ fn summary(s: &Server) {
     if !threaded && apps > 0 {
         s.log(log::APLOG_WARNING, &format!(
             "mod_pyrite: the {name} MPM holds a whole interpreter and application in each of up to {daemons} processes; size MaxRequestWorkers by memory, or use event (docs/tuning.md)"
+        ));
+    }
+}
+
+/// One line per daemon group (WSGIDaemonProcess): its fixed size, what each
+/// daemon loads before its first request, how long a request may wait; and
+/// warnings for settings known to stall or starve a group (docs/tuning.md).
+fn daemon_groups(s: &Server, httpd_workers: i32) {
+    let groups = crate::daemon::directives::groups();
+    if groups.is_empty() {
+        return;
+    }
+    let mut total = 0usize;
+    for g in &groups {
+        let spec = &g.spec;
+        let (mut scripts, mut imports) = (0usize, 0usize);
+        let mut server = Some(s);
+        while let Some(this) = server {
+            if let Some(sc) = settings(this) {
+                let ours = |pg: &Option<String>| pg.as_deref() == Some(spec.name.as_str());
+                scripts += sc
+                    .wsgi_aliases
+                    .iter()
+                    .filter(|a| a.preload && a.regex.is_none() && ours(&a.process_group))
+                    .count();
+                imports += sc.wsgi_imports.iter().filter(|i| ours(&i.process_group)).count();
+            }
+            server = this.next();
+        }
+        let workers = spec.processes * spec.threads;
+        total += workers;
+        let recycle = match (spec.maximum_requests, spec.restart_interval) {
+            (0, None) => "never recycled".to_string(),
+            (n, None) => format!("recycled every {n} requests"),
+            (0, Some(t)) => format!("recycled every {}s", t.as_secs()),
+            (n, Some(t)) => format!("recycled every {n} requests or {}s", t.as_secs()),
+        };
+        let wait = match spec.queue_timeout {
+            Some(t) => format!("queued requests get 503 after {}s (queue-timeout)", t.as_secs()),
+            None => "queued requests wait without limit (no queue-timeout)".to_string(),
+        };
+        s.log(log::APLOG_NOTICE, &format!(
+            "mod_pyrite capacity: daemon group {:?}: {} process(es) x {} thread(s) = {workers} workers, all started with httpd; \
+             each daemon preloads {scripts} WSGI script(s) and {imports} WSGIImportScript(s) and makes its {} thread states before its first request; \
+             {recycle}; up to {} connections wait in its socket; {wait}",
+            spec.name, spec.processes, spec.threads, spec.threads, spec.listen_backlog
+        ));
+        if spec.processes == 1 && (spec.maximum_requests > 0 || spec.restart_interval.is_some()) {
+            s.log(log::APLOG_WARNING, &format!(
+                "mod_pyrite: daemon group {:?} has one process and is recycled ({recycle}): while its replacement loads, its requests wait in the queue; use processes=2 or more (docs/tuning.md)",
+                spec.name
+            ));
+        }
+        if spec.maximum_requests > 0 && spec.maximum_requests < 500 && scripts + imports > 0 {
+            s.log(log::APLOG_WARNING, &format!(
+                "mod_pyrite: daemon group {:?}: maximum-requests={} restarts a daemon (which imports its application again) every {} requests; with large applications raise it (docs/tuning.md)",
+                spec.name, spec.maximum_requests, spec.maximum_requests
+            ));
+        }
+    }
+    if (httpd_workers as usize) < total {
+        s.log(log::APLOG_WARNING, &format!(
+            "mod_pyrite: httpd's children can hand over {httpd_workers} request(s) at once, fewer than the {total} daemon threads: raise MaxRequestWorkers or lower threads= (docs/tuning.md)"
         ));
     }
 }

@@ -18,6 +18,31 @@ mod embedded {
     include!(concat!(env!("OUT_DIR"), "/embedded_python.rs"));
 }
 
+/// WSGIDestroyInterpreter (default On): the `atexit` functions run when the process ends.
+static RUN_ATEXIT: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Runs the functions registered with `atexit` in every interpreter of this
+/// process, the main one first (a daemon, as it exits; httpd's children run
+/// the main interpreter's from their pool's cleanup). Errors are logged.
+pub fn run_exit_functions() {
+    // SAFETY: Py_IsInitialized may be called at any time.
+    if !RUN_ATEXIT.load(std::sync::atomic::Ordering::Relaxed) || unsafe { pyo3::ffi::Py_IsInitialized() } == 0 {
+        return;
+    }
+    let ids: Vec<crate::interpreters::Id> = std::iter::once(crate::interpreters::MAIN)
+        .chain(crate::interpreters::ids())
+        .collect();
+    for id in ids {
+        Python::attach(|py| {
+            crate::interpreters::enter(py, id, || {
+                if let Err(e) = py.import("atexit").and_then(|m| m.call_method0("_run_exitfuncs")) {
+                    log_py_error(py, main_server(), "mod_pyrite: atexit functions failed at exit", &e);
+                }
+            })
+        });
+    }
+}
+
 /// Starts Python in this child, installs the embedded package and runs the
 /// configured preloads, all before httpd hands the child a connection.
 ///
@@ -60,7 +85,8 @@ fn start_child(pchild: &Pool, s: &Server) {
         return;
     }
     let t_interp = t0.elapsed();
-    if process.destroy_interpreter.unwrap_or(true) {
+    RUN_ATEXIT.store(process.destroy_interpreter.unwrap_or(true), std::sync::atomic::Ordering::Relaxed);
+    if process.destroy_interpreter.unwrap_or(true) && crate::daemon::current().is_none() {
         // As mod_wsgi and mod_python do when a child ends: the application's
         // atexit functions run (the interpreter itself is left to the exit).
         // The child's pool is destroyed after its workers have stopped.

@@ -83,3 +83,38 @@ fn a_python_home_of_another_python_stops_httpd_with_a_clear_message() {
     assert!(text.contains("not a Python 3."), "{text}");
     assert!(text.contains("make the virtualenv with python3."), "{text}");
 }
+
+/// The start-up capacity summary has a line per daemon group (its size,
+/// what each daemon preloads, how it recycles and queues) and warns about a
+/// one-process group that recycles and about frequent recycling.
+#[test]
+fn the_capacity_summary_covers_daemon_groups() {
+    let h = Httpd::start(
+        Mpm::Event,
+        "WSGIDaemonProcess cap processes=1 threads=3 maximum-requests=100 queue-timeout=7 listen-backlog=40\n\
+         WSGIDaemonProcess big processes=4 threads=10\n\
+         WSGIScriptAlias /cap {HANDLERS}/daemon_apps.py callable-object=pid process-group=cap\n\
+         WSGIImportScript {HANDLERS}/daemon_import.py process-group=cap application-group=%{GLOBAL}\n",
+    );
+    let log = h.stop();
+    assert!(
+        log.contains(
+            "mod_pyrite capacity: daemon group \"cap\": 1 process(es) x 3 thread(s) = 3 workers, all started with httpd; \
+             each daemon preloads 1 WSGI script(s) and 1 WSGIImportScript(s) and makes its 3 thread states before its first request; \
+             recycled every 100 requests; up to 40 connections wait in its socket; queued requests get 503 after 7s (queue-timeout)"
+        ),
+        "{log}"
+    );
+    assert!(
+        log.contains("daemon group \"big\": 4 process(es) x 10 thread(s) = 40 workers"),
+        "{log}"
+    );
+    assert!(log.contains("never recycled"), "{log}");
+    assert!(log.contains("daemon group \"cap\" has one process and is recycled"), "{log}");
+    assert!(
+        log.contains("daemon group \"cap\": maximum-requests=100 restarts a daemon"),
+        "{log}"
+    );
+    // The test sizing gives event 24 request workers, fewer than the 43 daemon threads.
+    assert!(log.contains("fewer than the 43 daemon threads"), "{log}");
+}

@@ -187,3 +187,91 @@ fn each_group_has_its_own_python_home_and_python_path() {
 fn daemon_serves_get_post_and_large_responses_worker() {
     serves_requests(Mpm::Worker);
 }
+
+/// Waits until `path` contains `needle` (daemons write after the request that
+/// triggered them has been answered); returns the file's text.
+fn wait_file(path: &std::path::Path, needle: &str) -> String {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        if text.contains(needle) || std::time::Instant::now() > deadline {
+            return text;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// As under mod_wsgi: a daemon logs to the ErrorLog of the virtual host that
+/// declares its group, and its atexit functions run whenever it ends
+/// (maximum-requests, a graceful restart of httpd, httpd's stop).
+#[test]
+fn a_daemon_logs_to_its_virtual_host_and_runs_atexit_functions_when_it_ends() {
+    let mut h = Httpd::start(
+        Mpm::Event,
+        "<VirtualHost *>\n  ServerName site.test\n  ErrorLog {ROOT}/run/site.log\n\
+           WSGIDaemonProcess site processes=1 threads=2 maximum-requests=3\n\
+           WSGIScriptAlias /x {HANDLERS}/daemon_atexit.py process-group=site\n\
+         </VirtualHost>\n",
+    );
+    let site_log = h.root.join("run/site.log");
+    let pid = |h: &Httpd| -> i32 {
+        let r = h.get("/x");
+        assert_eq!(r.status, 200, "{}", r.text());
+        r.text().parse().unwrap()
+    };
+    // maximum-requests=3: the third request ends the first daemon.
+    let first = pid(&h);
+    assert_eq!(pid(&h), first);
+    assert_eq!(pid(&h), first);
+    let text = wait_file(&site_log, &format!("atexit ran in {first}"));
+    assert!(text.contains(&format!("daemon_atexit: atexit ran in {first}")), "{text}");
+    // A graceful restart of httpd ends the next daemon the same way.
+    let second = pid(&h);
+    assert_ne!(second, first);
+    assert!(h.apachectl("graceful").status.success());
+    let text = wait_file(&site_log, &format!("atexit ran in {second}"));
+    assert!(text.contains(&format!("atexit ran in {second}")), "{text}");
+    let mut third = pid(&h);
+    for _ in 0..50 {
+        if third != second {
+            break;
+        }
+        third = pid(&h);
+    }
+    let main_log = h.stop_in_place();
+    let text = wait_file(&site_log, &format!("atexit ran in {third}"));
+    assert!(text.contains(&format!("atexit ran in {third}")), "httpd's stop: {text}");
+    // The daemons' own lines and their Python output are in the virtual host's log only.
+    assert!(text.contains(&format!("daemon_atexit loaded in {first}")), "{text}");
+    assert!(text.contains("of group \"site\" ready in"), "{text}");
+    assert!(text.contains("stopping (maximum-requests=3 reached)"), "{text}");
+    assert!(!main_log.contains("daemon_atexit"), "{main_log}");
+    assert!(!main_log.contains("of group \"site\" ready in"), "{main_log}");
+    assert!(
+        crash_lines(&main_log).is_empty() && crash_lines(&text).is_empty(),
+        "{main_log}\n{text}"
+    );
+}
+
+/// shutdown-timeout: atexit functions that hang do not keep a daemon (and
+/// its replacement) waiting longer than that.
+#[test]
+fn shutdown_timeout_cuts_atexit_functions_that_hang() {
+    let h = Httpd::start(
+        Mpm::Event,
+        "WSGIDaemonProcess h processes=1 threads=1 maximum-requests=2 shutdown-timeout=1\n\
+         WSGIScriptAlias /x {HANDLERS}/daemon_atexit.py process-group=h\n",
+    );
+    let first: i32 = h.get("/x?hang").text().parse().unwrap();
+    assert_eq!(h.get("/x").text().parse::<i32>().unwrap(), first);
+    // The next request waits in the socket for the replacement.
+    let r = h.get("/x");
+    assert_eq!(r.status, 200);
+    assert_ne!(r.text().parse::<i32>().unwrap(), first);
+    let log = h.stop();
+    assert!(log.contains(&format!("atexit ran in {first}")), "{log}");
+    assert!(
+        log.contains("atexit functions still running after shutdown-timeout (1s); exiting"),
+        "{log}"
+    );
+}

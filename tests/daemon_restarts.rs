@@ -267,3 +267,229 @@ fn socket_timeout_answers_504_when_the_application_is_silent_too_long() {
     let log = h.stop();
     assert!(log.contains("timeout (1s) waiting for the response"), "{log}");
 }
+
+/// Which module runs the long scenario.
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Module {
+    Pyrite,
+    ModWsgi,
+}
+
+const MOD_WSGI: &str = "/usr/lib/apache2/modules/mod_wsgi.so";
+
+fn soak_count(var: &str, default: usize) -> usize {
+    std::env::var(var).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+/// httpd for the long scenario: one group of 3 daemons x 4 threads, each
+/// recycled every 100 requests, and one for 4 s requests, under this module
+/// or mod_wsgi 4.9.
+fn soak_httpd(mpm: Mpm, module: Module) -> Httpd {
+    let mut site = String::from(
+        "WSGIDaemonProcess s processes=3 threads=4 maximum-requests=100 graceful-timeout=30\n\
+         WSGIScriptAlias /pid {HANDLERS}/daemon_apps.py callable-object=pid process-group=s application-group=%{GLOBAL}\n\
+         WSGIScriptAlias /slow {HANDLERS}/daemon_apps.py callable-object=slow process-group=s application-group=%{GLOBAL}\n\
+         WSGIDaemonProcess long processes=1 threads=4 graceful-timeout=30\n\
+         WSGIScriptAlias /long {HANDLERS}/daemon_apps.py callable-object=slow process-group=long application-group=%{GLOBAL}\n",
+    );
+    if module == Module::Pyrite {
+        site = format!("LoadModule authz_host_module {MODULES}/mod_authz_host.so\n")
+            + &site
+            + "<Location /status>\n  SetHandler pyrite-status\n  PyriteStatus On\n  Require ip 127.0.0.1\n</Location>\n";
+        return Httpd::start(mpm, &site);
+    }
+    let h = Httpd::prepare(mpm, &site);
+    let conf: String = std::fs::read_to_string(&h.conf)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            if l.starts_with("LoadModule pyrite_module") {
+                format!("LoadModule wsgi_module {MOD_WSGI}")
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    std::fs::write(&h.conf, conf).unwrap();
+    assert!(h.apachectl("start").status.success(), "{}", h.error_log());
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", h.port)).is_ok() && request(h.port, "GET", "/pid", &[], b"").status == 200 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    h
+}
+
+/// A daemon of group `s` caught idle: stopped (SIGSTOP), seen on the status
+/// page with no request in progress, then killed with SIGKILL. A thread
+/// that accepted a connection just before the stop is not yet on the page,
+/// so the kill may still cut a request; the caller counts those.
+fn kill_an_idle_daemon(h: &Httpd) -> i32 {
+    let daemons = |h: &Httpd| -> Vec<serde_json::Value> {
+        let v: serde_json::Value = serde_json::from_str(&h.get("/status?json").text()).unwrap();
+        let groups = v["daemon_groups"].as_array().cloned().unwrap_or_default();
+        let s = groups.iter().find(|g| g["name"] == "s");
+        s.and_then(|g| g["daemons"].as_array().cloned()).unwrap_or_default()
+    };
+    for _ in 0..500 {
+        let Some(pid) = daemons(h)
+            .iter()
+            .find(|d| d["alive"] == true && d["stopping"].is_null())
+            .and_then(|d| d["pid"].as_i64())
+        else {
+            continue;
+        };
+        let pid = pid as i32;
+        // SAFETY: a daemon this test's httpd forked.
+        unsafe { libc::kill(pid, libc::SIGSTOP) };
+        let idle = daemons(h).iter().any(|d| d["pid"] == pid && d["busy_threads"] == 0);
+        // SAFETY: as above.
+        unsafe { libc::kill(pid, if idle { libc::SIGKILL } else { libc::SIGCONT }) };
+        if idle {
+            return pid;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // Never idle: kill one anyway; what it had taken is counted as cut.
+    let pid = daemons(h).iter().find_map(|d| d["pid"].as_i64()).expect("a daemon") as i32;
+    eprintln!("  no daemon was seen idle; killing {pid} with requests in progress");
+    // SAFETY: as above.
+    unsafe { libc::kill(pid, libc::SIGKILL) };
+    pid
+}
+
+/// What a long run did.
+struct SoakRun {
+    ok: usize,
+    failed: Vec<String>,
+    pids: usize,
+    log: String,
+}
+
+/// Issue 15's scenario: constant load (8 clients, some requests taking
+/// 0.5 s, and 2 clients whose requests take 4 s in a second group) through `restarts` graceful restarts of httpd, with the group
+/// recycling (maximum-requests=100), the script touched once (WSGIScriptReloading)
+/// and one daemon killed with SIGKILL; `phase` requests between events.
+fn daemon_soak(mpm: Mpm, module: Module, restarts: usize, phase: usize) -> SoakRun {
+    let h = soak_httpd(mpm, module);
+    static PATHS: [&str; 10] = [
+        "/pid",
+        "/pid",
+        "/slow?0.5",
+        "/pid",
+        "/pid",
+        "/slow?0.02",
+        "/pid",
+        "/pid",
+        "/pid",
+        "/slow?0.1",
+    ];
+    let load = Load::start(h.port, 8, &PATHS, None);
+    // Two more clients whose requests take 4 s, in a second group: every
+    // restart finds some in flight past the 3 s after which mod_wsgi 4.9
+    // kills old daemons.
+    static LONG: [&str; 1] = ["/long?4"];
+    let long = Load::start(h.port, 2, &LONG, None);
+    let script = h.root.join("handlers/daemon_apps.py");
+    let mut target = phase;
+    for i in 0..restarts {
+        wait_for(&load.ok, target);
+        if i == restarts / 3 {
+            let text = std::fs::read_to_string(&script).unwrap();
+            std::fs::write(&script, format!("{text}\n# touched\n")).unwrap();
+        }
+        if i == 2 * restarts / 3 {
+            let victim = match module {
+                Module::Pyrite => kill_an_idle_daemon(&h),
+                Module::ModWsgi => {
+                    let pid: i32 = h.get("/pid").text().parse().unwrap_or(0);
+                    // SAFETY: a daemon this test's httpd forked (0 is never sent).
+                    if pid > 0 {
+                        unsafe { libc::kill(pid, libc::SIGKILL) };
+                    }
+                    pid
+                }
+            };
+            eprintln!("  killed daemon {victim} with SIGKILL");
+            target = load.ok.load(Ordering::SeqCst) + phase;
+            wait_for(&load.ok, target);
+        }
+        let out = h.apachectl("graceful");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        target = load.ok.load(Ordering::SeqCst) + phase;
+    }
+    wait_for(&load.ok, target);
+    let (ok, mut failed, pids) = load.finish(false);
+    let (long_ok, long_failed, _) = long.finish(false);
+    failed.extend(long_failed);
+    let log = h.stop();
+    SoakRun {
+        ok: ok + long_ok,
+        failed,
+        pids,
+        log,
+    }
+}
+
+/// The failures grouped by status ("502: 3, 500: 1").
+fn by_status(failed: &[String]) -> String {
+    let mut counts: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
+    for f in failed {
+        let status = f.split_whitespace().nth(1).unwrap_or("?").to_string();
+        *counts.entry(status).or_default() += 1;
+    }
+    counts.iter().map(|(s, n)| format!("{s}: {n}")).collect::<Vec<_>>().join(", ")
+}
+
+/// `make soak`: the long version of the tests above on every MPM.
+/// PYRITE_DAEMON_RESTARTS (default 10) graceful restarts,
+/// PYRITE_DAEMON_PHASE (default 500) requests between events.
+#[test]
+#[ignore = "soak: make soak"]
+fn soak_daemon_restarts_recycling_touch_and_kill_every_mpm() {
+    let restarts = soak_count("PYRITE_DAEMON_RESTARTS", 10);
+    let phase = soak_count("PYRITE_DAEMON_PHASE", 500);
+    for mpm in Mpm::ALL {
+        let run = daemon_soak(mpm, Module::Pyrite, restarts, phase);
+        // A request the killed daemon had already taken is cut (502, logged):
+        // SIGKILL leaves nothing to finish it. Everything else is answered.
+        let cut: Vec<&String> = run.failed.iter().filter(|f| f.contains(": 502 ")).collect();
+        let others: Vec<&String> = run.failed.iter().filter(|f| !f.contains(": 502 ")).collect();
+        eprintln!(
+            "{mpm:?}: {} requests answered in full, {} daemons, {restarts} graceful restarts, {} recycled at maximum-requests, {} cut by the SIGKILL",
+            run.ok,
+            run.pids,
+            run.log.matches("stopping (maximum-requests=100 reached)").count(),
+            cut.len()
+        );
+        assert!(others.is_empty(), "{mpm:?}: lost {others:?}\n{}", run.log);
+        assert!(cut.len() <= 4, "{mpm:?}: more cut than the killed daemon's 4 threads: {cut:?}");
+        assert!(run.log.contains("maximum-requests=100 reached"), "{mpm:?}");
+        assert!(run.log.contains("was killed by signal 9"), "{mpm:?}");
+        assert!(crash_lines(&run.log).is_empty(), "{mpm:?}: {}", run.log);
+    }
+}
+
+/// `make soak`: the same scenario against Debian's mod_wsgi 4.9, which
+/// loses requests at each graceful restart (its daemons are killed 3 s in)
+/// and at each recycling. Reports; never fails the run on mod_wsgi's count.
+#[test]
+#[ignore = "soak: make soak (reports on mod_wsgi 4.9)"]
+fn soak_mod_wsgi_same_scenario_report() {
+    if !std::path::Path::new(MOD_WSGI).exists() {
+        eprintln!("mod_wsgi 4.9 comparison skipped: {MOD_WSGI} is not installed");
+        return;
+    }
+    let restarts = soak_count("PYRITE_DAEMON_RESTARTS", 10);
+    let phase = soak_count("PYRITE_DAEMON_PHASE", 500);
+    let run = daemon_soak(Mpm::Event, Module::ModWsgi, restarts, phase);
+    eprintln!(
+        "mod_wsgi 4.9 (event): {} answered in full, {} failed ({}) through {restarts} graceful restarts, recycling, a touched script and a SIGKILL; e.g. {:?}",
+        run.ok,
+        run.failed.len(),
+        by_status(&run.failed),
+        run.failed.first()
+    );
+}

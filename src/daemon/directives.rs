@@ -13,6 +13,9 @@ use std::sync::{Arc, Mutex};
 pub struct Declared {
     pub spec: GroupSpec,
     pub origin: Origin,
+    /// The server (virtual host) whose configuration declares it, as an
+    /// address: its ErrorLog is the daemons' (valid for this generation).
+    pub server: usize,
 }
 
 static GROUPS: Mutex<Vec<Arc<Declared>>> = Mutex::new(Vec::new());
@@ -73,7 +76,11 @@ unsafe extern "C" fn set_daemon_process(cmd: *mut raw::cmd_parms, _m: *mut c_voi
             );
             return err(cmd, "WSGIDaemonProcess", &msg);
         }
-        groups.push(Arc::new(Declared { spec, origin: origin(cmd) }));
+        groups.push(Arc::new(Declared {
+            spec,
+            origin: origin(cmd),
+            server: (*cmd).server as usize,
+        }));
         ANY.store(true, Ordering::Relaxed);
         std::ptr::null()
     })

@@ -172,14 +172,25 @@ fn handled_signals() -> libc::sigset_t {
     }
 }
 
-/// The daemon's whole life, in the forked child. Never returns.
+/// The daemon's whole life, in the forked child (daemon `slot` of its
+/// group). Never returns.
 ///
 /// # Safety
-/// Called in a process just forked from httpd's parent; `s` is the main
+/// Called in a process just forked from httpd's parent; `main` is the main
 /// server of the running configuration.
-pub unsafe fn run(g: Arc<Running>, s: *mut raw::server_rec) -> ! {
+pub unsafe fn run(g: Arc<Running>, slot: usize, main: *mut raw::server_rec) -> ! {
     let spec = g.decl.spec.clone();
     let _ = super::CURRENT.set(spec.clone());
+    // The daemon logs where its group is declared (that virtual host's ErrorLog).
+    let s = if g.decl.server == 0 {
+        main
+    } else {
+        g.decl.server as *mut raw::server_rec
+    };
+    log::set_process_server(s);
+    // SAFETY: both servers belong to the running configuration; one thread runs here.
+    unsafe { hd::stderr_to_error_log(s, main) };
+    crate::metrics::groups::adopt(&spec.name, slot);
     // SAFETY: just forked, single-threaded: signal dispositions and masks are ours to set.
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_IGN);
@@ -194,6 +205,7 @@ pub unsafe fn run(g: Arc<Running>, s: *mut raw::server_rec) -> ! {
             log::APLOG_CRIT,
             &format!("mod_pyrite: daemon group {:?} cannot start: {e}", spec.name),
         );
+        crate::metrics::groups::exiting(&format!("could not start: {e}"));
         // As mod_wsgi: wait before exiting, so a broken setup does not fork in a tight loop.
         std::thread::sleep(Duration::from_secs(20));
         // SAFETY: leaves without running the parent's exit handlers.
@@ -203,18 +215,19 @@ pub unsafe fn run(g: Arc<Running>, s: *mut raw::server_rec) -> ! {
     apply_environment(&spec);
     hd::drop_transaction_logging();
     hd::drop_mpm_request_hooks();
-    // SAFETY: s is the main server; one thread runs here yet.
-    let pool = unsafe { hd::daemon_pool(s) };
+    // SAFETY: main is the main server; one thread runs here yet.
+    let pool = unsafe { hd::daemon_pool(main) };
     let t0 = Instant::now();
-    // SAFETY: pool lives for the daemon's life; s is the main server. Runs
+    // SAFETY: pool lives for the daemon's life; main is the main server. Runs
     // every module's child_init, this module's included (which starts Python).
-    unsafe { hd::run_child_init(pool, s) };
+    unsafe { hd::run_child_init(pool, main) };
     if !crate::interp::ready() {
         log::serror(
             s,
             log::APLOG_CRIT,
             &format!("mod_pyrite: daemon group {:?}: Python did not start; see above", spec.name),
         );
+        crate::metrics::groups::exiting("could not start Python");
         std::thread::sleep(Duration::from_secs(5));
         // SAFETY: as above.
         unsafe { libc::_exit(1) };
@@ -224,14 +237,14 @@ pub unsafe fn run(g: Arc<Running>, s: *mut raw::server_rec) -> ! {
     for i in 0..spec.threads {
         let st = state.clone();
         let fd = g.fd;
-        // SAFETY: s is the main server; pools are made by this thread only.
-        let tpool = unsafe { hd::daemon_pool(s) } as usize;
-        let sp = s as usize;
+        // SAFETY: main is the main server; pools are made by this thread only.
+        let tpool = unsafe { hd::daemon_pool(main) } as usize;
+        let sp = main as usize;
         let mut b = std::thread::Builder::new().name(format!("pyrite-daemon-{i}"));
         if let Some(sz) = spec.stack_size {
             b = b.stack_size(sz);
         }
-        // SAFETY: each thread gets its own pool; s is the main server, alive for the daemon's life.
+        // SAFETY: each thread gets its own pool; main is the main server, alive for the daemon's life.
         match b.spawn(move || unsafe { serve::worker(i, st, fd, tpool as *mut raw::apr_pool_t, sp as *mut raw::server_rec) }) {
             Ok(h) => workers.push(h),
             Err(e) => log::serror(s, log::APLOG_ERR, &format!("mod_pyrite: daemon cannot start a thread: {e}")),
@@ -267,6 +280,7 @@ pub unsafe fn run(g: Arc<Running>, s: *mut raw::server_rec) -> ! {
     };
     let why = state.reason().unwrap_or_else(|| format!("signal {sig}"));
     state.stopping.store(true, Ordering::SeqCst);
+    crate::metrics::groups::stopping(&why);
     log::serror(
         s,
         log::APLOG_INFO,
@@ -294,6 +308,32 @@ pub unsafe fn run(g: Arc<Running>, s: *mut raw::server_rec) -> ! {
             ),
         );
     }
+    exit_after_atexit(&spec, s, &why)
+}
+
+/// Runs the applications' `atexit` functions, as mod_wsgi does when a daemon
+/// ends (WSGIDestroyInterpreter On), then leaves; functions that take longer
+/// than shutdown-timeout are cut.
+fn exit_after_atexit(spec: &super::options::GroupSpec, s: *mut raw::server_rec, why: &str) -> ! {
+    let limit = spec.shutdown_timeout;
+    let (name, sp, reason) = (spec.name.clone(), s as usize, why.to_string());
+    let _ = std::thread::Builder::new().name("pyrite-shutdown".into()).spawn(move || {
+        std::thread::sleep(limit);
+        log::serror(
+            sp as *mut raw::server_rec,
+            log::APLOG_WARNING,
+            &format!(
+                "mod_pyrite: daemon {} of group {name:?}: atexit functions still running after shutdown-timeout ({}s); exiting",
+                std::process::id(),
+                limit.as_secs()
+            ),
+        );
+        crate::metrics::groups::exiting(&reason);
+        // SAFETY: leaves at once (see below).
+        unsafe { libc::_exit(0) };
+    });
+    crate::interp::run_exit_functions();
+    crate::metrics::groups::exiting(why);
     // SAFETY: leaves at once: Python's other threads may be anywhere, and
     // httpd's exit handlers belong to the parent.
     unsafe { libc::_exit(0) }

@@ -516,6 +516,7 @@ pub fn monitor(st: std::sync::Arc<State>, spec: &super::options::GroupSpec, s: u
                     "mod_pyrite: daemon {} of group {:?}: {stuck} request(s) ran past request-timeout={}s; restarting the process (its requests are cut)",
                     std::process::id(), spec.name, t.as_secs()
                 ));
+                crate::metrics::groups::exiting(&format!("request-timeout={}s reached", t.as_secs()));
                 // SAFETY: leaves at once, as request-timeout promises.
                 unsafe { libc::_exit(3) };
             }

@@ -5,6 +5,7 @@
 use super::directives::{self, Declared};
 use super::listener;
 use crate::ffi::{daemon as hd, log, raw};
+use crate::metrics::groups as metrics;
 use crate::sync::LockExt;
 use std::ffi::{c_int, c_void};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -83,6 +84,18 @@ pub unsafe fn start(pconf: *mut raw::apr_pool_t, s: *mut raw::server_rec) -> Res
         running.push(Arc::new(Running { decl: g.clone(), path, fd }));
     }
     listener::retain_only(&running.iter().map(|r| r.path.clone()).collect::<Vec<_>>());
+    let shown: Vec<metrics::Declared<'_>> = running
+        .iter()
+        .map(|r| metrics::Declared {
+            name: &r.decl.spec.name,
+            processes: r.decl.spec.processes,
+            threads: r.decl.spec.threads,
+            backlog: r.decl.spec.listen_backlog,
+            socket_fd: r.fd,
+        })
+        .collect();
+    // SAFETY: pconf and s are this generation's (caller's promise).
+    unsafe { metrics::create(pconf, s, &shown) };
     *RUNNING.locked() = running.clone();
     // SAFETY: pconf is this generation's configuration pool; the cleanups run when it is cleared.
     unsafe {
@@ -186,12 +199,13 @@ fn check_python_home(home: &str) -> Result<(), String> {
 
 /// Forks one daemon of `g` into `slot`.
 fn spawn(generation: u64, g: &Arc<Running>, slot: usize, s: *mut raw::server_rec) {
+    metrics::prepare(&g.decl.spec.name, slot);
     // SAFETY: fork in httpd's parent; the child goes straight to the daemon's
     // life and never returns into httpd's code.
     let pid = unsafe { libc::fork() };
     if pid == 0 {
         // SAFETY: s is the main server of the running generation, inherited by the fork.
-        unsafe { super::process::run(g.clone(), s) };
+        unsafe { super::process::run(g.clone(), slot, s) };
     }
     if pid < 0 {
         log::serror(
@@ -206,6 +220,7 @@ fn spawn(generation: u64, g: &Arc<Running>, slot: usize, s: *mut raw::server_rec
         return;
     }
     PIDS.locked().push((generation, pid));
+    metrics::forked(&g.decl.spec.name, slot, pid);
     let w = Box::into_raw(Box::new(Watched {
         generation,
         group: g.decl.spec.name.clone(),
@@ -229,23 +244,27 @@ unsafe extern "C" fn maintenance(reason: c_int, data: *mut c_void, status: c_int
         };
         PIDS.locked().retain(|(_, p)| *p != w.pid);
         let current = GENERATION.load(Ordering::Relaxed);
-        let how = if status >= 0 && libc::WIFSIGNALED(status) {
-            format!("was killed by signal {}", libc::WTERMSIG(status))
-        } else if status >= 0 && libc::WIFEXITED(status) {
-            format!("exited with status {}", libc::WEXITSTATUS(status))
+        // httpd passes a number that is an exit code or a signal: a daemon
+        // that leaves by itself says so (and why) in its metrics slot first.
+        let own = if w.generation == current {
+            metrics::exit_reason(&w.group, w.slot)
         } else {
-            "was lost".to_string()
+            None
+        };
+        let killed = own.is_none() && status > 0 && w.generation == current;
+        let how = match (&own, status) {
+            (Some(why), _) => format!("exited ({why})"),
+            (None, _) if killed => format!("was killed by signal {status}"),
+            (None, 0) => "exited".to_string(),
+            (None, n) if n > 0 => format!("ended (exit status or signal {n})"),
+            (None, _) => "was lost".to_string(),
         };
         let s = SERVER.load(Ordering::Relaxed) as *mut raw::server_rec;
         let stopping = crate::ffi::mpm::query(raw::AP_MPMQ_MPM_STATE) == raw::AP_MPMQ_STOPPING as i32;
         let g = RUNNING.locked().iter().find(|g| g.decl.spec.name == w.group).cloned();
         match g {
             Some(g) if w.generation == current && !stopping && !s.is_null() => {
-                let level = if status >= 0 && libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0 {
-                    log::APLOG_INFO
-                } else {
-                    log::APLOG_WARNING
-                };
+                let level = if own.is_some() { log::APLOG_INFO } else { log::APLOG_WARNING };
                 log::serror(
                     s,
                     level,
@@ -254,6 +273,7 @@ unsafe extern "C" fn maintenance(reason: c_int, data: *mut c_void, status: c_int
                         w.pid, w.group
                     ),
                 );
+                metrics::replaced(&w.group, w.slot, &how, killed);
                 spawn(current, &g, w.slot, s);
             }
             _ => log::main_error(

@@ -343,3 +343,23 @@ unsafe fn set_addr(pool: *mut raw::apr_pool_t, ip: &str, port: u16, addr: &mut *
         }
     }
 }
+
+/// Points this process's standard error at `vs`'s ErrorLog when that virtual
+/// host has its own (a daemon's C-level and interpreter output then lands
+/// where its group is declared, as under mod_wsgi).
+///
+/// # Safety
+/// `vs` and `main` are servers of the running configuration; called while
+/// the process is single-threaded.
+pub unsafe fn stderr_to_error_log(vs: *mut raw::server_rec, main: *mut raw::server_rec) {
+    unsafe {
+        let log = (*vs).error_log;
+        if log.is_null() || std::ptr::eq(log, (*main).error_log) {
+            return;
+        }
+        let mut fd: raw::apr_os_file_t = -1;
+        if raw::apr_os_file_get(&mut fd, log) == 0 && fd >= 0 && fd != libc::STDERR_FILENO {
+            libc::dup2(fd, libc::STDERR_FILENO);
+        }
+    }
+}

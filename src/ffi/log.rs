@@ -1,6 +1,7 @@
 //! httpd's error log, with mod_pyrite's module index so `LogLevel pyrite:debug` works.
 use super::raw;
 use std::ffi::CString;
+use std::sync::atomic::{AtomicPtr, Ordering};
 
 pub use raw::{APLOG_CRIT, APLOG_DEBUG, APLOG_ERR, APLOG_INFO, APLOG_NOTICE, APLOG_WARNING};
 
@@ -35,6 +36,7 @@ pub fn rerror(r: *const raw::request_rec, level: u32, msg: &str) {
 #[allow(clippy::not_unsafe_ptr_arg_deref)]
 pub fn serror(s: *const raw::server_rec, level: u32, msg: &str) {
     let m = c_msg(msg);
+    let s = own_server(s);
     // SAFETY: s is NULL or a server_rec of the running configuration.
     unsafe {
         raw::pyrite_shim_log_error(
@@ -46,6 +48,26 @@ pub fn serror(s: *const raw::server_rec, level: u32, msg: &str) {
             s,
             m.as_ptr(),
         )
+    }
+}
+
+/// The server whose log gets this process's server-wide lines (null: the main server's).
+static PROCESS_SERVER: AtomicPtr<raw::server_rec> = AtomicPtr::new(std::ptr::null_mut());
+
+/// Sends the lines this process logs for the main server to `s`'s error log
+/// instead: a daemon logs where its group is declared, as under mod_wsgi.
+pub fn set_process_server(s: *mut raw::server_rec) {
+    PROCESS_SERVER.store(s, Ordering::Relaxed);
+}
+
+/// `s`, unless it is the main server (or NULL) and this process logs elsewhere.
+fn own_server(s: *const raw::server_rec) -> *const raw::server_rec {
+    let own = PROCESS_SERVER.load(Ordering::Relaxed);
+    // SAFETY: ap_server_conf is set by httpd before any module hook runs.
+    if !own.is_null() && (s.is_null() || std::ptr::eq(s, unsafe { raw::ap_server_conf })) {
+        own
+    } else {
+        s
     }
 }
 

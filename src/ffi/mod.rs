@@ -28,6 +28,7 @@ pub mod shm;
 pub mod ssl;
 pub mod startup;
 pub mod table;
+pub mod unix_diag;
 
 use std::ffi::{c_char, CStr};
 

@@ -1,6 +1,7 @@
 //! The HTML status page: totals, SVG charts of requests/s and latency
 //! percentiles over minutes, an hour and a day, one row per child, and the
 //! requests in progress. No JavaScript: `?refresh=N` reloads it every N s.
+use super::groups::Stop;
 use super::layout::{COARSE_STEP_S, FINE_STEP_S};
 use super::series::{consolidate, Step};
 use super::snapshot::{Counts, Snapshot};
@@ -152,9 +153,16 @@ pub fn render(s: &Snapshot, refresh: Option<u32>) -> String {
         );
     }
     out.push_str("</table>");
+    groups(&mut out, s);
     interpreters(&mut out, s);
     out.push_str("<h2>Requests in progress</h2><table><tr><th>pid</th><th>seconds</th><th>request</th></tr>");
-    let mut rows: Vec<(u32, &super::snapshot::Active)> = s.children.iter().flat_map(|c| c.active.iter().map(move |a| (c.pid, a))).collect();
+    let daemons = s.groups.iter().flat_map(|g| g.daemons.iter().map(|d| &d.child));
+    let mut rows: Vec<(u32, &super::snapshot::Active)> = s
+        .children
+        .iter()
+        .chain(daemons)
+        .flat_map(|c| c.active.iter().map(move |a| (c.pid, a)))
+        .collect();
     rows.sort_by_key(|r| std::cmp::Reverse(r.1.duration_us));
     for (pid, a) in rows {
         let _ = write!(
@@ -167,6 +175,71 @@ pub fn render(s: &Snapshot, refresh: Option<u32>) -> String {
     out.push_str("</table><p>Service time runs from httpd reading the request line to the end of the Python handler. \
         Python wait is the time to get the GIL (and the gate, when set); GIL hold is time spent running Python. See docs/tuning.md.</p></body></html>\n");
     out
+}
+
+/// The daemon groups (WSGIDaemonProcess), then each group's daemons.
+fn groups(out: &mut String, s: &Snapshot) {
+    if s.groups.is_empty() {
+        return;
+    }
+    let _ = write!(
+        out,
+        "<h2>Daemon groups</h2><table><tr><th class=\"l\">group</th><th>processes</th><th>threads</th><th>busy</th><th>queued</th>\
+         <th>restarts</th><th class=\"l\">last restart</th>{COUNT_HEADS}</tr>"
+    );
+    for g in &s.groups {
+        let why: Vec<String> = Stop::ALL
+            .iter()
+            .filter(|k| g.restarts[**k as usize] > 0)
+            .map(|k| format!("{} {}", g.restarts[*k as usize], k.name()))
+            .collect();
+        let last = g.last_restart.as_ref().map_or("-".into(), |(at, text)| {
+            format!("{} ago: {}", duration(s.now_us.saturating_sub(*at)), escape(text))
+        });
+        let _ =
+            write!(
+            out,
+            "<tr><td class=\"l\">{}</td><td>{} of {}</td><td>{}</td><td>{}</td><td>{}</td><td>{}{}</td><td class=\"l\">{last}</td>{}</tr>",
+            escape(&g.name),
+            g.daemons.iter().filter(|d| d.alive).count(),
+            g.processes,
+            g.threads,
+            g.busy(),
+            g.queued.map_or("-".into(), |q| q.to_string()),
+            g.restarts_total(),
+            if why.is_empty() { String::new() } else { format!(" ({})", why.join(", ")) },
+            counts_cells(&g.counts)
+        );
+    }
+    let _ = write!(
+        out,
+        "</table><table><tr><th class=\"l\">group</th><th>slot</th><th>pid</th><th>state</th><th>up</th><th>Python start ms</th><th>preload ms</th>\
+         <th>RSS MB</th><th>busy</th>{COUNT_HEADS}</tr>"
+    );
+    for g in &s.groups {
+        for d in &g.daemons {
+            let c = &d.child;
+            let state = match (&d.stopping, d.alive) {
+                (_, false) => "gone".to_string(),
+                (Some(why), true) => format!("stopping: {}", escape(why)),
+                (None, true) => "serving".to_string(),
+            };
+            let _ = write!(
+                out,
+                "<tr><td class=\"l\">{}</td><td>{}</td><td>{}</td><td class=\"l\">{state}</td><td>{}</td><td>{:.1}</td><td>{:.1}</td><td>{}</td><td>{}</td>{}</tr>",
+                escape(&g.name),
+                c.slot,
+                d.pid,
+                duration(s.now_us.saturating_sub(c.started_us)),
+                c.interp_us as f64 / 1e3,
+                c.preload_us as f64 / 1e3,
+                c.rss_bytes.map_or("-".into(), |b| format!("{:.1}", b as f64 / 1048576.0)),
+                c.active.len(),
+                counts_cells(&c.counts)
+            );
+        }
+    }
+    out.push_str("</table>");
 }
 
 /// Requests per interpreter, summed over live children (shown when children

@@ -1,4 +1,5 @@
 //! `?json`: the snapshot as one JSON document (also what `pyrite.metrics()` returns, parsed).
+use super::groups::{Group, Stop};
 use super::layout::{BOUNDS_US, COARSE_STEP_S, FINE_STEP_S};
 use super::series::Step;
 use super::snapshot::{Counts, Snapshot};
@@ -120,12 +121,66 @@ pub fn render(s: &Snapshot) -> String {
     }
     let _ = write!(
         out,
-        "],\"active\":[{}],\"series\":{{\"10s\":{},\"5min\":{}}}}}",
+        "],\"active\":[{}],\"daemon_groups\":[{}],\"series\":{{\"10s\":{},\"5min\":{}}}}}",
         all_active.join(","),
+        s.groups.iter().map(group).collect::<Vec<_>>().join(","),
         series(&s.fine, FINE_STEP_S),
         series(&s.coarse, COARSE_STEP_S)
     );
     out
+}
+
+/// One daemon group: its size, what it is doing, its restarts and its latency.
+fn group(g: &Group) -> String {
+    let restarts: Vec<String> = Stop::ALL
+        .iter()
+        .map(|k| format!("{}:{}", string(k.name()), g.restarts[*k as usize]))
+        .collect();
+    let last = match &g.last_restart {
+        Some((at, why)) => format!("{{\"at\":{},\"reason\":{}}}", secs(*at), string(why)),
+        None => "null".into(),
+    };
+    let daemons: Vec<String> = g
+        .daemons
+        .iter()
+        .map(|d| {
+            let c = &d.child;
+            let active: Vec<String> = c
+                .active
+                .iter()
+                .map(|a| format!("{{\"request\":{},\"seconds\":{}}}", string(&a.text), secs(a.duration_us)))
+                .collect();
+            format!(
+                "{{\"slot\":{},\"pid\":{},\"alive\":{},\"stopping\":{},\"started\":{},\"interpreter_start_seconds\":{},\"preload_seconds\":{},\"rss_bytes\":{},\"busy_threads\":{},{},\"active\":[{}]}}",
+                c.slot,
+                d.pid,
+                d.alive,
+                d.stopping.as_deref().map_or("null".into(), string),
+                secs(c.started_us),
+                secs(c.interp_us),
+                secs(c.preload_us),
+                c.rss_bytes.map_or("null".into(), |v| v.to_string()),
+                c.active.len(),
+                counts(&c.counts),
+                active.join(",")
+            )
+        })
+        .collect();
+    format!(
+        "{{\"name\":{},\"processes\":{},\"threads\":{},\"alive\":{},\"busy_threads\":{},\"queued\":{},\"listen_backlog\":{},\
+         \"restarts\":{{\"total\":{},{}}},\"last_restart\":{last},{},\"daemons\":[{}]}}",
+        string(&g.name),
+        g.processes,
+        g.threads,
+        g.daemons.iter().filter(|d| d.alive).count(),
+        g.busy(),
+        g.queued.map_or("null".into(), |q| q.to_string()),
+        g.backlog,
+        g.restarts_total(),
+        restarts.join(","),
+        counts(&g.counts),
+        daemons.join(",")
+    )
 }
 
 #[cfg(test)]

@@ -5,7 +5,9 @@
 //! `layout` the shared structs; `shm` the mapping and slot claiming; `record`
 //! the request-path writes; `snapshot` the reads; `series` consolidation and
 //! percentiles; `json`, `prometheus`, `html` and `svg` the renderers; `page`
-//! the handler; `python` the `pyrite` module.
+//! the handler; `python` the `pyrite` module; `groups` the daemon groups'
+//! mapping (their daemons record into it like children).
+pub mod groups;
 pub mod html;
 pub mod json;
 pub mod layout;

@@ -1,4 +1,5 @@
 //! `?metrics`: Prometheus' text exposition format (version 0.0.4).
+use super::groups::{Group, Stop};
 use super::layout::BOUNDS_US;
 use super::snapshot::Snapshot;
 use std::fmt::Write;
@@ -124,5 +125,83 @@ pub fn render(s: &Snapshot) -> String {
             }
         }
     }
+    groups(&mut out, s);
     out
+}
+
+fn label(v: &str) -> String {
+    v.chars()
+        .flat_map(|ch| match ch {
+            '\\' => vec!['\\', '\\'],
+            '"' => vec!['\\', '"'],
+            '\n' => vec!['\\', 'n'],
+            c => vec![c],
+        })
+        .collect()
+}
+
+/// The daemon groups: size, busy threads, queue, restarts by reason, latency.
+fn groups(out: &mut String, s: &Snapshot) {
+    if s.groups.is_empty() {
+        return;
+    }
+    type PerGroup = (&'static str, &'static str, &'static str, fn(&Group) -> f64);
+    let per_group: [PerGroup; 5] = [
+        ("pyrite_daemon_processes", "gauge", "Live daemon processes of the group.", |g| {
+            g.daemons.iter().filter(|d| d.alive).count() as f64
+        }),
+        ("pyrite_daemon_threads", "gauge", "Threads per daemon process (threads=).", |g| {
+            g.threads as f64
+        }),
+        (
+            "pyrite_daemon_busy_threads",
+            "gauge",
+            "Daemon threads serving a request now.",
+            |g| g.busy() as f64,
+        ),
+        (
+            "pyrite_daemon_queued_connections",
+            "gauge",
+            "Connections waiting in the group's socket for a free daemon thread.",
+            |g| g.queued.map_or(f64::NAN, |q| q as f64),
+        ),
+        (
+            "pyrite_daemon_requests_total",
+            "counter",
+            "Requests the group's daemons served since the last restart of httpd.",
+            |g| g.counts.requests() as f64,
+        ),
+    ];
+    for (name, kind, help, value) in per_group {
+        head(out, name, kind, help);
+        for g in &s.groups {
+            let _ = writeln!(out, "{name}{{group=\"{}\"}} {}", label(&g.name), f(value(g)));
+        }
+    }
+    let name = "pyrite_daemon_restarts_total";
+    head(out, name, "counter", "Daemons replaced, by why they ended.");
+    for g in &s.groups {
+        for k in Stop::ALL {
+            let _ = writeln!(
+                out,
+                "{name}{{group=\"{}\",reason=\"{}\"}} {}",
+                label(&g.name),
+                k.name(),
+                g.restarts[k as usize]
+            );
+        }
+    }
+    let name = "pyrite_daemon_request_duration_seconds";
+    head(out, name, "histogram", "Service time of the group's requests, in the daemon.");
+    for g in &s.groups {
+        let gl = label(&g.name);
+        let mut cumulative = 0u64;
+        for (i, c) in g.counts.hist_array().iter().enumerate() {
+            cumulative += c;
+            let le = BOUNDS_US.get(i).map_or("+Inf".to_string(), |&b| f(b as f64 / 1e6));
+            let _ = writeln!(out, "{name}_bucket{{group=\"{gl}\",le=\"{le}\"}} {cumulative}");
+        }
+        let _ = writeln!(out, "{name}_sum{{group=\"{gl}\"}} {}", f(g.counts.sum_us as f64 / 1e6));
+        let _ = writeln!(out, "{name}_count{{group=\"{gl}\"}} {cumulative}");
+    }
 }

@@ -83,6 +83,11 @@ pub fn own() -> Option<&'static ChildSlot> {
     }
 }
 
+/// Records this process's requests in `slot` (a daemon's, see groups.rs).
+pub fn adopt(slot: &'static ChildSlot) {
+    OWN.store(slot as *const ChildSlot as *mut ChildSlot, Release);
+}
+
 /// Whether process `pid` is gone (a slot it left can be taken).
 fn gone(pid: u32) -> bool {
     crate::ffi::os::process_gone(pid)
@@ -119,7 +124,13 @@ pub fn child_init(pchild: &Pool, s: &Server) {
 /// site totals stay exact) and clears the slot's per-child parts. The rings
 /// are kept: they are per step, not per child.
 fn take_over(header: &Header, slot: &ChildSlot) {
-    move_totals(&slot.totals, &header.retired);
+    retire_into(slot, &header.retired);
+}
+
+/// Moves a slot's totals into `retired` and clears its per-process parts
+/// (also for a daemon's slot, whose group keeps the totals).
+pub fn retire_into(slot: &ChildSlot, retired: &Totals) {
+    move_totals(&slot.totals, retired);
     slot.threads.store(0, Relaxed);
     slot.interp_us.store(0, Relaxed);
     slot.preload_us.store(0, Relaxed);

@@ -17,7 +17,7 @@ pub struct Counts {
 }
 
 impl Counts {
-    fn read(t: &Totals) -> Counts {
+    pub fn of(t: &Totals) -> Counts {
         Counts {
             statuses: std::array::from_fn(|i| t.statuses[i].load(Relaxed)),
             hist: t.hist.iter().map(|h| h.load(Relaxed)).collect(),
@@ -28,7 +28,7 @@ impl Counts {
         }
     }
 
-    fn add(&mut self, o: &Counts) {
+    pub fn add(&mut self, o: &Counts) {
         if self.hist.is_empty() {
             self.hist = vec![0; BUCKETS];
         }
@@ -86,6 +86,26 @@ pub struct Snapshot {
     pub fine: Vec<Step>,
     /// Completed 5 min steps of the last day, oldest first.
     pub coarse: Vec<Step>,
+    /// The daemon groups (WSGIDaemonProcess); their requests are in `totals` and the series too.
+    pub groups: Vec<super::groups::Group>,
+}
+
+impl Child {
+    /// What `slot` (the process `index` of its kind) shows now.
+    pub fn of(index: usize, slot: &ChildSlot, now: u64) -> Child {
+        let pid = slot.pid.load(Acquire);
+        Child {
+            slot: index,
+            pid,
+            started_us: slot.claimed_us.load(Relaxed),
+            interp_us: slot.interp_us.load(Relaxed),
+            preload_us: slot.preload_us.load(Relaxed),
+            rss_bytes: if pid == 0 { None } else { rss_bytes(pid) },
+            counts: Counts::of(&slot.totals),
+            active: active_of(slot, now),
+            interpreters: interpreters_of(slot),
+        }
+    }
 }
 
 /// RSS of a process from /proc (the children run as one user, so any child can read the others').
@@ -152,14 +172,14 @@ pub fn take() -> Option<Snapshot> {
     let (header, slots) = shm::region()?;
     let now = wall_us();
     let secs = now / 1_000_000;
-    let mut totals = Counts::read(&header.retired);
+    let mut totals = Counts::of(&header.retired);
     let (fine_last, coarse_last) = (secs / FINE_STEP_S - 1, secs / COARSE_STEP_S - 1);
     let (fine_first, coarse_first) = (fine_last + 1 - (FINE_STEPS as u64 - 1), coarse_last + 1 - (COARSE_STEPS as u64 - 1));
     let mut fine: Vec<Step> = (fine_first..=fine_last).map(Step::empty).collect();
     let mut coarse: Vec<Step> = (coarse_first..=coarse_last).map(Step::empty).collect();
     let mut children = Vec::new();
     for (i, slot) in slots.iter().enumerate() {
-        let counts = Counts::read(&slot.totals);
+        let counts = Counts::of(&slot.totals);
         totals.add(&counts);
         add_ring(&slot.fine, fine_first, fine_last, &mut fine);
         add_ring(&slot.coarse, coarse_first, coarse_last, &mut coarse);
@@ -167,18 +187,20 @@ pub fn take() -> Option<Snapshot> {
         if pid == 0 {
             continue;
         }
-        let Some(rss) = rss_bytes(pid) else { continue }; // exited without clearing its slot
-        children.push(Child {
-            slot: i,
-            pid,
-            started_us: slot.claimed_us.load(Relaxed),
-            interp_us: slot.interp_us.load(Relaxed),
-            preload_us: slot.preload_us.load(Relaxed),
-            rss_bytes: Some(rss),
-            counts,
-            active: active_of(slot, now),
-            interpreters: interpreters_of(slot),
-        });
+        let child = Child::of(i, slot, now);
+        if child.rss_bytes.is_none() {
+            continue; // exited without clearing its slot
+        }
+        children.push(child);
+    }
+    let (groups, daemon_slots, retired) = super::groups::take(now);
+    for slot in daemon_slots {
+        totals.add(&Counts::of(&slot.totals));
+        add_ring(&slot.fine, fine_first, fine_last, &mut fine);
+        add_ring(&slot.coarse, coarse_first, coarse_last, &mut coarse);
+    }
+    for t in retired {
+        totals.add(&Counts::of(t));
     }
     Some(Snapshot {
         now_us: now,
@@ -187,5 +209,6 @@ pub fn take() -> Option<Snapshot> {
         totals,
         fine,
         coarse,
+        groups,
     })
 }
