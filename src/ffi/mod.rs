@@ -13,6 +13,7 @@ pub mod log;
 pub mod mpm;
 pub mod pool;
 pub mod pytype;
+pub mod refcount;
 pub mod regex;
 pub mod request;
 pub mod runtime;
