@@ -200,6 +200,8 @@ pub struct RequestErrors {
     interp: crate::interpreters::Id,
     raw: Py<LogStream>,
     text: Py<PyAny>,
+    /// The wrapper's encoding and errors objects as made (see as_made).
+    made: [Py<PyAny>; 2],
 }
 
 thread_local! {
@@ -216,8 +218,17 @@ impl RequestErrors {
             return Ok(spare);
         }
         let raw = Py::new(py, LogStream::for_request(life))?;
-        let text = text_stream(py, raw.bind(py))?.unbind();
-        Ok(RequestErrors { interp, raw, text })
+        let text = text_stream(py, raw.bind(py))?;
+        let made = [
+            text.getattr(pyo3::intern!(py, "encoding"))?.unbind(),
+            text.getattr(pyo3::intern!(py, "errors"))?.unbind(),
+        ];
+        Ok(RequestErrors {
+            interp,
+            raw,
+            text: text.unbind(),
+            made,
+        })
     }
 
     /// The stream the environ holds.
@@ -233,7 +244,7 @@ impl RequestErrors {
         // .buffer hold the log stream: nothing can write to them any more.
         let count = |o: &Py<PyAny>| crate::ffi::refcount::of(o.bind(py));
         let alone = count(&self.text) == 1 && count(self.raw.as_any()) == 2;
-        if !alone || !as_made(self.text.bind(py)) {
+        if !alone || !as_made(self.text.bind(py), &self.made) {
             return;
         }
         self.raw.borrow(py).life.locked().take();
@@ -243,20 +254,17 @@ impl RequestErrors {
 
 /// Whether the application left the wrapper as text_stream made it
 /// (reconfigure() and attributes it set would otherwise reach the next
-/// request). reconfigure(newline=...) has no attribute to read back; a
-/// log stream ends lines at "\n" whatever it is set to.
-fn as_made(text: &Bound<'_, PyAny>) -> bool {
+/// request). `made` holds the encoding and errors objects the wrapper had
+/// then: reconfigure() stores new ones, so identity tells (without copying
+/// text); a stream set back to the same values is merely not lent again.
+/// reconfigure(newline=...) has no attribute to read back; a log stream
+/// ends lines at "\n" whatever it is set to.
+fn as_made(text: &Bound<'_, PyAny>, made: &[Py<PyAny>; 2]) -> bool {
     let py = text.py();
-    let is = |name: &Bound<'_, pyo3::types::PyString>, want: &str| {
-        text.getattr(name)
-            .ok()
-            .and_then(|v| v.extract::<String>().ok())
-            .is_some_and(|v| v == want)
-    };
-    let flag = |name: &Bound<'_, pyo3::types::PyString>| text.getattr(name).ok().and_then(|v| v.extract::<bool>().ok());
-    is(pyo3::intern!(py, "encoding"), "utf-8")
-        && is(pyo3::intern!(py, "errors"), "backslashreplace")
-        && flag(pyo3::intern!(py, "write_through")) == Some(true)
-        && flag(pyo3::intern!(py, "line_buffering")) == Some(false)
+    let is = |name: &Bound<'_, pyo3::types::PyString>, want: &Bound<'_, PyAny>| text.getattr(name).is_ok_and(|v| v.is(want));
+    is(pyo3::intern!(py, "encoding"), made[0].bind(py))
+        && is(pyo3::intern!(py, "errors"), made[1].bind(py))
+        && is(pyo3::intern!(py, "write_through"), pyo3::types::PyBool::new(py, true).as_any())
+        && is(pyo3::intern!(py, "line_buffering"), pyo3::types::PyBool::new(py, false).as_any())
         && text.getattr(pyo3::intern!(py, "__dict__")).ok().and_then(|d| d.len().ok()) == Some(0)
 }
