@@ -120,8 +120,11 @@ fn start(mpm: Mpm, extra: &str) -> Httpd {
         String::from_utf8_lossy(&out.stderr),
         h.error_log()
     );
+    // Listening, and the pid file written (the parent writes it after it binds).
     let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(("127.0.0.1", h.port)).is_err() && Instant::now() < deadline {
+    while (std::net::TcpStream::connect(("127.0.0.1", h.port)).is_err() || !h.root.join("run/httpd.pid").exists())
+        && Instant::now() < deadline
+    {
         std::thread::sleep(Duration::from_millis(50));
     }
     h
