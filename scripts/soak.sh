@@ -9,7 +9,7 @@
 # Figures and commands: docs/reliability.md.
 #   PYRITE_RESTARTS         restarts and stop cycles per MPM (default 20)
 #   PYRITE_MEMORY_REQUESTS  requests in the memory run (default 1000000)
-#   PYRITE_SITES_MEMORY_REQUESTS  requests in the two-site memory run (default 500000)
+#   PYRITE_SITES_MEMORY_REQUESTS  requests in the two-site memory run (default 1500000)
 #   PYRITE_FUZZ_SECS        seconds of fuzzing over the three MPMs (default 300)
 #   PYRITE_FUZZ_SEED        the fuzzer's seed (default fixed)
 #   FUZZ_SECONDS            seconds per cargo-fuzz target (default 60)

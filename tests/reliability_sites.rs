@@ -257,12 +257,15 @@ fn children_rss(parent: i32) -> BTreeMap<i64, i64> {
 }
 
 /// The memory soak's bound (tests/reliability_memory.rs) with the load
-/// spread over four interpreters: no child grows 5% after warm-up.
+/// spread over four interpreters: no child grows 5% after warm-up. Four
+/// interpreters on eight threads warm up longer than one: a child's RSS
+/// rises about 4% over the first 600,000 requests and then stays flat
+/// (docs/reliability.md), so the warm-up is 40% of the run.
 #[test]
 #[ignore = "soak: make soak"]
 fn soak_two_sites_requests_grow_no_child_by_five_percent() {
-    let total = soak_count("PYRITE_SITES_MEMORY_REQUESTS", 500_000);
-    let warmup = (total / 20).max(20_000);
+    let total = soak_count("PYRITE_SITES_MEMORY_REQUESTS", 1_500_000);
+    let warmup = (total * 2 / 5).max(20_000);
     let fixed = "StartServers 2\nServerLimit 2\nMinSpareThreads 1\nMaxSpareThreads 16\nThreadsPerChild 8\nMaxRequestWorkers 16\n";
     let h = start(Mpm::Event, fixed);
     let parent = parent_pid(&h);
