@@ -1,14 +1,17 @@
 #!/bin/sh
 # The long half of the reliability suite (the short half runs in `make test`):
 # 20 graceful restarts and 20 graceful-stop cycles under load on every MPM,
-# child recycling, a million mixed requests watched for memory growth, daemon
-# mode through restarts, recycling and a SIGKILL (and mod_wsgi 4.9 in the same
+# child recycling, a million mixed requests watched for memory growth, the
+# same restarts, recycling and memory watch with two sites in two interpreters
+# each (mod_python virtual hosts, WSGI application groups), daemon mode
+# through restarts, recycling and a SIGKILL (and mod_wsgi 4.9 in the same
 # scenario, reported), a timed black-box fuzzing run, then the cargo-fuzz
 # targets (scripts/fuzz.sh).
 # Each case prints what it tried and what held.
 # Figures and commands: docs/reliability.md.
 #   PYRITE_RESTARTS         restarts and stop cycles per MPM (default 20)
 #   PYRITE_MEMORY_REQUESTS  requests in the memory run (default 1000000)
+#   PYRITE_SITES_MEMORY_REQUESTS  requests in the two-site memory run (default 1500000)
 #   PYRITE_FUZZ_SECS        seconds of fuzzing over the three MPMs (default 300)
 #   PYRITE_FUZZ_SEED        the fuzzer's seed (default fixed)
 #   PYRITE_DAEMON_RESTARTS  graceful restarts in the daemon-mode run (default 10)
@@ -20,7 +23,7 @@ export PYRITE_RESTARTS="${PYRITE_RESTARTS:-20}"
 export PYRITE_MEMORY_REQUESTS="${PYRITE_MEMORY_REQUESTS:-1000000}"
 export PYRITE_FUZZ_SECS="${PYRITE_FUZZ_SECS:-300}"
 status=0
-for t in reliability_restarts reliability_memory fuzz_http; do
+for t in reliability_restarts reliability_memory reliability_sites fuzz_http; do
     echo "== soak: $t"
     # One test at a time: each starts its own httpd and load.
     if ! cargo test --release --test "$t" -- --ignored --nocapture --test-threads=1; then

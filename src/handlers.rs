@@ -331,8 +331,13 @@ fn continues(phase: Phase, code: c_int) -> bool {
 
 /// The entries of a phase's configured list that apply to a file: those of
 /// its extension's `| .ext` list when it has one, else the plain list.
-fn for_file<'a>(decls: &'a [Arc<HandlerDecl>], filename: Option<&'a [u8]>) -> impl Iterator<Item = &'a Arc<HandlerDecl>> {
-    let ext = filename.and_then(pyrite_text::dirpath::extension);
+fn for_file<'a>(decls: &'a [Arc<HandlerDecl>], filename: impl FnOnce() -> Option<&'a [u8]>) -> impl Iterator<Item = &'a Arc<HandlerDecl>> {
+    // Most phases of most requests have no handlers: then the name is not even read.
+    let ext = if decls.is_empty() {
+        None
+    } else {
+        filename().and_then(pyrite_text::dirpath::extension)
+    };
     let listed = ext.filter(|e| decls.iter().any(|d| d.ext.as_deref().map(str::as_bytes) == Some(*e)));
     decls.iter().filter(move |d| d.ext.as_deref().map(str::as_bytes) == listed)
 }
@@ -517,7 +522,7 @@ fn phase_handlers(r: &HttpRequest, phase: Phase) -> Option<(&DirConfig, Vec<Arc<
     } else {
         configs::dir(r)?
     };
-    let filename = r.filename();
+    let filename = || r.filename();
     let mut list: Vec<Arc<HandlerDecl>> = Vec::new();
     match phase {
         Phase::PostReadRequest => {
@@ -611,7 +616,7 @@ pub unsafe extern "C" fn content_handler(r: *mut raw::request_rec) -> c_int {
         // Nothing to run (no PythonHandler for this file, none added with
         // req.add_handler): decline as mod_python does, so httpd's own
         // handler serves the file.
-        let configured = configs::dir(r).is_some_and(|c| for_file(c.handlers(Phase::Handler), r.filename()).next().is_some());
+        let configured = configs::dir(r).is_some_and(|c| for_file(c.handlers(Phase::Handler), || r.filename()).next().is_some());
         let added = crate::request::state::of_request_if_any(r).is_some_and(|st| st.borrow().has_added(Phase::Handler));
         if !configured && !added {
             r.log(

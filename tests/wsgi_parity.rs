@@ -363,3 +363,35 @@ fn handler_script_serves_resources_by_handler_name() {
     let out = h.apachectl("configtest");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+/// A thread lends its wsgi.errors to its next request only when nothing kept
+/// or changed it: a kept stream stays its request's, a reconfigured one or
+/// one given an attribute is not seen again, and one let go is reused.
+#[test]
+fn wsgi_errors_is_lent_to_the_next_request_only_when_left_as_made() {
+    // One process with one thread: every request runs on the same thread.
+    let one = "StartServers 1\nMinSpareServers 1\nMaxSpareServers 1\nServerLimit 1\nMaxRequestWorkers 1\n";
+    let h = Httpd::start(Mpm::Prefork, &(mount("/p") + one));
+    let first = json(&h, "/p/errors-lent?then=leave");
+    assert_eq!(first["errors"], "backslashreplace");
+    assert_eq!(first["name"], "wsgi.errors");
+    // Let go: the next request gets the same stream, as made.
+    let v = json(&h, "/p/errors-lent?then=keep");
+    assert_eq!(v["same_as_last"], true, "a stream nobody holds is lent again: {v}");
+    // Kept by the application: the next request gets another one.
+    let v = json(&h, "/p/errors-lent?then=change");
+    assert_eq!(v["same_as_last"], false, "{v}");
+    assert_eq!(v["kept_is_other"], true, "{v}");
+    // Reconfigured and given an attribute: never lent again.
+    let v = json(&h, "/p/errors-lent?then=leave");
+    assert_eq!(v["same_as_last"], false, "{v}");
+    assert_eq!(v["errors"], "backslashreplace", "{v}");
+    assert_eq!(v["line_buffering"], false, "{v}");
+    assert_eq!(v["attr"], serde_json::Value::Null, "{v}");
+    // A kept stream still writes, to the server's log now its request is over.
+    assert_eq!(h.get("/p/errors-write-kept").text(), "1");
+    let log = h.wait_log("PARITY_KEPT_STREAM");
+    assert!(log.contains("errors-lent change"), "{log}");
+    let log = h.stop();
+    assert!(crash_lines(&log).is_empty(), "{log}");
+}

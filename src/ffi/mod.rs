@@ -19,6 +19,7 @@ pub mod pyprofile;
 pub mod pystart;
 pub mod pythread;
 pub mod pytype;
+pub mod refcount;
 pub mod regex;
 pub mod request;
 pub mod runtime;

@@ -28,6 +28,9 @@ impl RequestState {
 
     /// Takes the added handlers of `phase`.
     pub fn take_added(&mut self, phase: crate::config::Phase) -> Vec<Arc<crate::config::HandlerDecl>> {
+        if self.added.is_empty() {
+            return Vec::new(); // the usual case, asked in every phase
+        }
         let (mine, rest): (Vec<_>, Vec<_>) = std::mem::take(&mut self.added).into_iter().partition(|d| d.phase == phase);
         self.added = rest;
         mine

@@ -4,7 +4,7 @@
 use super::environ::{self, Spec};
 use super::file_wrapper::{regular_file, FileWrapper};
 use super::input::Input;
-use super::logstream::LogStream;
+use super::logstream::RequestErrors;
 use super::response::{Response, Shared, StartResponse};
 use crate::ffi::{self, log, raw, table, SendPtr};
 use crate::request::life::Life;
@@ -83,7 +83,7 @@ pub unsafe fn run<'py>(py: Python<'py>, r: *mut raw::request_rec, app: &Bound<'p
         // SAFETY: r->pool is live; the cleanup runs when httpd clears it.
         unsafe { ffi::pool::on_cleanup((*r).pool, move || l.end()) };
     }
-    let errors = match Py::new(py, LogStream::for_request(life.clone())) {
+    let errors = match RequestErrors::new(py, life.clone()) {
         Ok(e) => e,
         Err(e) => {
             log_exception(py, r, &who.to_string(), &e);
@@ -104,15 +104,7 @@ pub unsafe fn run<'py>(py: Python<'py>, r: *mut raw::request_rec, app: &Bound<'p
             return Ok(Outcome::Status(code));
         }
         // SAFETY: r is live and served by this thread.
-        let env = unsafe {
-            environ::build(
-                py,
-                r,
-                &call.spec,
-                input.into_bound(py).into_any(),
-                super::logstream::text_stream(py, errors.bind(py))?,
-            )?
-        };
+        let env = unsafe { environ::build(py, r, &call.spec, input.into_bound(py).into_any(), errors.stream(py))? };
         // SAFETY: r is live and served by this thread.
         if let Some(dc) = unsafe { crate::config::dir_config(r) } {
             super::proxy_headers::apply(py, &dc.wsgi.proxy, &env)?;
@@ -177,7 +169,7 @@ pub unsafe fn run<'py>(py: Python<'py>, r: *mut raw::request_rec, app: &Bound<'p
             }
         }
     })();
-    errors.borrow(py).finish();
+    errors.finish(py);
     match outcome {
         Ok(o) => o,
         Err(e) => failed(py, r, &who.to_string(), &response, &e),

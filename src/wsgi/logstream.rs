@@ -10,7 +10,11 @@ use std::sync::{Arc, Mutex};
 
 #[pyclass(name = "Log", module = "mod_wsgi")]
 pub struct LogStream {
-    life: Option<Arc<Life>>,
+    /// The request whose context the lines carry (None: the server's log).
+    /// A thread's spare wsgi.errors is lent to one request after another.
+    life: Mutex<Option<Arc<Life>>>,
+    /// wsgi.errors (a request's), rather than sys.stdout/sys.stderr.
+    per_request: bool,
     level: u32,
     pending: Mutex<String>,
 }
@@ -18,7 +22,8 @@ pub struct LogStream {
 impl LogStream {
     pub fn for_request(life: Arc<Life>) -> Self {
         LogStream {
-            life: Some(life),
+            life: Mutex::new(Some(life)),
+            per_request: true,
             level: log::APLOG_ERR,
             pending: Mutex::new(String::new()),
         }
@@ -26,7 +31,8 @@ impl LogStream {
 
     pub fn for_server(level: u32) -> Self {
         LogStream {
-            life: None,
+            life: Mutex::new(None),
+            per_request: false,
             level,
             pending: Mutex::new(String::new()),
         }
@@ -35,7 +41,8 @@ impl LogStream {
     fn emit(&self, line: &str) {
         // A request's lines carry its context while it lives; afterwards (or
         // from another thread) they go to the server's log.
-        if let Some(r) = self.life.as_ref().and_then(|l| l.get().ok()) {
+        let r = self.life.locked().as_ref().and_then(|l| l.get().ok());
+        if let Some(r) = r {
             log::rerror(r, self.level, line);
         } else {
             log::main_error(self.level, line);
@@ -124,12 +131,16 @@ impl LogStream {
 
     #[getter]
     fn name(&self) -> &'static str {
-        if self.life.is_some() {
+        if self.per_request {
             "wsgi.errors"
         } else {
             "<httpd error log>"
         }
     }
+
+    /// io.TextIOWrapper asks its buffer this when it is collected unclosed;
+    /// answering saves raising and clearing an AttributeError each request.
+    fn _dealloc_warn(&self, _source: &Bound<'_, PyAny>) {}
 
     #[getter]
     fn closed(&self) -> bool {
@@ -176,4 +187,84 @@ pub fn text_stream<'py>(py: Python<'py>, raw: &Bound<'py, LogStream>) -> PyResul
         Ok(py.import("_pyrite_wsgi")?.getattr("_text_stream")?.unbind())
     })?;
     wrap.bind(py).call1((raw,))
+}
+
+/// A request's wsgi.errors: an io.TextIOWrapper over a request LogStream.
+///
+/// Making the wrapper costs more than the rest of a hello-world request's
+/// Python work, so each thread keeps the last one and lends it to its next
+/// request in the same interpreter, but only when nothing else kept either
+/// object or changed the wrapper: an application never sees a stream that
+/// served another request. Anything kept stays with its own request.
+pub struct RequestErrors {
+    interp: crate::interpreters::Id,
+    raw: Py<LogStream>,
+    text: Py<PyAny>,
+    /// The wrapper's encoding and errors objects as made (see as_made).
+    made: [Py<PyAny>; 2],
+}
+
+thread_local! {
+    static SPARE: std::cell::RefCell<Option<RequestErrors>> = const { std::cell::RefCell::new(None) };
+}
+
+impl RequestErrors {
+    /// wsgi.errors for a request whose context is `life`.
+    pub fn new(py: Python<'_>, life: Arc<Life>) -> PyResult<Self> {
+        let interp = crate::interpreters::current(py);
+        // A spare of another interpreter is dropped (the thread moved on).
+        if let Some(spare) = SPARE.with(|s| s.borrow_mut().take()).filter(|s| s.interp == interp) {
+            *spare.raw.borrow(py).life.locked() = Some(life);
+            return Ok(spare);
+        }
+        let raw = Py::new(py, LogStream::for_request(life))?;
+        let text = text_stream(py, raw.bind(py))?;
+        let made = [
+            text.getattr(pyo3::intern!(py, "encoding"))?.unbind(),
+            text.getattr(pyo3::intern!(py, "errors"))?.unbind(),
+        ];
+        Ok(RequestErrors {
+            interp,
+            raw,
+            text: text.unbind(),
+            made,
+        })
+    }
+
+    /// The stream the environ holds.
+    pub fn stream<'py>(&self, py: Python<'py>) -> Bound<'py, PyAny> {
+        self.text.bind(py).clone()
+    }
+
+    /// The end of the request: writes out a last partial line, then keeps
+    /// the pair as the thread's spare if no one else holds it.
+    pub fn finish(self, py: Python<'_>) {
+        self.raw.borrow(py).finish();
+        // Only this handle holds the wrapper, and only it and the wrapper's
+        // .buffer hold the log stream: nothing can write to them any more.
+        let count = |o: &Py<PyAny>| crate::ffi::refcount::of(o.bind(py));
+        let alone = count(&self.text) == 1 && count(self.raw.as_any()) == 2;
+        if !alone || !as_made(self.text.bind(py), &self.made) {
+            return;
+        }
+        self.raw.borrow(py).life.locked().take();
+        SPARE.with(|s| *s.borrow_mut() = Some(self));
+    }
+}
+
+/// Whether the application left the wrapper as text_stream made it
+/// (reconfigure() and attributes it set would otherwise reach the next
+/// request). `made` holds the encoding and errors objects the wrapper had
+/// then: reconfigure() stores new ones, so identity tells (without copying
+/// text); a stream set back to the same values is merely not lent again.
+/// reconfigure(newline=...) has no attribute to read back; a log stream
+/// ends lines at "\n" whatever it is set to.
+fn as_made(text: &Bound<'_, PyAny>, made: &[Py<PyAny>; 2]) -> bool {
+    let py = text.py();
+    let is = |name: &Bound<'_, pyo3::types::PyString>, want: &Bound<'_, PyAny>| text.getattr(name).is_ok_and(|v| v.is(want));
+    is(pyo3::intern!(py, "encoding"), made[0].bind(py))
+        && is(pyo3::intern!(py, "errors"), made[1].bind(py))
+        && is(pyo3::intern!(py, "write_through"), pyo3::types::PyBool::new(py, true).as_any())
+        && is(pyo3::intern!(py, "line_buffering"), pyo3::types::PyBool::new(py, false).as_any())
+        && text.getattr(pyo3::intern!(py, "__dict__")).ok().and_then(|d| d.len().ok()) == Some(0)
 }

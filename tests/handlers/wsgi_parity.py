@@ -51,6 +51,9 @@ class CountingFile(io.FileIO):
 BAD_STATUS = {"no-digits": "OK", "four-digits": "2000 OK", "no-space": "200OK", "ctl": "200 OK\r\nX: y"}
 
 
+LENT = {"ref": None, "kept": []}
+
+
 def application(environ, start_response):
     path = environ.get("PATH_INFO", "")
     case = parse_qs(environ.get("QUERY_STRING", "")).get("case", [""])[0]
@@ -118,6 +121,38 @@ def application(environ, start_response):
             },
             "request_rec": qualname(environ["apache.request_rec"]) if "apache.request_rec" in environ else None,
         }))
+
+    if path == "/errors-lent":
+        # What a thread's next request gets as wsgi.errors after this one:
+        # ?then=keep holds the stream, ?then=change reconfigures it and sets
+        # an attribute, ?then=leave lets it go. A weak reference sees whether
+        # the next request got the very same object, without holding it.
+        import weakref
+        errors = environ["wsgi.errors"]
+        before = LENT["ref"]() if LENT["ref"] else None
+        report = {
+            "same_as_last": before is errors,
+            "kept_is_other": all(k is not errors for k in LENT["kept"]),
+            "errors": errors.errors,
+            "line_buffering": errors.line_buffering,
+            "attr": getattr(errors, "soak_attr", None),
+            "name": errors.buffer.name,
+        }
+        then = parse_qs(environ.get("QUERY_STRING", "")).get("then", ["leave"])[0]
+        if then == "keep":
+            LENT["kept"].append(errors)
+        elif then == "change":
+            errors.reconfigure(errors="strict", line_buffering=True)
+            errors.soak_attr = 1
+        LENT["ref"] = weakref.ref(errors)
+        errors.write("errors-lent %s\n" % then)
+        return reply(start_response, json.dumps(report))
+
+    if path == "/errors-write-kept":
+        # Writes through the streams earlier requests kept (their requests are over).
+        for k in LENT["kept"]:
+            k.write("PARITY_KEPT_STREAM\n")
+        return reply(start_response, "%d" % len(LENT["kept"]))
 
     if path == "/method":
         start_response("200 OK", [("Content-Type", "text/plain"),

@@ -170,6 +170,10 @@ pub struct Target {
     pub prefix: String,
     /// Every tenth request stays in the handler 0.2 s (requests in flight at restarts).
     pub sleepy: bool,
+    /// The Host header (a name-based virtual host), 127.0.0.1 by default.
+    pub host: String,
+    /// The X-Site header every answer must carry (the site whose code ran).
+    pub site: Option<String>,
 }
 
 impl Target {
@@ -177,6 +181,17 @@ impl Target {
         Target {
             prefix: prefix.to_string(),
             sleepy,
+            host: "127.0.0.1".to_string(),
+            site: None,
+        }
+    }
+
+    /// A target of one site among several: its Host, and the X-Site it must answer with.
+    pub fn site(prefix: &str, host: &str, site: &str) -> Target {
+        Target {
+            host: host.to_string(),
+            site: Some(site.to_string()),
+            ..Target::new(prefix, true)
         }
     }
 }
@@ -267,8 +282,8 @@ fn client(port: u16, id: usize, targets: &[Target], stop: &AtomicBool, stopping:
         // Every tenth request stays in the handler a little, so restarts find requests in flight.
         let sleep = if target.sleepy && n.is_multiple_of(10) { "&sleep=0.2" } else { "" };
         let req = format!(
-            "GET {}?t={token}&n={size}&parts={parts}{sleep} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
-            target.prefix
+            "GET {}?t={token}&n={size}&parts={parts}{sleep} HTTP/1.1\r\nHost: {}\r\n\r\n",
+            target.prefix, target.host
         );
         let mut attempt = 0;
         loop {
@@ -300,7 +315,7 @@ fn client(port: u16, id: usize, targets: &[Target], stop: &AtomicBool, stopping:
             match result {
                 Ok(reply) => {
                     served_on_conn += 1;
-                    check(&mut t, &reply, &token, size, &target.prefix);
+                    check(&mut t, &reply, &token, size, target);
                     if reply.closes {
                         conn = None;
                     }
@@ -335,7 +350,8 @@ fn client(port: u16, id: usize, targets: &[Target], stop: &AtomicBool, stopping:
     t
 }
 
-fn check(t: &mut Tally, reply: &Reply, token: &str, size: usize, prefix: &str) {
+fn check(t: &mut Tally, reply: &Reply, token: &str, size: usize, target: &Target) {
+    let prefix = &target.prefix;
     if reply.status != 200 {
         t.wrong += 1;
         t.failures.push(format!("{prefix} {token}: status {}", reply.status));
@@ -356,6 +372,17 @@ fn check(t: &mut Tally, reply: &Reply, token: &str, size: usize, prefix: &str) {
         t.failures
             .push(format!("{prefix} {token}: child {pid} serves with Python state of {import_pid}"));
         return;
+    }
+    if let Some(site) = &target.site {
+        if reply.header("x-site") != Some(site.as_str()) {
+            t.wrong += 1;
+            t.failures.push(format!(
+                "{}{prefix} {token}: answered by {:?}, not {site}",
+                target.host,
+                reply.header("x-site")
+            ));
+            return;
+        }
     }
     t.children.insert(pid, import_pid);
     if reply.header("x-gen").is_some() {

@@ -33,8 +33,13 @@ pub fn status(s: &str) -> Result<u16, String> {
     if !s.chars().all(|c| (c as u32) < 256) {
         return Err(format!("status {s:?} is not latin-1"));
     }
-    let raw = latin1_bytes(s);
-    let b = raw.as_slice();
+    // ASCII text is its own latin-1 bytes (the usual case: no copy).
+    let raw = if s.is_ascii() {
+        std::borrow::Cow::Borrowed(s.as_bytes())
+    } else {
+        std::borrow::Cow::Owned(latin1_bytes(s))
+    };
+    let b = &*raw;
     if b.len() < 3 || !b[..3].iter().all(u8::is_ascii_digit) || b.get(3).is_some_and(u8::is_ascii_digit) {
         return Err(format!("status code must be a 3 digit integer: {}", py_bytes_repr(b)));
     }
@@ -53,7 +58,11 @@ pub fn status(s: &str) -> Result<u16, String> {
 
 /// A byte allowed in an HTTP token (a header name), RFC 9110.
 pub fn is_token_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+    b.is_ascii_alphanumeric()
+        || matches!(
+            b,
+            b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+' | b'-' | b'.' | b'^' | b'_' | b'`' | b'|' | b'~'
+        )
 }
 
 /// A byte httpd sends in a header value: tab, or anything but a control byte or DEL.
@@ -90,6 +99,12 @@ pub fn server_owned(name: &str) -> bool {
 
 /// Checks one response header (mod_wsgi's messages where it has them).
 pub fn header(name: &str, value: &str) -> Result<(), String> {
+    // The usual header (an ASCII token, printable ASCII or tabs) passes
+    // without the copies the messages below need.
+    let plain_value = |b: &u8| *b == b'\t' || (0x20..0x7f).contains(b);
+    if !name.is_empty() && name.bytes().all(is_token_byte) && value.bytes().all(|b| plain_value(&b)) {
+        return Ok(());
+    }
     let n = latin1_bytes(name);
     if n.is_empty() {
         return Err("header name is empty".into());
@@ -162,6 +177,14 @@ mod tests {
         assert!(header("Connection", "close").is_ok());
         assert!(server_owned("Transfer-Encoding") && !server_owned("Connection"));
         assert!(header("X-Snow", "\u{2603}").is_err());
+    }
+
+    #[test]
+    fn token_bytes_are_rfc_9110_tchar() {
+        let tchar = b"!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+        for b in 0..=255u8 {
+            assert_eq!(is_token_byte(b), tchar.contains(&b), "byte {b:#x}");
+        }
     }
 
     #[test]
