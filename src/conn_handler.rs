@@ -2,7 +2,7 @@
 //! `<VirtualHost>` on its own `Listen` port) whose connections are handed to
 //! Python instead of HTTP. The handler gets the connection object and talks
 //! the protocol itself with `conn.read`, `conn.readline` and `conn.write`.
-use crate::config::{self, Origin};
+use crate::config;
 use crate::ffi::{self, log, raw};
 use crate::interp;
 use crate::pymodule::SERVER_RETURN;
@@ -11,15 +11,10 @@ use crate::request::life::Life;
 use pyo3::prelude::*;
 use std::ffi::{c_char, c_int, c_void};
 use std::sync::Arc;
+pub use crate::config::ConnHandlerDecl;
 
 const OK: c_int = raw::OK as c_int;
 const DECLINED: c_int = raw::DECLINED;
-
-pub struct ConnHandlerDecl {
-    pub module: String,
-    pub object: Option<String>,
-    pub origin: Origin,
-}
 
 impl ConnHandlerDecl {
     fn object_name(&self) -> &str {

@@ -1,12 +1,10 @@
 //! The module record httpd loads (`LoadModule pyrite_module mod_pyrite.so`) and
 //! the hooks it registers.
-use crate::ffi::{self, log, raw};
+use crate::config::{DirConfig, ServerConfig};
+use crate::ffi::{self, log, module_config, raw};
 use std::ffi::{c_char, c_int, c_void};
 
-/// mod_pyrite's version, as it appears in the Server header.
-pub const VERSION: &str = env!("CARGO_PKG_VERSION");
-/// The Python this module was built against (major.minor.patch).
-pub const PYTHON_VERSION: &str = env!("PYRITE_PYTHON_VERSION");
+pub use crate::{PYTHON_VERSION, VERSION};
 
 /// The record httpd finds with dlsym. httpd writes `module_index` and links it
 /// into its module list; nothing in Rust writes it after load.
@@ -21,28 +19,20 @@ pub static mut pyrite_module: raw::module = raw::module {
     next: std::ptr::null_mut(),
     magic: raw::MODULE_MAGIC_COOKIE as std::ffi::c_ulong,
     rewrite_args: None,
-    create_dir_config: Some(crate::config::create_dir_config),
-    merge_dir_config: Some(crate::config::merge_dir_config),
-    create_server_config: Some(crate::config::create_server_config),
-    merge_server_config: Some(crate::config::merge_server_config),
-    cmds: &crate::config::COMMANDS.0 as *const raw::command_rec,
+    // The types here are the ones config implements PerDir/PerServer for.
+    create_dir_config: Some(module_config::create_dir::<DirConfig>),
+    merge_dir_config: Some(module_config::merge_dir::<DirConfig>),
+    create_server_config: Some(module_config::create_server::<ServerConfig>),
+    merge_server_config: Some(module_config::merge_server::<ServerConfig>),
+    cmds: crate::directives::COMMANDS.as_ptr(),
     register_hooks: Some(register_hooks),
     flags: 0,
 };
 
-/// The index httpd gave this module (for configuration vectors and logging).
-#[inline]
-pub fn module_index() -> c_int {
-    // SAFETY: a plain read of a field httpd sets once, before any hook runs.
-    unsafe { (*(&raw const pyrite_module)).module_index }
-}
-
-/// A pointer to the module record, for httpd calls that take `module *`.
-pub fn module_ptr() -> *mut raw::module {
-    &raw mut pyrite_module
-}
+pub use crate::ffi::{module_index, module_ptr};
 
 unsafe extern "C" fn register_hooks(_p: *mut raw::apr_pool_t) {
+    ffi::set_module(&raw mut pyrite_module);
     crate::guard::or((), || unsafe {
         crate::guard::quiet_panics();
         let middle = raw::APR_HOOK_MIDDLE as c_int;
@@ -107,6 +97,8 @@ const FIRST_PASS_KEY: &std::ffi::CStr = c"mod_pyrite/post_config-seen";
 unsafe extern "C" fn pre_config(_pconf: *mut raw::apr_pool_t, _plog: *mut raw::apr_pool_t, _ptemp: *mut raw::apr_pool_t) -> c_int {
     crate::guard::or(raw::OK as c_int, || {
         crate::config::config_read_starts();
+        crate::wsgi::directives::clear_notes();
+        crate::python_flags::config_read_starts();
         crate::daemon::directives::config_read_starts();
         raw::OK as c_int
     })

@@ -161,7 +161,7 @@ pub fn _apache(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<crate::wsgi::response::Write>()?;
     m.add_function(wrap_pyfunction!(crate::wsgi::wsgi_call, m)?)?;
     crate::psp::python::add_to(m)?;
-    m.add("pyrite_version", crate::module::VERSION)?;
+    m.add("pyrite_version", crate::VERSION)?;
     // The httpd API version this module was built against (mod_python's apache.MODULE_MAGIC_NUMBER_*).
     m.add("MODULE_MAGIC_NUMBER_MAJOR", crate::ffi::raw::MODULE_MAGIC_NUMBER_MAJOR)?;
     m.add("MODULE_MAGIC_NUMBER_MINOR", crate::ffi::raw::MODULE_MAGIC_NUMBER_MINOR)?;

@@ -20,7 +20,7 @@ pub fn rerror(r: *const raw::request_rec, level: u32, msg: &str) {
         raw::pyrite_shim_log_rerror(
             c"mod_pyrite".as_ptr(),
             0,
-            crate::module::module_index(),
+            super::module_index(),
             level as i32,
             0,
             r,
@@ -40,7 +40,7 @@ pub fn serror(s: *const raw::server_rec, level: u32, msg: &str) {
         raw::pyrite_shim_log_error(
             c"mod_pyrite".as_ptr(),
             0,
-            crate::module::module_index(),
+            super::module_index(),
             level as i32,
             0,
             s,
@@ -60,7 +60,7 @@ pub fn cerror(c: *const raw::conn_rec, level: u32, msg: &str) {
         raw::pyrite_shim_log_cerror(
             c"mod_pyrite".as_ptr(),
             0,
-            crate::module::module_index(),
+            super::module_index(),
             level as i32,
             0,
             c,
@@ -75,7 +75,7 @@ pub fn cerror(c: *const raw::conn_rec, level: u32, msg: &str) {
 #[allow(clippy::not_unsafe_ptr_arg_deref)]
 pub fn r_enabled(r: *const raw::request_rec, level: u32) -> bool {
     // SAFETY: r is the live request of the calling hook.
-    unsafe { raw::pyrite_shim_rlog_enabled(r, crate::module::module_index(), level as i32) != 0 }
+    unsafe { raw::pyrite_shim_rlog_enabled(r, super::module_index(), level as i32) != 0 }
 }
 
 /// Logs to the main server's log: for code with no request or server at hand.

@@ -6,10 +6,13 @@ pub mod auth;
 pub mod brigade;
 pub mod connection;
 pub mod daemon;
+pub mod directive;
 pub mod filter;
+pub mod guard;
 pub mod held;
 pub mod include;
 pub mod log;
+pub mod module_config;
 pub mod mpm;
 pub mod pool;
 pub mod pytype;
@@ -48,6 +51,35 @@ pub unsafe fn cstr_lossy(p: *const c_char) -> String {
     }
 }
 
+/// This module's record (`pyrite_module`), noted by its register_hooks, which
+/// httpd calls right after giving the record its index and before any
+/// configuration or request callback. Kept here so that the bindings need
+/// nothing from the layers above them.
+static MODULE: std::sync::atomic::AtomicPtr<raw::module> = std::sync::atomic::AtomicPtr::new(std::ptr::null_mut());
+
+/// Notes the module record httpd loaded (from its register_hooks).
+pub fn set_module(m: *mut raw::module) {
+    MODULE.store(m, std::sync::atomic::Ordering::Release);
+}
+
+/// The module record, for httpd calls that take `module *` (NULL before register_hooks).
+pub fn module_ptr() -> *mut raw::module {
+    MODULE.load(std::sync::atomic::Ordering::Acquire)
+}
+
+/// The index httpd gave this module (for configuration vectors and logging),
+/// -1 before it has one.
+#[inline]
+pub fn module_index() -> std::ffi::c_int {
+    let m = module_ptr();
+    if m.is_null() {
+        return -1;
+    }
+    // SAFETY: the record is a static of this library; httpd writes its index
+    // once, when it loads the module, before register_hooks noted it here.
+    unsafe { (*m).module_index }
+}
+
 /// The per-module slot of a configuration vector (what httpd's
 /// `ap_get_module_config` macro reads).
 ///
@@ -56,7 +88,7 @@ pub unsafe fn cstr_lossy(p: *const c_char) -> String {
 /// per-server or request_config) and the module has been assigned its index.
 #[inline]
 pub unsafe fn module_config(v: *mut raw::ap_conf_vector_t) -> *mut std::ffi::c_void {
-    let idx = crate::module::module_index();
+    let idx = module_index();
     unsafe { *(v as *mut *mut std::ffi::c_void).add(idx as usize) }
 }
 
@@ -66,7 +98,7 @@ pub unsafe fn module_config(v: *mut raw::ap_conf_vector_t) -> *mut std::ffi::c_v
 /// As for [`module_config`].
 #[inline]
 pub unsafe fn set_module_config(v: *mut raw::ap_conf_vector_t, val: *mut std::ffi::c_void) {
-    let idx = crate::module::module_index();
+    let idx = module_index();
     unsafe { *(v as *mut *mut std::ffi::c_void).add(idx as usize) = val };
 }
 

@@ -14,7 +14,7 @@
 //! - `allow_access(environ, host)`: True, False, or None (no opinion).
 use super::environ::{self, Spec};
 use super::logstream::LogStream;
-use crate::config::{dir_conf, err, origin, split_words, text, Origin};
+use crate::config::{dir_conf, err, origin, split_words, text};
 use crate::ffi::auth::{self as provider, Authn, Authz};
 use crate::ffi::{self, log, raw};
 use crate::request::convert::latin1;
@@ -23,33 +23,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyString};
 use std::ffi::{c_char, c_int, c_void};
 use std::sync::Arc;
-
-/// One WSGIAuthUserScript, WSGIAuthGroupScript or WSGIAccessScript line.
-pub struct AuthScript {
-    pub path: String,
-    /// application-group=: the name the environ reports (every group runs in
-    /// the child's one interpreter); the default is %{GLOBAL}.
-    pub application_group: Option<String>,
-    pub origin: Origin,
-}
-
-/// The access-control settings of a directory or location.
-#[derive(Clone, Default)]
-pub struct AuthDirConfig {
-    pub user_script: Option<Arc<AuthScript>>,
-    pub group_script: Option<Arc<AuthScript>>,
-    pub access_script: Option<Arc<AuthScript>>,
-}
-
-impl AuthDirConfig {
-    pub fn merge(base: &Self, new: &Self) -> Self {
-        AuthDirConfig {
-            user_script: new.user_script.clone().or_else(|| base.user_script.clone()),
-            group_script: new.group_script.clone().or_else(|| base.group_script.clone()),
-            access_script: new.access_script.clone().or_else(|| base.access_script.clone()),
-        }
-    }
-}
+pub use crate::config::wsgi::{AuthDirConfig, AuthScript};
 
 /// The names httpd's configuration uses for the providers.
 const AUTHN_NAME: &std::ffi::CStr = c"wsgi";

@@ -1,109 +1,12 @@
 //! mod_wsgi's directives, with mod_wsgi's meaning. Which process group runs
 //! a script (process-group=, WSGIProcessGroup) is recorded here; the daemon
 //! groups themselves are declared in src/daemon/directives.rs.
-use crate::config::{cmd, dir_conf, err, main_server_conf, origin, server_conf_mut, split_words, text, Origin};
+use crate::config::{cmd, dir_conf, err, main_server_conf, origin, server_conf_mut, split_words, text};
 use crate::ffi::{self, log, raw};
 use std::ffi::{c_char, c_int, c_void};
 use std::sync::Arc;
+pub use crate::config::wsgi::{ImportScript, Regex, WsgiAlias, WsgiDirConfig};
 
-/// WSGI settings that vary per directory.
-#[derive(Clone, Default)]
-pub struct WsgiDirConfig {
-    pub callable: Option<String>,
-    pub pass_authorization: Option<bool>,
-    pub chunked_request: Option<bool>,
-    pub script_reloading: Option<bool>,
-    pub application_group: Option<String>,
-    /// WSGIProcessGroup: a daemon group's name, %{GLOBAL} or %{ENV:var}.
-    pub process_group: Option<String>,
-    /// WSGIAuthUserScript, WSGIAuthGroupScript, WSGIAccessScript.
-    pub auth: super::auth::AuthDirConfig,
-    /// WSGITrustedProxyHeaders, WSGITrustedProxies.
-    pub proxy: super::proxy_headers::ProxyDirConfig,
-    /// WSGIMapHEADToGET: when a HEAD request reaches the application as GET.
-    pub map_head_to_get: Option<super::directives::MapHead>,
-    /// WSGIErrorOverride: error statuses get httpd's ErrorDocument page.
-    pub error_override: Option<bool>,
-    /// WSGIPassApacheRequest: environ['apache.request_rec'] holds the request_rec.
-    pub pass_apache_request: Option<bool>,
-    /// WSGIEnableSendfile: Off reads wsgi.file_wrapper files through Python.
-    pub enable_sendfile: Option<bool>,
-    /// WSGIHandlerScript lines: handler names (for SetHandler/AddHandler) and their scripts.
-    pub handler_scripts: Option<Arc<Vec<Arc<super::directives::HandlerScript>>>>,
-    /// WSGIDispatchScript: asked per request to change the groups and the callable.
-    pub dispatch_script: Option<Arc<super::dispatch::DispatchScript>>,
-    /// WSGIRestrictProcess: the only process groups ("" = embedded) requests here may select.
-    pub restrict_process: Option<Arc<Vec<String>>>,
-}
-
-impl WsgiDirConfig {
-    /// The WSGIHandlerScript registered under `name` (the innermost, latest one).
-    pub fn handler_script(&self, name: &[u8]) -> Option<Arc<super::directives::HandlerScript>> {
-        self.handler_scripts
-            .as_ref()?
-            .iter()
-            .rev()
-            .find(|h| h.name.as_bytes() == name)
-            .cloned()
-    }
-
-    pub fn merge(base: &Self, new: &Self) -> Self {
-        WsgiDirConfig {
-            callable: new.callable.clone().or_else(|| base.callable.clone()),
-            pass_authorization: new.pass_authorization.or(base.pass_authorization),
-            chunked_request: new.chunked_request.or(base.chunked_request),
-            script_reloading: new.script_reloading.or(base.script_reloading),
-            application_group: new.application_group.clone().or_else(|| base.application_group.clone()),
-            process_group: new.process_group.clone().or_else(|| base.process_group.clone()),
-            auth: super::auth::AuthDirConfig::merge(&base.auth, &new.auth),
-            proxy: super::proxy_headers::ProxyDirConfig::merge(&base.proxy, &new.proxy),
-            map_head_to_get: new.map_head_to_get.or(base.map_head_to_get),
-            error_override: new.error_override.or(base.error_override),
-            pass_apache_request: new.pass_apache_request.or(base.pass_apache_request),
-            enable_sendfile: new.enable_sendfile.or(base.enable_sendfile),
-            dispatch_script: new.dispatch_script.clone().or_else(|| base.dispatch_script.clone()),
-            restrict_process: new.restrict_process.clone().or_else(|| base.restrict_process.clone()),
-            handler_scripts: match (&base.handler_scripts, &new.handler_scripts) {
-                (Some(b), Some(n)) => Some(Arc::new(b.iter().chain(n.iter()).cloned().collect())),
-                (b, None) => b.clone(),
-                (None, n) => n.clone(),
-            },
-        }
-    }
-}
-
-/// A compiled WSGIScriptAliasMatch pattern (lives in the configuration pool).
-pub struct Regex(pub *mut raw::ap_regex_t);
-// SAFETY: compiled once at configuration time and only read (ap_regexec) after.
-unsafe impl Send for Regex {}
-unsafe impl Sync for Regex {}
-
-/// One WSGIScriptAlias or WSGIScriptAliasMatch line.
-pub struct WsgiAlias {
-    /// The URL path (WSGIScriptAlias) or the pattern's text (WSGIScriptAliasMatch).
-    pub url: String,
-    pub regex: Option<Regex>,
-    /// The script file (for a match, may hold $1.. substitutions).
-    pub target: String,
-    /// process-group=: the daemon group that runs the script (None or %{GLOBAL}: embedded).
-    pub process_group: Option<String>,
-    pub application_group: Option<String>,
-    pub callable: Option<String>,
-    pub pass_authorization: Option<bool>,
-    /// Load the script when the child starts (the default) instead of on first request.
-    pub preload: bool,
-    pub origin: Origin,
-}
-
-/// One WSGIImportScript line.
-pub struct ImportScript {
-    pub path: String,
-    /// application-group=: the interpreter it is loaded in.
-    pub application_group: Option<String>,
-    /// process-group=: the daemon group that loads it (None or %{GLOBAL}: httpd's children).
-    pub process_group: Option<String>,
-    pub origin: Origin,
-}
 
 const GLOBAL: &str = "%{GLOBAL}";
 

@@ -7,26 +7,7 @@ use crate::config::{cmd, dir_conf, err, main_server_conf, origin, text};
 use crate::ffi::{self, log, raw};
 use crate::sync::LockExt;
 use std::ffi::{c_char, c_int, c_void};
-
-/// WSGIMapHEADToGET's three settings.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum MapHead {
-    Off,
-    On,
-    /// Only when an output filter that needs the body is in the chain (the default).
-    Auto,
-}
-
-/// One WSGIHandlerScript line: `SetHandler name` or `AddHandler name .ext`
-/// then runs the script's `handle_request` for the resource.
-pub struct HandlerScript {
-    pub name: String,
-    pub path: String,
-    /// process-group=: the daemon group that runs it (None or %{GLOBAL}: embedded).
-    pub process_group: Option<String>,
-    pub application_group: Option<String>,
-    pub pass_authorization: Option<bool>,
-}
+pub use crate::config::wsgi::{HandlerScript, MapHead, ProcessOptions};
 
 unsafe extern "C" fn set_handler_script(cmd: *mut raw::cmd_parms, m: *mut c_void, args: *const c_char) -> *const c_char {
     crate::guard::or(c"mod_pyrite: internal error reading WSGIHandlerScript".as_ptr(), || unsafe {
@@ -79,26 +60,6 @@ unsafe extern "C" fn set_handler_script(cmd: *mut raw::cmd_parms, m: *mut c_void
         HANDLER_SCRIPTS.store(true, std::sync::atomic::Ordering::Relaxed);
         std::ptr::null()
     })
-}
-
-/// Process-wide settings, read from the main server when a child starts.
-#[derive(Clone, Default)]
-pub struct ProcessOptions {
-    pub restrict_stdin: Option<bool>,
-    /// Default On where WSGI scripts are configured, as in mod_wsgi.
-    pub restrict_signal: Option<bool>,
-    /// WSGIRestrictEmbedded On: WSGI requests not delegated to a daemon group are refused.
-    pub restrict_embedded: Option<bool>,
-    pub optimize: Option<i32>,
-    /// None: Python's default; Some(None): random; Some(Some(n)): fixed.
-    pub hash_seed: Option<Option<u32>>,
-    pub warnings: Vec<String>,
-    pub dont_write_bytecode: Option<bool>,
-    /// WSGIPythonEggs: PYTHON_EGG_CACHE for pkg_resources.
-    pub eggs: Option<String>,
-    pub verbose: Option<bool>,
-    /// WSGIDestroyInterpreter (default On): atexit functions run when the child exits.
-    pub destroy_interpreter: Option<bool>,
 }
 
 /// Start-up lines about directives read in this pass of the configuration,

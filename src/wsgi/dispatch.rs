@@ -13,13 +13,7 @@ use pyo3::prelude::*;
 use std::ffi::{c_char, c_int, c_void};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-
-/// One WSGIDispatchScript line.
-pub struct DispatchScript {
-    pub path: String,
-    /// application-group=: the interpreter the script runs in (None: the main one).
-    pub application_group: Option<String>,
-}
+pub use crate::config::wsgi::DispatchScript;
 
 /// What a dispatch script changed for one request (None: keep). After
 /// `run`'s caller resolves them, the groups are final names, not patterns.

@@ -12,24 +12,7 @@ use pyrite_text::proxy::{self, Edit, Subnet};
 use std::collections::HashMap;
 use std::ffi::{c_char, c_void};
 use std::sync::Arc;
-
-/// The proxy settings of a server, directory or location.
-#[derive(Clone, Default)]
-pub struct ProxyDirConfig {
-    /// Environ keys (HTTP_X_FORWARDED_FOR ...) of the headers to believe, in order.
-    pub headers: Option<Arc<Vec<String>>>,
-    /// The peers allowed to send them; None: every peer.
-    pub proxies: Option<Arc<Vec<Subnet>>>,
-}
-
-impl ProxyDirConfig {
-    pub fn merge(base: &Self, new: &Self) -> Self {
-        ProxyDirConfig {
-            headers: new.headers.clone().or_else(|| base.headers.clone()),
-            proxies: new.proxies.clone().or_else(|| base.proxies.clone()),
-        }
-    }
-}
+pub use crate::config::wsgi::ProxyDirConfig;
 
 /// Rewrites `env` as the trusted proxy headers say, and removes the
 /// untrusted ones of the categories the configuration names.
