@@ -612,8 +612,7 @@ impl DeclaredIn {
             return DeclaredIn::default();
         }
         // An .htaccess file: the directory it is in.
-        let directory =
-            pyrite_text::dirpath::containing_dir(d.file(), false).map(|f| String::from_utf8_lossy(&f).into_owned());
+        let directory = pyrite_text::dirpath::containing_dir(d.file(), false).map(|f| String::from_utf8_lossy(&f).into_owned());
         DeclaredIn {
             directory,
             ..Default::default()
@@ -665,7 +664,9 @@ pub(crate) unsafe fn err(cmd: *mut raw::cmd_parms, directive: &str, msg: &str) -
 /// `cmd` is the cmd_parms of a directive callback.
 pub(crate) unsafe fn origin(cmd: *const raw::cmd_parms) -> Origin {
     // SAFETY (raw-pointer callers, see above): the running callback's cmd_parms.
-    unsafe { Cmd::from_raw(cmd as *mut raw::cmd_parms) }.map(|c| Origin::of(&c)).unwrap_or_default()
+    unsafe { Cmd::from_raw(cmd as *mut raw::cmd_parms) }
+        .map(|c| Origin::of(&c))
+        .unwrap_or_default()
 }
 
 /// # Safety
@@ -882,7 +883,12 @@ fn set_switch_interval(cmd: &Cmd, _m: &mut DirConfig, arg: &str) -> Outcome {
 /// A command table entry for a C-style directive callback.
 pub use ffi::directive::cmd;
 
-const fn handler_directive(name: &'static std::ffi::CStr, phase: Phase, req_override: u32, help: &'static std::ffi::CStr) -> Spec<DirConfig> {
+const fn handler_directive(
+    name: &'static std::ffi::CStr,
+    phase: Phase,
+    req_override: u32,
+    help: &'static std::ffi::CStr,
+) -> Spec<DirConfig> {
     Spec::new(name, Func::RawArgs(set_handler), phase as usize, req_override, help)
 }
 

@@ -208,7 +208,10 @@ fn configuration_names_no_feature() {
     let g = graph();
     let allowed: BTreeSet<String> = ["ffi", "sync", "requires"].iter().map(|s| s.to_string()).collect();
     let extra: Vec<_> = g["config"].difference(&allowed).collect();
-    assert!(extra.is_empty(), "config names {extra:?}: features depend on config, not the reverse");
+    assert!(
+        extra.is_empty(),
+        "config names {extra:?}: features depend on config, not the reverse"
+    );
 }
 
 #[test]
@@ -240,5 +243,8 @@ fn the_known_knot_lists_only_modules_still_in_it() {
     let g = graph();
     let in_cycles: BTreeSet<String> = cycles(&g).into_iter().flatten().collect();
     let untangled: Vec<_> = KNOWN_KNOT.iter().filter(|m| !in_cycles.contains(**m)).collect();
-    assert!(untangled.is_empty(), "{untangled:?} no longer in a cycle: remove them from KNOWN_KNOT");
+    assert!(
+        untangled.is_empty(),
+        "{untangled:?} no longer in a cycle: remove them from KNOWN_KNOT"
+    );
 }

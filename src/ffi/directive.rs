@@ -64,12 +64,7 @@ pub const fn entry<D: PerDir>(spec: &'static Spec<D>) -> raw::command_rec {
             },
             raw::cmd_how_RAW_ARGS,
         ),
-        Func::Take1(_) => (
-            raw::cmd_func {
-                take1: Some(one_arg::<D>),
-            },
-            raw::cmd_how_TAKE1,
-        ),
+        Func::Take1(_) => (raw::cmd_func { take1: Some(one_arg::<D>) }, raw::cmd_how_TAKE1),
         Func::Take2(_) | Func::Take12(_) => (
             raw::cmd_func {
                 take2: Some(two_args::<D>),
@@ -322,7 +317,11 @@ pub fn keep_section<D: PerDir>(cmd: &Cmd, section: &D) -> Kept<D> {
 /// # Safety
 /// `cmd` is the cmd_parms of a callback of an [`entry`] made from a
 /// `Spec<D>`; `mconfig` is the per-directory configuration httpd passes.
-unsafe fn run<D: PerDir>(cmd: *mut raw::cmd_parms, mconfig: *mut c_void, f: impl FnOnce(&Cmd, &Spec<D>, &mut D) -> Outcome) -> *const c_char {
+unsafe fn run<D: PerDir>(
+    cmd: *mut raw::cmd_parms,
+    mconfig: *mut c_void,
+    f: impl FnOnce(&Cmd, &Spec<D>, &mut D) -> Outcome,
+) -> *const c_char {
     // SAFETY: httpd passes the live cmd_parms of the directive being read.
     let Some(parms) = (unsafe { cmd.as_ref() }) else {
         return c"mod_pyrite: directive called without its parameters".as_ptr();
