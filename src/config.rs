@@ -697,18 +697,6 @@ pub(crate) unsafe fn server_conf_mut<'a>(cmd: *mut raw::cmd_parms) -> Option<&'a
     unsafe { (ffi::module_config((*(*cmd).server).module_config) as *mut ServerConfig).as_mut() }
 }
 
-/// # Safety
-/// `cmd` is the cmd_parms of a directive callback.
-pub(crate) unsafe fn main_server_conf<'a>(cmd: *mut raw::cmd_parms, name: &str) -> Result<&'a mut ServerConfig, *const c_char> {
-    // SAFETY (raw-pointer callers, see above): the running callback's cmd_parms.
-    unsafe {
-        if (*(*cmd).server).is_virtual != 0 {
-            return Err(err(cmd, name, "applies to the whole server: move it out of <VirtualHost>"));
-        }
-        server_conf_mut(cmd).ok_or_else(|| err(cmd, name, "no server configuration"))
-    }
-}
-
 // ---- the directives ---------------------------------------------------------
 
 /// PythonHandler and the other phase directives (cmd info: the phase), and
