@@ -690,13 +690,6 @@ pub(crate) unsafe fn dir_conf<'a>(mconfig: *mut c_void) -> &'a mut DirConfig {
     unsafe { &mut *(mconfig as *mut DirConfig) }
 }
 
-/// # Safety
-/// `cmd` is the cmd_parms of a directive callback.
-pub(crate) unsafe fn server_conf_mut<'a>(cmd: *mut raw::cmd_parms) -> Option<&'a mut ServerConfig> {
-    // SAFETY (raw-pointer callers, see above): the server's slot holds a ServerConfig.
-    unsafe { (ffi::module_config((*(*cmd).server).module_config) as *mut ServerConfig).as_mut() }
-}
-
 // ---- the directives ---------------------------------------------------------
 
 /// PythonHandler and the other phase directives (cmd info: the phase), and
