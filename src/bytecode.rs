@@ -10,9 +10,9 @@ use std::ffi::CString;
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::sync::Mutex;
 
+pub use crate::config::BytecodeSetting as Setting;
 use crate::ffi::{log, raw, runtime};
 use crate::sync::LockExt;
-pub use crate::config::BytecodeSetting as Setting;
 
 /// The directory's name in httpd's runtime directory.
 pub const PRIVATE_NAME: &str = "mod_pyrite-bytecode";

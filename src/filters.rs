@@ -4,6 +4,7 @@
 //! twins. httpd calls a filter once per brigade; each call hands the Python
 //! handler a fresh filter object (src/request/filter.rs) that reads from the
 //! brigade and writes to the next filter.
+pub use crate::config::FilterDecl;
 use crate::config::{self, DirConfig};
 use crate::ffi::brigade::{BucketBrigade, Front};
 use crate::ffi::filter::Filter as FFilter;
@@ -18,7 +19,6 @@ use std::collections::HashSet;
 use std::ffi::{c_char, c_int, c_void, CStr, CString};
 use std::sync::atomic::{AtomicPtr, Ordering};
 use std::sync::{Arc, Mutex};
-pub use crate::config::FilterDecl;
 
 /// APR's generic error status (APR_OS_START_ERROR + 14; a macro bindgen skips).
 const APR_EGENERAL: raw::apr_status_t = 20000 + 14;

@@ -1,8 +1,10 @@
 //! The module record httpd loads (`LoadModule pyrite_module mod_pyrite.so`) and
 //! the hooks it registers.
 use crate::config::{DirConfig, ServerConfig};
+use crate::ffi::pool::Pool;
+use crate::ffi::server::Server;
 use crate::ffi::{self, log, module_config, raw};
-use std::ffi::{c_char, c_int, c_void};
+use std::ffi::{c_char, c_int};
 
 pub use crate::{PYTHON_VERSION, VERSION};
 
@@ -31,8 +33,12 @@ pub static mut pyrite_module: raw::module = raw::module {
 
 pub use crate::ffi::{module_index, module_ptr};
 
-unsafe extern "C" fn register_hooks(_p: *mut raw::apr_pool_t) {
+extern "C" fn register_hooks(_p: *mut raw::apr_pool_t) {
     ffi::set_module(&raw mut pyrite_module);
+    // SAFETY (documented exception, see README's layout): registering this
+    // module's C entry points with httpd; the bindings' types check each
+    // function has the signature its hook expects, and they live as long as
+    // the library. The name lists are NULL-terminated statics.
     crate::guard::or((), || unsafe {
         crate::guard::quiet_panics();
         let middle = raw::APR_HOOK_MIDDLE as c_int;
@@ -94,7 +100,7 @@ static TRANSLATE_SUCC: Names<3> = Names([c"mod_userdir.c".as_ptr(), c"mod_vhost_
 
 const FIRST_PASS_KEY: &std::ffi::CStr = c"mod_pyrite/post_config-seen";
 
-unsafe extern "C" fn pre_config(_pconf: *mut raw::apr_pool_t, _plog: *mut raw::apr_pool_t, _ptemp: *mut raw::apr_pool_t) -> c_int {
+extern "C" fn pre_config(_pconf: *mut raw::apr_pool_t, _plog: *mut raw::apr_pool_t, _ptemp: *mut raw::apr_pool_t) -> c_int {
     crate::guard::or(raw::OK as c_int, || {
         crate::config::config_read_starts();
         crate::wsgi::directives::clear_notes();
@@ -105,65 +111,69 @@ unsafe extern "C" fn pre_config(_pconf: *mut raw::apr_pool_t, _plog: *mut raw::a
 }
 
 /// Runs in the parent (as root when httpd starts as root): never touches Python.
-unsafe extern "C" fn post_config(
+extern "C" fn post_config(
     pconf: *mut raw::apr_pool_t,
     _plog: *mut raw::apr_pool_t,
     _ptemp: *mut raw::apr_pool_t,
     s: *mut raw::server_rec,
 ) -> c_int {
-    crate::guard::or(raw::OK as c_int, || unsafe {
-        crate::config::config_read_ends();
-        // The Server banner names the module and Python/X.Y, as mod_python's
-        // does; httpd shows components only under `ServerTokens Full` (its
-        // default), so an admin hides them the usual way.
-        let component = format!("mod_pyrite/{VERSION}");
-        raw::ap_add_version_component(pconf, ffi::pool::strdup(pconf, component.as_bytes()));
-        let major_minor: Vec<&str> = PYTHON_VERSION.splitn(3, '.').take(2).collect();
-        let python = format!("Python/{}", major_minor.join("."));
-        raw::ap_add_version_component(pconf, ffi::pool::strdup(pconf, python.as_bytes()));
-        // httpd reads its configuration twice at start-up; speak only on the real pass.
-        let process_pool = (*(*s).process).pool;
-        let mut seen: *mut c_void = std::ptr::null_mut();
-        raw::apr_pool_userdata_get(&mut seen, FIRST_PASS_KEY.as_ptr(), process_pool);
-        if seen.is_null() {
-            raw::apr_pool_userdata_set(
-                1 as *const c_void,
-                FIRST_PASS_KEY.as_ptr(),
-                Some(raw::apr_pool_cleanup_null),
-                process_pool,
-            );
+    crate::guard::or(raw::OK as c_int, || {
+        // SAFETY: httpd's configuration pool and main server, live for the whole configuration.
+        let (Some(pool), Some(server)) = (unsafe { Pool::from_raw(pconf) }, unsafe { Server::from_raw(s) }) else {
             return raw::OK as c_int;
-        }
-        if let Err(e) = crate::locks::create(pconf, s) {
-            log::serror(s, log::APLOG_CRIT, &format!("mod_pyrite: {e}"));
-            return raw::HTTP_INTERNAL_SERVER_ERROR as c_int;
-        }
-        crate::metrics::shm::create(pconf, s);
-        crate::bytecode::prepare(pconf, s);
-        // Forks the daemon groups' processes (Python starts in them, never here).
-        if let Err(e) = crate::daemon::supervise::start(pconf, s) {
-            log::serror(s, log::APLOG_CRIT, &format!("mod_pyrite: {e}"));
-            return raw::HTTP_INTERNAL_SERVER_ERROR as c_int;
-        }
-        crate::capacity::log_summary(s);
-        crate::wsgi::notes::flush(s);
-        crate::wsgi::directives::log_notes(s);
-        if let Some(notice) = crate::python_flags::startup_notice() {
-            log::serror(s, log::APLOG_NOTICE, &notice);
-        }
-        log::serror(s, log::APLOG_NOTICE, &format!(
-            "mod_pyrite/{VERSION} (Python {PYTHON_VERSION}) configured: each child starts Python (and one sub-interpreter per interpreter name or application group, when the configuration uses more than one) at child start"
-        ));
-        raw::OK as c_int
+        };
+        post_config_of(pool, server)
     })
 }
 
+fn post_config_of(pconf: &Pool, s: &Server) -> c_int {
+    crate::config::config_read_ends();
+    // The Server banner names the module and Python/X.Y, as mod_python's
+    // does; httpd shows components only under `ServerTokens Full` (its
+    // default), so an admin hides them the usual way.
+    ffi::add_version_component(pconf, &format!("mod_pyrite/{VERSION}"));
+    let major_minor: Vec<&str> = PYTHON_VERSION.splitn(3, '.').take(2).collect();
+    ffi::add_version_component(pconf, &format!("Python/{}", major_minor.join(".")));
+    // httpd reads its configuration twice at start-up; speak only on the real pass.
+    if !ffi::noted_before(s.process_pool(), FIRST_PASS_KEY) {
+        return raw::OK as c_int;
+    }
+    let (pconf_ptr, s_ptr) = (pconf.as_ptr(), s.as_ptr());
+    // SAFETY (documented exception: callees not yet on typed handles): the
+    // live configuration pool and main server of this post_config.
+    if let Err(e) = unsafe { crate::locks::create(pconf_ptr, s_ptr) } {
+        s.log(log::APLOG_CRIT, &format!("mod_pyrite: {e}"));
+        return raw::HTTP_INTERNAL_SERVER_ERROR as c_int;
+    }
+    // SAFETY: as above.
+    unsafe { crate::metrics::shm::create(pconf_ptr, s_ptr) };
+    // SAFETY: as above.
+    unsafe { crate::bytecode::prepare(pconf_ptr, s_ptr) };
+    // Forks the daemon groups' processes (Python starts in them, never here).
+    // SAFETY: as above.
+    if let Err(e) = unsafe { crate::daemon::supervise::start(pconf_ptr, s_ptr) } {
+        s.log(log::APLOG_CRIT, &format!("mod_pyrite: {e}"));
+        return raw::HTTP_INTERNAL_SERVER_ERROR as c_int;
+    }
+    crate::capacity::log_summary(s);
+    crate::wsgi::notes::flush(s_ptr);
+    crate::wsgi::directives::log_notes(s);
+    if let Some(notice) = crate::python_flags::startup_notice() {
+        s.log(log::APLOG_NOTICE, &notice);
+    }
+    s.log(log::APLOG_NOTICE, &format!(
+        "mod_pyrite/{VERSION} (Python {PYTHON_VERSION}) configured: each child starts Python (and one sub-interpreter per interpreter name or application group, when the configuration uses more than one) at child start"
+    ));
+    raw::OK as c_int
+}
+
 /// Runs in every child before it accepts a connection: Python starts here.
-unsafe extern "C" fn child_init(pchild: *mut raw::apr_pool_t, s: *mut raw::server_rec) {
+extern "C" fn child_init(pchild: *mut raw::apr_pool_t, s: *mut raw::server_rec) {
     crate::guard::or((), || {
         // The metrics slots are for httpd's children (a daemon would take one of theirs).
         if crate::daemon::current().is_none() {
-            // SAFETY: child_init's own pool and main server.
+            // SAFETY (documented exception: callees not yet on typed handles):
+            // child_init's own pool and main server.
             unsafe { crate::metrics::shm::child_init(pchild, s) };
         }
         // SAFETY: as above.

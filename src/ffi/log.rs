@@ -16,17 +16,7 @@ fn c_msg(msg: &str) -> CString {
 pub fn rerror(r: *const raw::request_rec, level: u32, msg: &str) {
     let m = c_msg(msg);
     // SAFETY: r is the live request of the calling hook; the shim formats with "%s".
-    unsafe {
-        raw::pyrite_shim_log_rerror(
-            c"mod_pyrite".as_ptr(),
-            0,
-            super::module_index(),
-            level as i32,
-            0,
-            r,
-            m.as_ptr(),
-        )
-    }
+    unsafe { raw::pyrite_shim_log_rerror(c"mod_pyrite".as_ptr(), 0, super::module_index(), level as i32, 0, r, m.as_ptr()) }
 }
 
 /// Logs a line for a server (NULL logs to the main server's log).
@@ -36,17 +26,7 @@ pub fn rerror(r: *const raw::request_rec, level: u32, msg: &str) {
 pub fn serror(s: *const raw::server_rec, level: u32, msg: &str) {
     let m = c_msg(msg);
     // SAFETY: s is NULL or a server_rec of the running configuration.
-    unsafe {
-        raw::pyrite_shim_log_error(
-            c"mod_pyrite".as_ptr(),
-            0,
-            super::module_index(),
-            level as i32,
-            0,
-            s,
-            m.as_ptr(),
-        )
-    }
+    unsafe { raw::pyrite_shim_log_error(c"mod_pyrite".as_ptr(), 0, super::module_index(), level as i32, 0, s, m.as_ptr()) }
 }
 
 /// Logs a line in the context of a connection (httpd adds the client address).
@@ -56,17 +36,7 @@ pub fn serror(s: *const raw::server_rec, level: u32, msg: &str) {
 pub fn cerror(c: *const raw::conn_rec, level: u32, msg: &str) {
     let m = c_msg(msg);
     // SAFETY: c is the live connection of the calling hook; the shim formats with "%s".
-    unsafe {
-        raw::pyrite_shim_log_cerror(
-            c"mod_pyrite".as_ptr(),
-            0,
-            super::module_index(),
-            level as i32,
-            0,
-            c,
-            m.as_ptr(),
-        )
-    }
+    unsafe { raw::pyrite_shim_log_cerror(c"mod_pyrite".as_ptr(), 0, super::module_index(), level as i32, 0, c, m.as_ptr()) }
 }
 
 /// Whether a request-level message at `level` would be written at all.

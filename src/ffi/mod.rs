@@ -80,6 +80,35 @@ pub fn module_index() -> std::ffi::c_int {
     unsafe { (*m).module_index }
 }
 
+/// Adds `component` ("name/version") to the Server banner (post_config).
+pub fn add_version_component(pconf: &pool::Pool, component: &str) {
+    let bytes = component.replace('\0', "");
+    // SAFETY: a live configuration pool; the copy lives as long as it, as httpd keeps the pointer.
+    unsafe { raw::ap_add_version_component(pconf.as_ptr(), pool::strdup(pconf.as_ptr(), bytes.as_bytes())) }
+}
+
+/// Notes `key` in `pool`; true if it was noted there before. For what is
+/// done once per process across httpd's configuration passes: the note
+/// holds no memory and no cleanup of this library (which httpd unloads and
+/// loads again at a restart, while the process pool stays).
+pub fn noted_before(pool: &pool::Pool, key: &'static CStr) -> bool {
+    let mut seen: *mut std::ffi::c_void = std::ptr::null_mut();
+    // SAFETY: a live pool and a NUL-terminated static key; the value is a
+    // non-NULL marker never dereferenced, with APR's own no-op cleanup.
+    unsafe {
+        raw::apr_pool_userdata_get(&mut seen, key.as_ptr(), pool.as_ptr());
+        if seen.is_null() {
+            raw::apr_pool_userdata_set(
+                1 as *const std::ffi::c_void,
+                key.as_ptr(),
+                Some(raw::apr_pool_cleanup_null),
+                pool.as_ptr(),
+            );
+        }
+    }
+    !seen.is_null()
+}
+
 /// The per-module slot of a configuration vector (what httpd's
 /// `ap_get_module_config` macro reads).
 ///

@@ -78,9 +78,9 @@ pub fn clear_notes() {
 }
 
 /// Writes this pass's lines to the error log of `s` (the main server).
-pub fn log_notes(s: *const raw::server_rec) {
+pub fn log_notes(s: &crate::ffi::server::Server) {
     for (level, line) in NOTES.locked().iter() {
-        log::serror(s, *level, line);
+        s.log(*level, line);
     }
 }
 
