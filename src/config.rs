@@ -316,13 +316,16 @@ impl BytecodeSetting {
     }
 }
 
+/// PythonOption lines in order: key and value (None: remove the key).
+pub type OptionLines = Vec<(String, Option<String>)>;
+
 /// Per-directory configuration (also the server's defaults for its sections).
 #[derive(Clone, Default)]
 pub struct DirConfig {
     pub handlers: [Option<Arc<Vec<Arc<HandlerDecl>>>>; PHASES],
     pub python_path: Option<Arc<PathSetting>>,
     /// PythonOption lines in order; a None value removes the key.
-    pub options: Option<Arc<Vec<(String, Option<String>)>>>,
+    pub options: Option<Arc<OptionLines>>,
     pub debug: Option<bool>,
     pub autoreload: Option<bool>,
     /// PythonInterpreter: the interpreter handlers here run in (src/interpreters).

@@ -41,7 +41,10 @@ pub const COMMAND: raw::command_rec = entry(&Spec::new(
 
 /// httpd's process_connection hook: runs before HTTP's, only where configured.
 /// The C entry point: the connection becomes a typed handle here, once.
-pub extern "C" fn process_connection(c: *mut raw::conn_rec) -> c_int {
+///
+/// # Safety
+/// Called by httpd with a live connection.
+pub unsafe extern "C" fn process_connection(c: *mut raw::conn_rec) -> c_int {
     // SAFETY: httpd's live connection, served by this thread for the whole hook.
     let Some(c) = (unsafe { ffi::connection::Connection::from_raw(c) }) else {
         return DECLINED;

@@ -99,7 +99,7 @@ pub fn noted_before(pool: &pool::Pool, key: &'static CStr) -> bool {
         raw::apr_pool_userdata_get(&mut seen, key.as_ptr(), pool.as_ptr());
         if seen.is_null() {
             raw::apr_pool_userdata_set(
-                1 as *const std::ffi::c_void,
+                std::ptr::dangling::<std::ffi::c_void>(),
                 key.as_ptr(),
                 Some(raw::apr_pool_cleanup_null),
                 pool.as_ptr(),

@@ -138,9 +138,12 @@ impl<T: 'static> Kept<T> {
 
     /// The object, None once its pool has been cleared.
     pub fn get(&self) -> Option<&T> {
+        if !self.alive.load(Ordering::Acquire) {
+            return None;
+        }
         // SAFETY: the pool's pre-cleanup clears `alive` before the memory goes;
         // configuration pools are cleared only by httpd's main thread between
         // generations, when no reader of the old generation runs.
-        self.alive.load(Ordering::Acquire).then(|| unsafe { self.at.as_ref() })
+        Some(unsafe { self.at.as_ref() })
     }
 }
