@@ -36,6 +36,7 @@ pub unsafe fn cstr<'a>(p: *const c_char) -> Option<&'a [u8]> {
     if p.is_null() {
         None
     } else {
+        // SAFETY: non-NULL and NUL-terminated, living for 'a (the contract).
         Some(unsafe { CStr::from_ptr(p) }.to_bytes())
     }
 }
@@ -45,6 +46,7 @@ pub unsafe fn cstr<'a>(p: *const c_char) -> Option<&'a [u8]> {
 /// # Safety
 /// As for [`cstr`].
 pub unsafe fn cstr_lossy(p: *const c_char) -> String {
+    // SAFETY: as this function's contract.
     match unsafe { cstr(p) } {
         Some(b) => String::from_utf8_lossy(b).into_owned(),
         None => String::new(),
@@ -118,6 +120,7 @@ pub fn noted_before(pool: &pool::Pool, key: &'static CStr) -> bool {
 #[inline]
 pub unsafe fn module_config(v: *mut raw::ap_conf_vector_t) -> *mut std::ffi::c_void {
     let idx = module_index();
+    // SAFETY: a configuration vector has one slot per module; idx is ours (the contract).
     unsafe { *(v as *mut *mut std::ffi::c_void).add(idx as usize) }
 }
 
@@ -128,6 +131,7 @@ pub unsafe fn module_config(v: *mut raw::ap_conf_vector_t) -> *mut std::ffi::c_v
 #[inline]
 pub unsafe fn set_module_config(v: *mut raw::ap_conf_vector_t, val: *mut std::ffi::c_void) {
     let idx = module_index();
+    // SAFETY: as for module_config.
     unsafe { *(v as *mut *mut std::ffi::c_void).add(idx as usize) = val };
 }
 
