@@ -10,6 +10,7 @@ use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
 use std::sync::Mutex;
 
+pub use crate::config::BytecodeSetting as Setting;
 use crate::ffi::pool::Pool;
 use crate::ffi::server::Server;
 use crate::ffi::{log, runtime};
@@ -17,33 +18,6 @@ use crate::sync::LockExt;
 
 /// The directory's name in httpd's runtime directory.
 pub const PRIVATE_NAME: &str = "mod_pyrite-bytecode";
-
-/// The PyriteBytecodeCache directive's value.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Setting {
-    /// `private` (the default): a directory in httpd's runtime directory.
-    Private,
-    /// An absolute path: that directory, made and owned as the private one.
-    Directory(String),
-    /// `beside`: CPython's own rule, `__pycache__` next to the source (mod_python's behaviour).
-    Beside,
-    /// `off`: application code's bytecode is neither written nor read.
-    Off,
-}
-
-impl Setting {
-    pub fn parse(arg: &str) -> Result<Setting, String> {
-        match arg.to_ascii_lowercase().as_str() {
-            "private" => Ok(Setting::Private),
-            "beside" => Ok(Setting::Beside),
-            "off" => Ok(Setting::Off),
-            _ if arg.starts_with('/') && arg.trim_end_matches('/').len() > 1 => {
-                Ok(Setting::Directory(arg.trim_end_matches('/').to_string()))
-            }
-            _ => Err(format!("{arg:?} is not private, beside, off or an absolute directory")),
-        }
-    }
-}
 
 /// What the children do, chosen by the parent at each (re)start.
 #[derive(Clone, Debug)]

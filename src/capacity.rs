@@ -6,23 +6,14 @@ use crate::config;
 use crate::ffi::server::Server;
 use crate::ffi::{self, log, raw};
 
-/// Logs the summary for the configuration whose main server is `s`
-/// (post_config's entry; module.rs still holds the raw record).
-///
-/// # Safety
-/// `s` is the main server of the configuration being finished.
-pub unsafe fn log_summary(s: *mut raw::server_rec) {
-    // SAFETY: as this function's contract; the configuration outlives the call.
-    if let Some(s) = unsafe { Server::from_raw(s) } {
-        summary(s)
-    }
+/// Logs the summary for the configuration whose main server is `s`.
+pub fn log_summary(s: &Server) {
+    summary(s)
 }
 
 /// The configuration's mod_pyrite settings for server `s`.
 fn settings(s: &Server) -> Option<&config::ServerConfig> {
-    // SAFETY: a server of the running configuration (config.rs's accessors
-    // still take the raw record; they move to the handles with config.rs).
-    unsafe { config::server_config(s.as_ptr()) }
+    config::ServerConfig::of(s)
 }
 
 fn summary(s: &Server) {

@@ -1,12 +1,24 @@
 //! Directives: parsing, the per-directory and per-server structures, and how
 //! they merge (server -> virtual host -> <Directory>/<Location>/<Files>), with
 //! mod_python's syntax and meaning. What a setting does at run time lives elsewhere.
+//!
+//! Direction: this module depends on `ffi` (and `sync`, `requires`), never on
+//! a feature. Features (handlers, filters, wsgi, daemon, ...) read it, and
+//! keep their directive functions beside their code; the types their
+//! settings are held in live here (`config::wsgi`, the *Decl types below).
+//! `directives` assembles httpd's command table from all of them.
+pub mod wsgi;
+
+use crate::ffi::directive::{entry, keep_section, Cmd, Func, Outcome, ServerConfigMut, Spec};
+use crate::ffi::module_config::{self, Kept, PerDir, PerServer};
+use crate::ffi::request::Request;
+use crate::ffi::server::Server;
 use crate::ffi::{self, raw};
-use crate::handlers::HandlerCache;
 use crate::sync::LockExt;
 pub use pyrite_text::directive::{check_python_expr, parse_handler_args, parse_handler_spec, split_words};
-use std::ffi::{c_char, c_int, c_void};
-use std::sync::Arc;
+use std::any::Any;
+use std::ffi::{c_char, c_void};
+use std::sync::{Arc, OnceLock};
 
 /// The request phases a Python handler can be attached to, in httpd's order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -127,8 +139,24 @@ pub struct HandlerDecl {
     pub silent: bool,
     /// The handler whose req.add_handler call added this one (None for configured ones).
     pub parent: Option<Arc<HandlerDecl>>,
-    /// This child's resolved module and object (empty in the parent).
+    /// This child's resolved module and object (empty in the parent); its
+    /// type belongs to the code that runs handlers (handlers.rs).
     pub cache: HandlerCache,
+}
+
+/// What the code running handlers keeps beside a declaration in a child:
+/// one value of the type it chooses, made on first use.
+#[derive(Default)]
+pub struct HandlerCache(OnceLock<Box<dyn Any + Send + Sync>>);
+
+impl HandlerCache {
+    /// The kept value; `T` must be the same type at every call.
+    pub fn get_or_default<T: Any + Default + Send + Sync>(&self) -> &T {
+        self.0
+            .get_or_init(|| Box::new(T::default()))
+            .downcast_ref::<T>()
+            .expect("a handler cache read as two types")
+    }
 }
 
 impl HandlerDecl {
@@ -186,27 +214,27 @@ fn matching_prefix(filename: &[u8], matches: impl Fn(&[u8]) -> bool) -> Option<S
 pub struct Declared {
     pub decl: Arc<HandlerDecl>,
     /// The DirConfig of the declaring section (lives in the configuration pool).
-    section: usize,
-    server: usize,
+    section: Kept<DirConfig>,
+    server: Kept<Server>,
 }
+
+/// The list is emptied when the next configuration read starts, before
+/// anything reads it again; a section or server gone sooner is a bug.
+const GONE: &str = "a handler declaration outlived its configuration";
 
 impl Declared {
     /// The declaring section's own configuration (not merged with enclosing ones).
     pub fn section(&self) -> &DirConfig {
-        // SAFETY: the section belongs to the running configuration generation.
-        unsafe { &*(self.section as *const DirConfig) }
+        self.section.get().expect(GONE)
     }
     /// The server (virtual host) it was declared in.
-    pub fn server(&self) -> *mut raw::server_rec {
-        self.server as *mut raw::server_rec
+    pub fn server(&self) -> &Server {
+        self.server.get().expect(GONE)
     }
     /// The PythonPath that applies to the declaring section (its own, else the server's).
     pub fn python_path(&self) -> Option<Arc<PathSetting>> {
-        // SAFETY: both pointers belong to the running configuration generation.
-        unsafe {
-            let own = (*(self.section as *const DirConfig)).python_path.clone();
-            own.or_else(|| server_dir_config(self.server as *const raw::server_rec).and_then(|d| d.python_path.clone()))
-        }
+        let own = self.section().python_path.clone();
+        own.or_else(|| DirConfig::server_level(self.server()).and_then(|d| d.python_path.clone()))
     }
 }
 
@@ -217,8 +245,6 @@ static DECLARED: std::sync::Mutex<Vec<Declared>> = std::sync::Mutex::new(Vec::ne
 /// A configuration read starts: forget the previous generation's declarations.
 pub fn config_read_starts() {
     DECLARED.locked().clear();
-    crate::wsgi::directives::clear_notes();
-    crate::python_flags::config_read_starts();
     READING_CONFIG.store(true, std::sync::atomic::Ordering::Relaxed);
 }
 
@@ -246,7 +272,51 @@ pub struct ImportDecl {
     pub origin: Origin,
 }
 
-/// PythonOption lines in order: (key, value), a None value removing the key.
+/// A PythonConnectionHandler line.
+pub struct ConnHandlerDecl {
+    pub module: String,
+    pub object: Option<String>,
+    pub origin: Origin,
+}
+
+/// One Python filter: the handler and the name httpd knows it by.
+pub struct FilterDecl {
+    pub name: String,
+    pub input: bool,
+    pub module: String,
+    pub object: Option<String>,
+    pub directory: Option<String>,
+    pub origin: Origin,
+}
+
+/// The PyriteBytecodeCache directive's value.
+#[derive(Clone, Debug, PartialEq)]
+pub enum BytecodeSetting {
+    /// `private` (the default): a directory in httpd's runtime directory.
+    Private,
+    /// An absolute path: that directory, made and owned as the private one.
+    Directory(String),
+    /// `beside`: CPython's own rule, `__pycache__` next to the source (mod_python's behaviour).
+    Beside,
+    /// `off`: application code's bytecode is neither written nor read.
+    Off,
+}
+
+impl BytecodeSetting {
+    pub fn parse(arg: &str) -> Result<BytecodeSetting, String> {
+        match arg.to_ascii_lowercase().as_str() {
+            "private" => Ok(BytecodeSetting::Private),
+            "beside" => Ok(BytecodeSetting::Beside),
+            "off" => Ok(BytecodeSetting::Off),
+            _ if arg.starts_with('/') && arg.trim_end_matches('/').len() > 1 => {
+                Ok(BytecodeSetting::Directory(arg.trim_end_matches('/').to_string()))
+            }
+            _ => Err(format!("{arg:?} is not private, beside, off or an absolute directory")),
+        }
+    }
+}
+
+/// PythonOption lines in order: key and value (None: remove the key).
 pub type OptionLines = Vec<(String, Option<String>)>;
 
 /// Per-directory configuration (also the server's defaults for its sections).
@@ -264,9 +334,9 @@ pub struct DirConfig {
     pub interp_per_directory: Option<bool>,
     pub interp_per_directive: Option<bool>,
     /// WSGI settings that can vary per directory (mod_wsgi's).
-    pub wsgi: crate::wsgi::config::WsgiDirConfig,
+    pub wsgi: wsgi::WsgiDirConfig,
     /// PythonInputFilter / PythonOutputFilter declarations (later ones win by name).
-    pub filters: Option<Arc<Vec<Arc<crate::filters::FilterDecl>>>>,
+    pub filters: Option<Arc<Vec<Arc<FilterDecl>>>>,
     /// PyriteStatus: `SetHandler pyrite-status` serves the metrics here (default Off).
     pub status_page: Option<bool>,
     /// The section's Require lines, noted with its Python directives (req.requires()).
@@ -318,7 +388,7 @@ impl DirConfig {
         m.interpreter = new.interpreter.clone().or_else(|| base.interpreter.clone());
         m.interp_per_directory = new.interp_per_directory.or(base.interp_per_directory);
         m.interp_per_directive = new.interp_per_directive.or(base.interp_per_directive);
-        m.wsgi = crate::wsgi::config::WsgiDirConfig::merge(&base.wsgi, &new.wsgi);
+        m.wsgi = wsgi::WsgiDirConfig::merge(&base.wsgi, &new.wsgi);
         m.filters = match (&base.filters, &new.filters) {
             (Some(b), Some(n)) => Some(Arc::new(b.iter().chain(n.iter()).cloned().collect())),
             (b, None) => b.clone(),
@@ -339,9 +409,9 @@ impl DirConfig {
 pub struct ServerConfig {
     pub imports: Vec<Arc<ImportDecl>>,
     /// WSGIScriptAlias(Match) lines, in order; a virtual host's come before the main server's.
-    pub wsgi_aliases: Vec<Arc<crate::wsgi::config::WsgiAlias>>,
+    pub wsgi_aliases: Vec<Arc<wsgi::WsgiAlias>>,
     /// WSGIImportScript lines.
-    pub wsgi_imports: Vec<Arc<crate::wsgi::config::ImportScript>>,
+    pub wsgi_imports: Vec<Arc<wsgi::ImportScript>>,
     /// WSGIPythonHome (main server only).
     pub python_home: Option<String>,
     /// WSGIPythonPath directories, added with site.addsitedir (main server only).
@@ -349,7 +419,7 @@ pub struct ServerConfig {
     /// WSGIRestrictStdout (main server only).
     pub restrict_stdout: Option<bool>,
     /// mod_wsgi's process-wide settings: Python start-up, restrictions (main server only).
-    pub wsgi_process: crate::wsgi::directives::ProcessOptions,
+    pub wsgi_process: wsgi::ProcessOptions,
     /// PyriteMaxPythonThreads: the gate's size per child (main server only).
     pub python_threads: Option<usize>,
     /// PyriteSwitchInterval: sys.setswitchinterval at child start (main server only).
@@ -357,9 +427,9 @@ pub struct ServerConfig {
     /// PyritePreload: import handler modules at child start (default On; main server only).
     pub preload: Option<bool>,
     /// PyriteBytecodeCache: where application code's bytecode goes (main server only).
-    pub bytecode_cache: Option<crate::bytecode::Setting>,
+    pub bytecode_cache: Option<BytecodeSetting>,
     /// PythonConnectionHandler: takes over the server's connections from HTTP.
-    pub connection_handler: Option<Arc<crate::conn_handler::ConnHandlerDecl>>,
+    pub connection_handler: Option<Arc<ConnHandlerDecl>>,
 }
 
 /// A section's handlers of one phase over the enclosing ones: each list (the
@@ -374,56 +444,58 @@ fn merge_handler_lists(base: Option<&Arc<Vec<Arc<HandlerDecl>>>>, new: &Arc<Vec<
     Arc::new(base.iter().filter(|d| !replaced(d)).chain(new.iter()).cloned().collect())
 }
 
-// ---- httpd callbacks: create and merge -------------------------------------
+// ---- how httpd keeps them ---------------------------------------------------
 
-/// # Safety
-/// Called by httpd with a live pool.
-pub unsafe extern "C" fn create_dir_config(p: *mut raw::apr_pool_t, _dir: *mut c_char) -> *mut c_void {
-    crate::guard::or(std::ptr::null_mut(), || unsafe {
-        ffi::pool::adopt(p, DirConfig::default()) as *mut c_void
-    })
+// SAFETY: the module record's create/merge_dir_config are
+// ffi::module_config::create_dir/merge_dir::<DirConfig> (src/module.rs), and
+// no other type implements PerDir.
+unsafe impl PerDir for DirConfig {
+    fn merge(base: &Self, new: &Self) -> Self {
+        DirConfig::merge(base, new)
+    }
 }
 
-/// # Safety
-/// Called by httpd with two configurations made by create/merge_dir_config.
-pub unsafe extern "C" fn merge_dir_config(p: *mut raw::apr_pool_t, base: *mut c_void, new: *mut c_void) -> *mut c_void {
-    crate::guard::or(base, || {
-        // SAFETY: both were made by this module's create/merge, live in pools that outlive p.
-        let (b, n) = unsafe { (&*(base as *const DirConfig), &*(new as *const DirConfig)) };
-        unsafe { ffi::pool::adopt(p, DirConfig::merge(b, n)) as *mut c_void }
-    })
-}
-
-/// # Safety
-/// Called by httpd with a live pool.
-pub unsafe extern "C" fn create_server_config(p: *mut raw::apr_pool_t, _s: *mut raw::server_rec) -> *mut c_void {
-    crate::guard::or(std::ptr::null_mut(), || unsafe {
-        ffi::pool::adopt(p, ServerConfig::default()) as *mut c_void
-    })
-}
-
-/// # Safety
-/// Called by httpd with two configurations made by create/merge_server_config.
-pub unsafe extern "C" fn merge_server_config(p: *mut raw::apr_pool_t, base: *mut c_void, new: *mut c_void) -> *mut c_void {
-    crate::guard::or(new, || {
-        // SAFETY: both were made by create_server_config and live in the config pool.
-        let (b, n) = unsafe { (&*(base as *const ServerConfig), &*(new as *const ServerConfig)) };
-        let mut m = n.clone();
-        m.wsgi_aliases.extend(b.wsgi_aliases.iter().cloned());
+// SAFETY: as above, with create/merge_server::<ServerConfig>.
+unsafe impl PerServer for ServerConfig {
+    fn merge(base: &Self, new: &Self) -> Self {
+        let mut m = new.clone();
+        m.wsgi_aliases.extend(base.wsgi_aliases.iter().cloned());
         if m.connection_handler.is_none() {
-            m.connection_handler = b.connection_handler.clone();
+            m.connection_handler = base.connection_handler.clone();
         }
-        unsafe { ffi::pool::adopt(p, m) as *mut c_void }
-    })
+        m
+    }
 }
+
+impl DirConfig {
+    /// The per-directory configuration httpd chose for a request.
+    pub fn of(r: &Request) -> Option<&DirConfig> {
+        module_config::dir_config(r)
+    }
+    /// A server's per-directory defaults (what `PythonOption` etc. outside any section set).
+    pub fn server_level(s: &Server) -> Option<&DirConfig> {
+        module_config::server_dir_config(s)
+    }
+}
+
+impl ServerConfig {
+    /// A server's configuration.
+    pub fn of(s: &Server) -> Option<&ServerConfig> {
+        module_config::server_config(s)
+    }
+}
+
+// Raw-pointer forms of the three above, for callers not yet on typed handles
+// (handlers.rs, interp.rs, request/, interpreters/, filters.rs, ...): each
+// makes the handle and calls the typed form. Remove once they are gone.
 
 /// The per-directory configuration httpd chose for a request.
 ///
 /// # Safety
 /// `r` is a live request.
 pub unsafe fn dir_config<'a>(r: *const raw::request_rec) -> Option<&'a DirConfig> {
-    let c = unsafe { ffi::module_config((*r).per_dir_config) } as *const DirConfig;
-    unsafe { c.as_ref() }
+    // SAFETY (raw-pointer callers, see above): the caller's live request.
+    DirConfig::of(unsafe { Request::from_raw(r as *mut raw::request_rec) }?)
 }
 
 /// A server's configuration.
@@ -431,44 +503,56 @@ pub unsafe fn dir_config<'a>(r: *const raw::request_rec) -> Option<&'a DirConfig
 /// # Safety
 /// `s` is a server_rec of the running configuration.
 pub unsafe fn server_config<'a>(s: *const raw::server_rec) -> Option<&'a ServerConfig> {
-    let c = unsafe { ffi::module_config((*s).module_config) } as *const ServerConfig;
-    unsafe { c.as_ref() }
+    // SAFETY (raw-pointer callers, see above): a server of the running configuration.
+    ServerConfig::of(unsafe { Server::from_raw(s as *mut raw::server_rec) }?)
 }
 
-/// The server-level per-directory defaults (what `PythonOption` etc. at server level set).
+/// The server-level per-directory defaults.
 ///
 /// # Safety
 /// `s` is a server_rec of the running configuration.
 pub unsafe fn server_dir_config<'a>(s: *const raw::server_rec) -> Option<&'a DirConfig> {
-    let c = unsafe { ffi::module_config((*s).lookup_defaults) } as *const DirConfig;
-    unsafe { c.as_ref() }
+    // SAFETY (raw-pointer callers, see above): a server of the running configuration.
+    DirConfig::server_level(unsafe { Server::from_raw(s as *mut raw::server_rec) }?)
 }
 
-// ---- directive callbacks ----------------------------------------------------
+// ---- reading directives -----------------------------------------------------
 
-/// An error message httpd prints with the file and line of the directive.
-pub(crate) unsafe fn err(cmd: *mut raw::cmd_parms, directive: &str, msg: &str) -> *const c_char {
-    let text = format!("{directive}: {msg}");
-    unsafe { ffi::pool::strdup((*cmd).pool, text.replace('\0', "").as_bytes()) }
+/// The message httpd prints (with the file and line) for a bad directive.
+pub fn fail(directive: &str, msg: &str) -> String {
+    format!("{directive}: {msg}")
 }
 
-pub(crate) unsafe fn origin(cmd: *const raw::cmd_parms) -> Origin {
-    unsafe {
-        let d = (*cmd).directive;
-        if d.is_null() {
-            return Origin::default();
-        }
-        Origin {
-            file: ffi::cstr_lossy((*d).filename),
-            line: (*d).line_num.max(0) as u32,
+impl Origin {
+    /// Where the directive being read was written.
+    pub fn of(cmd: &Cmd) -> Origin {
+        match cmd.node() {
+            Some(n) => Origin {
+                file: String::from_utf8_lossy(n.file()).into_owned(),
+                line: n.line(),
+            },
+            None => Origin::default(),
         }
     }
+}
+
+/// The configuration of the server a directive is being read for.
+pub fn server_conf<'c>(cmd: &'c Cmd, name: &str) -> Result<ServerConfigMut<'c, ServerConfig>, String> {
+    cmd.server_config().ok_or_else(|| fail(name, "no server configuration"))
+}
+
+/// The main server's configuration, or the error for a directive written inside <VirtualHost>.
+pub fn main_server<'c>(cmd: &'c Cmd, name: &str) -> Result<ServerConfigMut<'c, ServerConfig>, String> {
+    if cmd.server().rec().is_virtual != 0 {
+        return Err(fail(name, "applies to the whole server: move it out of <VirtualHost>"));
+    }
+    server_conf(cmd, name)
 }
 
 /// Where a handler or filter directive was written, as mod_python records it
 /// (an enclosing <Files> is looked through).
 #[derive(Default)]
-pub(crate) struct DeclaredIn {
+pub struct DeclaredIn {
     pub directory: Option<String>,
     pub dir_wildcard: bool,
     pub dir_regex: Option<Arc<ffi::regex::Regex>>,
@@ -476,26 +560,25 @@ pub(crate) struct DeclaredIn {
     pub location_pattern: bool,
 }
 
-/// The nearest enclosing <Directory>/<Location> (or their ...Match forms), or
-/// the .htaccess file's directory; nothing at server or virtual host level.
-pub(crate) unsafe fn declared_in(cmd: *const raw::cmd_parms) -> DeclaredIn {
-    use pyrite_text::dirpath::{canonical_dir, section_path, SectionPath};
-    unsafe {
-        let d = (*cmd).directive;
-        if d.is_null() {
+impl DeclaredIn {
+    /// The nearest enclosing <Directory>/<Location> (or their ...Match forms), or
+    /// the .htaccess file's directory; nothing at server or virtual host level.
+    pub fn of(cmd: &Cmd) -> DeclaredIn {
+        use pyrite_text::dirpath::{canonical_dir, section_path, SectionPath};
+        let Some(d) = cmd.node() else {
             return DeclaredIn::default();
-        }
-        let mut p = (*d).parent;
-        while !p.is_null() {
-            let name = ffi::cstr((*p).directive).unwrap_or_default().to_ascii_lowercase();
-            let args = String::from_utf8_lossy(ffi::cstr((*p).args).unwrap_or_default()).into_owned();
+        };
+        let mut p = d.parent();
+        while let Some(section) = p {
+            let name = section.name().to_ascii_lowercase();
+            let args = String::from_utf8_lossy(section.args()).into_owned();
             let (is_location, is_match) = match name.as_slice() {
                 b"<location" => (true, false),
                 b"<locationmatch" => (true, true),
                 b"<directory" => (false, false),
                 b"<directorymatch" => (false, true),
                 _ => {
-                    p = (*p).parent;
+                    p = section.parent();
                     continue;
                 }
             };
@@ -528,12 +611,11 @@ pub(crate) unsafe fn declared_in(cmd: *const raw::cmd_parms) -> DeclaredIn {
                 },
             };
         }
-        if (*cmd).config_file.is_null() || READING_CONFIG.load(std::sync::atomic::Ordering::Relaxed) {
+        if !cmd.reads_a_file() || READING_CONFIG.load(std::sync::atomic::Ordering::Relaxed) {
             return DeclaredIn::default();
         }
         // An .htaccess file: the directory it is in.
-        let file = ffi::cstr((*d).filename).unwrap_or_default();
-        let directory = pyrite_text::dirpath::containing_dir(file, false).map(|f| String::from_utf8_lossy(&f).into_owned());
+        let directory = pyrite_text::dirpath::containing_dir(d.file(), false).map(|f| String::from_utf8_lossy(&f).into_owned());
         DeclaredIn {
             directory,
             ..Default::default()
@@ -547,9 +629,9 @@ fn cwd() -> String {
         .unwrap_or_else(|_| "/".into())
 }
 
-/// The directory a filter declared here belongs to (see declared_in).
-pub(crate) unsafe fn declaring_directory(cmd: *const raw::cmd_parms) -> Option<String> {
-    let d = unsafe { declared_in(cmd) };
+/// The directory a filter declared here belongs to (see DeclaredIn).
+pub fn declaring_dir(cmd: &Cmd) -> Option<String> {
+    let d = DeclaredIn::of(cmd);
     if d.dir_wildcard {
         None
     } else {
@@ -557,605 +639,415 @@ pub(crate) unsafe fn declaring_directory(cmd: *const raw::cmd_parms) -> Option<S
     }
 }
 
-pub(crate) unsafe fn text<'a>(p: *const c_char) -> &'a str {
-    unsafe { std::str::from_utf8(ffi::cstr(p).unwrap_or_default()).unwrap_or("") }
-}
-
-pub(crate) unsafe fn dir_conf<'a>(mconfig: *mut c_void) -> &'a mut DirConfig {
-    unsafe { &mut *(mconfig as *mut DirConfig) }
-}
-
 /// A section's configuration for a Python directive written in it, with the
 /// section's Require lines noted on first use.
-unsafe fn section_conf<'a>(cmd: *mut raw::cmd_parms, mconfig: *mut c_void) -> &'a mut DirConfig {
-    unsafe {
-        let conf = dir_conf(mconfig);
-        if conf.requires.is_none() && !(*cmd).path.is_null() {
-            let reading = READING_CONFIG.load(std::sync::atomic::Ordering::Relaxed);
-            conf.requires = Some(crate::requires::of_section(cmd, reading));
-        }
-        conf
+fn section_conf<'d>(cmd: &Cmd, conf: &'d mut DirConfig) -> &'d mut DirConfig {
+    if conf.requires.is_none() && cmd.section_path().is_some() {
+        let reading = READING_CONFIG.load(std::sync::atomic::Ordering::Relaxed);
+        conf.requires = Some(crate::requires::of_section(cmd, reading));
     }
+    conf
 }
 
-/// PythonHandler (and later the other phase directives): cmd->info holds the phase.
-unsafe extern "C" fn set_handler(cmd: *mut raw::cmd_parms, mconfig: *mut c_void, args: *const c_char) -> *const c_char {
-    crate::guard::or(c"mod_pyrite: internal error reading a handler directive".as_ptr(), || unsafe {
-        let info = (*cmd).info as usize;
-        let (phases, silent, dname): (Vec<Phase>, bool, &str) = if info == HANDLER_MODULE {
-            (Phase::ALL.to_vec(), true, "PythonHandlerModule")
-        } else {
-            let p = Phase::from_index(info);
-            (vec![p], false, p.directive())
-        };
-        let (handlers, exts) = match parse_handler_args(text(args)) {
-            Ok(v) => v,
-            Err(e) => return err(cmd, dname, &e),
-        };
-        if silent && (handlers.len() != 1 || handlers[0].1.is_some()) {
-            return err(cmd, dname, "names one module (its functions are looked up by phase)");
-        }
-        let conf = section_conf(cmd, mconfig);
-        let within = declared_in(cmd);
-        let org = origin(cmd);
-        let reading_config = READING_CONFIG.load(std::sync::atomic::Ordering::Relaxed);
-        // "| .ext1 .ext2": one entry per extension, in that extension's list.
-        let ext_keys: Vec<Option<String>> = if exts.is_empty() {
-            vec![None]
-        } else {
-            exts.iter().cloned().map(Some).collect()
-        };
-        for phase in phases {
-            let mut list: Vec<Arc<HandlerDecl>> = conf.handlers[phase as usize].as_deref().cloned().unwrap_or_default();
-            for ext in &ext_keys {
-                for (module, object) in handlers.iter().cloned() {
-                    let decl = Arc::new(HandlerDecl {
-                        phase,
-                        module,
-                        object,
-                        ext: ext.clone(),
-                        directory: within.directory.clone(),
-                        dir_wildcard: within.dir_wildcard,
-                        dir_regex: within.dir_regex.clone(),
-                        location: within.location.clone(),
-                        location_pattern: within.location_pattern,
-                        origin: org.clone(),
-                        silent,
-                        parent: None,
-                        cache: HandlerCache::default(),
-                    });
-                    if reading_config {
-                        DECLARED.locked().push(Declared {
-                            decl: decl.clone(),
-                            section: mconfig as usize,
-                            server: (*cmd).server as usize,
-                        });
-                    }
-                    list.push(decl);
-                }
-            }
-            conf.handlers[phase as usize] = Some(Arc::new(list));
-        }
-        std::ptr::null()
-    })
-}
+// Raw-pointer forms of the helpers above, for directive callbacks not yet
+// written as an ffi::directive::Spec (filters.rs, daemon/directives.rs,
+// wsgi/proxy_headers.rs). Each makes the Cmd handle and calls the typed form.
 
-unsafe extern "C" fn set_python_path(cmd: *mut raw::cmd_parms, mconfig: *mut c_void, arg: *const c_char) -> *const c_char {
-    crate::guard::or(c"mod_pyrite: internal error reading PythonPath".as_ptr(), || unsafe {
-        let expr = text(arg);
-        if let Err(e) = check_python_expr(expr) {
-            return err(cmd, "PythonPath", &e);
-        }
-        section_conf(cmd, mconfig).python_path = Some(Arc::new(PathSetting {
-            expr: expr.to_string(),
-            origin: origin(cmd),
-        }));
-        std::ptr::null()
-    })
-}
-
-unsafe extern "C" fn set_option(cmd: *mut raw::cmd_parms, mconfig: *mut c_void, key: *const c_char, val: *const c_char) -> *const c_char {
-    crate::guard::or(c"mod_pyrite: internal error reading PythonOption".as_ptr(), || unsafe {
-        let k = text(key);
-        if k.is_empty() {
-            return err(cmd, "PythonOption", "the key is empty");
-        }
-        // No value, or an empty one, removes the key (mod_python 3.3 and later).
-        let v = if val.is_null() || text(val).is_empty() {
-            None
-        } else {
-            Some(text(val).to_string())
-        };
-        let conf = section_conf(cmd, mconfig);
-        let mut opts: Vec<_> = conf.options.as_deref().cloned().unwrap_or_default();
-        opts.push((k.to_string(), v));
-        conf.options = Some(Arc::new(opts));
-        std::ptr::null()
-    })
-}
-
-unsafe extern "C" fn set_status_page(_cmd: *mut raw::cmd_parms, mconfig: *mut c_void, on: c_int) -> *const c_char {
-    crate::guard::or(std::ptr::null(), || unsafe {
-        dir_conf(mconfig).status_page = Some(on != 0);
-        std::ptr::null()
-    })
-}
-
-unsafe extern "C" fn set_debug(cmd: *mut raw::cmd_parms, mconfig: *mut c_void, on: c_int) -> *const c_char {
-    crate::guard::or(std::ptr::null(), || unsafe {
-        section_conf(cmd, mconfig).debug = Some(on != 0);
-        std::ptr::null()
-    })
-}
-
-unsafe extern "C" fn set_interpreter(_cmd: *mut raw::cmd_parms, mconfig: *mut c_void, arg: *const c_char) -> *const c_char {
-    crate::guard::or(std::ptr::null(), || unsafe {
-        dir_conf(mconfig).interpreter = Some(text(arg).to_string());
-        std::ptr::null()
-    })
-}
-
-unsafe extern "C" fn set_interp_per(cmd: *mut raw::cmd_parms, mconfig: *mut c_void, on: c_int) -> *const c_char {
-    crate::guard::or(std::ptr::null(), || unsafe {
-        let c = dir_conf(mconfig);
-        if (*cmd).info.is_null() {
-            c.interp_per_directory = Some(on != 0);
-        } else {
-            c.interp_per_directive = Some(on != 0);
-        }
-        std::ptr::null()
-    })
-}
-
-unsafe extern "C" fn set_autoreload(cmd: *mut raw::cmd_parms, mconfig: *mut c_void, on: c_int) -> *const c_char {
-    crate::guard::or(std::ptr::null(), || unsafe {
-        section_conf(cmd, mconfig).autoreload = Some(on != 0);
-        std::ptr::null()
-    })
-}
-
-unsafe extern "C" fn set_import(
-    cmd: *mut raw::cmd_parms,
-    _mconfig: *mut c_void,
-    spec: *const c_char,
-    interp: *const c_char,
-) -> *const c_char {
-    crate::guard::or(c"mod_pyrite: internal error reading PythonImport".as_ptr(), || unsafe {
-        let (module, function) = match parse_handler_spec(text(spec)) {
-            Ok(v) => v,
-            Err(e) => return err(cmd, "PythonImport", &e),
-        };
-        let Some(sc) = server_conf_mut(cmd) else {
-            return err(cmd, "PythonImport", "no server configuration");
-        };
-        sc.imports.push(Arc::new(ImportDecl {
-            module,
-            function,
-            interpreter: text(interp).to_string(),
-            origin: origin(cmd),
-        }));
-        std::ptr::null()
-    })
-}
-
-/// The configuration of the server a directive is being read for.
+/// An error message httpd prints with the file and line of the directive.
 ///
 /// # Safety
 /// `cmd` is the cmd_parms of a directive callback.
-pub(crate) unsafe fn server_conf_mut<'a>(cmd: *mut raw::cmd_parms) -> Option<&'a mut ServerConfig> {
-    unsafe { (ffi::module_config((*(*cmd).server).module_config) as *mut ServerConfig).as_mut() }
+pub(crate) unsafe fn err(cmd: *mut raw::cmd_parms, directive: &str, msg: &str) -> *const c_char {
+    let text = fail(directive, msg);
+    // SAFETY (raw-pointer callers, see above): the running callback's cmd_parms.
+    unsafe { ffi::pool::strdup((*cmd).pool, text.replace('\0', "").as_bytes()) }
 }
 
-/// The main server's configuration, or the error for a directive written inside <VirtualHost>.
-pub(crate) unsafe fn main_server_conf<'a>(cmd: *mut raw::cmd_parms, name: &str) -> Result<&'a mut ServerConfig, *const c_char> {
-    unsafe {
-        if (*(*cmd).server).is_virtual != 0 {
-            return Err(err(cmd, name, "applies to the whole server: move it out of <VirtualHost>"));
-        }
-        server_conf_mut(cmd).ok_or_else(|| err(cmd, name, "no server configuration"))
+/// # Safety
+/// `cmd` is the cmd_parms of a directive callback.
+pub(crate) unsafe fn origin(cmd: *const raw::cmd_parms) -> Origin {
+    // SAFETY (raw-pointer callers, see above): the running callback's cmd_parms.
+    unsafe { Cmd::from_raw(cmd as *mut raw::cmd_parms) }
+        .map(|c| Origin::of(&c))
+        .unwrap_or_default()
+}
+
+/// # Safety
+/// `cmd` is the cmd_parms of a directive callback.
+pub(crate) unsafe fn declaring_directory(cmd: *const raw::cmd_parms) -> Option<String> {
+    // SAFETY (raw-pointer callers, see above): the running callback's cmd_parms.
+    declaring_dir(&unsafe { Cmd::from_raw(cmd as *mut raw::cmd_parms) }?)
+}
+
+/// # Safety
+/// `p` is NULL or a NUL-terminated string living for `'a`.
+pub(crate) unsafe fn text<'a>(p: *const c_char) -> &'a str {
+    // SAFETY (raw-pointer callers, see above): a directive argument.
+    unsafe { std::str::from_utf8(ffi::cstr(p).unwrap_or_default()).unwrap_or("") }
+}
+
+/// # Safety
+/// `mconfig` is this module's per-directory configuration handed to a directive callback.
+pub(crate) unsafe fn dir_conf<'a>(mconfig: *mut c_void) -> &'a mut DirConfig {
+    // SAFETY (raw-pointer callers, see above): made by create_dir::<DirConfig>.
+    unsafe { &mut *(mconfig as *mut DirConfig) }
+}
+
+// ---- the directives ---------------------------------------------------------
+
+/// PythonHandler and the other phase directives (cmd info: the phase), and
+/// PythonHandlerModule.
+fn set_handler(cmd: &Cmd, mconfig: &mut DirConfig, args: &str) -> Outcome {
+    let info = cmd.info();
+    let (phases, silent, dname): (Vec<Phase>, bool, &str) = if info == HANDLER_MODULE {
+        (Phase::ALL.to_vec(), true, "PythonHandlerModule")
+    } else {
+        let p = Phase::from_index(info);
+        (vec![p], false, p.directive())
+    };
+    let (handlers, exts) = parse_handler_args(args).map_err(|e| fail(dname, &e))?;
+    if silent && (handlers.len() != 1 || handlers[0].1.is_some()) {
+        return Err(fail(dname, "names one module (its functions are looked up by phase)"));
     }
-}
-
-unsafe extern "C" fn set_python_threads(cmd: *mut raw::cmd_parms, _m: *mut c_void, arg: *const c_char) -> *const c_char {
-    crate::guard::or(std::ptr::null(), || unsafe {
-        let sc = match main_server_conf(cmd, "PyriteMaxPythonThreads") {
-            Ok(sc) => sc,
-            Err(e) => return e,
-        };
-        match text(arg).parse::<usize>() {
-            Ok(n) if n <= 10_000 => sc.python_threads = Some(n),
-            _ => {
-                return err(
-                    cmd,
-                    "PyriteMaxPythonThreads",
-                    &format!("{:?} is not a number of threads (0 turns the limit off)", text(arg)),
-                )
+    let conf = section_conf(cmd, mconfig);
+    let within = DeclaredIn::of(cmd);
+    let org = Origin::of(cmd);
+    let reading_config = READING_CONFIG.load(std::sync::atomic::Ordering::Relaxed);
+    // "| .ext1 .ext2": one entry per extension, in that extension's list.
+    let ext_keys: Vec<Option<String>> = if exts.is_empty() {
+        vec![None]
+    } else {
+        exts.iter().cloned().map(Some).collect()
+    };
+    let mut noted = Vec::new();
+    for phase in phases {
+        let mut list: Vec<Arc<HandlerDecl>> = conf.handlers[phase as usize].as_deref().cloned().unwrap_or_default();
+        for ext in &ext_keys {
+            for (module, object) in handlers.iter().cloned() {
+                let decl = Arc::new(HandlerDecl {
+                    phase,
+                    module,
+                    object,
+                    ext: ext.clone(),
+                    directory: within.directory.clone(),
+                    dir_wildcard: within.dir_wildcard,
+                    dir_regex: within.dir_regex.clone(),
+                    location: within.location.clone(),
+                    location_pattern: within.location_pattern,
+                    origin: org.clone(),
+                    silent,
+                    parent: None,
+                    cache: HandlerCache::default(),
+                });
+                if reading_config {
+                    noted.push(decl.clone());
+                }
+                list.push(decl);
             }
         }
-        std::ptr::null()
-    })
+        conf.handlers[phase as usize] = Some(Arc::new(list));
+    }
+    // The section is kept, not copied: directives later in it (PythonPath) count too.
+    let mut declared = DECLARED.locked();
+    for decl in noted {
+        declared.push(Declared {
+            decl,
+            section: keep_section(cmd, &*conf),
+            server: cmd.keep_server(),
+        });
+    }
+    Ok(())
 }
 
-unsafe extern "C" fn set_preload(cmd: *mut raw::cmd_parms, _m: *mut c_void, on: c_int) -> *const c_char {
-    crate::guard::or(std::ptr::null(), || unsafe {
-        match main_server_conf(cmd, "PyritePreload") {
-            Ok(sc) => sc.preload = Some(on != 0),
-            Err(e) => return e,
+fn set_python_path(cmd: &Cmd, mconfig: &mut DirConfig, expr: &str) -> Outcome {
+    check_python_expr(expr).map_err(|e| fail("PythonPath", &e))?;
+    section_conf(cmd, mconfig).python_path = Some(Arc::new(PathSetting {
+        expr: expr.to_string(),
+        origin: Origin::of(cmd),
+    }));
+    Ok(())
+}
+
+fn set_option(cmd: &Cmd, mconfig: &mut DirConfig, key: &str, val: Option<&str>) -> Outcome {
+    if key.is_empty() {
+        return Err(fail("PythonOption", "the key is empty"));
+    }
+    // No value, or an empty one, removes the key (mod_python 3.3 and later).
+    let v = val.filter(|v| !v.is_empty()).map(str::to_string);
+    let conf = section_conf(cmd, mconfig);
+    let mut opts: Vec<_> = conf.options.as_deref().cloned().unwrap_or_default();
+    opts.push((key.to_string(), v));
+    conf.options = Some(Arc::new(opts));
+    Ok(())
+}
+
+fn set_status_page(_cmd: &Cmd, mconfig: &mut DirConfig, on: bool) -> Outcome {
+    mconfig.status_page = Some(on);
+    Ok(())
+}
+
+fn set_debug(cmd: &Cmd, mconfig: &mut DirConfig, on: bool) -> Outcome {
+    section_conf(cmd, mconfig).debug = Some(on);
+    Ok(())
+}
+
+fn set_interpreter(_cmd: &Cmd, mconfig: &mut DirConfig, name: &str) -> Outcome {
+    mconfig.interpreter = Some(name.to_string());
+    Ok(())
+}
+
+/// PythonInterpPerDirectory (info 0) and PythonInterpPerDirective (info 1).
+fn set_interp_per(cmd: &Cmd, mconfig: &mut DirConfig, on: bool) -> Outcome {
+    if cmd.info() == 0 {
+        mconfig.interp_per_directory = Some(on);
+    } else {
+        mconfig.interp_per_directive = Some(on);
+    }
+    Ok(())
+}
+
+fn set_autoreload(cmd: &Cmd, mconfig: &mut DirConfig, on: bool) -> Outcome {
+    section_conf(cmd, mconfig).autoreload = Some(on);
+    Ok(())
+}
+
+fn set_import(cmd: &Cmd, _m: &mut DirConfig, spec: &str, interp: &str) -> Outcome {
+    let (module, function) = parse_handler_spec(spec).map_err(|e| fail("PythonImport", &e))?;
+    let origin = Origin::of(cmd);
+    server_conf(cmd, "PythonImport")?.imports.push(Arc::new(ImportDecl {
+        module,
+        function,
+        interpreter: interp.to_string(),
+        origin,
+    }));
+    Ok(())
+}
+
+fn set_python_threads(cmd: &Cmd, _m: &mut DirConfig, arg: &str) -> Outcome {
+    let mut sc = main_server(cmd, "PyriteMaxPythonThreads")?;
+    match arg.parse::<usize>() {
+        Ok(n) if n <= 10_000 => sc.python_threads = Some(n),
+        _ => {
+            return Err(fail(
+                "PyriteMaxPythonThreads",
+                &format!("{arg:?} is not a number of threads (0 turns the limit off)"),
+            ))
         }
-        std::ptr::null()
-    })
+    }
+    Ok(())
 }
 
-unsafe extern "C" fn set_bytecode_cache(cmd: *mut raw::cmd_parms, _m: *mut c_void, arg: *const c_char) -> *const c_char {
-    crate::guard::or(std::ptr::null(), || unsafe {
-        let sc = match main_server_conf(cmd, "PyriteBytecodeCache") {
-            Ok(sc) => sc,
-            Err(e) => return e,
-        };
-        match crate::bytecode::Setting::parse(text(arg)) {
-            Ok(v) => sc.bytecode_cache = Some(v),
-            Err(e) => return err(cmd, "PyriteBytecodeCache", &e),
+fn set_preload(cmd: &Cmd, _m: &mut DirConfig, on: bool) -> Outcome {
+    main_server(cmd, "PyritePreload")?.preload = Some(on);
+    Ok(())
+}
+
+fn set_bytecode_cache(cmd: &Cmd, _m: &mut DirConfig, arg: &str) -> Outcome {
+    let mut sc = main_server(cmd, "PyriteBytecodeCache")?;
+    sc.bytecode_cache = Some(BytecodeSetting::parse(arg).map_err(|e| fail("PyriteBytecodeCache", &e))?);
+    Ok(())
+}
+
+fn set_switch_interval(cmd: &Cmd, _m: &mut DirConfig, arg: &str) -> Outcome {
+    let mut sc = main_server(cmd, "PyriteSwitchInterval")?;
+    match arg.parse::<f64>() {
+        Ok(v) if v > 0.0 && v <= 10.0 => sc.switch_interval = Some(v),
+        _ => {
+            return Err(fail(
+                "PyriteSwitchInterval",
+                &format!("{arg:?} is not a number of seconds between 0 and 10 (Python's default is 0.005)"),
+            ))
         }
-        std::ptr::null()
-    })
+    }
+    Ok(())
 }
 
-unsafe extern "C" fn set_switch_interval(cmd: *mut raw::cmd_parms, _m: *mut c_void, arg: *const c_char) -> *const c_char {
-    crate::guard::or(std::ptr::null(), || unsafe {
-        let sc = match main_server_conf(cmd, "PyriteSwitchInterval") {
-            Ok(sc) => sc,
-            Err(e) => return e,
-        };
-        match text(arg).parse::<f64>() {
-            Ok(v) if v > 0.0 && v <= 10.0 => sc.switch_interval = Some(v),
-            _ => {
-                return err(
-                    cmd,
-                    "PyriteSwitchInterval",
-                    &format!(
-                        "{:?} is not a number of seconds between 0 and 10 (Python's default is 0.005)",
-                        text(arg)
-                    ),
-                )
-            }
-        }
-        std::ptr::null()
-    })
-}
+// ---- this file's part of the directive table (src/directives.rs has it all) ----
 
-// ---- the directive table ----------------------------------------------------
+/// A command table entry for a C-style directive callback.
+pub use ffi::directive::cmd;
 
-/// httpd's command table; it holds only pointers to statics.
-#[repr(transparent)]
-pub struct CommandTable(pub [raw::command_rec; 78]);
-// SAFETY: read-only after construction; the pointers are to 'static data.
-unsafe impl Sync for CommandTable {}
-
-pub(crate) const fn cmd(
+const fn handler_directive(
     name: &'static std::ffi::CStr,
-    func: raw::cmd_func,
-    info: usize,
+    phase: Phase,
     req_override: u32,
-    how: raw::cmd_how,
     help: &'static std::ffi::CStr,
-) -> raw::command_rec {
-    raw::command_rec {
-        name: name.as_ptr(),
-        func,
-        cmd_data: info as *mut c_void,
-        req_override: req_override as c_int,
-        args_how: how,
-        errmsg: help.as_ptr(),
-    }
+) -> Spec<DirConfig> {
+    Spec::new(name, Func::RawArgs(set_handler), phase as usize, req_override, help)
 }
 
-pub static COMMANDS: CommandTable = CommandTable([
-    cmd(
+pub const COMMANDS: [raw::command_rec; 26] = [
+    entry(&handler_directive(
         c"PythonHandler",
-        raw::cmd_func {
-            raw_args: Some(set_handler),
-        },
-        Phase::Handler as usize,
+        Phase::Handler,
         raw::OR_ALL,
-        raw::cmd_how_RAW_ARGS,
         c"module[::object] [module[::object] ...] [| .ext ...]: the content handler(s), active where SetHandler mod_python",
-    ),
-    cmd(
+    )),
+    entry(&handler_directive(
         c"PythonPostReadRequestHandler",
-        raw::cmd_func {
-            raw_args: Some(set_handler),
-        },
-        Phase::PostReadRequest as usize,
+        Phase::PostReadRequest,
         raw::RSRC_CONF,
-        raw::cmd_how_RAW_ARGS,
         c"handler(s) run right after the request is read (server context)",
-    ),
-    cmd(
+    )),
+    entry(&handler_directive(
         c"PythonTransHandler",
-        raw::cmd_func {
-            raw_args: Some(set_handler),
-        },
-        Phase::Trans as usize,
+        Phase::Trans,
         raw::RSRC_CONF,
-        raw::cmd_how_RAW_ARGS,
         c"handler(s) translating the URI to a file (server context)",
-    ),
-    cmd(
+    )),
+    entry(&handler_directive(
         c"PythonHeaderParserHandler",
-        raw::cmd_func {
-            raw_args: Some(set_handler),
-        },
-        Phase::HeaderParser as usize,
+        Phase::HeaderParser,
         raw::OR_ALL,
-        raw::cmd_how_RAW_ARGS,
         c"handler(s) run in the header-parser phase",
-    ),
-    cmd(
+    )),
+    entry(&handler_directive(
         c"PythonInitHandler",
-        raw::cmd_func {
-            raw_args: Some(set_handler),
-        },
-        Phase::Init as usize,
+        Phase::Init,
         raw::OR_ALL,
-        raw::cmd_how_RAW_ARGS,
         c"handler(s) run first: post-read-request at server level, header-parser elsewhere",
-    ),
-    cmd(
+    )),
+    entry(&handler_directive(
         c"PythonAccessHandler",
-        raw::cmd_func {
-            raw_args: Some(set_handler),
-        },
-        Phase::Access as usize,
+        Phase::Access,
         raw::OR_ALL,
-        raw::cmd_how_RAW_ARGS,
         c"handler(s) run in the access-control phase",
-    ),
-    cmd(
+    )),
+    entry(&handler_directive(
         c"PythonAuthenHandler",
-        raw::cmd_func {
-            raw_args: Some(set_handler),
-        },
-        Phase::Authen as usize,
+        Phase::Authen,
         raw::OR_ALL,
-        raw::cmd_how_RAW_ARGS,
         c"handler(s) authenticating the user (set req.user); 401 sends a Basic challenge",
-    ),
-    cmd(
+    )),
+    entry(&handler_directive(
         c"PythonAuthzHandler",
-        raw::cmd_func {
-            raw_args: Some(set_handler),
-        },
-        Phase::Authz as usize,
+        Phase::Authz,
         raw::OR_ALL,
-        raw::cmd_how_RAW_ARGS,
         c"handler(s) deciding whether the authenticated user may have the resource",
-    ),
-    cmd(
+    )),
+    entry(&handler_directive(
         c"PythonTypeHandler",
-        raw::cmd_func {
-            raw_args: Some(set_handler),
-        },
-        Phase::Type as usize,
+        Phase::Type,
         raw::OR_ALL,
-        raw::cmd_how_RAW_ARGS,
         c"handler(s) run in the type-checker phase",
-    ),
-    cmd(
+    )),
+    entry(&handler_directive(
         c"PythonFixupHandler",
-        raw::cmd_func {
-            raw_args: Some(set_handler),
-        },
-        Phase::Fixup as usize,
+        Phase::Fixup,
         raw::OR_ALL,
-        raw::cmd_how_RAW_ARGS,
         c"handler(s) run in the fixups phase, just before the content handler",
-    ),
-    cmd(
+    )),
+    entry(&handler_directive(
         c"PythonLogHandler",
-        raw::cmd_func {
-            raw_args: Some(set_handler),
-        },
-        Phase::Log as usize,
+        Phase::Log,
         raw::OR_ALL,
-        raw::cmd_how_RAW_ARGS,
         c"handler(s) run in the logging phase, after the response",
-    ),
-    cmd(
+    )),
+    entry(&handler_directive(
         c"PythonCleanupHandler",
-        raw::cmd_func {
-            raw_args: Some(set_handler),
-        },
-        Phase::Cleanup as usize,
+        Phase::Cleanup,
         raw::OR_ALL,
-        raw::cmd_how_RAW_ARGS,
         c"handler(s) run when the request's pool is cleared",
-    ),
-    cmd(
+    )),
+    entry(&Spec::new(
         c"PythonHandlerModule",
-        raw::cmd_func {
-            raw_args: Some(set_handler),
-        },
+        Func::RawArgs(set_handler),
         HANDLER_MODULE,
         raw::OR_ALL,
-        raw::cmd_how_RAW_ARGS,
         c"module: one module for every phase; phases whose function it lacks are skipped",
-    ),
-    cmd(
+    )),
+    entry(&Spec::new(
         c"PythonPath",
-        raw::cmd_func {
-            take1: Some(set_python_path),
-        },
+        Func::Take1(set_python_path),
         0,
         raw::OR_ALL,
-        raw::cmd_how_TAKE1,
         c"a Python expression giving the new sys.path, e.g. \"sys.path+['/srv/app']\"",
-    ),
-    cmd(
+    )),
+    entry(&Spec::new(
         c"PythonOption",
-        raw::cmd_func { take2: Some(set_option) },
+        Func::Take12(set_option),
         0,
         raw::OR_ALL,
-        raw::cmd_how_TAKE12,
         c"key [value]: an option handlers read with req.get_options(); no value removes the key",
-    ),
-    cmd(
+    )),
+    entry(&Spec::new(
         c"PythonDebug",
-        raw::cmd_func { flag: Some(set_debug) },
+        Func::Flag(set_debug),
         0,
         raw::OR_ALL,
-        raw::cmd_how_FLAG,
         c"On sends Python tracebacks to the client; Off (default) logs them only",
-    ),
-    cmd(
+    )),
+    entry(&Spec::new(
         c"PythonAutoReload",
-        raw::cmd_func {
-            flag: Some(set_autoreload),
-        },
+        Func::Flag(set_autoreload),
         0,
         raw::OR_ALL,
-        raw::cmd_how_FLAG,
         c"On (default) re-imports a handler module whose file changed",
-    ),
-    cmd(
+    )),
+    entry(&Spec::new(
         c"PythonInterpreter",
-        raw::cmd_func {
-            take1: Some(set_interpreter),
-        },
+        Func::Take1(set_interpreter),
         0,
         raw::OR_ALL,
-        raw::cmd_how_TAKE1,
         c"name: the interpreter handlers here run in (main_interpreter: the main one)",
-    ),
-    cmd(
+    )),
+    entry(&Spec::new(
         c"PythonInterpPerDirectory",
-        raw::cmd_func {
-            flag: Some(set_interp_per),
-        },
+        Func::Flag(set_interp_per),
         0,
         raw::OR_ALL,
-        raw::cmd_how_FLAG,
         c"On: one interpreter per directory of the requested file",
-    ),
-    cmd(
+    )),
+    entry(&Spec::new(
         c"PythonInterpPerDirective",
-        raw::cmd_func {
-            flag: Some(set_interp_per),
-        },
+        Func::Flag(set_interp_per),
         1,
         raw::OR_ALL,
-        raw::cmd_how_FLAG,
         c"On: one interpreter per directory holding the handler directive",
-    ),
-    cmd(
+    )),
+    entry(&Spec::new(
         c"PythonImport",
-        raw::cmd_func { take2: Some(set_import) },
+        Func::Take2(set_import),
         0,
         raw::RSRC_CONF,
-        raw::cmd_how_TAKE2,
         c"module[::function] interpreter: import at child start, before any request",
-    ),
-    crate::filters::COMMANDS[0],
-    crate::filters::COMMANDS[1],
-    crate::conn_handler::COMMAND,
-    crate::python_flags::COMMANDS[0],
-    crate::python_flags::COMMANDS[1],
-    crate::wsgi::config::COMMANDS[0],
-    crate::wsgi::config::COMMANDS[1],
-    crate::wsgi::config::COMMANDS[2],
-    crate::wsgi::config::COMMANDS[3],
-    crate::wsgi::config::COMMANDS[4],
-    crate::wsgi::config::COMMANDS[5],
-    crate::wsgi::config::COMMANDS[6],
-    crate::wsgi::config::COMMANDS[7],
-    crate::wsgi::config::COMMANDS[8],
-    crate::wsgi::config::COMMANDS[9],
-    crate::wsgi::config::COMMANDS[10],
-    crate::wsgi::config::COMMANDS[11],
-    crate::wsgi::config::COMMANDS[12],
-    crate::wsgi::auth::COMMANDS[0],
-    crate::wsgi::auth::COMMANDS[1],
-    crate::wsgi::auth::COMMANDS[2],
-    crate::wsgi::auth::COMMANDS[3],
-    crate::wsgi::auth::COMMANDS[4],
-    crate::wsgi::proxy_headers::COMMANDS[0],
-    crate::wsgi::proxy_headers::COMMANDS[1],
-    crate::daemon::directives::COMMANDS[0],
-    crate::daemon::directives::COMMANDS[1],
-    crate::wsgi::dispatch::COMMANDS[0],
-    crate::wsgi::dispatch::COMMANDS[1],
-    cmd(
+    )),
+    entry(&Spec::new(
         c"PyriteMaxPythonThreads",
-        raw::cmd_func {
-            take1: Some(set_python_threads),
-        },
+        Func::Take1(set_python_threads),
         0,
         raw::RSRC_CONF,
-        raw::cmd_how_TAKE1,
         c"N: at most N threads of a child run Python at once, the rest queue in order (0: no limit)",
-    ),
-    cmd(
+    )),
+    entry(&Spec::new(
         c"PyritePreload",
-        raw::cmd_func { flag: Some(set_preload) },
+        Func::Flag(set_preload),
         0,
         raw::RSRC_CONF,
-        raw::cmd_how_FLAG,
         c"On (default): import the modules PythonHandler directives name when a child starts, before it takes requests",
-    ),
-    cmd(
+    )),
+    entry(&Spec::new(
         c"PyriteSwitchInterval",
-        raw::cmd_func {
-            take1: Some(set_switch_interval),
-        },
+        Func::Take1(set_switch_interval),
         0,
         raw::RSRC_CONF,
-        raw::cmd_how_TAKE1,
         c"seconds: Python's thread switch interval (sys.setswitchinterval) in each child",
-    ),
-    cmd(
+    )),
+    entry(&Spec::new(
         c"PyriteBytecodeCache",
-        raw::cmd_func {
-            take1: Some(set_bytecode_cache),
-        },
+        Func::Take1(set_bytecode_cache),
         0,
         raw::RSRC_CONF,
-        raw::cmd_how_TAKE1,
         c"private (default), beside, off or a directory: where the bytecode of modules imported from outside Python's installation is kept",
-    ),
-    cmd(
+    )),
+    entry(&Spec::new(
         c"PyriteStatus",
-        raw::cmd_func {
-            flag: Some(set_status_page),
-        },
+        Func::Flag(set_status_page),
         0,
         raw::RSRC_CONF | raw::ACCESS_CONF,
-        raw::cmd_how_FLAG,
         c"On lets SetHandler pyrite-status serve the metrics in this section (Off, the default, answers 403); limit it with Require",
-    ),
-    crate::wsgi::directives::COMMANDS[0],
-    crate::wsgi::directives::COMMANDS[1],
-    crate::wsgi::directives::COMMANDS[2],
-    crate::wsgi::directives::COMMANDS[3],
-    crate::wsgi::directives::COMMANDS[4],
-    crate::wsgi::directives::COMMANDS[5],
-    crate::wsgi::directives::COMMANDS[6],
-    crate::wsgi::directives::COMMANDS[7],
-    crate::wsgi::directives::COMMANDS[8],
-    crate::wsgi::directives::COMMANDS[9],
-    crate::wsgi::directives::COMMANDS[10],
-    crate::wsgi::directives::COMMANDS[11],
-    crate::wsgi::directives::COMMANDS[12],
-    crate::wsgi::directives::COMMANDS[13],
-    crate::wsgi::directives::COMMANDS[14],
-    crate::wsgi::directives::COMMANDS[15],
-    crate::wsgi::directives::COMMANDS[16],
-    crate::wsgi::directives::COMMANDS[17],
-    crate::wsgi::directives::COMMANDS[18],
-    crate::wsgi::directives::COMMANDS[19],
-    crate::wsgi::directives::COMMANDS[20],
-    crate::wsgi::directives::COMMANDS[21],
-    // SAFETY: an all-zero command_rec ends the table, as httpd expects.
-    unsafe { std::mem::zeroed() },
-]);
+    )),
+];
 
 #[cfg(test)]
 mod tests {

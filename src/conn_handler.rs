@@ -2,24 +2,20 @@
 //! `<VirtualHost>` on its own `Listen` port) whose connections are handed to
 //! Python instead of HTTP. The handler gets the connection object and talks
 //! the protocol itself with `conn.read`, `conn.readline` and `conn.write`.
-use crate::config::{self, Origin};
+pub use crate::config::ConnHandlerDecl;
+use crate::config::{self, DirConfig, Origin};
+use crate::ffi::directive::{entry, Cmd, Func, Outcome, Spec};
 use crate::ffi::{self, log, raw};
 use crate::interp;
 use crate::pymodule::SERVER_RETURN;
 use crate::request::connection::Connection;
 use crate::request::life::Life;
 use pyo3::prelude::*;
-use std::ffi::{c_char, c_int, c_void};
+use std::ffi::c_int;
 use std::sync::Arc;
 
 const OK: c_int = raw::OK as c_int;
 const DECLINED: c_int = raw::DECLINED;
-
-pub struct ConnHandlerDecl {
-    pub module: String,
-    pub object: Option<String>,
-    pub origin: Origin,
-}
 
 impl ConnHandlerDecl {
     fn object_name(&self) -> &str {
@@ -27,37 +23,24 @@ impl ConnHandlerDecl {
     }
 }
 
-unsafe extern "C" fn set_connection_handler(cmd: *mut raw::cmd_parms, _m: *mut c_void, spec: *const c_char) -> *const c_char {
-    crate::guard::or(c"mod_pyrite: internal error reading PythonConnectionHandler".as_ptr(), || unsafe {
-        let (module, object) = match config::parse_handler_spec(config::text(spec)) {
-            Ok(v) => v,
-            Err(e) => return config::err(cmd, "PythonConnectionHandler", &e),
-        };
-        let Some(sc) = config::server_conf_mut(cmd) else {
-            return config::err(cmd, "PythonConnectionHandler", "no server configuration");
-        };
-        sc.connection_handler = Some(Arc::new(ConnHandlerDecl {
-            module,
-            object,
-            origin: config::origin(cmd),
-        }));
-        std::ptr::null()
-    })
+fn set_connection_handler(cmd: &Cmd, _m: &mut DirConfig, spec: &str) -> Outcome {
+    let (module, object) = config::parse_handler_spec(spec).map_err(|e| config::fail("PythonConnectionHandler", &e))?;
+    let origin = Origin::of(cmd);
+    config::server_conf(cmd, "PythonConnectionHandler")?.connection_handler = Some(Arc::new(ConnHandlerDecl { module, object, origin }));
+    Ok(())
 }
 
-/// The directive, for config.rs's table.
-pub const COMMAND: raw::command_rec = config::cmd(
+/// The directive, for the command table (src/directives.rs).
+pub const COMMAND: raw::command_rec = entry(&Spec::new(
     c"PythonConnectionHandler",
-    raw::cmd_func {
-        take1: Some(set_connection_handler),
-    },
+    Func::Take1(set_connection_handler),
     0,
     raw::RSRC_CONF,
-    raw::cmd_how_TAKE1,
     c"module[::object]: handles this server's connections in Python (raw protocol, e.g. on its own Listen port)",
-);
+));
 
 /// httpd's process_connection hook: runs before HTTP's, only where configured.
+/// The C entry point: the connection becomes a typed handle here, once.
 ///
 /// # Safety
 /// Called by httpd with a live connection.
@@ -71,10 +54,8 @@ pub unsafe extern "C" fn process_connection(c: *mut raw::conn_rec) -> c_int {
 
 /// The configuration of the server a connection arrived at.
 fn settings(c: &ffi::connection::Connection) -> (Option<&config::ServerConfig>, Option<&config::DirConfig>) {
-    let s = c.base_server().as_ptr();
-    // SAFETY: a server of the running configuration (config.rs's accessors
-    // still take the raw record; they move to the handles with config.rs).
-    unsafe { (config::server_config(s), config::server_dir_config(s)) }
+    let s = c.base_server();
+    (config::ServerConfig::of(s), config::DirConfig::server_level(s))
 }
 
 fn serve(c: &ffi::connection::Connection) -> c_int {

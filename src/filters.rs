@@ -4,7 +4,8 @@
 //! twins. httpd calls a filter once per brigade; each call hands the Python
 //! handler a fresh filter object (src/request/filter.rs) that reads from the
 //! brigade and writes to the next filter.
-use crate::config::{self, DirConfig, Origin};
+pub use crate::config::FilterDecl;
+use crate::config::{self, DirConfig};
 use crate::ffi::brigade::{BucketBrigade, Front};
 use crate::ffi::filter::{Filter as FFilter, FilterRec};
 use crate::ffi::request::Request;
@@ -21,16 +22,6 @@ use std::sync::{Arc, Mutex, RwLock};
 
 /// APR's generic error status (APR_OS_START_ERROR + 14; a macro bindgen skips).
 const APR_EGENERAL: raw::apr_status_t = 20000 + 14;
-
-/// One Python filter: the handler and the name httpd knows it by.
-pub struct FilterDecl {
-    pub name: String,
-    pub input: bool,
-    pub module: String,
-    pub object: Option<String>,
-    pub directory: Option<String>,
-    pub origin: Origin,
-}
 
 impl FilterDecl {
     fn object_name(&self) -> &str {

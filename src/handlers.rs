@@ -156,7 +156,7 @@ pub fn preload(py: Python<'_>, s: &crate::ffi::server::Server, id: interpreters:
                 let name = decl.object_name();
                 if !name.contains('.') {
                     if let Ok(object) = module.getattr(name) {
-                        decl.cache.put(Cached {
+                        decl.cache.get_or_default::<HandlerCache>().put(Cached {
                             interp: id,
                             generation,
                             object: Some(object.unbind()),
@@ -202,7 +202,7 @@ fn resolve<'py>(
     let (module, generation) = load_module(py, &decl.module, conf.autoreload()).map_err(Failure::Import)?;
     let interp = interpreters::current(py);
     {
-        let cache = decl.cache.0.locked();
+        let cache = decl.cache.get_or_default::<HandlerCache>().0.locked();
         if let Some(c) = cache.iter().find(|c| c.interp == interp && c.generation == generation) {
             if let Some(o) = &c.object {
                 return Ok(o.bind(py).clone());
@@ -223,7 +223,7 @@ fn resolve<'py>(
     } else {
         object_at(&module, &decl.module, name).map_err(Failure::Missing)?
     };
-    decl.cache.put(Cached {
+    decl.cache.get_or_default::<HandlerCache>().put(Cached {
         interp,
         generation,
         object: if per_request { None } else { Some(object.clone().unbind()) },

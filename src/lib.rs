@@ -9,6 +9,7 @@ pub mod capacity;
 pub mod config;
 pub mod conn_handler;
 pub mod daemon;
+pub mod directives;
 pub mod ffi;
 pub mod filters;
 pub mod gate;
@@ -28,3 +29,8 @@ pub mod ssi;
 pub mod sync;
 pub mod thread_states;
 pub mod wsgi;
+
+/// mod_pyrite's version, as it appears in the Server header.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+/// The Python this module was built against (major.minor.patch).
+pub const PYTHON_VERSION: &str = env!("PYRITE_PYTHON_VERSION");

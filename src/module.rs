@@ -1,12 +1,12 @@
 //! The module record httpd loads (`LoadModule pyrite_module mod_pyrite.so`) and
 //! the hooks it registers.
-use crate::ffi::{self, log, raw};
-use std::ffi::{c_char, c_int, c_void};
+use crate::config::{DirConfig, ServerConfig};
+use crate::ffi::pool::Pool;
+use crate::ffi::server::Server;
+use crate::ffi::{self, log, module_config, raw};
+use std::ffi::{c_char, c_int};
 
-/// mod_pyrite's version, as it appears in the Server header.
-pub const VERSION: &str = env!("CARGO_PKG_VERSION");
-/// The Python this module was built against (major.minor.patch).
-pub const PYTHON_VERSION: &str = env!("PYRITE_PYTHON_VERSION");
+pub use crate::{PYTHON_VERSION, VERSION};
 
 /// The record httpd finds with dlsym. httpd writes `module_index` and links it
 /// into its module list; nothing in Rust writes it after load.
@@ -21,28 +21,24 @@ pub static mut pyrite_module: raw::module = raw::module {
     next: std::ptr::null_mut(),
     magic: raw::MODULE_MAGIC_COOKIE as std::ffi::c_ulong,
     rewrite_args: None,
-    create_dir_config: Some(crate::config::create_dir_config),
-    merge_dir_config: Some(crate::config::merge_dir_config),
-    create_server_config: Some(crate::config::create_server_config),
-    merge_server_config: Some(crate::config::merge_server_config),
-    cmds: &crate::config::COMMANDS.0 as *const raw::command_rec,
+    // The types here are the ones config implements PerDir/PerServer for.
+    create_dir_config: Some(module_config::create_dir::<DirConfig>),
+    merge_dir_config: Some(module_config::merge_dir::<DirConfig>),
+    create_server_config: Some(module_config::create_server::<ServerConfig>),
+    merge_server_config: Some(module_config::merge_server::<ServerConfig>),
+    cmds: crate::directives::COMMANDS.as_ptr(),
     register_hooks: Some(register_hooks),
     flags: 0,
 };
 
-/// The index httpd gave this module (for configuration vectors and logging).
-#[inline]
-pub fn module_index() -> c_int {
-    // SAFETY: a plain read of a field httpd sets once, before any hook runs.
-    unsafe { pyrite_module.module_index }
-}
+pub use crate::ffi::{module_index, module_ptr};
 
-/// A pointer to the module record, for httpd calls that take `module *`.
-pub fn module_ptr() -> *mut raw::module {
-    &raw mut pyrite_module
-}
-
-unsafe extern "C" fn register_hooks(_p: *mut raw::apr_pool_t) {
+extern "C" fn register_hooks(_p: *mut raw::apr_pool_t) {
+    ffi::set_module(&raw mut pyrite_module);
+    // SAFETY (documented exception, see README's layout): registering this
+    // module's C entry points with httpd; the bindings' types check each
+    // function has the signature its hook expects, and they live as long as
+    // the library. The name lists are NULL-terminated statics.
     crate::guard::or((), || unsafe {
         crate::guard::quiet_panics();
         let middle = raw::APR_HOOK_MIDDLE as c_int;
@@ -104,74 +100,71 @@ static TRANSLATE_SUCC: Names<3> = Names([c"mod_userdir.c".as_ptr(), c"mod_vhost_
 
 const FIRST_PASS_KEY: &std::ffi::CStr = c"mod_pyrite/post_config-seen";
 
-unsafe extern "C" fn pre_config(_pconf: *mut raw::apr_pool_t, _plog: *mut raw::apr_pool_t, _ptemp: *mut raw::apr_pool_t) -> c_int {
+extern "C" fn pre_config(_pconf: *mut raw::apr_pool_t, _plog: *mut raw::apr_pool_t, _ptemp: *mut raw::apr_pool_t) -> c_int {
     crate::guard::or(raw::OK as c_int, || {
         crate::config::config_read_starts();
+        crate::wsgi::directives::clear_notes();
+        crate::python_flags::config_read_starts();
         crate::daemon::directives::config_read_starts();
         raw::OK as c_int
     })
 }
 
 /// Runs in the parent (as root when httpd starts as root): never touches Python.
-unsafe extern "C" fn post_config(
+extern "C" fn post_config(
     pconf: *mut raw::apr_pool_t,
     _plog: *mut raw::apr_pool_t,
     _ptemp: *mut raw::apr_pool_t,
     s: *mut raw::server_rec,
 ) -> c_int {
-    crate::guard::or(raw::OK as c_int, || unsafe {
-        crate::config::config_read_ends();
-        // The Server banner names the module and Python/X.Y, as mod_python's
-        // does; httpd shows components only under `ServerTokens Full` (its
-        // default), so an admin hides them the usual way.
-        let component = format!("mod_pyrite/{VERSION}");
-        raw::ap_add_version_component(pconf, ffi::pool::strdup(pconf, component.as_bytes()));
-        let major_minor: Vec<&str> = PYTHON_VERSION.splitn(3, '.').take(2).collect();
-        let python = format!("Python/{}", major_minor.join("."));
-        raw::ap_add_version_component(pconf, ffi::pool::strdup(pconf, python.as_bytes()));
-        // httpd reads its configuration twice at start-up; speak only on the real pass.
-        let process_pool = (*(*s).process).pool;
-        let mut seen: *mut c_void = std::ptr::null_mut();
-        raw::apr_pool_userdata_get(&mut seen, FIRST_PASS_KEY.as_ptr(), process_pool);
-        if seen.is_null() {
-            raw::apr_pool_userdata_set(
-                std::ptr::dangling::<c_void>(),
-                FIRST_PASS_KEY.as_ptr(),
-                Some(raw::apr_pool_cleanup_null),
-                process_pool,
-            );
+    crate::guard::or(raw::OK as c_int, || {
+        // SAFETY: httpd's configuration pool and main server, live for the whole configuration.
+        let (Some(pool), Some(server)) = (unsafe { Pool::from_raw(pconf) }, unsafe { Server::from_raw(s) }) else {
             return raw::OK as c_int;
-        }
-        // The handles of post_config's configuration pool and main server.
-        let (Some(pool), Some(server)) = (ffi::pool::Pool::from_raw(pconf), ffi::server::Server::from_raw(s)) else {
-            return raw::HTTP_INTERNAL_SERVER_ERROR as c_int;
         };
-        if let Err(e) = crate::locks::create(pool, server) {
-            log::serror(s, log::APLOG_CRIT, &format!("mod_pyrite: {e}"));
-            return raw::HTTP_INTERNAL_SERVER_ERROR as c_int;
-        }
-        crate::metrics::shm::create(pool, server);
-        crate::bytecode::prepare(pool, server);
-        // Forks the daemon groups' processes (Python starts in them, never here).
-        if let Err(e) = crate::daemon::supervise::start(pconf, s) {
-            log::serror(s, log::APLOG_CRIT, &format!("mod_pyrite: {e}"));
-            return raw::HTTP_INTERNAL_SERVER_ERROR as c_int;
-        }
-        crate::capacity::log_summary(s);
-        crate::wsgi::notes::flush(server);
-        crate::wsgi::directives::log_notes(s);
-        if let Some(notice) = crate::python_flags::startup_notice() {
-            log::serror(s, log::APLOG_NOTICE, &notice);
-        }
-        log::serror(s, log::APLOG_NOTICE, &format!(
-            "mod_pyrite/{VERSION} (Python {PYTHON_VERSION}) configured: each child starts Python (and one sub-interpreter per interpreter name or application group, when the configuration uses more than one) at child start"
-        ));
-        raw::OK as c_int
+        post_config_of(pool, server)
     })
 }
 
+fn post_config_of(pconf: &Pool, s: &Server) -> c_int {
+    crate::config::config_read_ends();
+    // The Server banner names the module and Python/X.Y, as mod_python's
+    // does; httpd shows components only under `ServerTokens Full` (its
+    // default), so an admin hides them the usual way.
+    ffi::add_version_component(pconf, &format!("mod_pyrite/{VERSION}"));
+    let major_minor: Vec<&str> = PYTHON_VERSION.splitn(3, '.').take(2).collect();
+    ffi::add_version_component(pconf, &format!("Python/{}", major_minor.join(".")));
+    // httpd reads its configuration twice at start-up; speak only on the real pass.
+    if !ffi::noted_before(s.process_pool(), FIRST_PASS_KEY) {
+        return raw::OK as c_int;
+    }
+    if let Err(e) = crate::locks::create(pconf, s) {
+        s.log(log::APLOG_CRIT, &format!("mod_pyrite: {e}"));
+        return raw::HTTP_INTERNAL_SERVER_ERROR as c_int;
+    }
+    crate::metrics::shm::create(pconf, s);
+    crate::bytecode::prepare(pconf, s);
+    // Forks the daemon groups' processes (Python starts in them, never here).
+    // SAFETY (documented exception: the daemon supervisor is not yet on typed
+    // handles): the live configuration pool and main server of this post_config.
+    if let Err(e) = unsafe { crate::daemon::supervise::start(pconf.as_ptr(), s.as_ptr()) } {
+        s.log(log::APLOG_CRIT, &format!("mod_pyrite: {e}"));
+        return raw::HTTP_INTERNAL_SERVER_ERROR as c_int;
+    }
+    crate::capacity::log_summary(s);
+    crate::wsgi::notes::flush(s);
+    crate::wsgi::directives::log_notes(s);
+    if let Some(notice) = crate::python_flags::startup_notice() {
+        s.log(log::APLOG_NOTICE, &notice);
+    }
+    s.log(log::APLOG_NOTICE, &format!(
+        "mod_pyrite/{VERSION} (Python {PYTHON_VERSION}) configured: each child starts Python (and one sub-interpreter per interpreter name or application group, when the configuration uses more than one) at child start"
+    ));
+    raw::OK as c_int
+}
+
 /// Runs in every child before it accepts a connection: Python starts here.
-unsafe extern "C" fn child_init(pchild: *mut raw::apr_pool_t, s: *mut raw::server_rec) {
+extern "C" fn child_init(pchild: *mut raw::apr_pool_t, s: *mut raw::server_rec) {
     crate::guard::or((), || {
         // The metrics slots are for httpd's children (a daemon would take one of theirs).
         if crate::daemon::current().is_none() {

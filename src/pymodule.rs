@@ -59,7 +59,7 @@ fn exists_config_define(name: &str) -> PyResult<bool> {
 /// (directive, args) and, for sections, (directive, args, [children]).
 #[pyfunction]
 fn config_tree(py: Python<'_>) -> PyResult<Py<PyAny>> {
-    use crate::ffi::directive::Directive;
+    use crate::ffi::conftree::Directive;
     fn walk<'py>(py: Python<'py>, first: Option<&Directive>) -> PyResult<Bound<'py, pyo3::types::PyList>> {
         let out = pyo3::types::PyList::empty(py);
         for d in first.into_iter().flat_map(Directive::siblings) {
@@ -149,7 +149,7 @@ pub fn _apache(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<crate::wsgi::response::Write>()?;
     m.add_function(wrap_pyfunction!(crate::wsgi::wsgi_call, m)?)?;
     crate::psp::python::add_to(m)?;
-    m.add("pyrite_version", crate::module::VERSION)?;
+    m.add("pyrite_version", crate::VERSION)?;
     // The httpd API version this module was built against (mod_python's apache.MODULE_MAGIC_NUMBER_*).
     m.add("MODULE_MAGIC_NUMBER_MAJOR", crate::ffi::raw::MODULE_MAGIC_NUMBER_MAJOR)?;
     m.add("MODULE_MAGIC_NUMBER_MINOR", crate::ffi::raw::MODULE_MAGIC_NUMBER_MINOR)?;

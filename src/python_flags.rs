@@ -7,9 +7,10 @@
 //!   `pdb.runcall` on the process's own stdin and stdout, so a developer
 //!   running `apache2 -X` in a terminal steps through them. Without a terminal pdb reads end-of-file at once, quits and
 //!   the handler does not run; start-up says so in the error log.
-use crate::config;
+use crate::config::DirConfig;
+use crate::ffi::directive::{entry, Cmd, Func, Outcome, Spec};
 use crate::ffi::raw;
-use std::ffi::{c_char, c_int, c_void};
+use std::ffi::c_int;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// PythonOptimize as last read from the configuration.
@@ -43,42 +44,33 @@ pub fn startup_notice() -> Option<String> {
     (!parts.is_empty()).then(|| format!("mod_pyrite: {}", parts.join("; ")))
 }
 
-unsafe extern "C" fn set_optimize(_cmd: *mut raw::cmd_parms, _m: *mut c_void, on: c_int) -> *const c_char {
-    crate::guard::or(std::ptr::null(), || {
-        OPTIMIZE.store(on != 0, Ordering::Relaxed);
-        std::ptr::null()
-    })
+fn set_optimize(_cmd: &Cmd, _m: &mut DirConfig, on: bool) -> Outcome {
+    OPTIMIZE.store(on, Ordering::Relaxed);
+    Ok(())
 }
 
-unsafe extern "C" fn set_enable_pdb(_cmd: *mut raw::cmd_parms, mconfig: *mut c_void, on: c_int) -> *const c_char {
-    // SAFETY: httpd passes this module's per-directory configuration as mconfig.
-    crate::guard::or(std::ptr::null(), || unsafe {
-        config::dir_conf(mconfig).enable_pdb = Some(on != 0);
-        if on != 0 {
-            PDB_NAMED.store(true, Ordering::Relaxed);
-        }
-        std::ptr::null()
-    })
+fn set_enable_pdb(_cmd: &Cmd, mconfig: &mut DirConfig, on: bool) -> Outcome {
+    mconfig.enable_pdb = Some(on);
+    if on {
+        PDB_NAMED.store(true, Ordering::Relaxed);
+    }
+    Ok(())
 }
 
-/// The directives, for config.rs's table.
+/// The directives, for the command table (src/directives.rs).
 pub const COMMANDS: [raw::command_rec; 2] = [
-    config::cmd(
+    entry(&Spec::new(
         c"PythonOptimize",
-        raw::cmd_func { flag: Some(set_optimize) },
+        Func::Flag(set_optimize),
         0,
         raw::RSRC_CONF,
-        raw::cmd_how_FLAG,
         c"On: Python runs as with -O in every child (assert statements skipped); Off (default)",
-    ),
-    config::cmd(
+    )),
+    entry(&Spec::new(
         c"PythonEnablePdb",
-        raw::cmd_func {
-            flag: Some(set_enable_pdb),
-        },
+        Func::Flag(set_enable_pdb),
         0,
         raw::OR_ALL,
-        raw::cmd_how_FLAG,
         c"On: handlers here run under pdb.runcall (for `apache2 -X` in a terminal); Off (default)",
-    ),
+    )),
 ];

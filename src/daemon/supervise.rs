@@ -185,7 +185,7 @@ fn check_python_home(home: &str) -> Result<(), String> {
     if !p.is_dir() {
         return Err("not a directory".into());
     }
-    let version = crate::module::PYTHON_VERSION;
+    let version = crate::PYTHON_VERSION;
     let major_minor = version.splitn(3, '.').take(2).collect::<Vec<_>>().join(".");
     let lib = p.join(format!("lib/python{major_minor}"));
     if !lib.is_dir() {

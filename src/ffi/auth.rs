@@ -89,7 +89,7 @@ static RECORDS: Records = Records {
 };
 
 unsafe extern "C" fn check_password(r: *mut raw::request_rec, user: *const c_char, password: *const c_char) -> raw::authn_status {
-    crate::guard::or(raw::authn_status_AUTH_GENERAL_ERROR, || {
+    super::guard::or(raw::authn_status_AUTH_GENERAL_ERROR, || {
         let Some(cb) = CALLBACKS.get() else {
             return raw::authn_status_AUTH_GENERAL_ERROR;
         };
@@ -105,7 +105,7 @@ unsafe extern "C" fn get_realm_hash(
     realm: *const c_char,
     rethash: *mut *mut c_char,
 ) -> raw::authn_status {
-    crate::guard::or(raw::authn_status_AUTH_GENERAL_ERROR, || {
+    super::guard::or(raw::authn_status_AUTH_GENERAL_ERROR, || {
         let Some(cb) = CALLBACKS.get() else {
             return raw::authn_status_AUTH_GENERAL_ERROR;
         };
@@ -127,7 +127,7 @@ unsafe extern "C" fn check_authorization(
     require_args: *const c_char,
     _parsed: *const c_void,
 ) -> raw::authz_status {
-    crate::guard::or(raw::authz_status_AUTHZ_GENERAL_ERROR, || {
+    super::guard::or(raw::authz_status_AUTHZ_GENERAL_ERROR, || {
         let Some(cb) = CALLBACKS.get() else {
             return raw::authz_status_AUTHZ_GENERAL_ERROR;
         };
@@ -144,7 +144,7 @@ unsafe extern "C" fn parse_require_line(
     _parsed: *mut *const c_void,
 ) -> *const c_char {
     // SAFETY: mod_authz_core passes the Require directive's cmd_parms and text.
-    crate::guard::or(std::ptr::null(), || unsafe {
+    super::guard::or(std::ptr::null(), || unsafe {
         if super::cstr_lossy(require_line).trim().is_empty() {
             return super::pool::strdup((*cmd).pool, b"Require wsgi-group needs at least one group name");
         }

@@ -17,17 +17,7 @@ fn c_msg(msg: &str) -> CString {
 pub fn rerror(r: *const raw::request_rec, level: u32, msg: &str) {
     let m = c_msg(msg);
     // SAFETY: r is the live request of the calling hook; the shim formats with "%s".
-    unsafe {
-        raw::pyrite_shim_log_rerror(
-            c"mod_pyrite".as_ptr(),
-            0,
-            crate::module::module_index(),
-            level as i32,
-            0,
-            r,
-            m.as_ptr(),
-        )
-    }
+    unsafe { raw::pyrite_shim_log_rerror(c"mod_pyrite".as_ptr(), 0, super::module_index(), level as i32, 0, r, m.as_ptr()) }
 }
 
 /// Logs a line for a server (NULL logs to the main server's log).
@@ -38,17 +28,7 @@ pub fn serror(s: *const raw::server_rec, level: u32, msg: &str) {
     let m = c_msg(msg);
     let s = own_server(s);
     // SAFETY: s is NULL or a server_rec of the running configuration.
-    unsafe {
-        raw::pyrite_shim_log_error(
-            c"mod_pyrite".as_ptr(),
-            0,
-            crate::module::module_index(),
-            level as i32,
-            0,
-            s,
-            m.as_ptr(),
-        )
-    }
+    unsafe { raw::pyrite_shim_log_error(c"mod_pyrite".as_ptr(), 0, super::module_index(), level as i32, 0, s, m.as_ptr()) }
 }
 
 /// The server whose log gets this process's server-wide lines (null: the main server's).
@@ -78,17 +58,7 @@ fn own_server(s: *const raw::server_rec) -> *const raw::server_rec {
 pub fn cerror(c: *const raw::conn_rec, level: u32, msg: &str) {
     let m = c_msg(msg);
     // SAFETY: c is the live connection of the calling hook; the shim formats with "%s".
-    unsafe {
-        raw::pyrite_shim_log_cerror(
-            c"mod_pyrite".as_ptr(),
-            0,
-            crate::module::module_index(),
-            level as i32,
-            0,
-            c,
-            m.as_ptr(),
-        )
-    }
+    unsafe { raw::pyrite_shim_log_cerror(c"mod_pyrite".as_ptr(), 0, super::module_index(), level as i32, 0, c, m.as_ptr()) }
 }
 
 /// Whether a request-level message at `level` would be written at all.
@@ -97,7 +67,7 @@ pub fn cerror(c: *const raw::conn_rec, level: u32, msg: &str) {
 #[allow(clippy::not_unsafe_ptr_arg_deref)]
 pub fn r_enabled(r: *const raw::request_rec, level: u32) -> bool {
     // SAFETY: r is the live request of the calling hook.
-    unsafe { raw::pyrite_shim_rlog_enabled(r, crate::module::module_index(), level as i32) != 0 }
+    unsafe { raw::pyrite_shim_rlog_enabled(r, super::module_index(), level as i32) != 0 }
 }
 
 /// Logs to the main server's log: for code with no request or server at hand.

@@ -4,14 +4,17 @@ pub mod raw;
 
 pub mod auth;
 pub mod brigade;
+pub mod conftree;
 pub mod connection;
 pub mod daemon;
 pub mod directive;
 pub mod filter;
 pub mod finfo;
+pub mod guard;
 pub mod held;
 pub mod include;
 pub mod log;
+pub mod module_config;
 pub mod mpm;
 pub mod os;
 pub mod pool;
@@ -43,7 +46,7 @@ pub unsafe fn cstr<'a>(p: *const c_char) -> Option<&'a [u8]> {
     if p.is_null() {
         None
     } else {
-        // SAFETY: not NULL (checked), NUL-terminated and live for 'a: the contract.
+        // SAFETY: non-NULL and NUL-terminated, living for 'a (the contract).
         Some(unsafe { CStr::from_ptr(p) }.to_bytes())
     }
 }
@@ -53,11 +56,69 @@ pub unsafe fn cstr<'a>(p: *const c_char) -> Option<&'a [u8]> {
 /// # Safety
 /// As for [`cstr`].
 pub unsafe fn cstr_lossy(p: *const c_char) -> String {
-    // SAFETY: the contract, passed on.
+    // SAFETY: as this function's contract.
     match unsafe { cstr(p) } {
         Some(b) => String::from_utf8_lossy(b).into_owned(),
         None => String::new(),
     }
+}
+
+/// This module's record (`pyrite_module`), noted by its register_hooks, which
+/// httpd calls right after giving the record its index and before any
+/// configuration or request callback. Kept here so that the bindings need
+/// nothing from the layers above them.
+static MODULE: std::sync::atomic::AtomicPtr<raw::module> = std::sync::atomic::AtomicPtr::new(std::ptr::null_mut());
+
+/// Notes the module record httpd loaded (from its register_hooks).
+pub fn set_module(m: *mut raw::module) {
+    MODULE.store(m, std::sync::atomic::Ordering::Release);
+}
+
+/// The module record, for httpd calls that take `module *` (NULL before register_hooks).
+pub fn module_ptr() -> *mut raw::module {
+    MODULE.load(std::sync::atomic::Ordering::Acquire)
+}
+
+/// The index httpd gave this module (for configuration vectors and logging),
+/// -1 before it has one.
+#[inline]
+pub fn module_index() -> std::ffi::c_int {
+    let m = module_ptr();
+    if m.is_null() {
+        return -1;
+    }
+    // SAFETY: the record is a static of this library; httpd writes its index
+    // once, when it loads the module, before register_hooks noted it here.
+    unsafe { (*m).module_index }
+}
+
+/// Adds `component` ("name/version") to the Server banner (post_config).
+pub fn add_version_component(pconf: &pool::Pool, component: &str) {
+    let bytes = component.replace('\0', "");
+    // SAFETY: a live configuration pool; the copy lives as long as it, as httpd keeps the pointer.
+    unsafe { raw::ap_add_version_component(pconf.as_ptr(), pool::strdup(pconf.as_ptr(), bytes.as_bytes())) }
+}
+
+/// Notes `key` in `pool`; true if it was noted there before. For what is
+/// done once per process across httpd's configuration passes: the note
+/// holds no memory and no cleanup of this library (which httpd unloads and
+/// loads again at a restart, while the process pool stays).
+pub fn noted_before(pool: &pool::Pool, key: &'static CStr) -> bool {
+    let mut seen: *mut std::ffi::c_void = std::ptr::null_mut();
+    // SAFETY: a live pool and a NUL-terminated static key; the value is a
+    // non-NULL marker never dereferenced, with APR's own no-op cleanup.
+    unsafe {
+        raw::apr_pool_userdata_get(&mut seen, key.as_ptr(), pool.as_ptr());
+        if seen.is_null() {
+            raw::apr_pool_userdata_set(
+                std::ptr::dangling::<std::ffi::c_void>(),
+                key.as_ptr(),
+                Some(raw::apr_pool_cleanup_null),
+                pool.as_ptr(),
+            );
+        }
+    }
+    !seen.is_null()
 }
 
 /// The per-module slot of a configuration vector (what httpd's
@@ -68,8 +129,8 @@ pub unsafe fn cstr_lossy(p: *const c_char) -> String {
 /// per-server or request_config) and the module has been assigned its index.
 #[inline]
 pub unsafe fn module_config(v: *mut raw::ap_conf_vector_t) -> *mut std::ffi::c_void {
-    let idx = crate::module::module_index();
-    // SAFETY: the contract: a configuration vector with a slot for every module index.
+    let idx = module_index();
+    // SAFETY: a configuration vector has one slot per module; idx is ours (the contract).
     unsafe { *(v as *mut *mut std::ffi::c_void).add(idx as usize) }
 }
 
@@ -79,8 +140,8 @@ pub unsafe fn module_config(v: *mut raw::ap_conf_vector_t) -> *mut std::ffi::c_v
 /// As for [`module_config`].
 #[inline]
 pub unsafe fn set_module_config(v: *mut raw::ap_conf_vector_t, val: *mut std::ffi::c_void) {
-    let idx = crate::module::module_index();
-    // SAFETY: the contract: a configuration vector with a slot for every module index.
+    let idx = module_index();
+    // SAFETY: as for module_config.
     unsafe { *(v as *mut *mut std::ffi::c_void).add(idx as usize) = val };
 }
 

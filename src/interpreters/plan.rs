@@ -28,7 +28,7 @@ pub enum Guess {
 pub fn declared(d: &Declared) -> Guess {
     let own = d.section();
     // SAFETY: the server of the running configuration.
-    let server_level = unsafe { config::server_dir_config(d.server()) };
+    let server_level = unsafe { config::server_dir_config(d.server().as_ptr()) };
     let view = config::DirConfig {
         interpreter: own.interpreter.clone().or_else(|| server_level.and_then(|c| c.interpreter.clone())),
         interp_per_directory: own.interp_per_directory.or(server_level.and_then(|c| c.interp_per_directory)),
@@ -38,9 +38,7 @@ pub fn declared(d: &Declared) -> Guess {
     if view.interpreter.is_none() && view.interp_per_directory == Some(true) {
         return Guess::PerRequest;
     }
-    // SAFETY: the server of the running configuration.
-    let server = unsafe { ffi::server::Server::from_raw(d.server()) };
-    Guess::Known(server.and_then(|s| names::mod_python(None, s, Some(&view), d.decl.directory.as_deref())))
+    Guess::Known(names::mod_python(None, d.server(), Some(&view), d.decl.directory.as_deref()))
 }
 
 /// The port requests to `s` most likely carry (mod_wsgi puts it in names).
@@ -106,7 +104,7 @@ pub unsafe fn each(main: *mut raw::server_rec, mut f: impl FnMut(*mut raw::serve
     let here = |group: &Option<String>| crate::daemon::routing::runs_here(group.as_deref());
     let in_daemon = crate::daemon::current().is_some();
     for d in config::declared().iter().filter(|_| !in_daemon) {
-        f(d.server(), declared(d), true);
+        f(d.server().as_ptr(), declared(d), true);
     }
     // SAFETY: the main server's configuration.
     let main_aliases = unsafe { config::server_config(main) }

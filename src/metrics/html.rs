@@ -120,7 +120,7 @@ pub fn render(s: &Snapshot, refresh: Option<u32>) -> String {
         out,
         "<h1>mod_pyrite status</h1><p>mod_pyrite/{} &middot; configuration loaded {} ago &middot; {} children &middot; {} requests in progress &middot; \
          <a href=\"?json\">JSON</a> &middot; <a href=\"?metrics\">Prometheus</a> &middot; <a href=\"?refresh=10\">reload every 10 s</a></p>",
-        escape(crate::module::VERSION),
+        escape(crate::VERSION),
         duration(s.now_us.saturating_sub(s.generation_us)),
         s.children.len(),
         active

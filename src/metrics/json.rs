@@ -78,7 +78,7 @@ pub fn render(s: &Snapshot) -> String {
     let _ = write!(
         out,
         "{{\"version\":{},\"now\":{},\"generation_started\":{},\"histogram_bounds_seconds\":[{}],\"totals\":{{{}}},\"children\":[",
-        string(crate::module::VERSION),
+        string(crate::VERSION),
         secs(s.now_us),
         secs(s.generation_us),
         BOUNDS_US.iter().map(|&b| secs(b)).collect::<Vec<_>>().join(","),

@@ -19,6 +19,6 @@ fn metrics(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
 #[pymodule]
 pub fn pyrite(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(metrics, m)?)?;
-    m.add("version", crate::module::VERSION)?;
+    m.add("version", crate::VERSION)?;
     Ok(())
 }

@@ -14,42 +14,17 @@
 //! - `allow_access(environ, host)`: True, False, or None (no opinion).
 use super::environ::{self, Spec};
 use super::logstream::LogStream;
-use crate::config::{dir_conf, err, origin, split_words, text, Origin};
+pub use crate::config::wsgi::{AuthDirConfig, AuthScript};
+use crate::config::{fail, split_words, DirConfig, Origin};
 use crate::ffi::auth::{self as provider, Authn, Authz};
+use crate::ffi::directive::{entry, Cmd, Func, Outcome, Spec as Directive};
 use crate::ffi::{self, log, raw};
 use crate::request::convert::latin1;
 use crate::request::life::Life;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyString};
-use std::ffi::{c_char, c_int, c_void};
+use std::ffi::{c_char, c_int};
 use std::sync::Arc;
-
-/// One WSGIAuthUserScript, WSGIAuthGroupScript or WSGIAccessScript line.
-pub struct AuthScript {
-    pub path: String,
-    /// application-group=: the name the environ reports (every group runs in
-    /// the child's one interpreter); the default is %{GLOBAL}.
-    pub application_group: Option<String>,
-    pub origin: Origin,
-}
-
-/// The access-control settings of a directory or location.
-#[derive(Clone, Default)]
-pub struct AuthDirConfig {
-    pub user_script: Option<Arc<AuthScript>>,
-    pub group_script: Option<Arc<AuthScript>>,
-    pub access_script: Option<Arc<AuthScript>>,
-}
-
-impl AuthDirConfig {
-    pub fn merge(base: &Self, new: &Self) -> Self {
-        AuthDirConfig {
-            user_script: new.user_script.clone().or_else(|| base.user_script.clone()),
-            group_script: new.group_script.clone().or_else(|| base.group_script.clone()),
-            access_script: new.access_script.clone().or_else(|| base.access_script.clone()),
-        }
-    }
-}
 
 /// The names httpd's configuration uses for the providers.
 const AUTHN_NAME: &std::ffi::CStr = c"wsgi";
@@ -400,124 +375,102 @@ unsafe extern "C" fn access_checker(r: *mut raw::request_rec) -> c_int {
 
 // ---- directives -------------------------------------------------------------
 
-unsafe extern "C" fn set_script(cmd: *mut raw::cmd_parms, m: *mut c_void, args: *const c_char) -> *const c_char {
-    // SAFETY: httpd passes the directive's cmd_parms, this module's dir config and its arguments.
-    crate::guard::or(
-        c"mod_pyrite: internal error reading a WSGI auth script directive".as_ptr(),
-        || unsafe {
-            let role = match (*cmd).info as usize {
-                0 => Role::User,
-                1 => Role::Group,
-                _ => Role::Access,
-            };
-            let name = role.directive();
-            let words = match split_words(text(args)) {
-                Ok(w) => w,
-                Err(e) => return err(cmd, name, &e),
-            };
-            let Some(path) = words.first().filter(|p| !p.is_empty()) else {
-                return err(cmd, name, "needs the script file (and optionally application-group=name)");
-            };
-            if !path.starts_with('/') {
-                return err(cmd, name, &format!("the script path {path:?} must be absolute"));
+fn set_script(cmd: &Cmd, m: &mut DirConfig, args: &str) -> Outcome {
+    {
+        let role = match cmd.info() {
+            0 => Role::User,
+            1 => Role::Group,
+            _ => Role::Access,
+        };
+        let name = role.directive();
+        let words = match split_words(args) {
+            Ok(w) => w,
+            Err(e) => return Err(fail(name, &e)),
+        };
+        let Some(path) = words.first().filter(|p| !p.is_empty()) else {
+            return Err(fail(name, "needs the script file (and optionally application-group=name)"));
+        };
+        if !path.starts_with('/') {
+            return Err(fail(name, &format!("the script path {path:?} must be absolute")));
+        }
+        let mut group = None;
+        for w in &words[1..] {
+            match w.split_once('=') {
+                Some(("application-group", v)) if !v.is_empty() => group = Some(v.to_string()),
+                Some(("application-group", _)) => return Err(fail(name, "application-group= needs a name")),
+                _ => return Err(fail(name, &format!("invalid option {w:?} (the only option is application-group=)"))),
             }
-            let mut group = None;
-            for w in &words[1..] {
-                match w.split_once('=') {
-                    Some(("application-group", v)) if !v.is_empty() => group = Some(v.to_string()),
-                    Some(("application-group", _)) => return err(cmd, name, "application-group= needs a name"),
-                    _ => return err(cmd, name, &format!("invalid option {w:?} (the only option is application-group=)")),
-                }
-            }
-            let script = Some(Arc::new(AuthScript {
-                path: path.clone(),
-                application_group: group,
-                origin: origin(cmd),
-            }));
-            let a = &mut dir_conf(m).wsgi.auth;
-            match role {
-                Role::User => a.user_script = script,
-                Role::Group => a.group_script = script,
-                Role::Access => a.access_script = script,
-            }
-            std::ptr::null()
-        },
-    )
+        }
+        let script = Some(Arc::new(AuthScript {
+            path: path.clone(),
+            application_group: group,
+            origin: Origin::of(cmd),
+        }));
+        let a = &mut m.wsgi.auth;
+        match role {
+            Role::User => a.user_script = script,
+            Role::Group => a.group_script = script,
+            Role::Access => a.access_script = script,
+        }
+        Ok(())
+    }
 }
 
 /// WSGIUserAuthoritative / WSGIGroupAuthoritative: under httpd 2.4 the
 /// provider API decides (mod_wsgi 4.9 ignores them there too), so they are
 /// checked, accepted and said to have no effect.
-unsafe extern "C" fn set_authoritative(cmd: *mut raw::cmd_parms, _m: *mut c_void, arg: *const c_char) -> *const c_char {
-    // SAFETY: httpd passes the directive's cmd_parms and its argument.
-    crate::guard::or(std::ptr::null(), || unsafe {
-        let name = ffi::cstr_lossy((*(*cmd).cmd).name);
-        let v = text(arg);
-        if !v.eq_ignore_ascii_case("on") && !v.eq_ignore_ascii_case("off") {
-            return err(cmd, &name, "must be On or Off");
-        }
-        let instead = if (*cmd).info.is_null() {
-            "AuthBasicAuthoritative / AuthDigestProvider order decide whether other providers are asked"
-        } else {
-            "<RequireAny>/<RequireAll> around the Require lines decide how wsgi-group combines with others"
-        };
-        super::notes::defer(format!(
-            "{name} {v} ({}) has no effect: with httpd 2.4's provider API (as under mod_wsgi 4.9) {instead}",
-            origin(cmd)
-        ));
-        std::ptr::null()
-    })
+fn set_authoritative(cmd: &Cmd, _m: &mut DirConfig, arg: &str) -> Outcome {
+    let name = cmd.name();
+    let v = arg;
+    if !v.eq_ignore_ascii_case("on") && !v.eq_ignore_ascii_case("off") {
+        return Err(fail(&name, "must be On or Off"));
+    }
+    let instead = if cmd.info() == 0 {
+        "AuthBasicAuthoritative / AuthDigestProvider order decide whether other providers are asked"
+    } else {
+        "<RequireAny>/<RequireAll> around the Require lines decide how wsgi-group combines with others"
+    };
+    super::notes::defer(format!(
+        "{name} {v} ({}) has no effect: with httpd 2.4's provider API (as under mod_wsgi 4.9) {instead}",
+        Origin::of(cmd)
+    ));
+    Ok(())
 }
 
 pub const COMMANDS: [raw::command_rec; 5] = [
-    crate::config::cmd(
+    entry(&Directive::new(
         c"WSGIAuthUserScript",
-        raw::cmd_func {
-            raw_args: Some(set_script),
-        },
+        Func::RawArgs(set_script),
         0,
         raw::OR_AUTHCFG,
-        raw::cmd_how_RAW_ARGS,
         c"script-file [application-group=...]: check_password()/get_realm_hash() for AuthBasicProvider/AuthDigestProvider wsgi",
-    ),
-    crate::config::cmd(
+    )),
+    entry(&Directive::new(
         c"WSGIAuthGroupScript",
-        raw::cmd_func {
-            raw_args: Some(set_script),
-        },
+        Func::RawArgs(set_script),
         1,
         raw::OR_AUTHCFG,
-        raw::cmd_how_RAW_ARGS,
         c"script-file [application-group=...]: groups_for_user() for Require wsgi-group",
-    ),
-    crate::config::cmd(
+    )),
+    entry(&Directive::new(
         c"WSGIAccessScript",
-        raw::cmd_func {
-            raw_args: Some(set_script),
-        },
+        Func::RawArgs(set_script),
         2,
         raw::OR_AUTHCFG,
-        raw::cmd_how_RAW_ARGS,
         c"script-file [application-group=...]: allow_access(environ, host) decides who may enter",
-    ),
-    crate::config::cmd(
+    )),
+    entry(&Directive::new(
         c"WSGIUserAuthoritative",
-        raw::cmd_func {
-            take1: Some(set_authoritative),
-        },
+        Func::Take1(set_authoritative),
         0,
         raw::OR_AUTHCFG,
-        raw::cmd_how_TAKE1,
         c"On|Off: no effect under httpd 2.4 (AuthBasicAuthoritative decides)",
-    ),
-    crate::config::cmd(
+    )),
+    entry(&Directive::new(
         c"WSGIGroupAuthoritative",
-        raw::cmd_func {
-            take1: Some(set_authoritative),
-        },
+        Func::Take1(set_authoritative),
         1,
         raw::OR_AUTHCFG,
-        raw::cmd_how_TAKE1,
         c"On|Off: no effect under httpd 2.4 (<RequireAny>/<RequireAll> decide)",
-    ),
+    )),
 ];

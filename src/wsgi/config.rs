@@ -1,109 +1,11 @@
 //! mod_wsgi's directives, with mod_wsgi's meaning. Which process group runs
 //! a script (process-group=, WSGIProcessGroup) is recorded here; the daemon
 //! groups themselves are declared in src/daemon/directives.rs.
-use crate::config::{cmd, dir_conf, err, main_server_conf, origin, server_conf_mut, split_words, text, Origin};
-use crate::ffi::{self, log, raw};
-use std::ffi::{c_char, c_int, c_void};
+pub use crate::config::wsgi::{ImportScript, Regex, WsgiAlias, WsgiDirConfig};
+use crate::config::{fail, main_server, server_conf, split_words, DirConfig, Origin};
+use crate::ffi::directive::{entry, Cmd, Func, Outcome, Spec};
+use crate::ffi::{log, raw};
 use std::sync::Arc;
-
-/// WSGI settings that vary per directory.
-#[derive(Clone, Default)]
-pub struct WsgiDirConfig {
-    pub callable: Option<String>,
-    pub pass_authorization: Option<bool>,
-    pub chunked_request: Option<bool>,
-    pub script_reloading: Option<bool>,
-    pub application_group: Option<String>,
-    /// WSGIProcessGroup: a daemon group's name, %{GLOBAL} or %{ENV:var}.
-    pub process_group: Option<String>,
-    /// WSGIAuthUserScript, WSGIAuthGroupScript, WSGIAccessScript.
-    pub auth: super::auth::AuthDirConfig,
-    /// WSGITrustedProxyHeaders, WSGITrustedProxies.
-    pub proxy: super::proxy_headers::ProxyDirConfig,
-    /// WSGIMapHEADToGET: when a HEAD request reaches the application as GET.
-    pub map_head_to_get: Option<super::directives::MapHead>,
-    /// WSGIErrorOverride: error statuses get httpd's ErrorDocument page.
-    pub error_override: Option<bool>,
-    /// WSGIPassApacheRequest: environ['apache.request_rec'] holds the request_rec.
-    pub pass_apache_request: Option<bool>,
-    /// WSGIEnableSendfile: Off reads wsgi.file_wrapper files through Python.
-    pub enable_sendfile: Option<bool>,
-    /// WSGIHandlerScript lines: handler names (for SetHandler/AddHandler) and their scripts.
-    pub handler_scripts: Option<Arc<Vec<Arc<super::directives::HandlerScript>>>>,
-    /// WSGIDispatchScript: asked per request to change the groups and the callable.
-    pub dispatch_script: Option<Arc<super::dispatch::DispatchScript>>,
-    /// WSGIRestrictProcess: the only process groups ("" = embedded) requests here may select.
-    pub restrict_process: Option<Arc<Vec<String>>>,
-}
-
-impl WsgiDirConfig {
-    /// The WSGIHandlerScript registered under `name` (the innermost, latest one).
-    pub fn handler_script(&self, name: &[u8]) -> Option<Arc<super::directives::HandlerScript>> {
-        self.handler_scripts
-            .as_ref()?
-            .iter()
-            .rev()
-            .find(|h| h.name.as_bytes() == name)
-            .cloned()
-    }
-
-    pub fn merge(base: &Self, new: &Self) -> Self {
-        WsgiDirConfig {
-            callable: new.callable.clone().or_else(|| base.callable.clone()),
-            pass_authorization: new.pass_authorization.or(base.pass_authorization),
-            chunked_request: new.chunked_request.or(base.chunked_request),
-            script_reloading: new.script_reloading.or(base.script_reloading),
-            application_group: new.application_group.clone().or_else(|| base.application_group.clone()),
-            process_group: new.process_group.clone().or_else(|| base.process_group.clone()),
-            auth: super::auth::AuthDirConfig::merge(&base.auth, &new.auth),
-            proxy: super::proxy_headers::ProxyDirConfig::merge(&base.proxy, &new.proxy),
-            map_head_to_get: new.map_head_to_get.or(base.map_head_to_get),
-            error_override: new.error_override.or(base.error_override),
-            pass_apache_request: new.pass_apache_request.or(base.pass_apache_request),
-            enable_sendfile: new.enable_sendfile.or(base.enable_sendfile),
-            dispatch_script: new.dispatch_script.clone().or_else(|| base.dispatch_script.clone()),
-            restrict_process: new.restrict_process.clone().or_else(|| base.restrict_process.clone()),
-            handler_scripts: match (&base.handler_scripts, &new.handler_scripts) {
-                (Some(b), Some(n)) => Some(Arc::new(b.iter().chain(n.iter()).cloned().collect())),
-                (b, None) => b.clone(),
-                (None, n) => n.clone(),
-            },
-        }
-    }
-}
-
-/// A compiled WSGIScriptAliasMatch pattern (lives in the configuration pool).
-pub struct Regex(pub *mut raw::ap_regex_t);
-// SAFETY: compiled once at configuration time and only read (ap_regexec) after.
-unsafe impl Send for Regex {}
-unsafe impl Sync for Regex {}
-
-/// One WSGIScriptAlias or WSGIScriptAliasMatch line.
-pub struct WsgiAlias {
-    /// The URL path (WSGIScriptAlias) or the pattern's text (WSGIScriptAliasMatch).
-    pub url: String,
-    pub regex: Option<Regex>,
-    /// The script file (for a match, may hold $1.. substitutions).
-    pub target: String,
-    /// process-group=: the daemon group that runs the script (None or %{GLOBAL}: embedded).
-    pub process_group: Option<String>,
-    pub application_group: Option<String>,
-    pub callable: Option<String>,
-    pub pass_authorization: Option<bool>,
-    /// Load the script when the child starts (the default) instead of on first request.
-    pub preload: bool,
-    pub origin: Origin,
-}
-
-/// One WSGIImportScript line.
-pub struct ImportScript {
-    pub path: String,
-    /// application-group=: the interpreter it is loaded in.
-    pub application_group: Option<String>,
-    /// process-group=: the daemon group that loads it (None or %{GLOBAL}: httpd's children).
-    pub process_group: Option<String>,
-    pub origin: Origin,
-}
 
 const GLOBAL: &str = "%{GLOBAL}";
 
@@ -140,223 +42,171 @@ fn parse_alias_options(words: &[String], alias: &mut WsgiAlias) -> Result<(), St
     Ok(())
 }
 
-unsafe extern "C" fn set_script_alias(cmd: *mut raw::cmd_parms, _m: *mut c_void, args: *const c_char) -> *const c_char {
-    crate::guard::or(c"mod_pyrite: internal error reading WSGIScriptAlias".as_ptr(), || unsafe {
-        let is_match = !(*cmd).info.is_null();
-        let name = if is_match { "WSGIScriptAliasMatch" } else { "WSGIScriptAlias" };
-        let words = match split_words(text(args)) {
-            Ok(w) => w,
-            Err(e) => return err(cmd, name, &e),
+fn set_script_alias(cmd: &Cmd, _m: &mut DirConfig, args: &str) -> Outcome {
+    let is_match = cmd.info() != 0;
+    let name = if is_match { "WSGIScriptAliasMatch" } else { "WSGIScriptAlias" };
+    let words = match split_words(args) {
+        Ok(w) => w,
+        Err(e) => return Err(fail(name, &e)),
+    };
+    if words.len() < 2 {
+        return Err(fail(
+            name,
+            "needs a URL path and a script file (WSGIScriptAlias /app /srv/app/app.wsgi)",
+        ));
+    }
+    let mut alias = WsgiAlias {
+        url: words[0].clone(),
+        regex: None,
+        target: words[1].clone(),
+        process_group: None,
+        application_group: None,
+        callable: None,
+        pass_authorization: None,
+        preload: true,
+        origin: Origin::of(cmd),
+    };
+    if let Err(e) = parse_alias_options(&words[2..], &mut alias) {
+        return Err(fail(name, &e));
+    }
+    if is_match {
+        if alias.url.contains('\0') {
+            return Err(fail(name, "NUL in pattern"));
+        }
+        let Some(re) = cmd.regex(&alias.url) else {
+            return Err(fail(name, &format!("{:?} is not a valid regular expression", alias.url)));
         };
-        if words.len() < 2 {
-            return err(
-                cmd,
-                name,
-                "needs a URL path and a script file (WSGIScriptAlias /app /srv/app/app.wsgi)",
-            );
-        }
-        let mut alias = WsgiAlias {
-            url: words[0].clone(),
-            regex: None,
-            target: words[1].clone(),
-            process_group: None,
-            application_group: None,
-            callable: None,
-            pass_authorization: None,
-            preload: true,
-            origin: origin(cmd),
-        };
-        if let Err(e) = parse_alias_options(&words[2..], &mut alias) {
-            return err(cmd, name, &e);
-        }
-        if is_match {
-            let Ok(pattern) = std::ffi::CString::new(alias.url.clone()) else {
-                return err(cmd, name, "NUL in pattern");
-            };
-            let re = raw::ap_pregcomp((*cmd).pool, pattern.as_ptr(), raw::AP_REG_EXTENDED as c_int);
-            if re.is_null() {
-                return err(cmd, name, &format!("{:?} is not a valid regular expression", alias.url));
-            }
-            alias.regex = Some(Regex(re));
-        } else if !alias.url.starts_with('/') {
-            return err(cmd, name, &format!("the URL path {:?} must start with '/'", alias.url));
-        }
-        if !alias.target.starts_with('/') {
-            return err(cmd, name, &format!("the script path {:?} must be absolute", alias.target));
-        }
-        let Some(sc) = server_conf_mut(cmd) else {
-            return err(cmd, name, "no server configuration");
-        };
-        sc.wsgi_aliases.push(Arc::new(alias));
-        std::ptr::null()
-    })
+        alias.regex = Some(re);
+    } else if !alias.url.starts_with('/') {
+        return Err(fail(name, &format!("the URL path {:?} must start with '/'", alias.url)));
+    }
+    if !alias.target.starts_with('/') {
+        return Err(fail(name, &format!("the script path {:?} must be absolute", alias.target)));
+    }
+    let mut sc = server_conf(cmd, name)?;
+    sc.wsgi_aliases.push(Arc::new(alias));
+    Ok(())
 }
 
-unsafe extern "C" fn set_import_script(cmd: *mut raw::cmd_parms, _m: *mut c_void, args: *const c_char) -> *const c_char {
-    crate::guard::or(c"mod_pyrite: internal error reading WSGIImportScript".as_ptr(), || unsafe {
-        let words = match split_words(text(args)) {
-            Ok(w) => w,
-            Err(e) => return err(cmd, "WSGIImportScript", &e),
-        };
-        let Some(path) = words.first() else {
-            return err(cmd, "WSGIImportScript", "needs a script file");
-        };
-        let mut application_group = None;
-        let mut process_group = None;
-        for w in &words[1..] {
-            match w.split_once('=') {
-                Some(("process-group", v)) => process_group = Some(v.to_string()),
-                Some(("application-group", v)) => application_group = Some(v.to_string()),
-                _ => {
-                    return err(
-                        cmd,
-                        "WSGIImportScript",
-                        &format!("invalid option {w:?} (process-group=, application-group=)"),
-                    )
-                }
+fn set_import_script(cmd: &Cmd, _m: &mut DirConfig, args: &str) -> Outcome {
+    let words = match split_words(args) {
+        Ok(w) => w,
+        Err(e) => return Err(fail("WSGIImportScript", &e)),
+    };
+    let Some(path) = words.first() else {
+        return Err(fail("WSGIImportScript", "needs a script file"));
+    };
+    let mut application_group = None;
+    let mut process_group = None;
+    for w in &words[1..] {
+        match w.split_once('=') {
+            Some(("process-group", v)) => process_group = Some(v.to_string()),
+            Some(("application-group", v)) => application_group = Some(v.to_string()),
+            _ => {
+                return Err(fail(
+                    "WSGIImportScript",
+                    &format!("invalid option {w:?} (process-group=, application-group=)"),
+                ))
             }
         }
-        let Some(sc) = server_conf_mut(cmd) else {
-            return err(cmd, "WSGIImportScript", "no server configuration");
-        };
-        sc.wsgi_imports.push(Arc::new(ImportScript {
-            path: path.clone(),
-            application_group,
-            process_group,
-            origin: origin(cmd),
-        }));
-        std::ptr::null()
-    })
+    }
+    let mut sc = server_conf(cmd, "WSGIImportScript")?;
+    sc.wsgi_imports.push(Arc::new(ImportScript {
+        path: path.clone(),
+        application_group,
+        process_group,
+        origin: Origin::of(cmd),
+    }));
+    Ok(())
 }
 
-unsafe extern "C" fn set_python_path(cmd: *mut raw::cmd_parms, _m: *mut c_void, arg: *const c_char) -> *const c_char {
-    crate::guard::or(std::ptr::null(), || unsafe {
-        let sc = match main_server_conf(cmd, "WSGIPythonPath") {
-            Ok(sc) => sc,
-            Err(e) => return e,
-        };
-        sc.python_paths
-            .extend(text(arg).split(':').filter(|p| !p.is_empty()).map(str::to_string));
-        std::ptr::null()
-    })
+fn set_python_path(cmd: &Cmd, _m: &mut DirConfig, arg: &str) -> Outcome {
+    let mut sc = main_server(cmd, "WSGIPythonPath")?;
+    sc.python_paths.extend(arg.split(':').filter(|p| !p.is_empty()).map(str::to_string));
+    Ok(())
 }
 
-unsafe extern "C" fn set_python_home(cmd: *mut raw::cmd_parms, _m: *mut c_void, arg: *const c_char) -> *const c_char {
-    crate::guard::or(std::ptr::null(), || unsafe {
-        let sc = match main_server_conf(cmd, "WSGIPythonHome") {
-            Ok(sc) => sc,
-            Err(e) => return e,
-        };
-        let home = text(arg);
-        if !std::path::Path::new(home).is_dir() {
-            return err(cmd, "WSGIPythonHome", &format!("{home} is not a directory"));
-        }
-        sc.python_home = Some(home.to_string());
-        std::ptr::null()
-    })
+fn set_python_home(cmd: &Cmd, _m: &mut DirConfig, arg: &str) -> Outcome {
+    let mut sc = main_server(cmd, "WSGIPythonHome")?;
+    let home = arg;
+    if !std::path::Path::new(home).is_dir() {
+        return Err(fail("WSGIPythonHome", &format!("{home} is not a directory")));
+    }
+    sc.python_home = Some(home.to_string());
+    Ok(())
 }
 
-unsafe extern "C" fn set_restrict_stdout(cmd: *mut raw::cmd_parms, _m: *mut c_void, on: c_int) -> *const c_char {
-    crate::guard::or(std::ptr::null(), || unsafe {
-        match main_server_conf(cmd, "WSGIRestrictStdout") {
-            Ok(sc) => sc.restrict_stdout = Some(on != 0),
-            Err(e) => return e,
-        }
-        std::ptr::null()
-    })
+fn set_restrict_stdout(cmd: &Cmd, _m: &mut DirConfig, on: bool) -> Outcome {
+    main_server(cmd, "WSGIRestrictStdout")?.restrict_stdout = Some(on);
+    Ok(())
 }
 
-unsafe extern "C" fn set_callable(cmd: *mut raw::cmd_parms, m: *mut c_void, arg: *const c_char) -> *const c_char {
-    crate::guard::or(std::ptr::null(), || unsafe {
-        let name = text(arg);
-        if name.is_empty() {
-            return err(cmd, "WSGICallableObject", "needs a name");
-        }
-        dir_conf(m).wsgi.callable = Some(name.to_string());
-        std::ptr::null()
-    })
+fn set_callable(_cmd: &Cmd, m: &mut DirConfig, arg: &str) -> Outcome {
+    let name = arg;
+    if name.is_empty() {
+        return Err(fail("WSGICallableObject", "needs a name"));
+    }
+    m.wsgi.callable = Some(name.to_string());
+    Ok(())
 }
 
-unsafe extern "C" fn set_application_group(_cmd: *mut raw::cmd_parms, m: *mut c_void, arg: *const c_char) -> *const c_char {
-    crate::guard::or(std::ptr::null(), || unsafe {
-        dir_conf(m).wsgi.application_group = Some(text(arg).to_string());
-        std::ptr::null()
-    })
+fn set_application_group(_cmd: &Cmd, m: &mut DirConfig, arg: &str) -> Outcome {
+    m.wsgi.application_group = Some(arg.to_string());
+    Ok(())
 }
 
-unsafe extern "C" fn set_process_group(cmd: *mut raw::cmd_parms, m: *mut c_void, arg: *const c_char) -> *const c_char {
-    crate::guard::or(std::ptr::null(), || unsafe {
-        let v = text(arg);
-        if v.starts_with("%{") && v != GLOBAL && !(v.starts_with("%{ENV:") && v.ends_with('}')) {
-            return err(
-                cmd,
-                "WSGIProcessGroup",
-                &format!("{v}: use a group name, %{{GLOBAL}} or %{{ENV:variable}}"),
-            );
-        }
-        dir_conf(m).wsgi.process_group = Some(v.to_string());
-        std::ptr::null()
-    })
+fn set_process_group(_cmd: &Cmd, m: &mut DirConfig, arg: &str) -> Outcome {
+    let v = arg;
+    if v.starts_with("%{") && v != GLOBAL && !(v.starts_with("%{ENV:") && v.ends_with('}')) {
+        return Err(fail(
+            "WSGIProcessGroup",
+            &format!("{v}: use a group name, %{{GLOBAL}} or %{{ENV:variable}}"),
+        ));
+    }
+    m.wsgi.process_group = Some(v.to_string());
+    Ok(())
 }
 
-unsafe extern "C" fn set_flag(cmd: *mut raw::cmd_parms, m: *mut c_void, on: c_int) -> *const c_char {
-    crate::guard::or(std::ptr::null(), || unsafe {
-        let w = &mut dir_conf(m).wsgi;
-        let v = Some(on != 0);
-        match (*cmd).info as usize {
-            0 => w.pass_authorization = v,
-            1 => w.chunked_request = v,
-            _ => w.script_reloading = v,
-        }
-        std::ptr::null()
-    })
+fn set_flag(cmd: &Cmd, m: &mut DirConfig, on: bool) -> Outcome {
+    let w = &mut m.wsgi;
+    let v = Some(on);
+    match cmd.info() {
+        0 => w.pass_authorization = v,
+        1 => w.chunked_request = v,
+        _ => w.script_reloading = v,
+    }
+    Ok(())
 }
 
 /// Directives with no meaning for embedded-only operation: accepted so
 /// existing configurations load, and said plainly in the log.
-unsafe extern "C" fn note_ignored(cmd: *mut raw::cmd_parms, _m: *mut c_void, args: *const c_char) -> *const c_char {
-    crate::guard::or(std::ptr::null(), || unsafe {
-        let name = ffi::cstr_lossy((*(*cmd).cmd).name);
-        let o = origin(cmd);
-        log::serror(
-            std::ptr::null(),
-            log::APLOG_WARNING,
-            &format!(
-                "{name} {} ({o}) is ignored: mod_pyrite runs applications embedded and initialises Python in each child",
-                text(args)
-            ),
-        );
-        std::ptr::null()
-    })
+fn note_ignored(cmd: &Cmd, _m: &mut DirConfig, args: &str) -> Outcome {
+    let name = cmd.name();
+    let o = Origin::of(cmd);
+    log::main_error(
+        log::APLOG_WARNING,
+        &format!(
+            "{name} {} ({o}) is ignored: mod_pyrite runs applications embedded and initialises Python in each child",
+            args
+        ),
+    );
+    Ok(())
 }
 
 const DIR: u32 = raw::RSRC_CONF | raw::ACCESS_CONF | raw::OR_FILEINFO;
 
 pub const COMMANDS: [raw::command_rec; 13] = [
-    cmd(c"WSGIScriptAlias", raw::cmd_func { raw_args: Some(set_script_alias) }, 0, raw::RSRC_CONF, raw::cmd_how_RAW_ARGS,
-        c"URL-path script-file [process-group=...] [application-group=...] [callable-object=...] [pass-authorization=On|Off] [preload=On|Off]"),
-    cmd(c"WSGIScriptAliasMatch", raw::cmd_func { raw_args: Some(set_script_alias) }, 1, raw::RSRC_CONF, raw::cmd_how_RAW_ARGS,
-        c"regex script-file-with-$N [options as for WSGIScriptAlias]"),
-    cmd(c"WSGICallableObject", raw::cmd_func { take1: Some(set_callable) }, 0, DIR, raw::cmd_how_TAKE1,
-        c"name of the application object in the WSGI script (default: application)"),
-    cmd(c"WSGIPythonPath", raw::cmd_func { take1: Some(set_python_path) }, 0, raw::RSRC_CONF, raw::cmd_how_TAKE1,
-        c"directories (':'-separated) added to sys.path with site.addsitedir at child start"),
-    cmd(c"WSGIPythonHome", raw::cmd_func { take1: Some(set_python_home) }, 0, raw::RSRC_CONF, raw::cmd_how_TAKE1,
-        c"the Python installation or virtualenv to run applications in"),
-    cmd(c"WSGIImportScript", raw::cmd_func { raw_args: Some(set_import_script) }, 0, raw::RSRC_CONF, raw::cmd_how_RAW_ARGS,
-        c"script-file [process-group=...] [application-group=...]: load at process start"),
-    cmd(c"WSGIApplicationGroup", raw::cmd_func { take1: Some(set_application_group) }, 0, DIR, raw::cmd_how_TAKE1,
-        c"application group: the interpreter the applications here run in (%{GLOBAL}: the main one)"),
-    cmd(c"WSGIProcessGroup", raw::cmd_func { take1: Some(set_process_group) }, 0, DIR, raw::cmd_how_TAKE1,
-        c"the daemon process group (WSGIDaemonProcess) that runs applications here; %{GLOBAL} or %{ENV:var}"),
-    cmd(c"WSGIPassAuthorization", raw::cmd_func { flag: Some(set_flag) }, 0, DIR, raw::cmd_how_FLAG,
-        c"On passes the Authorization header to the application as HTTP_AUTHORIZATION"),
-    cmd(c"WSGIChunkedRequest", raw::cmd_func { flag: Some(set_flag) }, 1, DIR, raw::cmd_how_FLAG,
-        c"On accepts chunked request bodies (Off answers them with 411)"),
-    cmd(c"WSGIScriptReloading", raw::cmd_func { flag: Some(set_flag) }, 2, DIR, raw::cmd_how_FLAG,
-        c"On (default) reloads a WSGI script whose file changed"),
-    cmd(c"WSGIRestrictStdout", raw::cmd_func { flag: Some(set_restrict_stdout) }, 0, raw::RSRC_CONF, raw::cmd_how_FLAG,
-        c"On makes any use of sys.stdout raise (Off: it goes to the error log)"),
-    cmd(c"WSGILazyInitialization", raw::cmd_func { raw_args: Some(note_ignored) }, 0, raw::RSRC_CONF, raw::cmd_how_RAW_ARGS,
-        c"ignored (Python always starts in the children)"),
+    entry(&Spec::new(c"WSGIScriptAlias", Func::RawArgs(set_script_alias), 0, raw::RSRC_CONF, c"URL-path script-file [process-group=...] [application-group=...] [callable-object=...] [pass-authorization=On|Off] [preload=On|Off]")),
+    entry(&Spec::new(c"WSGIScriptAliasMatch", Func::RawArgs(set_script_alias), 1, raw::RSRC_CONF, c"regex script-file-with-$N [options as for WSGIScriptAlias]")),
+    entry(&Spec::new(c"WSGICallableObject", Func::Take1(set_callable), 0, DIR, c"name of the application object in the WSGI script (default: application)")),
+    entry(&Spec::new(c"WSGIPythonPath", Func::Take1(set_python_path), 0, raw::RSRC_CONF, c"directories (':'-separated) added to sys.path with site.addsitedir at child start")),
+    entry(&Spec::new(c"WSGIPythonHome", Func::Take1(set_python_home), 0, raw::RSRC_CONF, c"the Python installation or virtualenv to run applications in")),
+    entry(&Spec::new(c"WSGIImportScript", Func::RawArgs(set_import_script), 0, raw::RSRC_CONF, c"script-file [process-group=...] [application-group=...]: load at process start")),
+    entry(&Spec::new(c"WSGIApplicationGroup", Func::Take1(set_application_group), 0, DIR, c"application group: the interpreter the applications here run in (%{GLOBAL}: the main one)")),
+    entry(&Spec::new(c"WSGIProcessGroup", Func::Take1(set_process_group), 0, DIR, c"the daemon process group (WSGIDaemonProcess) that runs applications here; %{GLOBAL} or %{ENV:var}")),
+    entry(&Spec::new(c"WSGIPassAuthorization", Func::Flag(set_flag), 0, DIR, c"On passes the Authorization header to the application as HTTP_AUTHORIZATION")),
+    entry(&Spec::new(c"WSGIChunkedRequest", Func::Flag(set_flag), 1, DIR, c"On accepts chunked request bodies (Off answers them with 411)")),
+    entry(&Spec::new(c"WSGIScriptReloading", Func::Flag(set_flag), 2, DIR, c"On (default) reloads a WSGI script whose file changed")),
+    entry(&Spec::new(c"WSGIRestrictStdout", Func::Flag(set_restrict_stdout), 0, raw::RSRC_CONF, c"On makes any use of sys.stdout raise (Off: it goes to the error log)")),
+    entry(&Spec::new(c"WSGILazyInitialization", Func::RawArgs(note_ignored), 0, raw::RSRC_CONF, c"ignored (Python always starts in the children)")),
 ];

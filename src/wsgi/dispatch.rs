@@ -7,19 +7,14 @@
 //! It runs in an httpd child, in the interpreter its application-group=
 //! names (the main one by default). WSGIRestrictProcess lists the process
 //! groups a context may select; any other answers 500 with a log line.
-use crate::config::{dir_conf, err, split_words, text};
+pub use crate::config::wsgi::DispatchScript;
+use crate::config::{fail, split_words, DirConfig};
+use crate::ffi::directive::{entry, Cmd, Func, Outcome, Spec};
 use crate::ffi::{self, log, raw, table};
 use pyo3::prelude::*;
-use std::ffi::{c_char, c_int, c_void};
+use std::ffi::c_int;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-
-/// One WSGIDispatchScript line.
-pub struct DispatchScript {
-    pub path: String,
-    /// application-group=: the interpreter the script runs in (None: the main one).
-    pub application_group: Option<String>,
-}
 
 /// What a dispatch script changed for one request (None: keep). After
 /// `run`'s caller resolves them, the groups are final names, not patterns.
@@ -41,75 +36,65 @@ const ENV_APPLICATION_GROUP: &[u8] = b"mod_wsgi.application_group";
 const ENV_CALLABLE: &[u8] = b"mod_wsgi.callable_object";
 const ENV_DISPATCHED: &[u8] = b"mod_pyrite.dispatched";
 
-unsafe extern "C" fn set_dispatch_script(cmd: *mut raw::cmd_parms, m: *mut c_void, args: *const c_char) -> *const c_char {
-    crate::guard::or(c"mod_pyrite: internal error reading WSGIDispatchScript".as_ptr(), || unsafe {
-        const NAME: &str = "WSGIDispatchScript";
-        let words = match split_words(text(args)) {
-            Ok(w) => w,
-            Err(e) => return err(cmd, NAME, &e),
-        };
-        let Some((path, options)) = words.split_first() else {
-            return err(cmd, NAME, "needs the dispatch script's file (WSGIDispatchScript /srv/dispatch.py)");
-        };
-        if !path.starts_with('/') {
-            return err(cmd, NAME, &format!("the script path {path:?} must be absolute"));
+fn set_dispatch_script(_cmd: &Cmd, m: &mut DirConfig, args: &str) -> Outcome {
+    const NAME: &str = "WSGIDispatchScript";
+    let words = match split_words(args) {
+        Ok(w) => w,
+        Err(e) => return Err(fail(NAME, &e)),
+    };
+    let Some((path, options)) = words.split_first() else {
+        return Err(fail(NAME, "needs the dispatch script's file (WSGIDispatchScript /srv/dispatch.py)"));
+    };
+    if !path.starts_with('/') {
+        return Err(fail(NAME, &format!("the script path {path:?} must be absolute")));
+    }
+    let mut application_group = None;
+    for w in options {
+        match w.split_once('=') {
+            Some(("application-group", "")) => return Err(fail(NAME, "application-group= needs a name")),
+            Some(("application-group", v)) => application_group = Some(v.to_string()),
+            _ => return Err(fail(NAME, &format!("invalid option {w:?} (the only option is application-group=)"))),
         }
-        let mut application_group = None;
-        for w in options {
-            match w.split_once('=') {
-                Some(("application-group", "")) => return err(cmd, NAME, "application-group= needs a name"),
-                Some(("application-group", v)) => application_group = Some(v.to_string()),
-                _ => return err(cmd, NAME, &format!("invalid option {w:?} (the only option is application-group=)")),
-            }
-        }
-        dir_conf(m).wsgi.dispatch_script = Some(Arc::new(DispatchScript {
-            path: path.clone(),
-            application_group,
-        }));
-        DISPATCH_SCRIPTS.store(true, Ordering::Relaxed);
-        std::ptr::null()
-    })
+    }
+    m.wsgi.dispatch_script = Some(Arc::new(DispatchScript {
+        path: path.clone(),
+        application_group,
+    }));
+    DISPATCH_SCRIPTS.store(true, Ordering::Relaxed);
+    Ok(())
 }
 
-unsafe extern "C" fn set_restrict_process(cmd: *mut raw::cmd_parms, m: *mut c_void, args: *const c_char) -> *const c_char {
-    crate::guard::or(c"mod_pyrite: internal error reading WSGIRestrictProcess".as_ptr(), || unsafe {
-        let words = match split_words(text(args)) {
-            Ok(w) => w,
-            Err(e) => return err(cmd, "WSGIRestrictProcess", &e),
-        };
-        // %{GLOBAL} stands for embedded mode (the empty group name).
-        let allowed = words
-            .into_iter()
-            .map(|w| if w == "%{GLOBAL}" { String::new() } else { w })
-            .collect();
-        dir_conf(m).wsgi.restrict_process = Some(Arc::new(allowed));
-        std::ptr::null()
-    })
+fn set_restrict_process(_cmd: &Cmd, m: &mut DirConfig, args: &str) -> Outcome {
+    let words = match split_words(args) {
+        Ok(w) => w,
+        Err(e) => return Err(fail("WSGIRestrictProcess", &e)),
+    };
+    // %{GLOBAL} stands for embedded mode (the empty group name).
+    let allowed = words
+        .into_iter()
+        .map(|w| if w == "%{GLOBAL}" { String::new() } else { w })
+        .collect();
+    m.wsgi.restrict_process = Some(Arc::new(allowed));
+    Ok(())
 }
 
 const DIR: u32 = raw::RSRC_CONF | raw::ACCESS_CONF | raw::OR_FILEINFO;
 
 pub const COMMANDS: [raw::command_rec; 2] = [
-    crate::config::cmd(
+    entry(&Spec::new(
         c"WSGIDispatchScript",
-        raw::cmd_func {
-            raw_args: Some(set_dispatch_script),
-        },
+        Func::RawArgs(set_dispatch_script),
         0,
         DIR,
-        raw::cmd_how_RAW_ARGS,
         c"script-file [application-group=...]: its process_group(), application_group() and callable_object() may change those per request",
-    ),
-    crate::config::cmd(
+    )),
+    entry(&Spec::new(
         c"WSGIRestrictProcess",
-        raw::cmd_func {
-            raw_args: Some(set_restrict_process),
-        },
+        Func::RawArgs(set_restrict_process),
         0,
         raw::RSRC_CONF | raw::ACCESS_CONF,
-        raw::cmd_how_RAW_ARGS,
         c"group...: the only daemon process groups requests here may select (%{GLOBAL}: embedded mode)",
-    ),
+    )),
 ];
 
 /// What the request's current choices are, for the dispatch script's environ.

@@ -3,33 +3,16 @@
 //! proxy reports, and a client cannot fake them. The rules are in
 //! `pyrite_text::proxy`; this file holds the directives and applies the
 //! rules' edits to a request's environ.
-use crate::config::{dir_conf, err, origin, split_words, text};
+pub use crate::config::wsgi::ProxyDirConfig;
+use crate::config::{fail, split_words, DirConfig, Origin};
+use crate::ffi::directive::{entry, Cmd, Func, Outcome, Spec};
 use crate::ffi::raw;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString};
 use pyrite_text::cgi_key::http_key;
 use pyrite_text::proxy::{self, Edit, Subnet};
 use std::collections::HashMap;
-use std::ffi::{c_char, c_void};
 use std::sync::Arc;
-
-/// The proxy settings of a server, directory or location.
-#[derive(Clone, Default)]
-pub struct ProxyDirConfig {
-    /// Environ keys (HTTP_X_FORWARDED_FOR ...) of the headers to believe, in order.
-    pub headers: Option<Arc<Vec<String>>>,
-    /// The peers allowed to send them; None: every peer.
-    pub proxies: Option<Arc<Vec<Subnet>>>,
-}
-
-impl ProxyDirConfig {
-    pub fn merge(base: &Self, new: &Self) -> Self {
-        ProxyDirConfig {
-            headers: new.headers.clone().or_else(|| base.headers.clone()),
-            proxies: new.proxies.clone().or_else(|| base.proxies.clone()),
-        }
-    }
-}
 
 /// Rewrites `env` as the trusted proxy headers say, and removes the
 /// untrusted ones of the categories the configuration names.
@@ -68,76 +51,67 @@ pub fn apply(py: Python<'_>, conf: &ProxyDirConfig, env: &Bound<'_, PyDict>) -> 
     Ok(())
 }
 
-unsafe extern "C" fn set_headers(cmd: *mut raw::cmd_parms, m: *mut c_void, args: *const c_char) -> *const c_char {
-    // SAFETY: httpd passes the directive's cmd_parms, this module's dir config and its arguments.
-    crate::guard::or(c"mod_pyrite: internal error reading WSGITrustedProxyHeaders".as_ptr(), || unsafe {
-        const NAME: &str = "WSGITrustedProxyHeaders";
-        let words = match split_words(text(args)) {
-            Ok(w) => w,
-            Err(e) => return err(cmd, NAME, &e),
+fn set_headers(cmd: &Cmd, m: &mut DirConfig, args: &str) -> Outcome {
+    const NAME: &str = "WSGITrustedProxyHeaders";
+    let words = match split_words(args) {
+        Ok(w) => w,
+        Err(e) => return Err(fail(NAME, &e)),
+    };
+    if words.is_empty() {
+        return Err(fail(NAME, "needs at least one header name (X-Forwarded-For X-Forwarded-Proto ...)"));
+    }
+    let mut keys = Vec::with_capacity(words.len());
+    for w in &words {
+        let Some(key) = http_key(w.as_bytes()) else {
+            return Err(fail(
+                NAME,
+                &format!("{w:?} is not a header name (letters, digits and '-', as in X-Forwarded-For)"),
+            ));
         };
-        if words.is_empty() {
-            return err(cmd, NAME, "needs at least one header name (X-Forwarded-For X-Forwarded-Proto ...)");
-        }
-        let mut keys = Vec::with_capacity(words.len());
-        for w in &words {
-            let Some(key) = http_key(w.as_bytes()) else {
-                return err(
-                    cmd,
-                    NAME,
-                    &format!("{w:?} is not a header name (letters, digits and '-', as in X-Forwarded-For)"),
-                );
-            };
-            if proxy::category(&key).is_none() {
-                super::notes::defer(format!(
-                    "{NAME} {w} ({}) has no effect: the headers read are X-Forwarded-For, X-Client-IP, X-Real-IP, \
+        if proxy::category(&key).is_none() {
+            super::notes::defer(format!(
+                "{NAME} {w} ({}) has no effect: the headers read are X-Forwarded-For, X-Client-IP, X-Real-IP, \
                          X-Forwarded-Host, X-Host, X-Forwarded-Server, X-Forwarded-Port, X-Script-Name, \
                          X-Forwarded-Script-Name, X-Forwarded-Proto, X-Forwarded-Scheme, X-Scheme, X-Forwarded-HTTPS, \
                          X-Forwarded-SSL and X-HTTPS",
-                    origin(cmd)
-                ));
-            }
-            keys.push(key);
+                Origin::of(cmd)
+            ));
         }
-        let p = &mut dir_conf(m).wsgi.proxy;
-        let mut all = p.headers.as_deref().cloned().unwrap_or_default();
-        all.extend(keys);
-        p.headers = Some(Arc::new(all));
-        std::ptr::null()
-    })
+        keys.push(key);
+    }
+    let p = &mut m.wsgi.proxy;
+    let mut all = p.headers.as_deref().cloned().unwrap_or_default();
+    all.extend(keys);
+    p.headers = Some(Arc::new(all));
+    Ok(())
 }
 
-unsafe extern "C" fn set_proxies(cmd: *mut raw::cmd_parms, m: *mut c_void, args: *const c_char) -> *const c_char {
-    // SAFETY: httpd passes the directive's cmd_parms, this module's dir config and its arguments.
-    crate::guard::or(c"mod_pyrite: internal error reading WSGITrustedProxies".as_ptr(), || unsafe {
-        const NAME: &str = "WSGITrustedProxies";
-        let words = match split_words(text(args)) {
-            Ok(w) => w,
-            Err(e) => return err(cmd, NAME, &e),
-        };
-        if words.is_empty() {
-            return err(cmd, NAME, "needs at least one address or subnet (10.0.0.1, 10.0.0.0/8, fd00::/8)");
+fn set_proxies(_cmd: &Cmd, m: &mut DirConfig, args: &str) -> Outcome {
+    const NAME: &str = "WSGITrustedProxies";
+    let words = match split_words(args) {
+        Ok(w) => w,
+        Err(e) => return Err(fail(NAME, &e)),
+    };
+    if words.is_empty() {
+        return Err(fail(NAME, "needs at least one address or subnet (10.0.0.1, 10.0.0.0/8, fd00::/8)"));
+    }
+    let mut nets = Vec::with_capacity(words.len());
+    for w in &words {
+        match Subnet::parse(w) {
+            Ok(s) => nets.push(s),
+            Err(e) => return Err(fail(NAME, &e)),
         }
-        let mut nets = Vec::with_capacity(words.len());
-        for w in &words {
-            match Subnet::parse(w) {
-                Ok(s) => nets.push(s),
-                Err(e) => return err(cmd, NAME, &e),
-            }
-        }
-        let p = &mut dir_conf(m).wsgi.proxy;
-        let mut all = p.proxies.as_deref().cloned().unwrap_or_default();
-        all.extend(nets);
-        p.proxies = Some(Arc::new(all));
-        std::ptr::null()
-    })
+    }
+    let p = &mut m.wsgi.proxy;
+    let mut all = p.proxies.as_deref().cloned().unwrap_or_default();
+    all.extend(nets);
+    p.proxies = Some(Arc::new(all));
+    Ok(())
 }
 
 const WHERE: u32 = raw::RSRC_CONF | raw::ACCESS_CONF | raw::OR_FILEINFO;
 
 pub const COMMANDS: [raw::command_rec; 2] = [
-    crate::config::cmd(c"WSGITrustedProxyHeaders", raw::cmd_func { raw_args: Some(set_headers) }, 0, WHERE, raw::cmd_how_RAW_ARGS,
-        c"header names a front-end proxy sets (X-Forwarded-For, X-Forwarded-Proto, X-Forwarded-Host, X-Script-Name ...): believed from trusted peers, removed otherwise"),
-    crate::config::cmd(c"WSGITrustedProxies", raw::cmd_func { raw_args: Some(set_proxies) }, 0, WHERE, raw::cmd_how_RAW_ARGS,
-        c"addresses or subnets of the front-end proxies allowed to set the WSGITrustedProxyHeaders (default: every peer)"),
+    entry(&Spec::new(c"WSGITrustedProxyHeaders", Func::RawArgs(set_headers), 0, WHERE, c"header names a front-end proxy sets (X-Forwarded-For, X-Forwarded-Proto, X-Forwarded-Host, X-Script-Name ...): believed from trusted peers, removed otherwise")),
+    entry(&Spec::new(c"WSGITrustedProxies", Func::RawArgs(set_proxies), 0, WHERE, c"addresses or subnets of the front-end proxies allowed to set the WSGITrustedProxyHeaders (default: every peer)")),
 ];
