@@ -238,7 +238,7 @@ unsafe extern "C" fn output_entry<T: OutputFilter>(f: *mut raw::ap_filter_t, bb:
     let (Some(f), Some(bb)) = (unsafe { Filter::from_raw(f) }, unsafe { BucketBrigade::from_raw(bb) }) else {
         return T::FAILED;
     };
-    crate::guard::or(T::FAILED, || {
+    super::guard::or(T::FAILED, || {
         // SAFETY: this callback is registered only by register_output::<T>, so
         // the filter's ctx is NULL or made with T::State (add_with_state takes
         // the FilterRec<T::State> that registration returned).
@@ -258,7 +258,7 @@ unsafe extern "C" fn input_entry<T: InputFilter>(
     let (Some(f), Some(bb)) = (unsafe { Filter::from_raw(f) }, unsafe { BucketBrigade::from_raw(bb) }) else {
         return T::FAILED;
     };
-    crate::guard::or(T::FAILED, || {
+    super::guard::or(T::FAILED, || {
         // SAFETY: as for output_entry (register_input::<T>).
         let ctx = unsafe { f.ctx(T::State::default) };
         T::call(f, ctx, bb, mode, block, readbytes)

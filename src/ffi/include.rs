@@ -50,7 +50,7 @@ unsafe extern "C" fn element_entry<T: Element>(
     let (Some(ctx), Some(f), Some(bb)) = handles else {
         return T::FAILED;
     };
-    crate::guard::or(T::FAILED, || T::run(ctx, f, bb))
+    super::guard::or(T::FAILED, || T::run(ctx, f, bb))
 }
 
 /// Registers `T` for `<!--#name ... -->`; false when mod_include is not loaded.
