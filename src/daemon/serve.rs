@@ -100,23 +100,30 @@ struct Hub {
 
 static HUB: OnceLock<Hub> = OnceLock::new();
 
+/// Registers the group's listener in the epoll set `ep` for level events,
+/// woken in one daemon of the group at a time (EPOLLEXCLUSIVE).
+fn watch_listener(ep: i32, lfd: i32) {
+    let mut ev = libc::epoll_event {
+        events: (libc::EPOLLIN | libc::EPOLLEXCLUSIVE) as u32,
+        u64: LISTENER,
+    };
+    // SAFETY: adds the listener this process keeps open to its own set;
+    // without EPOLLEXCLUSIVE (kernels before 4.5) every daemon wakes.
+    unsafe {
+        if libc::epoll_ctl(ep, libc::EPOLL_CTL_ADD, lfd, &mut ev) != 0
+            && std::io::Error::last_os_error().raw_os_error() != Some(libc::EEXIST)
+        {
+            ev.events = libc::EPOLLIN as u32;
+            libc::epoll_ctl(ep, libc::EPOLL_CTL_ADD, lfd, &mut ev);
+        }
+    }
+}
+
 fn hub(lfd: i32) -> &'static Hub {
     HUB.get_or_init(|| {
-        // SAFETY: a new epoll set; the listener is registered for level
-        // events, woken in one daemon of the group at a time (EPOLLEXCLUSIVE).
+        // SAFETY: a new epoll set.
         let ep = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
-        let mut ev = libc::epoll_event {
-            events: (libc::EPOLLIN | libc::EPOLLEXCLUSIVE) as u32,
-            u64: LISTENER,
-        };
-        // SAFETY: adds the listener this process keeps open to the set;
-        // without EPOLLEXCLUSIVE (kernels before 4.5) every daemon wakes.
-        unsafe {
-            if libc::epoll_ctl(ep, libc::EPOLL_CTL_ADD, lfd, &mut ev) != 0 {
-                ev.events = libc::EPOLLIN as u32;
-                libc::epoll_ctl(ep, libc::EPOLL_CTL_ADD, lfd, &mut ev);
-            }
-        }
+        watch_listener(ep, lfd);
         Hub {
             ep,
             lfd,
@@ -138,6 +145,19 @@ impl Hub {
         let op = if first { libc::EPOLL_CTL_ADD } else { libc::EPOLL_CTL_MOD };
         // SAFETY: (re)arms a socket this process holds in `kept`.
         unsafe { libc::epoll_ctl(self.ep, op, fd, &mut ev) };
+    }
+
+    /// Puts this daemon last in line for the group's next new connection.
+    /// The kernel wakes the first daemon in the listener's queue that has a
+    /// thread waiting, so without this one daemon takes nearly every
+    /// connection (and keeps it) while the others idle: its GIL then serves
+    /// the whole group. Leaving the queue and joining it again after each
+    /// accept makes the daemons with free threads take turns.
+    fn rotate(&self) {
+        // SAFETY: the listener leaves and rejoins this process's own set; a
+        // connection that comes meanwhile is seen at the rejoin (level events).
+        unsafe { libc::epoll_ctl(self.ep, libc::EPOLL_CTL_DEL, self.lfd, std::ptr::null_mut()) };
+        watch_listener(self.ep, self.lfd);
     }
 
     /// Takes the kept connection an event named, unless another thread took it.
@@ -225,6 +245,7 @@ pub unsafe fn worker(idx: usize, st: std::sync::Arc<State>, lfd: i32, _pool: *mu
             if fd < 0 {
                 continue;
             }
+            h.rotate();
             set_timeouts(fd, timeout);
             if let Some(uid) = peer_allowed(fd) {
                 log::serror(
