@@ -277,10 +277,6 @@ enum Module {
 
 const MOD_WSGI: &str = "/usr/lib/apache2/modules/mod_wsgi.so";
 
-fn soak_count(var: &str, default: usize) -> usize {
-    std::env::var(var).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
-
 /// httpd for the long scenario: one group of 3 daemons x 4 threads, each
 /// recycled every 100 requests, and one for 4 s requests, under this module
 /// or mod_wsgi 4.9.

@@ -7,7 +7,6 @@ mod common;
 mod load;
 use common::*;
 use load::{Load, Target};
-use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -50,20 +49,6 @@ fn a_hundred_thousand_writes_and_flushes_do_not_grow_memory() {
     }
     let log = h.stop();
     assert!(crash_lines(&log).is_empty(), "{log}");
-}
-
-fn children_rss(parent: i32) -> BTreeMap<i64, i64> {
-    let out = std::process::Command::new("ps")
-        .args(["--ppid", &parent.to_string(), "-o", "pid=,rss="])
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| {
-            let mut w = l.split_whitespace();
-            Some((w.next()?.parse().ok()?, w.next()?.parse().ok()?))
-        })
-        .collect()
 }
 
 /// Uploads and streamed responses beside the keep-alive load.

@@ -211,10 +211,6 @@ fn child_recycling_under_load_loses_nothing_and_runs_cleanups() {
     recycling(Mpm::Worker, 1500);
 }
 
-fn soak_count(var: &str, default: usize) -> usize {
-    std::env::var(var).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
-
 #[test]
 #[ignore = "soak: make soak"]
 fn soak_twenty_graceful_restarts_every_mpm() {

@@ -10,7 +10,7 @@ mod common;
 mod load;
 use common::*;
 use load::{Load, Tally, Target};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 /// A mod_python site's handler: the same module name in both sites.
@@ -221,10 +221,6 @@ fn two_sites_in_two_interpreters_through_graceful_restarts() {
     graceful_restarts(Mpm::Event, 3, 8);
 }
 
-fn soak_count(var: &str, default: u64) -> u64 {
-    std::env::var(var).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
-
 #[test]
 #[ignore = "soak: make soak"]
 fn soak_two_sites_twenty_graceful_restarts_every_mpm() {
@@ -240,20 +236,6 @@ fn soak_two_sites_child_recycling_every_mpm() {
     for mpm in Mpm::ALL {
         recycling(mpm, 10_000, 16);
     }
-}
-
-fn children_rss(parent: i32) -> BTreeMap<i64, i64> {
-    let out = std::process::Command::new("ps")
-        .args(["--ppid", &parent.to_string(), "-o", "pid=,rss="])
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| {
-            let mut w = l.split_whitespace();
-            Some((w.next()?.parse().ok()?, w.next()?.parse().ok()?))
-        })
-        .collect()
 }
 
 /// The memory soak's bound (tests/reliability_memory.rs) with the load

@@ -538,3 +538,23 @@ pub fn assert_lines_refused(cases: &[(&str, &str)]) {
         assert!(text.contains(want), "`{line}`: {text}");
     }
 }
+
+/// A soak run's size: the environment variable `var` when set to a number, else `default`.
+pub fn soak_count<T: std::str::FromStr>(var: &str, default: T) -> T {
+    std::env::var(var).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+/// Resident memory (kB) of each child of `parent`, by pid, as `ps` reports it.
+pub fn children_rss(parent: i32) -> std::collections::BTreeMap<i64, i64> {
+    let out = Command::new("ps")
+        .args(["--ppid", &parent.to_string(), "-o", "pid=,rss="])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            let mut w = l.split_whitespace();
+            Some((w.next()?.parse().ok()?, w.next()?.parse().ok()?))
+        })
+        .collect()
+}
