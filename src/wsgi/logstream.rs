@@ -182,11 +182,13 @@ pub struct Restrictions {
 
 /// io.TextIOWrapper over a request's log stream: what wsgi.errors is.
 pub fn text_stream<'py>(py: Python<'py>, raw: &Bound<'py, LogStream>) -> PyResult<Bound<'py, PyAny>> {
-    static WRAP: pyo3::sync::PyOnceLock<Py<PyAny>> = pyo3::sync::PyOnceLock::new();
-    let wrap = WRAP.get_or_try_init(py, || -> PyResult<Py<PyAny>> {
-        Ok(py.import("_pyrite_wsgi")?.getattr("_text_stream")?.unbind())
-    })?;
-    wrap.bind(py).call1((raw,))
+    // Looked up in the current interpreter each time (not cached process-wide):
+    // the function and its globals belong to the interpreter that imported
+    // it. Threads lend their last wrapper to their next request, so this runs
+    // only when a thread has no spare of its interpreter.
+    py.import(pyo3::intern!(py, "_pyrite_wsgi"))?
+        .getattr(pyo3::intern!(py, "_text_stream"))?
+        .call1((raw,))
 }
 
 /// A request's wsgi.errors: an io.TextIOWrapper over a request LogStream.
