@@ -118,9 +118,8 @@ pub unsafe fn register_hooks() {
 /// `req.add_output_filter(name)` / `req.add_input_filter(name)`: a filter the
 /// request registered with req.register_*_filter, else any filter httpd knows.
 pub fn add_to_request(r: &Request, name: &str, input: bool) -> Result<(), String> {
-    // SAFETY: src/request/state.rs still takes the raw record: r's, live and
-    // served by this thread.
-    let own = unsafe { crate::request::state::of(r.as_ptr()) }
+    let own = crate::request::state::of_request(r)
+        .borrow()
         .filters
         .iter()
         .rev()
@@ -298,8 +297,7 @@ fn call_handler(f: &FFilter, bb: &BucketBrigade, decl: &Arc<FilterDecl>, readbyt
             let handler = crate::handlers::load_object(py, conf, decl.directory.as_deref(), &decl.module, decl.object_name())?;
             let req = match f.request() {
                 None => None,
-                // SAFETY: the live request this thread serves (state.rs still takes the raw record).
-                Some(r) => Some(unsafe { crate::request::state::request_keep_phase(py, r.as_ptr(), decl.directive()) }?.unbind()),
+                Some(r) => Some(crate::request::state::req_keep_phase(py, r, decl.directive())?.unbind()),
             };
             let filter = Bound::new(py, Filter::new(f, bb, decl.clone(), req, readbytes))?;
             let res = handler.call1((&filter,));

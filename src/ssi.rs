@@ -147,8 +147,7 @@ fn run_block(py: Python<'_>, ctx: &Include, r: &Request, bb: &BucketBrigade, tag
 
 /// Compiles and runs the block in the request's SSI globals.
 fn run_code(py: Python<'_>, r: &Request, filter: &Py<SsiFilter>, tag: &str, code: &str) -> PyResult<()> {
-    // SAFETY: the live request this thread is filtering (state.rs still takes the raw record).
-    let req = unsafe { crate::request::state::request(py, r.as_ptr(), "PythonOutputFilter")? };
+    let req = crate::request::state::req_object(py, r, "PythonOutputFilter")?;
     if let Some(conf) = dir_config(r) {
         interp::apply_python_path(py, conf, None)?;
     }

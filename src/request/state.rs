@@ -4,7 +4,6 @@
 //! WSGI alias that mapped it.
 use super::life::Life;
 use super::request::Request as PyRequest;
-use crate::ffi::raw;
 use crate::ffi::request::Request;
 use pyo3::prelude::*;
 use std::cell::RefCell;
@@ -76,49 +75,4 @@ pub fn req_object<'py>(py: Python<'py>, r: &Request, phase: &'static str) -> PyR
     st.borrow_mut().req = Some(req.clone().unbind());
     r.on_pre_cleanup(crate::handlers::request_cleanup);
     Ok(req)
-}
-
-// Entry points for callers that still hold the raw record (filters.rs,
-// ssi.rs, wsgi/mod.rs): each turns it into the handle and calls the above.
-
-/// The state of `r`, made on first use.
-///
-/// # Safety
-/// `r` is a live request served by the calling thread, and the result is not
-/// used while another borrow of the state (`of_request`) is.
-pub unsafe fn of<'a>(r: *mut raw::request_rec) -> &'a mut RequestState {
-    // SAFETY: the contract.
-    unsafe { &mut *of_request(handle(r)).as_ptr() }
-}
-
-/// The state of `r` if it has one.
-///
-/// # Safety
-/// As for [`of`].
-pub unsafe fn get<'a>(r: *mut raw::request_rec) -> Option<&'a mut RequestState> {
-    // SAFETY: the contract.
-    of_request_if_any(unsafe { handle(r) }).map(|st| unsafe { &mut *st.as_ptr() })
-}
-
-/// [`req_keep_phase`] for a raw record.
-///
-/// # Safety
-/// `r` is a live request served by the calling thread.
-pub unsafe fn request_keep_phase<'py>(py: Python<'py>, r: *mut raw::request_rec, phase: &'static str) -> PyResult<Bound<'py, PyRequest>> {
-    req_keep_phase(py, unsafe { handle(r) }, phase)
-}
-
-/// [`req_object`] for a raw record.
-///
-/// # Safety
-/// `r` is a live request served by the calling thread.
-pub unsafe fn request<'py>(py: Python<'py>, r: *mut raw::request_rec, phase: &'static str) -> PyResult<Bound<'py, PyRequest>> {
-    req_object(py, unsafe { handle(r) }, phase)
-}
-
-/// # Safety
-/// `r` is a live request served by the calling thread, for `'a`.
-unsafe fn handle<'a>(r: *mut raw::request_rec) -> &'a Request {
-    // SAFETY: the contract.
-    unsafe { Request::from_raw(r) }.expect("a NULL request record")
 }

@@ -90,8 +90,7 @@ fn translate(r: &Req) -> c_int {
         let _ = r.set_handler(Some(HANDLER));
         // Lets httpd run the script without Options ExecCGI.
         let _ = r.notes().set(b"alias-forced-type", HANDLER);
-        // SAFETY: src/request/state.rs still takes the raw record: the live request's.
-        unsafe { crate::request::state::of(r.as_ptr()) }.wsgi_alias = Some(a.clone());
+        crate::request::state::of_request(r).borrow_mut().wsgi_alias = Some(a.clone());
         return raw::OK as c_int;
     }
     DECLINED
@@ -159,8 +158,7 @@ fn serve(r: &Req) -> c_int {
             return raw::HTTP_NOT_FOUND as c_int;
         }
     }
-    // SAFETY: the live request to a raw-record callee (see above).
-    let alias = unsafe { crate::request::state::get(r.as_ptr()) }.and_then(|s| s.wsgi_alias.clone());
+    let alias = crate::request::state::of_request_if_any(r).and_then(|s| s.borrow().wsgi_alias.clone());
     let dc = dc_full.map(|d| d.wsgi.clone()).unwrap_or_default();
     // Daemon mode: the request may belong to a daemon process group.
     let option = match &handler_script {
