@@ -569,7 +569,7 @@ fn phase_hook(r: &HttpRequest, phase: Phase) -> c_int {
     let (mut result, pending) = interp::with_python(|py| run_phase(py, r, conf, phase, decls));
     crate::locks::CURRENT_REQUEST.with(|c| c.set(std::ptr::null_mut()));
     // What the handlers left buffered goes out now, without the GIL; a
-    // finished page ends here (see output::end_response).
+    // finished page ends here (see output::end).
     if phase == Phase::Handler && result == OK {
         result = crate::request::output::end(r, &pending);
     } else if !pending.is_empty() && !crate::request::output::send(r, &pending, false) {

@@ -457,6 +457,10 @@ const BLOCK: usize = 64 * 1024;
 /// # Safety
 /// As for [`handle`].
 unsafe fn relay(r: *mut raw::request_rec, conn: &Conn, x: &Exchange<'_>, bufs: &mut Buffers) -> Outcome {
+    // SAFETY: r is the live request served by this thread (the contract), for the whole call.
+    let Some(req) = (unsafe { ffi::request::Request::from_raw(r) }) else {
+        return Outcome::Done(raw::DONE, false);
+    };
     let name = x.name;
     let fd = conn.0;
     let Buffers {
@@ -573,7 +577,7 @@ unsafe fn relay(r: *mut raw::request_rec, conn: &Conn, x: &Exchange<'_>, bufs: &
                 log::APLOG_ERR,
                 &format!("mod_pyrite: daemon process group {name:?} stopped sending the response"),
             );
-            unsafe { raw::pyrite_shim_abort_response(r) };
+            req.abort_response();
             return done(raw::DONE);
         }
         if n < 0 {
@@ -693,7 +697,7 @@ unsafe fn relay(r: *mut raw::request_rec, conn: &Conn, x: &Exchange<'_>, bufs: &
                                 log::APLOG_ERR,
                                 &format!("mod_pyrite: bad chunked response from daemon process group {name:?}: {e}"),
                             );
-                            unsafe { raw::pyrite_shim_abort_response(r) };
+                            req.abort_response();
                             return done(raw::DONE);
                         }
                     }
@@ -702,9 +706,8 @@ unsafe fn relay(r: *mut raw::request_rec, conn: &Conn, x: &Exchange<'_>, bufs: &
             };
             if !piece.is_empty() {
                 relayed += piece.len() as u64;
-                // SAFETY: r is live and served by this thread.
-                if !unsafe { crate::request::output::write_to_httpd(r, piece, false) } {
-                    unsafe { (*(*r).connection).keepalive = raw::ap_conn_keepalive_e_AP_CONN_CLOSE };
+                if !crate::request::output::send(req, piece, false) {
+                    req.connection().close_after_response();
                     return done(raw::DONE);
                 }
                 unflushed = true;
@@ -717,8 +720,7 @@ unsafe fn relay(r: *mut raw::request_rec, conn: &Conn, x: &Exchange<'_>, bufs: &
                 // Kept only after a clean exchange: the whole request sent,
                 // nothing after the response, the daemon keeping it open.
                 let reusable = !extra && !closes && !body_left && off == out.len() && sending;
-                // SAFETY: r is live, in its content handler.
-                let status = unsafe { crate::request::output::end_response(r, &[]) };
+                let status = crate::request::output::end(req, &[]);
                 return Outcome::Done(status, reusable);
             }
         };
@@ -732,22 +734,20 @@ unsafe fn relay(r: *mut raw::request_rec, conn: &Conn, x: &Exchange<'_>, bufs: &
                     ));
                     done(raw::HTTP_BAD_GATEWAY as c_int)
                 }
-                // SAFETY: r is live, in its content handler.
-                Some(head::Body::UntilClose) => done(unsafe { crate::request::output::end_response(r, &[]) }),
+                Some(head::Body::UntilClose) => done(crate::request::output::end(req, &[])),
                 Some(_) => {
                     log::rerror(
                         r,
                         log::APLOG_ERR,
                         &format!("mod_pyrite: daemon process group {name:?} ended the response early ({relayed} bytes relayed)"),
                     );
-                    unsafe { raw::pyrite_shim_abort_response(r) };
+                    req.abort_response();
                     done(raw::DONE)
                 }
             };
         }
         if unflushed {
-            // SAFETY: r is live and served by this thread.
-            if unsafe { raw::ap_rflush(r) } < 0 {
+            if req.flush() < 0 {
                 return done(raw::DONE);
             }
             unflushed = false;

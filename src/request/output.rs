@@ -9,7 +9,7 @@
 //! which nothing is left pending in httpd (the kernel then has room for all
 //! of it). That case is the common one (a page written and flushed at once),
 //! and sparing it a GIL hand-off is what keeps threads from queueing. A
-//! finished page is ended by the module itself (`end_response`), so a small
+//! finished page is ended by the module itself (`end`), so a small
 //! one is on the wire before httpd looks for the client's next request.
 use crate::ffi::brigade::BucketBrigade;
 use crate::ffi::raw;
@@ -122,19 +122,6 @@ impl Output {
     }
 }
 
-/// ap_rwrite (in pieces under 2 GB) and optionally ap_rflush; false when the
-/// client is gone. (For callers that still hold the raw record: wsgi/adapter.rs, daemon/proxy.rs.)
-///
-/// # Safety
-/// `r` is a live request served by the calling thread.
-pub unsafe fn write_to_httpd(r: *mut raw::request_rec, data: &[u8], flush: bool) -> bool {
-    // SAFETY: as this function's contract.
-    match unsafe { Request::from_raw(r) } {
-        Some(r) => send(r, data, flush),
-        None => false,
-    }
-}
-
 /// ap_rwrite (in pieces under 2 GB) and optionally ap_rflush; false when the client is gone.
 pub fn send(r: &Request, data: &[u8], flush: bool) -> bool {
     for piece in data.chunks(1 << 30) {
@@ -161,19 +148,6 @@ pub fn send(r: &Request, data: &[u8], flush: bool) -> bool {
 ///
 /// Returns what the handler hook returns to httpd: OK, or DONE when the
 /// client is gone (the connection is then not kept alive).
-///
-/// # Safety
-/// `r` is a live request served by the calling thread, in its content handler
-/// (for callers that still hold the raw record: wsgi/adapter.rs, daemon/proxy.rs).
-pub unsafe fn end_response(r: *mut raw::request_rec, data: &[u8]) -> std::ffi::c_int {
-    // SAFETY: as this function's contract.
-    match unsafe { Request::from_raw(r) } {
-        Some(r) => end(r, data),
-        None => raw::DONE,
-    }
-}
-
-/// [`end_response`] for the handle (called in `r`'s content handler).
 pub fn end(r: &Request, data: &[u8]) -> std::ffi::c_int {
     if send_end(r, data) {
         return raw::OK as std::ffi::c_int;
@@ -182,7 +156,7 @@ pub fn end(r: &Request, data: &[u8]) -> std::ffi::c_int {
     raw::DONE
 }
 
-/// The sending part of [`end_response`]; false when the client is gone.
+/// The sending part of [`end`]; false when the client is gone.
 fn send_end(r: &Request, data: &[u8]) -> bool {
     if r.eos_sent() || r.main().is_some() {
         // Ended already (an internal redirect, say), or a subrequest, whose

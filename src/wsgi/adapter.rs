@@ -310,22 +310,19 @@ fn send_file(py: Python<'_>, response: &Shared, fd: i32, pos: i64, size: i64) ->
 
 /// Hands over what the call left buffered and ends the response; runs with
 /// the GIL released. Returns what the handler hook returns to httpd.
-///
-/// # Safety
-/// `r` is the live request the call ran for, served by this thread.
-pub unsafe fn complete(r: *mut raw::request_rec, outcome: Outcome) -> i32 {
+pub fn complete(r: &crate::ffi::request::Request, outcome: Outcome) -> i32 {
     match outcome {
         Outcome::Status(code) => code,
-        Outcome::Sent { pending, abort } => unsafe {
+        Outcome::Sent { pending, abort } => {
             if !abort {
-                return crate::request::output::end_response(r, &pending);
+                return crate::request::output::end(r, &pending);
             }
             if !pending.is_empty() {
                 // Flushed, so the head and these bytes leave before the cut.
-                crate::request::output::write_to_httpd(r, &pending, true);
+                crate::request::output::send(r, &pending, true);
             }
-            raw::pyrite_shim_abort_response(r);
+            r.abort_response();
             raw::DONE
-        },
+        }
     }
 }

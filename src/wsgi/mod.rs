@@ -290,8 +290,7 @@ fn serve(r: &Req) -> c_int {
         unsafe { adapter::run(py, r.as_ptr(), &app, &call) }
     });
     crate::locks::CURRENT_REQUEST.with(|c| c.set(std::ptr::null_mut()));
-    // SAFETY: the live request to a raw-record callee (see above).
-    let code = unsafe { adapter::complete(r.as_ptr(), outcome) };
+    let code = adapter::complete(r, outcome);
     crate::metrics::end(timing, if code >= 100 { code } else { r.status() });
     code
 }
@@ -409,8 +408,6 @@ pub fn wsgi_call(py: Python<'_>, req: PyRef<'_, Request>, application: &Bound<'_
     // SAFETY: wsgi/adapter.rs still takes the raw record: the live request's, on its thread.
     let outcome = unsafe { adapter::run(py, r.as_ptr(), application, &call) };
     let rr = r.on_this_thread();
-    // SAFETY: as above; the GIL is released meanwhile, the request stays on this thread.
-    Ok(crate::interp::blocking(py, move || unsafe {
-        adapter::complete(rr.as_ptr(), outcome)
-    }))
+    // The GIL is released meanwhile; the request stays on this thread.
+    Ok(crate::interp::blocking(py, move || adapter::complete(&rr, outcome)))
 }
