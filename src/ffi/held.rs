@@ -66,16 +66,6 @@ impl<T> Held<T> {
         unsafe { self.ptr.as_ref() }.ok_or(Unusable::Absent)
     }
 
-    /// The raw pointer, under the same checks (for callers not yet converted).
-    #[inline]
-    pub fn get_ptr(&self) -> Result<*mut T, Unusable> {
-        self.check()?;
-        if self.ptr.is_null() {
-            return Err(Unusable::Absent);
-        }
-        Ok(self.ptr)
-    }
-
     /// Whether `end` was called.
     pub fn ended(&self) -> bool {
         !self.alive.load(Ordering::Acquire)

@@ -6,7 +6,6 @@
 //! request may use them: that thread releases the GIL inside httpd calls, and
 //! another Python thread touching the record then would race with httpd.
 use crate::ffi::held::{Held, Tied, Unusable};
-use crate::ffi::raw;
 use crate::ffi::request::Request;
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::{PyErr, PyResult};
@@ -22,17 +21,6 @@ fn unusable(e: Unusable) -> PyErr {
 }
 
 impl Life {
-    /// A life for `r`, owned by the calling thread.
-    // A compatibility constructor: its callers (state.rs, request.rs, wsgi) still hold the raw
-    // record; it takes a handle once they are converted.
-    #[allow(clippy::not_unsafe_ptr_arg_deref)]
-    pub fn new(r: *mut raw::request_rec) -> Self {
-        // SAFETY (compatibility: callers in state.rs, request.rs and wsgi/
-        // still hold the raw record): every caller passes the request of the
-        // hook it runs in and ends this life from that request pool's cleanup.
-        Life(unsafe { Held::new(r as *mut Request) })
-    }
-
     /// The life of `r`'s objects: it ends when r's pool is cleared.
     pub fn of(r: &Request) -> Self {
         Life(Held::request(r))
@@ -58,13 +46,6 @@ impl Life {
     #[inline]
     pub fn request(&self) -> PyResult<&Request> {
         self.0.get().map_err(unusable)
-    }
-
-    /// The request record, if it may be used from here and now (for callers
-    /// not yet converted to [`Life::request`]).
-    #[inline]
-    pub fn get(&self) -> PyResult<*mut raw::request_rec> {
-        self.0.get_ptr().map(|p| p as *mut raw::request_rec).map_err(unusable)
     }
 
     /// Whether the record may be used from here and now.

@@ -77,12 +77,12 @@ pub unsafe fn run<'py>(py: Python<'py>, r: *mut raw::request_rec, app: &Bound<'p
         );
         return Outcome::Status(raw::HTTP_LENGTH_REQUIRED as i32);
     }
-    let life = Arc::new(Life::new(r));
-    {
-        let l = life.clone();
-        // SAFETY: r->pool is live; the cleanup runs when httpd clears it.
-        unsafe { ffi::pool::on_cleanup((*r).pool, move || l.end()) };
-    }
+    // SAFETY: r is the live request served by this thread (the contract).
+    let Some(req) = (unsafe { ffi::request::Request::from_raw(r) }) else {
+        return Outcome::Status(raw::HTTP_INTERNAL_SERVER_ERROR as i32);
+    };
+    // Ends itself when r's pool is cleared.
+    let life = Arc::new(Life::of(req));
     let errors = match RequestErrors::new(py, life.clone()) {
         Ok(e) => e,
         Err(e) => {
@@ -284,12 +284,11 @@ fn send_file(py: Python<'_>, response: &Shared, fd: i32, pos: i64, size: i64) ->
     }
     let fresh = !resp.body_started();
     let len = resp.allow((size - pos).max(0) as u64);
-    let r = resp.request().map_err(Failure::App)?;
+    let r = resp.request().map_err(Failure::App)?.as_ptr();
     resp.hand_over_buffered(py).map_err(|_| Failure::Client)?;
     if fresh && !resp.declared_length() {
         // The whole body is this file: httpd can announce its length.
-        // SAFETY: r is live and nothing has been sent yet (the buffer was empty).
-        unsafe { raw::ap_set_content_length(r, len as raw::apr_off_t) };
+        resp.request().map_err(Failure::App)?.set_content_length(len as i64);
     }
     if len == 0 {
         return Ok(());

@@ -152,12 +152,10 @@ fn call<T>(
                     return None;
                 }
             };
-            let life = Arc::new(Life::new(r));
-            {
-                let l = life.clone();
-                // SAFETY: r->pool is live; the cleanup runs when httpd clears it.
-                unsafe { ffi::pool::on_cleanup((*r).pool, move || l.end()) };
-            }
+            // SAFETY: r is the live request of the hook this thread runs in.
+            let req = unsafe { ffi::request::Request::from_raw(r) }?;
+            // Ends itself when r's pool is cleared.
+            let life = Arc::new(Life::of(req));
             let errors = match Py::new(py, LogStream::for_request(life.clone())) {
                 Ok(e) => e,
                 Err(e) => {

@@ -41,11 +41,10 @@ impl LogStream {
     fn emit(&self, line: &str) {
         // A request's lines carry its context while it lives; afterwards (or
         // from another thread) they go to the server's log.
-        let r = self.life.locked().as_ref().and_then(|l| l.get().ok());
-        if let Some(r) = r {
-            log::rerror(r, self.level, line);
-        } else {
-            log::main_error(self.level, line);
+        let life = self.life.locked().clone();
+        match life.as_ref().and_then(|l| l.request().ok()) {
+            Some(r) => r.log(self.level, line),
+            None => log::main_error(self.level, line),
         }
     }
 

@@ -1,7 +1,6 @@
 //! The response side of a WSGI call: start_response, the write callable, and
 //! getting the status, headers and body into httpd.
 use super::validate;
-use crate::ffi::{pool, raw, table};
 use crate::request::life::Life;
 use crate::request::output::{Output, WriteFailed};
 use crate::sync::LockExt;
@@ -65,24 +64,21 @@ impl Response {
         if self.applied {
             return Ok(());
         }
-        let r = self.life.get()?;
+        let r = self.life.request()?;
         let Some(head) = &self.head else {
             return Err(PyRuntimeError::new_err("the application wrote before calling start_response()"));
         };
-        // SAFETY: r is live and served by this thread; strings are copied into its pool.
-        unsafe {
-            let p = (*r).pool;
-            (*r).status = head.code as i32;
-            (*r).status_line = pool::strdup(p, &head.status_line);
-            table::clear((*r).headers_out);
-            for (k, v) in &head.headers {
-                if k.eq_ignore_ascii_case(b"content-type") {
-                    raw::ap_set_content_type(r, pool::strdup(p, v));
-                } else if k.eq_ignore_ascii_case(b"content-length") {
-                    raw::ap_set_content_length(r, head.content_length.unwrap_or(0) as raw::apr_off_t);
-                } else {
-                    let _ = table::add((*r).headers_out, k, v);
-                }
+        r.set_status(head.code as i32);
+        let _ = r.set_status_line(Some(&head.status_line));
+        let out = r.headers_out();
+        out.clear();
+        for (k, v) in &head.headers {
+            if k.eq_ignore_ascii_case(b"content-type") {
+                let _ = r.set_content_type(v);
+            } else if k.eq_ignore_ascii_case(b"content-length") {
+                r.set_content_length(head.content_length.unwrap_or(0) as i64);
+            } else {
+                let _ = out.add(k, v);
             }
         }
         self.applied = true;
@@ -123,9 +119,9 @@ impl Response {
         self.written > 0
     }
 
-    /// The request record, when it may be used from here.
-    pub fn request(&self) -> PyResult<*mut raw::request_rec> {
-        self.life.get()
+    /// The request, when it may be used from here.
+    pub fn request(&self) -> PyResult<&crate::ffi::request::Request> {
+        self.life.request()
     }
 
     /// Content-Length still allowed for a file of `len` bytes.
@@ -153,9 +149,8 @@ impl Response {
         self.head = None;
         self.finished = true;
         if self.applied {
-            if let Ok(r) = self.life.get() {
-                // SAFETY: r is live; nothing has been sent yet.
-                unsafe { table::clear((*r).headers_out) };
+            if let Ok(r) = self.life.request() {
+                r.headers_out().clear();
             }
             self.applied = false;
         }
@@ -251,7 +246,7 @@ impl StartResponse {
     ) -> PyResult<Write> {
         let (started, sent) = {
             let resp = self.response.locked();
-            resp.life.get()?;
+            resp.life.check()?;
             if resp.finished {
                 return Err(PyRuntimeError::new_err("start_response() called after the application returned"));
             }
@@ -315,7 +310,7 @@ impl Write {
             ))
         })?;
         let mut resp = self.response.locked();
-        resp.life.get()?;
+        resp.life.check()?;
         if resp.finished {
             return Err(PyRuntimeError::new_err("write() called after the application returned"));
         }
