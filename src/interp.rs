@@ -36,7 +36,7 @@ pub fn run_exit_functions() {
         Python::attach(|py| {
             crate::interpreters::enter(py, id, || {
                 if let Err(e) = py.import("atexit").and_then(|m| m.call_method0("_run_exitfuncs")) {
-                    log_py_error(py, main_server(), "mod_pyrite: atexit functions failed at exit", &e);
+                    log_server_py_error(py, Server::main(), "mod_pyrite: atexit functions failed at exit", &e);
                 }
             })
         });
@@ -242,12 +242,11 @@ fn start_child(pchild: &Pool, s: &Server) {
 /// mod_python's sys.argv, the embedded package, apache.main_server, the log
 /// streams with their restrictions, the `mod_wsgi` module's sizes and the
 /// PythonPath site directories.
-// src/interpreters/setup.rs still passes the raw main server (main_server()).
-pub(crate) fn boot_interpreter(py: Python<'_>, s: *mut raw::server_rec) -> PyResult<()> {
-    match Server::main().filter(|m| m.as_ptr() == s) {
+pub(crate) fn boot_interpreter(py: Python<'_>) -> PyResult<()> {
+    match Server::main() {
         Some(main) => boot(py, main),
         None => Err(pyo3::exceptions::PyRuntimeError::new_err(
-            "an interpreter boots with the main server only",
+            "an interpreter boots before httpd named its main server",
         )),
     }
 }
@@ -544,16 +543,8 @@ pub fn traceback_lines(py: Python<'_>, e: &PyErr) -> Vec<String> {
     formatted.unwrap_or_else(|_| vec![e.to_string()])
 }
 
-/// Logs a Python exception for a server (no request): headline, then the traceback.
-/// (For callers that hold the raw record: wsgi/mod.rs, src/interpreters.)
-pub fn log_py_error(py: Python<'_>, s: *const raw::server_rec, headline: &str, e: &PyErr) {
-    log::serror(s, log::APLOG_ERR, headline);
-    for line in traceback_lines(py, e) {
-        log::serror(s, log::APLOG_ERR, &line);
-    }
-}
-
-/// [`log_py_error`] for a server's handle (the main log when None).
+/// Logs a Python exception for a server (no request), in the main log when
+/// None: headline, then the traceback.
 pub fn log_server_py_error(py: Python<'_>, s: Option<&Server>, headline: &str, e: &PyErr) {
     let log = |line: &str| match s {
         Some(s) => s.log(log::APLOG_ERR, line),
@@ -567,8 +558,3 @@ pub fn log_server_py_error(py: Python<'_>, s: Option<&Server>, headline: &str, e
 
 pub use crate::metrics::python::pyrite;
 pub use crate::pymodule::_apache;
-
-/// The server_rec httpd made for the main server (valid after configuration).
-pub fn main_server() -> *mut raw::server_rec {
-    Server::main().map_or(std::ptr::null_mut(), Server::as_ptr)
-}

@@ -112,7 +112,7 @@ pub fn resolve(py: Python<'_>, name: Option<&str>) -> Option<Id> {
     if let Some(id) = BY_NAME.read().unwrap_or_else(|p| p.into_inner()).as_ref().and_then(|m| m.get(name)) {
         return Some(*id);
     }
-    let log = |level, msg: String| crate::ffi::log::serror(crate::interp::main_server(), level, &msg);
+    let log = |level, msg: String| crate::ffi::log::main_error(level, &msg);
     if ON_DEMAND.load(Ordering::Relaxed) >= MAX_ON_DEMAND {
         log(
             crate::ffi::log::APLOG_ERR,

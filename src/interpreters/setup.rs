@@ -63,8 +63,7 @@ pub(super) fn new_interpreter(py: Python<'_>, name: &str) -> Result<(*mut ffi::P
         // ended while the process lives (objects may already cross), and
         // handlers then fail with the import error in the log.
         if let Err(msg) = outcome {
-            crate::ffi::log::serror(
-                crate::interp::main_server(),
+            crate::ffi::log::main_error(
                 crate::ffi::log::APLOG_ERR,
                 &format!("mod_pyrite: setting up interpreter '{name}' failed: {msg}"),
             );
@@ -97,7 +96,7 @@ fn populate(py: Python<'_>, name: &str, shared: &[(&'static str, Py<PyModule>)])
     for (k, v) in ENVIRONMENT.locked().iter() {
         data.set_item(pyo3::types::PyBytes::new(py, k), pyo3::types::PyBytes::new(py, v))?;
     }
-    crate::interp::boot_interpreter(py, crate::interp::main_server())?;
+    crate::interp::boot_interpreter(py)?;
     py.import("mod_python.apache")?.setattr("interpreter", name)?;
     // Under mod_wsgi this is the interpreter's application group.
     py.import("_pyrite_wsgi")?.setattr("application_group", name)?;

@@ -360,9 +360,9 @@ pub fn preload(py: Python<'_>, s: &Server, id: crate::interpreters::Id) -> usize
                     None => app::module(py, &path, true, None).map(|_| ()),
                 };
                 if let Err(e) = loaded {
-                    crate::interp::log_py_error(
+                    crate::interp::log_server_py_error(
                         py,
-                        server_ptr,
+                        Some(server),
                         &format!("{what} {path} ({origin}): loading at child start failed"),
                         &e,
                     );
