@@ -1,4 +1,4 @@
-//! A finished small page leaves before the request ends (output::end_response),
+//! A finished small page leaves before the request ends (output::end),
 //! so the worker that served it finds the client's next request waiting and
 //! goes on with it, instead of handing the connection back to the event MPM's
 //! listener. Without the early send httpd holds a response under 4 KB until
