@@ -72,6 +72,20 @@ fn charts(out: &mut String, steps: &[Step], step_s: u64, factor: u64, what: &str
     out.push_str("</div>");
 }
 
+/// A process row's cells shared by children and daemons: up, Python start,
+/// preload, RSS, requests in progress, then the status counts.
+fn process_cells(now_us: u64, c: &super::snapshot::Child) -> String {
+    format!(
+        "<td>{}</td><td>{:.1}</td><td>{:.1}</td><td>{}</td><td>{}</td>{}",
+        duration(now_us.saturating_sub(c.started_us)),
+        c.interp_us as f64 / 1e3,
+        c.preload_us as f64 / 1e3,
+        c.rss_bytes.map_or("-".into(), |b| format!("{:.1}", b as f64 / 1048576.0)),
+        c.active.len(),
+        counts_cells(&c.counts)
+    )
+}
+
 fn counts_cells(c: &Counts) -> String {
     let h = c.hist_array();
     let n = c.requests();
@@ -139,18 +153,7 @@ pub fn render(s: &Snapshot, refresh: Option<u32>) -> String {
         "<h2>Children</h2><table><tr><th>slot</th><th>pid</th><th>up</th><th>Python start ms</th><th>preload ms</th><th>RSS MB</th><th>active</th>{COUNT_HEADS}</tr>"
     );
     for c in &s.children {
-        let _ = write!(
-            out,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{:.1}</td><td>{:.1}</td><td>{}</td><td>{}</td>{}</tr>",
-            c.slot,
-            c.pid,
-            duration(s.now_us.saturating_sub(c.started_us)),
-            c.interp_us as f64 / 1e3,
-            c.preload_us as f64 / 1e3,
-            c.rss_bytes.map_or("-".into(), |b| format!("{:.1}", b as f64 / 1048576.0)),
-            c.active.len(),
-            counts_cells(&c.counts)
-        );
+        let _ = write!(out, "<tr><td>{}</td><td>{}</td>{}</tr>", c.slot, c.pid, process_cells(s.now_us, c));
     }
     out.push_str("</table>");
     groups(&mut out, s);
@@ -226,16 +229,11 @@ fn groups(out: &mut String, s: &Snapshot) {
             };
             let _ = write!(
                 out,
-                "<tr><td class=\"l\">{}</td><td>{}</td><td>{}</td><td class=\"l\">{state}</td><td>{}</td><td>{:.1}</td><td>{:.1}</td><td>{}</td><td>{}</td>{}</tr>",
+                "<tr><td class=\"l\">{}</td><td>{}</td><td>{}</td><td class=\"l\">{state}</td>{}</tr>",
                 escape(&g.name),
                 c.slot,
                 d.pid,
-                duration(s.now_us.saturating_sub(c.started_us)),
-                c.interp_us as f64 / 1e3,
-                c.preload_us as f64 / 1e3,
-                c.rss_bytes.map_or("-".into(), |b| format!("{:.1}", b as f64 / 1048576.0)),
-                c.active.len(),
-                counts_cells(&c.counts)
+                process_cells(s.now_us, c)
             );
         }
     }
