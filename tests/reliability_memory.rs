@@ -118,17 +118,7 @@ fn soak_a_million_mixed_requests_grow_no_child_by_five_percent() {
     );
     assert_eq!(tally.bad(), 0, "{:#?}", tally.failures);
     assert_eq!(bad.load(Ordering::SeqCst), 0);
-    assert_eq!(
-        before.keys().collect::<Vec<_>>(),
-        after.keys().collect::<Vec<_>>(),
-        "the same children throughout"
-    );
-    for (pid, b) in &before {
-        let a = after[pid];
-        let pct = (a - b) as f64 * 100.0 / *b as f64;
-        println!("child {pid}: {b} kB -> {a} kB ({pct:+.2}%)");
-        assert!(pct < 5.0, "child {pid} grew {pct:.2}%");
-    }
+    assert_children_grew_less_than(&before, &after, 5.0);
     let log = h.stop();
     assert!(crash_lines(&log).is_empty(), "{log}");
 }

@@ -270,15 +270,5 @@ fn soak_two_sites_requests_grow_no_child_by_five_percent() {
     println!("after {} requests: child RSS (kB) {after:?}", tally.ok);
     let log = h.stop();
     assert_clean("four interpreters per child, memory", &tally, &log);
-    assert_eq!(
-        before.keys().collect::<Vec<_>>(),
-        after.keys().collect::<Vec<_>>(),
-        "the same children throughout"
-    );
-    for (pid, b) in &before {
-        let a = after[pid];
-        let pct = (a - b) as f64 * 100.0 / *b as f64;
-        println!("child {pid}: {b} kB -> {a} kB ({pct:+.2}%)");
-        assert!(pct < 5.0, "child {pid} grew {pct:.2}%");
-    }
+    assert_children_grew_less_than(&before, &after, 5.0);
 }

@@ -558,3 +558,23 @@ pub fn children_rss(parent: i32) -> std::collections::BTreeMap<i64, i64> {
         })
         .collect()
 }
+
+/// The memory runs' check: the same children at the end as at the start,
+/// and none whose RSS grew by `bound_pct` percent or more.
+pub fn assert_children_grew_less_than(
+    before: &std::collections::BTreeMap<i64, i64>,
+    after: &std::collections::BTreeMap<i64, i64>,
+    bound_pct: f64,
+) {
+    assert_eq!(
+        before.keys().collect::<Vec<_>>(),
+        after.keys().collect::<Vec<_>>(),
+        "the same children throughout"
+    );
+    for (pid, b) in before {
+        let a = after[pid];
+        let pct = (a - b) as f64 * 100.0 / *b as f64;
+        println!("child {pid}: {b} kB -> {a} kB ({pct:+.2}%)");
+        assert!(pct < bound_pct, "child {pid} grew {pct:.2}%");
+    }
+}
