@@ -154,6 +154,7 @@ unsafe extern "C" fn set_filter(
     handler: *const c_char,
     name: *const c_char,
 ) -> *const c_char {
+    // SAFETY: httpd's arguments to a directive callback: a live cmd_parms and NUL-terminated words of the configuration pool.
     crate::guard::or(c"mod_pyrite: internal error reading a filter directive".as_ptr(), || unsafe {
         let input = (*cmd).info.is_null();
         let directive = if input { "PythonInputFilter" } else { "PythonOutputFilter" };

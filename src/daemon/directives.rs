@@ -59,6 +59,7 @@ pub fn restrict_embedded() -> bool {
 }
 
 unsafe extern "C" fn set_daemon_process(cmd: *mut raw::cmd_parms, _m: *mut c_void, args: *const c_char) -> *const c_char {
+    // SAFETY: httpd's arguments to a directive callback: a live cmd_parms and a NUL-terminated argument line.
     crate::guard::or(c"mod_pyrite: internal error reading WSGIDaemonProcess".as_ptr(), || unsafe {
         let words = match split_words(text(args)) {
             Ok(w) => w,
@@ -87,6 +88,7 @@ unsafe extern "C" fn set_daemon_process(cmd: *mut raw::cmd_parms, _m: *mut c_voi
 }
 
 unsafe extern "C" fn set_socket_prefix(cmd: *mut raw::cmd_parms, _m: *mut c_void, arg: *const c_char) -> *const c_char {
+    // SAFETY: as for set_daemon_process: a live cmd_parms and a NUL-terminated argument.
     crate::guard::or(std::ptr::null(), || unsafe {
         if (*(*cmd).server).is_virtual != 0 {
             return err(cmd, "WSGISocketPrefix", "applies to the whole server: move it out of <VirtualHost>");

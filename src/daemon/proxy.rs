@@ -158,6 +158,7 @@ fn send_all(c: &Conn, data: &[u8], deadline: u64) -> bool {
 /// `r` is a live request.
 unsafe fn request_bytes(r: *mut raw::request_rec, group: &str, chunked: bool, deadline: u64, claim: Option<&Claim>) -> Vec<u8> {
     let mut m = Meta::default();
+    // SAFETY: r is a live request (this function's contract); its fields are read, not kept.
     unsafe {
         let c = (*r).connection;
         m.push("group", group.as_bytes());
@@ -240,6 +241,7 @@ unsafe fn request_bytes(r: *mut raw::request_rec, group: &str, chunked: bool, de
 /// `r` is a live request served by the calling thread.
 unsafe fn apply_head(r: *mut raw::request_rec, h: &head::Head) -> Option<u64> {
     let mut length = None;
+    // SAFETY: r is a live request served by this thread (the contract); strings go into its pool.
     unsafe {
         let p = (*r).pool;
         (*r).status = h.status as c_int;
@@ -274,6 +276,7 @@ unsafe fn apply_head(r: *mut raw::request_rec, h: &head::Head) -> Option<u64> {
 /// `r` is a live request.
 unsafe fn unavailable(r: *mut raw::request_rec, retry_after: u64, why: &str) -> c_int {
     log::rerror(r, log::APLOG_ERR, why);
+    // SAFETY: r is a live request (the contract).
     unsafe {
         let v = ffi::pool::strdup((*r).pool, retry_after.max(1).to_string().as_bytes());
         raw::apr_table_setn((*r).err_headers_out, c"Retry-After".as_ptr(), v);
@@ -306,7 +309,9 @@ pub unsafe fn handle(r: *mut raw::request_rec, g: &Declared) -> c_int {
             return rc;
         }
     }
+    // SAFETY: r is the live request this handler serves.
     let has_body = unsafe { raw::ap_should_client_block(r) } != 0;
+    // SAFETY: as above.
     let chunked = unsafe { (*r).read_chunked } != 0;
     let connect_deadline = Instant::now() + spec.connect_timeout;
     let pickup_wait = spec.queue_timeout.unwrap_or(socket_timeout);
@@ -315,6 +320,7 @@ pub unsafe fn handle(r: *mut raw::request_rec, g: &Declared) -> c_int {
     // no wake-up); one with a body waits for the pickup byte before its body goes.
     let claim = if has_body { None } else { Claim::new() };
     // The frame and the request head go at once; the body waits for the pickup.
+    // SAFETY: r is the live request this handler serves.
     let head = unsafe { request_bytes(r, name, chunked, pickup_deadline, claim.as_ref()) };
     let x = Exchange {
         claim: claim.as_ref(),
@@ -332,17 +338,19 @@ pub unsafe fn handle(r: *mut raw::request_rec, g: &Declared) -> c_int {
             None => match connect(&path, connect_deadline) {
                 Ok(c) => c,
                 Err(e) => {
+                    // SAFETY: r is the live request this handler serves.
                     return unsafe {
                         unavailable(
                             r,
                             1,
                             &format!("mod_pyrite: cannot connect to daemon process group {name:?} at {path}: {e}"),
                         )
-                    }
+                    };
                 }
             },
         };
         let outcome = if send_all(&conn, &head, pickup_deadline) {
+            // SAFETY: r is the live request this handler serves, and only this thread uses it.
             unsafe { relay(r, &conn, &x, &mut bufs) }
         } else {
             Outcome::NotTaken
@@ -360,13 +368,14 @@ pub unsafe fn handle(r: *mut raw::request_rec, g: &Declared) -> c_int {
             // kept connection whose daemon has gone costs only this turn.
             Outcome::NotTaken if Instant::now() < connect_deadline && super::frame::monotonic_ms() < pickup_deadline => continue,
             Outcome::NotTaken => {
+                // SAFETY: r is the live request this handler serves.
                 return unsafe {
                     unavailable(
                         r,
                         1,
                         &format!("mod_pyrite: daemon process group {name:?} closed every connection for connect-timeout"),
                     )
-                }
+                };
             }
             Outcome::TimedOut => {
                 let what = if spec.queue_timeout.is_some() {
@@ -374,6 +383,7 @@ pub unsafe fn handle(r: *mut raw::request_rec, g: &Declared) -> c_int {
                 } else {
                     "socket-timeout"
                 };
+                // SAFETY: r is the live request this handler serves.
                 return unsafe {
                     unavailable(
                         r,

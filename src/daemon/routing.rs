@@ -49,6 +49,7 @@ pub unsafe fn route(r: *mut raw::request_rec, option: Option<&str>, dc: &WsgiDir
     {
         return Route::Here;
     }
+    // SAFETY: r is the live request this routing decision is made for (the caller's contract).
     let name = unsafe { wanted(r, option, dc) };
     // WSGIRestrictProcess: only the listed groups may be selected here.
     if let Some(allowed) = &dc.restrict_process {

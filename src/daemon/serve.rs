@@ -451,6 +451,7 @@ fn peer_allowed(fd: i32) -> Option<u32> {
 /// # Safety
 /// Called by httpd with a live request.
 pub unsafe extern "C" fn post_read_request(r: *mut raw::request_rec) -> c_int {
+    // SAFETY: httpd hands post_read_request a live request served by this thread.
     crate::guard::or(raw::DECLINED, || unsafe {
         if super::current().is_none() {
             return raw::DECLINED;

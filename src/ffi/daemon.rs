@@ -24,6 +24,7 @@ pub type Maintenance = unsafe extern "C" fn(c_int, *mut c_void, c_int);
 /// # Safety
 /// `data` stays valid until `f` is called with OC_DEATH or OC_LOST and unwatches it.
 pub unsafe fn watch(pid: i32, s: *mut raw::server_rec, f: Maintenance, data: *mut c_void) {
+    // SAFETY: s is a live server (its process pool outlives the registration); data as the contract says.
     unsafe {
         let pool = (*(*s).process).pool;
         let proc_ = raw::apr_palloc(pool, std::mem::size_of::<raw::apr_proc_t>()) as *mut raw::apr_proc_t;
@@ -39,6 +40,7 @@ pub unsafe fn watch(pid: i32, s: *mut raw::server_rec, f: Maintenance, data: *mu
 /// # Safety
 /// `data` was registered with [`watch`].
 pub unsafe fn unwatch(data: *mut c_void) {
+    // SAFETY: data was registered with watch (the contract).
     unsafe { raw::apr_proc_other_child_unregister(data) };
 }
 
@@ -81,6 +83,7 @@ pub unsafe fn server_timeout_us(s: *mut raw::server_rec) -> i64 {
 /// # Safety
 /// `pool` is a pool for the daemon's life; `s` the main server.
 pub unsafe fn run_child_init(pool: *mut raw::apr_pool_t, s: *mut raw::server_rec) {
+    // SAFETY: a pool for the daemon's life and the main server (the contract).
     unsafe { raw::ap_run_child_init(pool, s) };
 }
 
@@ -169,6 +172,7 @@ impl Connection {
     /// # Safety
     /// `s` is the main server; `fd` a connected socket nothing else closes.
     pub unsafe fn open(fd: i32, s: *mut raw::server_rec, id: i64) -> Option<Connection> {
+        // SAFETY: s is the main server and fd a connected socket owned by the new connection (the contract).
         unsafe {
             let mut alloc: *mut raw::apr_allocator_t = std::ptr::null_mut();
             if raw::apr_allocator_create(&mut alloc) != 0 {
@@ -276,6 +280,7 @@ impl Connection {
     /// # Safety
     /// Called by the one thread now using this connection, which is readable.
     pub unsafe fn serve_one(&mut self, peer: &Peer<'_>) -> bool {
+        // SAFETY: only this thread uses the connection now, and its pool and records live as long as self.
         unsafe {
             let c = self.c;
             // The last request's addresses go with the pool cleared here.
@@ -330,6 +335,7 @@ unsafe fn set_addr(pool: *mut raw::apr_pool_t, ip: &str, port: u16, addr: &mut *
     if ip.is_empty() {
         return;
     }
+    // SAFETY: the address strings are NUL-terminated copies in the connection's pool, which outlives the call.
     unsafe {
         let c_ip = super::pool::strdup(pool, ip.as_bytes());
         let mut sa: *mut raw::apr_sockaddr_t = std::ptr::null_mut();
@@ -352,6 +358,7 @@ unsafe fn set_addr(pool: *mut raw::apr_pool_t, ip: &str, port: u16, addr: &mut *
 /// `vs` and `main` are servers of the running configuration; called while
 /// the process is single-threaded.
 pub unsafe fn stderr_to_error_log(vs: *mut raw::server_rec, main: *mut raw::server_rec) {
+    // SAFETY: servers of the running configuration, on a single-threaded process (the contract).
     unsafe {
         let log = (*vs).error_log;
         if log.is_null() || std::ptr::eq(log, (*main).error_log) {

@@ -21,6 +21,7 @@ static GET_TAG_AND_VALUE: AtomicPtr<c_void> = AtomicPtr::new(std::ptr::null_mut(
 /// # Safety
 /// Called after the modules' register_hooks ran (optional functions are registered there).
 unsafe fn optional_fn(name: &CStr) -> *mut c_void {
+    // SAFETY: name is NUL-terminated; optional functions are registered before this is called (the contract).
     unsafe { raw::apr_dynamic_fn_retrieve(name.as_ptr()) }.map_or(std::ptr::null_mut(), |f| f as *mut c_void)
 }
 

@@ -128,6 +128,7 @@ pub unsafe fn each(main: *mut raw::server_rec, mut f: impl FnMut(*mut raw::serve
                 f(s, import_script(s, i.application_group.as_deref()), false);
             }
         }
+        // SAFETY: s is a server of the running configuration; next is NULL or the next one.
         s = unsafe { (*s).next };
     }
 }

@@ -231,6 +231,7 @@ pub const COMMANDS: [raw::command_rec; 22] = [
 /// # Safety
 /// `r` is a live request served by this thread.
 pub unsafe fn head_as_get(r: *const raw::request_rec, setting: Option<MapHead>) -> bool {
+    // SAFETY: r is a live request served by this thread (the contract).
     unsafe {
         if (*r).header_only == 0 {
             return false;

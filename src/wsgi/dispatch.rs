@@ -185,6 +185,7 @@ unsafe fn environ<'py>(py: Python<'py>, r: *mut raw::request_rec, now: &Current<
 /// # Safety
 /// `r` is a live request.
 pub unsafe fn record(r: *mut raw::request_rec, o: &Overrides) {
+    // SAFETY: r is a live request (the contract); values are copied into its pool.
     unsafe {
         let p = (*r).pool;
         let set = |k: &[u8], v: &str| raw::apr_table_set((*r).subprocess_env, ffi::pool::strdup(p, k), ffi::pool::strdup(p, v.as_bytes()));

@@ -130,6 +130,7 @@ pub unsafe fn build<'py>(
             env.set_item(pyo3::intern!(py, $key), latin1(py, $val))
         };
     }
+    // SAFETY: r is the live request whose environ is built, served by this thread.
     unsafe {
         let c = (*r).connection;
         // Variables other modules set (SetEnv, mod_rewrite, mod_ssl) come first:
