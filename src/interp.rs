@@ -298,7 +298,7 @@ fn boot(py: Python<'_>, s: &Server) -> PyResult<()> {
 /// Whether the configuration mounts, imports or names a WSGI script.
 fn uses_wsgi(s: &Server) -> bool {
     if crate::wsgi::directives::HANDLER_SCRIPTS.load(std::sync::atomic::Ordering::Relaxed)
-        || crate::wsgi::dispatch::DISPATCH_SCRIPTS.load(std::sync::atomic::Ordering::Relaxed)
+        || crate::config::wsgi::DISPATCH_SCRIPTS.load(std::sync::atomic::Ordering::Relaxed)
     {
         return true;
     }

@@ -181,7 +181,7 @@ extern "C" fn child_init(pchild: *mut raw::apr_pool_t, s: *mut raw::server_rec) 
             // WSGIRestrictEmbedded On: no Python in httpd's children, unless a
             // WSGIDispatchScript must run there (as mod_wsgi starts it then too).
             if crate::daemon::directives::restrict_embedded()
-                && !crate::wsgi::dispatch::DISPATCH_SCRIPTS.load(std::sync::atomic::Ordering::Relaxed)
+                && !crate::config::wsgi::DISPATCH_SCRIPTS.load(std::sync::atomic::Ordering::Relaxed)
             {
                 return;
             }

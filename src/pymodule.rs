@@ -1,24 +1,9 @@
 //! `_apache`: the built-in module mod_python's Python code is written against
 //! (mod_python.apache imports it), registered before Python starts.
 use crate::ffi::log;
+use crate::request::server_return::SERVER_RETURN;
 use crate::request::{connection::Connection, request::Request, server::Server, table::Table};
 use pyo3::prelude::*;
-
-mod exc {
-    #![allow(non_camel_case_types)]
-    pyo3::create_exception!(
-        _apache,
-        SERVER_RETURN,
-        pyo3::exceptions::PyException,
-        "Raised by a handler to end it with a status: raise apache.SERVER_RETURN(apache.HTTP_FORBIDDEN)"
-    );
-}
-pub use exc::SERVER_RETURN;
-
-/// A SERVER_RETURN carrying `code`.
-pub fn server_return(_py: Python<'_>, code: i32) -> PyErr {
-    SERVER_RETURN::new_err((code,))
-}
 
 /// Writes a message to httpd's error log (a server's, when given).
 #[pyfunction]

@@ -3,10 +3,15 @@
 //! the WSGI code that reads them, so that the configuration depends on no feature.
 use super::Origin;
 use pyrite_text::proxy::Subnet;
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 /// A compiled WSGIScriptAliasMatch pattern (lives in the configuration pool).
 pub use crate::ffi::directive::PoolRegex as Regex;
+
+/// Some WSGIDispatchScript was read in this configuration pass: its
+/// application groups are known only per request (src/interpreters/plan.rs).
+pub static DISPATCH_SCRIPTS: AtomicBool = AtomicBool::new(false);
 
 /// WSGI settings that vary per directory.
 #[derive(Clone, Default)]

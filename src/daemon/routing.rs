@@ -2,8 +2,8 @@
 //! else WSGIProcessGroup where it is; %{GLOBAL} (or nothing) means httpd's
 //! own children, %{ENV:var} names the group through a request variable.
 use super::directives::{self, Declared};
+use crate::config::wsgi::WsgiDirConfig;
 use crate::ffi::{raw, table};
-use crate::wsgi::config::WsgiDirConfig;
 use std::sync::Arc;
 
 /// Where a request's application runs.

@@ -123,7 +123,7 @@ pub unsafe fn start(pconf: *mut raw::apr_pool_t, s: *mut raw::server_rec) -> Res
         spawn_all(generation, &running, s);
     }
     if directives::restrict_embedded() {
-        let line = if crate::wsgi::dispatch::DISPATCH_SCRIPTS.load(Ordering::Relaxed) {
+        let line = if crate::config::wsgi::DISPATCH_SCRIPTS.load(Ordering::Relaxed) {
             "mod_pyrite: WSGIRestrictEmbedded On: httpd's children run no application; they start Python only for WSGIDispatchScript"
         } else {
             "mod_pyrite: WSGIRestrictEmbedded On: httpd's children run no application and start no Python"

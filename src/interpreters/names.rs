@@ -96,7 +96,7 @@ pub fn host_port(host: &str, port: u16) -> String {
     g.push_str(host);
     if port != 80 && port != 443 {
         g.push(':');
-        let mut digits = crate::wsgi::environ::Digits::default();
+        let mut digits = pyrite_text::digits::Digits::default();
         g.push_str(std::str::from_utf8(digits.of(port as u64, 10)).unwrap_or_default());
     }
     g

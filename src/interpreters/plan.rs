@@ -2,9 +2,9 @@
 //! the names a child makes (and preloads) before its first request, and
 //! whether it needs more than one interpreter at all.
 use super::names;
+use crate::config::wsgi::WsgiAlias;
 use crate::config::{self, Declared};
 use crate::ffi::{self, raw};
-use crate::wsgi::config::WsgiAlias;
 
 /// What a child makes at start.
 pub struct Plan {
@@ -159,7 +159,7 @@ pub unsafe fn of(main: *mut raw::server_rec) -> Plan {
         Guess::PerRequest => per_request = true,
     });
     // A dispatch script names application groups per request.
-    if crate::wsgi::dispatch::DISPATCH_SCRIPTS.load(std::sync::atomic::Ordering::Relaxed) {
+    if crate::config::wsgi::DISPATCH_SCRIPTS.load(std::sync::atomic::Ordering::Relaxed) {
         per_request = true;
     }
     let isolating = serving.len() > 1 || per_request;

@@ -26,7 +26,7 @@ pub enum BodyError {
 impl From<BodyError> for PyErr {
     fn from(e: BodyError) -> PyErr {
         match e {
-            BodyError::Status(code) => Python::attach(|py| crate::pymodule::server_return(py, code)),
+            BodyError::Status(code) => Python::attach(|py| super::server_return::server_return(py, code)),
             BodyError::Io(e) => e,
         }
     }

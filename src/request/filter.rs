@@ -3,11 +3,12 @@
 //! disable. It works only during that call; afterwards every method raises.
 use super::convert;
 use super::request::Request;
+use crate::config::FilterDecl;
 use crate::ffi::brigade::{BucketBrigade, Front};
 use crate::ffi::filter::Filter as FFilter;
 use crate::ffi::held::{Held, Tied, Unusable};
 use crate::ffi::raw;
-use crate::filters::{Ctx, FilterDecl};
+use crate::filters::Ctx;
 use pyo3::exceptions::{PyOSError, PyRuntimeError};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;

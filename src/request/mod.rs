@@ -12,5 +12,6 @@ pub mod pool;
 #[allow(clippy::module_inception)]
 pub mod request;
 pub mod server;
+pub mod server_return;
 pub mod state;
 pub mod table;

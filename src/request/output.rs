@@ -200,7 +200,7 @@ fn send_queue_empty(r: &Request) -> bool {
 /// body bytes were flushed first its 500 page carries a Content-Length that
 /// counts them too; checking before the first flush keeps the refusal clean.
 pub fn refused_header(r: &Request) -> Option<String> {
-    use crate::wsgi::validate::{httpd_sends, is_field_byte};
+    use pyrite_text::validate::{httpd_sends, is_field_byte};
     if let Some(ct) = r.content_type() {
         if !ct.iter().all(|&b| is_field_byte(b)) {
             return Some("Content-Type".to_string());

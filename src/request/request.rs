@@ -45,7 +45,7 @@ impl Request {
             return Err(PyValueError::new_err("a filter needs a name"));
         }
         let (module, object) = config::parse_handler_spec(handler).map_err(PyValueError::new_err)?;
-        let decl = std::sync::Arc::new(crate::filters::FilterDecl {
+        let decl = std::sync::Arc::new(crate::config::FilterDecl {
             name: name.to_string(),
             input,
             module,

@@ -11,12 +11,12 @@ use std::sync::Arc;
 
 #[derive(Default)]
 pub struct RequestState {
-    pub wsgi_alias: Option<Arc<crate::wsgi::config::WsgiAlias>>,
+    pub wsgi_alias: Option<Arc<crate::config::wsgi::WsgiAlias>>,
     pub req: Option<Py<PyRequest>>,
     /// Handlers added at run time with req.add_handler, not yet run.
     pub added: Vec<Arc<crate::config::HandlerDecl>>,
     /// Filters registered at run time with req.register_*_filter.
-    pub filters: Vec<Arc<crate::filters::FilterDecl>>,
+    pub filters: Vec<Arc<crate::config::FilterDecl>>,
 }
 
 impl RequestState {

@@ -74,7 +74,7 @@ pub static HANDLER_SCRIPTS: std::sync::atomic::AtomicBool = std::sync::atomic::A
 pub fn clear_notes() {
     NOTES.locked().clear();
     HANDLER_SCRIPTS.store(false, std::sync::atomic::Ordering::Relaxed);
-    super::dispatch::DISPATCH_SCRIPTS.store(false, std::sync::atomic::Ordering::Relaxed);
+    crate::config::wsgi::DISPATCH_SCRIPTS.store(false, std::sync::atomic::Ordering::Relaxed);
 }
 
 /// Writes this pass's lines to the error log of `s` (the main server).

@@ -8,12 +8,13 @@
 //! names (the main one by default). WSGIRestrictProcess lists the process
 //! groups a context may select; any other answers 500 with a log line.
 pub use crate::config::wsgi::DispatchScript;
+use crate::config::wsgi::DISPATCH_SCRIPTS;
 use crate::config::{fail, split_words, DirConfig};
 use crate::ffi::directive::{entry, Cmd, Func, Outcome, Spec};
 use crate::ffi::{self, log, raw, table};
 use pyo3::prelude::*;
 use std::ffi::c_int;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 /// What a dispatch script changed for one request (None: keep). After
@@ -24,10 +25,6 @@ pub struct Overrides {
     pub application_group: Option<String>,
     pub callable: Option<String>,
 }
-
-/// Some WSGIDispatchScript was read in this configuration pass: its
-/// application groups are known only per request (src/interpreters/plan.rs).
-pub static DISPATCH_SCRIPTS: AtomicBool = AtomicBool::new(false);
 
 /// Keys a dispatched request carries to a daemon in its subprocess_env (as
 /// mod_wsgi does), so the daemon runs the group and callable chosen here.

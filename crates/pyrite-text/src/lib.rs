@@ -5,6 +5,7 @@
 //! - `validate`: PEP 3333's status line and header rules, httpd's field bytes;
 //! - `convert`: request bytes -> Python `str`, Python values -> header and body bytes;
 //! - `cgi_key`: request header name -> `HTTP_*` environ key;
+//! - `digits`: numbers -> decimal or hexadecimal bytes without core::fmt;
 //! - `alias`: WSGIScriptAlias matching and the SCRIPT_NAME/PATH_INFO split;
 //! - `directive`: the words and handler specs of `Python*` directives;
 //! - `proxy`: WSGITrustedProxyHeaders rules (which forwarded headers to believe);
@@ -14,6 +15,7 @@
 pub mod alias;
 pub mod cgi_key;
 pub mod convert;
+pub mod digits;
 pub mod directive;
 pub mod dirpath;
 pub mod proxy;
