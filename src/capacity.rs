@@ -56,11 +56,11 @@ fn summary(s: &Server) {
     ));
     // The interpreters each child makes (src/interpreters/plan.rs).
     // SAFETY: the main server of the running configuration (here and below).
-    let plan = unsafe { crate::interpreters::plan::of(s.as_ptr()) };
+    let plan = unsafe { crate::child::plan::of(s.as_ptr()) };
     if plan.isolating {
         let mut counts: Vec<(Option<String>, usize)> = Vec::new();
         unsafe {
-            crate::interpreters::plan::each(s.as_ptr(), |_, g, _| {
+            crate::child::plan::each(s.as_ptr(), |_, g, _| {
                 let key = match g {
                     crate::interpreters::plan::Guess::Known(n) => n.filter(|n| !crate::interpreters::names::is_main(Some(n))),
                     crate::interpreters::plan::Guess::PerRequest => return,

@@ -7,6 +7,7 @@ use crate::config::{self, DirConfig, Origin};
 use crate::ffi::directive::{entry, Cmd, Func, Outcome, Spec};
 use crate::ffi::{self, log, raw};
 use crate::interp;
+use crate::interpreters;
 use crate::request::connection::Connection;
 use crate::request::life::Life;
 use crate::request::server_return::SERVER_RETURN;
@@ -76,7 +77,7 @@ fn serve(c: &ffi::connection::Connection) -> c_int {
     // mod_python's interpreter for a connection: its virtual host's.
     let name = || crate::interpreters::names::mod_python(None, c.base_server(), settings(c).1, None);
     // Refused (no interpreter): the connection is closed, as after an error.
-    let result = interp::with_python_named(name, OK, |py| run(py, c, &decl));
+    let result = interpreters::with_python_named(name, OK, |py| run(py, c, &decl));
     if result == DECLINED {
         return DECLINED;
     }

@@ -11,6 +11,7 @@ use crate::ffi::filter::{Filter as FFilter, FilterRec};
 use crate::ffi::request::Request;
 use crate::ffi::{self, log, raw};
 use crate::interp;
+use crate::interpreters;
 use crate::request::filter::Filter;
 use crate::sync::LockExt;
 use pyo3::prelude::*;
@@ -293,7 +294,7 @@ fn call_handler(f: &FFilter, bb: &BucketBrigade, decl: &Arc<FilterDecl>, readbyt
         };
         crate::interpreters::names::mod_python(f.request(), server, Some(conf), decl.directory.as_deref())
     };
-    let ok = interp::with_python_named(name, false, |py| {
+    let ok = interpreters::with_python_named(name, false, |py| {
         let res = (|| -> PyResult<()> {
             let handler = crate::handlers::load_object(py, conf, decl.directory.as_deref(), &decl.module, decl.object_name())?;
             let req = match f.request() {

@@ -148,7 +148,7 @@ pub fn preload(py: Python<'_>, s: &crate::ffi::server::Server, id: interpreters:
         };
         // A wildcard section's directory is known per request only.
         let dir = if decl.dir_wildcard { None } else { decl.directory.as_deref() };
-        let res = interp::apply_python_path(py, &conf, dir).and_then(|_| load_module(py, &decl.module, true));
+        let res = interpreters::apply_python_path(py, &conf, dir).and_then(|_| load_module(py, &decl.module, true));
         match res {
             Ok((module, generation)) => {
                 loaded.insert(decl.module.clone());
@@ -198,7 +198,7 @@ fn resolve<'py>(
     conf: &DirConfig,
     req: &Bound<'py, Request>,
 ) -> Result<Bound<'py, PyAny>, Failure> {
-    interp::apply_python_path(py, conf, directory).map_err(Failure::Import)?;
+    interpreters::apply_python_path(py, conf, directory).map_err(Failure::Import)?;
     let (module, generation) = load_module(py, &decl.module, conf.autoreload()).map_err(Failure::Import)?;
     let interp = interpreters::current(py);
     {
@@ -256,7 +256,7 @@ pub(crate) fn load_object<'py>(
     module: &str,
     path: &str,
 ) -> PyResult<Bound<'py, PyAny>> {
-    interp::apply_python_path(py, conf, directory)?;
+    interpreters::apply_python_path(py, conf, directory)?;
     let (m, _) = load_module(py, module, conf.autoreload())?;
     object_at(&m, module, path)
 }

@@ -6,6 +6,7 @@
 //! child; `request` the Python-visible objects; `handlers` phase dispatch.
 pub mod bytecode;
 pub mod capacity;
+pub mod child;
 pub mod config;
 pub mod conn_handler;
 pub mod daemon;

@@ -187,7 +187,7 @@ extern "C" fn child_init(pchild: *mut raw::apr_pool_t, s: *mut raw::server_rec) 
             }
         }
         // SAFETY: child_init's own pool and main server, before any worker thread.
-        unsafe { crate::interp::init_child(pchild, s) }
+        unsafe { crate::child::init_child(pchild, s) }
     })
 }
 

@@ -90,7 +90,7 @@ fn _current_interpreter(py: Python<'_>) -> PyResult<Py<PyAny>> {
     if let Some(req) = req {
         return Ok(req.bind(py).getattr("interpreter")?.unbind());
     }
-    let name = crate::interp::importing_for().unwrap_or_else(|| "main_interpreter".to_string());
+    let name = crate::interpreters::importing_for().unwrap_or_else(|| "main_interpreter".to_string());
     Ok(pyo3::types::PyString::new(py, &name).into_any().unbind())
 }
 

@@ -15,6 +15,7 @@ use crate::ffi::include::Include;
 use crate::ffi::request::Request;
 use crate::ffi::{log, raw};
 use crate::interp;
+use crate::interpreters;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyString};
 use std::ffi::c_int;
@@ -114,7 +115,7 @@ fn in_python<R>(r: &Request, refused: R, f: impl for<'py> FnOnce(Python<'py>) ->
     // thread is then through the gate and holds the GIL). PyGILState_Check
     // cannot tell: CPython turns it off once a sub-interpreter exists.
     let name = || crate::interpreters::names::mod_python(Some(r), r.server(), dir_config(r), None);
-    let res = interp::with_python_named(name, refused, f);
+    let res = interpreters::with_python_named(name, refused, f);
     crate::locks::CURRENT_REQUEST.with(|c| c.set(outer));
     res
 }
@@ -149,7 +150,7 @@ fn run_block(py: Python<'_>, ctx: &Include, r: &Request, bb: &BucketBrigade, tag
 fn run_code(py: Python<'_>, r: &Request, filter: &Py<SsiFilter>, tag: &str, code: &str) -> PyResult<()> {
     let req = crate::request::state::req_object(py, r, "PythonOutputFilter")?;
     if let Some(conf) = dir_config(r) {
-        interp::apply_python_path(py, conf, None)?;
+        interpreters::apply_python_path(py, conf, None)?;
     }
     let _ = filter.borrow(py).req.set(req.clone().into_any().unbind());
     let globals = match req.getattr("ssi_globals") {

@@ -332,7 +332,7 @@ fn exit_after_atexit(spec: &super::options::GroupSpec, s: *mut raw::server_rec, 
         // SAFETY: leaves at once (see below).
         unsafe { libc::_exit(0) };
     });
-    crate::interp::run_exit_functions();
+    crate::interpreters::atexit::run_exit_functions();
     crate::metrics::groups::exiting(why);
     // SAFETY: leaves at once: Python's other threads may be anywhere, and
     // httpd's exit handlers belong to the parent.

@@ -7,10 +7,13 @@
 //! interpreter is a PyThreadState_Swap while the GIL is held, and leaving
 //! swaps back. A configuration that names only one interpreter runs in the
 //! main interpreter with none of this (`isolating()` is false).
+pub mod atexit;
 pub mod names;
 pub mod plan;
+mod python_path;
 mod setup;
 
+use crate::interp::with_python;
 use crate::sync::LockExt;
 use pyo3::ffi;
 use pyo3::prelude::*;
@@ -365,4 +368,31 @@ pub fn set_isolating(on: bool) {
         crate::metrics::record::interpreter_named(0, names::MAIN_INTERPRETER);
     }
 }
-pub use setup::remember_shared;
+pub use python_path::apply_python_path;
+pub use setup::{remember_shared, BOOT};
+
+/// Enters Python on an httpd thread, in the interpreter `name` picks (asked
+/// only when this child runs several; see src/interpreters). `refused` is
+/// the outcome when that interpreter cannot be had (logged).
+#[inline]
+pub fn with_python_named<R>(name: impl FnOnce() -> Option<String>, refused: R, f: impl for<'py> FnOnce(Python<'py>) -> R) -> R {
+    with_python(|py| {
+        if !crate::interpreters::isolating() {
+            return f(py);
+        }
+        match crate::interpreters::resolve(py, name().as_deref()) {
+            Some(id) => crate::interpreters::enter(py, id, || f(py)),
+            None => refused,
+        }
+    })
+}
+
+thread_local! {
+    /// The interpreter a running PythonImport names (apache.interpreter reports it).
+    pub static IMPORTING_FOR: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
+/// The interpreter name of the PythonImport this thread is running, if any.
+pub fn importing_for() -> Option<String> {
+    IMPORTING_FOR.with(|i| i.borrow().clone())
+}

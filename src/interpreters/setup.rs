@@ -11,7 +11,7 @@ use crate::sync::LockExt;
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::PyModule;
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 
 /// The main interpreter's `_apache` and `pyrite` modules (set at child start).
 static SHARED: Mutex<Vec<(&'static str, Py<PyModule>)>> = Mutex::new(Vec::new());
@@ -72,6 +72,11 @@ pub(super) fn new_interpreter(py: Python<'_>, name: &str) -> Result<(*mut ffi::P
     }
 }
 
+/// What fills an interpreter as child start filled the main one (sys.argv,
+/// the embedded package, log streams, site directories): src/child sets it
+/// as it starts Python, since it names modules above this one.
+pub static BOOT: OnceLock<fn(Python<'_>) -> PyResult<()>> = OnceLock::new();
+
 /// Fills the new (current) interpreter as init_child fills the main one.
 fn populate(py: Python<'_>, name: &str, shared: &[(&'static str, Py<PyModule>)]) -> PyResult<()> {
     let modules = py.import("sys")?.getattr("modules")?;
@@ -96,7 +101,10 @@ fn populate(py: Python<'_>, name: &str, shared: &[(&'static str, Py<PyModule>)])
     for (k, v) in ENVIRONMENT.locked().iter() {
         data.set_item(pyo3::types::PyBytes::new(py, k), pyo3::types::PyBytes::new(py, v))?;
     }
-    crate::interp::boot_interpreter(py)?;
+    let boot = BOOT
+        .get()
+        .ok_or_else(|| pyo3::exceptions::PyRuntimeError::new_err("an interpreter is made before child start set it up"))?;
+    boot(py)?;
     py.import("mod_python.apache")?.setattr("interpreter", name)?;
     // Under mod_wsgi this is the interpreter's application group.
     py.import("_pyrite_wsgi")?.setattr("application_group", name)?;

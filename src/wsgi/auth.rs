@@ -135,7 +135,7 @@ fn call<T>(
         .and_then(|d| d.wsgi.script_reloading)
         .unwrap_or(true);
     let group = group_name(r, script.application_group.as_deref());
-    crate::interp::with_python_named(
+    crate::interpreters::with_python_named(
         || Some(group.clone()),
         None,
         |py| {

@@ -117,7 +117,7 @@ pub unsafe fn run(r: *mut raw::request_rec, ds: &DispatchScript, now: &Current<'
     // SAFETY: r is live for the whole call.
     let (method, uri) = unsafe { (ffi::cstr_lossy((*r).method), ffi::cstr_lossy((*r).unparsed_uri)) };
     let what = format!("WSGI dispatch script {} ({method} {uri})", ds.path);
-    crate::interp::with_python_named(
+    crate::interpreters::with_python_named(
         || Some(interp),
         Err(FAILED),
         |py| {

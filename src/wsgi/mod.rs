@@ -259,7 +259,7 @@ fn serve(r: &Req) -> c_int {
     // The group names the interpreter (src/interpreters).
     let in_group = || Some(group.clone());
     let refused = adapter::Outcome::Status(raw::HTTP_INTERNAL_SERVER_ERROR as i32);
-    let outcome = crate::interp::with_python_named(in_group, refused, |py| {
+    let outcome = crate::interpreters::with_python_named(in_group, refused, |py| {
         crate::interpreters::count_request(crate::interpreters::current(py));
         let app = match app::application(py, &script, &callable, reloading, mtime_us) {
             Ok(a) => a,
