@@ -7,19 +7,18 @@
 pub use crate::config::FilterDecl;
 use crate::config::{self, DirConfig};
 use crate::ffi::brigade::{BucketBrigade, Front};
-use crate::ffi::filter::{Filter as FFilter, FilterRec};
-use crate::ffi::request::Request;
+use crate::ffi::filter::Filter as FFilter;
 use crate::ffi::{self, log, raw};
 use crate::interp;
 use crate::interpreters;
 use crate::request::filter::Filter;
+use crate::request::filter_chain::{Ctx, FilterState, DYNAMIC, DYNAMIC_OUT_ID, OUTPUT_RECS};
 use crate::sync::LockExt;
 use pyo3::prelude::*;
-use std::cell::{Cell, RefCell};
 use std::collections::HashSet;
 use std::ffi::{c_char, c_int, c_void, CStr, CString};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
 
 /// APR's generic error status (APR_OS_START_ERROR + 14; a macro bindgen skips).
 const APR_EGENERAL: raw::apr_status_t = 20000 + 14;
@@ -87,15 +86,6 @@ unsafe fn register_named(name: &str, input: bool) {
     }
 }
 
-/// httpd's records of the configured Python output filters (read by python_in_output_chain).
-static OUTPUT_RECS: std::sync::Mutex<Vec<usize>> = std::sync::Mutex::new(Vec::new());
-
-/// The filters req.register_*_filter adds by handle (registering names in a
-/// running child would race with other threads looking names up): output, input.
-static DYNAMIC: RwLock<Option<(FilterRec<FilterState>, FilterRec<FilterState>)>> = RwLock::new(None);
-/// The dynamic output filter's record, as python_in_output_chain compares it.
-static DYNAMIC_OUT_ID: AtomicUsize = AtomicUsize::new(0);
-
 /// Registers the run-time filters (from register_hooks).
 ///
 /// # Safety
@@ -114,37 +104,6 @@ pub unsafe fn register_hooks() {
     };
     DYNAMIC_OUT_ID.store(recs.map_or(0, |(out, _)| out.id()), Ordering::Release);
     *DYNAMIC.write().unwrap_or_else(|e| e.into_inner()) = recs;
-}
-
-/// `req.add_output_filter(name)` / `req.add_input_filter(name)`: a filter the
-/// request registered with req.register_*_filter, else any filter httpd knows.
-pub fn add_to_request(r: &Request, name: &str, input: bool) -> Result<(), String> {
-    let own = crate::request::state::of_request(r)
-        .borrow()
-        .filters
-        .iter()
-        .rev()
-        .find(|d| d.input == input && d.name.eq_ignore_ascii_case(name))
-        .cloned();
-    if let Some(decl) = own {
-        let Some((out, inp)) = *DYNAMIC.read().unwrap_or_else(|e| e.into_inner()) else {
-            return Err("the run-time Python filters are not registered".to_string());
-        };
-        let rec = if input { inp } else { out };
-        return if ffi::filter::add_with_state(r, rec, FilterState::new(Some(decl)), input) {
-            Ok(())
-        } else {
-            Err(format!("httpd refused to add filter '{name}'"))
-        };
-    }
-    let cname = CString::new(name).map_err(|_| "a filter name cannot contain NUL".to_string())?;
-    if !ffi::filter::add_by_name(r, &cname, input) {
-        let kind = if input { "input" } else { "output" };
-        return Err(format!(
-            "no {kind} filter named '{name}' (register it with PythonOutputFilter/PythonInputFilter, req.register_{kind}_filter, or load the module that provides it)"
-        ));
-    }
-    Ok(())
 }
 
 // ---- directives ----------------------------------------------------------------
@@ -213,45 +172,6 @@ pub const COMMANDS: [raw::command_rec; 2] = [
 ];
 
 // ---- one filter instance's state --------------------------------------------------
-
-/// What a filter instance keeps between httpd's calls (in its ctx, owned by
-/// the pool; the brigades are the ctx's `out` and `held`).
-#[derive(Default)]
-pub struct FilterState {
-    decl: RefCell<Option<Arc<FilterDecl>>>,
-    /// filter.disable(): pass everything through from now on.
-    pub disabled: Cell<bool>,
-    /// The handler raised: the response was ended; drop what still comes.
-    failed: Cell<bool>,
-    /// filter.close() ran: EOS went (output) or is queued (input).
-    pub closed: Cell<bool>,
-    /// The end of the stream was read (read() returned None).
-    pub eos_seen: Cell<bool>,
-    /// A FLUSH bucket was consumed by read(): flush after the handler.
-    pub flush_seen: Cell<bool>,
-    /// filter.pass_on() handed the rest of this brigade on.
-    pub passed_on: Cell<bool>,
-}
-
-impl FilterState {
-    fn new(decl: Option<Arc<FilterDecl>>) -> Self {
-        FilterState {
-            decl: RefCell::new(decl),
-            ..Default::default()
-        }
-    }
-}
-
-/// A filter instance's context: its brigades and its state.
-pub type Ctx = ffi::filter::Ctx<FilterState>;
-
-/// The context of `f`, made on its first call.
-pub fn state(f: &FFilter) -> &Ctx {
-    // SAFETY: the filter object (src/request/filter.rs) is made only for a
-    // call of PythonOutput or PythonInput, whose ctx is NULL or made with
-    // FilterState (src/ffi/filter.rs: registered and added with that state).
-    unsafe { f.ctx(FilterState::default) }
-}
 
 /// The configuration the filter's handler runs with.
 fn conf_of(f: &FFilter) -> Option<&DirConfig> {
@@ -484,25 +404,4 @@ fn input_call(
         out.move_first_to(bb);
     }
     raw::APR_SUCCESS as raw::apr_status_t
-}
-
-/// Whether output written to `r` passes through Python code on its way out
-/// (a Python output filter, or mod_include, which runs `#python` elements):
-/// then a flush has effects a handler can observe, and is never held back.
-pub fn python_in_output_chain(r: &Request) -> bool {
-    let dynamic = DYNAMIC_OUT_ID.load(Ordering::Acquire);
-    let named = OUTPUT_RECS.locked();
-    let mut f = r.output_filters();
-    while let Some(this) = f {
-        if let Some(rec) = this.record() {
-            if rec == dynamic || named.contains(&rec) {
-                return true;
-            }
-            if this.name().is_some_and(|n| n.eq_ignore_ascii_case(b"includes")) {
-                return true;
-            }
-        }
-        f = this.next();
-    }
-    false
 }

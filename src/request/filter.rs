@@ -2,13 +2,13 @@
 //! filter: read what came in, write what goes on, flush, close, pass on or
 //! disable. It works only during that call; afterwards every method raises.
 use super::convert;
+use super::filter_chain::Ctx;
 use super::request::Request;
 use crate::config::FilterDecl;
 use crate::ffi::brigade::{BucketBrigade, Front};
 use crate::ffi::filter::Filter as FFilter;
 use crate::ffi::held::{Held, Tied, Unusable};
 use crate::ffi::raw;
-use crate::filters::Ctx;
 use pyo3::exceptions::{PyOSError, PyRuntimeError};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
@@ -31,7 +31,7 @@ pub struct Filter {
 
 impl Filter {
     pub fn new(f: &FFilter, bb: &BucketBrigade, decl: Arc<FilterDecl>, req: Option<Py<Request>>, readbytes: usize) -> Self {
-        let closed = crate::filters::state(f).state.closed.get();
+        let closed = super::filter_chain::state(f).state.closed.get();
         Filter {
             // SAFETY: the filter and brigade of the call in progress on this
             // thread; filters.rs calls `end` before the call returns.
@@ -63,7 +63,7 @@ impl Filter {
         f(&Call {
             f: filter,
             bb,
-            ctx: crate::filters::state(filter),
+            ctx: super::filter_chain::state(filter),
             readbytes: self.readbytes,
         })
     }

@@ -48,7 +48,7 @@ pub fn hold(py: Python<'_>, req: &Bound<'_, Request>, r: &crate::ffi::request::R
     };
     if crate::locks::CURRENT_REQUEST.with(|c| c.get()) != r.as_ptr()
         || !std::ptr::eq(handle, r)
-        || crate::filters::python_in_output_chain(handle)
+        || super::filter_chain::python_in_output_chain(handle)
         || profiler_set(py)
     {
         return false;

@@ -4,6 +4,7 @@ pub mod configs;
 pub mod connection;
 pub mod convert;
 pub mod filter;
+pub mod filter_chain;
 pub mod held_flush;
 pub mod hlist;
 pub mod life;

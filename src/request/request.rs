@@ -804,12 +804,12 @@ impl Request {
     /// Adds an output filter to this request: one registered with
     /// req.register_output_filter or PythonOutputFilter, or any httpd filter (DEFLATE, ...).
     fn add_output_filter(&self, name: &str) -> PyResult<()> {
-        crate::filters::add_to_request(self.req()?, name, false).map_err(PyValueError::new_err)
+        super::filter_chain::add_to_request(self.req()?, name, false).map_err(PyValueError::new_err)
     }
 
     /// Adds an input filter to this request (see add_output_filter); it sees the body req.read reads.
     fn add_input_filter(&self, name: &str) -> PyResult<()> {
-        crate::filters::add_to_request(self.req()?, name, true).map_err(PyValueError::new_err)
+        super::filter_chain::add_to_request(self.req()?, name, true).map_err(PyValueError::new_err)
     }
 
     /// Calls `callable(data)` (or `callable()`) when the request ends.
