@@ -50,6 +50,7 @@ fn start_child(pchild: &Pool, s: &Server) {
     pyo3::append_to_inittab!(_apache);
     pyo3::append_to_inittab!(pyrite);
     let _ = crate::interpreters::BOOT.set(boot_interpreter);
+    let _ = crate::request::state::ON_END.set(crate::handlers::request_cleanup);
     let home = configs::server(s).and_then(|c| c.python_home.clone());
     // A daemon group's python-home= takes the place of WSGIPythonHome.
     let home = crate::daemon::current().and_then(|d| d.python_home.clone()).or(home);

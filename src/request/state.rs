@@ -7,7 +7,12 @@ use super::request::Request as PyRequest;
 use crate::ffi::request::Request;
 use pyo3::prelude::*;
 use std::cell::RefCell;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+
+/// What runs as a request that made a `req` ends (src/handlers.rs's
+/// request_cleanup: the PythonCleanupHandler phase and req.register_cleanup
+/// callables), set at child start: the handlers sit above this module.
+pub static ON_END: OnceLock<fn(&Request)> = OnceLock::new();
 
 #[derive(Default)]
 pub struct RequestState {
@@ -73,6 +78,8 @@ pub fn req_object<'py>(py: Python<'py>, r: &Request, phase: &'static str) -> PyR
     let life = Arc::new(Life::of(r));
     let req = Bound::new(py, PyRequest::new(life, phase))?;
     st.borrow_mut().req = Some(req.clone().unbind());
-    r.on_pre_cleanup(crate::handlers::request_cleanup);
+    if let Some(&end) = ON_END.get() {
+        r.on_pre_cleanup(end);
+    }
     Ok(req)
 }
