@@ -54,7 +54,7 @@ fn summary(s: &Server) {
          Python gate {gate_text}; each child preloads {handler_count} handler module(s), {imports} PythonImport(s), {scripts} WSGI script(s)",
         daemons * threads
     ));
-    // The interpreters each child makes (src/interpreters/plan.rs).
+    // The interpreters each child makes (src/child/plan.rs).
     // SAFETY: the main server of the running configuration (here and below).
     let plan = unsafe { crate::child::plan::of(s.as_ptr()) };
     if plan.isolating {

@@ -486,7 +486,7 @@ impl ServerConfig {
 }
 
 // Raw-pointer forms of the three above, for callers not yet on typed handles
-// (handlers.rs, interp.rs, request/, interpreters/, filters.rs, ...): each
+// (handlers.rs, child/, request/, interpreters/, filters.rs, ...): each
 // makes the handle and calls the typed form. Remove once they are gone.
 
 /// The per-directory configuration httpd chose for a request.

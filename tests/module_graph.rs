@@ -1,33 +1,52 @@
-//! The top-level modules of src/ and which of them name which (`crate::x`),
-//! read from the source. The allowed direction, bottom to top:
+//! The top-level modules of src/ and which of them name which (`crate::x`,
+//! comments included), read from the source. Each module names only modules
+//! of the layers below its own, so no two name each other, even through
+//! others. Bottom to top (`LAYERS` below is the checked form):
 //!
 //!   ffi (bindings; names no other module)
-//!     -> sync, guard, requires (small helpers over ffi)
-//!       -> config (directive parsing, per-directory/server settings; names
-//!          no feature)
-//!         -> features: handlers, filters, wsgi, daemon, conn_handler,
-//!            python_flags, interp, request, ... (read config, never the reverse)
-//!           -> directives (the command table, gathered from config and the features)
-//!             -> module (the module record and hooks; nothing names it)
+//!     -> sync, guard, requires, psp (small helpers over ffi)
+//!       -> config (directive parsing, per-directory/server settings, the
+//!          per-feature settings types; names no feature)
+//!         -> bytecode, python_flags, metrics, thread_states, then gate
+//!           -> interp (entering Python from an httpd thread, its errors)
+//!             -> interpreters (sub-interpreters, PythonPath, atexit)
+//!               -> locks (the global locks)
+//!                 -> request (the Python-visible objects)
+//!                   -> handlers (phase dispatch), then filters, conn_handler, ssi
+//!                     -> daemon (daemon mode's processes and hand-over)
+//!                       -> wsgi (the WSGI adapter, which routes to daemons)
+//!                         -> pymodule (`_apache`, assembled from the above)
+//!                           -> child (Python's start in a process: names every feature)
+//!                             -> capacity (the start-up report)
+//!                               -> directives (the command table)
+//!                                 -> module (the module record and hooks)
 //!
-//! The runtime features still name each other in a circle (interp runs
-//! handlers, handlers reach back into interp, ...): that knot is listed below
-//! and may only shrink. No other module may join a cycle.
+//! Where a lower module must reach a higher one at run time, the higher one
+//! registers a function at start (`interpreters::BOOT`, `request::state::ON_END`,
+//! both set by src/child).
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-/// The runtime modules that still form one cycle (issue 16, item 3). Remove
-/// names as they are untangled; adding one fails the test.
-const KNOWN_KNOT: &[&str] = &[
-    "daemon",
-    "filters",
-    "handlers",
-    "interp",
-    "interpreters",
-    "locks",
-    "pymodule",
-    "request",
-    "wsgi",
+/// The layers, bottom first: a module names only modules of earlier layers.
+const LAYERS: &[&[&str]] = &[
+    &["ffi"],
+    &["sync", "guard", "requires", "psp"],
+    &["config"],
+    &["bytecode", "python_flags", "metrics", "thread_states"],
+    &["gate"],
+    &["interp"],
+    &["interpreters"],
+    &["locks"],
+    &["request"],
+    &["handlers"],
+    &["filters", "conn_handler", "ssi"],
+    &["daemon"],
+    &["wsgi"],
+    &["pymodule"],
+    &["child"],
+    &["capacity"],
+    &["directives"],
+    &["module"],
 ];
 
 type Graph = BTreeMap<String, BTreeSet<String>>;
@@ -226,25 +245,32 @@ fn only_the_module_record_reads_the_directive_table_and_nothing_names_the_module
 }
 
 #[test]
-fn no_new_cycle_between_top_level_modules() {
+fn no_cycle_between_top_level_modules() {
     let g = graph();
-    let known: BTreeSet<String> = KNOWN_KNOT.iter().map(|s| s.to_string()).collect();
-    for comp in cycles(&g) {
-        let outside: Vec<_> = comp.difference(&known).collect();
-        assert!(
-            outside.is_empty(),
-            "{outside:?} joined a cycle between top-level modules ({comp:?}); see the direction at the top of this file"
-        );
-    }
+    let found = cycles(&g);
+    assert!(
+        found.is_empty(),
+        "top-level modules name each other in a circle: {found:?}; see the layers at the top of this file"
+    );
 }
 
 #[test]
-fn the_known_knot_lists_only_modules_still_in_it() {
+fn every_module_names_only_the_layers_below_its_own() {
     let g = graph();
-    let in_cycles: BTreeSet<String> = cycles(&g).into_iter().flatten().collect();
-    let untangled: Vec<_> = KNOWN_KNOT.iter().filter(|m| !in_cycles.contains(**m)).collect();
-    assert!(
-        untangled.is_empty(),
-        "{untangled:?} no longer in a cycle: remove them from KNOWN_KNOT"
-    );
+    let layer_of = |m: &str| LAYERS.iter().position(|l| l.contains(&m));
+    for (m, deps) in &g {
+        let Some(mine) = layer_of(m) else {
+            panic!("src/{m} is in no layer: add it to LAYERS (and to the list at the top of this file and README's layout)");
+        };
+        for d in deps {
+            let theirs = layer_of(d).unwrap_or(usize::MAX);
+            assert!(
+                theirs < mine,
+                "{m} names {d}, which is not in a layer below {m}'s: move what {m} needs down, or register it at start (see the top of this file)"
+            );
+        }
+    }
+    for m in LAYERS.iter().flat_map(|l| l.iter()) {
+        assert!(g.contains_key(*m), "LAYERS lists {m}, which is no longer a module of src/");
+    }
 }

@@ -10,7 +10,7 @@ use std::sync::Arc;
 pub use crate::ffi::directive::PoolRegex as Regex;
 
 /// Some WSGIDispatchScript was read in this configuration pass: its
-/// application groups are known only per request (src/interpreters/plan.rs).
+/// application groups are known only per request (src/child/plan.rs).
 pub static DISPATCH_SCRIPTS: AtomicBool = AtomicBool::new(false);
 
 /// WSGI settings that vary per directory.

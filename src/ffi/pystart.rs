@@ -1,5 +1,5 @@
 //! Starting CPython in a child and keeping a thread's state (the C API
-//! calls behind src/interp.rs).
+//! calls behind src/child and src/interp.rs).
 use pyo3::ffi;
 
 /// Where Python finds its installation (WSGIPythonHome).
