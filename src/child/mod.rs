@@ -49,6 +49,7 @@ fn start_child(pchild: &Pool, s: &Server) {
     let t0 = Instant::now();
     pyo3::append_to_inittab!(_apache);
     pyo3::append_to_inittab!(pyrite);
+    // What the modules below call back at run time (they cannot name these).
     let _ = crate::interpreters::BOOT.set(boot_interpreter);
     let _ = crate::request::state::ON_END.set(crate::handlers::request_cleanup);
     let home = configs::server(s).and_then(|c| c.python_home.clone());
