@@ -11,7 +11,18 @@ pub struct Head {
     pub len: usize,
 }
 
+/// The field a daemon answers with, in place of a response, when the
+/// application left the response to httpd's error page for a status: the
+/// child then makes that page with its own configuration (ErrorDocument).
+pub const ERROR_PAGE: &str = "X-Pyrite-Error-Page";
+
 impl Head {
+    /// The status whose error page the child makes instead of relaying (see [`ERROR_PAGE`]).
+    pub fn error_page(&self) -> Option<u16> {
+        let v = std::str::from_utf8(self.field(ERROR_PAGE)?).ok()?;
+        v.trim().parse().ok().filter(|c| (400..600).contains(c))
+    }
+
     /// The value of a field (the first of that name).
     fn field(&self, name: &str) -> Option<&[u8]> {
         self.fields

@@ -156,8 +156,18 @@ fn send_all(c: &Conn, data: &[u8], deadline: u64) -> bool {
 ///
 /// # Safety
 /// `r` is a live request.
-unsafe fn request_bytes(r: *mut raw::request_rec, group: &str, chunked: bool, deadline: u64, claim: Option<&Claim>) -> Vec<u8> {
+unsafe fn request_bytes(
+    r: *mut raw::request_rec,
+    group: &str,
+    chunked: bool,
+    deadline: u64,
+    claim: Option<&Claim>,
+    plan: Option<&crate::wsgi::plan::Plan>,
+) -> Vec<u8> {
     let mut m = Meta::default();
+    if let Some(p) = plan {
+        p.push_into(&mut m);
+    }
     // SAFETY: r is a live request (this function's contract); its fields are read, not kept.
     unsafe {
         let c = (*r).connection;
@@ -284,11 +294,13 @@ unsafe fn unavailable(r: *mut raw::request_rec, retry_after: u64, why: &str) -> 
     raw::HTTP_SERVICE_UNAVAILABLE as c_int
 }
 
-/// Hands `r` to the group and relays the response; returns the handler's status.
+/// Hands `r` to the group and relays the response; returns the handler's
+/// status. With a `plan`, the daemon runs the application with it instead
+/// of running httpd's request cycle again.
 ///
 /// # Safety
 /// `r` is a live request served by the calling thread, in its content handler.
-pub unsafe fn handle(r: *mut raw::request_rec, g: &Declared) -> c_int {
+pub unsafe fn handle(r: *mut raw::request_rec, g: &Declared, plan: Option<&crate::wsgi::plan::Plan>) -> c_int {
     let spec = &g.spec;
     let name = &spec.name;
     let Some(path) = super::supervise::socket_of(name) else {
@@ -321,7 +333,7 @@ pub unsafe fn handle(r: *mut raw::request_rec, g: &Declared) -> c_int {
     let claim = if has_body { None } else { Claim::new() };
     // The frame and the request head go at once; the body waits for the pickup.
     // SAFETY: r is the live request this handler serves.
-    let head = unsafe { request_bytes(r, name, chunked, pickup_deadline, claim.as_ref()) };
+    let head = unsafe { request_bytes(r, name, chunked, pickup_deadline, claim.as_ref(), plan) };
     let x = Exchange {
         claim: claim.as_ref(),
         has_body,
@@ -490,6 +502,8 @@ unsafe fn relay(r: *mut raw::request_rec, conn: &Conn, x: &Exchange<'_>, bufs: &
     let mut closes = false;
     let mut relayed = 0u64;
     let mut unflushed = false;
+    // The status whose error page this child makes (the daemon sent no response).
+    let mut error_page: Option<u16> = None;
     // SAFETY: r is live.
     let head_only = unsafe { (*r).header_only } != 0;
     let done = |status: c_int| Outcome::Done(status, false);
@@ -660,8 +674,11 @@ unsafe fn relay(r: *mut raw::request_rec, conn: &Conn, x: &Exchange<'_>, bufs: &
                                 }
                             }
                             closes = h.closes();
-                            // SAFETY: r is live and served by this thread.
-                            unsafe { apply_head(r, &h) };
+                            error_page = h.error_page();
+                            if error_page.is_none() {
+                                // SAFETY: r is live and served by this thread.
+                                unsafe { apply_head(r, &h) };
+                            }
                             inbuf.drain(..h.len);
                             break;
                         }
@@ -714,7 +731,7 @@ unsafe fn relay(r: *mut raw::request_rec, conn: &Conn, x: &Exchange<'_>, bufs: &
                 }
                 _ => (data, false, false),
             };
-            if !piece.is_empty() {
+            if !piece.is_empty() && error_page.is_none() {
                 relayed += piece.len() as u64;
                 if !crate::request::output::send(req, piece, false) {
                     req.connection().close_after_response();
@@ -730,6 +747,9 @@ unsafe fn relay(r: *mut raw::request_rec, conn: &Conn, x: &Exchange<'_>, bufs: &
                 // Kept only after a clean exchange: the whole request sent,
                 // nothing after the response, the daemon keeping it open.
                 let reusable = !extra && !closes && !body_left && off == out.len() && sending;
+                if let Some(code) = error_page {
+                    return Outcome::Done(code as c_int, reusable);
+                }
                 let status = crate::request::output::end(req, &[]);
                 return Outcome::Done(status, reusable);
             }

@@ -380,9 +380,17 @@ fn serve(mut conn: hd::Connection, idx: usize, st: &State, s: *mut raw::server_r
         local_ip: &local_ip,
         local_port: port("local_port"),
     };
+    // A child that ran httpd's request cycle sends the plan of the request:
+    // the daemon then runs only the application (see wsgi::plan).
+    let plan = crate::wsgi::plan::Plan::from_meta(&meta);
     META.with(|m| *m.borrow_mut() = Some(meta));
+    let mut run = |r: &ffi::request::Request| match &plan {
+        Some(p) => crate::wsgi::run_planned(r, p),
+        None => raw::DECLINED,
+    };
+    let handler: Option<&mut dyn FnMut(&ffi::request::Request) -> c_int> = if plan.is_some() { Some(&mut run) } else { None };
     // SAFETY: this thread alone uses conn now, and it has a request waiting.
-    let again = unsafe { conn.serve_one(&peer) };
+    let again = unsafe { conn.serve_one(&peer, handler) };
     META.with(|m| *m.borrow_mut() = None);
     st.started[idx].store(0, Ordering::SeqCst);
     st.last_done.store(now_ms() / 1000, Ordering::SeqCst);

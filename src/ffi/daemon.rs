@@ -149,6 +149,8 @@ pub struct Connection {
     sock: *mut raw::apr_socket_t,
     /// Reused for every read of a frame (nothing accumulates in the pool).
     bb: *mut raw::apr_bucket_brigade,
+    /// Reused for the flush after each response served without httpd's request cycle.
+    out: *mut raw::apr_bucket_brigade,
     /// The socket's own addresses, put back before each request's.
     own: [(*mut raw::apr_sockaddr_t, *mut std::ffi::c_char); 2],
     served: u32,
@@ -203,6 +205,7 @@ impl Connection {
             raw::apr_socket_timeout_set(sock, (*s).timeout);
             let c = raw::ap_run_create_connection(pool, s, sock, id as _, std::ptr::null_mut(), ba);
             let bb = raw::apr_brigade_create(pool, ba);
+            let out = raw::apr_brigade_create(pool, ba);
             let mut conn = Connection {
                 fd,
                 pool,
@@ -210,6 +213,7 @@ impl Connection {
                 c,
                 sock,
                 bb,
+                out,
                 own: [(std::ptr::null_mut(), std::ptr::null_mut()); 2],
                 served: 0,
             };
@@ -273,13 +277,17 @@ impl Connection {
         unsafe { (*self.c).data_in_input_filters != 0 }
     }
 
-    /// Serves the request waiting on the connection with httpd's own request
-    /// processing, the client's addresses put where the child had them;
-    /// true when the connection may carry another request.
+    /// Serves the request waiting on the connection, the client's addresses
+    /// put where the child had them: with httpd's own request processing, or,
+    /// given `handler`, with only httpd's reading of the request (and its
+    /// post_read_request hooks), then `handler` as the content handler and
+    /// httpd's ending of the response (no translation, directory walk,
+    /// access, type or fixup hooks: the child ran them). True when the
+    /// connection may carry another request.
     ///
     /// # Safety
     /// Called by the one thread now using this connection, which is readable.
-    pub unsafe fn serve_one(&mut self, peer: &Peer<'_>) -> bool {
+    pub unsafe fn serve_one(&mut self, peer: &Peer<'_>, handler: Option<&mut dyn FnMut(&super::request::Request) -> c_int>) -> bool {
         // SAFETY: only this thread uses the connection now, and its pool and records live as long as self.
         unsafe {
             let c = self.c;
@@ -307,8 +315,31 @@ impl Connection {
                 // Not processed, so its pool is not released: end the connection.
                 return false;
             }
-            // Ends with the response flushed (no more input is pending).
-            raw::ap_process_request(r);
+            match (handler, super::request::Request::from_raw(r)) {
+                (Some(h), Some(req)) => {
+                    // What ap_process_request does around the content handler.
+                    let status = match h(req) {
+                        raw::DONE => raw::OK as c_int,
+                        s => s,
+                    };
+                    if status == raw::OK as c_int {
+                        raw::ap_finalize_request_protocol(r);
+                    } else {
+                        (*r).status = raw::HTTP_OK as c_int;
+                        raw::ap_die(status, r);
+                    }
+                    // Ends the request (its pool goes with the end-of-request bucket).
+                    raw::ap_process_request_after_handler(r);
+                    if (*c).data_in_input_filters == 0 {
+                        let out = super::brigade::Brigade(self.out);
+                        out.append_flush();
+                        raw::ap_pass_brigade((*c).output_filters, self.out);
+                        out.cleanup();
+                    }
+                }
+                // Ends with the response flushed (no more input is pending).
+                _ => raw::ap_process_request(r),
+            }
             self.served += 1;
             (*c).keepalive == raw::ap_conn_keepalive_e_AP_CONN_KEEPALIVE && (*c).aborted == 0 && self.served < REQUESTS_PER_CONNECTION
         }

@@ -22,6 +22,8 @@ pub struct Call<'a> {
     pub error_override: bool,
     /// WSGIEnableSendfile: real files from wsgi.file_wrapper go to httpd as files.
     pub sendfile: bool,
+    /// WSGITrustedProxyHeaders and WSGITrustedProxies.
+    pub proxy: &'a super::proxy_headers::ProxyDirConfig,
     pub spec: Spec<'a>,
 }
 
@@ -105,10 +107,7 @@ pub unsafe fn run<'py>(py: Python<'py>, r: *mut raw::request_rec, app: &Bound<'p
         }
         // SAFETY: r is live and served by this thread.
         let env = unsafe { environ::build(py, r, &call.spec, input.into_bound(py).into_any(), errors.stream(py))? };
-        // SAFETY: r is live and served by this thread.
-        if let Some(dc) = unsafe { crate::config::dir_config(r) } {
-            super::proxy_headers::apply(py, &dc.wsgi.proxy, &env)?;
-        }
+        super::proxy_headers::apply(py, call.proxy, &env)?;
         let start_response = Py::new(
             py,
             StartResponse {

@@ -11,6 +11,7 @@ pub mod file_wrapper;
 pub mod input;
 pub mod logstream;
 pub mod notes;
+pub mod plan;
 pub mod proxy_headers;
 pub mod response;
 pub mod ssl;
@@ -218,22 +219,6 @@ fn serve(r: &Req) -> c_int {
         }
     };
     let option = dispatched.process_group.as_deref().or(option);
-    // SAFETY: the live request to a raw-record callee (see above).
-    match unsafe { crate::daemon::routing::route(r.as_ptr(), option, &dc) } {
-        // SAFETY: the live request to a raw-record callee (see above).
-        crate::daemon::routing::Route::Here if dc.dispatch_script.is_some() => unsafe { dispatch::runs_here(r.as_ptr()) },
-        crate::daemon::routing::Route::Here => {}
-        // SAFETY: the live request to a raw-record callee (see above).
-        crate::daemon::routing::Route::Daemon(g) => return unsafe { crate::daemon::proxy::handle(r.as_ptr(), &g) },
-        crate::daemon::routing::Route::Refused(why) => {
-            r.log(log::APLOG_ERR, &format!("mod_pyrite: {script}: {why}"));
-            return raw::HTTP_INTERNAL_SERVER_ERROR as c_int;
-        }
-    }
-    if !crate::interp::ready() {
-        r.log(log::APLOG_ERR, "mod_pyrite: Python is not running in this process");
-        return raw::HTTP_INTERNAL_SERVER_ERROR as c_int;
-    }
     let callable = match &handler_script {
         // The name is fixed for handler scripts (WSGICallableObject does not apply).
         Some(_) => "handle_request".to_string(),
@@ -244,46 +229,105 @@ fn serve(r: &Req) -> c_int {
             .or(dc.callable.clone())
             .unwrap_or_else(|| "application".into()),
     };
-    let group = match dispatched.application_group {
-        Some(g) => g,
-        None => application_group(r, group_cfg.as_deref(), &script_name),
+    let plan = || plan::Plan {
+        application_group: match dispatched.application_group.clone() {
+            Some(g) => g,
+            None => application_group(r, group_cfg.as_deref(), &script_name),
+        },
+        // httpd stat()ed the script itself only when it is the resource.
+        mtime_us: if handler_script.is_some() { None } else { r.finfo().map(|f| f.mtime) },
+        filename: r.filename().unwrap_or_default().to_vec(),
+        script_name: script_name.clone(),
+        path_info: path_info.clone(),
+        pass_authorization: pass_auth,
+        // SAFETY: the live request to a raw-record callee (see above).
+        head_as_get: unsafe { directives::head_as_get(r.as_ptr(), dc.map_head_to_get) },
+        pass_apache_request: dc.pass_apache_request.unwrap_or(false),
+        chunked_ok: dc.chunked_request.unwrap_or(false),
+        error_override: dc.error_override.unwrap_or(false),
+        sendfile: dc.enable_sendfile.unwrap_or(true),
+        script: script.clone(),
+        callable: callable.clone(),
+        reloading,
     };
-    // httpd stat()ed the script itself only when it is the resource.
-    let mtime_us = if handler_script.is_some() {
-        None
-    } else {
-        r.finfo().map(|f| f.mtime)
-    };
+    // SAFETY: the live request to a raw-record callee (see above).
+    match unsafe { crate::daemon::routing::route(r.as_ptr(), option, &dc) } {
+        // SAFETY: the live request to a raw-record callee (see above).
+        crate::daemon::routing::Route::Here if dc.dispatch_script.is_some() => unsafe { dispatch::runs_here(r.as_ptr()) },
+        crate::daemon::routing::Route::Here => {}
+        crate::daemon::routing::Route::Daemon(g) => {
+            // The daemon runs the plan without httpd's request cycle, except
+            // with trusted proxy headers, whose settings it reads from its own.
+            let plan = dc.proxy.headers.is_none().then(plan);
+            // SAFETY: the live request to a raw-record callee (see above).
+            return unsafe { crate::daemon::proxy::handle(r.as_ptr(), &g, plan.as_ref()) };
+        }
+        crate::daemon::routing::Route::Refused(why) => {
+            r.log(log::APLOG_ERR, &format!("mod_pyrite: {script}: {why}"));
+            return raw::HTTP_INTERNAL_SERVER_ERROR as c_int;
+        }
+    }
+    run(r, &plan(), &dc.proxy)
+}
+
+/// Runs a request a child planned, in a daemon that has not run httpd's
+/// request cycle for it: answers with the status when nothing was sent (the
+/// child then makes the error page, with its own ErrorDocument settings).
+pub fn run_planned(r: &Req, p: &plan::Plan) -> c_int {
+    let _ = r.set_filename(Some(&p.filename));
+    // The marker WSGIDispatchScript leaves for daemons is not the application's.
+    // SAFETY: the live request to a raw-record callee (see above).
+    let _ = unsafe { dispatch::forwarded(r.as_ptr()) };
+    let code = run(r, p, &proxy_headers::ProxyDirConfig::default());
+    if code >= 400 {
+        // Nothing was sent: the child answers with its error page for `code`
+        // (this request has only the server's configuration, not the
+        // directory's, so its ErrorDocument may not be the right one here).
+        r.set_status(raw::HTTP_OK as i32);
+        let _ = r
+            .headers_out()
+            .set(crate::daemon::head::ERROR_PAGE.as_bytes(), code.to_string().as_bytes());
+        return raw::OK as c_int;
+    }
+    code
+}
+
+/// Runs the application a plan names for `r` and ends the response.
+fn run(r: &Req, p: &plan::Plan, proxy: &proxy_headers::ProxyDirConfig) -> c_int {
+    if !crate::interp::ready() {
+        r.log(log::APLOG_ERR, "mod_pyrite: Python is not running in this process");
+        return raw::HTTP_INTERNAL_SERVER_ERROR as c_int;
+    }
     crate::locks::CURRENT_REQUEST.with(|c| c.set(r.as_ptr()));
     let timing = crate::metrics::begin(r);
     // The group names the interpreter (src/interpreters).
-    let in_group = || Some(group.clone());
+    let in_group = || Some(p.application_group.clone());
     let refused = adapter::Outcome::Status(raw::HTTP_INTERNAL_SERVER_ERROR as i32);
     let outcome = crate::interpreters::with_python_named(in_group, refused, |py| {
         crate::interpreters::count_request(crate::interpreters::current(py));
-        let app = match app::application(py, &script, &callable, reloading, mtime_us) {
+        let app = match app::application(py, &p.script, &p.callable, p.reloading, p.mtime_us) {
             Ok(a) => a,
             Err(e) => {
                 // SAFETY: the live request to a raw-record callee (see above).
-                let who = unsafe { adapter::describe(r.as_ptr(), &script) };
+                let who = unsafe { adapter::describe(r.as_ptr(), &p.script) };
                 adapter::log_exception(py, r.as_ptr(), &format!("{who}: could not load the application"), &e);
                 return adapter::Outcome::Status(raw::HTTP_INTERNAL_SERVER_ERROR as i32);
             }
         };
         let call = adapter::Call {
-            name: &script,
-            chunked_ok: dc.chunked_request.unwrap_or(false),
-            error_override: dc.error_override.unwrap_or(false),
-            sendfile: dc.enable_sendfile.unwrap_or(true),
+            name: &p.script,
+            chunked_ok: p.chunked_ok,
+            error_override: p.error_override,
+            sendfile: p.sendfile,
+            proxy,
             spec: environ::Spec {
-                script_name: &script_name,
-                path_info: &path_info,
-                pass_authorization: pass_auth,
-                application_group: &group,
+                script_name: &p.script_name,
+                path_info: &p.path_info,
+                pass_authorization: p.pass_authorization,
+                application_group: &p.application_group,
                 process_group: crate::daemon::current().map(|d| d.name.as_str()).unwrap_or(""),
-                // SAFETY: the live request to a raw-record callee (see above).
-                head_as_get: unsafe { directives::head_as_get(r.as_ptr(), dc.map_head_to_get) },
-                pass_apache_request: dc.pass_apache_request.unwrap_or(false),
+                head_as_get: p.head_as_get,
+                pass_apache_request: p.pass_apache_request,
             },
         };
         // SAFETY: the live request to a raw-record callee (see above).
@@ -395,6 +439,7 @@ pub fn wsgi_call(py: Python<'_>, req: PyRef<'_, Request>, application: &Bound<'_
         chunked_ok: true,
         error_override: false,
         sendfile: true,
+        proxy: &dc.proxy,
         spec: environ::Spec {
             script_name: &base,
             path_info: &path_info,
