@@ -70,3 +70,50 @@ fn error_pages_are_the_childs_with_its_directory_configuration() {
     let log = h.stop();
     assert!(crash_lines(&log).is_empty(), "{log}");
 }
+
+/// The debug lines in which the child says it sent a file the daemon passed.
+fn passed_lines(log: &str) -> Vec<&str> {
+    log.lines().filter(|l| l.contains("passed its response's file")).collect()
+}
+
+#[test]
+fn a_file_wrapper_file_is_passed_to_the_child_which_sends_it() {
+    let site = format!(
+        "{}LogLevel debug\n\
+         WSGIScriptAlias /file {{HANDLERS}}/daemon_lean.py process-group=lean callable-object=file\n",
+        site()
+    );
+    for mpm in [Mpm::Event, Mpm::Prefork] {
+        let h = Httpd::start(mpm, &site);
+        let data: Vec<u8> = (0..3_000_000u32).map(|i| (i.wrapping_mul(2654435761) >> 24) as u8).collect();
+        let path = h.root.join("scratch/big.bin");
+        std::fs::write(&path, &data).unwrap();
+        std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+        // The whole file, twice on one connection to the daemon.
+        for _ in 0..2 {
+            let r = h.get("/file?name=big.bin");
+            assert_eq!(r.status, 200);
+            assert!(r.body == data, "{} bytes, not the file's {}", r.body.len(), data.len());
+        }
+        // From where the application left the file, and cut at its Content-Length.
+        let r = h.get("/file?name=big.bin&skip=1000");
+        assert!(r.status == 200 && r.body == data[1000..], "{} bytes", r.body.len());
+        let r = h.get("/file?name=big.bin&skip=10&length=5000");
+        assert!(r.status == 200 && r.body == data[10..5010], "{} bytes", r.body.len());
+        // Not a real file: the daemon sends the bytes.
+        let r = h.get("/file?name=big.bin&bytesio=1");
+        assert!(r.status == 200 && r.body == data, "{} bytes", r.body.len());
+        // HEAD: no body either way.
+        let r = h.request("HEAD", "/file?name=big.bin", &[], b"");
+        assert_eq!((r.status, r.body.len()), (200, 0));
+        // The next request on the same connection to the daemon still works.
+        assert_eq!(json(&h.get("/lean/after"))["PATH_INFO"], "/after");
+        let log = h.stop();
+        let lines = passed_lines(&log);
+        assert_eq!(lines.len(), 4, "{mpm:?}: the four real-file responses were passed: {lines:#?}");
+        for (line, len) in lines.iter().zip([3_000_000, 3_000_000, 2_999_000, 5000]) {
+            assert!(line.contains(&format!("{len} bytes sent from here (0 relayed)")), "{line}");
+        }
+        assert!(crash_lines(&log).is_empty(), "{log}");
+    }
+}

@@ -24,7 +24,7 @@ impl Head {
     }
 
     /// The value of a field (the first of that name).
-    fn field(&self, name: &str) -> Option<&[u8]> {
+    pub fn field(&self, name: &str) -> Option<&[u8]> {
         self.fields
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))

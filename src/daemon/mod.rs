@@ -10,8 +10,10 @@
 //! - `serve`: a daemon takes a connection and runs it through httpd's own request path;
 //! - `frame`: what a child tells a daemon besides the HTTP request;
 //! - `pickup`: how a daemon takes a request and a child knows it, without a wake-up;
-//! - `proxy`: a child hands a request to its group and relays the response.
+//! - `proxy`: a child hands a request to its group and relays the response;
+//! - `file_pass`: a response's file goes to the child, which sends it (sendfile).
 pub mod directives;
+pub mod file_pass;
 pub mod frame;
 pub mod head;
 pub mod listener;

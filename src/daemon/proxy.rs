@@ -259,7 +259,7 @@ unsafe fn apply_head(r: *mut raw::request_rec, h: &head::Head) -> Option<u64> {
         (*r).status_line = ffi::pool::strdup(p, line.as_bytes());
         for (name, v) in &h.fields {
             match name.to_ascii_lowercase().as_str() {
-                "connection" | "keep-alive" | "transfer-encoding" | "date" | "server" => {}
+                "connection" | "keep-alive" | "transfer-encoding" | "date" | "server" | "x-pyrite-file" => {}
                 "content-type" => raw::ap_set_content_type(r, ffi::pool::strdup(p, v)),
                 lower => {
                     if lower == "content-length" {
@@ -504,6 +504,8 @@ unsafe fn relay(r: *mut raw::request_rec, conn: &Conn, x: &Exchange<'_>, bufs: &
     let mut unflushed = false;
     // The status whose error page this child makes (the daemon sent no response).
     let mut error_page: Option<u16> = None;
+    // A file the daemon passed for this child to send, and the part of it that is the body.
+    let mut file: Option<(std::os::fd::OwnedFd, Option<(i64, i64)>)> = None;
     // SAFETY: r is live.
     let head_only = unsafe { (*r).header_only } != 0;
     let done = |status: c_int| Outcome::Done(status, false);
@@ -623,8 +625,7 @@ unsafe fn relay(r: *mut raw::request_rec, conn: &Conn, x: &Exchange<'_>, bufs: &
         }
         // Read what is there; flush to the client when the daemon pauses.
         let eof = loop {
-            // SAFETY: reads into rbuf.
-            let got = unsafe { libc::recv(fd, rbuf.as_mut_ptr() as *mut libc::c_void, rbuf.len(), 0) };
+            let (got, passed) = ffi::daemon::recv_with_fd(fd, rbuf);
             if got < 0 {
                 match errno() {
                     libc::EAGAIN => break false,
@@ -639,6 +640,18 @@ unsafe fn relay(r: *mut raw::request_rec, conn: &Conn, x: &Exchange<'_>, bufs: &
             // the next look is poll's (no read that would only say EAGAIN).
             let drained = (got as usize) < rbuf.len();
             let mut data = &rbuf[..got as usize];
+            if let Some(f) = passed {
+                // The descriptor rides on the marker byte, the last of this read.
+                if data.last() != Some(&super::file_pass::MARKER) || file.is_some() {
+                    log::rerror(r, log::APLOG_ERR, &format!("mod_pyrite: daemon process group {name:?} passed a file out of turn"));
+                    return done(raw::HTTP_BAD_GATEWAY as c_int);
+                }
+                file = Some((f, None));
+                data = &data[..data.len() - 1];
+                if data.is_empty() {
+                    continue;
+                }
+            }
             if !picked && x.claim.is_some() {
                 picked = true; // a response comes only after the take
             }
@@ -678,6 +691,16 @@ unsafe fn relay(r: *mut raw::request_rec, conn: &Conn, x: &Exchange<'_>, bufs: &
                             if error_page.is_none() {
                                 // SAFETY: r is live and served by this thread.
                                 unsafe { apply_head(r, &h) };
+                            }
+                            if let Some((_, part)) = file.as_mut() {
+                                *part = h.field(super::file_pass::FIELD).and_then(super::file_pass::part);
+                                match part {
+                                    Some((_, len)) => req.set_content_length(*len),
+                                    None => {
+                                        log::rerror(r, log::APLOG_ERR, &format!("mod_pyrite: daemon process group {name:?} passed a file without saying which part to send"));
+                                        return done(raw::HTTP_BAD_GATEWAY as c_int);
+                                    }
+                                }
                             }
                             inbuf.drain(..h.len);
                             break;
@@ -749,6 +772,19 @@ unsafe fn relay(r: *mut raw::request_rec, conn: &Conn, x: &Exchange<'_>, bufs: &
                 let reusable = !extra && !closes && !body_left && off == out.len() && sending;
                 if let Some(code) = error_page {
                     return Outcome::Done(code as c_int, reusable);
+                }
+                if let Some((f, Some((offset, len)))) = file.take() {
+                    use std::os::fd::AsRawFd;
+                    log::rerror(
+                        r,
+                        log::APLOG_DEBUG,
+                        &format!("mod_pyrite: daemon process group {name:?} passed its response's file: {len} bytes sent from here ({relayed} relayed)"),
+                    );
+                    // SAFETY: r is live and served by this thread; f is open for reading (and duplicated for the bucket).
+                    if !unsafe { ffi::sendfile::send_file(r, f.as_raw_fd(), offset, len) } {
+                        req.connection().close_after_response();
+                        return done(raw::DONE);
+                    }
                 }
                 let status = crate::request::output::end(req, &[]);
                 return Outcome::Done(status, reusable);

@@ -79,6 +79,19 @@ impl Connection {
         unsafe { raw::ap_pass_brigade(self.rec().output_filters, bb.as_ptr()) }
     }
 
+    /// The socket's descriptor, if it has one.
+    pub fn socket_fd(&self) -> Option<i32> {
+        // SAFETY: the live connection; the descriptor is only read.
+        unsafe {
+            let sock = raw::ap_get_conn_socket(self.as_ptr());
+            if sock.is_null() {
+                return None;
+            }
+            let mut fd: raw::apr_os_sock_t = -1;
+            (raw::apr_os_sock_get(&mut fd, sock) == 0 && fd >= 0).then_some(fd)
+        }
+    }
+
     /// Whether the socket's kernel send queue is empty (false when unknown).
     pub fn send_queue_empty(&self) -> bool {
         // SAFETY: the live connection; the descriptor is only queried.

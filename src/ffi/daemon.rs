@@ -401,3 +401,79 @@ pub unsafe fn stderr_to_error_log(vs: *mut raw::server_rec, main: *mut raw::serv
         }
     }
 }
+
+/// Sends the one byte `marker` on the UNIX socket `sock` with a copy of the
+/// descriptor `fd` attached (SCM_RIGHTS); false when it could not go at once.
+pub fn send_fd(sock: i32, fd: std::os::fd::BorrowedFd<'_>, marker: u8) -> bool {
+    use std::os::fd::AsRawFd;
+    let mut byte = [marker];
+    let mut iov = libc::iovec {
+        iov_base: byte.as_mut_ptr() as *mut c_void,
+        iov_len: 1,
+    };
+    // Room for one descriptor's control message, aligned as cmsghdr wants.
+    let mut control = [0u64; 8];
+    // SAFETY: CMSG_SPACE is arithmetic.
+    let space = unsafe { libc::CMSG_SPACE(std::mem::size_of::<i32>() as u32) } as usize;
+    // SAFETY: msghdr is plain data, valid all zero.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.as_mut_ptr() as *mut c_void;
+    msg.msg_controllen = space as _;
+    // SAFETY: the control buffer has room for one cmsghdr and an int (space <= 64
+    // bytes); iov points at `byte`; a failed send changes nothing and raises no SIGPIPE.
+    unsafe {
+        let cm = libc::CMSG_FIRSTHDR(&msg);
+        (*cm).cmsg_level = libc::SOL_SOCKET;
+        (*cm).cmsg_type = libc::SCM_RIGHTS;
+        (*cm).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<i32>() as u32) as _;
+        std::ptr::write_unaligned(libc::CMSG_DATA(cm) as *mut i32, fd.as_raw_fd());
+        libc::sendmsg(sock, &msg, libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT) == 1
+    }
+}
+
+/// Receives into `buf` from the UNIX socket `sock` (a non-blocking read),
+/// with the descriptor a peer attached to these bytes, if any: the byte
+/// count (or -1 with errno set) and that descriptor, owned.
+pub fn recv_with_fd(sock: i32, buf: &mut [u8]) -> (isize, Option<std::os::fd::OwnedFd>) {
+    use std::os::fd::FromRawFd;
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr() as *mut c_void,
+        iov_len: buf.len(),
+    };
+    let mut control = [0u64; 8];
+    // SAFETY: msghdr is plain data, valid all zero.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.as_mut_ptr() as *mut c_void;
+    msg.msg_controllen = std::mem::size_of_val(&control) as _;
+    // SAFETY: iov covers buf; the kernel writes at most msg_controllen bytes of
+    // control data; received descriptors are close-on-exec.
+    let n = unsafe { libc::recvmsg(sock, &mut msg, libc::MSG_CMSG_CLOEXEC) };
+    if n <= 0 || msg.msg_controllen == 0 {
+        return (n as isize, None);
+    }
+    let mut got = None;
+    // SAFETY: walks the control messages the kernel wrote into `control`;
+    // each SCM_RIGHTS descriptor is now this process's and is owned (closed) here.
+    unsafe {
+        let mut cm = libc::CMSG_FIRSTHDR(&msg);
+        while !cm.is_null() {
+            if (*cm).cmsg_level == libc::SOL_SOCKET && (*cm).cmsg_type == libc::SCM_RIGHTS {
+                let data = libc::CMSG_DATA(cm) as *const i32;
+                let count = ((*cm).cmsg_len as usize - libc::CMSG_LEN(0) as usize) / std::mem::size_of::<i32>();
+                for i in 0..count {
+                    let fd = std::os::fd::OwnedFd::from_raw_fd(std::ptr::read_unaligned(data.add(i)));
+                    // One is expected; any other is closed as it drops.
+                    if got.is_none() {
+                        got = Some(fd);
+                    }
+                }
+            }
+            cm = libc::CMSG_NXTHDR(&msg, cm);
+        }
+    }
+    (n as isize, got)
+}

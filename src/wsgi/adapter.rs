@@ -292,6 +292,12 @@ fn send_file(py: Python<'_>, response: &Shared, fd: i32, pos: i64, size: i64) ->
     if len == 0 {
         return Ok(());
     }
+    // SAFETY: fd is open while the file object is alive, for this whole call.
+    let file = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+    // In a daemon: the child sends the file itself when it can.
+    if fresh && crate::daemon::file_pass::offer(resp.request().map_err(Failure::App)?, file, pos, len) {
+        return Ok(());
+    }
     let rp = SendPtr(r);
     // SAFETY: r is live and served by this thread; fd stays open during the
     // call (the file object is alive) and is duplicated for httpd's bucket.

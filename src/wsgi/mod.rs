@@ -278,7 +278,7 @@ pub fn run_planned(r: &Req, p: &plan::Plan) -> c_int {
     // The marker WSGIDispatchScript leaves for daemons is not the application's.
     // SAFETY: the live request to a raw-record callee (see above).
     let _ = unsafe { dispatch::forwarded(r.as_ptr()) };
-    let code = run(r, p, &proxy_headers::ProxyDirConfig::default());
+    let code = crate::daemon::file_pass::planned(|| run(r, p, &proxy_headers::ProxyDirConfig::default()));
     if code >= 400 {
         // Nothing was sent: the child answers with its error page for `code`
         // (this request has only the server's configuration, not the

@@ -31,3 +31,21 @@ def allow_access(environ, host):
     with open(log, "a") as f:
         f.write("%d\n" % os.getpid())
     return True
+
+
+def file(environ, start_response):
+    """A file of the scratch directory through wsgi.file_wrapper: ?name[&skip=N][&length=N][&bytesio=1]."""
+    from urllib.parse import parse_qs
+    q = parse_qs(environ.get("QUERY_STRING", ""))
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "scratch", q["name"][0])
+    f = open(path, "rb")
+    if "skip" in q:
+        f.seek(int(q["skip"][0]))
+    if "bytesio" in q:
+        import io
+        f = io.BytesIO(f.read())
+    headers = [("Content-Type", "application/octet-stream")]
+    if "length" in q:
+        headers.append(("Content-Length", q["length"][0]))
+    start_response("200 OK", headers)
+    return environ["wsgi.file_wrapper"](f, 65536)
