@@ -38,9 +38,7 @@ pub fn offer(r: &Request, fd: BorrowedFd<'_>, offset: i64, len: u64) -> bool {
     if !crate::ffi::daemon::send_fd(sock, fd, MARKER) {
         return false;
     }
-    let _ = r
-        .headers_out()
-        .set(FIELD.as_bytes(), format!("{offset} {len}").as_bytes());
+    let _ = r.headers_out().set(FIELD.as_bytes(), format!("{offset} {len}").as_bytes());
     // The body on this connection is empty: the child sends the file.
     r.set_content_length(0);
     true

@@ -17,7 +17,9 @@ use super::directives::Declared;
 use super::frame::Meta;
 use super::head;
 use super::pickup::Claim;
-use crate::ffi::{self, log, raw, table};
+use crate::ffi::request::Request;
+use crate::ffi::{self, log, raw};
+use crate::wsgi::plan::Plan;
 use std::cell::RefCell;
 use std::ffi::c_int;
 use std::time::{Duration, Instant};
@@ -153,144 +155,109 @@ fn send_all(c: &Conn, data: &[u8], deadline: u64) -> bool {
 }
 
 /// The bytes sent after the pickup: the frame, then the HTTP request head.
-///
-/// # Safety
-/// `r` is a live request.
-unsafe fn request_bytes(
-    r: *mut raw::request_rec,
-    group: &str,
-    chunked: bool,
-    deadline: u64,
-    claim: Option<&Claim>,
-    plan: Option<&crate::wsgi::plan::Plan>,
-) -> Vec<u8> {
+fn request_bytes(r: &Request, group: &str, chunked: bool, deadline: u64, claim: Option<&Claim>, plan: Option<&Plan>) -> Vec<u8> {
     let mut m = Meta::default();
     if let Some(p) = plan {
         p.push_into(&mut m);
     }
-    // SAFETY: r is a live request (this function's contract); its fields are read, not kept.
-    unsafe {
-        let c = (*r).connection;
-        m.push("group", group.as_bytes());
-        m.push("deadline_ms", deadline.to_string().as_bytes());
-        if let Some(cl) = claim {
-            m.push("slot", cl.index().to_string().as_bytes());
-            m.push("ticket", cl.ticket().to_string().as_bytes());
-        }
-        m.push("client_ip", ffi::cstr((*c).client_ip).unwrap_or_default());
-        if !(*c).client_addr.is_null() {
-            m.push("client_port", (*(*c).client_addr).port.to_string().as_bytes());
-        }
-        m.push("local_ip", ffi::cstr((*c).local_ip).unwrap_or_default());
-        if !(*c).local_addr.is_null() {
-            m.push("local_port", (*(*c).local_addr).port.to_string().as_bytes());
-        }
-        m.push("useragent_ip", ffi::cstr((*r).useragent_ip).unwrap_or_default());
-        m.push("protocol", ffi::cstr((*r).protocol).unwrap_or(b"HTTP/1.1"));
-        if let Some(u) = ffi::cstr((*r).user) {
-            m.push("user", u);
-        }
-        if let Some(a) = ffi::cstr((*r).ap_auth_type) {
-            m.push("auth_type", a);
-        }
-        if ffi::cstr(raw::ap_run_http_scheme(r)) == Some(b"https") {
-            m.push("env:HTTPS", b"on");
-        }
-        for e in table::entries((*r).subprocess_env) {
-            let k = String::from_utf8_lossy(ffi::cstr(e.key).unwrap_or_default());
-            m.push(&format!("env:{k}"), ffi::cstr(e.val).unwrap_or_default());
-        }
-        let mut h = Vec::with_capacity(1024);
-        h.extend_from_slice(ffi::cstr((*r).method).unwrap_or(b"GET"));
-        h.push(b' ');
-        h.extend_from_slice(ffi::cstr((*r).unparsed_uri).unwrap_or(b"/"));
-        h.extend_from_slice(b" HTTP/1.1\r\n");
-        let mut host = false;
-        let mut connection = false;
-        for e in table::entries((*r).headers_in) {
-            let name = ffi::cstr(e.key).unwrap_or_default();
-            let val = ffi::cstr(e.val).unwrap_or_default();
-            let lower = String::from_utf8_lossy(name).to_ascii_lowercase();
-            connection |= lower == "connection";
-            if HOP.contains(&lower.as_str()) {
-                m.push(&format!("hdr:{}", String::from_utf8_lossy(name)), val);
-                continue;
-            }
-            if lower == "transfer-encoding" || (lower == "content-length" && chunked) {
-                continue;
-            }
-            host |= lower == "host";
-            h.extend_from_slice(name);
-            h.extend_from_slice(b": ");
-            h.extend_from_slice(val);
-            h.extend_from_slice(b"\r\n");
-        }
-        if !host {
-            // HTTP/1.1 needs one; the application sees none, as the client sent none.
-            h.extend_from_slice(b"Host: ");
-            h.extend_from_slice(ffi::cstr(raw::ap_get_server_name(r)).unwrap_or(b"localhost"));
-            h.extend_from_slice(b"\r\n");
-            m.push("drop:Host", b"");
-        }
-        if !connection {
-            m.push("drop:Connection", b"");
-        }
-        if chunked {
-            h.extend_from_slice(b"Transfer-Encoding: chunked\r\n");
-        }
-        h.extend_from_slice(b"\r\n");
-        let mut out = m.encode();
-        out.extend_from_slice(&h);
-        out
+    let c = r.connection();
+    m.push("group", group.as_bytes());
+    m.push("deadline_ms", deadline.to_string().as_bytes());
+    if let Some(cl) = claim {
+        m.push("slot", cl.index().to_string().as_bytes());
+        m.push("ticket", cl.ticket().to_string().as_bytes());
     }
+    m.push("client_ip", c.client_ip().unwrap_or_default());
+    if let Some((_, port)) = c.client_addr() {
+        m.push("client_port", port.to_string().as_bytes());
+    }
+    m.push("local_ip", c.local_ip().unwrap_or_default());
+    if let Some((_, port)) = c.local_addr() {
+        m.push("local_port", port.to_string().as_bytes());
+    }
+    m.push("useragent_ip", r.useragent_ip().unwrap_or_default());
+    m.push("protocol", r.protocol().unwrap_or(b"HTTP/1.1"));
+    if let Some(u) = r.user() {
+        m.push("user", u);
+    }
+    if let Some(a) = r.ap_auth_type() {
+        m.push("auth_type", a);
+    }
+    if r.http_scheme() == Some(b"https") {
+        m.push("env:HTTPS", b"on");
+    }
+    for (k, v) in r.subprocess_env().pairs() {
+        m.push(&format!("env:{}", String::from_utf8_lossy(k)), v);
+    }
+    let mut h = Vec::with_capacity(1024);
+    h.extend_from_slice(r.method().unwrap_or(b"GET"));
+    h.push(b' ');
+    h.extend_from_slice(r.unparsed_uri().unwrap_or(b"/"));
+    h.extend_from_slice(b" HTTP/1.1\r\n");
+    let mut host = false;
+    let mut connection = false;
+    for (name, val) in r.headers_in().pairs() {
+        let lower = String::from_utf8_lossy(name).to_ascii_lowercase();
+        connection |= lower == "connection";
+        if HOP.contains(&lower.as_str()) {
+            m.push(&format!("hdr:{}", String::from_utf8_lossy(name)), val);
+            continue;
+        }
+        if lower == "transfer-encoding" || (lower == "content-length" && chunked) {
+            continue;
+        }
+        host |= lower == "host";
+        h.extend_from_slice(name);
+        h.extend_from_slice(b": ");
+        h.extend_from_slice(val);
+        h.extend_from_slice(b"\r\n");
+    }
+    if !host {
+        // HTTP/1.1 needs one; the application sees none, as the client sent none.
+        h.extend_from_slice(b"Host: ");
+        h.extend_from_slice(r.server_name().unwrap_or(b"localhost"));
+        h.extend_from_slice(b"\r\n");
+        m.push("drop:Host", b"");
+    }
+    if !connection {
+        m.push("drop:Connection", b"");
+    }
+    if chunked {
+        h.extend_from_slice(b"Transfer-Encoding: chunked\r\n");
+    }
+    h.extend_from_slice(b"\r\n");
+    let mut out = m.encode();
+    out.extend_from_slice(&h);
+    out
 }
 
 /// Puts the daemon's status and headers on the request.
-///
-/// # Safety
-/// `r` is a live request served by the calling thread.
-unsafe fn apply_head(r: *mut raw::request_rec, h: &head::Head) -> Option<u64> {
-    let mut length = None;
-    // SAFETY: r is a live request served by this thread (the contract); strings go into its pool.
-    unsafe {
-        let p = (*r).pool;
-        (*r).status = h.status as c_int;
-        let line = format!("{} {}", h.status, h.reason);
-        (*r).status_line = ffi::pool::strdup(p, line.as_bytes());
-        for (name, v) in &h.fields {
-            match name.to_ascii_lowercase().as_str() {
-                "connection" | "keep-alive" | "transfer-encoding" | "date" | "server" | "x-pyrite-file" => {}
-                "content-type" => raw::ap_set_content_type(r, ffi::pool::strdup(p, v)),
-                lower => {
-                    if lower == "content-length" {
-                        length = std::str::from_utf8(v).ok().and_then(|s| s.trim().parse().ok());
-                    }
-                    let (k, v) = (ffi::pool::strdup(p, name.as_bytes()), ffi::pool::strdup(p, v));
-                    // Repeated fields join into one, as httpd joins a script's
-                    // (and mod_wsgi's daemon mode does), except those that cannot be joined.
-                    if matches!(lower, "set-cookie" | "www-authenticate" | "proxy-authenticate") {
-                        raw::apr_table_add((*r).headers_out, k, v);
-                    } else {
-                        raw::apr_table_merge((*r).headers_out, k, v);
-                    }
-                }
+fn apply_head(r: &Request, h: &head::Head) {
+    r.set_status(h.status as c_int);
+    let _ = r.set_status_line(Some(format!("{} {}", h.status, h.reason).as_bytes()));
+    let out = r.headers_out();
+    for (name, v) in &h.fields {
+        match name.to_ascii_lowercase().as_str() {
+            "connection" | "keep-alive" | "transfer-encoding" | "date" | "server" | "x-pyrite-file" => {}
+            "content-type" => {
+                let _ = r.set_content_type(v);
+            }
+            // Repeated fields join into one, as httpd joins a script's (and
+            // mod_wsgi's daemon mode does), except those that cannot be joined.
+            "set-cookie" | "www-authenticate" | "proxy-authenticate" => {
+                let _ = out.add(name.as_bytes(), v);
+            }
+            _ => {
+                let _ = out.merge(name.as_bytes(), v);
             }
         }
     }
-    length
 }
 
 /// Answers 503 with Retry-After.
-///
-/// # Safety
-/// `r` is a live request.
-unsafe fn unavailable(r: *mut raw::request_rec, retry_after: u64, why: &str) -> c_int {
-    log::rerror(r, log::APLOG_ERR, why);
-    // SAFETY: r is a live request (the contract).
-    unsafe {
-        let v = ffi::pool::strdup((*r).pool, retry_after.max(1).to_string().as_bytes());
-        raw::apr_table_setn((*r).err_headers_out, c"Retry-After".as_ptr(), v);
-    }
+fn unavailable(r: &Request, retry_after: u64, why: &str) -> c_int {
+    r.log(log::APLOG_ERR, why);
+    let _ = r.err_headers_out().set(b"Retry-After", retry_after.max(1).to_string().as_bytes());
     raw::HTTP_SERVICE_UNAVAILABLE as c_int
 }
 
@@ -298,14 +265,12 @@ unsafe fn unavailable(r: *mut raw::request_rec, retry_after: u64, why: &str) -> 
 /// status. With a `plan`, the daemon runs the application with it instead
 /// of running httpd's request cycle again.
 ///
-/// # Safety
-/// `r` is a live request served by the calling thread, in its content handler.
-pub unsafe fn handle(r: *mut raw::request_rec, g: &Declared, plan: Option<&crate::wsgi::plan::Plan>) -> c_int {
+/// `r` is the request of the calling thread's content handler.
+pub fn handle(r: &Request, g: &Declared, plan: Option<&Plan>) -> c_int {
     let spec = &g.spec;
     let name = &spec.name;
     let Some(path) = super::supervise::socket_of(name) else {
-        log::rerror(
-            r,
+        r.log(
             log::APLOG_ERR,
             &format!("mod_pyrite: daemon process group {name:?} has no socket in this process"),
         );
@@ -313,18 +278,12 @@ pub unsafe fn handle(r: *mut raw::request_rec, g: &Declared, plan: Option<&crate
     };
     let socket_timeout = spec
         .socket_timeout
-        // SAFETY: r is live.
-        .unwrap_or_else(|| Duration::from_micros(unsafe { ffi::daemon::server_timeout_us((*r).server) }.max(1_000_000) as u64));
-    unsafe {
-        let rc = raw::ap_setup_client_block(r, raw::REQUEST_CHUNKED_DECHUNK as c_int);
-        if rc != raw::OK as c_int {
-            return rc;
-        }
+        .unwrap_or_else(|| Duration::from_micros(r.server().rec().timeout.max(1_000_000) as u64));
+    let (rc, has_body) = r.setup_body();
+    if rc != raw::OK as c_int {
+        return rc;
     }
-    // SAFETY: r is the live request this handler serves.
-    let has_body = unsafe { raw::ap_should_client_block(r) } != 0;
-    // SAFETY: as above.
-    let chunked = unsafe { (*r).read_chunked } != 0;
+    let chunked = r.read_chunked() != 0;
     let connect_deadline = Instant::now() + spec.connect_timeout;
     let pickup_wait = spec.queue_timeout.unwrap_or(socket_timeout);
     let pickup_deadline = super::frame::monotonic_ms() + pickup_wait.as_millis() as u64;
@@ -332,8 +291,7 @@ pub unsafe fn handle(r: *mut raw::request_rec, g: &Declared, plan: Option<&crate
     // no wake-up); one with a body waits for the pickup byte before its body goes.
     let claim = if has_body { None } else { Claim::new() };
     // The frame and the request head go at once; the body waits for the pickup.
-    // SAFETY: r is the live request this handler serves.
-    let head = unsafe { request_bytes(r, name, chunked, pickup_deadline, claim.as_ref(), plan) };
+    let head = request_bytes(r, name, chunked, pickup_deadline, claim.as_ref(), plan);
     let x = Exchange {
         claim: claim.as_ref(),
         has_body,
@@ -350,20 +308,16 @@ pub unsafe fn handle(r: *mut raw::request_rec, g: &Declared, plan: Option<&crate
             None => match connect(&path, connect_deadline) {
                 Ok(c) => c,
                 Err(e) => {
-                    // SAFETY: r is the live request this handler serves.
-                    return unsafe {
-                        unavailable(
-                            r,
-                            1,
-                            &format!("mod_pyrite: cannot connect to daemon process group {name:?} at {path}: {e}"),
-                        )
-                    };
+                    return unavailable(
+                        r,
+                        1,
+                        &format!("mod_pyrite: cannot connect to daemon process group {name:?} at {path}: {e}"),
+                    );
                 }
             },
         };
         let outcome = if send_all(&conn, &head, pickup_deadline) {
-            // SAFETY: r is the live request this handler serves, and only this thread uses it.
-            unsafe { relay(r, &conn, &x, &mut bufs) }
+            relay(r, &conn, &x, &mut bufs)
         } else {
             Outcome::NotTaken
         };
@@ -380,14 +334,11 @@ pub unsafe fn handle(r: *mut raw::request_rec, g: &Declared, plan: Option<&crate
             // kept connection whose daemon has gone costs only this turn.
             Outcome::NotTaken if Instant::now() < connect_deadline && super::frame::monotonic_ms() < pickup_deadline => continue,
             Outcome::NotTaken => {
-                // SAFETY: r is the live request this handler serves.
-                return unsafe {
-                    unavailable(
-                        r,
-                        1,
-                        &format!("mod_pyrite: daemon process group {name:?} closed every connection for connect-timeout"),
-                    )
-                };
+                return unavailable(
+                    r,
+                    1,
+                    &format!("mod_pyrite: daemon process group {name:?} closed every connection for connect-timeout"),
+                );
             }
             Outcome::TimedOut => {
                 let what = if spec.queue_timeout.is_some() {
@@ -395,17 +346,14 @@ pub unsafe fn handle(r: *mut raw::request_rec, g: &Declared, plan: Option<&crate
                 } else {
                     "socket-timeout"
                 };
-                // SAFETY: r is the live request this handler serves.
-                return unsafe {
-                    unavailable(
-                        r,
-                        pickup_wait.as_secs(),
-                        &format!(
-                            "mod_pyrite: no daemon of process group {name:?} took the request within {what} ({}s)",
-                            pickup_wait.as_secs()
-                        ),
-                    )
-                };
+                return unavailable(
+                    r,
+                    pickup_wait.as_secs(),
+                    &format!(
+                        "mod_pyrite: no daemon of process group {name:?} took the request within {what} ({}s)",
+                        pickup_wait.as_secs()
+                    ),
+                );
             }
         }
     }
@@ -476,13 +424,7 @@ const BLOCK: usize = 64 * 1024;
 /// Waits for the pickup, then sends the request body while it relays the
 /// response, both at once, until the response's end.
 ///
-/// # Safety
-/// As for [`handle`].
-unsafe fn relay(r: *mut raw::request_rec, conn: &Conn, x: &Exchange<'_>, bufs: &mut Buffers) -> Outcome {
-    // SAFETY: r is the live request served by this thread (the contract), for the whole call.
-    let Some(req) = (unsafe { ffi::request::Request::from_raw(r) }) else {
-        return Outcome::Done(raw::DONE, false);
-    };
+fn relay(req: &Request, conn: &Conn, x: &Exchange<'_>, bufs: &mut Buffers) -> Outcome {
     let name = x.name;
     let fd = conn.0;
     let Buffers {
@@ -506,8 +448,7 @@ unsafe fn relay(r: *mut raw::request_rec, conn: &Conn, x: &Exchange<'_>, bufs: &
     let mut error_page: Option<u16> = None;
     // A file the daemon passed for this child to send, and the part of it that is the body.
     let mut file: Option<(std::os::fd::OwnedFd, Option<(i64, i64)>)> = None;
-    // SAFETY: r is live.
-    let head_only = unsafe { (*r).header_only } != 0;
+    let head_only = req.header_only() != 0;
     let done = |status: c_int| Outcome::Done(status, false);
     loop {
         if picked && off == out.len() && body_left && sending {
@@ -515,11 +456,9 @@ unsafe fn relay(r: *mut raw::request_rec, conn: &Conn, x: &Exchange<'_>, bufs: &
             off = 0;
             let at = if x.chunked { 10 } else { 0 }; // room for the chunk's size line
             out.resize(at + BLOCK, 0);
-            // SAFETY: r is live; out has BLOCK bytes of room from `at`.
-            let n = unsafe { raw::ap_get_client_block(r, out[at..].as_mut_ptr() as *mut std::ffi::c_char, BLOCK as _) };
+            let n = req.read_body(&mut out[at..at + BLOCK]);
             if n < 0 {
-                log::rerror(
-                    r,
+                req.log(
                     log::APLOG_INFO,
                     &format!("mod_pyrite: reading the request body for daemon group {name:?} failed"),
                 );
@@ -588,8 +527,7 @@ unsafe fn relay(r: *mut raw::request_rec, conn: &Conn, x: &Exchange<'_>, bufs: &
                 continue;
             }
             if body.is_none() {
-                log::rerror(
-                    r,
+                req.log(
                     log::APLOG_ERR,
                     &format!(
                         "mod_pyrite: timeout ({}s) waiting for the response of daemon process group {name:?}",
@@ -598,8 +536,7 @@ unsafe fn relay(r: *mut raw::request_rec, conn: &Conn, x: &Exchange<'_>, bufs: &
                 );
                 return done(raw::HTTP_GATEWAY_TIME_OUT as c_int);
             }
-            log::rerror(
-                r,
+            req.log(
                 log::APLOG_ERR,
                 &format!("mod_pyrite: daemon process group {name:?} stopped sending the response"),
             );
@@ -643,7 +580,10 @@ unsafe fn relay(r: *mut raw::request_rec, conn: &Conn, x: &Exchange<'_>, bufs: &
             if let Some(f) = passed {
                 // The descriptor rides on the marker byte, the last of this read.
                 if data.last() != Some(&super::file_pass::MARKER) || file.is_some() {
-                    log::rerror(r, log::APLOG_ERR, &format!("mod_pyrite: daemon process group {name:?} passed a file out of turn"));
+                    req.log(
+                        log::APLOG_ERR,
+                        &format!("mod_pyrite: daemon process group {name:?} passed a file out of turn"),
+                    );
                     return done(raw::HTTP_BAD_GATEWAY as c_int);
                 }
                 file = Some((f, None));
@@ -657,8 +597,7 @@ unsafe fn relay(r: *mut raw::request_rec, conn: &Conn, x: &Exchange<'_>, bufs: &
             }
             if !picked {
                 if data[0] != super::serve::PICKED_UP {
-                    log::rerror(
-                        r,
+                    req.log(
                         log::APLOG_ERR,
                         &format!("mod_pyrite: daemon process group {name:?} answered without a pickup"),
                     );
@@ -678,8 +617,7 @@ unsafe fn relay(r: *mut raw::request_rec, conn: &Conn, x: &Exchange<'_>, bufs: &
                             match h.body(head_only) {
                                 Ok(b) => body = Some(b),
                                 Err(e) => {
-                                    log::rerror(
-                                        r,
+                                    req.log(
                                         log::APLOG_ERR,
                                         &format!("mod_pyrite: bad response from daemon process group {name:?}: {e}"),
                                     );
@@ -689,15 +627,19 @@ unsafe fn relay(r: *mut raw::request_rec, conn: &Conn, x: &Exchange<'_>, bufs: &
                             closes = h.closes();
                             error_page = h.error_page();
                             if error_page.is_none() {
-                                // SAFETY: r is live and served by this thread.
-                                unsafe { apply_head(r, &h) };
+                                apply_head(req, &h);
                             }
                             if let Some((_, part)) = file.as_mut() {
                                 *part = h.field(super::file_pass::FIELD).and_then(super::file_pass::part);
                                 match part {
                                     Some((_, len)) => req.set_content_length(*len),
                                     None => {
-                                        log::rerror(r, log::APLOG_ERR, &format!("mod_pyrite: daemon process group {name:?} passed a file without saying which part to send"));
+                                        req.log(
+                                            log::APLOG_ERR,
+                                            &format!(
+                                                "mod_pyrite: daemon process group {name:?} passed a file without saying which part to send"
+                                            ),
+                                        );
                                         return done(raw::HTTP_BAD_GATEWAY as c_int);
                                     }
                                 }
@@ -707,12 +649,11 @@ unsafe fn relay(r: *mut raw::request_rec, conn: &Conn, x: &Exchange<'_>, bufs: &
                         }
                         Ok(None) if inbuf.len() <= x.head_max => break,
                         Ok(None) => {
-                            log::rerror(r, log::APLOG_ERR, &format!("mod_pyrite: response headers from daemon process group {name:?} are larger than header-buffer-size ({})", x.head_max));
+                            req.log(log::APLOG_ERR, &format!("mod_pyrite: response headers from daemon process group {name:?} are larger than header-buffer-size ({})", x.head_max));
                             return done(raw::HTTP_BAD_GATEWAY as c_int);
                         }
                         Err(e) => {
-                            log::rerror(
-                                r,
+                            req.log(
                                 log::APLOG_ERR,
                                 &format!("mod_pyrite: bad response from daemon process group {name:?}: {e}"),
                             );
@@ -742,8 +683,7 @@ unsafe fn relay(r: *mut raw::request_rec, conn: &Conn, x: &Exchange<'_>, bufs: &
                     match c.feed(data, decoded) {
                         Ok(used) => (&decoded[..], c.done(), used < data.len()),
                         Err(e) => {
-                            log::rerror(
-                                r,
+                            req.log(
                                 log::APLOG_ERR,
                                 &format!("mod_pyrite: bad chunked response from daemon process group {name:?}: {e}"),
                             );
@@ -774,14 +714,12 @@ unsafe fn relay(r: *mut raw::request_rec, conn: &Conn, x: &Exchange<'_>, bufs: &
                     return Outcome::Done(code as c_int, reusable);
                 }
                 if let Some((f, Some((offset, len)))) = file.take() {
-                    use std::os::fd::AsRawFd;
-                    log::rerror(
-                        r,
+                    use std::os::fd::AsFd;
+                    req.log(
                         log::APLOG_DEBUG,
                         &format!("mod_pyrite: daemon process group {name:?} passed its response's file: {len} bytes sent from here ({relayed} relayed)"),
                     );
-                    // SAFETY: r is live and served by this thread; f is open for reading (and duplicated for the bucket).
-                    if !unsafe { ffi::sendfile::send_file(r, f.as_raw_fd(), offset, len) } {
+                    if !req.send_file(&f.as_fd(), offset, len) {
                         req.connection().close_after_response();
                         return done(raw::DONE);
                     }
@@ -795,15 +733,14 @@ unsafe fn relay(r: *mut raw::request_rec, conn: &Conn, x: &Exchange<'_>, bufs: &
                 // Closed with the slot still waiting: no daemon took it, none will.
                 None if !picked && x.claim.is_none_or(|cl| !cl.taken()) => Outcome::NotTaken,
                 None => {
-                    log::rerror(r, log::APLOG_ERR, &format!(
+                    req.log(log::APLOG_ERR, &format!(
                         "mod_pyrite: daemon process group {name:?} closed the connection before sending response headers (the daemon died or was stopped mid-request)"
                     ));
                     done(raw::HTTP_BAD_GATEWAY as c_int)
                 }
                 Some(head::Body::UntilClose) => done(crate::request::output::end(req, &[])),
                 Some(_) => {
-                    log::rerror(
-                        r,
+                    req.log(
                         log::APLOG_ERR,
                         &format!("mod_pyrite: daemon process group {name:?} ended the response early ({relayed} bytes relayed)"),
                     );

@@ -6,6 +6,7 @@
 //! whose WSGI handler is the embedded one (src/wsgi). The connection is
 //! then kept for the child's next request.
 use super::frame::Meta;
+use crate::ffi::server::Server;
 use crate::ffi::{self, daemon as hd, log, raw};
 use crate::sync::LockExt;
 use std::cell::RefCell;
@@ -217,8 +218,9 @@ fn watch(h: &'static Hub, st: Arc<State>) {
 /// `s` is the main server of the running configuration.
 pub unsafe fn worker(idx: usize, st: std::sync::Arc<State>, lfd: i32, _pool: *mut raw::apr_pool_t, s: *mut raw::server_rec) {
     let spec = super::current().expect("a daemon");
-    // SAFETY: s is the main server (caller's promise).
-    let httpd_timeout = unsafe { hd::server_timeout_us(s) };
+    // SAFETY: s is the main server (caller's promise), which lives as long as the daemon.
+    let Some(server) = (unsafe { Server::from_raw(s) }) else { return };
+    let httpd_timeout = server.rec().timeout;
     let timeout = spec
         .socket_timeout
         .unwrap_or_else(|| Duration::from_micros(httpd_timeout.max(1_000_000) as u64));
@@ -248,8 +250,7 @@ pub unsafe fn worker(idx: usize, st: std::sync::Arc<State>, lfd: i32, _pool: *mu
             h.rotate();
             set_timeouts(fd, timeout);
             if let Some(uid) = peer_allowed(fd) {
-                log::serror(
-                    s,
+                server.log(
                     log::APLOG_ERR,
                     &format!("mod_pyrite: daemon group {:?}: refused a connection from uid {uid}", spec.name),
                 );
@@ -258,8 +259,7 @@ pub unsafe fn worker(idx: usize, st: std::sync::Arc<State>, lfd: i32, _pool: *mu
                 continue;
             }
             accepted += 1;
-            log::serror(
-                s,
+            server.log(
                 log::APLOG_DEBUG,
                 &format!(
                     "mod_pyrite: daemon {} of group {:?} took a new connection",
@@ -268,8 +268,8 @@ pub unsafe fn worker(idx: usize, st: std::sync::Arc<State>, lfd: i32, _pool: *mu
                 ),
             );
             let id = ((std::process::id() as i64) << 24) + ((accepted as i64) << 6) + idx as i64;
-            // SAFETY: fd is connected and given up to the Connection; s is the main server.
-            match unsafe { hd::Connection::open(fd, s, id) } {
+            // SAFETY: fd is connected and given up to the Connection.
+            match unsafe { hd::Connection::open(fd, server, id) } {
                 Some(c) => (c, true),
                 None => continue,
             }
@@ -281,7 +281,9 @@ pub unsafe fn worker(idx: usize, st: std::sync::Arc<State>, lfd: i32, _pool: *mu
         };
         let mut conn = conn;
         loop {
-            let Some(c) = serve(conn, idx, &st, s, &spec.name) else { break };
+            let Some(c) = serve(conn, idx, &st, server, &spec.name) else {
+                break;
+            };
             if st.stopping.load(Ordering::SeqCst) {
                 break;
             }
@@ -301,7 +303,7 @@ pub unsafe fn worker(idx: usize, st: std::sync::Arc<State>, lfd: i32, _pool: *mu
 
 /// Serves the request waiting on `conn`; gives the connection back when it
 /// may carry another.
-fn serve(mut conn: hd::Connection, idx: usize, st: &State, s: *mut raw::server_rec, group: &str) -> Option<hd::Connection> {
+fn serve(mut conn: hd::Connection, idx: usize, st: &State, s: &Server, group: &str) -> Option<hd::Connection> {
     let fd = conn.fd();
     let mut head = [0u8; 8];
     if !conn.read_exact(&mut head) {
@@ -317,7 +319,7 @@ fn serve(mut conn: hd::Connection, idx: usize, st: &State, s: *mut raw::server_r
     }) {
         Ok(m) => m,
         Err(e) => {
-            log::serror(s, log::APLOG_ERR, &format!("mod_pyrite: daemon group {group:?}: {e}"));
+            s.log(log::APLOG_ERR, &format!("mod_pyrite: daemon group {group:?}: {e}"));
             return None;
         }
     };
@@ -331,8 +333,7 @@ fn serve(mut conn: hd::Connection, idx: usize, st: &State, s: *mut raw::server_r
     // it, the child has answered 503 and the request must not run.
     if let (None, Some(deadline)) = (slot, meta.get_str("deadline_ms").and_then(|v| v.parse::<u64>().ok())) {
         if super::frame::monotonic_ms() >= deadline {
-            log::serror(
-                s,
+            s.log(
                 log::APLOG_INFO,
                 &format!("mod_pyrite: daemon group {group:?}: a request waited past its queue deadline and is not run"),
             );
@@ -350,8 +351,7 @@ fn serve(mut conn: hd::Connection, idx: usize, st: &State, s: *mut raw::server_r
     match slot {
         Some((index, ticket)) => {
             if super::pickup::take(index, ticket) != super::pickup::Take::Taken {
-                log::serror(
-                    s,
+                s.log(
                     log::APLOG_INFO,
                     &format!("mod_pyrite: daemon group {group:?}: a request waited past its queue deadline and is not run"),
                 );
@@ -460,53 +460,63 @@ fn peer_allowed(fd: i32) -> Option<u32> {
 /// Called by httpd with a live request.
 pub unsafe extern "C" fn post_read_request(r: *mut raw::request_rec) -> c_int {
     // SAFETY: httpd hands post_read_request a live request served by this thread.
-    crate::guard::or(raw::DECLINED, || unsafe {
-        if super::current().is_none() {
-            return raw::DECLINED;
-        }
-        META.with(|m| {
-            let m = m.borrow();
-            let Some(meta) = m.as_ref() else { return };
-            let p = (*r).pool;
-            // The client's protocol, for the application; the connection from
-            // the child stays HTTP/1.1 (proto_num), so it is kept whatever the
-            // client speaks: the child frames the response for the client.
-            if let Some(proto) = meta.get_str("protocol") {
-                (*r).protocol = ffi::pool::strdup(p, proto.as_bytes());
-            }
-            if let Some(ip) = meta.get("useragent_ip") {
-                (*r).useragent_ip = ffi::pool::strdup(p, ip);
-            }
-            if let Some(u) = meta.get("user") {
-                (*r).user = ffi::pool::strdup(p, u);
-            }
-            if let Some(a) = meta.get("auth_type") {
-                (*r).ap_auth_type = ffi::pool::strdup(p, a);
-            }
-            for (k, v) in meta.with_prefix("env:") {
-                raw::apr_table_set((*r).subprocess_env, ffi::pool::strdup(p, k.as_bytes()), ffi::pool::strdup(p, v));
-            }
-            for (k, v) in meta.with_prefix("hdr:") {
-                if k.eq_ignore_ascii_case("connection") {
-                    // Seen by the application (HTTP_CONNECTION) but not by httpd
-                    // here: the client's wish is for its own connection, not this one.
-                    raw::apr_table_set((*r).subprocess_env, c"HTTP_CONNECTION".as_ptr(), ffi::pool::strdup(p, v));
-                    continue;
+    let Some(r) = (unsafe { ffi::request::Request::from_raw(r) }) else {
+        return raw::DECLINED;
+    };
+    crate::guard::or(raw::DECLINED, || {
+        if super::current().is_some() {
+            META.with(|m| {
+                if let Some(meta) = m.borrow().as_ref() {
+                    apply_meta(r, meta);
                 }
-                raw::apr_table_set((*r).headers_in, ffi::pool::strdup(p, k.as_bytes()), ffi::pool::strdup(p, v));
-            }
-            for (k, _) in meta.with_prefix("drop:") {
-                raw::apr_table_unset((*r).headers_in, ffi::pool::strdup(p, k.as_bytes()));
-            }
-        });
+            });
+        }
         raw::DECLINED
     })
+}
+
+fn apply_meta(r: &ffi::request::Request, meta: &Meta) {
+    // The client's protocol, for the application; the connection from the
+    // child stays HTTP/1.1 (proto_num), so it is kept whatever the client
+    // speaks: the child frames the response for the client.
+    if let Some(proto) = meta.get("protocol") {
+        let _ = r.set_protocol(Some(proto));
+    }
+    if let Some(ip) = meta.get("useragent_ip") {
+        let _ = r.set_useragent_ip(Some(ip));
+    }
+    if let Some(u) = meta.get("user") {
+        let _ = r.set_user(Some(u));
+    }
+    if let Some(a) = meta.get("auth_type") {
+        let _ = r.set_ap_auth_type(Some(a));
+    }
+    let env = r.subprocess_env();
+    for (k, v) in meta.with_prefix("env:") {
+        let _ = env.set(k.as_bytes(), v);
+    }
+    let headers = r.headers_in();
+    for (k, v) in meta.with_prefix("hdr:") {
+        if k.eq_ignore_ascii_case("connection") {
+            // Seen by the application (HTTP_CONNECTION) but not by httpd
+            // here: the client's wish is for its own connection, not this one.
+            let _ = env.set(b"HTTP_CONNECTION", v);
+            continue;
+        }
+        let _ = headers.set(k.as_bytes(), v);
+    }
+    for (k, _) in meta.with_prefix("drop:") {
+        let _ = headers.unset(k.as_bytes());
+    }
 }
 
 /// The daemon's watch over itself, once a second: httpd's parent gone,
 /// restart-interval, inactivity-timeout, request-timeout.
 pub fn monitor(st: std::sync::Arc<State>, spec: &super::options::GroupSpec, s: usize) {
-    let s = s as *mut raw::server_rec;
+    // SAFETY: the caller passes the main server's address, which lives as long as the daemon.
+    let Some(s) = (unsafe { Server::from_raw(s as *mut raw::server_rec) }) else {
+        return;
+    };
     // SAFETY: getppid has no preconditions.
     let parent = unsafe { libc::getppid() };
     let born = std::time::Instant::now();
@@ -542,7 +552,7 @@ pub fn monitor(st: std::sync::Arc<State>, spec: &super::options::GroupSpec, s: u
                 .filter(|&t0| t0 > 0 && now - t0 >= t.as_millis() as u64)
                 .count();
             if stuck > 0 {
-                log::serror(s, log::APLOG_ERR, &format!(
+                s.log(log::APLOG_ERR, &format!(
                     "mod_pyrite: daemon {} of group {:?}: {stuck} request(s) ran past request-timeout={}s; restarting the process (its requests are cut)",
                     std::process::id(), spec.name, t.as_secs()
                 ));

@@ -173,7 +173,8 @@ impl Connection {
     ///
     /// # Safety
     /// `s` is the main server; `fd` a connected socket nothing else closes.
-    pub unsafe fn open(fd: i32, s: *mut raw::server_rec, id: i64) -> Option<Connection> {
+    pub unsafe fn open(fd: i32, s: &super::server::Server, id: i64) -> Option<Connection> {
+        let s = s.as_ptr();
         // SAFETY: s is the main server and fd a connected socket owned by the new connection (the contract).
         unsafe {
             let mut alloc: *mut raw::apr_allocator_t = std::ptr::null_mut();

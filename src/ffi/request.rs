@@ -157,6 +157,8 @@ impl Request {
 
     text_setters! {
         set_status_line => status_line,
+        set_protocol => protocol,
+        set_useragent_ip => useragent_ip,
         set_user => user,
         set_filename => filename,
         set_canonical_filename => canonical_filename,
@@ -384,6 +386,18 @@ impl Request {
     pub fn add_cgi_vars(&self) {
         // SAFETY: the live request, on its own thread.
         unsafe { raw::ap_add_cgi_vars(self.as_ptr()) }
+    }
+
+    /// The server name as httpd reports it for the request (`ap_get_server_name`, UseCanonicalName).
+    pub fn server_name(&self) -> Option<&[u8]> {
+        // SAFETY: the live request; the name is a pool or configuration string.
+        unsafe { super::cstr(raw::ap_get_server_name(self.as_ptr())) }
+    }
+
+    /// The request's scheme as httpd's modules say (`ap_run_http_scheme`: "http", "https").
+    pub fn http_scheme(&self) -> Option<&[u8]> {
+        // SAFETY: the live request; the scheme is a static or configuration string.
+        unsafe { super::cstr(raw::ap_run_http_scheme(self.as_ptr())) }
     }
 
     /// Whether the request's connection uses TLS.

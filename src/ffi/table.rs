@@ -206,6 +206,16 @@ impl Table {
         unsafe { add(self.as_ptr(), key, val) }
     }
 
+    /// Adds `val` to the value of `key`, joined with ", " (`apr_table_merge`).
+    pub fn merge(&self, key: &[u8], val: &[u8]) -> Result<(), NulError> {
+        // SAFETY: the live table; k and v are copies in its pool.
+        unsafe {
+            let (k, v) = (c_copy(self.as_ptr(), key)?, c_copy(self.as_ptr(), val)?);
+            raw::apr_table_mergen(self.as_ptr(), k, v);
+        }
+        Ok(())
+    }
+
     pub fn unset(&self, key: &[u8]) -> Result<(), NulError> {
         // SAFETY: live for the borrow.
         unsafe { unset(self.as_ptr(), key) }

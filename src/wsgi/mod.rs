@@ -235,7 +235,11 @@ fn serve(r: &Req) -> c_int {
             None => application_group(r, group_cfg.as_deref(), &script_name),
         },
         // httpd stat()ed the script itself only when it is the resource.
-        mtime_us: if handler_script.is_some() { None } else { r.finfo().map(|f| f.mtime) },
+        mtime_us: if handler_script.is_some() {
+            None
+        } else {
+            r.finfo().map(|f| f.mtime)
+        },
         filename: r.filename().unwrap_or_default().to_vec(),
         script_name: script_name.clone(),
         path_info: path_info.clone(),
@@ -259,8 +263,7 @@ fn serve(r: &Req) -> c_int {
             // The daemon runs the plan without httpd's request cycle, except
             // with trusted proxy headers, whose settings it reads from its own.
             let plan = dc.proxy.headers.is_none().then(plan);
-            // SAFETY: the live request to a raw-record callee (see above).
-            return unsafe { crate::daemon::proxy::handle(r.as_ptr(), &g, plan.as_ref()) };
+            return crate::daemon::proxy::handle(r, &g, plan.as_ref());
         }
         crate::daemon::routing::Route::Refused(why) => {
             r.log(log::APLOG_ERR, &format!("mod_pyrite: {script}: {why}"));
