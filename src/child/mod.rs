@@ -52,6 +52,7 @@ fn start_child(pchild: &Pool, s: &Server) {
     // What the modules below call back at run time (they cannot name these).
     let _ = crate::interpreters::BOOT.set(boot_interpreter);
     let _ = crate::request::state::ON_END.set(crate::handlers::request_cleanup);
+    let _ = crate::daemon::serve::RUN_PLANNED.set(crate::wsgi::run_planned);
     let home = configs::server(s).and_then(|c| c.python_home.clone());
     // A daemon group's python-home= takes the place of WSGIPythonHome.
     let home = crate::daemon::current().and_then(|d| d.python_home.clone()).or(home);

@@ -9,6 +9,7 @@
 //! - `process`: a daemon's life (identity, limits, Python, threads, draining);
 //! - `serve`: a daemon takes a connection and runs it through httpd's own request path;
 //! - `frame`: what a child tells a daemon besides the HTTP request;
+//! - `plan`: a request's resolved WSGI settings, which the child sends with it;
 //! - `pickup`: how a daemon takes a request and a child knows it, without a wake-up;
 //! - `proxy`: a child hands a request to its group and relays the response;
 //! - `file_pass`: a response's file goes to the child, which sends it (sendfile).
@@ -19,6 +20,7 @@ pub mod head;
 pub mod listener;
 pub mod options;
 pub mod pickup;
+pub mod plan;
 pub mod process;
 pub mod proxy;
 pub mod routing;

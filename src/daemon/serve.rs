@@ -16,6 +16,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+/// Runs a planned request (the WSGI adapter's, registered at the process's
+/// start by src/child: the adapter sits above daemon mode).
+pub static RUN_PLANNED: OnceLock<fn(&ffi::request::Request, &super::plan::Plan) -> c_int> = OnceLock::new();
+
 /// The byte a daemon sends when it takes a connection.
 pub const PICKED_UP: u8 = b'K';
 
@@ -382,10 +386,13 @@ fn serve(mut conn: hd::Connection, idx: usize, st: &State, s: &Server, group: &s
     };
     // A child that ran httpd's request cycle sends the plan of the request:
     // the daemon then runs only the application (see wsgi::plan).
-    let plan = crate::wsgi::plan::Plan::from_meta(&meta);
+    let plan = super::plan::Plan::from_meta(&meta);
     META.with(|m| *m.borrow_mut() = Some(meta));
     let mut run = |r: &ffi::request::Request| match &plan {
-        Some(p) => crate::wsgi::run_planned(r, p),
+        Some(p) => match RUN_PLANNED.get() {
+            Some(run) => run(r, p),
+            None => raw::HTTP_INTERNAL_SERVER_ERROR as c_int,
+        },
         None => raw::DECLINED,
     };
     let handler: Option<&mut dyn FnMut(&ffi::request::Request) -> c_int> = if plan.is_some() { Some(&mut run) } else { None };

@@ -11,7 +11,6 @@ pub mod file_wrapper;
 pub mod input;
 pub mod logstream;
 pub mod notes;
-pub mod plan;
 pub mod proxy_headers;
 pub mod response;
 pub mod ssl;
@@ -229,7 +228,7 @@ fn serve(r: &Req) -> c_int {
             .or(dc.callable.clone())
             .unwrap_or_else(|| "application".into()),
     };
-    let plan = || plan::Plan {
+    let plan = || crate::daemon::plan::Plan {
         application_group: match dispatched.application_group.clone() {
             Some(g) => g,
             None => application_group(r, group_cfg.as_deref(), &script_name),
@@ -276,7 +275,7 @@ fn serve(r: &Req) -> c_int {
 /// Runs a request a child planned, in a daemon that has not run httpd's
 /// request cycle for it: answers with the status when nothing was sent (the
 /// child then makes the error page, with its own ErrorDocument settings).
-pub fn run_planned(r: &Req, p: &plan::Plan) -> c_int {
+pub fn run_planned(r: &Req, p: &crate::daemon::plan::Plan) -> c_int {
     let _ = r.set_filename(Some(&p.filename));
     // The marker WSGIDispatchScript leaves for daemons is not the application's.
     // SAFETY: the live request to a raw-record callee (see above).
@@ -296,7 +295,7 @@ pub fn run_planned(r: &Req, p: &plan::Plan) -> c_int {
 }
 
 /// Runs the application a plan names for `r` and ends the response.
-fn run(r: &Req, p: &plan::Plan, proxy: &proxy_headers::ProxyDirConfig) -> c_int {
+fn run(r: &Req, p: &crate::daemon::plan::Plan, proxy: &proxy_headers::ProxyDirConfig) -> c_int {
     if !crate::interp::ready() {
         r.log(log::APLOG_ERR, "mod_pyrite: Python is not running in this process");
         return raw::HTTP_INTERNAL_SERVER_ERROR as c_int;

@@ -4,7 +4,7 @@
 //! one process; in daemon mode the child makes it (it has run httpd's whole
 //! request cycle) and sends it with the request, and the daemon runs it
 //! without running that cycle again.
-use crate::daemon::frame::Meta;
+use super::frame::Meta;
 
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Plan {
