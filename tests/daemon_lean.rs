@@ -117,3 +117,26 @@ fn a_file_wrapper_file_is_passed_to_the_child_which_sends_it() {
         assert!(crash_lines(&log).is_empty(), "{log}");
     }
 }
+
+#[test]
+fn trusted_proxy_headers_still_apply_in_a_daemon() {
+    // The daemon runs httpd's request cycle for these (it reads the proxy settings itself).
+    let site = format!(
+        "{}WSGIScriptAlias /proxied {{HANDLERS}}/daemon_lean.py process-group=lean callable-object=env\n\
+         <Location /proxied>\n  WSGITrustedProxyHeaders X-Forwarded-For X-Forwarded-Proto\n</Location>\n",
+        site()
+    );
+    let h = Httpd::start(Mpm::Event, &site);
+    let v = json(&h.request(
+        "GET",
+        "/proxied/p",
+        &[("X-Forwarded-For", b"203.0.113.5"), ("X-Forwarded-Proto", b"https")],
+        b"",
+    ));
+    assert_eq!(v["REMOTE_ADDR"], "203.0.113.5");
+    assert_eq!(v["wsgi.url_scheme"], "https");
+    assert_eq!(v["PATH_INFO"], "/p");
+    assert_eq!(v["mod_wsgi.process_group"], "lean");
+    let log = h.stop();
+    assert!(crash_lines(&log).is_empty(), "{log}");
+}
