@@ -32,9 +32,7 @@ static CHOSEN: Mutex<Option<Chosen>> = Mutex::new(None);
 /// Makes the directory the children will use and logs the choice (httpd's
 /// parent, post_config: `pconf` the configuration pool, `s` the main server).
 pub fn prepare(pconf: &Pool, s: &Server) {
-    // SAFETY: config.rs's accessor still takes the raw record: the main server
-    // of the configuration being finished, whose configuration outlives the call.
-    let setting = unsafe { crate::config::server_config(s.as_ptr()) }
+    let setting = crate::config::ServerConfig::of(s)
         .and_then(|c| c.bytecode_cache.clone())
         .unwrap_or(Setting::Private);
     let dir = match setting {

@@ -175,13 +175,9 @@ pub const COMMANDS: [raw::command_rec; 2] = [
 
 /// The configuration the filter's handler runs with.
 fn conf_of(f: &FFilter) -> Option<&DirConfig> {
-    // SAFETY: live records of this call (config.rs's accessors still take the
-    // raw record; they move to the handles with config.rs).
-    unsafe {
-        match f.request() {
-            None => config::server_dir_config(f.connection().base_server().as_ptr()),
-            Some(r) => config::dir_config(r.as_ptr()),
-        }
+    match f.request() {
+        None => DirConfig::server_level(f.connection().base_server()),
+        Some(r) => DirConfig::of(r),
     }
 }
 

@@ -50,9 +50,7 @@ fn append_error(ctx: &Include, bb: &BucketBrigade) {
 
 /// The request's per-directory configuration.
 fn dir_config(r: &Request) -> Option<&crate::config::DirConfig> {
-    // SAFETY: the live request (config.rs's accessors still take the raw
-    // record; they move to the handles with config.rs).
-    unsafe { crate::config::dir_config(r.as_ptr()) }
+    crate::config::DirConfig::of(r)
 }
 
 /// What mod_include calls for each `<!--#python ... -->` (src/ffi/include.rs

@@ -48,11 +48,7 @@ fn with_current_request<R>(f: impl FnOnce(Option<&Request>) -> R) -> R {
 
 /// A server-level PythonOption (mod_python reads these two only there).
 fn server_option(s: &Server, name: &str) -> Option<String> {
-    // SAFETY: the main server of the configuration being finished (config.rs's
-    // accessors still take the raw record; they move to the handles with config.rs).
-    let opts = unsafe { crate::config::server_dir_config(s.as_ptr()) }
-        .map(|c| c.options())
-        .unwrap_or_default();
+    let opts = crate::config::DirConfig::server_level(s).map(|c| c.options()).unwrap_or_default();
     opts.into_iter().find(|(k, _)| k == name).map(|(_, v)| v)
 }
 

@@ -53,8 +53,7 @@ fn serve(r: &Request) -> c_int {
     if r.handler() != Some(HANDLER) {
         return raw::DECLINED;
     }
-    // SAFETY: config.rs's accessor still takes the raw record: the live request's.
-    let enabled = unsafe { crate::config::dir_config(r.as_ptr()) }.is_some_and(|c| c.status_page == Some(true));
+    let enabled = crate::config::DirConfig::of(r).is_some_and(|c| c.status_page == Some(true));
     if !enabled {
         r.log(
             log::APLOG_ERR,
