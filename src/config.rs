@@ -17,7 +17,6 @@ use crate::ffi::{self, raw};
 use crate::sync::LockExt;
 pub use pyrite_text::directive::{check_python_expr, parse_handler_args, parse_handler_spec, split_words};
 use std::any::Any;
-use std::ffi::{c_char, c_void};
 use std::sync::{Arc, OnceLock};
 
 /// The request phases a Python handler can be attached to, in httpd's order.
@@ -647,50 +646,6 @@ fn section_conf<'d>(cmd: &Cmd, conf: &'d mut DirConfig) -> &'d mut DirConfig {
         conf.requires = Some(crate::requires::of_section(cmd, reading));
     }
     conf
-}
-
-// Raw-pointer forms of the helpers above, for directive callbacks not yet
-// written as an ffi::directive::Spec (filters.rs, daemon/directives.rs,
-// wsgi/proxy_headers.rs). Each makes the Cmd handle and calls the typed form.
-
-/// An error message httpd prints with the file and line of the directive.
-///
-/// # Safety
-/// `cmd` is the cmd_parms of a directive callback.
-pub(crate) unsafe fn err(cmd: *mut raw::cmd_parms, directive: &str, msg: &str) -> *const c_char {
-    let text = fail(directive, msg);
-    // SAFETY (raw-pointer callers, see above): the running callback's cmd_parms.
-    unsafe { ffi::pool::strdup((*cmd).pool, text.replace('\0', "").as_bytes()) }
-}
-
-/// # Safety
-/// `cmd` is the cmd_parms of a directive callback.
-pub(crate) unsafe fn origin(cmd: *const raw::cmd_parms) -> Origin {
-    // SAFETY (raw-pointer callers, see above): the running callback's cmd_parms.
-    unsafe { Cmd::from_raw(cmd as *mut raw::cmd_parms) }
-        .map(|c| Origin::of(&c))
-        .unwrap_or_default()
-}
-
-/// # Safety
-/// `cmd` is the cmd_parms of a directive callback.
-pub(crate) unsafe fn declaring_directory(cmd: *const raw::cmd_parms) -> Option<String> {
-    // SAFETY (raw-pointer callers, see above): the running callback's cmd_parms.
-    declaring_dir(&unsafe { Cmd::from_raw(cmd as *mut raw::cmd_parms) }?)
-}
-
-/// # Safety
-/// `p` is NULL or a NUL-terminated string living for `'a`.
-pub(crate) unsafe fn text<'a>(p: *const c_char) -> &'a str {
-    // SAFETY (raw-pointer callers, see above): a directive argument.
-    unsafe { std::str::from_utf8(ffi::cstr(p).unwrap_or_default()).unwrap_or("") }
-}
-
-/// # Safety
-/// `mconfig` is this module's per-directory configuration handed to a directive callback.
-pub(crate) unsafe fn dir_conf<'a>(mconfig: *mut c_void) -> &'a mut DirConfig {
-    // SAFETY (raw-pointer callers, see above): made by create_dir::<DirConfig>.
-    unsafe { &mut *(mconfig as *mut DirConfig) }
 }
 
 // ---- the directives ---------------------------------------------------------

@@ -5,8 +5,9 @@
 //! handler a fresh filter object (src/request/filter.rs) that reads from the
 //! brigade and writes to the next filter.
 pub use crate::config::FilterDecl;
-use crate::config::{self, DirConfig};
+use crate::config::{self, DirConfig, Origin};
 use crate::ffi::brigade::{BucketBrigade, Front};
+use crate::ffi::directive::{entry, Cmd, Func, Outcome, Spec};
 use crate::ffi::filter::Filter as FFilter;
 use crate::ffi::{self, log, raw};
 use crate::interp;
@@ -16,7 +17,7 @@ use crate::request::filter_chain::{Ctx, FilterState, DYNAMIC, DYNAMIC_OUT_ID, OU
 use crate::sync::LockExt;
 use pyo3::prelude::*;
 use std::collections::HashSet;
-use std::ffi::{c_char, c_int, c_void, CStr, CString};
+use std::ffi::{c_int, CStr, CString};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
@@ -71,33 +72,21 @@ fn interned(name: &str) -> &'static CStr {
 }
 
 /// Registers a configured Python filter's name with httpd (at configuration time).
-///
-/// # Safety
-/// Called while httpd reads its configuration (single-threaded).
-unsafe fn register_named(name: &str, input: bool) {
+fn register_named(name: &str, input: bool) {
     let n = interned(name);
-    // SAFETY: the function's contract.
-    unsafe {
-        if input {
-            ffi::filter::register_input::<PythonInput>(n);
-        } else if let Some(rec) = ffi::filter::register_output::<PythonOutput>(n) {
-            OUTPUT_RECS.locked().push(rec.id());
-        }
+    if input {
+        ffi::filter::register_input::<PythonInput>(n);
+    } else if let Some(rec) = ffi::filter::register_output::<PythonOutput>(n) {
+        OUTPUT_RECS.locked().push(rec.id());
     }
 }
 
 /// Registers the run-time filters (from register_hooks).
-///
-/// # Safety
-/// Called from httpd's register_hooks.
-pub unsafe fn register_hooks() {
-    // SAFETY: register_hooks runs while httpd is single-threaded.
-    let recs = unsafe {
-        (
-            ffi::filter::register_output::<PythonOutput>(c"PYRITE_REQUEST_OUTPUT"),
-            ffi::filter::register_input::<PythonInput>(c"PYRITE_REQUEST_INPUT"),
-        )
-    };
+pub fn register_hooks() {
+    let recs = (
+        ffi::filter::register_output::<PythonOutput>(c"PYRITE_REQUEST_OUTPUT"),
+        ffi::filter::register_input::<PythonInput>(c"PYRITE_REQUEST_INPUT"),
+    );
     let recs = match recs {
         (Some(out), Some(inp)) => Some((out, inp)),
         _ => None,
@@ -108,67 +97,52 @@ pub unsafe fn register_hooks() {
 
 // ---- directives ----------------------------------------------------------------
 
-unsafe extern "C" fn set_filter(
-    cmd: *mut raw::cmd_parms,
-    mconfig: *mut c_void,
-    handler: *const c_char,
-    name: *const c_char,
-) -> *const c_char {
-    // SAFETY: httpd's arguments to a directive callback: a live cmd_parms and NUL-terminated words of the configuration pool.
-    crate::guard::or(c"mod_pyrite: internal error reading a filter directive".as_ptr(), || unsafe {
-        let input = (*cmd).info.is_null();
-        let directive = if input { "PythonInputFilter" } else { "PythonOutputFilter" };
-        let (module, object) = match config::parse_handler_spec(config::text(handler)) {
-            Ok(v) => v,
-            Err(e) => return config::err(cmd, directive, &e),
-        };
-        let name = config::text(name).trim();
-        if name.is_empty()
-            || !name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.')
-        {
-            return config::err(
-                cmd,
-                directive,
-                &format!("{name:?} is not a filter name (letters, digits, '_', '-' and '.'; e.g. {directive} mymodule UPCASE)"),
-            );
-        }
-        // SAFETY: directives are read while httpd is single-threaded.
-        register_named(name, input);
-        let conf = config::dir_conf(mconfig);
-        let mut list: Vec<Arc<FilterDecl>> = conf.filters.as_deref().cloned().unwrap_or_default();
-        list.push(Arc::new(FilterDecl {
-            name: name.to_string(),
-            input,
-            module,
-            object,
-            directory: config::declaring_directory(cmd),
-            origin: config::origin(cmd),
-        }));
-        conf.filters = Some(Arc::new(list));
-        std::ptr::null()
-    })
+/// PythonInputFilter (cmd info 0) and PythonOutputFilter (1).
+fn set_filter(cmd: &Cmd, conf: &mut DirConfig, handler: &str, name: &str) -> Outcome {
+    let input = cmd.info() == 0;
+    let directive = if input { "PythonInputFilter" } else { "PythonOutputFilter" };
+    let (module, object) = config::parse_handler_spec(handler).map_err(|e| config::fail(directive, &e))?;
+    let name = name.trim();
+    if name.is_empty()
+        || !name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.')
+    {
+        return Err(config::fail(
+            directive,
+            &format!("{name:?} is not a filter name (letters, digits, '_', '-' and '.'; e.g. {directive} mymodule UPCASE)"),
+        ));
+    }
+    register_named(name, input);
+    let mut list: Vec<Arc<FilterDecl>> = conf.filters.as_deref().cloned().unwrap_or_default();
+    list.push(Arc::new(FilterDecl {
+        name: name.to_string(),
+        input,
+        module,
+        object,
+        directory: config::declaring_dir(cmd),
+        origin: Origin::of(cmd),
+    }));
+    conf.filters = Some(Arc::new(list));
+    Ok(())
 }
 
 /// The filter directives, for config.rs's table.
 pub const COMMANDS: [raw::command_rec; 2] = [
-    config::cmd(
+    entry(&Spec::new(
         c"PythonInputFilter",
-        raw::cmd_func { take2: Some(set_filter) },
+        Func::Take2(set_filter),
         0,
         raw::RSRC_CONF | raw::ACCESS_CONF,
-        raw::cmd_how_TAKE2,
         c"module[::object] NAME: a Python input filter, activated with SetInputFilter/AddInputFilter NAME",
-    ),
-    config::cmd(
+    )),
+    entry(&Spec::new(
         c"PythonOutputFilter",
-        raw::cmd_func { take2: Some(set_filter) },
+        Func::Take2(set_filter),
         1,
         raw::RSRC_CONF | raw::ACCESS_CONF,
-        raw::cmd_how_TAKE2,
         c"module[::object] NAME: a Python output filter, activated with SetOutputFilter/AddOutputFilter NAME",
-    ),
+    )),
 ];
 
 // ---- one filter instance's state --------------------------------------------------

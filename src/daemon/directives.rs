@@ -2,10 +2,11 @@
 //! WSGIRestrictEmbedded. What they declare is kept for the configuration
 //! generation being read (names are unique across the whole server, as in mod_wsgi).
 use super::options::{self, GroupSpec};
-use crate::config::{err, origin, split_words, text, Origin};
+use crate::config::{fail, split_words, DirConfig, Origin};
+use crate::ffi::directive::{entry, Cmd, Func, Outcome, Spec};
 use crate::ffi::raw;
+use crate::ffi::server::KeptServer;
 use crate::sync::LockExt;
-use std::ffi::{c_char, c_void};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -13,9 +14,9 @@ use std::sync::{Arc, Mutex};
 pub struct Declared {
     pub spec: GroupSpec,
     pub origin: Origin,
-    /// The server (virtual host) whose configuration declares it, as an
-    /// address: its ErrorLog is the daemons' (valid for this generation).
-    pub server: usize,
+    /// The server (virtual host) whose configuration declares it: its
+    /// ErrorLog is the daemons' (valid for this generation).
+    pub server: KeptServer,
 }
 
 static GROUPS: Mutex<Vec<Arc<Declared>>> = Mutex::new(Vec::new());
@@ -58,49 +59,38 @@ pub fn restrict_embedded() -> bool {
     RESTRICT_EMBEDDED.load(Ordering::Relaxed)
 }
 
-unsafe extern "C" fn set_daemon_process(cmd: *mut raw::cmd_parms, _m: *mut c_void, args: *const c_char) -> *const c_char {
-    // SAFETY: httpd's arguments to a directive callback: a live cmd_parms and a NUL-terminated argument line.
-    crate::guard::or(c"mod_pyrite: internal error reading WSGIDaemonProcess".as_ptr(), || unsafe {
-        let words = match split_words(text(args)) {
-            Ok(w) => w,
-            Err(e) => return err(cmd, "WSGIDaemonProcess", &e),
-        };
-        let spec = match options::parse(&words) {
-            Ok(s) => s,
-            Err(e) => return err(cmd, "WSGIDaemonProcess", &e),
-        };
-        let mut groups = GROUPS.locked();
-        if let Some(other) = groups.iter().find(|g| g.spec.name == spec.name) {
-            let msg = format!(
-                "a daemon process group called {:?} is already declared at {}",
-                spec.name, other.origin
-            );
-            return err(cmd, "WSGIDaemonProcess", &msg);
-        }
-        groups.push(Arc::new(Declared {
-            spec,
-            origin: origin(cmd),
-            server: (*cmd).server as usize,
-        }));
-        ANY.store(true, Ordering::Relaxed);
-        std::ptr::null()
-    })
+fn set_daemon_process(cmd: &Cmd, _conf: &mut DirConfig, args: &str) -> Outcome {
+    let words = split_words(args).map_err(|e| fail("WSGIDaemonProcess", &e))?;
+    let spec = options::parse(&words).map_err(|e| fail("WSGIDaemonProcess", &e))?;
+    let mut groups = GROUPS.locked();
+    if let Some(other) = groups.iter().find(|g| g.spec.name == spec.name) {
+        let msg = format!(
+            "a daemon process group called {:?} is already declared at {}",
+            spec.name, other.origin
+        );
+        return Err(fail("WSGIDaemonProcess", &msg));
+    }
+    groups.push(Arc::new(Declared {
+        spec,
+        origin: Origin::of(cmd),
+        server: KeptServer::of(cmd.server()),
+    }));
+    ANY.store(true, Ordering::Relaxed);
+    Ok(())
 }
 
-unsafe extern "C" fn set_socket_prefix(cmd: *mut raw::cmd_parms, _m: *mut c_void, arg: *const c_char) -> *const c_char {
-    // SAFETY: as for set_daemon_process: a live cmd_parms and a NUL-terminated argument.
-    crate::guard::or(std::ptr::null(), || unsafe {
-        if (*(*cmd).server).is_virtual != 0 {
-            return err(cmd, "WSGISocketPrefix", "applies to the whole server: move it out of <VirtualHost>");
-        }
-        let p = text(arg);
-        if p.is_empty() {
-            return err(cmd, "WSGISocketPrefix", "needs a path prefix");
-        }
-        let full = raw::ap_server_root_relative((*cmd).pool, crate::ffi::pool::strdup((*cmd).pool, p.as_bytes()));
-        *SOCKET_PREFIX.locked() = Some(crate::ffi::cstr_lossy(full));
-        std::ptr::null()
-    })
+fn set_socket_prefix(cmd: &Cmd, _conf: &mut DirConfig, p: &str) -> Outcome {
+    if cmd.server().rec().is_virtual != 0 {
+        return Err(fail(
+            "WSGISocketPrefix",
+            "applies to the whole server: move it out of <VirtualHost>",
+        ));
+    }
+    if p.is_empty() {
+        return Err(fail("WSGISocketPrefix", "needs a path prefix"));
+    }
+    *SOCKET_PREFIX.locked() = Some(crate::ffi::runtime::server_root_relative(cmd.pool(), p));
+    Ok(())
 }
 
 /// WSGIRestrictEmbedded (read by src/wsgi/directives.rs).
@@ -109,24 +99,18 @@ pub fn set_restrict_embedded(on: bool) {
 }
 
 pub const COMMANDS: [raw::command_rec; 2] = [
-    crate::config::cmd(
+    entry(&Spec::new(
         c"WSGIDaemonProcess",
-        raw::cmd_func {
-            raw_args: Some(set_daemon_process),
-        },
+        Func::RawArgs(set_daemon_process),
         0,
         raw::RSRC_CONF,
-        raw::cmd_how_RAW_ARGS,
         c"name [option=value ...]: a group of daemon processes that run WSGI applications (mod_wsgi's options)",
-    ),
-    crate::config::cmd(
+    )),
+    entry(&Spec::new(
         c"WSGISocketPrefix",
-        raw::cmd_func {
-            take1: Some(set_socket_prefix),
-        },
+        Func::Take1(set_socket_prefix),
         0,
         raw::RSRC_CONF,
-        raw::cmd_how_TAKE1,
         c"path prefix of the daemon groups' UNIX sockets (default: DefaultRuntimeDir/wsgi)",
-    ),
+    )),
 ];

@@ -182,11 +182,7 @@ pub unsafe fn run(g: Arc<Running>, slot: usize, main: *mut raw::server_rec) -> !
     let spec = g.decl.spec.clone();
     let _ = super::CURRENT.set(spec.clone());
     // The daemon logs where its group is declared (that virtual host's ErrorLog).
-    let s = if g.decl.server == 0 {
-        main
-    } else {
-        g.decl.server as *mut raw::server_rec
-    };
+    let s = g.decl.server.get().as_ptr();
     log::set_process_server(s);
     // SAFETY: both servers belong to the running configuration; one thread runs here.
     unsafe { hd::stderr_to_error_log(s, main) };

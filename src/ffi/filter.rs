@@ -286,23 +286,37 @@ impl<S> FilterRec<S> {
     }
 }
 
-/// Registers `T` as the resource-level output filter `name`.
-///
-/// # Safety
-/// httpd is single-threaded (register_hooks, or reading the configuration):
-/// registration changes httpd's global filter tables.
-pub unsafe fn register_output<T: OutputFilter>(name: &'static std::ffi::CStr) -> Option<FilterRec<T::State>> {
-    // SAFETY: the contract; `name` lives forever, as httpd keeps the pointer.
+/// Whether httpd is registering hooks or reading its configuration: the
+/// single-threaded times in which its global filter tables may change (not
+/// once its MPM runs, with worker threads looking names up).
+fn configuring() -> bool {
+    // SAFETY: a plain query of httpd's state.
+    let state = unsafe { raw::ap_state_query(raw::AP_SQ_MAIN_STATE as std::ffi::c_int) } as u32;
+    matches!(
+        state,
+        raw::AP_SQ_MS_INITIAL_STARTUP | raw::AP_SQ_MS_CREATE_PRE_CONFIG | raw::AP_SQ_MS_DESTROY_CONFIG | raw::AP_SQ_MS_CREATE_CONFIG
+    )
+}
+
+/// Registers `T` as the resource-level output filter `name`; None when httpd
+/// refuses, or runs its MPM already (registration changes httpd's global
+/// filter tables, which only single-threaded start-up may do).
+pub fn register_output<T: OutputFilter>(name: &'static std::ffi::CStr) -> Option<FilterRec<T::State>> {
+    if !configuring() {
+        return None;
+    }
+    // SAFETY: single-threaded start-up (checked above); `name` lives forever,
+    // as httpd keeps the pointer.
     let rec =
         unsafe { raw::ap_register_output_filter(name.as_ptr(), Some(output_entry::<T>), None, raw::ap_filter_type_AP_FTYPE_RESOURCE) };
     std::ptr::NonNull::new(rec).map(|p| FilterRec(p, std::marker::PhantomData))
 }
 
-/// Registers `T` as the resource-level input filter `name`.
-///
-/// # Safety
-/// As for [`register_output`].
-pub unsafe fn register_input<T: InputFilter>(name: &'static std::ffi::CStr) -> Option<FilterRec<T::State>> {
+/// Registers `T` as the resource-level input filter `name` (as [`register_output`]).
+pub fn register_input<T: InputFilter>(name: &'static std::ffi::CStr) -> Option<FilterRec<T::State>> {
+    if !configuring() {
+        return None;
+    }
     // SAFETY: as for register_output.
     let rec = unsafe { raw::ap_register_input_filter(name.as_ptr(), Some(input_entry::<T>), None, raw::ap_filter_type_AP_FTYPE_RESOURCE) };
     std::ptr::NonNull::new(rec).map(|p| FilterRec(p, std::marker::PhantomData))

@@ -28,3 +28,14 @@ pub fn child_user() -> (u32, u32) {
     // SAFETY: ap_unixd_config is filled while the configuration is read, before post_config.
     unsafe { (raw::ap_unixd_config.user_id, raw::ap_unixd_config.group_id) }
 }
+
+/// `name` relative to ServerRoot (absolute names unchanged), the way httpd
+/// reads paths in its configuration; empty when httpd cannot join them.
+pub fn server_root_relative(pool: &super::pool::Pool, name: &str) -> String {
+    let Ok(cname) = CString::new(name) else {
+        return String::new();
+    };
+    // SAFETY: a live pool and a NUL-terminated name; the result is NULL or a
+    // NUL-terminated string in that pool, copied at once.
+    unsafe { super::cstr_lossy(raw::ap_server_root_relative(pool.as_ptr(), cname.as_ptr())) }
+}
