@@ -40,17 +40,14 @@ pub const COMMAND: raw::command_rec = entry(&Spec::new(
     c"module[::object]: handles this server's connections in Python (raw protocol, e.g. on its own Listen port)",
 ));
 
-/// httpd's process_connection hook: runs before HTTP's, only where configured.
-/// The C entry point: the connection becomes a typed handle here, once.
-///
-/// # Safety
-/// Called by httpd with a live connection.
-pub unsafe extern "C" fn process_connection(c: *mut raw::conn_rec) -> c_int {
-    // SAFETY: httpd's live connection, served by this thread for the whole hook.
-    let Some(c) = (unsafe { ffi::connection::Connection::from_raw(c) }) else {
-        return DECLINED;
-    };
-    crate::guard::or(DECLINED, || serve(c))
+/// httpd's process_connection hook: runs before HTTP's, only where configured
+/// (src/module.rs registers it; its C entry point is made in src/ffi/hooks.rs).
+pub struct Hook;
+
+impl ffi::hooks::ConnectionHook for Hook {
+    fn run(c: &ffi::connection::Connection) -> c_int {
+        serve(c)
+    }
 }
 
 /// The configuration of the server a connection arrived at.

@@ -1,6 +1,7 @@
 //! The module record httpd loads (`LoadModule pyrite_module mod_pyrite.so`) and
 //! the hooks it registers.
 use crate::config::{DirConfig, ServerConfig};
+use crate::ffi::hooks::{self, Config, ConfigHooks, Module, Names, Order, Phase, PostConfig, Registering};
 use crate::ffi::pool::Pool;
 use crate::ffi::server::Server;
 use crate::ffi::{self, log, module_config, raw};
@@ -27,103 +28,77 @@ pub static mut pyrite_module: raw::module = raw::module {
     create_server_config: Some(module_config::create_server::<ServerConfig>),
     merge_server_config: Some(module_config::merge_server::<ServerConfig>),
     cmds: crate::directives::COMMANDS.as_ptr(),
-    register_hooks: Some(register_hooks),
+    register_hooks: Some(hooks::register_hooks::<Pyrite>),
     flags: 0,
 };
 
 pub use crate::ffi::{module_index, module_ptr};
 
-extern "C" fn register_hooks(_p: *mut raw::apr_pool_t) {
-    ffi::set_module(&raw mut pyrite_module);
-    // SAFETY (documented exception, see README's layout): registering this
-    // module's C entry points with httpd; the bindings' types check each
-    // function has the signature its hook expects, and they live as long as
-    // the library. The name lists are NULL-terminated statics.
-    crate::guard::or((), || unsafe {
-        crate::guard::quiet_panics();
-        let middle = raw::APR_HOOK_MIDDLE as c_int;
-        raw::ap_hook_pre_config(
-            Some(pre_config),
-            std::ptr::null(),
-            std::ptr::null(),
-            raw::APR_HOOK_REALLY_FIRST as c_int,
-        );
-        raw::ap_hook_post_config(Some(post_config), std::ptr::null(), std::ptr::null(), middle);
-        raw::ap_hook_post_config(Some(crate::ssi::post_config), std::ptr::null(), std::ptr::null(), middle);
-        raw::ap_hook_child_init(Some(child_init), std::ptr::null(), std::ptr::null(), middle);
+/// This module, for the generic entry points of src/ffi/hooks.rs.
+struct Pyrite;
+
+impl Module for Pyrite {
+    fn register_hooks(reg: &Registering<'_>) {
+        ffi::set_module(&raw mut pyrite_module);
+        reg.config::<Pyrite>(Config::PreConfig, Order::ReallyFirst);
+        reg.config::<Pyrite>(Config::PostConfig, Order::Middle);
+        reg.config::<crate::ssi::Hooks>(Config::PostConfig, Order::Middle);
+        reg.config::<Pyrite>(Config::ChildInit, Order::Middle);
         // After httpd's own pre_mpm (the scoreboard), daemon groups start at a first start.
-        raw::ap_hook_pre_mpm(
-            Some(crate::daemon::supervise::pre_mpm),
-            std::ptr::null(),
-            std::ptr::null(),
-            raw::APR_HOOK_REALLY_LAST as c_int,
-        );
-        raw::ap_hook_handler(Some(crate::handlers::content_handler), std::ptr::null(), std::ptr::null(), middle);
-        raw::ap_hook_handler(Some(crate::wsgi::handler), std::ptr::null(), std::ptr::null(), middle);
-        raw::ap_hook_handler(Some(crate::metrics::page::handler), std::ptr::null(), std::ptr::null(), middle);
-        let n = std::ptr::null();
-        raw::ap_hook_post_read_request(Some(crate::handlers::post_read_request), n, n, middle);
+        reg.config::<crate::daemon::supervise::Hooks>(Config::PreMpm, Order::ReallyLast);
+        reg.request(Phase::Handler, crate::handlers::content_handler, Order::Middle);
+        reg.request(Phase::Handler, crate::wsgi::handler, Order::Middle);
+        reg.request_hook::<crate::metrics::page::Handler>(Phase::Handler, Order::Middle);
+        reg.request(Phase::PostReadRequest, crate::handlers::post_read_request, Order::Middle);
         // In a daemon, before any other module looks at the request: what the child knew of the client.
-        raw::ap_hook_post_read_request(
-            Some(crate::daemon::serve::post_read_request),
-            n,
-            n,
-            raw::APR_HOOK_REALLY_FIRST as c_int,
-        );
-        raw::ap_hook_translate_name(Some(crate::handlers::translate_name), n, n, middle);
-        raw::ap_hook_header_parser(Some(crate::handlers::header_parser), n, n, middle);
-        raw::ap_hook_access_checker(Some(crate::handlers::access_checker), n, n, middle);
-        raw::ap_hook_check_user_id(Some(crate::handlers::check_user_id), n, n, middle);
-        raw::ap_hook_auth_checker(Some(crate::handlers::auth_checker), n, n, middle);
-        raw::ap_hook_type_checker(Some(crate::handlers::type_checker), n, n, middle);
-        raw::ap_hook_fixups(Some(crate::handlers::fixups), n, n, middle);
-        raw::ap_hook_log_transaction(Some(crate::handlers::log_transaction), n, n, middle);
-        raw::ap_hook_process_connection(Some(crate::conn_handler::process_connection), n, n, middle);
+        reg.request(Phase::PostReadRequest, crate::daemon::serve::post_read_request, Order::ReallyFirst);
+        reg.request(Phase::TranslateName, crate::handlers::translate_name, Order::Middle);
+        reg.request(Phase::HeaderParser, crate::handlers::header_parser, Order::Middle);
+        reg.request(Phase::AccessChecker, crate::handlers::access_checker, Order::Middle);
+        reg.request(Phase::CheckUserId, crate::handlers::check_user_id, Order::Middle);
+        reg.request(Phase::AuthChecker, crate::handlers::auth_checker, Order::Middle);
+        reg.request(Phase::TypeChecker, crate::handlers::type_checker, Order::Middle);
+        reg.request(Phase::Fixups, crate::handlers::fixups, Order::Middle);
+        reg.request(Phase::LogTransaction, crate::handlers::log_transaction, Order::Middle);
+        reg.process_connection::<crate::conn_handler::Hook>(Order::Middle);
         crate::filters::register_hooks();
-        crate::wsgi::auth::register_hooks(_p);
+        // SAFETY (documented exception until src/wsgi/auth.rs takes the
+        // handle): the pool httpd handed this register_hooks.
+        unsafe { crate::wsgi::auth::register_hooks(reg.pool().as_ptr()) };
         // After mod_alias, before mod_userdir and mod_vhost_alias, as mod_wsgi.
-        raw::ap_hook_translate_name(
-            Some(crate::wsgi::translate_name),
-            TRANSLATE_PRE.0.as_ptr(),
-            TRANSLATE_SUCC.0.as_ptr(),
-            middle,
+        reg.request_between(
+            Phase::TranslateName,
+            crate::wsgi::translate_name,
+            Some(&TRANSLATE_PRE),
+            Some(&TRANSLATE_SUCC),
+            Order::Middle,
         );
-    })
+    }
 }
 
-/// NULL-terminated module name lists for hook ordering.
-struct Names<const N: usize>([*const c_char; N]);
-// SAFETY: pointers to static C string literals.
-unsafe impl<const N: usize> Sync for Names<N> {}
-static TRANSLATE_PRE: Names<2> = Names([c"mod_alias.c".as_ptr(), std::ptr::null()]);
-static TRANSLATE_SUCC: Names<3> = Names([c"mod_userdir.c".as_ptr(), c"mod_vhost_alias.c".as_ptr(), std::ptr::null()]);
+/// Module name lists for hook ordering.
+static TRANSLATE_PRE: Names<1> = Names::new([c"mod_alias.c"]);
+static TRANSLATE_SUCC: Names<2> = Names::new([c"mod_userdir.c", c"mod_vhost_alias.c"]);
 
 const FIRST_PASS_KEY: &std::ffi::CStr = c"mod_pyrite/post_config-seen";
 
-extern "C" fn pre_config(_pconf: *mut raw::apr_pool_t, _plog: *mut raw::apr_pool_t, _ptemp: *mut raw::apr_pool_t) -> c_int {
-    crate::guard::or(raw::OK as c_int, || {
+impl ConfigHooks for Pyrite {
+    fn pre_config() {
         crate::config::config_read_starts();
         crate::wsgi::directives::clear_notes();
         crate::python_flags::config_read_starts();
         crate::daemon::directives::config_read_starts();
-        raw::OK as c_int
-    })
-}
+    }
 
-/// Runs in the parent (as root when httpd starts as root): never touches Python.
-extern "C" fn post_config(
-    pconf: *mut raw::apr_pool_t,
-    _plog: *mut raw::apr_pool_t,
-    _ptemp: *mut raw::apr_pool_t,
-    s: *mut raw::server_rec,
-) -> c_int {
-    crate::guard::or(raw::OK as c_int, || {
-        // SAFETY: httpd's configuration pool and main server, live for the whole configuration.
-        let (Some(pool), Some(server)) = (unsafe { Pool::from_raw(pconf) }, unsafe { Server::from_raw(s) }) else {
-            return raw::OK as c_int;
-        };
-        post_config_of(pool, server)
-    })
+    /// Runs in the parent (as root when httpd starts as root): never touches Python.
+    fn post_config(at: &PostConfig<'_>) -> c_int {
+        post_config_of(at.pool(), at.server())
+    }
+
+    /// Runs in every child before it accepts a connection: Python starts here.
+    fn child_init(pchild: &Pool, s: &Server) {
+        child_init_of(pchild, s)
+    }
 }
 
 fn post_config_of(pconf: &Pool, s: &Server) -> c_int {
@@ -163,32 +138,26 @@ fn post_config_of(pconf: &Pool, s: &Server) -> c_int {
     raw::OK as c_int
 }
 
-/// Runs in every child before it accepts a connection: Python starts here.
-extern "C" fn child_init(pchild: *mut raw::apr_pool_t, s: *mut raw::server_rec) {
-    crate::guard::or((), || {
-        // The metrics slots are for httpd's children (a daemon would take one of theirs).
-        if crate::daemon::current().is_none() {
-            // SAFETY: child_init's own pool and main server.
-            if let (Some(p), Some(sv)) = unsafe { (ffi::pool::Pool::from_raw(pchild), ffi::server::Server::from_raw(s)) } {
-                crate::metrics::shm::child_init(p, sv);
-            }
+fn child_init_of(pchild: &Pool, s: &Server) {
+    // The metrics slots are for httpd's children (a daemon would take one of theirs).
+    if crate::daemon::current().is_none() {
+        crate::metrics::shm::child_init(pchild, s);
+    }
+    crate::locks::child_init(Some(s));
+    if crate::daemon::current().is_none() {
+        // httpd's children connect to daemons by path; they never accept on their sockets.
+        crate::daemon::listener::close_all_but(None);
+        // WSGIRestrictEmbedded On: no Python in httpd's children, unless a
+        // WSGIDispatchScript must run there (as mod_wsgi starts it then too).
+        if crate::daemon::directives::restrict_embedded()
+            && !crate::config::wsgi::DISPATCH_SCRIPTS.load(std::sync::atomic::Ordering::Relaxed)
+        {
+            return;
         }
-        // SAFETY: as above.
-        crate::locks::child_init(unsafe { ffi::server::Server::from_raw(s) });
-        if crate::daemon::current().is_none() {
-            // httpd's children connect to daemons by path; they never accept on their sockets.
-            crate::daemon::listener::close_all_but(None);
-            // WSGIRestrictEmbedded On: no Python in httpd's children, unless a
-            // WSGIDispatchScript must run there (as mod_wsgi starts it then too).
-            if crate::daemon::directives::restrict_embedded()
-                && !crate::config::wsgi::DISPATCH_SCRIPTS.load(std::sync::atomic::Ordering::Relaxed)
-            {
-                return;
-            }
-        }
-        // SAFETY: child_init's own pool and main server, before any worker thread.
-        unsafe { crate::child::init_child(pchild, s) }
-    })
+    }
+    // SAFETY (documented exception until src/child takes the handles):
+    // child_init's own pool and main server, before any worker thread.
+    unsafe { crate::child::init_child(pchild.as_ptr(), s.as_ptr()) }
 }
 
 /// Marker for pointers httpd hands us as `const char *` strings.

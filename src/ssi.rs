@@ -11,6 +11,7 @@
 use crate::ffi::brigade::BucketBrigade;
 use crate::ffi::filter::Filter;
 use crate::ffi::held::{Held, Tied, Unusable};
+use crate::ffi::hooks::{ConfigHooks, PostConfig};
 use crate::ffi::include::Include;
 use crate::ffi::request::Request;
 use crate::ffi::{log, raw};
@@ -22,23 +23,17 @@ use std::ffi::c_int;
 
 const SUCCESS: raw::apr_status_t = raw::APR_SUCCESS as raw::apr_status_t;
 
-/// post_config hook: registers the `python` element with mod_include (on
-/// every configuration pass: mod_include makes its table of elements anew
-/// in each pre_config).
-///
-/// # Safety
-/// Called by httpd as a post_config hook.
-pub unsafe extern "C" fn post_config(
-    _pconf: *mut raw::apr_pool_t,
-    _plog: *mut raw::apr_pool_t,
-    _ptemp: *mut raw::apr_pool_t,
-    _s: *mut raw::server_rec,
-) -> c_int {
-    crate::guard::or(raw::OK as c_int, || {
-        // SAFETY: a post_config hook, after every module's register_hooks.
-        unsafe { crate::ffi::include::register::<PythonElement>(c"python") };
+/// The `#python` element's post_config hook (src/module.rs registers it).
+pub struct Hooks;
+
+impl ConfigHooks for Hooks {
+    /// Registers the `python` element with mod_include (on every
+    /// configuration pass: mod_include makes its table of elements anew in
+    /// each pre_config).
+    fn post_config(at: &PostConfig<'_>) -> c_int {
+        crate::ffi::include::register::<PythonElement>(at, c"python");
         raw::OK as c_int
-    })
+    }
 }
 
 /// Inserts mod_include's error text ("[an error occurred while processing this directive]").

@@ -138,17 +138,18 @@ static DEFERRED: AtomicU64 = AtomicU64::new(0);
 
 /// pre_mpm: forks the daemons whose start waited for the scoreboard.
 ///
-/// # Safety
-/// Called by httpd in its parent.
-pub unsafe extern "C" fn pre_mpm(_p: *mut raw::apr_pool_t, _sb: raw::ap_scoreboard_e) -> c_int {
-    crate::guard::or(raw::OK as c_int, || {
+/// (src/module.rs registers it, in httpd's parent.)
+pub struct Hooks;
+
+impl crate::ffi::hooks::ConfigHooks for Hooks {
+    fn pre_mpm() -> c_int {
         let generation = DEFERRED.swap(0, Ordering::Relaxed);
         if generation != 0 && generation == GENERATION.load(Ordering::Relaxed) {
             let running = RUNNING.locked().clone();
             spawn_all(generation, &running, SERVER.load(Ordering::Relaxed) as *mut raw::server_rec);
         }
         raw::OK as c_int
-    })
+    }
 }
 
 fn spawn_all(generation: u64, running: &[Arc<Running>], s: *mut raw::server_rec) {

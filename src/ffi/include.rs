@@ -54,13 +54,11 @@ unsafe extern "C" fn element_entry<T: Element>(
     super::guard::or(T::FAILED, || T::run(ctx, f, bb))
 }
 
-/// Registers `T` for `<!--#name ... -->`; false when mod_include is not loaded.
-///
-/// # Safety
-/// Called from post_config (after every module's register_hooks).
-pub unsafe fn register<T: Element>(name: &'static CStr) -> bool {
+/// Registers `T` for `<!--#name ... -->` (from post_config, after every
+/// module's register_hooks); false when mod_include is not loaded.
+pub fn register<T: Element>(_at: &super::hooks::PostConfig<'_>, name: &'static CStr) -> bool {
     let handler: ElementHandler = element_entry::<T>;
-    // SAFETY: the function's contract.
+    // SAFETY: post_config (the PostConfig proof): every module has registered its optional functions.
     let (register, get) = unsafe {
         (
             optional_fn(c"ap_register_include_handler"),

@@ -37,16 +37,13 @@ fn format_of(args: &[u8]) -> Format {
     Format::Html { refresh }
 }
 
-/// httpd's content hook for `pyrite-status`.
-///
-/// # Safety
-/// Called by httpd with a live request.
-pub unsafe extern "C" fn handler(r: *mut raw::request_rec) -> c_int {
-    // SAFETY: httpd's live request for the span of this hook, on this thread.
-    let Some(r) = (unsafe { Request::from_raw(r) }) else {
-        return raw::DECLINED;
-    };
-    crate::guard::or(raw::HTTP_INTERNAL_SERVER_ERROR as c_int, || serve(r))
+/// httpd's content hook for `pyrite-status` (src/module.rs registers it).
+pub struct Handler;
+
+impl crate::ffi::hooks::RequestHook for Handler {
+    fn run(r: &Request) -> c_int {
+        serve(r)
+    }
 }
 
 fn serve(r: &Request) -> c_int {
