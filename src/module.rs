@@ -120,9 +120,7 @@ fn post_config_of(pconf: &Pool, s: &Server) -> c_int {
     crate::metrics::shm::create(pconf, s);
     crate::bytecode::prepare(pconf, s);
     // Forks the daemon groups' processes (Python starts in them, never here).
-    // SAFETY (documented exception: the daemon supervisor is not yet on typed
-    // handles): the live configuration pool and main server of this post_config.
-    if let Err(e) = unsafe { crate::daemon::supervise::start(pconf.as_ptr(), s.as_ptr()) } {
+    if let Err(e) = crate::daemon::supervise::start(pconf, s) {
         s.log(log::APLOG_CRIT, &format!("mod_pyrite: {e}"));
         return raw::HTTP_INTERNAL_SERVER_ERROR as c_int;
     }

@@ -5,7 +5,10 @@
 //! (within graceful-timeout) and exits.
 use super::serve::{self, State};
 use super::supervise::Running;
-use crate::ffi::{daemon as hd, log, raw};
+use crate::ffi::pool::Pool;
+use crate::ffi::process::{self as os, Newborn, Signals};
+use crate::ffi::server::KeptServer;
+use crate::ffi::{daemon as hd, log};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -15,127 +18,78 @@ pub fn user_id(name: &str) -> Option<u32> {
     if let Some(n) = name.strip_prefix('#') {
         return n.parse().ok();
     }
-    let c = std::ffi::CString::new(name).ok()?;
-    // SAFETY: getpwnam with a valid name; the record is read at once (single-threaded here).
-    unsafe {
-        let pw = libc::getpwnam(c.as_ptr());
-        (!pw.is_null()).then(|| (*pw).pw_uid)
-    }
+    os::uid_of(name)
 }
 
 fn group_id(name: &str) -> Option<u32> {
     if let Some(n) = name.strip_prefix('#') {
         return n.parse().ok();
     }
-    let c = std::ffi::CString::new(name).ok()?;
-    // SAFETY: as in user_id.
-    unsafe {
-        let gr = libc::getgrnam(c.as_ptr());
-        (!gr.is_null()).then(|| (*gr).gr_gid)
-    }
-}
-
-/// The name and home directory of a uid.
-fn user_entry(uid: u32) -> Option<(String, String)> {
-    // SAFETY: getpwuid; the record is copied at once (single-threaded here).
-    unsafe {
-        let pw = libc::getpwuid(uid);
-        if pw.is_null() {
-            return None;
-        }
-        Some((
-            std::ffi::CStr::from_ptr((*pw).pw_name).to_string_lossy().into_owned(),
-            std::ffi::CStr::from_ptr((*pw).pw_dir).to_string_lossy().into_owned(),
-        ))
-    }
+    os::gid_of(name)
 }
 
 /// Becomes the group's user (when httpd started as root), as mod_wsgi does.
-fn take_identity(g: &super::options::GroupSpec) -> Result<(), String> {
+fn take_identity(nb: &Newborn, g: &super::options::GroupSpec) -> Result<(), String> {
     let (huid, hgid) = hd::httpd_ids();
-    // SAFETY: plain credential calls, single-threaded (just forked).
-    unsafe {
-        if libc::geteuid() != 0 {
-            if let Some(home) = &g.home {
-                std::env::set_current_dir(home).map_err(|e| format!("home={home}: {e}"))?;
-            }
-            return Ok(());
+    if crate::ffi::os::euid() != 0 {
+        if let Some(home) = &g.home {
+            std::env::set_current_dir(home).map_err(|e| format!("home={home}: {e}"))?;
         }
-        let uid = match &g.user {
-            Some(u) => user_id(u).ok_or_else(|| format!("user={u}: no such user"))?,
-            None => huid,
-        };
-        let gid = match &g.group {
-            Some(n) => group_id(n).ok_or_else(|| format!("group={n}: no such group"))?,
-            None => hgid,
-        };
-        if uid == 0 {
-            return Err("refusing to run a daemon process as root: set user= (or httpd's User)".into());
+        return Ok(());
+    }
+    let uid = match &g.user {
+        Some(u) => user_id(u).ok_or_else(|| format!("user={u}: no such user"))?,
+        None => huid,
+    };
+    let gid = match &g.group {
+        Some(n) => group_id(n).ok_or_else(|| format!("group={n}: no such group"))?,
+        None => hgid,
+    };
+    if uid == 0 {
+        return Err("refusing to run a daemon process as root: set user= (or httpd's User)".into());
+    }
+    os::set_gid(nb, gid).map_err(|e| format!("setgid({gid}): {e}"))?;
+    let entry = os::user_entry(uid);
+    if !g.supplementary_groups.is_empty() {
+        let mut ids = Vec::new();
+        for n in &g.supplementary_groups {
+            ids.push(group_id(n).ok_or_else(|| format!("supplementary-groups: no group {n}"))?);
         }
-        if libc::setgid(gid) != 0 {
-            return Err(format!("setgid({gid}): {}", std::io::Error::last_os_error()));
-        }
-        let entry = user_entry(uid);
-        if !g.supplementary_groups.is_empty() {
-            let mut ids = Vec::new();
-            for n in &g.supplementary_groups {
-                ids.push(group_id(n).ok_or_else(|| format!("supplementary-groups: no group {n}"))?);
-            }
-            if libc::setgroups(ids.len(), ids.as_ptr()) != 0 {
-                return Err(format!("setgroups: {}", std::io::Error::last_os_error()));
-            }
-        } else if let Some((name, _)) = &entry {
-            let c = std::ffi::CString::new(name.as_str()).unwrap_or_default();
-            if libc::initgroups(c.as_ptr(), gid) != 0 {
-                return Err(format!("initgroups({name}): {}", std::io::Error::last_os_error()));
-            }
-        }
-        if libc::setuid(uid) != 0 {
-            return Err(format!("setuid({uid}): {}", std::io::Error::last_os_error()));
-        }
-        let home = match (&g.home, &entry) {
-            (Some(h), _) => Some(h.clone()),
-            (None, Some((_, h))) if uid != huid => Some(h.clone()),
-            _ => None,
-        };
-        if let Some(home) = home {
-            std::env::set_current_dir(&home).map_err(|e| format!("home={home}: {e}"))?;
-        }
+        os::set_groups(nb, &ids).map_err(|e| format!("setgroups: {e}"))?;
+    } else if let Some((name, _)) = &entry {
+        os::init_groups(nb, name, gid).map_err(|e| format!("initgroups({name}): {e}"))?;
+    }
+    os::set_uid(nb, uid).map_err(|e| format!("setuid({uid}): {e}"))?;
+    let home = match (&g.home, &entry) {
+        (Some(h), _) => Some(h.clone()),
+        (None, Some((_, h))) if uid != huid => Some(h.clone()),
+        _ => None,
+    };
+    if let Some(home) = home {
+        std::env::set_current_dir(&home).map_err(|e| format!("home={home}: {e}"))?;
     }
     Ok(())
 }
 
-fn apply_limits(g: &super::options::GroupSpec) {
-    // SAFETY: setrlimit/setpriority/umask with plain values.
-    unsafe {
-        let set = |res, v: Option<u64>| {
-            if let Some(v) = v {
-                let l = libc::rlimit {
-                    rlim_cur: v,
-                    rlim_max: libc::RLIM_INFINITY,
-                };
-                let mut cur: libc::rlimit = std::mem::zeroed();
-                libc::getrlimit(res, &mut cur);
-                let l = libc::rlimit {
-                    rlim_max: cur.rlim_max.max(l.rlim_cur),
-                    ..l
-                };
-                libc::setrlimit(res, &l);
-            }
-        };
-        set(libc::RLIMIT_CPU, g.cpu_time_limit);
-        set(libc::RLIMIT_DATA, g.memory_limit);
-        set(libc::RLIMIT_AS, g.virtual_memory_limit);
-        if let Some(p) = g.cpu_priority {
-            libc::setpriority(libc::PRIO_PROCESS, 0, p);
+fn apply_limits(nb: &Newborn, g: &super::options::GroupSpec) {
+    for (res, v) in [
+        (libc::RLIMIT_CPU, g.cpu_time_limit),
+        (libc::RLIMIT_DATA, g.memory_limit),
+        (libc::RLIMIT_AS, g.virtual_memory_limit),
+    ] {
+        if let Some(v) = v {
+            os::set_limit(nb, res, v);
         }
-        if let Some(m) = g.umask {
-            libc::umask(m as libc::mode_t);
-        }
+    }
+    if let Some(p) = g.cpu_priority {
+        os::set_priority(nb, p);
+    }
+    if let Some(m) = g.umask {
+        os::set_umask(nb, m);
     }
 }
 
-fn apply_environment(g: &super::options::GroupSpec) {
+fn apply_environment(nb: &Newborn, g: &super::options::GroupSpec) {
     // Single-threaded here (just forked): changing the environment is safe.
     if let Some(l) = &g.lang {
         std::env::set_var("LANG", l);
@@ -143,8 +97,7 @@ fn apply_environment(g: &super::options::GroupSpec) {
     if let Some(l) = &g.locale {
         std::env::set_var("LC_ALL", l);
         if let Ok(c) = std::ffi::CString::new(l.as_str()) {
-            // SAFETY: a valid locale name string; single-threaded.
-            unsafe { libc::setlocale(libc::LC_ALL, c.as_ptr()) };
+            os::set_locale(nb, &c);
         }
     }
     if let Some(e) = &g.python_eggs {
@@ -153,101 +106,80 @@ fn apply_environment(g: &super::options::GroupSpec) {
     if let Some(name) = &g.display_name {
         // The name ps and top show (15 bytes at most).
         if let Ok(c) = std::ffi::CString::new(name.bytes().take(15).collect::<Vec<u8>>()) {
-            // SAFETY: PR_SET_NAME reads a NUL-terminated string.
-            unsafe { libc::prctl(libc::PR_SET_NAME, c.as_ptr()) };
+            os::set_name(nb, &c);
         }
     }
 }
 
 /// The signals a daemon handles itself (in its main thread, with sigwait).
-fn handled_signals() -> libc::sigset_t {
-    // SAFETY: builds a signal set.
-    unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        for s in [libc::SIGTERM, libc::SIGINT, libc::SIGHUP, libc::SIGUSR1, libc::SIGXCPU] {
-            libc::sigaddset(&mut set, s);
-        }
-        set
-    }
+fn handled_signals() -> Signals {
+    Signals::of(&[libc::SIGTERM, libc::SIGINT, libc::SIGHUP, libc::SIGUSR1, libc::SIGXCPU])
 }
 
 /// The daemon's whole life, in the forked child (daemon `slot` of its
-/// group). Never returns.
-///
-/// # Safety
-/// Called in a process just forked from httpd's parent; `main` is the main
-/// server of the running configuration.
-pub unsafe fn run(g: Arc<Running>, slot: usize, main: *mut raw::server_rec) -> ! {
+/// group; `main` the main server of the running configuration). Never returns.
+pub fn run(nb: Newborn, g: Arc<Running>, slot: usize, main: KeptServer) -> ! {
+    let main = main.get();
     let spec = g.decl.spec.clone();
     let _ = super::CURRENT.set(spec.clone());
     // The daemon logs where its group is declared (that virtual host's ErrorLog).
-    let s = g.decl.server.get().as_ptr();
-    log::set_process_server(s);
-    // SAFETY: both servers belong to the running configuration; one thread runs here.
-    unsafe { hd::stderr_to_error_log(s, main) };
+    let s = g.decl.server.get();
+    log::set_process_server(s.as_ptr());
+    os::stderr_to_error_log(&nb, s, main);
     crate::metrics::groups::adopt(&spec.name, slot);
-    // SAFETY: just forked, single-threaded: signal dispositions and masks are ours to set.
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_IGN);
-        let set = handled_signals();
-        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
-    }
+    let signals = handled_signals();
+    signals.block_ignoring_sigpipe(&nb);
     super::listener::close_all_but(Some(g.fd));
     hd::close_http_listeners();
-    if let Err(e) = take_identity(&spec) {
-        log::serror(
-            s,
+    if let Err(e) = take_identity(&nb, &spec) {
+        s.log(
             log::APLOG_CRIT,
             &format!("mod_pyrite: daemon group {:?} cannot start: {e}", spec.name),
         );
         crate::metrics::groups::exiting(&format!("could not start: {e}"));
         // As mod_wsgi: wait before exiting, so a broken setup does not fork in a tight loop.
         std::thread::sleep(Duration::from_secs(20));
-        // SAFETY: leaves without running the parent's exit handlers.
-        unsafe { libc::_exit(1) };
+        os::exit_now(1);
     }
-    apply_limits(&spec);
-    apply_environment(&spec);
+    apply_limits(&nb, &spec);
+    apply_environment(&nb, &spec);
     hd::drop_transaction_logging();
     hd::drop_mpm_request_hooks();
-    // SAFETY: main is the main server; one thread runs here yet.
-    let pool = unsafe { hd::daemon_pool(main) };
+    let pool = os::daemon_pool(&nb, main);
+    // Each worker thread's own pool, made while this thread is the only one.
+    let pools: Vec<&'static Pool> = (0..spec.threads).map(|_| os::daemon_pool(&nb, main)).collect();
     let t0 = Instant::now();
-    // SAFETY: pool lives for the daemon's life; main is the main server. Runs
-    // every module's child_init, this module's included (which starts Python).
-    unsafe { hd::run_child_init(pool, main) };
+    // Runs every module's child_init, this module's included (which starts
+    // Python): the set-up ends there, as those may start threads.
+    os::run_child_init(nb, pool, main);
     if !crate::interp::ready() {
-        log::serror(
-            s,
+        s.log(
             log::APLOG_CRIT,
             &format!("mod_pyrite: daemon group {:?}: Python did not start; see above", spec.name),
         );
         crate::metrics::groups::exiting("could not start Python");
         std::thread::sleep(Duration::from_secs(5));
-        // SAFETY: as above.
-        unsafe { libc::_exit(1) };
+        os::exit_now(1);
     }
     let state = Arc::new(State::new(spec.threads));
     let mut workers = Vec::new();
-    for i in 0..spec.threads {
+    for (i, tpool) in pools.into_iter().enumerate() {
         let st = state.clone();
         let fd = g.fd;
-        // SAFETY: main is the main server; pools are made by this thread only.
-        let tpool = unsafe { hd::daemon_pool(main) } as usize;
-        let sp = main as usize;
+        let (tp, sp) = (tpool.as_ptr() as usize, main.as_ptr() as usize);
         let mut b = std::thread::Builder::new().name(format!("pyrite-daemon-{i}"));
         if let Some(sz) = spec.stack_size {
             b = b.stack_size(sz);
         }
-        // SAFETY: each thread gets its own pool; main is the main server, alive for the daemon's life.
-        match b.spawn(move || unsafe { serve::worker(i, st, fd, tpool as *mut raw::apr_pool_t, sp as *mut raw::server_rec) }) {
+        // SAFETY (documented exception until src/daemon/serve.rs takes the
+        // handles): each thread gets its own pool; main is the main server,
+        // alive for the daemon's life.
+        match b.spawn(move || unsafe { serve::worker(i, st, fd, tp as *mut _, sp as *mut _) }) {
             Ok(h) => workers.push(h),
-            Err(e) => log::serror(s, log::APLOG_ERR, &format!("mod_pyrite: daemon cannot start a thread: {e}")),
+            Err(e) => s.log(log::APLOG_ERR, &format!("mod_pyrite: daemon cannot start a thread: {e}")),
         }
     }
-    log::serror(
-        s,
+    s.log(
         log::APLOG_INFO,
         &format!(
             "mod_pyrite: daemon {} of group {:?} ready in {:.1} ms ({} threads)",
@@ -260,16 +192,13 @@ pub unsafe fn run(g: Arc<Running>, slot: usize, main: *mut raw::server_rec) -> !
     {
         let st = state.clone();
         let spec = spec.clone();
-        let sp = s as usize;
+        let sp = s.as_ptr() as usize;
         let _ = std::thread::Builder::new()
             .name("pyrite-monitor".into())
             .spawn(move || serve::monitor(st, &spec, sp));
     }
     // The main thread waits for a signal (from httpd's parent, or one the daemon sends itself).
-    let set = handled_signals();
-    let mut sig: libc::c_int = 0;
-    // SAFETY: waits on the blocked set built above.
-    while unsafe { libc::sigwait(&set, &mut sig) } != 0 {}
+    let sig = signals.wait();
     let timeout = match sig {
         libc::SIGUSR1 => spec.eviction_timeout.unwrap_or(spec.graceful_timeout),
         _ => spec.graceful_timeout,
@@ -277,8 +206,7 @@ pub unsafe fn run(g: Arc<Running>, slot: usize, main: *mut raw::server_rec) -> !
     let why = state.reason().unwrap_or_else(|| format!("signal {sig}"));
     state.stopping.store(true, Ordering::SeqCst);
     crate::metrics::groups::stopping(&why);
-    log::serror(
-        s,
+    s.log(
         log::APLOG_INFO,
         &format!(
             "mod_pyrite: daemon {} of group {:?} stopping ({why}); {} request(s) in progress",
@@ -293,8 +221,7 @@ pub unsafe fn run(g: Arc<Running>, slot: usize, main: *mut raw::server_rec) -> !
     }
     let left = state.in_flight.load(Ordering::SeqCst);
     if left > 0 {
-        log::serror(
-            s,
+        s.log(
             log::APLOG_WARNING,
             &format!(
                 "mod_pyrite: daemon {} of group {:?}: {left} request(s) still running after graceful-timeout ({}s) are cut",
@@ -304,19 +231,18 @@ pub unsafe fn run(g: Arc<Running>, slot: usize, main: *mut raw::server_rec) -> !
             ),
         );
     }
-    exit_after_atexit(&spec, s, &why)
+    exit_after_atexit(&spec, g.decl.server, &why)
 }
 
 /// Runs the applications' `atexit` functions, as mod_wsgi does when a daemon
 /// ends (WSGIDestroyInterpreter On), then leaves; functions that take longer
 /// than shutdown-timeout are cut.
-fn exit_after_atexit(spec: &super::options::GroupSpec, s: *mut raw::server_rec, why: &str) -> ! {
+fn exit_after_atexit(spec: &super::options::GroupSpec, s: KeptServer, why: &str) -> ! {
     let limit = spec.shutdown_timeout;
-    let (name, sp, reason) = (spec.name.clone(), s as usize, why.to_string());
+    let (name, reason) = (spec.name.clone(), why.to_string());
     let _ = std::thread::Builder::new().name("pyrite-shutdown".into()).spawn(move || {
         std::thread::sleep(limit);
-        log::serror(
-            sp as *mut raw::server_rec,
+        s.get().log(
             log::APLOG_WARNING,
             &format!(
                 "mod_pyrite: daemon {} of group {name:?}: atexit functions still running after shutdown-timeout ({}s); exiting",
@@ -325,12 +251,11 @@ fn exit_after_atexit(spec: &super::options::GroupSpec, s: *mut raw::server_rec, 
             ),
         );
         crate::metrics::groups::exiting(&reason);
-        // SAFETY: leaves at once (see below).
-        unsafe { libc::_exit(0) };
+        os::exit_now(0);
     });
     crate::interpreters::atexit::run_exit_functions();
     crate::metrics::groups::exiting(why);
-    // SAFETY: leaves at once: Python's other threads may be anywhere, and
-    // httpd's exit handlers belong to the parent.
-    unsafe { libc::_exit(0) }
+    // Leaves at once: Python's other threads may be anywhere, and httpd's
+    // exit handlers belong to the parent.
+    os::exit_now(0)
 }

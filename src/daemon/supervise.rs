@@ -4,10 +4,13 @@
 //! sockets and asks the old ones to finish what they took and leave.
 use super::directives::{self, Declared};
 use super::listener;
+use crate::ffi::pool::Pool;
+use crate::ffi::process::{self as os, Ended};
+use crate::ffi::server::{KeptServer, Server};
 use crate::ffi::{daemon as hd, log, raw};
 use crate::metrics::groups as metrics;
 use crate::sync::LockExt;
-use std::ffi::{c_int, c_void};
+use std::ffi::c_int;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -21,7 +24,7 @@ pub struct Running {
 /// The configuration generation (one per start or restart of httpd).
 static GENERATION: AtomicU64 = AtomicU64::new(0);
 /// The main server of the running generation (its configuration lives until the next restart).
-static SERVER: AtomicUsize = AtomicUsize::new(0);
+static SERVER: Mutex<Option<KeptServer>> = Mutex::new(None);
 /// The groups of the running generation.
 static RUNNING: Mutex<Vec<Arc<Running>>> = Mutex::new(Vec::new());
 /// Live daemons: (generation, pid).
@@ -44,18 +47,18 @@ struct Watched {
 
 /// Called from post_config on the real pass, in httpd's parent: opens the
 /// sockets and forks the daemons of this generation. Err stops httpd.
-///
-/// # Safety
-/// `pconf` is the configuration pool and `s` the main server of this generation.
-pub unsafe fn start(pconf: *mut raw::apr_pool_t, s: *mut raw::server_rec) -> Result<(), String> {
+/// (`pconf` the configuration pool and `s` the main server of this generation.)
+pub fn start(pconf: &Pool, s: &Server) -> Result<(), String> {
     PARENT.store(std::process::id() as usize, Ordering::Relaxed);
     let generation = GENERATION.fetch_add(1, Ordering::Relaxed) + 1;
-    SERVER.store(s as usize, Ordering::Relaxed);
+    *SERVER.locked() = Some(KeptServer::of(s));
     let groups = directives::groups();
-    // SAFETY: s is the main server (caller's promise).
-    let prefix = directives::socket_prefix().unwrap_or_else(|| unsafe { hd::runtime_path(s, "wsgi") });
-    // SAFETY: geteuid has no preconditions.
-    let root = unsafe { libc::geteuid() } == 0;
+    let prefix = directives::socket_prefix().unwrap_or_else(|| {
+        crate::ffi::runtime::path_in(s.process_pool(), "wsgi")
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    });
+    let root = crate::ffi::os::euid() == 0;
     let mut running = Vec::new();
     for g in &groups {
         let spec = &g.spec;
@@ -91,36 +94,31 @@ pub unsafe fn start(pconf: *mut raw::apr_pool_t, s: *mut raw::server_rec) -> Res
             processes: r.decl.spec.processes,
             threads: r.decl.spec.threads,
             backlog: r.decl.spec.listen_backlog,
-            socket_fd: r.fd,
+            socket_inode: listener::inode(r.fd),
         })
         .collect();
-    // SAFETY: pconf and s are this generation's (caller's promise).
-    unsafe { metrics::create(pconf, s, &shown) };
+    metrics::create(pconf, s, &shown);
     *RUNNING.locked() = running.clone();
-    // SAFETY: pconf is this generation's configuration pool; the cleanups run when it is cleared.
-    unsafe {
-        crate::ffi::pool::on_cleanup(pconf, move || retire(generation));
-    }
+    // The cleanups run when this generation's configuration pool is cleared.
+    pconf.on_cleanup(move || retire(generation));
     if running.is_empty() {
         return Ok(());
     }
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
-        // SAFETY: the process pool lives until httpd's parent exits.
-        unsafe {
-            crate::ffi::pool::on_cleanup((*(*s).process).pool, || {
-                if PARENT.load(Ordering::Relaxed) == std::process::id() as usize {
-                    listener::unlink_all();
-                }
-            })
-        };
+        // The process pool lives until httpd's parent exits.
+        s.process_pool().on_cleanup(|| {
+            if PARENT.load(Ordering::Relaxed) == std::process::id() as usize {
+                listener::unlink_all();
+            }
+        });
     });
     if !hd::scoreboard_exists() {
         // A first start (or a full restart): httpd makes its scoreboard in
         // pre_mpm, which daemons inherit; they are forked there (pre_mpm below).
         DEFERRED.store(generation, Ordering::Relaxed);
     } else {
-        spawn_all(generation, &running, s);
+        spawn_all(generation, &running, KeptServer::of(s));
     }
     if directives::restrict_embedded() {
         let line = if crate::config::wsgi::DISPATCH_SCRIPTS.load(Ordering::Relaxed) {
@@ -128,7 +126,7 @@ pub unsafe fn start(pconf: *mut raw::apr_pool_t, s: *mut raw::server_rec) -> Res
         } else {
             "mod_pyrite: WSGIRestrictEmbedded On: httpd's children run no application and start no Python"
         };
-        log::serror(s, log::APLOG_NOTICE, line);
+        s.log(log::APLOG_NOTICE, line);
     }
     Ok(())
 }
@@ -146,17 +144,18 @@ impl crate::ffi::hooks::ConfigHooks for Hooks {
         let generation = DEFERRED.swap(0, Ordering::Relaxed);
         if generation != 0 && generation == GENERATION.load(Ordering::Relaxed) {
             let running = RUNNING.locked().clone();
-            spawn_all(generation, &running, SERVER.load(Ordering::Relaxed) as *mut raw::server_rec);
+            if let Some(s) = *SERVER.locked() {
+                spawn_all(generation, &running, s);
+            }
         }
         raw::OK as c_int
     }
 }
 
-fn spawn_all(generation: u64, running: &[Arc<Running>], s: *mut raw::server_rec) {
+fn spawn_all(generation: u64, running: &[Arc<Running>], s: KeptServer) {
     for g in running {
         let spec = &g.decl.spec;
-        log::serror(
-            s,
+        s.get().log(
             log::APLOG_NOTICE,
             &format!(
                 "mod_pyrite: daemon process group {:?} ({}): {} process(es) x {} thread(s), socket {}",
@@ -164,8 +163,7 @@ fn spawn_all(generation: u64, running: &[Arc<Running>], s: *mut raw::server_rec)
             ),
         );
         for (opt, why) in &spec.not_honoured {
-            log::serror(
-                s,
+            s.get().log(
                 log::APLOG_WARNING,
                 &format!(
                     "mod_pyrite: WSGIDaemonProcess {} ({}): {opt} is accepted but not acted on: {why}",
@@ -199,90 +197,74 @@ fn check_python_home(home: &str) -> Result<(), String> {
 }
 
 /// Forks one daemon of `g` into `slot`.
-fn spawn(generation: u64, g: &Arc<Running>, slot: usize, s: *mut raw::server_rec) {
+fn spawn(generation: u64, g: &Arc<Running>, slot: usize, s: KeptServer) {
     metrics::prepare(&g.decl.spec.name, slot);
-    // SAFETY: fork in httpd's parent; the child goes straight to the daemon's
-    // life and never returns into httpd's code.
-    let pid = unsafe { libc::fork() };
-    if pid == 0 {
-        // SAFETY: s is the main server of the running generation, inherited by the fork.
-        unsafe { super::process::run(g.clone(), slot, s) };
-    }
-    if pid < 0 {
-        log::serror(
-            s,
-            log::APLOG_ERR,
-            &format!(
-                "mod_pyrite: cannot fork a daemon for group {:?}: {}",
-                g.decl.spec.name,
-                std::io::Error::last_os_error()
-            ),
-        );
-        return;
-    }
+    // The child goes straight to the daemon's life and never returns here;
+    // s is the main server of the running generation, inherited by the fork.
+    let pid = match os::fork_daemon(|nb| super::process::run(nb, g.clone(), slot, s)) {
+        Ok(pid) => pid,
+        Err(e) => {
+            s.get().log(
+                log::APLOG_ERR,
+                &format!("mod_pyrite: cannot fork a daemon for group {:?}: {e}", g.decl.spec.name),
+            );
+            return;
+        }
+    };
     PIDS.locked().push((generation, pid));
     metrics::forked(&g.decl.spec.name, slot, pid);
-    let w = Box::into_raw(Box::new(Watched {
+    let w = Watched {
         generation,
         group: g.decl.spec.name.clone(),
         slot,
         pid,
-    }));
-    // SAFETY: w stays allocated until maintenance takes it back.
-    unsafe { hd::watch(pid, s, maintenance, w as *mut c_void) };
+    };
+    os::watch(pid, s.get(), w, ended);
 }
 
 /// APR's report about a watched daemon (in the parent's maintenance loop).
-unsafe extern "C" fn maintenance(reason: c_int, data: *mut c_void, status: c_int) {
-    crate::guard::or((), || {
-        if reason != hd::OC_DEATH && reason != hd::OC_LOST {
-            return;
+fn ended(w: Watched, how: Ended) {
+    let status = match how {
+        Ended::Died(n) | Ended::Lost(n) => n,
+    };
+    PIDS.locked().retain(|(_, p)| *p != w.pid);
+    let current = GENERATION.load(Ordering::Relaxed);
+    // httpd passes a number that is an exit code or a signal: a daemon
+    // that leaves by itself says so (and why) in its metrics slot first.
+    let own = if w.generation == current {
+        metrics::exit_reason(&w.group, w.slot)
+    } else {
+        None
+    };
+    let killed = own.is_none() && status > 0 && w.generation == current;
+    let how = match (&own, status) {
+        (Some(why), _) => format!("exited ({why})"),
+        (None, _) if killed => format!("was killed by signal {status}"),
+        (None, 0) => "exited".to_string(),
+        (None, n) if n > 0 => format!("ended (exit status or signal {n})"),
+        (None, _) => "was lost".to_string(),
+    };
+    let s = *SERVER.locked();
+    let stopping = crate::ffi::mpm::query(raw::AP_MPMQ_MPM_STATE) == raw::AP_MPMQ_STOPPING as i32;
+    let g = RUNNING.locked().iter().find(|g| g.decl.spec.name == w.group).cloned();
+    match (g, s) {
+        (Some(g), Some(s)) if w.generation == current && !stopping => {
+            let level = if own.is_some() { log::APLOG_INFO } else { log::APLOG_WARNING };
+            s.get().log(
+                level,
+                &format!(
+                    "mod_pyrite: daemon {} of group {:?} {how}; starting its replacement",
+                    w.pid, w.group
+                ),
+            );
+            metrics::replaced(&w.group, w.slot, &how, killed);
+            spawn(current, &g, w.slot, s);
         }
-        // SAFETY: data is the Watched given to watch(); unwatched here, so taken back once.
-        let w = unsafe {
-            hd::unwatch(data);
-            Box::from_raw(data as *mut Watched)
-        };
-        PIDS.locked().retain(|(_, p)| *p != w.pid);
-        let current = GENERATION.load(Ordering::Relaxed);
-        // httpd passes a number that is an exit code or a signal: a daemon
-        // that leaves by itself says so (and why) in its metrics slot first.
-        let own = if w.generation == current {
-            metrics::exit_reason(&w.group, w.slot)
-        } else {
-            None
-        };
-        let killed = own.is_none() && status > 0 && w.generation == current;
-        let how = match (&own, status) {
-            (Some(why), _) => format!("exited ({why})"),
-            (None, _) if killed => format!("was killed by signal {status}"),
-            (None, 0) => "exited".to_string(),
-            (None, n) if n > 0 => format!("ended (exit status or signal {n})"),
-            (None, _) => "was lost".to_string(),
-        };
-        let s = SERVER.load(Ordering::Relaxed) as *mut raw::server_rec;
-        let stopping = crate::ffi::mpm::query(raw::AP_MPMQ_MPM_STATE) == raw::AP_MPMQ_STOPPING as i32;
-        let g = RUNNING.locked().iter().find(|g| g.decl.spec.name == w.group).cloned();
-        match g {
-            Some(g) if w.generation == current && !stopping && !s.is_null() => {
-                let level = if own.is_some() { log::APLOG_INFO } else { log::APLOG_WARNING };
-                log::serror(
-                    s,
-                    level,
-                    &format!(
-                        "mod_pyrite: daemon {} of group {:?} {how}; starting its replacement",
-                        w.pid, w.group
-                    ),
-                );
-                metrics::replaced(&w.group, w.slot, &how, killed);
-                spawn(current, &g, w.slot, s);
-            }
-            _ => log::main_error(
-                log::APLOG_INFO,
-                &format!("mod_pyrite: daemon {} of group {:?} {how}", w.pid, w.group),
-            ),
-        }
-    })
+        _ => log::main_error(
+            log::APLOG_INFO,
+            &format!("mod_pyrite: daemon {} of group {:?} {how}", w.pid, w.group),
+        ),
+    }
 }
 
 /// A generation ends (httpd restarts or stops): its daemons finish the
@@ -294,8 +276,8 @@ fn retire(generation: u64) {
     }
     for (g, pid) in PIDS.locked().iter() {
         if *g == generation {
-            // SAFETY: a daemon this parent forked and has not reaped yet.
-            unsafe { libc::kill(*pid, libc::SIGTERM) };
+            // A daemon this parent forked and has not reaped yet.
+            os::terminate(*pid);
         }
     }
 }

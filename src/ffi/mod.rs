@@ -19,6 +19,7 @@ pub mod module_config;
 pub mod mpm;
 pub mod os;
 pub mod pool;
+pub mod process;
 pub mod pyprofile;
 pub mod pystart;
 pub mod pythread;

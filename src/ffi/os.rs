@@ -51,3 +51,81 @@ pub fn process_gone(pid: u32) -> bool {
     // SAFETY: kill with signal 0 sends nothing.
     (unsafe { libc::kill(pid as i32, 0) }) == -1 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH)
 }
+
+/// Why a UNIX listening socket could not be made ([`unix_listener`]).
+pub enum ListenError {
+    /// The path has this many bytes, more than a socket address holds (the limit).
+    PathTooLong(usize, usize),
+    /// The path holds a NUL byte.
+    Nul,
+    Socket(std::io::Error),
+    Bind(std::io::Error),
+    Listen(std::io::Error),
+}
+
+/// A non-blocking, close-on-exec UNIX stream socket listening at `path`
+/// (a file left there is replaced), its file mode 0700 (made under umask
+/// 077), with the given queue length and socket buffer sizes.
+pub fn unix_listener(
+    path: &str,
+    backlog: i32,
+    send_buffer: Option<usize>,
+    receive_buffer: Option<usize>,
+) -> Result<std::os::fd::OwnedFd, ListenError> {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    // SAFETY: all-zero is a valid sockaddr_un.
+    let mut addr: libc::sockaddr_un = unsafe { std::mem::zeroed() };
+    addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
+    if path.len() >= addr.sun_path.len() {
+        return Err(ListenError::PathTooLong(path.len(), addr.sun_path.len() - 1));
+    }
+    for (i, b) in path.bytes().enumerate() {
+        addr.sun_path[i] = b as libc::c_char;
+    }
+    let c = std::ffi::CString::new(path).map_err(|_| ListenError::Nul)?;
+    // SAFETY: a plain socket call; the new descriptor is owned at once.
+    let fd = unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_STREAM | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK, 0) };
+    if fd < 0 {
+        return Err(ListenError::Socket(std::io::Error::last_os_error()));
+    }
+    // SAFETY: fd is the new socket, owned by nothing else (closed when dropped).
+    let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+    // SAFETY: a NUL-terminated path, the socket this function owns and an
+    // address filled above (its size passed); umask takes and returns plain values.
+    unsafe {
+        libc::unlink(c.as_ptr());
+        let old = libc::umask(0o077);
+        let bound = libc::bind(
+            fd,
+            &addr as *const _ as *const libc::sockaddr,
+            std::mem::size_of::<libc::sockaddr_un>() as u32,
+        );
+        libc::umask(old);
+        if bound != 0 {
+            return Err(ListenError::Bind(std::io::Error::last_os_error()));
+        }
+        for (opt, v) in [(libc::SO_SNDBUF, send_buffer), (libc::SO_RCVBUF, receive_buffer)] {
+            if let Some(v) = v {
+                let v = v as libc::c_int;
+                libc::setsockopt(fd, libc::SOL_SOCKET, opt, &v as *const _ as *const libc::c_void, 4);
+            }
+        }
+        if libc::listen(fd, backlog.max(1)) != 0 {
+            return Err(ListenError::Listen(std::io::Error::last_os_error()));
+        }
+    }
+    Ok(owned)
+}
+
+/// The inode of an open descriptor (0 when fstat fails).
+pub fn inode_of(fd: &impl AsFd) -> u64 {
+    // SAFETY: all-zero is a valid stat, which fstat fills for the borrowed descriptor.
+    unsafe {
+        let mut st: libc::stat = std::mem::zeroed();
+        if libc::fstat(fd.as_fd().as_raw_fd(), &mut st) == 0 {
+            st.st_ino
+        } else {
+            0
+        }
+    }
+}

@@ -7,7 +7,9 @@
 //! reads every group from any child.
 use super::layout::{ChildSlot, Totals};
 use super::shm::{self, wall_us};
-use crate::ffi::{log, raw};
+use crate::ffi::log;
+use crate::ffi::pool::Pool;
+use crate::ffi::server::Server;
 use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering::*};
 
 /// Bytes of a group's name kept (longer names are cut on the page).
@@ -127,7 +129,8 @@ pub struct Declared<'a> {
     pub processes: usize,
     pub threads: usize,
     pub backlog: i32,
-    pub socket_fd: i32,
+    /// The inode of the group's listening socket (its queue in the kernel's socket diagnostics).
+    pub socket_inode: u64,
 }
 
 const fn size_for(groups: usize, daemons: usize) -> usize {
@@ -158,9 +161,8 @@ fn read_text(words: &[AtomicU64], len: &AtomicU32) -> String {
 /// Makes this generation's mapping for `groups` (httpd's parent, post_config,
 /// after the groups' sockets are open and before their daemons are forked).
 ///
-/// # Safety
-/// `pconf` is the configuration pool of this generation; `s` its main server.
-pub unsafe fn create(pconf: *mut raw::apr_pool_t, s: *mut raw::server_rec, groups: &[Declared<'_>]) {
+/// (`pconf` the configuration pool of this generation; `s` its main server.)
+pub fn create(pconf: &Pool, s: &Server, groups: &[Declared<'_>]) {
     REGION.store(std::ptr::null_mut(), Release);
     if groups.is_empty() {
         return;
@@ -172,8 +174,7 @@ pub unsafe fn create(pconf: *mut raw::apr_pool_t, s: *mut raw::server_rec, group
         daemons += g.processes;
     }
     if daemons > MAX_DAEMONS {
-        log::serror(
-            s,
+        s.log(
             log::APLOG_WARNING,
             &format!(
                 "mod_pyrite: {daemons} daemon processes are more than the status page follows ({MAX_DAEMONS}); daemon groups are not shown"
@@ -182,13 +183,9 @@ pub unsafe fn create(pconf: *mut raw::apr_pool_t, s: *mut raw::server_rec, group
         return;
     }
     let size = size_for(groups.len(), daemons);
-    // SAFETY: pconf is this generation's pool (caller's promise); the mapping lives until it is cleared.
-    let Some(base) = (unsafe { crate::ffi::pool::Pool::from_raw(pconf) })
-        .and_then(|p| crate::ffi::shm::anonymous(p, size).ok())
-        .map(|b| b.as_ptr())
-    else {
-        log::serror(
-            s,
+    // The mapping lives until pconf is cleared.
+    let Ok(base) = crate::ffi::shm::anonymous(pconf, size).map(|b| b.as_ptr()) else {
+        s.log(
             log::APLOG_ERR,
             &format!("mod_pyrite: could not map {size} bytes for the daemon groups' metrics; they are not shown"),
         );
@@ -209,28 +206,15 @@ pub unsafe fn create(pconf: *mut raw::apr_pool_t, s: *mut raw::server_rec, group
         slot.threads.store(g.threads as u32, Relaxed);
         slot.backlog.store(g.backlog.max(0) as u32, Relaxed);
         slot.first_slot.store(first as u32, Relaxed);
-        slot.socket_inode.store(inode_of(g.socket_fd), Relaxed);
+        slot.socket_inode.store(g.socket_inode, Relaxed);
     }
     // SAFETY: as above; the magic makes the mapping readable.
     unsafe { (*header).magic.store(MAGIC, Release) };
-    // SAFETY: pconf as above; the pool's own cleanup unmaps the region after this one runs.
-    unsafe {
-        crate::ffi::pool::on_cleanup(pconf, move || {
-            let _ = REGION.compare_exchange(header, std::ptr::null_mut(), AcqRel, Relaxed);
-        })
-    };
-}
-
-fn inode_of(fd: i32) -> u64 {
-    // SAFETY: fstat on a descriptor this process holds; st is written by the call.
-    unsafe {
-        let mut st: libc::stat = std::mem::zeroed();
-        if libc::fstat(fd, &mut st) == 0 {
-            st.st_ino
-        } else {
-            0
-        }
-    }
+    // The pool's own cleanup unmaps the region after this one runs.
+    let addr = header as usize;
+    pconf.on_cleanup(move || {
+        let _ = REGION.compare_exchange(addr as *mut Header, std::ptr::null_mut(), AcqRel, Relaxed);
+    });
 }
 
 /// The groups and the daemon slots of the mapping, when there is one.
@@ -390,8 +374,7 @@ impl Group {
 }
 
 fn alive(pid: u32) -> bool {
-    // SAFETY: signal 0 only probes; EPERM means alive under another user.
-    pid != 0 && unsafe { libc::kill(pid as i32, 0) == 0 || *libc::__errno_location() == libc::EPERM }
+    pid != 0 && !crate::ffi::os::process_gone(pid)
 }
 
 /// Every group now, with each daemon's `ChildSlot` for the caller to add to
