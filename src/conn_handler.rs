@@ -85,22 +85,26 @@ fn serve(c: &ffi::connection::Connection) -> c_int {
 }
 
 fn run(py: Python<'_>, c: &ffi::connection::Connection, decl: &ConnHandlerDecl) -> c_int {
-    let life = Arc::new(Life::without_request());
-    let res = (|| -> PyResult<Bound<'_, PyAny>> {
-        let no_conf = config::DirConfig::default();
-        let conf = settings(c).1.unwrap_or(&no_conf);
-        let handler = crate::handlers::load_object(py, conf, None, &decl.module, decl.object_name())?;
-        let conn = Bound::new(py, Connection::new(life.clone(), c.as_ptr()))?;
-        match handler.call1((conn,)) {
-            Err(e) if e.is_instance_of::<SERVER_RETURN>(py) => Ok(e
-                .value(py)
-                .getattr("args")
-                .and_then(|a| a.get_item(0))
-                .unwrap_or_else(|_| py.None().into_bound(py))),
-            other => other,
-        }
-    })();
-    life.end();
+    // The connection object may outlive the call: the connection is lent for the call only.
+    let res = ffi::held::lend_for_call(None::<&ffi::request::Request>, c, |none, lent| {
+        let life = Arc::new(Life::for_call(none));
+        let res = (|| -> PyResult<Bound<'_, PyAny>> {
+            let no_conf = config::DirConfig::default();
+            let conf = settings(c).1.unwrap_or(&no_conf);
+            let handler = crate::handlers::load_object(py, conf, None, &decl.module, decl.object_name())?;
+            let conn = Bound::new(py, Connection::new(life.clone(), lent))?;
+            match handler.call1((conn,)) {
+                Err(e) if e.is_instance_of::<SERVER_RETURN>(py) => Ok(e
+                    .value(py)
+                    .getattr("args")
+                    .and_then(|a| a.get_item(0))
+                    .unwrap_or_else(|_| py.None().into_bound(py))),
+                other => other,
+            }
+        })();
+        life.end();
+        res
+    });
     let spec = match &decl.object {
         Some(o) => format!("{}::{}", decl.module, o),
         None => decl.module.clone(),

@@ -191,10 +191,13 @@ fn call_handler(f: &FFilter, bb: &BucketBrigade, decl: &Arc<FilterDecl>, readbyt
                 None => None,
                 Some(r) => Some(crate::request::state::req_keep_phase(py, r, decl.directive())?.unbind()),
             };
-            let filter = Bound::new(py, Filter::new(f, bb, decl.clone(), req, readbytes))?;
-            let res = handler.call1((&filter,));
-            filter.get().end();
-            res.map(|_| ())
+            // The filter object may outlive the call: its filter and brigade are lent for the call only.
+            ffi::held::lend_for_call(Some(f), bb, |hf, hbb| {
+                let filter = Bound::new(py, Filter::new(f, (hf, hbb), decl.clone(), req, readbytes))?;
+                let res = handler.call1((&filter,));
+                filter.get().end();
+                res.map(|_| ())
+            })
         })();
         match res {
             Ok(()) => true,

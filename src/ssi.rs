@@ -116,10 +116,13 @@ fn in_python<R>(r: &Request, refused: R, f: impl for<'py> FnOnce(Python<'py>) ->
 /// Runs one `exec` or `eval`; true when it failed (already logged; with
 /// PythonDebug On the traceback is put in the page instead of the error text).
 fn run_block(py: Python<'_>, ctx: &Include, r: &Request, bb: &BucketBrigade, tag: &str, code: &str, debug: bool) -> bool {
-    let res = Py::new(py, SsiFilter::new(ctx, bb)).and_then(|filter| {
-        let res = run_code(py, r, &filter, tag, code);
-        filter.borrow(py).close();
-        res
+    // The filter object may outlive the element: its context and brigade are lent for the call only.
+    let res = crate::ffi::held::lend_for_call(Some(ctx), bb, |hctx, hbb| {
+        Py::new(py, SsiFilter::new(hctx, hbb)).and_then(|filter| {
+            let res = run_code(py, r, &filter, tag, code);
+            filter.borrow(py).close();
+            res
+        })
     });
     let Err(e) = res else { return false };
     let headline = format!(
@@ -183,13 +186,11 @@ pub struct SsiFilter {
 }
 
 impl SsiFilter {
-    fn new(ctx: &Include, bb: &BucketBrigade) -> Self {
+    /// The element's context and brigade, lent for its call (`ffi::held::lend_for_call`).
+    fn new(ctx: Held<Include>, bb: Tied<BucketBrigade>) -> Self {
         SsiFilter {
-            // SAFETY: the running element's context on this thread; run_block
-            // calls `close` before the element handler returns.
-            ctx: unsafe { Held::new(ctx as *const Include as *mut Include) },
-            // SAFETY: as above: valid while ctx is.
-            bb: unsafe { Tied::new(bb.as_ptr() as *mut BucketBrigade) },
+            ctx,
+            bb,
             req: std::sync::OnceLock::new(),
         }
     }

@@ -9,10 +9,7 @@ pub const MAX: usize = 16 << 20;
 /// Milliseconds of the system-wide monotonic clock (the same in every
 /// process): how a child tells a daemon until when it will wait.
 pub fn monotonic_ms() -> u64 {
-    let mut t = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-    // SAFETY: fills a timespec.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut t) };
-    t.tv_sec as u64 * 1000 + t.tv_nsec as u64 / 1_000_000
+    crate::ffi::os::mono_ns() / 1_000_000
 }
 
 /// The pairs, in order.

@@ -147,6 +147,28 @@ impl<T> Tied<T> {
     }
 }
 
+/// Lends `second` (and `first`, when there is one) to `f`, for the span of
+/// the call, as a Held and a Tied to it: records of one call of httpd's (a
+/// filter and its brigade, an SSI element's context and brigade, a
+/// connection handler's connection) that a Python object may keep. The Held
+/// refuses every use once `f` returns or unwinds, wherever it was moved.
+pub fn lend_for_call<T, U, R>(first: Option<&T>, second: &U, f: impl FnOnce(Held<T>, Tied<U>) -> R) -> R {
+    struct EndOnDrop(Arc<AtomicBool>);
+    impl Drop for EndOnDrop {
+        fn drop(&mut self) {
+            self.0.store(false, Ordering::Release);
+        }
+    }
+    let ptr = first.map_or(std::ptr::null_mut(), |t| t as *const T as *mut T);
+    // SAFETY: NULL, or borrowed for this whole call on this thread; the life
+    // ends (EndOnDrop) before the borrow does.
+    let held = unsafe { Held::new(ptr) };
+    // SAFETY: borrowed for this whole call, like `first`, and tied to `held`.
+    let tied = unsafe { Tied::new(second as *const U as *mut U) };
+    let _end = EndOnDrop(held.alive.clone());
+    f(held, tied)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

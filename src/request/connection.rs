@@ -22,19 +22,10 @@ pub struct Connection {
 }
 
 impl Connection {
-    /// A view of `c` that lives as long as `life` (a request's, or a
-    /// connection handler's call).
-    // A compatibility constructor: its callers (request.rs, conn_handler.rs) still hold the raw
-    // record; it takes a handle once they are converted.
-    #[allow(clippy::not_unsafe_ptr_arg_deref)]
-    pub fn new(life: Arc<Life>, c: *mut raw::conn_rec) -> Self {
-        // SAFETY (compatibility: request.rs and conn_handler hand over the raw
-        // record): c is the connection of life's request, or the connection
-        // handler's own; it outlives that life, which ends first.
-        Connection {
-            life,
-            c: unsafe { Tied::new(c as *mut Conn) },
-        }
+    /// A connection handler's view of its connection, lent with `life` for
+    /// the handler's call (`ffi::held::lend_for_call`).
+    pub fn new(life: Arc<Life>, c: Tied<Conn>) -> Self {
+        Connection { life, c }
     }
 
     /// `req.connection`: a view of the connection of `life`'s request.

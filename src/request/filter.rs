@@ -30,14 +30,19 @@ pub struct Filter {
 }
 
 impl Filter {
-    pub fn new(f: &FFilter, bb: &BucketBrigade, decl: Arc<FilterDecl>, req: Option<Py<Request>>, readbytes: usize) -> Self {
+    /// The object for the call in progress of `f`, given the filter and its
+    /// brigade as lent for that call (`ffi::held::lend_for_call`).
+    pub fn new(
+        f: &FFilter,
+        lent: (Held<FFilter>, Tied<BucketBrigade>),
+        decl: Arc<FilterDecl>,
+        req: Option<Py<Request>>,
+        readbytes: usize,
+    ) -> Self {
         let closed = super::filter_chain::state(f).state.closed.get();
         Filter {
-            // SAFETY: the filter and brigade of the call in progress on this
-            // thread; filters.rs calls `end` before the call returns.
-            f: unsafe { Held::new(f.as_ptr() as *mut FFilter) },
-            // SAFETY: as above: valid while `f` is.
-            bb: unsafe { Tied::new(bb.as_ptr() as *mut BucketBrigade) },
+            f: lent.0,
+            bb: lent.1,
             readbytes,
             decl,
             req,

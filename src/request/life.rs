@@ -26,9 +26,10 @@ impl Life {
         Life(Held::request(r))
     }
 
-    /// A life for a connection handler's objects, which have no request.
-    pub fn without_request() -> Self {
-        Life(Held::none())
+    /// A life for a connection handler's objects, lent (with no request) for
+    /// the handler's call: it ends when the call does.
+    pub fn for_call(held: Held<Request>) -> Self {
+        Life(held)
     }
 
     /// A record reached from the request (its connection, a table), kept
