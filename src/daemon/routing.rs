@@ -3,7 +3,8 @@
 //! own children, %{ENV:var} names the group through a request variable.
 use super::directives::{self, Declared};
 use crate::config::wsgi::WsgiDirConfig;
-use crate::ffi::{raw, table};
+use crate::ffi::raw;
+use crate::ffi::request::Request;
 use std::sync::Arc;
 
 /// Where a request's application runs.
@@ -16,18 +17,39 @@ pub enum Route {
     Refused(String),
 }
 
-/// The group name a request asks for ("" for embedded mode).
+// Raw-pointer forms of `wanted_for` and `route_for`, for src/wsgi/mod.rs
+// until it calls them with its handle; remove with its last raw call.
+
+/// As [`wanted_for`].
 ///
 /// # Safety
 /// `r` is a live request.
 pub unsafe fn wanted(r: *mut raw::request_rec, option: Option<&str>, dc: &WsgiDirConfig) -> String {
+    // SAFETY (raw-pointer callers, see above): the caller's live request.
+    unsafe { Request::from_raw(r) }.map_or_else(String::new, |r| wanted_for(r, option, dc))
+}
+
+/// As [`route_for`].
+#[inline]
+///
+/// # Safety
+/// `r` is a live request.
+pub unsafe fn route(r: *mut raw::request_rec, option: Option<&str>, dc: &WsgiDirConfig) -> Route {
+    // SAFETY (raw-pointer callers, see above): the caller's live request.
+    match unsafe { Request::from_raw(r) } {
+        Some(r) => route_for(r, option, dc),
+        None => Route::Here,
+    }
+}
+
+/// The group name a request asks for ("" for embedded mode).
+pub fn wanted_for(r: &Request, option: Option<&str>, dc: &WsgiDirConfig) -> String {
     let written = option.or(dc.process_group.as_deref()).unwrap_or("");
     if written == "%{GLOBAL}" {
         return String::new();
     }
     if let Some(var) = written.strip_prefix("%{ENV:").and_then(|v| v.strip_suffix('}')) {
-        // SAFETY: r is live; subprocess_env belongs to it.
-        let vals = unsafe { table::get_all((*r).subprocess_env, var.as_bytes()) };
+        let vals = r.subprocess_env().get_all(var.as_bytes());
         let v = vals.first().map(|v| String::from_utf8_lossy(v).into_owned()).unwrap_or_default();
         return if v == "%{GLOBAL}" { String::new() } else { v };
     }
@@ -36,10 +58,8 @@ pub unsafe fn wanted(r: *mut raw::request_rec, option: Option<&str>, dc: &WsgiDi
 
 /// Decides where the request's application runs. `option` is the
 /// process-group= of the WSGIScriptAlias or WSGIHandlerScript that maps it.
-///
-/// # Safety
-/// `r` is a live request.
-pub unsafe fn route(r: *mut raw::request_rec, option: Option<&str>, dc: &WsgiDirConfig) -> Route {
+#[inline]
+pub fn route_for(r: &Request, option: Option<&str>, dc: &WsgiDirConfig) -> Route {
     // The common case (no daemon groups, embedded mode) costs one lock-free check.
     if !directives::any()
         && !directives::restrict_embedded()
@@ -49,8 +69,7 @@ pub unsafe fn route(r: *mut raw::request_rec, option: Option<&str>, dc: &WsgiDir
     {
         return Route::Here;
     }
-    // SAFETY: r is the live request this routing decision is made for (the caller's contract).
-    let name = unsafe { wanted(r, option, dc) };
+    let name = wanted_for(r, option, dc);
     // WSGIRestrictProcess: only the listed groups may be selected here.
     if let Some(allowed) = &dc.restrict_process {
         if super::current().is_none() && !allowed.contains(&name) {
