@@ -173,7 +173,7 @@ fn decl_of(f: &FFilter, st: &FilterState, input: bool) -> Option<Arc<FilterDecl>
 
 /// Calls the Python handler with a filter object for this call. The object
 /// is cut off from the brigade when the call returns.
-fn call_handler(f: &FFilter, bb: &BucketBrigade, decl: &Arc<FilterDecl>, readbytes: usize) -> bool {
+fn call_handler(f: &FFilter, ctx: &Ctx, bb: &BucketBrigade, decl: &Arc<FilterDecl>, readbytes: usize) -> bool {
     let no_conf = DirConfig::default();
     let conf = conf_of(f).unwrap_or(&no_conf);
     // mod_python's interpreter for the filter's request (or connection) and directive.
@@ -191,9 +191,9 @@ fn call_handler(f: &FFilter, bb: &BucketBrigade, decl: &Arc<FilterDecl>, readbyt
                 None => None,
                 Some(r) => Some(crate::request::state::req_keep_phase(py, r, decl.directive())?.unbind()),
             };
-            // The filter object may outlive the call: its filter and brigade are lent for the call only.
-            ffi::held::lend_for_call(Some(f), bb, |hf, hbb| {
-                let filter = Bound::new(py, Filter::new(f, (hf, hbb), decl.clone(), req, readbytes))?;
+            // The filter object may outlive the call: its filter, brigade and context are lent for the call only.
+            ffi::held::lend_two_for_call(Some(f), bb, ctx, |hf, hbb, hctx| {
+                let filter = Bound::new(py, Filter::new(ctx, (hf, hbb, hctx), decl.clone(), req, readbytes))?;
                 let res = handler.call1((&filter,));
                 filter.get().end();
                 res.map(|_| ())
@@ -256,7 +256,7 @@ fn output_call(f: &FFilter, ctx: &Ctx, bb: &BucketBrigade) -> raw::apr_status_t 
     }
     st.passed_on.set(false);
     st.flush_seen.set(false);
-    if !call_handler(f, bb, &decl, 0) {
+    if !call_handler(f, ctx, bb, &decl, 0) {
         st.failed.set(true);
         bb.cleanup();
         if let Some(out) = ctx.out_if_made() {
@@ -341,7 +341,7 @@ fn input_call(
         // (a call may consume input without writing).
         for _ in 0..64 {
             let before_eos = st.eos_seen.get();
-            if !call_handler(f, bb, &decl, want) {
+            if !call_handler(f, ctx, bb, &decl, want) {
                 st.failed.set(true);
                 return APR_EGENERAL;
             }

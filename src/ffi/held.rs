@@ -153,6 +153,11 @@ impl<T> Tied<T> {
 /// connection handler's connection) that a Python object may keep. The Held
 /// refuses every use once `f` returns or unwinds, wherever it was moved.
 pub fn lend_for_call<T, U, R>(first: Option<&T>, second: &U, f: impl FnOnce(Held<T>, Tied<U>) -> R) -> R {
+    lend_two_for_call(first, second, &(), |held, tied, _| f(held, tied))
+}
+
+/// As [`lend_for_call`], with a third record of the call (a filter's context).
+pub fn lend_two_for_call<T, U, V, R>(first: Option<&T>, second: &U, third: &V, f: impl FnOnce(Held<T>, Tied<U>, Tied<V>) -> R) -> R {
     struct EndOnDrop(Arc<AtomicBool>);
     impl Drop for EndOnDrop {
         fn drop(&mut self) {
@@ -164,9 +169,9 @@ pub fn lend_for_call<T, U, R>(first: Option<&T>, second: &U, f: impl FnOnce(Held
     // ends (EndOnDrop) before the borrow does.
     let held = unsafe { Held::new(ptr) };
     // SAFETY: borrowed for this whole call, like `first`, and tied to `held`.
-    let tied = unsafe { Tied::new(second as *const U as *mut U) };
+    let (second, third) = unsafe { (Tied::new(second as *const U as *mut U), Tied::new(third as *const V as *mut V)) };
     let _end = EndOnDrop(held.alive.clone());
-    f(held, tied)
+    f(held, second, third)
 }
 
 #[cfg(test)]

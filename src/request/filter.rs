@@ -19,6 +19,8 @@ use std::sync::Arc;
 pub struct Filter {
     /// The httpd filter of this call: usable only during it, on its thread.
     f: Held<FFilter>,
+    /// The filter instance's context (lives longer than the call).
+    ctx: Tied<Ctx>,
     /// Output: the brigade httpd passed down. Input: the one to fill for the caller.
     bb: Tied<BucketBrigade>,
     /// Input: how much the caller asked for.
@@ -30,19 +32,20 @@ pub struct Filter {
 }
 
 impl Filter {
-    /// The object for the call in progress of `f`, given the filter and its
-    /// brigade as lent for that call (`ffi::held::lend_for_call`).
+    /// The object for the call in progress of a filter, given the filter, its
+    /// brigade and its context as lent for that call (`ffi::held::lend_two_for_call`).
     pub fn new(
-        f: &FFilter,
-        lent: (Held<FFilter>, Tied<BucketBrigade>),
+        ctx: &Ctx,
+        lent: (Held<FFilter>, Tied<BucketBrigade>, Tied<Ctx>),
         decl: Arc<FilterDecl>,
         req: Option<Py<Request>>,
         readbytes: usize,
     ) -> Self {
-        let closed = super::filter_chain::state(f).state.closed.get();
+        let closed = ctx.state.closed.get();
         Filter {
             f: lent.0,
             bb: lent.1,
+            ctx: lent.2,
             readbytes,
             decl,
             req,
@@ -68,7 +71,7 @@ impl Filter {
         f(&Call {
             f: filter,
             bb,
-            ctx: super::filter_chain::state(filter),
+            ctx: self.ctx.get(&self.f).map_err(unusable)?,
             readbytes: self.readbytes,
         })
     }

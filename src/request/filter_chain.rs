@@ -3,7 +3,7 @@
 //! (src/filters.rs registers them), and adding one to a request.
 use crate::config::FilterDecl;
 use crate::ffi;
-use crate::ffi::filter::{Filter as FFilter, FilterRec};
+use crate::ffi::filter::FilterRec;
 use crate::ffi::request::Request;
 use crate::sync::LockExt;
 use std::cell::{Cell, RefCell};
@@ -41,14 +41,6 @@ impl FilterState {
 
 /// A filter instance's context: its brigades and its state.
 pub type Ctx = ffi::filter::Ctx<FilterState>;
-
-/// The context of `f`, made on its first call.
-pub fn state(f: &FFilter) -> &Ctx {
-    // SAFETY: the filter object (src/request/filter.rs) is made only for a
-    // call of PythonOutput or PythonInput, whose ctx is NULL or made with
-    // FilterState (src/ffi/filter.rs: registered and added with that state).
-    unsafe { f.ctx(FilterState::default) }
-}
 
 /// httpd's records of the configured Python output filters (read by python_in_output_chain).
 pub static OUTPUT_RECS: std::sync::Mutex<Vec<usize>> = std::sync::Mutex::new(Vec::new());
