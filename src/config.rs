@@ -485,7 +485,7 @@ impl ServerConfig {
 }
 
 // Raw-pointer forms of the three above, for callers not yet on typed handles
-// (handlers.rs, child/, request/, interpreters/, filters.rs, ...): each
+// (wsgi/, interpreters/ and child/): each
 // makes the handle and calls the typed form. Remove once they are gone.
 
 /// The per-directory configuration httpd chose for a request.
