@@ -5,7 +5,7 @@ use crate::ffi::hooks::{self, Config, ConfigHooks, Module, Names, Order, Phase, 
 use crate::ffi::pool::Pool;
 use crate::ffi::server::Server;
 use crate::ffi::{self, log, module_config, raw};
-use std::ffi::{c_char, c_int};
+use std::ffi::c_int;
 
 pub use crate::{PYTHON_VERSION, VERSION};
 
@@ -157,6 +157,3 @@ fn child_init_of(pchild: &Pool, s: &Server) {
     // child_init's own pool and main server, before any worker thread.
     unsafe { crate::child::init_child(pchild.as_ptr(), s.as_ptr()) }
 }
-
-/// Marker for pointers httpd hands us as `const char *` strings.
-pub type CStrPtr = *const c_char;

@@ -124,7 +124,7 @@ pub fn run(nb: Newborn, g: Arc<Running>, slot: usize, main: KeptServer) -> ! {
     let _ = super::CURRENT.set(spec.clone());
     // The daemon logs where its group is declared (that virtual host's ErrorLog).
     let s = g.decl.server.get();
-    log::set_process_server(s.as_ptr());
+    log::set_process_server(s);
     os::stderr_to_error_log(&nb, s, main);
     crate::metrics::groups::adopt(&spec.name, slot);
     let signals = handled_signals();

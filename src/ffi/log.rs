@@ -36,8 +36,8 @@ static PROCESS_SERVER: AtomicPtr<raw::server_rec> = AtomicPtr::new(std::ptr::nul
 
 /// Sends the lines this process logs for the main server to `s`'s error log
 /// instead: a daemon logs where its group is declared, as under mod_wsgi.
-pub fn set_process_server(s: *mut raw::server_rec) {
-    PROCESS_SERVER.store(s, Ordering::Relaxed);
+pub fn set_process_server(s: &super::server::Server) {
+    PROCESS_SERVER.store(s.as_ptr(), Ordering::Relaxed);
 }
 
 /// `s`, unless it is the main server (or NULL) and this process logs elsewhere.
