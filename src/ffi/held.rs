@@ -221,3 +221,29 @@ mod tests {
         assert!(refused);
     }
 }
+
+#[cfg(test)]
+mod lend_tests {
+    use super::*;
+
+    #[test]
+    fn records_lent_for_a_call_are_refused_after_it() {
+        let (a, b, c) = (1u8, 2u16, 3u32);
+        let kept = lend_two_for_call(Some(&a), &b, &c, |held, tb, tc| {
+            assert_eq!(held.get().copied(), Ok(1));
+            assert_eq!((tb.get(&held).copied(), tc.get(&held).copied()), (Ok(2), Ok(3)));
+            (held, tb)
+        });
+        assert_eq!(kept.0.get().err(), Some(Unusable::Ended));
+        assert_eq!(kept.1.get(&kept.0).err(), Some(Unusable::Ended));
+        // Also when the call unwinds.
+        let mut escaped = None;
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            lend_for_call(None::<&u8>, &b, |held, _| {
+                escaped = Some(held);
+                panic!("the call fails");
+            })
+        }));
+        assert_eq!(escaped.unwrap().check().err(), Some(Unusable::Ended));
+    }
+}

@@ -305,3 +305,19 @@ impl Registering<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_name_list_ends_with_null() {
+        static NAMES: Names<2> = Names::new([c"mod_a.c", c"mod_b.c"]);
+        let p = NAMES.as_ptr();
+        // SAFETY: the list holds two names and the NULL end.
+        let (a, b, end) = unsafe { (CStr::from_ptr(*p), CStr::from_ptr(*p.add(1)), *p.add(2)) };
+        assert_eq!((a, b), (c"mod_a.c", c"mod_b.c"));
+        assert!(end.is_null());
+        assert!(names::<0>(None).is_null());
+    }
+}

@@ -129,3 +129,22 @@ pub fn inode_of(fd: &impl AsFd) -> u64 {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_unix_listener_is_made_at_its_path_and_refuses_a_long_one() {
+        let dir = std::env::temp_dir().join(format!("pyrite-listener-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("s.sock");
+        let fd = unix_listener(path.to_str().unwrap(), 4, None, None).ok().expect("listening");
+        assert_ne!(inode_of(&fd), 0);
+        assert!(std::os::unix::net::UnixStream::connect(&path).is_ok());
+        drop(fd);
+        let long = format!("{}/{}", dir.display(), "x".repeat(200));
+        assert!(matches!(unix_listener(&long, 4, None, None), Err(ListenError::PathTooLong(..))));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

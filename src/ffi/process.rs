@@ -87,27 +87,44 @@ unsafe extern "C" fn maintenance<T: 'static>(reason: c_int, data: *mut c_void, s
     })
 }
 
+/// Runs a reentrant lookup (getpwnam_r ...) with a buffer that grows while
+/// the entry does not fit (ERANGE), up to 16 MB.
+fn with_buffer<T>(mut lookup: impl FnMut(&mut [libc::c_char]) -> Result<Option<T>, c_int>) -> Option<T> {
+    let mut size = 16 * 1024;
+    loop {
+        let mut buf = vec![0 as libc::c_char; size];
+        match lookup(&mut buf) {
+            Err(libc::ERANGE) if size < 16 << 20 => size *= 4,
+            Ok(found) => return found,
+            Err(_) => return None,
+        }
+    }
+}
+
 /// A user's passwd entry: (uid, name, home directory).
 fn passwd(by: Result<&CStr, u32>) -> Option<(u32, String, String)> {
-    let mut buf = vec![0 as libc::c_char; 16 * 1024];
-    // SAFETY: all-zero is a valid passwd, which the reentrant calls fill,
-    // pointing into buf; the strings are copied before buf goes.
-    unsafe {
-        let mut pw: libc::passwd = std::mem::zeroed();
-        let mut found: *mut libc::passwd = std::ptr::null_mut();
-        let rc = match by {
-            Ok(name) => libc::getpwnam_r(name.as_ptr(), &mut pw, buf.as_mut_ptr(), buf.len(), &mut found),
-            Err(uid) => libc::getpwuid_r(uid, &mut pw, buf.as_mut_ptr(), buf.len(), &mut found),
-        };
-        if rc != 0 || found.is_null() {
-            return None;
+    with_buffer(|buf| {
+        // SAFETY: all-zero is a valid passwd, which the reentrant calls fill,
+        // pointing into buf; the strings are copied before buf goes.
+        unsafe {
+            let mut pw: libc::passwd = std::mem::zeroed();
+            let mut found: *mut libc::passwd = std::ptr::null_mut();
+            let rc = match by {
+                Ok(name) => libc::getpwnam_r(name.as_ptr(), &mut pw, buf.as_mut_ptr(), buf.len(), &mut found),
+                Err(uid) => libc::getpwuid_r(uid, &mut pw, buf.as_mut_ptr(), buf.len(), &mut found),
+            };
+            if rc != 0 {
+                return Err(rc);
+            }
+            Ok((!found.is_null()).then(|| {
+                (
+                    pw.pw_uid,
+                    CStr::from_ptr(pw.pw_name).to_string_lossy().into_owned(),
+                    CStr::from_ptr(pw.pw_dir).to_string_lossy().into_owned(),
+                )
+            }))
         }
-        Some((
-            pw.pw_uid,
-            CStr::from_ptr(pw.pw_name).to_string_lossy().into_owned(),
-            CStr::from_ptr(pw.pw_dir).to_string_lossy().into_owned(),
-        ))
-    }
+    })
 }
 
 /// The uid of the user called `name`.
@@ -124,14 +141,18 @@ pub fn user_entry(uid: u32) -> Option<(String, String)> {
 /// The gid of the group called `name`.
 pub fn gid_of(name: &str) -> Option<u32> {
     let c = CString::new(name).ok()?;
-    let mut buf = vec![0 as libc::c_char; 16 * 1024];
-    // SAFETY: all-zero is a valid group, which getgrnam_r fills, pointing into buf.
-    unsafe {
-        let mut gr: libc::group = std::mem::zeroed();
-        let mut found: *mut libc::group = std::ptr::null_mut();
-        let rc = libc::getgrnam_r(c.as_ptr(), &mut gr, buf.as_mut_ptr(), buf.len(), &mut found);
-        (rc == 0 && !found.is_null()).then_some(gr.gr_gid)
-    }
+    with_buffer(|buf| {
+        // SAFETY: all-zero is a valid group, which getgrnam_r fills, pointing into buf.
+        unsafe {
+            let mut gr: libc::group = std::mem::zeroed();
+            let mut found: *mut libc::group = std::ptr::null_mut();
+            let rc = libc::getgrnam_r(c.as_ptr(), &mut gr, buf.as_mut_ptr(), buf.len(), &mut found);
+            if rc != 0 {
+                return Err(rc);
+            }
+            Ok((!found.is_null()).then_some(gr.gr_gid))
+        }
+    })
 }
 
 fn check(rc: c_int) -> std::io::Result<()> {
@@ -262,4 +283,18 @@ pub fn daemon_pool(_: &Newborn, main: &Server) -> &'static Pool {
 pub fn run_child_init(_: Newborn, pool: &'static Pool, main: &Server) {
     // SAFETY: a pool for the daemon's life and the main server, before any thread (Newborn).
     unsafe { hd::run_child_init(pool.as_ptr(), main.as_ptr()) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn users_and_groups_are_looked_up_reentrantly() {
+        assert_eq!(uid_of("root"), Some(0));
+        assert_eq!(gid_of("root"), Some(0));
+        assert_eq!(user_entry(0).map(|(name, _)| name), Some("root".to_string()));
+        assert_eq!(uid_of("no-such-user-here"), None);
+        assert_eq!(gid_of("no-such-group-here"), None);
+    }
 }
