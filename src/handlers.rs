@@ -1,6 +1,7 @@
 //! Phase dispatch: which Python handlers run for a request, calling them, and
 //! turning what they return (or raise) into what httpd expects.
 use crate::config::{self, DirConfig, HandlerDecl, Phase};
+use crate::ffi::hook::request_hook;
 use crate::ffi::request::Request as HttpRequest;
 use crate::ffi::{log, raw};
 use crate::interp;
@@ -599,16 +600,11 @@ fn note_basic_challenge(r: &HttpRequest) {
     let _ = r.err_headers_out().set(b"WWW-Authenticate", value.as_bytes());
 }
 
-/// httpd's content hook: serves requests whose handler is mod_python.
-///
-/// # Safety
-/// Called by httpd with a live request.
-pub unsafe extern "C" fn content_handler(r: *mut raw::request_rec) -> c_int {
-    // SAFETY: httpd calls the hook with a live request, served by this thread for the call.
-    let Some(r) = (unsafe { HttpRequest::from_raw(r) }) else {
-        return DECLINED;
-    };
-    crate::guard::or(SERVER_ERROR, || {
+request_hook!(
+    /// httpd's content hook: serves requests whose handler is mod_python.
+    pub content_handler,
+    DECLINED,
+    |r: &HttpRequest| crate::guard::or(SERVER_ERROR, || {
         match r.handler() {
             Some(b"mod_python") | Some(b"python-program") => {}
             _ => return DECLINED,
@@ -633,19 +629,11 @@ pub unsafe extern "C" fn content_handler(r: *mut raw::request_rec) -> c_int {
         crate::metrics::end(timing, if code >= 100 { code } else { r.status() });
         code
     })
-}
+);
 
 macro_rules! hook {
     ($name:ident, $phase:expr) => {
-        /// # Safety
-        /// Called by httpd with a live request.
-        pub unsafe extern "C" fn $name(r: *mut raw::request_rec) -> c_int {
-            // SAFETY: httpd calls the hook with a live request, served by this thread for the call.
-            let Some(r) = (unsafe { HttpRequest::from_raw(r) }) else {
-                return DECLINED;
-            };
-            crate::guard::or(SERVER_ERROR, || phase_hook(r, $phase))
-        }
+        request_hook!(pub $name, DECLINED, |r| crate::guard::or(SERVER_ERROR, || phase_hook(r, $phase)));
     };
 }
 
