@@ -55,22 +55,19 @@ fn summary(s: &Server) {
         daemons * threads
     ));
     // The interpreters each child makes (src/child/plan.rs).
-    // SAFETY: the main server of the running configuration (here and below).
-    let plan = unsafe { crate::child::plan::of(s.as_ptr()) };
+    let plan = crate::child::plan::of(s);
     if plan.isolating {
         let mut counts: Vec<(Option<String>, usize)> = Vec::new();
-        unsafe {
-            crate::child::plan::each(s.as_ptr(), |_, g, _| {
-                let key = match g {
-                    crate::interpreters::plan::Guess::Known(n) => n.filter(|n| !crate::interpreters::names::is_main(Some(n))),
-                    crate::interpreters::plan::Guess::PerRequest => return,
-                };
-                match counts.iter_mut().find(|c| c.0 == key) {
-                    Some(c) => c.1 += 1,
-                    None => counts.push((key, 1)),
-                }
-            })
-        };
+        crate::child::plan::each(s, |_, g, _| {
+            let key = match g {
+                crate::interpreters::plan::Guess::Known(n) => n.filter(|n| !crate::interpreters::names::is_main(Some(n))),
+                crate::interpreters::plan::Guess::PerRequest => return,
+            };
+            match counts.iter_mut().find(|c| c.0 == key) {
+                Some(c) => c.1 += 1,
+                None => counts.push((key, 1)),
+            }
+        });
         let listed: Vec<String> = counts
             .iter()
             .map(|(n, k)| {

@@ -61,8 +61,9 @@ fn start_child(pchild: &Pool, s: &Server) {
     let group_eggs = crate::daemon::current().is_some_and(|d| d.python_eggs.is_some());
     if let (Some(eggs), false) = (&process.eggs, group_eggs) {
         // pkg_resources reads it from the environment (WSGIPythonEggs).
-        // SAFETY: no other thread runs in this child yet.
-        unsafe { std::env::set_var("PYTHON_EGG_CACHE", eggs) };
+        // No other thread runs in this child yet, so none reads the
+        // environment meanwhile (set_var's condition; safe in edition 2021).
+        std::env::set_var("PYTHON_EGG_CACHE", eggs);
     }
     if let Err(msg) = start_python(home.as_deref(), &process) {
         s.log(log::APLOG_CRIT, &format!("mod_pyrite: Python could not start: {msg}"));
@@ -102,9 +103,7 @@ fn start_child(pchild: &Pool, s: &Server) {
     let t_boot = t1.elapsed();
     // Which interpreters this configuration names (src/child/plan.rs):
     // more than one, and each gets its own, made now like the main one.
-    // SAFETY (documented exception until plan takes the handle): s is the
-    // main server of the running configuration.
-    let plan = unsafe { plan::of(s.as_ptr()) };
+    let plan = plan::of(s);
     crate::interpreters::set_isolating(plan.isolating);
     if plan.isolating {
         Python::attach(|py| {

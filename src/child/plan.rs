@@ -2,7 +2,7 @@
 //! the names a child makes (and preloads) before its first request, and
 //! whether it needs more than one interpreter at all.
 use crate::config;
-use crate::ffi::raw;
+use crate::ffi::server::Server;
 use crate::interpreters::names;
 use crate::interpreters::plan::{alias, declared, import_script, Guess};
 
@@ -19,31 +19,25 @@ pub struct Plan {
 /// Walks every server's declarations. `f` gets each server, the guess of
 /// one thing that runs Python there, and whether that thing serves requests
 /// (a handler or a WSGI application) or only runs at child start (an import).
-///
-/// # Safety
 /// `main` is the main server of the running configuration.
-pub unsafe fn each(main: *mut raw::server_rec, mut f: impl FnMut(*mut raw::server_rec, Guess, bool)) {
+pub fn each(main: &Server, mut f: impl FnMut(&Server, Guess, bool)) {
     // Only what runs in this process counts: a daemon (daemon mode) runs its
     // group's WSGI scripts and nothing else; httpd's children the rest.
     let here = |group: &Option<String>| crate::daemon::routing::runs_here(group.as_deref());
     let in_daemon = crate::daemon::current().is_some();
     for d in config::declared().iter().filter(|_| !in_daemon) {
-        f(d.server().as_ptr(), declared(d), true);
+        f(d.server(), declared(d), true);
     }
-    // SAFETY: the main server's configuration.
-    let main_aliases = unsafe { config::server_config(main) }
-        .map(|c| c.wsgi_aliases.clone())
-        .unwrap_or_default();
-    let mut s = main;
-    while !s.is_null() {
-        // SAFETY: the server list of the running configuration.
-        if let Some(sc) = unsafe { config::server_config(s) } {
+    let main_aliases = config::ServerConfig::of(main).map(|c| c.wsgi_aliases.clone()).unwrap_or_default();
+    let mut next = Some(main);
+    while let Some(s) = next {
+        if let Some(sc) = config::ServerConfig::of(s) {
             for decl in sc.imports.iter().filter(|_| !in_daemon) {
                 f(s, Guess::Known(Some(decl.interpreter.clone())), false);
             }
             for a in sc.wsgi_aliases.iter().filter(|a| here(&a.process_group)) {
                 // A main-server alias seen through a virtual host is the main server's.
-                if s != main && main_aliases.iter().any(|m| std::sync::Arc::ptr_eq(m, a)) {
+                if !std::ptr::eq(s, main) && main_aliases.iter().any(|m| std::sync::Arc::ptr_eq(m, a)) {
                     continue;
                 }
                 f(s, alias(s, a), true);
@@ -52,8 +46,7 @@ pub unsafe fn each(main: *mut raw::server_rec, mut f: impl FnMut(*mut raw::serve
                 f(s, import_script(s, i.application_group.as_deref()), false);
             }
         }
-        // SAFETY: s is a server of the running configuration; next is NULL or the next one.
-        s = unsafe { (*s).next };
+        next = s.next();
     }
 }
 
@@ -63,10 +56,8 @@ pub unsafe fn each(main: *mut raw::server_rec, mut f: impl FnMut(*mut raw::serve
 /// import names another interpreter (`PythonImport mod main_interpreter`)
 /// stays in the main interpreter, imports included. Once a child isolates,
 /// every name gets its interpreter, as in mod_python and mod_wsgi.
-///
-/// # Safety
-/// As for [`each`].
-pub unsafe fn of(main: *mut raw::server_rec) -> Plan {
+/// `main` is as for [`each`].
+pub fn of(main: &Server) -> Plan {
     let mut all: Vec<Option<String>> = Vec::new();
     let mut serving: Vec<Option<String>> = Vec::new();
     let mut per_request = false;

@@ -389,12 +389,14 @@ impl Request {
     }
 
     /// The server name as httpd reports it for the request (`ap_get_server_name`, UseCanonicalName).
+    #[inline]
     pub fn server_name(&self) -> Option<&[u8]> {
         // SAFETY: the live request; the name is a pool or configuration string.
         unsafe { super::cstr(raw::ap_get_server_name(self.as_ptr())) }
     }
 
     /// The request's scheme as httpd's modules say (`ap_run_http_scheme`: "http", "https").
+    #[inline]
     pub fn http_scheme(&self) -> Option<&[u8]> {
         // SAFETY: the live request; the scheme is a static or configuration string.
         unsafe { super::cstr(raw::ap_run_http_scheme(self.as_ptr())) }
@@ -601,5 +603,26 @@ unsafe fn strings<'a>(arr: *mut raw::apr_array_header_t) -> Vec<Option<&'a [u8]>
     unsafe {
         let elts = (*arr).elts as *const *const c_char;
         (0..(*arr).nelts.max(0) as usize).map(|i| cstr(*elts.add(i))).collect()
+    }
+}
+
+// What the WSGI environ and mod_wsgi's names read of a request.
+impl Request {
+    /// The port the request is answered on (`ap_get_server_port`, as UseCanonicalName says).
+    #[inline]
+    pub fn server_port(&self) -> u16 {
+        // SAFETY: the live request, on its own thread.
+        unsafe { raw::ap_get_server_port(self.as_ptr()) }
+    }
+
+    /// A nameless capsule of the record for C extensions (mod_wsgi's
+    /// `apache.request_rec`): the address only, nothing reads it here.
+    pub fn capsule<'py>(&self, py: pyo3::Python<'py>) -> pyo3::PyResult<pyo3::Bound<'py, pyo3::PyAny>> {
+        // SAFETY: the GIL is held (py); the capsule holds the non-NULL
+        // address without a destructor, and the new reference is owned.
+        unsafe {
+            let cap = pyo3::ffi::PyCapsule_New(self.as_ptr() as *mut std::ffi::c_void, std::ptr::null(), None);
+            pyo3::Bound::from_owned_ptr_or_err(py, cap)
+        }
     }
 }

@@ -138,3 +138,27 @@ impl KeptServer {
         unsafe { self.0.as_ref() }
     }
 }
+
+// What start-up reads of a server to guess the names mod_wsgi gives interpreters.
+impl Server {
+    /// The server's own port (ServerName's or the virtual host's), 0 if none.
+    pub fn port(&self) -> u16 {
+        self.rec().port
+    }
+
+    /// The port of the server's first address (`<VirtualHost *:port>`), 0 if none.
+    pub fn first_address_port(&self) -> u16 {
+        let a = self.rec().addrs;
+        if a.is_null() {
+            return 0;
+        }
+        // SAFETY: the server's address list lives with the configuration.
+        unsafe { (*a).host_port }
+    }
+}
+
+/// The port of the first Listen line, 0 when none.
+pub fn first_listen_port() -> u16 {
+    // SAFETY: reads httpd's listener list, set before any module hook of a child runs.
+    unsafe { raw::pyrite_shim_first_listen_port() as u16 }
+}

@@ -11,8 +11,7 @@ pub static RUN_ATEXIT: std::sync::atomic::AtomicBool = std::sync::atomic::Atomic
 /// process, the main one first (a daemon, as it exits; httpd's children run
 /// the main interpreter's from their pool's cleanup). Errors are logged.
 pub fn run_exit_functions() {
-    // SAFETY: Py_IsInitialized may be called at any time.
-    if !RUN_ATEXIT.load(std::sync::atomic::Ordering::Relaxed) || unsafe { pyo3::ffi::Py_IsInitialized() } == 0 {
+    if !RUN_ATEXIT.load(std::sync::atomic::Ordering::Relaxed) || !crate::ffi::pystart::is_initialized() {
         return;
     }
     let ids: Vec<crate::interpreters::Id> = std::iter::once(crate::interpreters::MAIN)

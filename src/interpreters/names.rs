@@ -3,9 +3,9 @@
 //! mod_wsgi.application_group and the interpreter that really runs the code
 //! always agree. `None` (mod_python) and `""` (mod_wsgi) mean the main one.
 use crate::config::{DirConfig, HandlerDecl};
+use crate::ffi::raw;
 use crate::ffi::request::Request;
 use crate::ffi::server::Server;
-use crate::ffi::{self, raw};
 use std::os::unix::ffi::OsStrExt;
 
 /// The name mod_python uses for the main interpreter.
@@ -49,10 +49,7 @@ pub fn for_phase(r: &Request, conf: Option<&DirConfig>, first: Option<&HandlerDe
 /// name lower-cased) by default and for %{RESOURCE}; %{GLOBAL} is "" (the
 /// main interpreter); %{SERVER} and %{HOST} are host[:port]; %{ENV:var}
 /// takes the request's note or environment variable, else the process's.
-///
-/// # Safety
-/// `r` is a live request served by the calling thread.
-pub unsafe fn wsgi(r: *mut raw::request_rec, configured: Option<&str>, script_name: &[u8]) -> String {
+pub fn wsgi(r: &Request, configured: Option<&str>, script_name: &[u8]) -> String {
     match configured {
         None | Some("%{RESOURCE}") => resource(server_and_port(r, false), script_name),
         Some("%{GLOBAL}") => String::new(),
@@ -73,20 +70,10 @@ pub unsafe fn wsgi(r: *mut raw::request_rec, configured: Option<&str>, script_na
 
 /// "host[:port]": ServerName (or the request's Host with `from_host`), the
 /// port when it is neither 80 nor 443.
-fn server_and_port(r: *mut raw::request_rec, from_host: bool) -> String {
-    // SAFETY: r is live; server fields are configuration data.
-    unsafe {
-        let asked = if from_host {
-            ffi::cstr((*r).hostname).filter(|h| !h.is_empty())
-        } else {
-            None
-        };
-        let host = match asked {
-            Some(h) => String::from_utf8_lossy(h).into_owned(),
-            None => ffi::cstr_lossy((*(*r).server).server_hostname),
-        };
-        host_port(&host, raw::ap_get_server_port(r))
-    }
+fn server_and_port(r: &Request, from_host: bool) -> String {
+    let asked = if from_host { r.hostname().filter(|h| !h.is_empty()) } else { None };
+    let host = String::from_utf8_lossy(asked.or(r.server().hostname()).unwrap_or_default());
+    host_port(&host, r.server_port())
 }
 
 /// "host[:port]", the port left out when it is 80 or 443.
@@ -115,13 +102,10 @@ pub fn resource(mut host_and_port: String, script_name: &[u8]) -> String {
 }
 
 /// %{ENV:var}: the request's note, else its environment, else the process's.
-fn env_value(r: *mut raw::request_rec, var: &str) -> Option<String> {
-    // SAFETY: r is live; notes and subprocess_env are its tables.
-    unsafe {
-        for t in [(*r).notes, (*r).subprocess_env] {
-            if let Some(v) = ffi::table::get_all(t, var.as_bytes()).first() {
-                return Some(String::from_utf8_lossy(v).into_owned());
-            }
+fn env_value(r: &Request, var: &str) -> Option<String> {
+    for t in [r.notes(), r.subprocess_env()] {
+        if let Some(v) = t.get(var.as_bytes()) {
+            return Some(String::from_utf8_lossy(v).into_owned());
         }
     }
     std::env::var(var).ok()

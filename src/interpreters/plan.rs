@@ -4,7 +4,7 @@
 use super::names;
 use crate::config::wsgi::WsgiAlias;
 use crate::config::{self, Declared};
-use crate::ffi::{self, raw};
+use crate::ffi::server::{self, Server};
 
 /// A name as start-up sees it: known (None = main), or known only per request.
 pub enum Guess {
@@ -17,8 +17,7 @@ pub enum Guess {
 /// else the server's).
 pub fn declared(d: &Declared) -> Guess {
     let own = d.section();
-    // SAFETY: the server of the running configuration.
-    let server_level = unsafe { config::server_dir_config(d.server().as_ptr()) };
+    let server_level = config::DirConfig::server_level(d.server());
     let view = config::DirConfig {
         interpreter: own.interpreter.clone().or_else(|| server_level.and_then(|c| c.interpreter.clone())),
         interp_per_directory: own.interp_per_directory.or(server_level.and_then(|c| c.interp_per_directory)),
@@ -32,24 +31,19 @@ pub fn declared(d: &Declared) -> Guess {
 }
 
 /// The port requests to `s` most likely carry (mod_wsgi puts it in names).
-fn likely_port(s: *const raw::server_rec) -> u16 {
-    // SAFETY: configuration data of the running generation.
-    unsafe {
-        if (*s).port != 0 {
-            return (*s).port;
-        }
-        let a = (*s).addrs;
-        if !a.is_null() && (*a).host_port != 0 {
-            return (*a).host_port;
-        }
-        raw::pyrite_shim_first_listen_port() as u16
+fn likely_port(s: &Server) -> u16 {
+    if s.port() != 0 {
+        return s.port();
     }
+    if s.first_address_port() != 0 {
+        return s.first_address_port();
+    }
+    server::first_listen_port()
 }
 
 /// A WSGI group as start-up sees it, for a configured name (None: the default).
-fn wsgi_group(s: *const raw::server_rec, configured: Option<&str>, script_name: &str, pattern: bool) -> Guess {
-    // SAFETY: configuration data.
-    let host = unsafe { ffi::cstr_lossy((*s).server_hostname) };
+fn wsgi_group(s: &Server, configured: Option<&str>, script_name: &str, pattern: bool) -> Guess {
+    let host = String::from_utf8_lossy(s.hostname().unwrap_or_default());
     match configured {
         None | Some("%{RESOURCE}") if pattern => Guess::PerRequest,
         None | Some("%{RESOURCE}") => Guess::Known(Some(names::resource(
@@ -64,20 +58,13 @@ fn wsgi_group(s: *const raw::server_rec, configured: Option<&str>, script_name: 
 }
 
 /// The group a WSGIScriptAlias of server `s` runs its application in.
-///
-/// # Safety
-/// `s` is a server of the running configuration.
-pub unsafe fn alias(s: *const raw::server_rec, a: &WsgiAlias) -> Guess {
-    // SAFETY: the server of the running configuration.
-    let server_level = unsafe { config::server_dir_config(s) }.and_then(|d| d.wsgi.application_group.clone());
+pub fn alias(s: &Server, a: &WsgiAlias) -> Guess {
+    let server_level = config::DirConfig::server_level(s).and_then(|d| d.wsgi.application_group.clone());
     let configured = a.application_group.clone().or(server_level);
     wsgi_group(s, configured.as_deref(), &a.url, a.regex.is_some())
 }
 
 /// The group a WSGIImportScript loads into (its application-group=).
-///
-/// # Safety
-/// `s` is a server of the running configuration.
-pub unsafe fn import_script(s: *const raw::server_rec, configured: Option<&str>) -> Guess {
+pub fn import_script(s: &Server, configured: Option<&str>) -> Guess {
     wsgi_group(s, Some(configured.unwrap_or("%{GLOBAL}")), "", false)
 }

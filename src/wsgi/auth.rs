@@ -102,7 +102,9 @@ fn group_name(r: *mut raw::request_rec, configured: Option<&str>) -> String {
                 .map(super::script_name_and_path_info)
                 .unwrap_or_default();
             // SAFETY: as above.
-            unsafe { crate::interpreters::names::wsgi(r, Some(g), &script_name) }
+            unsafe { ffi::request::Request::from_raw(r) }
+                .map(|r| crate::interpreters::names::wsgi(r, Some(g), &script_name))
+                .unwrap_or_default()
         }
     }
 }

@@ -113,7 +113,11 @@ pub unsafe fn run(r: *mut raw::request_rec, ds: &DispatchScript, now: &Current<'
         log::rerror(r, log::APLOG_ERR, "mod_pyrite: Python is not running in this process");
         return Err(FAILED);
     }
-    let interp = crate::interpreters::names::wsgi(r, Some(ds.application_group.as_deref().unwrap_or("%{GLOBAL}")), now.script_name);
+    // SAFETY: r is live for the whole call.
+    let Some(req) = (unsafe { ffi::request::Request::from_raw(r) }) else {
+        return Err(FAILED);
+    };
+    let interp = crate::interpreters::names::wsgi(req, Some(ds.application_group.as_deref().unwrap_or("%{GLOBAL}")), now.script_name);
     // SAFETY: r is live for the whole call.
     let (method, uri) = unsafe { (ffi::cstr_lossy((*r).method), ffi::cstr_lossy((*r).unparsed_uri)) };
     let what = format!("WSGI dispatch script {} ({method} {uri})", ds.path);

@@ -108,8 +108,7 @@ pub(crate) fn script_name_and_path_info(r: &Req) -> (Vec<u8>, Vec<u8>) {
 /// mod_wsgi's application group name (src/interpreters/names.rs): it
 /// names the interpreter the application runs in; "" for %{GLOBAL}.
 pub(crate) fn application_group(r: &Req, configured: Option<&str>, script_name: &[u8]) -> String {
-    // SAFETY: names.rs's wsgi still takes the raw record: the live request's, on its thread.
-    unsafe { crate::interpreters::names::wsgi(r.as_ptr(), configured, script_name) }
+    crate::interpreters::names::wsgi(r, configured, script_name)
 }
 
 /// The content handler for `wsgi-script`.
@@ -355,7 +354,6 @@ pub fn preload(py: Python<'_>, s: &Server, id: crate::interpreters::Id) -> usize
         if let Some(sc) = server_config(server) {
             // What loads in interpreter `id` (the one the caller is in); a
             // main-server alias seen through a virtual host counts once.
-            let server_ptr = server.as_ptr();
             let own = |a: &std::sync::Arc<conf_wsgi::WsgiAlias>| {
                 std::ptr::eq(server, s) || !main_aliases.iter().any(|m| std::sync::Arc::ptr_eq(m, a))
             };
@@ -364,11 +362,7 @@ pub fn preload(py: Python<'_>, s: &Server, id: crate::interpreters::Id) -> usize
             let scripts = sc
                 .wsgi_imports
                 .iter()
-                .filter(|i| {
-                    // SAFETY: plan.rs still takes the raw record; a server of the running configuration.
-                    mine(&i.process_group)
-                        && known_guess(&unsafe { plan::import_script(server_ptr, i.application_group.as_deref()) }) == Some(id)
-                })
+                .filter(|i| mine(&i.process_group) && known_guess(&plan::import_script(server, i.application_group.as_deref())) == Some(id))
                 .map(|i| (i.path.clone(), None, i.origin.clone(), "WSGIImportScript"))
                 .chain(
                     sc.wsgi_aliases
@@ -378,8 +372,7 @@ pub fn preload(py: Python<'_>, s: &Server, id: crate::interpreters::Id) -> usize
                                 && a.regex.is_none()
                                 && mine(&a.process_group)
                                 && own(a)
-                                // SAFETY: as above.
-                                && known_guess(&unsafe { plan::alias(server_ptr, a) }) == Some(id)
+                                && known_guess(&plan::alias(server, a)) == Some(id)
                         })
                         .map(|a| {
                             (
