@@ -3,6 +3,7 @@
 //! `Require` lines can name, and the few request facts access control needs.
 //! The callbacks are plain Rust functions; the C entry points live here.
 use super::raw;
+use super::request::Request;
 use std::ffi::{c_char, c_void, CStr};
 use std::sync::OnceLock;
 
@@ -55,16 +56,16 @@ impl Authz {
 }
 
 /// A Digest provider's lookup: the hash, or why there is none.
-pub type RealmHash = fn(*mut raw::request_rec, &[u8], &[u8]) -> Result<Vec<u8>, Authn>;
+pub type RealmHash = fn(&Request, &[u8], &[u8]) -> Result<Vec<u8>, Authn>;
 
 /// The Rust side of one authn/authz provider pair.
 pub struct Callbacks {
     /// (request, user, password) for Basic authentication.
-    pub check_password: fn(*mut raw::request_rec, &[u8], &[u8]) -> Authn,
+    pub check_password: fn(&Request, &[u8], &[u8]) -> Authn,
     /// (request, user, realm) for Digest: the hex MD5 of "user:realm:password".
     pub realm_hash: RealmHash,
     /// (request, the words after the provider's name on the Require line).
-    pub authorize: fn(*mut raw::request_rec, &str) -> Authz,
+    pub authorize: fn(&Request, &str) -> Authz,
 }
 
 static CALLBACKS: OnceLock<Callbacks> = OnceLock::new();
@@ -93,8 +94,18 @@ unsafe extern "C" fn check_password(r: *mut raw::request_rec, user: *const c_cha
         let Some(cb) = CALLBACKS.get() else {
             return raw::authn_status_AUTH_GENERAL_ERROR;
         };
-        // SAFETY: mod_auth_basic passes NUL-terminated strings of the request pool.
-        let (u, p) = unsafe { (super::cstr(user).unwrap_or_default(), super::cstr(password).unwrap_or_default()) };
+        // SAFETY: mod_auth_basic calls with the live request it authenticates,
+        // on its thread, and NUL-terminated strings of the request pool.
+        let (r, u, p) = unsafe {
+            (
+                Request::from_raw(r),
+                super::cstr(user).unwrap_or_default(),
+                super::cstr(password).unwrap_or_default(),
+            )
+        };
+        let Some(r) = r else {
+            return raw::authn_status_AUTH_GENERAL_ERROR;
+        };
         (cb.check_password)(r, u, p).raw()
     })
 }
@@ -109,12 +120,23 @@ unsafe extern "C" fn get_realm_hash(
         let Some(cb) = CALLBACKS.get() else {
             return raw::authn_status_AUTH_GENERAL_ERROR;
         };
-        // SAFETY: mod_auth_digest passes NUL-terminated strings of the request pool.
-        let (u, realm) = unsafe { (super::cstr(user).unwrap_or_default(), super::cstr(realm).unwrap_or_default()) };
+        // SAFETY: mod_auth_digest calls with the live request it authenticates,
+        // on its thread, and NUL-terminated strings of the request pool.
+        let (r, u, realm) = unsafe {
+            (
+                Request::from_raw(r),
+                super::cstr(user).unwrap_or_default(),
+                super::cstr(realm).unwrap_or_default(),
+            )
+        };
+        let Some(r) = r else {
+            return raw::authn_status_AUTH_GENERAL_ERROR;
+        };
         match (cb.realm_hash)(r, u, realm) {
             Ok(hash) => {
-                // SAFETY: r is live; the copy lives in its pool, as httpd expects.
-                unsafe { *rethash = super::pool::strdup((*r).pool, &hash) };
+                // SAFETY: rethash is mod_auth_digest's out parameter; the copy
+                // lives in the request's pool, as httpd expects.
+                unsafe { *rethash = super::pool::strdup(r.pool().as_ptr(), &hash) };
                 raw::authn_status_AUTH_USER_FOUND
             }
             Err(status) => status.raw(),
@@ -131,8 +153,12 @@ unsafe extern "C" fn check_authorization(
         let Some(cb) = CALLBACKS.get() else {
             return raw::authz_status_AUTHZ_GENERAL_ERROR;
         };
-        // SAFETY: mod_authz_core passes the Require line's text from the configuration pool.
-        let args = unsafe { super::cstr_lossy(require_args) };
+        // SAFETY: mod_authz_core calls with the live request, on its thread,
+        // and the Require line's text from the configuration pool.
+        let (r, args) = unsafe { (Request::from_raw(r), super::cstr_lossy(require_args)) };
+        let Some(r) = r else {
+            return raw::authz_status_AUTHZ_GENERAL_ERROR;
+        };
         (cb.authorize)(r, &args).raw()
     })
 }
@@ -182,41 +208,24 @@ pub unsafe fn register(pool: *mut raw::apr_pool_t, authn_name: &'static CStr, au
 }
 
 /// The client's host name when HostnameLookups found one, else its address.
-///
-/// # Safety
-/// `r` is a live request.
-pub unsafe fn remote_host(r: *mut raw::request_rec) -> Vec<u8> {
-    // SAFETY: r is live; the strings returned live in the connection's or request's pool.
-    unsafe {
-        let name = raw::ap_get_remote_host(
-            (*r).connection,
-            (*r).per_dir_config as *mut c_void,
+pub fn remote_host(r: &Request) -> Vec<u8> {
+    // SAFETY: the live request, on its thread; the strings returned live in
+    // the connection's or request's pool.
+    let name = unsafe {
+        super::cstr(raw::ap_get_remote_host(
+            r.connection().as_ptr(),
+            (*r.as_ptr()).per_dir_config as *mut c_void,
             raw::REMOTE_HOST as i32,
             std::ptr::null_mut(),
-        );
-        super::cstr(name)
-            .or_else(|| super::cstr((*r).useragent_ip))
-            .unwrap_or_default()
-            .to_vec()
-    }
+        ))
+    };
+    name.or_else(|| r.useragent_ip()).unwrap_or_default().to_vec()
 }
 
 /// Whether a refusal by an access checker is the last word: not so under
 /// `Satisfy Any` with authentication configured, where a login may still let
 /// the client in (then the refusal is not worth an error line).
-///
-/// # Safety
-/// `r` is a live request.
-pub unsafe fn refusal_is_final(r: *mut raw::request_rec) -> bool {
-    // SAFETY: r is live.
-    unsafe { raw::ap_satisfies(r) != raw::SATISFY_ANY as i32 || raw::ap_some_auth_required(r) == 0 }
-}
-
-/// Sets the authenticated user's name (an authn provider may rename the user).
-///
-/// # Safety
-/// `r` is a live request.
-pub unsafe fn set_user(r: *mut raw::request_rec, name: &[u8]) {
-    // SAFETY: r is live; the copy lives in its pool, as r->user must.
-    unsafe { (*r).user = super::pool::strdup((*r).pool, name) };
+pub fn refusal_is_final(r: &Request) -> bool {
+    // SAFETY: the live request, on its thread; both only read its configuration.
+    unsafe { raw::ap_satisfies(r.as_ptr()) != raw::SATISFY_ANY as i32 || raw::ap_some_auth_required(r.as_ptr()) == 0 }
 }

@@ -235,3 +235,14 @@ pub unsafe fn sockaddr<'a>(sa: *mut raw::apr_sockaddr_t) -> Option<(Option<&'a [
         Some((cstr(ip), (*sa).port))
     }
 }
+
+// What the WSGI environ reads of a connection.
+impl Connection {
+    /// The client's port (None without a client address).
+    #[inline]
+    pub fn client_port(&self) -> Option<u16> {
+        let sa = self.rec().client_addr;
+        // SAFETY: NULL or the connection's live socket address.
+        (!sa.is_null()).then(|| unsafe { (*sa).port })
+    }
+}

@@ -356,3 +356,15 @@ pub fn add_with_state<S: 'static>(r: &Request, rec: FilterRec<S>, state: S, inpu
     };
     !added.is_null()
 }
+
+// What WSGIMapHEADToGET asks of a request's filter chain.
+impl Filter {
+    /// Whether the filter works on the response's content: a resource or
+    /// content-set filter (mod_deflate, mod_cache's save, ...), which runs
+    /// before httpd's protocol filters.
+    pub fn works_on_content(&self) -> bool {
+        let frec = self.rec().frec;
+        // SAFETY: filter records are registered for the process's life.
+        !frec.is_null() && unsafe { (*frec).ftype } < raw::ap_filter_type_AP_FTYPE_PROTOCOL
+    }
+}

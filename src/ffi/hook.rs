@@ -42,3 +42,41 @@ pub fn enter(r: Option<&super::request::Request>, null: c_int, body: impl FnOnce
         None => null,
     }
 }
+
+/// A NULL-terminated list of module file names ("mod_ssl.c") that orders a
+/// hook before or after those modules', as httpd's `ap_hook_*` take it.
+/// `N` counts the final NULL.
+pub struct ModuleOrder<const N: usize>([*const std::ffi::c_char; N]);
+
+// SAFETY: pointers to 'static C strings (or NULL), never written.
+unsafe impl<const N: usize> Sync for ModuleOrder<N> {}
+
+impl<const N: usize> ModuleOrder<N> {
+    pub const fn new(names: &[&'static std::ffi::CStr]) -> Self {
+        assert!(names.len() < N, "a module order list needs room for its NULL");
+        let mut list = [std::ptr::null(); N];
+        let mut i = 0;
+        while i < names.len() {
+            list[i] = names[i].as_ptr();
+            i += 1;
+        }
+        ModuleOrder(list)
+    }
+}
+
+/// Registers `hook` as an access checker, after the modules in `pre` and
+/// before those in `succ`, at `order` (raw::APR_HOOK_MIDDLE, ...).
+///
+/// # Safety
+/// Called from the module's register_hooks (httpd fills its hook tables
+/// then, on one thread).
+pub unsafe fn access_checker<const A: usize, const B: usize>(
+    hook: RequestHook,
+    pre: &'static ModuleOrder<A>,
+    succ: &'static ModuleOrder<B>,
+    order: c_int,
+) {
+    // SAFETY: the contract; the lists are 'static and NULL-terminated
+    // (ModuleOrder::new), and httpd keeps the hook pointer.
+    unsafe { raw::ap_hook_access_checker(Some(hook), pre.0.as_ptr(), succ.0.as_ptr(), order) }
+}

@@ -36,6 +36,7 @@ pub mod ssl;
 pub mod startup;
 pub mod table;
 pub mod unix_diag;
+pub mod version;
 
 use std::ffi::{c_char, CStr};
 

@@ -38,3 +38,41 @@ impl Drop for Regex {
         unsafe { raw::ap_regfree(&mut *self.0) };
     }
 }
+
+/// What a pattern compiled into the configuration (WSGIScriptAliasMatch)
+/// made of a request's URI.
+pub enum UriSubstitution<'r> {
+    /// No match, or an empty one at the start.
+    NoMatch,
+    /// The template with its $N filled in (in the request pool), and where
+    /// the match ends in the URI.
+    Found(&'r [u8], usize),
+    /// httpd refused the substitution: its result would be too long.
+    TooLong,
+}
+
+impl super::directive::PoolRegex {
+    /// Matches the request's URI and fills `template`'s $0..$9 from the match
+    /// (`ap_regexec`, then `ap_pregsub` into the request pool).
+    pub fn substitute_in_uri<'r>(&self, r: &'r super::request::Request, template: &std::ffi::CStr) -> UriSubstitution<'r> {
+        // SAFETY: the expression was compiled into the configuration pool,
+        // which outlives every request of that configuration (PoolRegex's
+        // invariant), and is only read; the URI is NULL or a string of the
+        // live request's pool, where the substitution is made too.
+        unsafe {
+            let uri = (*r.as_ptr()).uri;
+            if uri.is_null() {
+                return UriSubstitution::NoMatch;
+            }
+            let mut m: [raw::ap_regmatch_t; 10] = std::mem::zeroed();
+            if raw::ap_regexec(self.0, uri, m.len(), m.as_mut_ptr(), 0) != 0 || m[0].rm_eo <= 0 {
+                return UriSubstitution::NoMatch;
+            }
+            let found = raw::ap_pregsub(r.pool().as_ptr(), template.as_ptr(), uri, m.len(), m.as_mut_ptr());
+            match super::cstr(found) {
+                Some(f) => UriSubstitution::Found(f, m[0].rm_eo as usize),
+                None => UriSubstitution::TooLong,
+            }
+        }
+    }
+}

@@ -265,3 +265,55 @@ impl Drop for OwnedTable {
         unsafe { raw::apr_pool_destroy(self.pool) };
     }
 }
+
+/// The entries of a table in order, read one at a time from the table's
+/// array (see [`Table::iter`]).
+pub struct Iter<'a> {
+    at: *const raw::apr_table_entry_t,
+    end: *const raw::apr_table_entry_t,
+    _table: std::marker::PhantomData<&'a Table>,
+}
+
+impl<'a> Iterator for Iter<'a> {
+    type Item = (&'a [u8], &'a [u8]);
+
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.at == self.end {
+            return None;
+        }
+        // SAFETY: at is inside the entry array the table had when the
+        // iterator was made; APR never frees an array it outgrows or
+        // shrinks (the memory is its pool's), so the entry stays readable
+        // (read by value, no reference kept) even if the table changes. Its
+        // strings are NULL or NUL-terminated strings of the table's pool,
+        // which outlives 'a and which APR does not change in place.
+        unsafe {
+            let e = self.at.read();
+            self.at = self.at.add(1);
+            Some((super::cstr(e.key).unwrap_or_default(), super::cstr(e.val).unwrap_or_default()))
+        }
+    }
+}
+
+impl Table {
+    /// Every (key, value) in order, a NULL field as b"", without copying:
+    /// what the WSGI environ reads for each request.
+    #[inline]
+    pub fn iter(&self) -> Iter<'_> {
+        // SAFETY: live for the borrow; the array header names nelts entries at elts.
+        unsafe {
+            let arr = raw::apr_table_elts(self.as_ptr());
+            let (at, n) = if arr.is_null() || (*arr).nelts <= 0 {
+                (std::ptr::null(), 0)
+            } else {
+                ((*arr).elts as *const raw::apr_table_entry_t, (*arr).nelts as usize)
+            };
+            Iter {
+                at,
+                end: at.wrapping_add(n),
+                _table: std::marker::PhantomData,
+            }
+        }
+    }
+}

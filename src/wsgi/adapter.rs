@@ -6,7 +6,8 @@ use super::file_wrapper::{regular_file, FileWrapper};
 use super::input::Input;
 use super::logstream::RequestErrors;
 use super::response::{Response, Shared, StartResponse};
-use crate::ffi::{self, log, raw, table, SendPtr};
+use crate::ffi::request::Request;
+use crate::ffi::{log, raw};
 use crate::request::life::Life;
 use crate::sync::LockExt;
 use pyo3::prelude::*;
@@ -37,54 +38,44 @@ pub enum Outcome {
 
 /// Names the application and request in log lines; formatted only when used.
 struct Who<'a> {
-    r: *mut raw::request_rec,
+    r: &'a Request,
     name: &'a str,
 }
 
 impl std::fmt::Display for Who<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // SAFETY: a Who is made only inside run(), whose r is live meanwhile.
-        f.write_str(&unsafe { describe(self.r, self.name) })
+        f.write_str(&describe(self.r, self.name))
     }
 }
 
-/// # Safety
-/// `r` is a live request.
-pub unsafe fn describe(r: *mut raw::request_rec, script: &str) -> String {
-    // SAFETY: r is live for the whole call.
-    let (m, u) = unsafe { (ffi::cstr_lossy((*r).method), ffi::cstr_lossy((*r).unparsed_uri)) };
+pub fn describe(r: &Request, script: &str) -> String {
+    let (m, u) = (
+        String::from_utf8_lossy(r.method().unwrap_or_default()),
+        String::from_utf8_lossy(r.unparsed_uri().unwrap_or_default()),
+    );
     format!("WSGI application {script} ({m} {u})")
 }
 
-pub fn log_exception(py: Python<'_>, r: *mut raw::request_rec, what: &str, e: &PyErr) {
-    log::rerror(r, log::APLOG_ERR, &format!("{what}: {e}"));
+pub fn log_exception(py: Python<'_>, r: &Request, what: &str, e: &PyErr) {
+    r.log(log::APLOG_ERR, &format!("{what}: {e}"));
     for line in crate::interp::traceback_lines(py, e) {
-        log::rerror(r, log::APLOG_ERR, &format!("{what}: {line}"));
+        r.log(log::APLOG_ERR, &format!("{what}: {line}"));
     }
 }
 
 /// Runs the application for the request.
-///
-/// # Safety
-/// `r` is a live request served by the calling thread.
-pub unsafe fn run<'py>(py: Python<'py>, r: *mut raw::request_rec, app: &Bound<'py, PyAny>, call: &Call<'_>) -> Outcome {
+pub fn run<'py>(py: Python<'py>, r: &Request, app: &Bound<'py, PyAny>, call: &Call<'_>) -> Outcome {
     let who = Who { r, name: call.name };
-    // SAFETY: r is live; headers_in belongs to it.
-    let chunked = unsafe { !table::get_all((*r).headers_in, b"transfer-encoding").is_empty() };
+    let chunked = !r.headers_in().get_all(b"transfer-encoding").is_empty();
     if chunked && !call.chunked_ok {
-        log::rerror(
-            r,
+        r.log(
             log::APLOG_INFO,
             &format!("{who}: chunked request body refused (WSGIChunkedRequest Off)"),
         );
         return Outcome::Status(raw::HTTP_LENGTH_REQUIRED as i32);
     }
-    // SAFETY: r is the live request served by this thread (the contract).
-    let Some(req) = (unsafe { ffi::request::Request::from_raw(r) }) else {
-        return Outcome::Status(raw::HTTP_INTERNAL_SERVER_ERROR as i32);
-    };
     // Ends itself when r's pool is cleared.
-    let life = Arc::new(Life::of(req));
+    let life = Arc::new(Life::of(r));
     let errors = match RequestErrors::new(py, life.clone()) {
         Ok(e) => e,
         Err(e) => {
@@ -97,16 +88,11 @@ pub unsafe fn run<'py>(py: Python<'py>, r: *mut raw::request_rec, app: &Bound<'p
         let input = Py::new(py, Input::new(life.clone()))?;
         // As mod_wsgi: a body httpd refuses (past LimitRequestBody) ends the
         // request with httpd's status before the application runs.
-        if let Err(code) = input.borrow(py).prepare(py, r) {
-            log::rerror(
-                r,
-                log::APLOG_INFO,
-                &format!("{who}: request body refused by httpd with status {code}"),
-            );
+        if let Err(code) = input.borrow(py).prepare(py) {
+            r.log(log::APLOG_INFO, &format!("{who}: request body refused by httpd with status {code}"));
             return Ok(Outcome::Status(code));
         }
-        // SAFETY: r is live and served by this thread.
-        let env = unsafe { environ::build(py, r, &call.spec, input.into_bound(py).into_any(), errors.stream(py))? };
+        let env = environ::build(py, r, &call.spec, input.into_bound(py).into_any(), errors.stream(py))?;
         super::proxy_headers::apply(py, call.proxy, &env)?;
         let start_response = Py::new(
             py,
@@ -118,12 +104,11 @@ pub unsafe fn run<'py>(py: Python<'py>, r: *mut raw::request_rec, app: &Bound<'p
             Ok(v) => v,
             Err(e) => return Ok(failed(py, r, &who.to_string(), &response, &e)),
         };
-        let sent = send(py, &response, &result, call.sendfile);
+        let sent = send(py, r, &response, &result, call.sendfile);
         let closed = close(py, &result);
         match (sent, closed) {
             (Err(Failure::Client), _) => {
-                log::rerror(
-                    r,
+                r.log(
                     log::APLOG_INFO,
                     &format!("{who}: the client closed the connection before the response was complete"),
                 );
@@ -147,8 +132,7 @@ pub unsafe fn run<'py>(py: Python<'py>, r: *mut raw::request_rec, app: &Bound<'p
                     return Ok(failed(py, r, &who.to_string(), &response, &e));
                 }
                 if resp.overflow > 0 {
-                    log::rerror(
-                        r,
+                    r.log(
                         log::APLOG_WARNING,
                         &format!(
                             "{who}: {} bytes past the Content-Length the application declared were not sent",
@@ -188,7 +172,7 @@ fn close(py: Python<'_>, result: &Bound<'_, PyAny>) -> PyResult<()> {
 }
 
 /// Logs an application error and decides the response.
-fn failed(py: Python<'_>, r: *mut raw::request_rec, who: &str, response: &Shared, e: &PyErr) -> Outcome {
+fn failed(py: Python<'_>, r: &Request, who: &str, response: &Shared, e: &PyErr) -> Outcome {
     // mod_wsgi's header lines, which log watchers match: SystemExit is
     // named as ignored (the child goes on), anything else by its class.
     let kind = e.get_type(py).name().map(|n| n.to_string()).unwrap_or_default();
@@ -220,7 +204,7 @@ enum Failure {
 /// Sends the application's iterable. A list or tuple is complete already, so
 /// its blocks are buffered (and httpd can add a Content-Length); blocks from
 /// a generator are flushed one by one, as PEP 3333 requires.
-fn send(py: Python<'_>, response: &Shared, result: &Bound<'_, PyAny>, sendfile: bool) -> Result<(), Failure> {
+fn send(py: Python<'_>, r: &Request, response: &Shared, result: &Bound<'_, PyAny>, sendfile: bool) -> Result<(), Failure> {
     let write = |data: &[u8], flush: bool| -> Result<(), Failure> {
         let mut resp = response.locked();
         if !resp.started() {
@@ -259,7 +243,7 @@ fn send(py: Python<'_>, response: &Shared, result: &Bound<'_, PyAny>, sendfile: 
     if let Some(fw) = result.cast::<FileWrapper>().ok().filter(|_| sendfile) {
         let filelike = fw.borrow().filelike.clone_ref(py);
         if let Some((fd, pos, size)) = regular_file(py, &filelike) {
-            return send_file(py, response, fd, pos, size);
+            return send_file(py, r, response, fd, pos, size);
         }
     }
     let iter = result.try_iter().map_err(Failure::App)?;
@@ -274,7 +258,7 @@ fn send(py: Python<'_>, response: &Shared, result: &Bound<'_, PyAny>, sendfile: 
 }
 
 /// A real file from wsgi.file_wrapper: out through httpd's file buckets.
-fn send_file(py: Python<'_>, response: &Shared, fd: i32, pos: i64, size: i64) -> Result<(), Failure> {
+fn send_file(py: Python<'_>, r: &Request, response: &Shared, fd: i32, pos: i64, size: i64) -> Result<(), Failure> {
     let mut resp = response.locked();
     if !resp.started() {
         return Err(Failure::App(pyo3::exceptions::PyRuntimeError::new_err(
@@ -283,7 +267,8 @@ fn send_file(py: Python<'_>, response: &Shared, fd: i32, pos: i64, size: i64) ->
     }
     let fresh = !resp.body_started();
     let len = resp.allow((size - pos).max(0) as u64);
-    let r = resp.request().map_err(Failure::App)?.as_ptr();
+    // The request is still being served (its Life has not ended).
+    resp.request().map_err(Failure::App)?;
     resp.hand_over_buffered(py).map_err(|_| Failure::Client)?;
     if fresh && !resp.declared_length() {
         // The whole body is this file: httpd can announce its length.
@@ -295,16 +280,12 @@ fn send_file(py: Python<'_>, response: &Shared, fd: i32, pos: i64, size: i64) ->
     // SAFETY: fd is open while the file object is alive, for this whole call.
     let file = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
     // In a daemon: the child sends the file itself when it can.
-    if fresh && crate::daemon::file_pass::offer(resp.request().map_err(Failure::App)?, file, pos, len) {
+    if fresh && crate::daemon::file_pass::offer(r, file, pos, len) {
         return Ok(());
     }
-    let rp = SendPtr(r);
-    // SAFETY: r is live and served by this thread; fd stays open during the
-    // call (the file object is alive) and is duplicated for httpd's bucket.
-    let ok = crate::interp::blocking(py, move || unsafe {
-        let rp = rp;
-        ffi::sendfile::send_file(rp.0, fd, pos, len as i64)
-    });
+    // The descriptor is duplicated for httpd's bucket.
+    let rr = r.on_this_thread();
+    let ok = crate::interp::blocking(py, move || rr.send_file(&file, pos, len as i64));
     if ok {
         Ok(())
     } else {
@@ -314,7 +295,7 @@ fn send_file(py: Python<'_>, response: &Shared, fd: i32, pos: i64, size: i64) ->
 
 /// Hands over what the call left buffered and ends the response; runs with
 /// the GIL released. Returns what the handler hook returns to httpd.
-pub fn complete(r: &crate::ffi::request::Request, outcome: Outcome) -> i32 {
+pub fn complete(r: &Request, outcome: Outcome) -> i32 {
     match outcome {
         Outcome::Status(code) => code,
         Outcome::Sent { pending, abort } => {

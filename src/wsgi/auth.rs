@@ -18,12 +18,14 @@ pub use crate::config::wsgi::{AuthDirConfig, AuthScript};
 use crate::config::{fail, split_words, DirConfig, Origin};
 use crate::ffi::auth::{self as provider, Authn, Authz};
 use crate::ffi::directive::{entry, Cmd, Func, Outcome, Spec as Directive};
-use crate::ffi::{self, log, raw};
+use crate::ffi::hook::{self, request_hook, ModuleOrder};
+use crate::ffi::request::Request;
+use crate::ffi::{log, raw};
 use crate::request::convert::latin1;
 use crate::request::life::Life;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyString};
-use std::ffi::{c_char, c_int};
+use std::ffi::c_int;
 use std::sync::Arc;
 
 /// The names httpd's configuration uses for the providers.
@@ -33,9 +35,11 @@ const AUTHZ_NAME: &std::ffi::CStr = c"wsgi-group";
 /// Registers the providers and the access checker (from register_hooks).
 ///
 /// # Safety
-/// `pool` is the pool register_hooks received.
+/// Called from register_hooks, with the pool it received.
 pub unsafe fn register_hooks(pool: *mut raw::apr_pool_t) {
-    // SAFETY: register_hooks' pool; the hook and its ordering lists are 'static.
+    // SAFETY (documented exception, README's layout: module.rs's
+    // register_hooks hands its raw pool on): the contract; the callbacks,
+    // hook and ordering lists are 'static.
     unsafe {
         provider::register(
             pool,
@@ -48,20 +52,12 @@ pub unsafe fn register_hooks(pool: *mut raw::apr_pool_t) {
             },
         );
         // After mod_ssl (its variables may matter to the script), as mod_wsgi.
-        raw::ap_hook_access_checker(
-            Some(access_checker),
-            ACCESS_PRE.0.as_ptr(),
-            ACCESS_SUCC.0.as_ptr(),
-            raw::APR_HOOK_MIDDLE as c_int,
-        );
+        hook::access_checker(access_checker, &ACCESS_PRE, &ACCESS_SUCC, raw::APR_HOOK_MIDDLE as c_int);
     }
 }
 
-struct Names<const N: usize>([*const c_char; N]);
-// SAFETY: pointers to static C string literals.
-unsafe impl<const N: usize> Sync for Names<N> {}
-static ACCESS_PRE: Names<2> = Names([c"mod_ssl.c".as_ptr(), std::ptr::null()]);
-static ACCESS_SUCC: Names<2> = Names([c"mod_authz_host.c".as_ptr(), std::ptr::null()]);
+static ACCESS_PRE: ModuleOrder<2> = ModuleOrder::new(&[c"mod_ssl.c"]);
+static ACCESS_SUCC: ModuleOrder<2> = ModuleOrder::new(&[c"mod_authz_host.c"]);
 
 /// Which script of the directory's configuration a call needs.
 #[derive(Clone, Copy)]
@@ -79,9 +75,8 @@ impl Role {
             Role::Access => "WSGIAccessScript",
         }
     }
-    fn script(self, r: *mut raw::request_rec) -> Option<Arc<AuthScript>> {
-        // SAFETY: r is live (every caller is an httpd hook for it).
-        let dc = unsafe { crate::config::dir_config(r) }?;
+    fn script(self, r: &Request) -> Option<Arc<AuthScript>> {
+        let dc = DirConfig::of(r)?;
         match self {
             Role::User => dc.wsgi.auth.user_script.clone(),
             Role::Group => dc.wsgi.auth.group_script.clone(),
@@ -93,18 +88,12 @@ impl Role {
 /// The application group an auth script runs in, and its environ reports:
 /// the main interpreter unless `application-group=` names another; the
 /// names mean what they mean for applications (src/interpreters/names.rs).
-fn group_name(r: *mut raw::request_rec, configured: Option<&str>) -> String {
+fn group_name(r: &Request, configured: Option<&str>) -> String {
     match configured {
         None => String::new(),
         Some(g) => {
-            // SAFETY: r is live and served by this thread.
-            let (script_name, _) = unsafe { ffi::request::Request::from_raw(r) }
-                .map(super::script_name_and_path_info)
-                .unwrap_or_default();
-            // SAFETY: as above.
-            unsafe { ffi::request::Request::from_raw(r) }
-                .map(|r| crate::interpreters::names::wsgi(r, Some(g), &script_name))
-                .unwrap_or_default()
+            let (script_name, _) = super::script_name_and_path_info(r);
+            crate::interpreters::names::wsgi(r, Some(g), &script_name)
         }
     }
 }
@@ -112,30 +101,26 @@ fn group_name(r: *mut raw::request_rec, configured: Option<&str>) -> String {
 /// Calls `function` of the role's script with (environ, *args) and hands the
 /// result to `read`. Every failure is logged; None then.
 fn call<T>(
-    r: *mut raw::request_rec,
+    r: &Request,
     role: Role,
     function: &str,
     args: impl for<'py> FnOnce(Python<'py>) -> PyResult<Vec<Bound<'py, PyAny>>>,
     read: impl for<'py> FnOnce(Python<'py>, &Bound<'py, PyAny>) -> Result<T, String>,
 ) -> Option<T> {
     let Some(script) = role.script(r) else {
-        log::rerror(
-            r,
+        r.log(
             log::APLOG_ERR,
             &format!("mod_pyrite: {} is not set for this location; it is needed here", role.directive()),
         );
         return None;
     };
     if !crate::interp::ready() {
-        log::rerror(r, log::APLOG_ERR, "mod_pyrite: Python is not running in this process");
+        r.log(log::APLOG_ERR, "mod_pyrite: Python is not running in this process");
         return None;
     }
     let path = script.path.as_str();
     let what = format!("{} {path} ({})", role.directive(), script.origin);
-    // SAFETY: r is live.
-    let reloading = unsafe { crate::config::dir_config(r) }
-        .and_then(|d| d.wsgi.script_reloading)
-        .unwrap_or(true);
+    let reloading = DirConfig::of(r).and_then(|d| d.wsgi.script_reloading).unwrap_or(true);
     let group = group_name(r, script.application_group.as_deref());
     crate::interpreters::with_python_named(
         || Some(group.clone()),
@@ -145,7 +130,7 @@ fn call<T>(
                 Ok(m) => match m.getattr(function) {
                     Ok(f) => f,
                     Err(_) => {
-                        log::rerror(r, log::APLOG_ERR, &format!("{what}: the script defines no '{function}' function"));
+                        r.log(log::APLOG_ERR, &format!("{what}: the script defines no '{function}' function"));
                         return None;
                     }
                 },
@@ -154,10 +139,8 @@ fn call<T>(
                     return None;
                 }
             };
-            // SAFETY: r is the live request of the hook this thread runs in.
-            let req = unsafe { ffi::request::Request::from_raw(r) }?;
             // Ends itself when r's pool is cleared.
-            let life = Arc::new(Life::of(req));
+            let life = Arc::new(Life::of(r));
             let errors = match Py::new(py, LogStream::for_request(life.clone())) {
                 Ok(e) => e,
                 Err(e) => {
@@ -166,10 +149,7 @@ fn call<T>(
                 }
             };
             let outcome = (|| -> PyResult<Bound<'_, PyAny>> {
-                // SAFETY: r is live and served by this thread.
-                let (script_name, path_info) = unsafe { ffi::request::Request::from_raw(r) }
-                    .map(super::script_name_and_path_info)
-                    .unwrap_or_default();
+                let (script_name, path_info) = super::script_name_and_path_info(r);
                 let spec = Spec {
                     script_name: &script_name,
                     path_info: &path_info,
@@ -179,16 +159,13 @@ fn call<T>(
                     head_as_get: false,
                     pass_apache_request: false,
                 };
-                // SAFETY: as above.
-                let env = unsafe {
-                    environ::build(
-                        py,
-                        r,
-                        &spec,
-                        py.None().into_bound(py),
-                        super::logstream::text_stream(py, errors.bind(py))?,
-                    )?
-                };
+                let env = environ::build(
+                    py,
+                    r,
+                    &spec,
+                    py.None().into_bound(py),
+                    super::logstream::text_stream(py, errors.bind(py))?,
+                )?;
                 // An access check reads no request body.
                 env.del_item("wsgi.input")?;
                 super::ssl::add_to_environ(py, &env, life.clone())?;
@@ -201,7 +178,7 @@ fn call<T>(
                 Ok(v) => match read(py, &v) {
                     Ok(t) => Some(t),
                     Err(msg) => {
-                        log::rerror(r, log::APLOG_ERR, &format!("{what}: {function}() {msg}"));
+                        r.log(log::APLOG_ERR, &format!("{what}: {function}() {msg}"));
                         None
                     }
                 },
@@ -223,7 +200,7 @@ fn bytes_of(v: &Bound<'_, PyAny>) -> Option<Vec<u8>> {
     s.chars().map(|c| u8::try_from(c as u32).ok()).collect()
 }
 
-fn check_password(r: *mut raw::request_rec, user: &[u8], password: &[u8]) -> Authn {
+fn check_password(r: &Request, user: &[u8], password: &[u8]) -> Authn {
     let (user, password) = (user.to_vec(), password.to_vec());
     let answer = call(
         r,
@@ -253,14 +230,14 @@ fn check_password(r: *mut raw::request_rec, user: &[u8], password: &[u8]) -> Aut
         Some(Some(Err(true))) => Authn::Granted,
         Some(Some(Err(false))) => Authn::Denied,
         Some(Some(Ok(name))) => {
-            // SAFETY: r is live; name holds no NUL.
-            unsafe { provider::set_user(r, &name) };
+            // The copy lives in the request's pool, as r->user must; name holds no NUL.
+            let _ = r.set_user(Some(&name));
             Authn::Granted
         }
     }
 }
 
-fn realm_hash(r: *mut raw::request_rec, user: &[u8], realm: &[u8]) -> Result<Vec<u8>, Authn> {
+fn realm_hash(r: &Request, user: &[u8], realm: &[u8]) -> Result<Vec<u8>, Authn> {
     let (user, realm) = (user.to_vec(), realm.to_vec());
     let answer = call(
         r,
@@ -285,9 +262,8 @@ fn realm_hash(r: *mut raw::request_rec, user: &[u8], realm: &[u8]) -> Result<Vec
     }
 }
 
-fn authorize(r: *mut raw::request_rec, require_args: &str) -> Authz {
-    // SAFETY: r is live.
-    let Some(user) = (unsafe { ffi::cstr((*r).user) }).map(<[u8]>::to_vec) else {
+fn authorize(r: &Request, require_args: &str) -> Authz {
+    let Some(user) = r.user().map(<[u8]>::to_vec) else {
         return Authz::DeniedNoUser;
     };
     let u = user.clone();
@@ -307,11 +283,9 @@ fn authorize(r: *mut raw::request_rec, require_args: &str) -> Authz {
         },
     );
     let Some(groups) = groups else { return Authz::GeneralError };
-    // SAFETY: r is live.
-    let (u, uri) = (String::from_utf8_lossy(&user), unsafe { ffi::cstr_lossy((*r).uri) });
+    let (u, uri) = (String::from_utf8_lossy(&user), String::from_utf8_lossy(r.uri().unwrap_or_default()));
     if groups.is_empty() {
-        log::rerror(
-            r,
+        r.log(
             log::APLOG_ERR,
             &format!("Authorization of user '{u}' to access '{uri}' failed: the user is in no group"),
         );
@@ -321,18 +295,18 @@ fn authorize(r: *mut raw::request_rec, require_args: &str) -> Authz {
     if wanted.iter().any(|w| groups.iter().any(|g| g == w.as_bytes())) {
         return Authz::Granted;
     }
-    log::rerror(
-        r,
+    r.log(
         log::APLOG_ERR,
         &format!("Authorization of user '{u}' to access '{uri}' failed: the user is in none of the groups {require_args}"),
     );
     Authz::Denied
 }
 
-/// The access checker: runs allow_access where WSGIAccessScript is set.
-unsafe extern "C" fn access_checker(r: *mut raw::request_rec) -> c_int {
-    // SAFETY: httpd calls the hook with a live request, served by this thread.
-    crate::guard::or(raw::HTTP_INTERNAL_SERVER_ERROR as c_int, || unsafe {
+request_hook!(
+    /// The access checker: runs allow_access where WSGIAccessScript is set.
+    access_checker,
+    raw::DECLINED as c_int,
+    |r: &Request| crate::guard::or(raw::HTTP_INTERNAL_SERVER_ERROR as c_int, || {
         if Role::Access.script(r).is_none() {
             return raw::DECLINED as c_int;
         }
@@ -358,12 +332,11 @@ unsafe extern "C" fn access_checker(r: *mut raw::request_rec) -> c_int {
             // False, or a failure (logged): the client stays out.
             _ => {
                 if provider::refusal_is_final(r) {
-                    log::rerror(
-                        r,
+                    r.log(
                         log::APLOG_ERR,
                         &format!(
                             "client denied by server configuration (WSGIAccessScript): {}",
-                            ffi::cstr_lossy((*r).filename)
+                            String::from_utf8_lossy(r.filename().unwrap_or_default())
                         ),
                     );
                 }
@@ -371,7 +344,7 @@ unsafe extern "C" fn access_checker(r: *mut raw::request_rec) -> c_int {
             }
         }
     })
-}
+);
 
 // ---- directives -------------------------------------------------------------
 

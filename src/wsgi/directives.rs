@@ -6,6 +6,7 @@
 pub use crate::config::wsgi::{HandlerScript, MapHead, ProcessOptions};
 use crate::config::{fail, main_server, DirConfig, Origin};
 use crate::ffi::directive::{entry, Cmd, Func, Outcome, Spec};
+use crate::ffi::request::Request;
 use crate::ffi::{log, raw};
 use crate::sync::LockExt;
 
@@ -227,30 +228,23 @@ pub const COMMANDS: [raw::command_rec; 22] = [
 ];
 
 /// Whether a HEAD request should reach the application as GET.
-///
-/// # Safety
-/// `r` is a live request served by this thread.
-pub unsafe fn head_as_get(r: *const raw::request_rec, setting: Option<MapHead>) -> bool {
-    // SAFETY: r is a live request served by this thread (the contract).
-    unsafe {
-        if (*r).header_only == 0 {
-            return false;
-        }
-        match setting.unwrap_or(MapHead::Auto) {
-            MapHead::Off => false,
-            MapHead::On => true,
-            MapHead::Auto => {
-                // A content filter (mod_deflate, mod_cache's save, ...) must see the real body.
-                let mut f = (*r).output_filters;
-                while !f.is_null() {
-                    let rec = (*f).frec;
-                    if !rec.is_null() && (*rec).ftype < raw::ap_filter_type_AP_FTYPE_PROTOCOL {
-                        return true;
-                    }
-                    f = (*f).next;
+pub fn head_as_get(r: &Request, setting: Option<MapHead>) -> bool {
+    if r.header_only() == 0 {
+        return false;
+    }
+    match setting.unwrap_or(MapHead::Auto) {
+        MapHead::Off => false,
+        MapHead::On => true,
+        MapHead::Auto => {
+            // A content filter (mod_deflate, mod_cache's save, ...) must see the real body.
+            let mut f = r.output_filters();
+            while let Some(filter) = f {
+                if filter.works_on_content() {
+                    return true;
                 }
-                false
+                f = filter.next();
             }
+            false
         }
     }
 }

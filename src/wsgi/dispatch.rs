@@ -11,7 +11,8 @@ pub use crate::config::wsgi::DispatchScript;
 use crate::config::wsgi::DISPATCH_SCRIPTS;
 use crate::config::{fail, split_words, DirConfig};
 use crate::ffi::directive::{entry, Cmd, Func, Outcome, Spec};
-use crate::ffi::{self, log, raw, table};
+use crate::ffi::request::Request;
+use crate::ffi::{log, raw};
 use pyo3::prelude::*;
 use std::ffi::c_int;
 use std::sync::atomic::Ordering;
@@ -104,22 +105,17 @@ pub struct Current<'a> {
 }
 
 /// Runs the dispatch script for `r`. Err is the status to answer (logged).
-///
-/// # Safety
-/// `r` is a live request served by the calling thread.
-pub unsafe fn run(r: *mut raw::request_rec, ds: &DispatchScript, now: &Current<'_>) -> Result<Overrides, c_int> {
+pub fn run(r: &Request, ds: &DispatchScript, now: &Current<'_>) -> Result<Overrides, c_int> {
     const FAILED: c_int = raw::HTTP_INTERNAL_SERVER_ERROR as c_int;
     if !crate::interp::ready() {
-        log::rerror(r, log::APLOG_ERR, "mod_pyrite: Python is not running in this process");
+        r.log(log::APLOG_ERR, "mod_pyrite: Python is not running in this process");
         return Err(FAILED);
     }
-    // SAFETY: r is live for the whole call.
-    let Some(req) = (unsafe { ffi::request::Request::from_raw(r) }) else {
-        return Err(FAILED);
-    };
-    let interp = crate::interpreters::names::wsgi(req, Some(ds.application_group.as_deref().unwrap_or("%{GLOBAL}")), now.script_name);
-    // SAFETY: r is live for the whole call.
-    let (method, uri) = unsafe { (ffi::cstr_lossy((*r).method), ffi::cstr_lossy((*r).unparsed_uri)) };
+    let interp = crate::interpreters::names::wsgi(r, Some(ds.application_group.as_deref().unwrap_or("%{GLOBAL}")), now.script_name);
+    let (method, uri) = (
+        String::from_utf8_lossy(r.method().unwrap_or_default()),
+        String::from_utf8_lossy(r.unparsed_uri().unwrap_or_default()),
+    );
     let what = format!("WSGI dispatch script {} ({method} {uri})", ds.path);
     crate::interpreters::with_python_named(
         || Some(interp),
@@ -135,8 +131,7 @@ pub unsafe fn run(r: *mut raw::request_rec, ds: &DispatchScript, now: &Current<'
                 }
             };
             let asked = (|| -> PyResult<Overrides> {
-                // SAFETY: r is live and served by this thread.
-                let env = unsafe { environ(py, r, now)? };
+                let env = environ(py, r, now)?;
                 let ask = |name: &str| -> PyResult<Option<String>> {
                     let Ok(f) = module.getattr(name) else { return Ok(None) };
                     let v = f.call1((&env,))?;
@@ -164,7 +159,7 @@ pub unsafe fn run(r: *mut raw::request_rec, ds: &DispatchScript, now: &Current<'
 /// The environ a dispatch script's functions get: the request's CGI
 /// variables and the choices as they stand (no body: the request is not
 /// the script's to read).
-unsafe fn environ<'py>(py: Python<'py>, r: *mut raw::request_rec, now: &Current<'_>) -> PyResult<Bound<'py, pyo3::types::PyDict>> {
+fn environ<'py>(py: Python<'py>, r: &Request, now: &Current<'_>) -> PyResult<Bound<'py, pyo3::types::PyDict>> {
     let spec = crate::wsgi::environ::Spec {
         script_name: now.script_name,
         path_info: now.path_info,
@@ -175,59 +170,44 @@ unsafe fn environ<'py>(py: Python<'py>, r: *mut raw::request_rec, now: &Current<
         pass_apache_request: false,
     };
     let errors = py.import("sys")?.getattr("stderr")?;
-    // SAFETY: r is live and served by this thread (the caller's promise).
-    unsafe { crate::wsgi::environ::build(py, r, &spec, py.None().into_bound(py), errors) }
+    crate::wsgi::environ::build(py, r, &spec, py.None().into_bound(py), errors)
 }
 
 /// Records the overrides in the request's subprocess_env, where a daemon
 /// that serves the request finds them (`forwarded`) and the application
 /// sees them, as under mod_wsgi.
-///
-/// # Safety
-/// `r` is a live request.
-pub unsafe fn record(r: *mut raw::request_rec, o: &Overrides) {
-    // SAFETY: r is a live request (the contract); values are copied into its pool.
-    unsafe {
-        let p = (*r).pool;
-        let set = |k: &[u8], v: &str| raw::apr_table_set((*r).subprocess_env, ffi::pool::strdup(p, k), ffi::pool::strdup(p, v.as_bytes()));
-        set(ENV_DISPATCHED, "1");
-        if let Some(g) = &o.process_group {
-            set(ENV_PROCESS_GROUP, g);
-        }
-        if let Some(g) = &o.application_group {
-            set(ENV_APPLICATION_GROUP, g);
-        }
-        if let Some(c) = &o.callable {
-            set(ENV_CALLABLE, c);
-        }
+pub fn record(r: &Request, o: &Overrides) {
+    let env = r.subprocess_env();
+    // A value holding NUL cannot be stored (httpd's strings end there): not recorded.
+    let set = |k: &[u8], v: &str| {
+        let _ = env.set(k, v.as_bytes());
+    };
+    set(ENV_DISPATCHED, "1");
+    if let Some(g) = &o.process_group {
+        set(ENV_PROCESS_GROUP, g);
+    }
+    if let Some(g) = &o.application_group {
+        set(ENV_APPLICATION_GROUP, g);
+    }
+    if let Some(c) = &o.callable {
+        set(ENV_CALLABLE, c);
     }
 }
 
 /// The request runs here after all: the marker is for daemons only, not the application's environ.
-///
-/// # Safety
-/// `r` is a live request.
-pub unsafe fn runs_here(r: *mut raw::request_rec) {
-    // SAFETY: r is live; subprocess_env belongs to it.
-    unsafe { raw::apr_table_unset((*r).subprocess_env, c"mod_pyrite.dispatched".as_ptr()) };
+pub fn runs_here(r: &Request) {
+    let _ = r.subprocess_env().unset(ENV_DISPATCHED);
 }
 
 /// In a daemon: the overrides the httpd child's dispatch script recorded.
-///
-/// # Safety
-/// `r` is a live request.
-pub unsafe fn forwarded(r: *mut raw::request_rec) -> Overrides {
-    let get = |k: &[u8]| {
-        // SAFETY: r is live; subprocess_env belongs to it.
-        unsafe { table::get_all((*r).subprocess_env, k) }
-            .first()
-            .map(|v| String::from_utf8_lossy(v).into_owned())
-    };
+pub fn forwarded(r: &Request) -> Overrides {
+    let env = r.subprocess_env();
+    let get = |k: &[u8]| env.get(k).map(|v| String::from_utf8_lossy(v).into_owned());
     if get(ENV_DISPATCHED).is_none() {
         return Overrides::default();
     }
-    // SAFETY: as above; the marker is ours, not the application's.
-    unsafe { raw::apr_table_unset((*r).subprocess_env, c"mod_pyrite.dispatched".as_ptr()) };
+    // The marker is ours, not the application's.
+    let _ = env.unset(ENV_DISPATCHED);
     Overrides {
         process_group: get(ENV_PROCESS_GROUP),
         application_group: get(ENV_APPLICATION_GROUP),

@@ -2,6 +2,7 @@
 //! keys, every value a native str decoded as latin-1 (PEP 3333). What never
 //! changes within a child is built once.
 use super::file_wrapper::FileWrapper;
+use crate::ffi::request::Request;
 use crate::ffi::{self, raw};
 use crate::request::convert::latin1;
 use crate::sync::LockExt;
@@ -54,10 +55,8 @@ pub fn warm(py: Python<'_>) {
 
 fn constants(py: Python<'_>) -> &'static Constants {
     CONSTANTS.get_or_init(|| {
-        let mut v = raw::ap_version_t::default();
-        // SAFETY: fills a plain struct.
-        unsafe { raw::ap_get_server_revision(&mut v) };
-        let banner = unsafe { ffi::cstr_lossy(raw::ap_get_server_banner()) };
+        let (major, minor, patch) = ffi::version::revision();
+        let banner = ffi::version::banner();
         let t = PyDict::new(py);
         let fill = || -> PyResult<()> {
             t.set_item("wsgi.version", PyTuple::new(py, [1, 0])?)?;
@@ -74,7 +73,7 @@ fn constants(py: Python<'_>) -> &'static Constants {
             t.set_item("wsgi.run_once", false)?;
             t.set_item("wsgi.input_terminated", true)?;
             t.set_item("wsgi.file_wrapper", py.get_type::<FileWrapper>())?;
-            t.set_item("apache.version", PyTuple::new(py, [v.major, v.minor, v.patch])?)?;
+            t.set_item("apache.version", PyTuple::new(py, [major, minor, patch])?)?;
             t.set_item("SERVER_SOFTWARE", PyString::new(py, &banner))?;
             t.set_item("GATEWAY_INTERFACE", "CGI/1.1")?;
             t.set_item("mod_wsgi.process_group", "")?;
@@ -114,12 +113,9 @@ fn thread_id() -> u64 {
 }
 
 /// Builds the environ dict for `r`.
-///
-/// # Safety
-/// `r` is a live request served by the calling thread.
-pub unsafe fn build<'py>(
+pub fn build<'py>(
     py: Python<'py>,
-    r: *mut raw::request_rec,
+    r: &Request,
     spec: &Spec<'_>,
     input: Bound<'py, PyAny>,
     errors: Bound<'py, PyAny>,
@@ -131,101 +127,91 @@ pub unsafe fn build<'py>(
             env.set_item(pyo3::intern!(py, $key), latin1(py, $val))
         };
     }
-    // SAFETY: r is the live request whose environ is built, served by this thread.
-    unsafe {
-        let c = (*r).connection;
-        // Variables other modules set (SetEnv, mod_rewrite, mod_ssl) come first:
-        // what follows is computed from the request and takes precedence.
-        for e in table::entries((*r).subprocess_env) {
-            let key = ffi::cstr(e.key).unwrap_or_default();
-            env.set_item(latin1(py, key), latin1(py, ffi::cstr(e.val).unwrap_or_default()))?;
-        }
-        for e in table::entries((*r).headers_in) {
-            let name = ffi::cstr(e.key).unwrap_or_default();
-            let val = ffi::cstr(e.val).unwrap_or_default();
-            if name.eq_ignore_ascii_case(b"content-type") {
-                set!("CONTENT_TYPE", val)?;
-            } else if name.eq_ignore_ascii_case(b"content-length") {
-                set!("CONTENT_LENGTH", val)?;
-            } else if (name.eq_ignore_ascii_case(b"authorization") && !spec.pass_authorization)
-                || name.eq_ignore_ascii_case(b"proxy-authorization")
-            {
-                continue;
-            } else if let Some(key) = header_key(py, name) {
-                env.set_item(key, latin1(py, val))?;
-            }
-        }
-        if spec.head_as_get {
-            set!("REQUEST_METHOD", b"GET")?;
-        } else {
-            set!("REQUEST_METHOD", ffi::cstr((*r).method).unwrap_or(b"GET"))?;
-        }
-        set!("SCRIPT_NAME", spec.script_name)?;
-        set!("PATH_INFO", spec.path_info)?;
-        set!("QUERY_STRING", ffi::cstr((*r).args).unwrap_or_default())?;
-        set!("REQUEST_URI", ffi::cstr((*r).unparsed_uri).unwrap_or_default())?;
-        set!("SERVER_PROTOCOL", ffi::cstr((*r).protocol).unwrap_or(b"HTTP/1.0"))?;
-        set!("SERVER_NAME", ffi::cstr(raw::ap_get_server_name(r)).unwrap_or_default())?;
-        let mut digits = Digits::default();
-        set!("SERVER_PORT", digits.of(raw::ap_get_server_port(r) as u64, 10))?;
-        set!("SERVER_ADDR", ffi::cstr((*c).local_ip).unwrap_or_default())?;
-        set!("REMOTE_ADDR", ffi::cstr((*r).useragent_ip).unwrap_or_default())?;
-        if !(*c).client_addr.is_null() {
-            set!("REMOTE_PORT", digits.of((*(*c).client_addr).port as u64, 10))?;
-        }
-        set!("DOCUMENT_ROOT", ffi::cstr(raw::ap_document_root(r)).unwrap_or_default())?;
-        set!("SCRIPT_FILENAME", ffi::cstr((*r).filename).unwrap_or_default())?;
-        if let Some(u) = ffi::cstr((*r).user) {
-            set!("REMOTE_USER", u)?;
-        }
-        if let Some(a) = ffi::cstr((*r).ap_auth_type) {
-            set!("AUTH_TYPE", a)?;
-        }
-
-        let https_var = table::get_all((*r).subprocess_env, b"HTTPS");
-        let scheme_https = ffi::cstr(raw::ap_run_http_scheme(r)) == Some(b"https")
-            || https_var.iter().any(|v| v.eq_ignore_ascii_case(b"on") || *v == b"1");
-        let scheme = if scheme_https { &k.https } else { &k.http };
-        env.set_item(pyo3::intern!(py, "REQUEST_SCHEME"), scheme.bind(py))?;
-        env.set_item(pyo3::intern!(py, "wsgi.url_scheme"), scheme.bind(py))?;
-        env.set_item(pyo3::intern!(py, "wsgi.input"), input)?;
-        env.set_item(pyo3::intern!(py, "wsgi.errors"), errors)?;
-        if !spec.process_group.is_empty() {
-            env.set_item(pyo3::intern!(py, "mod_wsgi.process_group"), PyString::new(py, spec.process_group))?;
-        }
-        env.set_item(
-            pyo3::intern!(py, "mod_wsgi.application_group"),
-            PyString::new(py, spec.application_group),
-        )?;
-        set!("mod_wsgi.script_name", spec.script_name)?;
-        env.set_item(pyo3::intern!(py, "mod_wsgi.thread_id"), thread_id())?;
-        if spec.pass_apache_request {
-            // A capsule without a name, as mod_wsgi makes it, for C extensions.
-            let cap = pyo3::ffi::PyCapsule_New(r as *mut std::ffi::c_void, std::ptr::null(), None);
-            env.set_item(pyo3::intern!(py, "apache.request_rec"), Bound::from_owned_ptr_or_err(py, cap)?)?;
-        }
-        match ffi::cstr((*r).log_id) {
-            Some(id) => set!("mod_wsgi.request_id", id)?,
-            None => {
-                // "<pid>-<connection>-<request on it>" in hex, as mod_wsgi forms it.
-                let mut id = Vec::with_capacity(40);
-                id.extend_from_slice(digits.of(child_pid() as u64, 16));
-                id.push(b'-');
-                id.extend_from_slice(digits.of((*c).id as u64, 16));
-                id.push(b'-');
-                id.extend_from_slice(digits.of((*c).keepalives as u64, 16));
-                set!("mod_wsgi.request_id", &id)?
-            }
-        }
-        let start = (*r).request_time as f64 / 1e6;
-        env.set_item(pyo3::intern!(py, "pyrite.request_start"), start)?;
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs_f64())
-            .unwrap_or(start);
-        env.set_item(pyo3::intern!(py, "pyrite.queue_time"), (now - start).max(0.0))?;
+    let c = r.connection();
+    // Variables other modules set (SetEnv, mod_rewrite, mod_ssl) come first:
+    // what follows is computed from the request and takes precedence.
+    for (key, val) in r.subprocess_env().iter() {
+        env.set_item(latin1(py, key), latin1(py, val))?;
     }
+    for (name, val) in r.headers_in().iter() {
+        if name.eq_ignore_ascii_case(b"content-type") {
+            set!("CONTENT_TYPE", val)?;
+        } else if name.eq_ignore_ascii_case(b"content-length") {
+            set!("CONTENT_LENGTH", val)?;
+        } else if (name.eq_ignore_ascii_case(b"authorization") && !spec.pass_authorization)
+            || name.eq_ignore_ascii_case(b"proxy-authorization")
+        {
+            continue;
+        } else if let Some(key) = header_key(py, name) {
+            env.set_item(key, latin1(py, val))?;
+        }
+    }
+    if spec.head_as_get {
+        set!("REQUEST_METHOD", b"GET")?;
+    } else {
+        set!("REQUEST_METHOD", r.method().unwrap_or(b"GET"))?;
+    }
+    set!("SCRIPT_NAME", spec.script_name)?;
+    set!("PATH_INFO", spec.path_info)?;
+    set!("QUERY_STRING", r.args().unwrap_or_default())?;
+    set!("REQUEST_URI", r.unparsed_uri().unwrap_or_default())?;
+    set!("SERVER_PROTOCOL", r.protocol().unwrap_or(b"HTTP/1.0"))?;
+    set!("SERVER_NAME", r.server_name().unwrap_or_default())?;
+    let mut digits = Digits::default();
+    set!("SERVER_PORT", digits.of(r.server_port() as u64, 10))?;
+    set!("SERVER_ADDR", c.local_ip().unwrap_or_default())?;
+    set!("REMOTE_ADDR", r.useragent_ip().unwrap_or_default())?;
+    if let Some(port) = c.client_port() {
+        set!("REMOTE_PORT", digits.of(port as u64, 10))?;
+    }
+    set!("DOCUMENT_ROOT", r.document_root().unwrap_or_default())?;
+    set!("SCRIPT_FILENAME", r.filename().unwrap_or_default())?;
+    if let Some(u) = r.user() {
+        set!("REMOTE_USER", u)?;
+    }
+    if let Some(a) = r.ap_auth_type() {
+        set!("AUTH_TYPE", a)?;
+    }
+
+    let https_var = r.subprocess_env().get_all(b"HTTPS");
+    let scheme_https = r.http_scheme() == Some(b"https") || https_var.iter().any(|v| v.eq_ignore_ascii_case(b"on") || *v == b"1");
+    let scheme = if scheme_https { &k.https } else { &k.http };
+    env.set_item(pyo3::intern!(py, "REQUEST_SCHEME"), scheme.bind(py))?;
+    env.set_item(pyo3::intern!(py, "wsgi.url_scheme"), scheme.bind(py))?;
+    env.set_item(pyo3::intern!(py, "wsgi.input"), input)?;
+    env.set_item(pyo3::intern!(py, "wsgi.errors"), errors)?;
+    if !spec.process_group.is_empty() {
+        env.set_item(pyo3::intern!(py, "mod_wsgi.process_group"), PyString::new(py, spec.process_group))?;
+    }
+    env.set_item(
+        pyo3::intern!(py, "mod_wsgi.application_group"),
+        PyString::new(py, spec.application_group),
+    )?;
+    set!("mod_wsgi.script_name", spec.script_name)?;
+    env.set_item(pyo3::intern!(py, "mod_wsgi.thread_id"), thread_id())?;
+    if spec.pass_apache_request {
+        // A capsule without a name, as mod_wsgi makes it, for C extensions.
+        env.set_item(pyo3::intern!(py, "apache.request_rec"), r.capsule(py)?)?;
+    }
+    match r.log_id() {
+        Some(id) => set!("mod_wsgi.request_id", id)?,
+        None => {
+            // "<pid>-<connection>-<request on it>" in hex, as mod_wsgi forms it.
+            let mut id = Vec::with_capacity(40);
+            id.extend_from_slice(digits.of(child_pid() as u64, 16));
+            id.push(b'-');
+            id.extend_from_slice(digits.of(c.rec().id as u64, 16));
+            id.push(b'-');
+            id.extend_from_slice(digits.of(c.rec().keepalives as u64, 16));
+            set!("mod_wsgi.request_id", &id)?
+        }
+    }
+    let start = r.request_time() as f64 / 1e6;
+    env.set_item(pyo3::intern!(py, "pyrite.request_start"), start)?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(start);
+    env.set_item(pyo3::intern!(py, "pyrite.queue_time"), (now - start).max(0.0))?;
     Ok(env)
 }
-
-use crate::ffi::table;

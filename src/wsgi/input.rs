@@ -41,7 +41,7 @@ fn size_arg(size: Option<&Bound<'_, PyAny>>) -> PyResult<i64> {
 
 impl Input {
     /// Sets up the body reading now; Err(status) when httpd refuses the body.
-    pub fn prepare(&self, py: Python<'_>, _r: *mut crate::ffi::raw::request_rec) -> Result<(), i32> {
+    pub fn prepare(&self, py: Python<'_>) -> Result<(), i32> {
         let Ok(r) = self.life.request() else { return Ok(()) };
         match self.body.locked().ensure_setup(py, r) {
             Err(BodyError::Status(code)) => Err(code),

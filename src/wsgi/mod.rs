@@ -19,9 +19,11 @@ pub mod ssl;
 pub use pyrite_text::{alias, validate};
 
 use crate::config as conf;
+use crate::ffi::hook::request_hook;
+use crate::ffi::regex::UriSubstitution;
 use crate::ffi::request::Request as Req;
 use crate::ffi::server::Server;
-use crate::ffi::{self, log, raw};
+use crate::ffi::{log, raw};
 use crate::request::request::Request;
 use config as conf_wsgi;
 use pyo3::prelude::*;
@@ -30,17 +32,12 @@ use std::ffi::c_int;
 const DECLINED: c_int = raw::DECLINED;
 const HANDLER: &[u8] = b"wsgi-script";
 
-/// translate_name: maps URLs under a WSGIScriptAlias to the script file.
-///
-/// # Safety
-/// Called by httpd with a live request.
-pub unsafe extern "C" fn translate_name(r: *mut raw::request_rec) -> c_int {
-    // SAFETY: httpd's live request for the span of this hook, on this thread.
-    let Some(r) = (unsafe { Req::from_raw(r) }) else {
-        return DECLINED;
-    };
-    crate::guard::or(DECLINED, || translate(r))
-}
+request_hook!(
+    /// translate_name: maps URLs under a WSGIScriptAlias to the script file.
+    pub translate_name,
+    DECLINED,
+    |r| crate::guard::or(DECLINED, || translate(r))
+);
 
 fn translate(r: &Req) -> c_int {
     let Some(uri) = r.uri() else { return DECLINED };
@@ -56,24 +53,16 @@ fn translate(r: &Req) -> c_int {
                 let Ok(target) = std::ffi::CString::new(a.target.clone()) else {
                     continue;
                 };
-                // SAFETY: the alias's expression is config.rs's, compiled into the
-                // configuration pool (it has no handle yet); the live request's URI
-                // and pool; the substitution lives in that pool.
-                let (found, end) = unsafe {
-                    let mut m: [raw::ap_regmatch_t; 10] = std::mem::zeroed();
-                    let uri_c = (*r.as_ptr()).uri;
-                    if raw::ap_regexec(re.0, uri_c, m.len(), m.as_mut_ptr(), 0) != 0 || m[0].rm_eo <= 0 {
-                        continue;
+                let (found, end) = match re.substitute_in_uri(r, &target) {
+                    UriSubstitution::NoMatch => continue,
+                    UriSubstitution::Found(found, end) => (found, end),
+                    UriSubstitution::TooLong => {
+                        r.log(
+                            log::APLOG_ERR,
+                            &format!("WSGIScriptAliasMatch ({}): substitution result too long", a.origin),
+                        );
+                        return raw::HTTP_INTERNAL_SERVER_ERROR as c_int;
                     }
-                    let found = raw::ap_pregsub(r.pool().as_ptr(), target.as_ptr(), uri_c, m.len(), m.as_mut_ptr());
-                    (ffi::cstr(found), m[0].rm_eo as usize)
-                };
-                let Some(found) = found else {
-                    r.log(
-                        log::APLOG_ERR,
-                        &format!("WSGIScriptAliasMatch ({}): substitution result too long", a.origin),
-                    );
-                    return raw::HTTP_INTERNAL_SERVER_ERROR as c_int;
                 };
                 let mut f = found.to_vec();
                 f.extend_from_slice(&uri[end..]);
@@ -111,27 +100,20 @@ pub(crate) fn application_group(r: &Req, configured: Option<&str>, script_name: 
     crate::interpreters::names::wsgi(r, configured, script_name)
 }
 
-/// The content handler for `wsgi-script`.
-///
-/// # Safety
-/// Called by httpd with a live request.
-pub unsafe extern "C" fn handler(r: *mut raw::request_rec) -> c_int {
-    // SAFETY: httpd's live request for the span of this hook, on this thread.
-    let Some(r) = (unsafe { Req::from_raw(r) }) else {
-        return DECLINED;
-    };
-    crate::guard::or(raw::HTTP_INTERNAL_SERVER_ERROR as c_int, || serve(r))
-}
+request_hook!(
+    /// The content handler for `wsgi-script`.
+    pub handler,
+    DECLINED,
+    |r| crate::guard::or(raw::HTTP_INTERNAL_SERVER_ERROR as c_int, || serve(r))
+);
 
-// The `unsafe` blocks below call code that still takes the raw record
-// (config.rs, request/state.rs, wsgi/dispatch.rs, wsgi/directives.rs,
-// wsgi/adapter.rs, daemon/): each passes the live request of this hook, on
-// the thread serving it.
+// The `unsafe` blocks below call daemon/routing.rs, which still takes the
+// raw record: each passes the live request of this hook, on the thread
+// serving it.
 fn serve(r: &Req) -> c_int {
     // wsgi-script runs the file itself; a WSGIHandlerScript name runs its
     // script's handle_request for whatever resource the request maps to.
-    // SAFETY: the live request to a raw-record callee (see above).
-    let dc_full = unsafe { conf::dir_config(r.as_ptr()) };
+    let dc_full = conf::DirConfig::of(r);
     let handler_script = match r.handler() {
         Some(HANDLER) | Some(b"application/x-httpd-wsgi") => None,
         Some(name) => match dc_full.and_then(|d| d.wsgi.handler_script(name)) {
@@ -179,8 +161,7 @@ fn serve(r: &Req) -> c_int {
     let reloading = dc.script_reloading.unwrap_or(true);
     // WSGIDispatchScript: asked here, in httpd's child; a daemon gets its answers with the request.
     let dispatched = match &dc.dispatch_script {
-        // SAFETY: the live request to a raw-record callee (see above).
-        _ if crate::daemon::current().is_some() => unsafe { dispatch::forwarded(r.as_ptr()) },
+        _ if crate::daemon::current().is_some() => dispatch::forwarded(r),
         None => dispatch::Overrides::default(),
         Some(ds) => {
             let group = application_group(r, group_cfg.as_deref(), &script_name);
@@ -193,8 +174,7 @@ fn serve(r: &Req) -> c_int {
                 process_group: &process_group,
                 reloading,
             };
-            // SAFETY: the live request to a raw-record callee (see above).
-            let asked = match unsafe { dispatch::run(r.as_ptr(), ds, &now) } {
+            let asked = match dispatch::run(r, ds, &now) {
                 Ok(o) => o,
                 Err(code) => return code,
             };
@@ -211,8 +191,7 @@ fn serve(r: &Req) -> c_int {
                     .map(|g| application_group(r, Some(g), &script_name)),
                 callable: asked.callable,
             };
-            // SAFETY: the live request to a raw-record callee (see above).
-            unsafe { dispatch::record(r.as_ptr(), &o) };
+            dispatch::record(r, &o);
             o
         }
     };
@@ -242,8 +221,7 @@ fn serve(r: &Req) -> c_int {
         script_name: script_name.clone(),
         path_info: path_info.clone(),
         pass_authorization: pass_auth,
-        // SAFETY: the live request to a raw-record callee (see above).
-        head_as_get: unsafe { directives::head_as_get(r.as_ptr(), dc.map_head_to_get) },
+        head_as_get: directives::head_as_get(r, dc.map_head_to_get),
         pass_apache_request: dc.pass_apache_request.unwrap_or(false),
         chunked_ok: dc.chunked_request.unwrap_or(false),
         error_override: dc.error_override.unwrap_or(false),
@@ -254,8 +232,7 @@ fn serve(r: &Req) -> c_int {
     };
     // SAFETY: the live request to a raw-record callee (see above).
     match unsafe { crate::daemon::routing::route(r.as_ptr(), option, &dc) } {
-        // SAFETY: the live request to a raw-record callee (see above).
-        crate::daemon::routing::Route::Here if dc.dispatch_script.is_some() => unsafe { dispatch::runs_here(r.as_ptr()) },
+        crate::daemon::routing::Route::Here if dc.dispatch_script.is_some() => dispatch::runs_here(r),
         crate::daemon::routing::Route::Here => {}
         crate::daemon::routing::Route::Daemon(g) => {
             // The daemon runs the plan without httpd's request cycle, except
@@ -277,8 +254,7 @@ fn serve(r: &Req) -> c_int {
 pub fn run_planned(r: &Req, p: &crate::daemon::plan::Plan) -> c_int {
     let _ = r.set_filename(Some(&p.filename));
     // The marker WSGIDispatchScript leaves for daemons is not the application's.
-    // SAFETY: the live request to a raw-record callee (see above).
-    let _ = unsafe { dispatch::forwarded(r.as_ptr()) };
+    let _ = dispatch::forwarded(r);
     let code = crate::daemon::file_pass::planned(|| run(r, p, &proxy_headers::ProxyDirConfig::default()));
     if code >= 400 {
         // Nothing was sent: the child answers with its error page for `code`
@@ -309,9 +285,8 @@ fn run(r: &Req, p: &crate::daemon::plan::Plan, proxy: &proxy_headers::ProxyDirCo
         let app = match app::application(py, &p.script, &p.callable, p.reloading, p.mtime_us) {
             Ok(a) => a,
             Err(e) => {
-                // SAFETY: the live request to a raw-record callee (see above).
-                let who = unsafe { adapter::describe(r.as_ptr(), &p.script) };
-                adapter::log_exception(py, r.as_ptr(), &format!("{who}: could not load the application"), &e);
+                let who = adapter::describe(r, &p.script);
+                adapter::log_exception(py, r, &format!("{who}: could not load the application"), &e);
                 return adapter::Outcome::Status(raw::HTTP_INTERNAL_SERVER_ERROR as i32);
             }
         };
@@ -331,8 +306,7 @@ fn run(r: &Req, p: &crate::daemon::plan::Plan, proxy: &proxy_headers::ProxyDirCo
                 pass_apache_request: p.pass_apache_request,
             },
         };
-        // SAFETY: the live request to a raw-record callee (see above).
-        unsafe { adapter::run(py, r.as_ptr(), &app, &call) }
+        adapter::run(py, r, &app, &call)
     });
     crate::locks::CURRENT_REQUEST.with(|c| c.set(std::ptr::null_mut()));
     let code = adapter::complete(r, outcome);
@@ -414,9 +388,7 @@ pub fn preload(py: Python<'_>, s: &Server, id: crate::interpreters::Id) -> usize
 
 /// mod_pyrite's configuration of server `s`.
 fn server_config(s: &Server) -> Option<&conf::ServerConfig> {
-    // SAFETY: config.rs's accessor still takes the raw record: a server of the
-    // running configuration, whose configuration lives as long as it.
-    unsafe { conf::server_config(s.as_ptr()) }
+    conf::ServerConfig::of(s)
 }
 
 /// `_apache.wsgi_call(req, application, script_name)`: runs a WSGI
@@ -426,8 +398,7 @@ fn server_config(s: &Server) -> Option<&conf::ServerConfig> {
 pub fn wsgi_call(py: Python<'_>, req: PyRef<'_, Request>, application: &Bound<'_, PyAny>, script_name: &str) -> PyResult<i32> {
     let r = req.life.request()?;
     let (base, path_info) = alias::mount_split(r.uri().unwrap_or_default(), script_name.as_bytes());
-    // SAFETY: config.rs's accessor still takes the raw record: the live request's.
-    let dc = unsafe { conf::dir_config(r.as_ptr()) }.map(|d| d.wsgi.clone()).unwrap_or_default();
+    let dc = conf::DirConfig::of(r).map(|d| d.wsgi.clone()).unwrap_or_default();
     let group = application_group(r, dc.application_group.as_deref(), &base);
     let call = adapter::Call {
         name: "mod_python.wsgi application",
@@ -445,8 +416,7 @@ pub fn wsgi_call(py: Python<'_>, req: PyRef<'_, Request>, application: &Bound<'_
             pass_apache_request: false,
         },
     };
-    // SAFETY: wsgi/adapter.rs still takes the raw record: the live request's, on its thread.
-    let outcome = unsafe { adapter::run(py, r.as_ptr(), application, &call) };
+    let outcome = adapter::run(py, r, application, &call);
     let rr = r.on_this_thread();
     // The GIL is released meanwhile; the request stays on this thread.
     Ok(crate::interp::blocking(py, move || adapter::complete(&rr, outcome)))
