@@ -34,6 +34,7 @@ pub mod server;
 pub mod shm;
 pub mod ssl;
 pub mod startup;
+pub mod subinterp;
 pub mod table;
 pub mod unix_diag;
 pub mod version;

@@ -13,9 +13,9 @@ pub mod plan;
 mod python_path;
 mod setup;
 
+use crate::ffi::subinterp::{self, Interpreter, PreparedState, ThreadState};
 use crate::interp::with_python;
 use crate::sync::LockExt;
-use pyo3::ffi;
 use pyo3::prelude::*;
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -31,12 +31,11 @@ pub struct Entry {
     pub name: String,
     /// Its place on the status page (the main interpreter is 0).
     index: usize,
-    /// *mut PyInterpreterState, kept as an address so the entry is Send.
-    state: usize,
+    state: Interpreter,
     /// Requests this interpreter has served in this child.
     pub requests: AtomicU64,
-    /// Thread states made at child start for threads to come (addresses).
-    prepared: Mutex<Vec<usize>>,
+    /// Thread states made at child start for threads to come.
+    prepared: Mutex<Vec<PreparedState>>,
     /// What making and preloading it cost, for the start-up log and summary.
     pub cost: Mutex<Cost>,
 }
@@ -63,12 +62,7 @@ static MAKING: Mutex<()> = Mutex::new(());
 
 thread_local! {
     /// This thread's state in each sub-interpreter (index: id), made on first use.
-    static STATES: RefCell<Vec<usize>> = const { RefCell::new(Vec::new()) };
-}
-
-extern "C" {
-    fn pyrite_tstate_prealloc_in(interp: *mut ffi::PyInterpreterState) -> *mut ffi::PyThreadState;
-    fn pyrite_tstate_adopt(t: *mut ffi::PyThreadState);
+    static STATES: RefCell<Vec<Option<ThreadState>>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Whether this child runs more than one interpreter.
@@ -79,12 +73,11 @@ pub fn isolating() -> bool {
 
 /// The interpreter the calling thread is in (the GIL held).
 #[inline]
-pub fn current(_py: Python<'_>) -> Id {
+pub fn current(py: Python<'_>) -> Id {
     if !isolating() {
         return MAIN;
     }
-    // SAFETY: the GIL is held (py), so there is a current thread state.
-    unsafe { ffi::PyInterpreterState_GetID(ffi::PyInterpreterState_Get()) }
+    subinterp::current_id(py)
 }
 
 fn entry(id: Id) -> Option<Arc<Entry>> {
@@ -189,8 +182,7 @@ pub fn make(py: Python<'_>, name: &str) -> Result<Id, String> {
         return Ok(*id);
     }
     let (state, tstate) = setup::new_interpreter(py, name)?;
-    // SAFETY: state is the interpreter just made.
-    let id = unsafe { ffi::PyInterpreterState_GetID(state) };
+    let id = state.id(py);
     if id <= 0 {
         return Err("CPython gave the new interpreter no id".into());
     }
@@ -199,7 +191,7 @@ pub fn make(py: Python<'_>, name: &str) -> Result<Id, String> {
     let e = Arc::new(Entry {
         name: name.to_string(),
         index,
-        state: state as usize,
+        state,
         requests: AtomicU64::new(0),
         prepared: Mutex::new(Vec::new()),
         cost: Mutex::new(Cost::default()),
@@ -212,7 +204,7 @@ pub fn make(py: Python<'_>, name: &str) -> Result<Id, String> {
         all[id as usize] = Some(e);
     }
     // The thread that made it keeps the thread state CPython made with it.
-    set_state(id, tstate as usize);
+    set_state(id, tstate);
     BY_NAME
         .write()
         .unwrap_or_else(|p| p.into_inner())
@@ -221,44 +213,30 @@ pub fn make(py: Python<'_>, name: &str) -> Result<Id, String> {
     Ok(id)
 }
 
-fn set_state(id: Id, t: usize) {
+fn set_state(id: Id, t: ThreadState) {
     STATES.with(|s| {
         let mut s = s.borrow_mut();
         if s.len() <= id as usize {
-            s.resize(id as usize + 1, 0);
+            s.resize(id as usize + 1, None);
         }
-        s[id as usize] = t;
+        s[id as usize] = Some(t);
     });
 }
 
 /// This thread's state in sub-interpreter `id`: a prepared one, else a new one.
-fn state_for(e: &Entry, id: Id) -> *mut ffi::PyThreadState {
-    let known = STATES.with(|s| s.borrow().get(id as usize).copied().unwrap_or(0));
-    if known != 0 {
-        return known as *mut ffi::PyThreadState;
+fn state_for(py: Python<'_>, e: &Entry, id: Id) -> Option<ThreadState> {
+    let known = STATES.with(|s| s.borrow().get(id as usize).copied().flatten());
+    if known.is_some() {
+        return known;
     }
     let t = match e.prepared.locked().pop() {
-        Some(t) => {
-            // SAFETY: made by pyrite_tstate_prealloc_in for this interpreter, never used, popped once.
-            unsafe { pyrite_tstate_adopt(t as *mut ffi::PyThreadState) };
-            t as *mut ffi::PyThreadState
-        }
-        // SAFETY: the GIL is held (callers) and the interpreter lives as long as the process.
-        None => unsafe { ffi::PyThreadState_New(e.state as *mut ffi::PyInterpreterState) },
+        Some(t) => Some(t.adopt()),
+        None => e.state.new_state(py),
     };
-    set_state(id, t as usize);
-    t
-}
-
-/// Puts the thread state that was current back when dropped.
-struct Restore(*mut ffi::PyThreadState);
-
-impl Drop for Restore {
-    fn drop(&mut self) {
-        // SAFETY: the GIL is still held (the swap happened under it and
-        // nothing between releases it without restoring it).
-        unsafe { ffi::PyThreadState_Swap(self.0) };
+    if let Some(t) = t {
+        set_state(id, t);
     }
+    t
 }
 
 /// Runs `f` in interpreter `id` (the GIL held), then returns to the
@@ -268,26 +246,20 @@ pub fn enter<R>(py: Python<'_>, id: Id, f: impl FnOnce() -> R) -> R {
     if !isolating() {
         return f();
     }
-    // SAFETY: the GIL is held (py).
-    let now = unsafe { ffi::PyThreadState_Get() };
+    let now = ThreadState::current(py);
     let target = if id == MAIN {
-        // SAFETY: pin_thread gave this thread its main-interpreter state.
-        unsafe { ffi::PyGILState_GetThisThreadState() }
+        // pin_thread gave this thread its main-interpreter state.
+        ThreadState::main_of_this_thread()
     } else {
         match entry(id) {
-            Some(e) => state_for(&e, id),
-            None => now,
+            Some(e) => state_for(py, &e, id),
+            None => Some(now),
         }
     };
-    if target.is_null() || target == now {
-        return f();
+    match target {
+        Some(t) if t != now => t.enter(py, f),
+        _ => f(),
     }
-    let _ = py;
-    // SAFETY: the GIL is held and stays held for the swap and the swap back
-    // (Restore); `target` belongs to this thread (thread_local STATES) and is
-    // not current on any other thread.
-    let _back = Restore(unsafe { ffi::PyThreadState_Swap(target) });
-    f()
 }
 
 /// Counts a request served in `id`.
@@ -347,16 +319,14 @@ pub fn note_cost(id: Id, f: impl FnOnce(&mut Cost)) {
 
 /// Makes `n` thread states in sub-interpreter `id` for the worker threads to
 /// come (the GIL held); returns how many were made.
-pub fn prepare_states(_py: Python<'_>, id: Id, n: usize) -> usize {
+pub fn prepare_states(py: Python<'_>, id: Id, n: usize) -> usize {
     let Some(e) = entry(id) else { return 0 };
     let mut pool = e.prepared.locked();
     for _ in 0..n {
-        // SAFETY: the GIL is held (py) and the interpreter is running.
-        let t = unsafe { pyrite_tstate_prealloc_in(e.state as *mut ffi::PyInterpreterState) };
-        if t.is_null() {
+        let Some(t) = e.state.prepare_state(py) else {
             break;
-        }
-        pool.push(t as usize);
+        };
+        pool.push(t);
     }
     pool.len()
 }

@@ -7,8 +7,8 @@
 //! sub-interpreter gets instead a fresh module object of the same name whose
 //! attributes are the main interpreter's functions, classes and exception
 //! type: the same objects, shared under the one GIL (docs/interpreters.md).
+use crate::ffi::subinterp::{self, Interpreter, ThreadState};
 use crate::sync::LockExt;
-use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::PyModule;
 use std::sync::{Mutex, OnceLock};
@@ -38,38 +38,30 @@ pub fn remember_shared(py: Python<'_>) -> PyResult<()> {
 /// Makes a sub-interpreter named `name` and sets it up; the calling thread
 /// is back in the interpreter it was in when this returns. Returns the new
 /// interpreter and the calling thread's state in it.
-pub(super) fn new_interpreter(py: Python<'_>, name: &str) -> Result<(*mut ffi::PyInterpreterState, *mut ffi::PyThreadState), String> {
+pub(super) fn new_interpreter(py: Python<'_>, name: &str) -> Result<(Interpreter, ThreadState), String> {
     let shared: Vec<(&'static str, Py<PyModule>)> = SHARED.locked().iter().map(|(n, m)| (*n, m.clone_ref(py))).collect();
     if shared.is_empty() {
         return Err("the main interpreter did not start".into());
     }
-    // SAFETY: the GIL is held (py). Py_NewInterpreter makes the new
-    // interpreter's thread state current; Restore-like code below swaps the
-    // caller's back on every path.
-    unsafe {
-        let before = ffi::PyThreadState_Get();
-        let t = ffi::Py_NewInterpreter();
-        if t.is_null() {
-            ffi::PyThreadState_Swap(before);
-            return Err("Py_NewInterpreter failed".into());
-        }
-        let outcome = populate(py, name, &shared).map_err(|e| {
+    let made = subinterp::new_interpreter(py, || {
+        populate(py, name, &shared).map_err(|e| {
             let lines = crate::interp::traceback_lines(py, &e);
             lines.join("\n")
-        });
-        let state = ffi::PyThreadState_GetInterpreter(t);
-        ffi::PyThreadState_Swap(before);
-        // Even when setting up failed the interpreter stays: it is never
-        // ended while the process lives (objects may already cross), and
-        // handlers then fail with the import error in the log.
-        if let Err(msg) = outcome {
-            crate::ffi::log::main_error(
-                crate::ffi::log::APLOG_ERR,
-                &format!("mod_pyrite: setting up interpreter '{name}' failed: {msg}"),
-            );
-        }
-        Ok((state, t))
+        })
+    });
+    let Some((state, t, outcome)) = made else {
+        return Err("Py_NewInterpreter failed".into());
+    };
+    // Even when setting up failed the interpreter stays: it is never
+    // ended while the process lives (objects may already cross), and
+    // handlers then fail with the import error in the log.
+    if let Err(msg) = outcome {
+        crate::ffi::log::main_error(
+            crate::ffi::log::APLOG_ERR,
+            &format!("mod_pyrite: setting up interpreter '{name}' failed: {msg}"),
+        );
     }
+    Ok((state, t))
 }
 
 /// What fills an interpreter as child start filled the main one (sys.argv,
