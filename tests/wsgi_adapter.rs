@@ -62,8 +62,13 @@ fn json(r: &Response) -> serde_json::Value {
 
 #[test]
 fn hello_and_environ_under_every_mpm() {
+    // Variables other modules set reach the environ too (mod_env here).
+    let site = format!(
+        "LoadModule env_module {MODULES}/mod_env.so\nSetEnv PYRITE_FROM_SETENV set-by-httpd\n{}",
+        site()
+    );
     for mpm in Mpm::ALL {
-        let h = Httpd::start(mpm, &site());
+        let h = Httpd::start(mpm, &site);
         let r = h.request(
             "POST",
             "/env/a%20b/c?x=1&y=%C3%A9",
@@ -85,7 +90,17 @@ fn hello_and_environ_under_every_mpm() {
         assert_eq!(v["HTTP_X_CUSTOM"], "yes");
         assert_eq!(v["SERVER_PORT"], h.port.to_string());
         assert_eq!(v["REMOTE_ADDR"], "127.0.0.1");
+        assert_eq!(v["SERVER_ADDR"], "127.0.0.1");
+        let remote_port: u16 = v["REMOTE_PORT"].as_str().and_then(|p| p.parse().ok()).unwrap_or(0);
+        assert!(remote_port > 0 && remote_port != h.port, "{v}");
+        assert!(v["SERVER_NAME"].as_str().is_some_and(|n| !n.is_empty()), "{v}");
+        assert_eq!(v["REQUEST_URI"], "/env/a%20b/c?x=1&y=%C3%A9");
+        assert!(v["SCRIPT_FILENAME"].as_str().is_some_and(|f| f.ends_with("/wsgi_apps.py")), "{v}");
+        assert!(v["SERVER_SOFTWARE"].as_str().is_some_and(|f| f.starts_with("Apache")), "{v}");
+        assert_eq!(v["GATEWAY_INTERFACE"], "CGI/1.1");
+        assert_eq!(v["PYRITE_FROM_SETENV"], "set-by-httpd");
         assert_eq!(v["SERVER_PROTOCOL"], "HTTP/1.1");
+        assert_eq!(v["REQUEST_SCHEME"], "http");
         assert_eq!(v["wsgi.url_scheme"], "http");
         assert_eq!(v["wsgi.version"], serde_json::json!([1, 0]));
         assert_eq!(v["wsgi.multithread"], mpm != Mpm::Prefork);
