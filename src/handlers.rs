@@ -1,7 +1,7 @@
 //! Phase dispatch: which Python handlers run for a request, calling them, and
 //! turning what they return (or raise) into what httpd expects.
 use crate::config::{self, DirConfig, HandlerDecl, Phase};
-use crate::ffi::hook::request_hook;
+use crate::ffi::hooks::request_hook;
 use crate::ffi::request::Request as HttpRequest;
 use crate::ffi::{log, raw};
 use crate::interp;

@@ -62,9 +62,7 @@ impl Module for Pyrite {
         reg.request(Phase::LogTransaction, crate::handlers::log_transaction, Order::Middle);
         reg.process_connection::<crate::conn_handler::Hook>(Order::Middle);
         crate::filters::register_hooks();
-        // SAFETY (documented exception until src/wsgi/auth.rs takes the
-        // handle): the pool httpd handed this register_hooks.
-        unsafe { crate::wsgi::auth::register_hooks(reg.pool().as_ptr()) };
+        crate::wsgi::auth::register_hooks(reg);
         // After mod_alias, before mod_userdir and mod_vhost_alias, as mod_wsgi.
         reg.request_between(
             Phase::TranslateName,

@@ -3,7 +3,6 @@
 //! own children, %{ENV:var} names the group through a request variable.
 use super::directives::{self, Declared};
 use crate::config::wsgi::WsgiDirConfig;
-use crate::ffi::raw;
 use crate::ffi::request::Request;
 use std::sync::Arc;
 
@@ -15,31 +14,6 @@ pub enum Route {
     Daemon(Arc<Declared>),
     /// Nowhere: answer 500 and log why.
     Refused(String),
-}
-
-// Raw-pointer forms of `wanted_for` and `route_for`, for src/wsgi/mod.rs
-// until it calls them with its handle; remove with its last raw call.
-
-/// As [`wanted_for`].
-///
-/// # Safety
-/// `r` is a live request.
-pub unsafe fn wanted(r: *mut raw::request_rec, option: Option<&str>, dc: &WsgiDirConfig) -> String {
-    // SAFETY (raw-pointer callers, see above): the caller's live request.
-    unsafe { Request::from_raw(r) }.map_or_else(String::new, |r| wanted_for(r, option, dc))
-}
-
-/// As [`route_for`].
-#[inline]
-///
-/// # Safety
-/// `r` is a live request.
-pub unsafe fn route(r: *mut raw::request_rec, option: Option<&str>, dc: &WsgiDirConfig) -> Route {
-    // SAFETY (raw-pointer callers, see above): the caller's live request.
-    match unsafe { Request::from_raw(r) } {
-        Some(r) => route_for(r, option, dc),
-        None => Route::Here,
-    }
 }
 
 /// The group name a request asks for ("" for embedded mode).

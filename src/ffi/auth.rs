@@ -179,14 +179,14 @@ unsafe extern "C" fn parse_require_line(
 }
 
 /// Registers `authn_name` (for AuthBasicProvider/AuthDigestProvider) and
-/// `authz_name` (for Require) with httpd. Called once, from register_hooks,
-/// so the names are known when the configuration is read.
-///
-/// # Safety
-/// `pool` is the pool register_hooks received.
-pub unsafe fn register(pool: *mut raw::apr_pool_t, authn_name: &'static CStr, authz_name: &'static CStr, callbacks: Callbacks) {
+/// `authz_name` (for Require) with httpd. Called once, from register_hooks
+/// (the `Registering` proof), so the names are known when the configuration
+/// is read.
+pub fn register(reg: &super::hooks::Registering<'_>, authn_name: &'static CStr, authz_name: &'static CStr, callbacks: Callbacks) {
     let _ = CALLBACKS.set(callbacks);
-    // SAFETY: the records and names are 'static; httpd keeps the pointers.
+    let pool = reg.pool().as_ptr();
+    // SAFETY: register_hooks' time and pool (the proof); the records and
+    // names are 'static; httpd keeps the pointers.
     unsafe {
         raw::ap_register_auth_provider(
             pool,

@@ -306,6 +306,45 @@ impl Registering<'_> {
     }
 }
 
+// Request hooks whose C entry point is a named function (module.rs
+// registers handlers.rs's and wsgi's by name, `Registering::request`).
+
+/// Defines `$vis unsafe extern "C" fn $name(r: *mut request_rec) -> c_int`
+/// that calls `$body` (a `FnOnce(&Request) -> c_int`) with the request's
+/// handle, or answers `$null` when httpd passes NULL.
+///
+/// ```ignore
+/// request_hook!(
+///     /// The content handler for `wsgi-script`.
+///     pub handler, DECLINED, |r| serve(r)
+/// );
+/// ```
+macro_rules! request_hook {
+    ($(#[$doc:meta])* $vis:vis $name:ident, $null:expr, $body:expr) => {
+        $(#[$doc])*
+        ///
+        /// # Safety
+        /// Called by httpd with a live request.
+        $vis unsafe extern "C" fn $name(r: *mut $crate::ffi::raw::request_rec) -> ::std::ffi::c_int {
+            // SAFETY: httpd calls a request hook with a live request (or NULL),
+            // served by this thread for the span of the call.
+            $crate::ffi::hooks::enter(unsafe { $crate::ffi::request::Request::from_raw(r) }, $null, $body)
+        }
+    };
+}
+pub(crate) use request_hook;
+
+/// Calls `body` with the request (`$null` for NULL). `body` takes any
+/// borrow's lifetime, so it cannot keep the handle past the call.
+#[doc(hidden)]
+#[inline(always)]
+pub fn enter(r: Option<&Request>, null: c_int, body: impl FnOnce(&Request) -> c_int) -> c_int {
+    match r {
+        Some(r) => body(r),
+        None => null,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

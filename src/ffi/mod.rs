@@ -12,7 +12,6 @@ pub mod filter;
 pub mod finfo;
 pub mod guard;
 pub mod held;
-pub mod hook;
 pub mod hooks;
 pub mod include;
 pub mod log;

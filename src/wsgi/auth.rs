@@ -18,7 +18,7 @@ pub use crate::config::wsgi::{AuthDirConfig, AuthScript};
 use crate::config::{fail, split_words, DirConfig, Origin};
 use crate::ffi::auth::{self as provider, Authn, Authz};
 use crate::ffi::directive::{entry, Cmd, Func, Outcome, Spec as Directive};
-use crate::ffi::hook::{self, request_hook, ModuleOrder};
+use crate::ffi::hooks::{request_hook, Names, Order, Phase, Registering};
 use crate::ffi::request::Request;
 use crate::ffi::{log, raw};
 use crate::request::convert::latin1;
@@ -33,31 +33,29 @@ const AUTHN_NAME: &std::ffi::CStr = c"wsgi";
 const AUTHZ_NAME: &std::ffi::CStr = c"wsgi-group";
 
 /// Registers the providers and the access checker (from register_hooks).
-///
-/// # Safety
-/// Called from register_hooks, with the pool it received.
-pub unsafe fn register_hooks(pool: *mut raw::apr_pool_t) {
-    // SAFETY (documented exception, README's layout: module.rs's
-    // register_hooks hands its raw pool on): the contract; the callbacks,
-    // hook and ordering lists are 'static.
-    unsafe {
-        provider::register(
-            pool,
-            AUTHN_NAME,
-            AUTHZ_NAME,
-            provider::Callbacks {
-                check_password,
-                realm_hash,
-                authorize,
-            },
-        );
-        // After mod_ssl (its variables may matter to the script), as mod_wsgi.
-        hook::access_checker(access_checker, &ACCESS_PRE, &ACCESS_SUCC, raw::APR_HOOK_MIDDLE as c_int);
-    }
+pub fn register_hooks(reg: &Registering<'_>) {
+    provider::register(
+        reg,
+        AUTHN_NAME,
+        AUTHZ_NAME,
+        provider::Callbacks {
+            check_password,
+            realm_hash,
+            authorize,
+        },
+    );
+    // After mod_ssl (its variables may matter to the script), as mod_wsgi.
+    reg.request_between(
+        Phase::AccessChecker,
+        access_checker,
+        Some(&ACCESS_PRE),
+        Some(&ACCESS_SUCC),
+        Order::Middle,
+    );
 }
 
-static ACCESS_PRE: ModuleOrder<2> = ModuleOrder::new(&[c"mod_ssl.c"]);
-static ACCESS_SUCC: ModuleOrder<2> = ModuleOrder::new(&[c"mod_authz_host.c"]);
+static ACCESS_PRE: Names<1> = Names::new([c"mod_ssl.c"]);
+static ACCESS_SUCC: Names<1> = Names::new([c"mod_authz_host.c"]);
 
 /// Which script of the directory's configuration a call needs.
 #[derive(Clone, Copy)]

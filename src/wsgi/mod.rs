@@ -19,7 +19,7 @@ pub mod ssl;
 pub use pyrite_text::{alias, validate};
 
 use crate::config as conf;
-use crate::ffi::hook::request_hook;
+use crate::ffi::hooks::request_hook;
 use crate::ffi::regex::UriSubstitution;
 use crate::ffi::request::Request as Req;
 use crate::ffi::server::Server;
@@ -107,9 +107,6 @@ request_hook!(
     |r| crate::guard::or(raw::HTTP_INTERNAL_SERVER_ERROR as c_int, || serve(r))
 );
 
-// The `unsafe` blocks below call daemon/routing.rs, which still takes the
-// raw record: each passes the live request of this hook, on the thread
-// serving it.
 fn serve(r: &Req) -> c_int {
     // wsgi-script runs the file itself; a WSGIHandlerScript name runs its
     // script's handle_request for whatever resource the request maps to.
@@ -165,8 +162,7 @@ fn serve(r: &Req) -> c_int {
         None => dispatch::Overrides::default(),
         Some(ds) => {
             let group = application_group(r, group_cfg.as_deref(), &script_name);
-            // SAFETY: the live request to a raw-record callee (see above).
-            let process_group = unsafe { crate::daemon::routing::wanted(r.as_ptr(), option, &dc) };
+            let process_group = crate::daemon::routing::wanted_for(r, option, &dc);
             let now = dispatch::Current {
                 script_name: &script_name,
                 path_info: &path_info,
@@ -183,8 +179,7 @@ fn serve(r: &Req) -> c_int {
                 process_group: asked
                     .process_group
                     .as_deref()
-                    // SAFETY: the live request to a raw-record callee (see above).
-                    .map(|p| unsafe { crate::daemon::routing::wanted(r.as_ptr(), Some(p), &dc) }),
+                    .map(|p| crate::daemon::routing::wanted_for(r, Some(p), &dc)),
                 application_group: asked
                     .application_group
                     .as_deref()
@@ -230,8 +225,7 @@ fn serve(r: &Req) -> c_int {
         callable: callable.clone(),
         reloading,
     };
-    // SAFETY: the live request to a raw-record callee (see above).
-    match unsafe { crate::daemon::routing::route(r.as_ptr(), option, &dc) } {
+    match crate::daemon::routing::route_for(r, option, &dc) {
         crate::daemon::routing::Route::Here if dc.dispatch_script.is_some() => dispatch::runs_here(r),
         crate::daemon::routing::Route::Here => {}
         crate::daemon::routing::Route::Daemon(g) => {
