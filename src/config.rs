@@ -484,37 +484,6 @@ impl ServerConfig {
     }
 }
 
-// Raw-pointer forms of the three above, for callers not yet on typed handles
-// (wsgi/, interpreters/ and child/): each
-// makes the handle and calls the typed form. Remove once they are gone.
-
-/// The per-directory configuration httpd chose for a request.
-///
-/// # Safety
-/// `r` is a live request.
-pub unsafe fn dir_config<'a>(r: *const raw::request_rec) -> Option<&'a DirConfig> {
-    // SAFETY (raw-pointer callers, see above): the caller's live request.
-    DirConfig::of(unsafe { Request::from_raw(r as *mut raw::request_rec) }?)
-}
-
-/// A server's configuration.
-///
-/// # Safety
-/// `s` is a server_rec of the running configuration.
-pub unsafe fn server_config<'a>(s: *const raw::server_rec) -> Option<&'a ServerConfig> {
-    // SAFETY (raw-pointer callers, see above): a server of the running configuration.
-    ServerConfig::of(unsafe { Server::from_raw(s as *mut raw::server_rec) }?)
-}
-
-/// The server-level per-directory defaults.
-///
-/// # Safety
-/// `s` is a server_rec of the running configuration.
-pub unsafe fn server_dir_config<'a>(s: *const raw::server_rec) -> Option<&'a DirConfig> {
-    // SAFETY (raw-pointer callers, see above): a server of the running configuration.
-    DirConfig::server_level(unsafe { Server::from_raw(s as *mut raw::server_rec) }?)
-}
-
 // ---- reading directives -----------------------------------------------------
 
 /// The message httpd prints (with the file and line) for a bad directive.
