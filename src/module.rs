@@ -94,7 +94,7 @@ impl ConfigHooks for Pyrite {
     }
 
     /// Runs in every child before it accepts a connection: Python starts here.
-    fn child_init(pchild: &Pool, s: &Server) {
+    fn child_init(pchild: &'static Pool, s: &Server) {
         child_init_of(pchild, s)
     }
 }
@@ -134,7 +134,7 @@ fn post_config_of(pconf: &Pool, s: &Server) -> c_int {
     raw::OK as c_int
 }
 
-fn child_init_of(pchild: &Pool, s: &Server) {
+fn child_init_of(pchild: &'static Pool, s: &Server) {
     // The metrics slots are for httpd's children (a daemon would take one of theirs).
     if crate::daemon::current().is_none() {
         crate::metrics::shm::child_init(pchild, s);
@@ -151,7 +151,5 @@ fn child_init_of(pchild: &Pool, s: &Server) {
             return;
         }
     }
-    // SAFETY (documented exception until src/child takes the handles):
-    // child_init's own pool and main server, before any worker thread.
-    unsafe { crate::child::init_child(pchild.as_ptr(), s.as_ptr()) }
+    crate::child::init_child(pchild, s)
 }

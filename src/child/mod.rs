@@ -25,24 +25,14 @@ mod embedded {
 
 /// Starts Python in this child, installs the embedded package and runs the
 /// configured preloads, all before httpd hands the child a connection.
-///
-/// # Safety
-/// `pchild` is the child's live pool and `s` the main server of the running
-/// configuration (child_init's arguments), on the child's only thread; they
-/// become handles here, once.
-pub unsafe fn init_child(pchild: *mut raw::apr_pool_t, s: *mut raw::server_rec) {
+/// `pchild` is the child's pool and `s` the main server of the running
+/// configuration (child_init's arguments), on the child's only thread.
+pub fn init_child(pchild: &'static Pool, s: &Server) {
     if ready() {
         return;
     }
-    // SAFETY (documented exception: child_init's arguments, passed through
-    // by module.rs and daemon/process.rs): the child's pool, live until the
-    // child exits, and the main server of the configuration it runs.
-    let (pool, server): (Option<&'static Pool>, _) = unsafe { (Pool::from_raw(pchild), Server::from_raw(s)) };
-    let (Some(pool), Some(server)) = (pool, server) else {
-        return;
-    };
-    crate::ffi::pool::set_child(pool);
-    start_child(pool, server)
+    crate::ffi::pool::set_child(pchild);
+    start_child(pchild, s)
 }
 
 fn start_child(pchild: &Pool, s: &Server) {

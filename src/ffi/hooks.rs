@@ -134,8 +134,9 @@ pub trait ConfigHooks {
     fn post_config(_at: &PostConfig<'_>) -> c_int {
         OK
     }
-    /// child_init: a new child's pool and the main server.
-    fn child_init(_pchild: &Pool, _s: &Server) {}
+    /// child_init: a new child's pool (it lives as long as the child, as
+    /// `Pool::child()` does) and the main server.
+    fn child_init(_pchild: &'static Pool, _s: &Server) {}
     /// pre_mpm: in httpd's parent, after the scoreboard exists.
     fn pre_mpm() -> c_int {
         OK
@@ -170,7 +171,8 @@ unsafe extern "C" fn post_config_entry<H: ConfigHooks>(
 
 unsafe extern "C" fn child_init_entry<H: ConfigHooks>(pchild: *mut raw::apr_pool_t, s: *mut raw::server_rec) {
     guard::or((), || {
-        // SAFETY: child_init's own pool (the child's life) and the main server
+        // SAFETY: child_init's own pool, which lives until the child exits
+        // (lent as 'static, as Pool::child() lends it), and the main server
         // of the configuration the child runs, on the child's only thread.
         if let (Some(p), Some(s)) = unsafe { (Pool::from_raw(pchild), Server::from_raw(s)) } {
             H::child_init(p, s)
