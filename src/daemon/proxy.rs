@@ -14,7 +14,7 @@
 //! are framed (Content-Length or chunked), so a connection whose exchange
 //! ended cleanly is kept for the child's next request to the group.
 use super::directives::Declared;
-use super::frame::Meta;
+use super::frame::{Pairs, Writer};
 use super::head;
 use super::pickup::Claim;
 use super::plan::Plan;
@@ -173,26 +173,52 @@ fn send_all(c: &Conn, data: &[u8], deadline: u64) -> bool {
     true
 }
 
-/// The bytes sent after the pickup: the frame, then the HTTP request head.
-fn request_bytes(r: &Request, group: &str, chunked: bool, deadline: u64, claim: Option<&Claim>, plan: Option<&Plan>) -> Vec<u8> {
-    let mut m = Meta::default();
+/// Puts `n` in decimal (no allocation).
+fn push_num(w: &mut Writer<'_>, k: &str, mut n: u64) {
+    let mut b = [0u8; 20];
+    let mut i = b.len();
+    loop {
+        i -= 1;
+        b[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    w.push(k, &b[i..]);
+}
+
+/// A pair named `prefix` then `name`; a name that is not UTF-8 goes
+/// lossily (the daemon reads names as text).
+fn push_named(w: &mut Writer<'_>, prefix: &str, name: &[u8], v: &[u8]) {
+    match std::str::from_utf8(name) {
+        Ok(_) => w.push_named(prefix, name, v),
+        Err(_) => w.push_named(prefix, String::from_utf8_lossy(name).as_bytes(), v),
+    }
+}
+
+/// Appends to `out` the bytes sent after the pickup: the frame, then the
+/// HTTP request head.
+#[allow(clippy::too_many_arguments)]
+fn request_bytes(out: &mut Vec<u8>, r: &Request, group: &str, chunked: bool, deadline: u64, claim: Option<&Claim>, plan: Option<&Plan>) {
+    let mut m = Writer::new(out);
     if let Some(p) = plan {
         p.push_into(&mut m);
     }
     let c = r.connection();
     m.push("group", group.as_bytes());
-    m.push("deadline_ms", deadline.to_string().as_bytes());
+    push_num(&mut m, "deadline_ms", deadline);
     if let Some(cl) = claim {
-        m.push("slot", cl.index().to_string().as_bytes());
-        m.push("ticket", cl.ticket().to_string().as_bytes());
+        push_num(&mut m, "slot", cl.index() as u64);
+        push_num(&mut m, "ticket", cl.ticket());
     }
     m.push("client_ip", c.client_ip().unwrap_or_default());
     if let Some((_, port)) = c.client_addr() {
-        m.push("client_port", port.to_string().as_bytes());
+        push_num(&mut m, "client_port", port as u64);
     }
     m.push("local_ip", c.local_ip().unwrap_or_default());
     if let Some((_, port)) = c.local_addr() {
-        m.push("local_port", port.to_string().as_bytes());
+        push_num(&mut m, "local_port", port as u64);
     }
     m.push("useragent_ip", r.useragent_ip().unwrap_or_default());
     m.push("protocol", r.protocol().unwrap_or(b"HTTP/1.1"));
@@ -206,48 +232,51 @@ fn request_bytes(r: &Request, group: &str, chunked: bool, deadline: u64, claim: 
         m.push("env:HTTPS", b"on");
     }
     for (k, v) in r.subprocess_env().pairs() {
-        m.push(&format!("env:{}", String::from_utf8_lossy(k)), v);
+        push_named(&mut m, "env:", k, v);
     }
-    let mut h = Vec::with_capacity(1024);
-    h.extend_from_slice(r.method().unwrap_or(b"GET"));
-    h.push(b' ');
-    h.extend_from_slice(r.unparsed_uri().unwrap_or(b"/"));
-    h.extend_from_slice(b" HTTP/1.1\r\n");
+    let is = |name: &[u8], what: &str| name.eq_ignore_ascii_case(what.as_bytes());
+    let hop = |name: &[u8]| HOP.iter().any(|h| is(name, h));
+    // The frame first: the client's connection headers, and what the head lacks.
     let mut host = false;
     let mut connection = false;
     for (name, val) in r.headers_in().pairs() {
-        let lower = String::from_utf8_lossy(name).to_ascii_lowercase();
-        connection |= lower == "connection";
-        if HOP.contains(&lower.as_str()) {
-            m.push(&format!("hdr:{}", String::from_utf8_lossy(name)), val);
-            continue;
+        connection |= is(name, "connection");
+        if hop(name) {
+            push_named(&mut m, "hdr:", name, val);
+        } else {
+            host |= is(name, "host");
         }
-        if lower == "transfer-encoding" || (lower == "content-length" && chunked) {
-            continue;
-        }
-        host |= lower == "host";
-        h.extend_from_slice(name);
-        h.extend_from_slice(b": ");
-        h.extend_from_slice(val);
-        h.extend_from_slice(b"\r\n");
     }
     if !host {
-        // HTTP/1.1 needs one; the application sees none, as the client sent none.
-        h.extend_from_slice(b"Host: ");
-        h.extend_from_slice(r.server_name().unwrap_or(b"localhost"));
-        h.extend_from_slice(b"\r\n");
         m.push("drop:Host", b"");
     }
     if !connection {
         m.push("drop:Connection", b"");
     }
-    if chunked {
-        h.extend_from_slice(b"Transfer-Encoding: chunked\r\n");
+    m.finish();
+    out.extend_from_slice(r.method().unwrap_or(b"GET"));
+    out.push(b' ');
+    out.extend_from_slice(r.unparsed_uri().unwrap_or(b"/"));
+    out.extend_from_slice(b" HTTP/1.1\r\n");
+    for (name, val) in r.headers_in().pairs() {
+        if hop(name) || is(name, "transfer-encoding") || (chunked && is(name, "content-length")) {
+            continue;
+        }
+        out.extend_from_slice(name);
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(val);
+        out.extend_from_slice(b"\r\n");
     }
-    h.extend_from_slice(b"\r\n");
-    let mut out = m.encode();
-    out.extend_from_slice(&h);
-    out
+    if !host {
+        // HTTP/1.1 needs one; the application sees none, as the client sent none.
+        out.extend_from_slice(b"Host: ");
+        out.extend_from_slice(r.server_name().unwrap_or(b"localhost"));
+        out.extend_from_slice(b"\r\n");
+    }
+    if chunked {
+        out.extend_from_slice(b"Transfer-Encoding: chunked\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
 }
 
 /// Puts the daemon's status and headers on the request.
@@ -309,8 +338,11 @@ pub fn handle(r: &Request, g: &Declared, plan: Option<&Plan>) -> c_int {
     // A request without a body is taken through the shared table (no byte,
     // no wake-up); one with a body waits for the pickup byte before its body goes.
     let claim = if has_body { None } else { Claim::new() };
+    let mut bufs = Buffers::get();
     // The frame and the request head go at once; the body waits for the pickup.
-    let head = request_bytes(r, name, chunked, pickup_deadline, claim.as_ref(), plan);
+    let mut head = std::mem::take(&mut bufs.frame);
+    head.clear();
+    request_bytes(&mut head, r, name, chunked, pickup_deadline, claim.as_ref(), plan);
     let x = Exchange {
         claim: claim.as_ref(),
         has_body,
@@ -320,7 +352,6 @@ pub fn handle(r: &Request, g: &Declared, plan: Option<&Plan>) -> c_int {
         head_max: spec.header_buffer_size,
         name,
     };
-    let mut bufs = Buffers::get();
     loop {
         let conn = match take_kept(&path) {
             Some(c) => c,
@@ -345,6 +376,7 @@ pub fn handle(r: &Request, g: &Declared, plan: Option<&Plan>) -> c_int {
                 if reusable {
                     keep(&path, conn);
                 }
+                bufs.frame = head;
                 bufs.put();
                 return status;
             }
@@ -385,6 +417,8 @@ struct Buffers {
     out: Vec<u8>,
     decoded: Vec<u8>,
     inbuf: Vec<u8>,
+    /// The frame and head of the request.
+    frame: Vec<u8>,
 }
 
 thread_local! {
@@ -398,13 +432,14 @@ impl Buffers {
             out: Vec::new(),
             decoded: Vec::new(),
             inbuf: Vec::new(),
+            frame: Vec::new(),
         })
     }
 
     /// Gives the buffers back to the thread (not when one grew large).
     fn put(mut self) {
         let big = 256 << 10;
-        if self.out.capacity() > big || self.inbuf.capacity() > big || self.decoded.capacity() > big {
+        if self.out.capacity() > big || self.inbuf.capacity() > big || self.decoded.capacity() > big || self.frame.capacity() > big {
             return;
         }
         self.out.clear();
@@ -451,6 +486,7 @@ fn relay(req: &Request, conn: &Conn, x: &Exchange<'_>, bufs: &mut Buffers) -> Ou
         out,
         decoded,
         inbuf,
+        ..
     } = bufs;
     out.clear();
     inbuf.clear();
