@@ -284,20 +284,22 @@ fn apply_head(r: &Request, h: &head::Head) {
     r.set_status(h.status as c_int);
     let _ = r.set_status_line(Some(format!("{} {}", h.status, h.reason).as_bytes()));
     let out = r.headers_out();
+    let any = |name: &str, of: &[&str]| of.iter().any(|o| name.eq_ignore_ascii_case(o));
     for (name, v) in &h.fields {
-        match name.to_ascii_lowercase().as_str() {
-            "connection" | "keep-alive" | "transfer-encoding" | "date" | "server" | "x-pyrite-file" => {}
-            "content-type" => {
-                let _ = r.set_content_type(v);
-            }
+        if any(
+            name,
+            &["connection", "keep-alive", "transfer-encoding", "date", "server", "x-pyrite-file"],
+        ) {
+            continue;
+        }
+        if name.eq_ignore_ascii_case("content-type") {
+            let _ = r.set_content_type(v);
+        } else if any(name, &["set-cookie", "www-authenticate", "proxy-authenticate"]) {
             // Repeated fields join into one, as httpd joins a script's (and
             // mod_wsgi's daemon mode does), except those that cannot be joined.
-            "set-cookie" | "www-authenticate" | "proxy-authenticate" => {
-                let _ = out.add(name.as_bytes(), v);
-            }
-            _ => {
-                let _ = out.merge(name.as_bytes(), v);
-            }
+            let _ = out.add(name.as_bytes(), v);
+        } else {
+            let _ = out.merge(name.as_bytes(), v);
         }
     }
 }
