@@ -4,8 +4,9 @@
 //! (or connects to the group's socket), sends what it knows of the client
 //! and the request head, and waits for a daemon to pick the request up (a
 //! daemon takes one only with a free thread, and only before the deadline
-//! the child wrote in the frame). Until the pickup nothing of the request
-//! body has been read, so a connection a daemon closed without picking the
+//! the child wrote in the frame). A small request body goes with the head
+//! (the child read it first and keeps it); of a larger one nothing is read
+//! until the pickup. So a connection a daemon closed without picking the
 //! request up (it was stopping, busy, or gone) is simply tried again, on a
 //! new connection if need be, and one still waiting at the deadline
 //! (queue-timeout) is answered 503 with Retry-After and is never run. Then
@@ -334,17 +335,53 @@ pub fn handle(r: &Request, g: &Declared, plan: Option<&Plan>) -> c_int {
         return rc;
     }
     let chunked = r.read_chunked() != 0;
+    let mut bufs = Buffers::get();
+    // A small body (a form, a JSON document) is read before the hand-over
+    // and goes with the head: the request is then taken like one without a
+    // body (no pickup byte, no round trip), and can still go again whole.
+    // Not with Expect: 100-continue (the client waits for a daemon to take it).
+    let small = has_body
+        && !chunked
+        && r.headers_in().get(b"Expect").is_none()
+        && r.headers_in()
+            .get(b"Content-Length")
+            .and_then(|v| std::str::from_utf8(v).ok()?.trim().parse::<usize>().ok())
+            .is_some_and(|n| n <= SMALL_BODY);
+    let mut body = std::mem::take(&mut bufs.out);
+    body.clear();
+    if small {
+        body.resize(SMALL_BODY + 1, 0);
+        let mut got = 0;
+        loop {
+            let n = r.read_body(&mut body[got..]);
+            if n < 0 {
+                r.log(
+                    log::APLOG_INFO,
+                    &format!("mod_pyrite: reading the request body for daemon group {name:?} failed"),
+                );
+                return raw::HTTP_BAD_REQUEST as c_int;
+            }
+            if n == 0 || got + n as usize > SMALL_BODY {
+                break;
+            }
+            got += n as usize;
+        }
+        body.truncate(got);
+    }
+    let has_body = has_body && !small;
     let connect_deadline = Instant::now() + spec.connect_timeout;
     let pickup_wait = spec.queue_timeout.unwrap_or(socket_timeout);
     let pickup_deadline = super::frame::monotonic_ms() + pickup_wait.as_millis() as u64;
-    // A request without a body is taken through the shared table (no byte,
-    // no wake-up); one with a body waits for the pickup byte before its body goes.
+    // A request without a body still to read is taken through the shared
+    // table (no byte, no wake-up); one with a body waits for the pickup
+    // byte before its body is read from the client.
     let claim = if has_body { None } else { Claim::new() };
-    let mut bufs = Buffers::get();
-    // The frame and the request head go at once; the body waits for the pickup.
+    // The frame, the request head (and a small body) go at once.
     let mut head = std::mem::take(&mut bufs.frame);
     head.clear();
     request_bytes(&mut head, r, name, chunked, pickup_deadline, claim.as_ref(), plan);
+    head.extend_from_slice(&body);
+    bufs.out = body;
     let x = Exchange {
         claim: claim.as_ref(),
         has_body,
@@ -476,6 +513,10 @@ enum Outcome {
 
 /// How much of the request body is read from the client at a time.
 const BLOCK: usize = 64 * 1024;
+
+/// A request body up to this size is read before the hand-over and sent
+/// with the head (it fits a UNIX socket's send buffer).
+const SMALL_BODY: usize = 64 * 1024;
 
 /// Waits for the pickup, then sends the request body while it relays the
 /// response, both at once, until the response's end.
