@@ -29,18 +29,11 @@ use std::time::{Duration, Instant};
 /// kept for the application's environ but not sent to the daemon's httpd.
 const HOP: [&str; 6] = ["connection", "keep-alive", "expect", "te", "upgrade", "proxy-connection"];
 
-/// How long a receive waiting for the daemon blocks at most (the socket's
-/// SO_RCVTIMEO, set once per connection): waits at least this long go
-/// straight to the receive, with no poll() before it.
-const RECV_TICK_MS: u64 = 1000;
-
 fn errno() -> i32 {
     std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
 }
 
-/// A connected socket to a daemon group; closed on drop. It blocks only in
-/// the receive that waits for the daemon (up to [`RECV_TICK_MS`]): every
-/// other send and receive says MSG_DONTWAIT.
+/// A connected, non-blocking socket to a daemon group; closed on drop.
 struct Conn(i32);
 
 impl Drop for Conn {
@@ -109,19 +102,7 @@ fn connect(path: &str, deadline: Instant) -> Result<Conn, String> {
                 std::mem::size_of::<libc::sockaddr_un>() as u32,
             ) == 0
             {
-                // Once per connection: a receive waiting for the daemon
-                // returns at least this often, for the deadlines' checks.
-                let tick = libc::timeval {
-                    tv_sec: (RECV_TICK_MS / 1000) as libc::time_t,
-                    tv_usec: 0,
-                };
-                libc::setsockopt(
-                    fd,
-                    libc::SOL_SOCKET,
-                    libc::SO_RCVTIMEO,
-                    &tick as *const _ as *const libc::c_void,
-                    std::mem::size_of::<libc::timeval>() as u32,
-                );
+                libc::fcntl(fd, libc::F_SETFL, libc::O_NONBLOCK | libc::O_RDWR);
                 return Ok(c);
             }
             let e = errno();
@@ -148,7 +129,7 @@ fn send_all(c: &Conn, data: &[u8], deadline: u64) -> bool {
                 c.0,
                 data[off..].as_ptr() as *const libc::c_void,
                 data.len() - off,
-                libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT,
+                libc::MSG_NOSIGNAL,
             )
         };
         if n > 0 {
@@ -542,8 +523,6 @@ fn relay(req: &Request, conn: &Conn, x: &Exchange<'_>, bufs: &mut Buffers) -> Ou
     let mut closes = false;
     let mut relayed = 0u64;
     let mut unflushed = false;
-    // When the daemon last sent or took something (for socket-timeout).
-    let mut quiet_since = Instant::now();
     // The status whose error page this child makes (the daemon sent no response).
     let mut error_page: Option<u16> = None;
     // A file the daemon passed for this child to send, and the part of it that is the body.
@@ -592,7 +571,6 @@ fn relay(req: &Request, conn: &Conn, x: &Exchange<'_>, bufs: &mut Buffers) -> Ou
                 // Taken through the slot: from now on, the response's timeout.
                 Some(cl) if cl.taken() => {
                     picked = true;
-                    quiet_since = Instant::now();
                     continue;
                 }
                 // Exactly one of this and the daemon's take wins.
@@ -601,7 +579,6 @@ fn relay(req: &Request, conn: &Conn, x: &Exchange<'_>, bufs: &mut Buffers) -> Ou
                         return Outcome::TimedOut;
                     }
                     picked = true;
-                    quiet_since = Instant::now();
                     continue;
                 }
                 // A look at the slot each second, to start the response's timeout.
@@ -617,22 +594,13 @@ fn relay(req: &Request, conn: &Conn, x: &Exchange<'_>, bufs: &mut Buffers) -> Ou
                 }
             }
         };
-        // Nothing to send and a long wait (the usual one, for the response):
-        // the receive itself waits, no poll() first.
-        let block = !want_write && wait as u64 >= RECV_TICK_MS;
-        let mut n = 1;
         let mut p = libc::pollfd {
             fd,
             events: libc::POLLIN | if want_write { libc::POLLOUT } else { 0 },
-            revents: libc::POLLIN,
+            revents: 0,
         };
-        if !block {
-            p.revents = 0;
-            // SAFETY: polls the daemon connection.
-            n = unsafe { libc::poll(&mut p, 1, wait) };
-        } else if picked && quiet_since.elapsed() >= x.timeout {
-            n = 0; // the blocking receives below timed out for socket-timeout
-        }
+        // SAFETY: polls the daemon connection.
+        let n = unsafe { libc::poll(&mut p, 1, wait) };
         if n == 0 {
             if !picked {
                 continue;
@@ -659,17 +627,9 @@ fn relay(req: &Request, conn: &Conn, x: &Exchange<'_>, bufs: &mut Buffers) -> Ou
         }
         if want_write && p.revents & libc::POLLOUT != 0 {
             // SAFETY: sends from the unsent part of out; no SIGPIPE.
-            let w = unsafe {
-                libc::send(
-                    fd,
-                    out[off..].as_ptr() as *const libc::c_void,
-                    out.len() - off,
-                    libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT,
-                )
-            };
+            let w = unsafe { libc::send(fd, out[off..].as_ptr() as *const libc::c_void, out.len() - off, libc::MSG_NOSIGNAL) };
             if w > 0 {
                 off += w as usize;
-                quiet_since = Instant::now();
             } else if w < 0 && !matches!(errno(), libc::EAGAIN | libc::EINTR) {
                 // The daemon reads no more (its response is complete, or it is gone).
                 sending = false;
@@ -680,9 +640,8 @@ fn relay(req: &Request, conn: &Conn, x: &Exchange<'_>, bufs: &mut Buffers) -> Ou
             continue;
         }
         // Read what is there; flush to the client when the daemon pauses.
-        let mut wait_here = block;
         let eof = loop {
-            let (got, passed) = ffi::daemon::recv_with_fd(fd, rbuf, std::mem::take(&mut wait_here));
+            let (got, passed) = ffi::daemon::recv_with_fd(fd, rbuf);
             if got < 0 {
                 match errno() {
                     libc::EAGAIN => break false,
@@ -693,7 +652,6 @@ fn relay(req: &Request, conn: &Conn, x: &Exchange<'_>, bufs: &mut Buffers) -> Ou
             if got == 0 {
                 break true;
             }
-            quiet_since = Instant::now();
             // A read shorter than the buffer most likely emptied the socket:
             // the next look is poll's (no read that would only say EAGAIN).
             let drained = (got as usize) < rbuf.len();

@@ -434,11 +434,10 @@ pub fn send_fd(sock: i32, fd: std::os::fd::BorrowedFd<'_>, marker: u8) -> bool {
     }
 }
 
-/// Receives into `buf` from the UNIX socket `sock` (waiting for data, up to
-/// the socket's receive timeout, when `wait`; else a non-blocking read),
+/// Receives into `buf` from the UNIX socket `sock` (a non-blocking read),
 /// with the descriptor a peer attached to these bytes, if any: the byte
 /// count (or -1 with errno set) and that descriptor, owned.
-pub fn recv_with_fd(sock: i32, buf: &mut [u8], wait: bool) -> (isize, Option<std::os::fd::OwnedFd>) {
+pub fn recv_with_fd(sock: i32, buf: &mut [u8]) -> (isize, Option<std::os::fd::OwnedFd>) {
     use std::os::fd::FromRawFd;
     let mut iov = libc::iovec {
         iov_base: buf.as_mut_ptr() as *mut c_void,
@@ -451,10 +450,9 @@ pub fn recv_with_fd(sock: i32, buf: &mut [u8], wait: bool) -> (isize, Option<std
     msg.msg_iovlen = 1;
     msg.msg_control = control.as_mut_ptr() as *mut c_void;
     msg.msg_controllen = std::mem::size_of_val(&control) as _;
-    let flags = libc::MSG_CMSG_CLOEXEC | if wait { 0 } else { libc::MSG_DONTWAIT };
     // SAFETY: iov covers buf; the kernel writes at most msg_controllen bytes of
     // control data; received descriptors are close-on-exec.
-    let n = unsafe { libc::recvmsg(sock, &mut msg, flags) };
+    let n = unsafe { libc::recvmsg(sock, &mut msg, libc::MSG_CMSG_CLOEXEC) };
     if n <= 0 || msg.msg_controllen == 0 {
         return (n as isize, None);
     }
