@@ -156,3 +156,33 @@ fn a_request_shed_by_queue_timeout_never_runs_with_or_without_a_body() {
     assert_eq!(h.get("/slow?0").status, 200);
     h.stop();
 }
+
+#[test]
+fn a_client_slow_to_send_a_small_body_holds_no_daemon_thread() {
+    // One daemon thread, and requests that wait for it get 503 after 2 s.
+    let h = Httpd::start(
+        Mpm::Event,
+        "WSGIDaemonProcess one processes=1 threads=1 queue-timeout=2\n\
+         WSGIScriptAlias /pid {HANDLERS}/daemon_apps.py callable-object=pid process-group=one\n\
+         WSGIScriptAlias /echo {HANDLERS}/daemon_apps.py callable-object=echo process-group=one\n",
+    );
+    assert_eq!(h.get("/pid").status, 200, "{}", h.error_log());
+    use std::io::{Read, Write};
+    // A POST whose head is sent, not yet its small body: the child reads
+    // such a body before it hands the request over, so the daemon's only
+    // thread stays free for others meanwhile.
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", h.port)).unwrap();
+    s.write_all(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    for _ in 0..5 {
+        assert_eq!(h.get("/pid").status, 200, "{}", h.error_log());
+    }
+    s.write_all(b"hello").unwrap();
+    let mut answer = Vec::new();
+    s.read_to_end(&mut answer).unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains("\r\n\r\n5 "), "{answer}");
+    let log = h.stop();
+    assert!(crash_lines(&log).is_empty(), "{log}");
+}

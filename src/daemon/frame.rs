@@ -12,13 +12,64 @@ pub fn monotonic_ms() -> u64 {
     crate::ffi::os::mono_ns() / 1_000_000
 }
 
+/// Something name/value pairs are put in: a [`Meta`], or a [`Writer`]
+/// encoding them as they come.
+pub trait Pairs {
+    fn push(&mut self, k: &str, v: &[u8]);
+}
+
 /// The pairs, in order.
 #[derive(Default, Debug, Clone, PartialEq)]
 pub struct Meta(pub Vec<(String, Vec<u8>)>);
 
-impl Meta {
-    pub fn push(&mut self, k: &str, v: &[u8]) {
+impl Pairs for Meta {
+    fn push(&mut self, k: &str, v: &[u8]) {
         self.0.push((k.to_string(), v.to_vec()));
+    }
+}
+
+/// Encodes a frame straight into a buffer the caller reuses (a child
+/// writes one per request: no allocation per pair, no copy of the whole).
+pub struct Writer<'a> {
+    out: &'a mut Vec<u8>,
+    start: usize,
+}
+
+impl<'a> Writer<'a> {
+    /// Starts a frame at the end of `out`.
+    pub fn new(out: &'a mut Vec<u8>) -> Writer<'a> {
+        let start = out.len();
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&[0; 4]);
+        Writer { out, start }
+    }
+
+    /// A pair whose name is `prefix` then `name` (no joined copy made).
+    pub fn push_named(&mut self, prefix: &str, name: &[u8], v: &[u8]) {
+        self.out.extend_from_slice(&((prefix.len() + name.len()) as u32).to_le_bytes());
+        self.out.extend_from_slice(prefix.as_bytes());
+        self.out.extend_from_slice(name);
+        self.out.extend_from_slice(&(v.len() as u32).to_le_bytes());
+        self.out.extend_from_slice(v);
+    }
+
+    /// Ends the frame: its length goes in its header.
+    pub fn finish(self) {
+        let n = (self.out.len() - self.start - 8) as u32;
+        self.out[self.start + 4..self.start + 8].copy_from_slice(&n.to_le_bytes());
+    }
+}
+
+impl Pairs for Writer<'_> {
+    fn push(&mut self, k: &str, v: &[u8]) {
+        self.push_named(k, b"", v);
+    }
+}
+
+impl Meta {
+    /// [`Pairs::push`], for callers that do not name the trait.
+    pub fn push(&mut self, k: &str, v: &[u8]) {
+        Pairs::push(self, k, v);
     }
 
     pub fn get(&self, k: &str) -> Option<&[u8]> {
@@ -37,17 +88,12 @@ impl Meta {
     }
 
     pub fn encode(&self) -> Vec<u8> {
-        let mut body = Vec::with_capacity(256);
+        let mut out = Vec::with_capacity(256);
+        let mut w = Writer::new(&mut out);
         for (k, v) in &self.0 {
-            body.extend_from_slice(&(k.len() as u32).to_le_bytes());
-            body.extend_from_slice(k.as_bytes());
-            body.extend_from_slice(&(v.len() as u32).to_le_bytes());
-            body.extend_from_slice(v);
+            w.push(k, v);
         }
-        let mut out = Vec::with_capacity(body.len() + 8);
-        out.extend_from_slice(MAGIC);
-        out.extend_from_slice(&(body.len() as u32).to_le_bytes());
-        out.extend_from_slice(&body);
+        w.finish();
         out
     }
 
@@ -99,6 +145,19 @@ mod tests {
         assert_eq!(back, m);
         assert_eq!(back.get_str("client_ip"), Some("127.0.0.1"));
         assert_eq!(back.with_prefix("env:").collect::<Vec<_>>(), vec![("HTTPS", &b"on"[..])]);
+    }
+
+    #[test]
+    fn a_writer_encodes_as_meta_does() {
+        let mut out = b"before".to_vec();
+        let mut w = Writer::new(&mut out);
+        w.push("client_ip", b"127.0.0.1");
+        w.push_named("env:", b"HTTPS", b"on");
+        w.finish();
+        let mut m = Meta::default();
+        m.push("client_ip", b"127.0.0.1");
+        m.push("env:HTTPS", b"on");
+        assert_eq!(&out[6..], &m.encode()[..]);
     }
 
     #[test]

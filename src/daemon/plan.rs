@@ -4,7 +4,7 @@
 //! one process; in daemon mode the child makes it (it has run httpd's whole
 //! request cycle) and sends it with the request, and the daemon runs it
 //! without running that cycle again.
-use super::frame::Meta;
+use super::frame::{Meta, Pairs};
 
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Plan {
@@ -45,7 +45,7 @@ fn flag(b: bool) -> &'static [u8] {
 
 impl Plan {
     /// Adds the plan to a daemon request frame.
-    pub fn push_into(&self, m: &mut Meta) {
+    pub fn push_into(&self, m: &mut impl Pairs) {
         let mut flags = Vec::with_capacity(7);
         for b in [
             self.reloading,

@@ -4,8 +4,9 @@
 //! (or connects to the group's socket), sends what it knows of the client
 //! and the request head, and waits for a daemon to pick the request up (a
 //! daemon takes one only with a free thread, and only before the deadline
-//! the child wrote in the frame). Until the pickup nothing of the request
-//! body has been read, so a connection a daemon closed without picking the
+//! the child wrote in the frame). A small request body goes with the head
+//! (the child read it first and keeps it); of a larger one nothing is read
+//! until the pickup. So a connection a daemon closed without picking the
 //! request up (it was stopping, busy, or gone) is simply tried again, on a
 //! new connection if need be, and one still waiting at the deadline
 //! (queue-timeout) is answered 503 with Retry-After and is never run. Then
@@ -14,7 +15,7 @@
 //! are framed (Content-Length or chunked), so a connection whose exchange
 //! ended cleanly is kept for the child's next request to the group.
 use super::directives::Declared;
-use super::frame::Meta;
+use super::frame::{Pairs, Writer};
 use super::head;
 use super::pickup::Claim;
 use super::plan::Plan;
@@ -154,26 +155,52 @@ fn send_all(c: &Conn, data: &[u8], deadline: u64) -> bool {
     true
 }
 
-/// The bytes sent after the pickup: the frame, then the HTTP request head.
-fn request_bytes(r: &Request, group: &str, chunked: bool, deadline: u64, claim: Option<&Claim>, plan: Option<&Plan>) -> Vec<u8> {
-    let mut m = Meta::default();
+/// Puts `n` in decimal (no allocation).
+fn push_num(w: &mut Writer<'_>, k: &str, mut n: u64) {
+    let mut b = [0u8; 20];
+    let mut i = b.len();
+    loop {
+        i -= 1;
+        b[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    w.push(k, &b[i..]);
+}
+
+/// A pair named `prefix` then `name`; a name that is not UTF-8 goes
+/// lossily (the daemon reads names as text).
+fn push_named(w: &mut Writer<'_>, prefix: &str, name: &[u8], v: &[u8]) {
+    match std::str::from_utf8(name) {
+        Ok(_) => w.push_named(prefix, name, v),
+        Err(_) => w.push_named(prefix, String::from_utf8_lossy(name).as_bytes(), v),
+    }
+}
+
+/// Appends to `out` the bytes sent after the pickup: the frame, then the
+/// HTTP request head.
+#[allow(clippy::too_many_arguments)]
+fn request_bytes(out: &mut Vec<u8>, r: &Request, group: &str, chunked: bool, deadline: u64, claim: Option<&Claim>, plan: Option<&Plan>) {
+    let mut m = Writer::new(out);
     if let Some(p) = plan {
         p.push_into(&mut m);
     }
     let c = r.connection();
     m.push("group", group.as_bytes());
-    m.push("deadline_ms", deadline.to_string().as_bytes());
+    push_num(&mut m, "deadline_ms", deadline);
     if let Some(cl) = claim {
-        m.push("slot", cl.index().to_string().as_bytes());
-        m.push("ticket", cl.ticket().to_string().as_bytes());
+        push_num(&mut m, "slot", cl.index() as u64);
+        push_num(&mut m, "ticket", cl.ticket());
     }
     m.push("client_ip", c.client_ip().unwrap_or_default());
     if let Some((_, port)) = c.client_addr() {
-        m.push("client_port", port.to_string().as_bytes());
+        push_num(&mut m, "client_port", port as u64);
     }
     m.push("local_ip", c.local_ip().unwrap_or_default());
     if let Some((_, port)) = c.local_addr() {
-        m.push("local_port", port.to_string().as_bytes());
+        push_num(&mut m, "local_port", port as u64);
     }
     m.push("useragent_ip", r.useragent_ip().unwrap_or_default());
     m.push("protocol", r.protocol().unwrap_or(b"HTTP/1.1"));
@@ -187,48 +214,51 @@ fn request_bytes(r: &Request, group: &str, chunked: bool, deadline: u64, claim: 
         m.push("env:HTTPS", b"on");
     }
     for (k, v) in r.subprocess_env().pairs() {
-        m.push(&format!("env:{}", String::from_utf8_lossy(k)), v);
+        push_named(&mut m, "env:", k, v);
     }
-    let mut h = Vec::with_capacity(1024);
-    h.extend_from_slice(r.method().unwrap_or(b"GET"));
-    h.push(b' ');
-    h.extend_from_slice(r.unparsed_uri().unwrap_or(b"/"));
-    h.extend_from_slice(b" HTTP/1.1\r\n");
+    let is = |name: &[u8], what: &str| name.eq_ignore_ascii_case(what.as_bytes());
+    let hop = |name: &[u8]| HOP.iter().any(|h| is(name, h));
+    // The frame first: the client's connection headers, and what the head lacks.
     let mut host = false;
     let mut connection = false;
     for (name, val) in r.headers_in().pairs() {
-        let lower = String::from_utf8_lossy(name).to_ascii_lowercase();
-        connection |= lower == "connection";
-        if HOP.contains(&lower.as_str()) {
-            m.push(&format!("hdr:{}", String::from_utf8_lossy(name)), val);
-            continue;
+        connection |= is(name, "connection");
+        if hop(name) {
+            push_named(&mut m, "hdr:", name, val);
+        } else {
+            host |= is(name, "host");
         }
-        if lower == "transfer-encoding" || (lower == "content-length" && chunked) {
-            continue;
-        }
-        host |= lower == "host";
-        h.extend_from_slice(name);
-        h.extend_from_slice(b": ");
-        h.extend_from_slice(val);
-        h.extend_from_slice(b"\r\n");
     }
     if !host {
-        // HTTP/1.1 needs one; the application sees none, as the client sent none.
-        h.extend_from_slice(b"Host: ");
-        h.extend_from_slice(r.server_name().unwrap_or(b"localhost"));
-        h.extend_from_slice(b"\r\n");
         m.push("drop:Host", b"");
     }
     if !connection {
         m.push("drop:Connection", b"");
     }
-    if chunked {
-        h.extend_from_slice(b"Transfer-Encoding: chunked\r\n");
+    m.finish();
+    out.extend_from_slice(r.method().unwrap_or(b"GET"));
+    out.push(b' ');
+    out.extend_from_slice(r.unparsed_uri().unwrap_or(b"/"));
+    out.extend_from_slice(b" HTTP/1.1\r\n");
+    for (name, val) in r.headers_in().pairs() {
+        if hop(name) || is(name, "transfer-encoding") || (chunked && is(name, "content-length")) {
+            continue;
+        }
+        out.extend_from_slice(name);
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(val);
+        out.extend_from_slice(b"\r\n");
     }
-    h.extend_from_slice(b"\r\n");
-    let mut out = m.encode();
-    out.extend_from_slice(&h);
-    out
+    if !host {
+        // HTTP/1.1 needs one; the application sees none, as the client sent none.
+        out.extend_from_slice(b"Host: ");
+        out.extend_from_slice(r.server_name().unwrap_or(b"localhost"));
+        out.extend_from_slice(b"\r\n");
+    }
+    if chunked {
+        out.extend_from_slice(b"Transfer-Encoding: chunked\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
 }
 
 /// Puts the daemon's status and headers on the request.
@@ -236,20 +266,22 @@ fn apply_head(r: &Request, h: &head::Head) {
     r.set_status(h.status as c_int);
     let _ = r.set_status_line(Some(format!("{} {}", h.status, h.reason).as_bytes()));
     let out = r.headers_out();
+    let any = |name: &str, of: &[&str]| of.iter().any(|o| name.eq_ignore_ascii_case(o));
     for (name, v) in &h.fields {
-        match name.to_ascii_lowercase().as_str() {
-            "connection" | "keep-alive" | "transfer-encoding" | "date" | "server" | "x-pyrite-file" => {}
-            "content-type" => {
-                let _ = r.set_content_type(v);
-            }
+        if any(
+            name,
+            &["connection", "keep-alive", "transfer-encoding", "date", "server", "x-pyrite-file"],
+        ) {
+            continue;
+        }
+        if name.eq_ignore_ascii_case("content-type") {
+            let _ = r.set_content_type(v);
+        } else if any(name, &["set-cookie", "www-authenticate", "proxy-authenticate"]) {
             // Repeated fields join into one, as httpd joins a script's (and
             // mod_wsgi's daemon mode does), except those that cannot be joined.
-            "set-cookie" | "www-authenticate" | "proxy-authenticate" => {
-                let _ = out.add(name.as_bytes(), v);
-            }
-            _ => {
-                let _ = out.merge(name.as_bytes(), v);
-            }
+            let _ = out.add(name.as_bytes(), v);
+        } else {
+            let _ = out.merge(name.as_bytes(), v);
         }
     }
 }
@@ -284,14 +316,53 @@ pub fn handle(r: &Request, g: &Declared, plan: Option<&Plan>) -> c_int {
         return rc;
     }
     let chunked = r.read_chunked() != 0;
+    let mut bufs = Buffers::get();
+    // A small body (a form, a JSON document) is read before the hand-over
+    // and goes with the head: the request is then taken like one without a
+    // body (no pickup byte, no round trip), and can still go again whole.
+    // Not with Expect: 100-continue (the client waits for a daemon to take it).
+    let small = has_body
+        && !chunked
+        && r.headers_in().get(b"Expect").is_none()
+        && r.headers_in()
+            .get(b"Content-Length")
+            .and_then(|v| std::str::from_utf8(v).ok()?.trim().parse::<usize>().ok())
+            .is_some_and(|n| n <= SMALL_BODY);
+    let mut body = std::mem::take(&mut bufs.out);
+    body.clear();
+    if small {
+        body.resize(SMALL_BODY + 1, 0);
+        let mut got = 0;
+        loop {
+            let n = r.read_body(&mut body[got..]);
+            if n < 0 {
+                r.log(
+                    log::APLOG_INFO,
+                    &format!("mod_pyrite: reading the request body for daemon group {name:?} failed"),
+                );
+                return raw::HTTP_BAD_REQUEST as c_int;
+            }
+            if n == 0 || got + n as usize > SMALL_BODY {
+                break;
+            }
+            got += n as usize;
+        }
+        body.truncate(got);
+    }
+    let has_body = has_body && !small;
     let connect_deadline = Instant::now() + spec.connect_timeout;
     let pickup_wait = spec.queue_timeout.unwrap_or(socket_timeout);
     let pickup_deadline = super::frame::monotonic_ms() + pickup_wait.as_millis() as u64;
-    // A request without a body is taken through the shared table (no byte,
-    // no wake-up); one with a body waits for the pickup byte before its body goes.
+    // A request without a body still to read is taken through the shared
+    // table (no byte, no wake-up); one with a body waits for the pickup
+    // byte before its body is read from the client.
     let claim = if has_body { None } else { Claim::new() };
-    // The frame and the request head go at once; the body waits for the pickup.
-    let head = request_bytes(r, name, chunked, pickup_deadline, claim.as_ref(), plan);
+    // The frame, the request head (and a small body) go at once.
+    let mut head = std::mem::take(&mut bufs.frame);
+    head.clear();
+    request_bytes(&mut head, r, name, chunked, pickup_deadline, claim.as_ref(), plan);
+    head.extend_from_slice(&body);
+    bufs.out = body;
     let x = Exchange {
         claim: claim.as_ref(),
         has_body,
@@ -301,7 +372,6 @@ pub fn handle(r: &Request, g: &Declared, plan: Option<&Plan>) -> c_int {
         head_max: spec.header_buffer_size,
         name,
     };
-    let mut bufs = Buffers::get();
     loop {
         let conn = match take_kept(&path) {
             Some(c) => c,
@@ -326,6 +396,7 @@ pub fn handle(r: &Request, g: &Declared, plan: Option<&Plan>) -> c_int {
                 if reusable {
                     keep(&path, conn);
                 }
+                bufs.frame = head;
                 bufs.put();
                 return status;
             }
@@ -366,6 +437,8 @@ struct Buffers {
     out: Vec<u8>,
     decoded: Vec<u8>,
     inbuf: Vec<u8>,
+    /// The frame and head of the request.
+    frame: Vec<u8>,
 }
 
 thread_local! {
@@ -379,13 +452,14 @@ impl Buffers {
             out: Vec::new(),
             decoded: Vec::new(),
             inbuf: Vec::new(),
+            frame: Vec::new(),
         })
     }
 
     /// Gives the buffers back to the thread (not when one grew large).
     fn put(mut self) {
         let big = 256 << 10;
-        if self.out.capacity() > big || self.inbuf.capacity() > big || self.decoded.capacity() > big {
+        if self.out.capacity() > big || self.inbuf.capacity() > big || self.decoded.capacity() > big || self.frame.capacity() > big {
             return;
         }
         self.out.clear();
@@ -421,6 +495,10 @@ enum Outcome {
 /// How much of the request body is read from the client at a time.
 const BLOCK: usize = 64 * 1024;
 
+/// A request body up to this size is read before the hand-over and sent
+/// with the head (it fits a UNIX socket's send buffer).
+const SMALL_BODY: usize = 64 * 1024;
+
 /// Waits for the pickup, then sends the request body while it relays the
 /// response, both at once, until the response's end.
 ///
@@ -432,6 +510,7 @@ fn relay(req: &Request, conn: &Conn, x: &Exchange<'_>, bufs: &mut Buffers) -> Ou
         out,
         decoded,
         inbuf,
+        ..
     } = bufs;
     out.clear();
     inbuf.clear();
