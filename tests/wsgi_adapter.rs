@@ -233,7 +233,12 @@ fn expect_100_continue_body_reaches_the_application() {
     let mut interim = Vec::new();
     let mut b = [0u8; 1];
     while !interim.ends_with(b"\r\n\r\n") {
-        assert_eq!(s.read(&mut b).unwrap(), 1, "connection ended before the interim answer: {:?}", String::from_utf8_lossy(&interim));
+        assert_eq!(
+            s.read(&mut b).unwrap(),
+            1,
+            "connection ended before the interim answer: {:?}",
+            String::from_utf8_lossy(&interim)
+        );
         interim.push(b[0]);
     }
     assert!(interim.starts_with(b"HTTP/1.1 100 "), "{}", String::from_utf8_lossy(&interim));
