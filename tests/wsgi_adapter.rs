@@ -215,6 +215,40 @@ fn wsgi_input_reads_exactly_and_ends_at_once() {
     assert_eq!(r.status, 411);
 }
 
+/// A client that sends `Expect: 100-continue` waits for the interim answer
+/// before it sends the body: it comes when the application reads (the body
+/// is set up before the application runs, with the GIL held, which must not
+/// send anything or block), and the body then reads back whole.
+#[test]
+fn expect_100_continue_body_reaches_the_application() {
+    let h = Httpd::start(Mpm::Event, &(ONE_CHILD.to_string() + &site()));
+    let body = b"sent only after 100 Continue";
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", h.port)).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
+    let head = format!(
+        "POST /input?read HTTP/1.1\r\nHost: localhost\r\nExpect: 100-continue\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    s.write_all(head.as_bytes()).unwrap();
+    let mut interim = Vec::new();
+    let mut b = [0u8; 1];
+    while !interim.ends_with(b"\r\n\r\n") {
+        assert_eq!(
+            s.read(&mut b).unwrap(),
+            1,
+            "connection ended before the interim answer: {:?}",
+            String::from_utf8_lossy(&interim)
+        );
+        interim.push(b[0]);
+    }
+    assert!(interim.starts_with(b"HTTP/1.1 100 "), "{}", String::from_utf8_lossy(&interim));
+    s.write_all(body).unwrap();
+    let r = read_response(&mut s, false);
+    assert_eq!(r.status, 200);
+    assert_eq!(r.text(), format!("[{}, b'', b'']", py_bytes(body)));
+    h.stop();
+}
+
 fn py_bytes(b: &[u8]) -> String {
     let mut s = String::from("b'");
     for &c in b {

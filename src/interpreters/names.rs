@@ -92,11 +92,13 @@ pub fn host_port(host: &str, port: u16) -> String {
 /// mod_wsgi's resource name: "host[:port]|script_name", the script name lower-cased.
 pub fn resource(mut host_and_port: String, script_name: &[u8]) -> String {
     host_and_port.push('|');
-    let sn = String::from_utf8_lossy(script_name);
-    if sn.is_ascii() {
-        host_and_port.extend(sn.chars().map(|c| c.to_ascii_lowercase()));
+    if script_name.is_ascii() {
+        // Lower-cased in place: this runs for every WSGI request.
+        let start = host_and_port.len();
+        host_and_port.push_str(std::str::from_utf8(script_name).unwrap_or_default());
+        host_and_port[start..].make_ascii_lowercase();
     } else {
-        host_and_port.push_str(&sn.to_lowercase());
+        host_and_port.push_str(&String::from_utf8_lossy(script_name).to_lowercase());
     }
     host_and_port
 }
@@ -132,5 +134,12 @@ mod tests {
         assert!(is_main(Some("")));
         assert!(is_main(Some("main_interpreter")));
         assert!(!is_main(Some("a.test")));
+    }
+
+    #[test]
+    fn resource_names_lower_case_the_script_name() {
+        assert_eq!(resource(host_port("a.test", 8080), b"/Hello/World"), "a.test:8080|/hello/world");
+        assert_eq!(resource(host_port("a.test", 80), b""), "a.test|");
+        assert_eq!(resource(host_port("A.test", 443), "/Über".as_bytes()), "A.test|/über");
     }
 }

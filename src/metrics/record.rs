@@ -49,17 +49,17 @@ pub fn begin(r: &Request) -> Timing {
 }
 
 /// "METHOD uri", truncated, into the entry's words.
+/// Copies slices and stores only the words the text reaches (readers take
+/// `len` bytes): this runs for every request.
 fn write_text(e: &ActiveEntry, method: &[u8], uri: &[u8]) {
     let mut buf = [0u8; ACTIVE_TEXT];
     let mut n = 0;
-    for &b in method.iter().chain(b" ").chain(uri) {
-        if n == ACTIVE_TEXT {
-            break;
-        }
-        buf[n] = b;
-        n += 1;
+    for part in [method, b" ", uri] {
+        let k = part.len().min(ACTIVE_TEXT - n);
+        buf[n..n + k].copy_from_slice(&part[..k]);
+        n += k;
     }
-    for (w, chunk) in e.text.iter().zip(buf.chunks_exact(8)) {
+    for (w, chunk) in e.text.iter().zip(buf[..n.div_ceil(8) * 8].chunks_exact(8)) {
         w.store(u64::from_ne_bytes(chunk.try_into().unwrap()), Relaxed);
     }
     e.len.store(n as u32, Relaxed);
@@ -240,6 +240,31 @@ mod tests {
             s.sum_us = cell.sum_us.load(Relaxed);
         }
         s
+    }
+
+    fn text_of(e: &ActiveEntry) -> Vec<u8> {
+        let len = e.len.load(Relaxed) as usize;
+        e.text.iter().flat_map(|w| w.load(Relaxed).to_ne_bytes()).take(len).collect()
+    }
+
+    #[test]
+    fn active_text_is_method_space_uri_truncated_and_overwritten() {
+        let e = ActiveEntry {
+            start_us: 0.into(),
+            len: 0.into(),
+            _pad: 0,
+            text: std::array::from_fn(|_| 0.into()),
+        };
+        let long = vec![b'x'; 300];
+        write_text(&e, b"POST", &long);
+        let mut want = b"POST ".to_vec();
+        want.extend(std::iter::repeat_n(b'x', ACTIVE_TEXT - 5));
+        assert_eq!(text_of(&e), want);
+        // A shorter text afterwards reads back whole, without the old tail.
+        write_text(&e, b"GET", b"/a?b=1");
+        assert_eq!(text_of(&e), b"GET /a?b=1");
+        write_text(&e, b"", b"");
+        assert_eq!(text_of(&e), b" ");
     }
 
     #[test]

@@ -50,13 +50,16 @@ impl Body {
     /// Sets up httpd's body reading once; chunked bodies are de-chunked.
     /// Called up front by the WSGI adapter, so a body httpd refuses (413 past
     /// LimitRequestBody) gets httpd's status before the application runs.
-    pub fn ensure_setup(&mut self, py: Python<'_>, r: &Request) -> Result<(), BodyError> {
+    pub fn ensure_setup(&mut self, r: &Request) -> Result<(), BodyError> {
         if self.setup {
             return Ok(());
         }
         self.setup = true;
-        let rr = r.on_this_thread();
-        let (rc, has_body) = crate::interp::blocking(py, move || rr.setup_body());
+        // Called with the GIL held: httpd 2.4's ap_setup_client_block and
+        // ap_should_client_block only read the request's headers (a 100
+        // Continue goes out with the first read), so releasing the GIL here
+        // only cost every WSGI request a second GIL hand-over.
+        let (rc, has_body) = r.setup_body();
         if rc != crate::ffi::raw::OK as i32 {
             self.eof = true;
             return Err(BodyError::Status(rc));
@@ -69,7 +72,7 @@ impl Body {
 
     /// Reads one more block from the client into the buffer; false at the end.
     fn fill(&mut self, py: Python<'_>, r: &Request, want: usize) -> Result<bool, BodyError> {
-        self.ensure_setup(py, r)?;
+        self.ensure_setup(r)?;
         if self.eof {
             return Ok(false);
         }

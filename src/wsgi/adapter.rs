@@ -88,7 +88,7 @@ pub fn run<'py>(py: Python<'py>, r: &Request, app: &Bound<'py, PyAny>, call: &Ca
         let input = Py::new(py, Input::new(life.clone()))?;
         // As mod_wsgi: a body httpd refuses (past LimitRequestBody) ends the
         // request with httpd's status before the application runs.
-        if let Err(code) = input.borrow(py).prepare(py) {
+        if let Err(code) = input.borrow(py).prepare() {
             r.log(log::APLOG_INFO, &format!("{who}: request body refused by httpd with status {code}"));
             return Ok(Outcome::Status(code));
         }

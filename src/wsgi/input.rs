@@ -41,9 +41,9 @@ fn size_arg(size: Option<&Bound<'_, PyAny>>) -> PyResult<i64> {
 
 impl Input {
     /// Sets up the body reading now; Err(status) when httpd refuses the body.
-    pub fn prepare(&self, py: Python<'_>) -> Result<(), i32> {
+    pub fn prepare(&self) -> Result<(), i32> {
         let Ok(r) = self.life.request() else { return Ok(()) };
-        match self.body.locked().ensure_setup(py, r) {
+        match self.body.locked().ensure_setup(r) {
             Err(BodyError::Status(code)) => Err(code),
             _ => Ok(()),
         }

@@ -137,7 +137,15 @@ fn serve(r: &Req) -> c_int {
         }
     }
     let alias = crate::request::state::of_request_if_any(r).and_then(|s| s.borrow().wsgi_alias.clone());
-    let dc = dc_full.map(|d| d.wsgi.clone()).unwrap_or_default();
+    // Borrowed, not cloned: this runs for every request.
+    let no_dc;
+    let dc: &conf_wsgi::WsgiDirConfig = match dc_full {
+        Some(d) => &d.wsgi,
+        None => {
+            no_dc = conf_wsgi::WsgiDirConfig::default();
+            &no_dc
+        }
+    };
     // Daemon mode: the request may belong to a daemon process group.
     let option = match &handler_script {
         Some(h) => h.process_group.as_deref(),
