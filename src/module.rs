@@ -51,7 +51,7 @@ impl Module for Pyrite {
         reg.request_hook::<crate::metrics::page::Handler>(Phase::Handler, Order::Middle);
         reg.request(Phase::PostReadRequest, crate::handlers::post_read_request, Order::Middle);
         // In a daemon, before any other module looks at the request: what the child knew of the client.
-        reg.request(Phase::PostReadRequest, crate::daemon::serve::post_read_request, Order::ReallyFirst);
+        reg.request_hook::<crate::daemon::serve::PostReadRequest>(Phase::PostReadRequest, Order::ReallyFirst);
         reg.request(Phase::TranslateName, crate::handlers::translate_name, Order::Middle);
         reg.request(Phase::HeaderParser, crate::handlers::header_parser, Order::Middle);
         reg.request(Phase::AccessChecker, crate::handlers::access_checker, Order::Middle);

@@ -5,7 +5,6 @@
 //! (within graceful-timeout) and exits.
 use super::serve::{self, State};
 use super::supervise::Running;
-use crate::ffi::pool::Pool;
 use crate::ffi::process::{self as os, Newborn, Signals};
 use crate::ffi::server::KeptServer;
 use crate::ffi::{daemon as hd, log};
@@ -147,7 +146,7 @@ pub fn run(nb: Newborn, g: Arc<Running>, slot: usize, main: KeptServer) -> ! {
     hd::drop_mpm_request_hooks();
     let pool = os::daemon_pool(&nb, main);
     // Each worker thread's own pool, made while this thread is the only one.
-    let pools: Vec<&'static Pool> = (0..spec.threads).map(|_| os::daemon_pool(&nb, main)).collect();
+    let pools: Vec<os::ThreadPool> = (0..spec.threads).map(|_| os::thread_pool(&nb, main)).collect();
     let t0 = Instant::now();
     // Runs every module's child_init, this module's included (which starts
     // Python): the set-up ends there, as those may start threads.
@@ -166,15 +165,13 @@ pub fn run(nb: Newborn, g: Arc<Running>, slot: usize, main: KeptServer) -> ! {
     for (i, tpool) in pools.into_iter().enumerate() {
         let st = state.clone();
         let fd = g.fd;
-        let (tp, sp) = (tpool.as_ptr() as usize, main.as_ptr() as usize);
+        let server = KeptServer::of(main);
         let mut b = std::thread::Builder::new().name(format!("pyrite-daemon-{i}"));
         if let Some(sz) = spec.stack_size {
             b = b.stack_size(sz);
         }
-        // SAFETY (documented exception until src/daemon/serve.rs takes the
-        // handles): each thread gets its own pool; main is the main server,
-        // alive for the daemon's life.
-        match b.spawn(move || unsafe { serve::worker(i, st, fd, tp as *mut _, sp as *mut _) }) {
+        // Each thread gets its own pool; main is the main server, alive for the daemon's life.
+        match b.spawn(move || serve::worker(i, st, fd, tpool, server)) {
             Ok(h) => workers.push(h),
             Err(e) => s.log(log::APLOG_ERR, &format!("mod_pyrite: daemon cannot start a thread: {e}")),
         }
@@ -192,7 +189,7 @@ pub fn run(nb: Newborn, g: Arc<Running>, slot: usize, main: KeptServer) -> ! {
     {
         let st = state.clone();
         let spec = spec.clone();
-        let sp = s.as_ptr() as usize;
+        let sp = KeptServer::of(s);
         let _ = std::thread::Builder::new()
             .name("pyrite-monitor".into())
             .spawn(move || serve::monitor(st, &spec, sp));

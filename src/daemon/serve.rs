@@ -6,8 +6,10 @@
 //! whose WSGI handler is the embedded one (src/wsgi). The connection is
 //! then kept for the child's next request.
 use super::frame::Meta;
-use crate::ffi::server::Server;
-use crate::ffi::{self, daemon as hd, log, raw};
+use crate::ffi::epoll::{self, Epoll};
+use crate::ffi::process::ThreadPool;
+use crate::ffi::server::{KeptServer, Server};
+use crate::ffi::{self, daemon as hd, log, os, raw};
 use crate::sync::LockExt;
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -65,8 +67,8 @@ impl State {
         if r.is_none() {
             *r = Some(why);
             self.stopping.store(true, Ordering::SeqCst);
-            // SAFETY: a signal to this process, taken by the main thread's sigwait.
-            unsafe { libc::kill(libc::getpid(), libc::SIGTERM) };
+            // Taken by the main thread's sigwait.
+            os::signal_self(libc::SIGTERM);
         }
     }
 }
@@ -96,7 +98,7 @@ const WATCH_IDLE_TICK: Duration = Duration::from_millis(100);
 /// request again on a new connection, which any daemon of the group with a
 /// free thread takes from the shared listener.
 struct Hub {
-    ep: i32,
+    ep: Epoll,
     lfd: i32,
     kept: Mutex<HashMap<i32, hd::Connection>>,
     /// Threads waiting in the set.
@@ -107,28 +109,19 @@ static HUB: OnceLock<Hub> = OnceLock::new();
 
 /// Registers the group's listener in the epoll set `ep` for level events,
 /// woken in one daemon of the group at a time (EPOLLEXCLUSIVE).
-fn watch_listener(ep: i32, lfd: i32) {
-    let mut ev = libc::epoll_event {
-        events: (libc::EPOLLIN | libc::EPOLLEXCLUSIVE) as u32,
-        u64: LISTENER,
-    };
-    // SAFETY: adds the listener this process keeps open to its own set;
-    // without EPOLLEXCLUSIVE (kernels before 4.5) every daemon wakes.
-    unsafe {
-        if libc::epoll_ctl(ep, libc::EPOLL_CTL_ADD, lfd, &mut ev) != 0
-            && std::io::Error::last_os_error().raw_os_error() != Some(libc::EEXIST)
-        {
-            ev.events = libc::EPOLLIN as u32;
-            libc::epoll_ctl(ep, libc::EPOLL_CTL_ADD, lfd, &mut ev);
+fn watch_listener(ep: &Epoll, lfd: i32) {
+    // Without EPOLLEXCLUSIVE (kernels before 4.5) every daemon wakes.
+    if let Err(e) = ep.add(lfd, epoll::IN | epoll::EXCLUSIVE, LISTENER) {
+        if e.raw_os_error() != Some(libc::EEXIST) {
+            let _ = ep.add(lfd, epoll::IN, LISTENER);
         }
     }
 }
 
 fn hub(lfd: i32) -> &'static Hub {
     HUB.get_or_init(|| {
-        // SAFETY: a new epoll set.
-        let ep = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
-        watch_listener(ep, lfd);
+        let ep = Epoll::new().expect("epoll_create1");
+        watch_listener(&ep, lfd);
         Hub {
             ep,
             lfd,
@@ -143,13 +136,13 @@ impl Hub {
     fn keep(&self, conn: hd::Connection, first: bool) {
         let fd = conn.fd();
         self.kept.locked().insert(fd, conn);
-        let mut ev = libc::epoll_event {
-            events: (libc::EPOLLIN | libc::EPOLLONESHOT) as u32,
-            u64: fd as u64,
+        // (Re)arms a socket this process holds in `kept`.
+        let events = epoll::IN | epoll::ONESHOT;
+        let _ = if first {
+            self.ep.add(fd, events, fd as u64)
+        } else {
+            self.ep.modify(fd, events, fd as u64)
         };
-        let op = if first { libc::EPOLL_CTL_ADD } else { libc::EPOLL_CTL_MOD };
-        // SAFETY: (re)arms a socket this process holds in `kept`.
-        unsafe { libc::epoll_ctl(self.ep, op, fd, &mut ev) };
     }
 
     /// Puts this daemon last in line for the group's next new connection.
@@ -159,10 +152,9 @@ impl Hub {
     /// the whole group. Leaving the queue and joining it again after each
     /// accept makes the daemons with free threads take turns.
     fn rotate(&self) {
-        // SAFETY: the listener leaves and rejoins this process's own set; a
-        // connection that comes meanwhile is seen at the rejoin (level events).
-        unsafe { libc::epoll_ctl(self.ep, libc::EPOLL_CTL_DEL, self.lfd, std::ptr::null_mut()) };
-        watch_listener(self.ep, self.lfd);
+        // A connection that comes meanwhile is seen at the rejoin (level events).
+        let _ = self.ep.delete(self.lfd);
+        watch_listener(&self.ep, self.lfd);
     }
 
     /// Takes the kept connection an event named, unless another thread took it.
@@ -176,7 +168,7 @@ impl Hub {
 /// to the shared listener), and every kept connection once the daemon stops.
 fn watch(h: &'static Hub, st: Arc<State>) {
     let mut suspects: Vec<i32> = Vec::new();
-    let mut events = [libc::epoll_event { events: 0, u64: 0 }; 16];
+    let mut events = [epoll::NO_EVENT; 16];
     let mut quiet = 0u32;
     loop {
         std::thread::sleep(if quiet > 200 { WATCH_IDLE_TICK } else { WATCH_TICK });
@@ -191,10 +183,10 @@ fn watch(h: &'static Hub, st: Arc<State>) {
             continue;
         }
         quiet = 0;
-        // SAFETY: a look at the set without waiting.
-        let n = unsafe { libc::epoll_wait(h.ep, events.as_mut_ptr(), events.len() as c_int, 0) };
+        // A look at the set without waiting.
+        let n = h.ep.wait(&mut events, 0);
         let mut seen = Vec::new();
-        for ev in &events[..n.max(0) as usize] {
+        for ev in &events[..n] {
             let key = ev.u64;
             if key == LISTENER {
                 continue; // level-triggered: left for a free thread
@@ -205,25 +197,18 @@ fn watch(h: &'static Hub, st: Arc<State>) {
                 continue;
             }
             seen.push(fd);
-            let mut ev = libc::epoll_event {
-                events: (libc::EPOLLIN | libc::EPOLLONESHOT) as u32,
-                u64: key,
-            };
-            // SAFETY: re-arms a kept socket whose event this thread took.
-            unsafe { libc::epoll_ctl(h.ep, libc::EPOLL_CTL_MOD, fd, &mut ev) };
+            // Re-arms a kept socket whose event this thread took.
+            let _ = h.ep.modify(fd, epoll::IN | epoll::ONESHOT, key);
         }
         suspects = seen;
     }
 }
 
-/// One worker thread: takes requests until the daemon stops.
-///
-/// # Safety
-/// `s` is the main server of the running configuration.
-pub unsafe fn worker(idx: usize, st: std::sync::Arc<State>, lfd: i32, _pool: *mut raw::apr_pool_t, s: *mut raw::server_rec) {
+/// One worker thread (with its own pool): takes requests until the daemon
+/// stops; `s` is the main server of the running configuration.
+pub fn worker(idx: usize, st: std::sync::Arc<State>, lfd: i32, _pool: ThreadPool, s: KeptServer) {
     let spec = super::current().expect("a daemon");
-    // SAFETY: s is the main server (caller's promise), which lives as long as the daemon.
-    let Some(server) = (unsafe { Server::from_raw(s) }) else { return };
+    let server = s.get();
     let httpd_timeout = server.rec().timeout;
     let timeout = spec
         .socket_timeout
@@ -234,32 +219,30 @@ pub unsafe fn worker(idx: usize, st: std::sync::Arc<State>, lfd: i32, _pool: *mu
         let st = st.clone();
         let _ = std::thread::Builder::new().name("pyrite-watch".into()).spawn(move || watch(h, st));
     });
-    let mut ev = libc::epoll_event { events: 0, u64: 0 };
+    let mut ev = [epoll::NO_EVENT];
     let mut accepted = 0u64;
     while !st.stopping.load(Ordering::SeqCst) {
         h.free.fetch_add(1, Ordering::SeqCst);
-        // SAFETY: waits for one event of the set; 250 ms so a stop is seen soon.
-        let n = unsafe { libc::epoll_wait(h.ep, &mut ev, 1, 250) };
+        // One event of the set; 250 ms so a stop is seen soon.
+        let n = h.ep.wait(&mut ev, 250);
         h.free.fetch_sub(1, Ordering::SeqCst);
-        if n <= 0 {
+        if n == 0 {
             continue;
         }
-        let key = ev.u64;
+        let key = ev[0].u64;
         let (conn, first) = if key == LISTENER {
-            // SAFETY: a non-blocking accept on the listener; EAGAIN when another daemon took it.
-            let fd = unsafe { libc::accept4(h.lfd, std::ptr::null_mut(), std::ptr::null_mut(), libc::SOCK_CLOEXEC) };
-            if fd < 0 {
+            // A non-blocking accept on the listener; none when another daemon took it.
+            let Some(fd) = os::accept(h.lfd) else {
                 continue;
-            }
+            };
             h.rotate();
-            set_timeouts(fd, timeout);
-            if let Some(uid) = peer_allowed(fd) {
+            os::set_socket_timeouts(&fd, timeout);
+            if let Some(uid) = peer_allowed(&fd) {
                 server.log(
                     log::APLOG_ERR,
                     &format!("mod_pyrite: daemon group {:?}: refused a connection from uid {uid}", spec.name),
                 );
-                // SAFETY: the socket just accepted, closed once.
-                unsafe { libc::close(fd) };
+                drop(fd); // closed
                 continue;
             }
             accepted += 1;
@@ -272,8 +255,8 @@ pub unsafe fn worker(idx: usize, st: std::sync::Arc<State>, lfd: i32, _pool: *mu
                 ),
             );
             let id = ((std::process::id() as i64) << 24) + ((accepted as i64) << 6) + idx as i64;
-            // SAFETY: fd is connected and given up to the Connection.
-            match unsafe { hd::Connection::open(fd, server, id) } {
+            // fd is given up to the Connection.
+            match hd::Connection::open(fd, server, id) {
                 Some(c) => (c, true),
                 None => continue,
             }
@@ -363,10 +346,10 @@ fn serve(mut conn: hd::Connection, idx: usize, st: &State, s: &Server, group: &s
                 return None;
             }
         }
-        // SAFETY: one byte to a socket this thread now serves; no SIGPIPE. Sent
-        // before the deadline, so the child finds it even if it looks at the last moment.
+        // One byte to a socket this thread now serves; no SIGPIPE. Sent before
+        // the deadline, so the child finds it even if it looks at the last moment.
         None => {
-            if unsafe { libc::send(fd, &PICKED_UP as *const u8 as *const libc::c_void, 1, libc::MSG_NOSIGNAL) } != 1 {
+            if os::send_nosignal(fd, &[PICKED_UP]) != 1 {
                 done(st);
                 return None;
             }
@@ -396,8 +379,8 @@ fn serve(mut conn: hd::Connection, idx: usize, st: &State, s: &Server, group: &s
         None => raw::DECLINED,
     };
     let handler: Option<&mut dyn FnMut(&ffi::request::Request) -> c_int> = if plan.is_some() { Some(&mut run) } else { None };
-    // SAFETY: this thread alone uses conn now, and it has a request waiting.
-    let again = unsafe { conn.serve_one(&peer, handler) };
+    // This thread alone uses conn now, and it has a request waiting.
+    let again = conn.serve_one(&peer, handler);
     META.with(|m| *m.borrow_mut() = None);
     st.started[idx].store(0, Ordering::SeqCst);
     st.last_done.store(now_ms() / 1000, Ordering::SeqCst);
@@ -410,67 +393,32 @@ fn serve(mut conn: hd::Connection, idx: usize, st: &State, s: &Server, group: &s
     again.then_some(conn)
 }
 
-fn set_timeouts(fd: i32, t: Duration) {
-    let tv = libc::timeval {
-        tv_sec: t.as_secs() as libc::time_t,
-        tv_usec: t.subsec_micros() as libc::suseconds_t,
-    };
-    for opt in [libc::SO_RCVTIMEO, libc::SO_SNDTIMEO] {
-        // SAFETY: sets a timeval option on a socket this thread owns.
-        unsafe {
-            libc::setsockopt(
-                fd,
-                libc::SOL_SOCKET,
-                opt,
-                &tv as *const _ as *const libc::c_void,
-                std::mem::size_of::<libc::timeval>() as u32,
-            )
-        };
-    }
-}
-
 /// Whether the connecting process may hand requests over: root (httpd's
 /// parent) or the user httpd's children run as (or socket-user=). The
 /// socket's mode already says so; this holds even if its file was tampered with.
-fn peer_allowed(fd: i32) -> Option<u32> {
-    let mut cred = libc::ucred { pid: 0, uid: 0, gid: 0 };
-    let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
-    // SAFETY: reads the peer's credentials into cred.
-    let ok = unsafe {
-        libc::getsockopt(
-            fd,
-            libc::SOL_SOCKET,
-            libc::SO_PEERCRED,
-            &mut cred as *mut _ as *mut libc::c_void,
-            &mut len,
-        )
-    } == 0;
-    if !ok {
+fn peer_allowed(fd: &std::os::fd::OwnedFd) -> Option<u32> {
+    let Some(uid) = os::peer_uid(fd) else {
         return Some(u32::MAX);
-    }
-    let allowed = cred.uid == 0
-        || cred.uid == hd::httpd_ids().0
-        || super::current().and_then(|g| g.socket_user.as_deref()).and_then(super::process::user_id) == Some(cred.uid)
-        // SAFETY: getuid has no preconditions (a daemon not started as root runs as httpd's own user).
-        || cred.uid == unsafe { libc::getuid() };
+    };
+    let allowed = uid == 0
+        || uid == hd::httpd_ids().0
+        || super::current().and_then(|g| g.socket_user.as_deref()).and_then(super::process::user_id) == Some(uid)
+        // A daemon not started as root runs as httpd's own user.
+        || uid == os::uid();
     if allowed {
         None
     } else {
-        Some(cred.uid)
+        Some(uid)
     }
 }
 
 /// post_read_request in a daemon: gives the request what the child knew of
 /// the client (protocol, address, user, variables, the headers it did not pass on).
-///
-/// # Safety
-/// Called by httpd with a live request.
-pub unsafe extern "C" fn post_read_request(r: *mut raw::request_rec) -> c_int {
-    // SAFETY: httpd hands post_read_request a live request served by this thread.
-    let Some(r) = (unsafe { ffi::request::Request::from_raw(r) }) else {
-        return raw::DECLINED;
-    };
-    crate::guard::or(raw::DECLINED, || {
+pub struct PostReadRequest;
+
+impl ffi::hooks::RequestHook for PostReadRequest {
+    const ON_PANIC: c_int = raw::DECLINED;
+    fn run(r: &ffi::request::Request) -> c_int {
         if super::current().is_some() {
             META.with(|m| {
                 if let Some(meta) = m.borrow().as_ref() {
@@ -479,7 +427,7 @@ pub unsafe extern "C" fn post_read_request(r: *mut raw::request_rec) -> c_int {
             });
         }
         raw::DECLINED
-    })
+    }
 }
 
 fn apply_meta(r: &ffi::request::Request, meta: &Meta) {
@@ -519,21 +467,16 @@ fn apply_meta(r: &ffi::request::Request, meta: &Meta) {
 
 /// The daemon's watch over itself, once a second: httpd's parent gone,
 /// restart-interval, inactivity-timeout, request-timeout.
-pub fn monitor(st: std::sync::Arc<State>, spec: &super::options::GroupSpec, s: usize) {
-    // SAFETY: the caller passes the main server's address, which lives as long as the daemon.
-    let Some(s) = (unsafe { Server::from_raw(s as *mut raw::server_rec) }) else {
-        return;
-    };
-    // SAFETY: getppid has no preconditions.
-    let parent = unsafe { libc::getppid() };
+pub fn monitor(st: std::sync::Arc<State>, spec: &super::options::GroupSpec, s: KeptServer) {
+    let s = s.get();
+    let parent = os::parent_pid();
     let born = std::time::Instant::now();
     loop {
         std::thread::sleep(Duration::from_secs(1));
         if st.stopping.load(Ordering::SeqCst) {
             return;
         }
-        // SAFETY: as above.
-        if unsafe { libc::getppid() } != parent {
+        if os::parent_pid() != parent {
             st.request_stop("httpd's parent is gone".into());
             return;
         }
@@ -564,8 +507,8 @@ pub fn monitor(st: std::sync::Arc<State>, spec: &super::options::GroupSpec, s: u
                     std::process::id(), spec.name, t.as_secs()
                 ));
                 crate::metrics::groups::exiting(&format!("request-timeout={}s reached", t.as_secs()));
-                // SAFETY: leaves at once, as request-timeout promises.
-                unsafe { libc::_exit(3) };
+                // Leaves at once, as request-timeout promises.
+                ffi::process::exit_now(3);
             }
         }
     }

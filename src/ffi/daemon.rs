@@ -170,12 +170,13 @@ impl Connection {
     /// Makes httpd's connection record for `fd` (a connected socket the
     /// caller gives up) and runs the pre_connection hooks, as httpd does for
     /// a new client connection; None (with `fd` closed) when that fails.
-    ///
-    /// # Safety
-    /// `s` is the main server; `fd` a connected socket nothing else closes.
-    pub unsafe fn open(fd: i32, s: &super::server::Server, id: i64) -> Option<Connection> {
+    pub fn open(fd: std::os::fd::OwnedFd, s: &super::server::Server, id: i64) -> Option<Connection> {
+        use std::os::fd::IntoRawFd;
         let s = s.as_ptr();
-        // SAFETY: s is the main server and fd a connected socket owned by the new connection (the contract).
+        let fd = fd.into_raw_fd();
+        // SAFETY: s is a live server record (a handle) of the running
+        // configuration, and fd a socket given up by its owner: the new
+        // connection owns it (closed here on failure, or when dropped).
         unsafe {
             let mut alloc: *mut raw::apr_allocator_t = std::ptr::null_mut();
             if raw::apr_allocator_create(&mut alloc) != 0 {
@@ -284,11 +285,10 @@ impl Connection {
     /// post_read_request hooks), then `handler` as the content handler and
     /// httpd's ending of the response (no translation, directory walk,
     /// access, type or fixup hooks: the child ran them). True when the
-    /// connection may carry another request.
-    ///
-    /// # Safety
-    /// Called by the one thread now using this connection, which is readable.
-    pub unsafe fn serve_one(&mut self, peer: &Peer<'_>, handler: Option<&mut dyn FnMut(&super::request::Request) -> c_int>) -> bool {
+    /// connection may carry another request. (`&mut self`: the one thread
+    /// now using this connection; when no request is waiting, httpd's read
+    /// waits at most its Timeout.)
+    pub fn serve_one(&mut self, peer: &Peer<'_>, handler: Option<&mut dyn FnMut(&super::request::Request) -> c_int>) -> bool {
         // SAFETY: only this thread uses the connection now, and its pool and records live as long as self.
         unsafe {
             let c = self.c;

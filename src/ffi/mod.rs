@@ -8,6 +8,7 @@ pub mod conftree;
 pub mod connection;
 pub mod daemon;
 pub mod directive;
+pub mod epoll;
 pub mod filter;
 pub mod finfo;
 pub mod guard;

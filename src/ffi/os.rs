@@ -1,6 +1,6 @@
 //! The few POSIX calls std does not offer, as safe functions: each is sound
 //! whatever its arguments (it touches no memory it is not handed).
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 /// The process's effective user id.
 pub fn euid() -> u32 {
@@ -72,7 +72,6 @@ pub fn unix_listener(
     send_buffer: Option<usize>,
     receive_buffer: Option<usize>,
 ) -> Result<std::os::fd::OwnedFd, ListenError> {
-    use std::os::fd::{FromRawFd, OwnedFd};
     // SAFETY: all-zero is a valid sockaddr_un.
     let mut addr: libc::sockaddr_un = unsafe { std::mem::zeroed() };
     addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
@@ -128,6 +127,78 @@ pub fn inode_of(fd: &impl AsFd) -> u64 {
             0
         }
     }
+}
+
+/// The process's real user id.
+pub fn uid() -> u32 {
+    // SAFETY: getuid has no preconditions and cannot fail.
+    unsafe { libc::getuid() }
+}
+
+/// The parent process's id (it changes when the parent dies).
+pub fn parent_pid() -> i32 {
+    // SAFETY: getppid has no preconditions and cannot fail.
+    unsafe { libc::getppid() }
+}
+
+/// Sends `sig` to this process (taken by a thread's sigwait, or its default action).
+pub fn signal_self(sig: i32) {
+    // SAFETY: kill takes plain values.
+    unsafe { libc::kill(libc::getpid(), sig) };
+}
+
+/// accept4(2) on a listening socket, close-on-exec; the connection is owned
+/// by the caller (None when there is none, EAGAIN, or on error).
+#[inline]
+pub fn accept(listener: RawFd) -> Option<OwnedFd> {
+    // SAFETY: no address is asked for (NULL, NULL); the new descriptor is owned at once.
+    let fd = unsafe { libc::accept4(listener, std::ptr::null_mut(), std::ptr::null_mut(), libc::SOCK_CLOEXEC) };
+    // SAFETY: fd is the new connection, owned by nothing else.
+    (fd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// send(2) of `bytes` without SIGPIPE; the number sent, or -1.
+#[inline]
+pub fn send_nosignal(fd: RawFd, bytes: &[u8]) -> isize {
+    // SAFETY: the kernel reads at most bytes.len() bytes of the borrowed slice.
+    unsafe { libc::send(fd, bytes.as_ptr() as *const libc::c_void, bytes.len(), libc::MSG_NOSIGNAL) }
+}
+
+/// Sets a socket's receive and send timeouts (SO_RCVTIMEO, SO_SNDTIMEO).
+pub fn set_socket_timeouts(fd: &impl AsFd, t: std::time::Duration) {
+    let tv = libc::timeval {
+        tv_sec: t.as_secs() as libc::time_t,
+        tv_usec: t.subsec_micros() as libc::suseconds_t,
+    };
+    for opt in [libc::SO_RCVTIMEO, libc::SO_SNDTIMEO] {
+        // SAFETY: passes a timeval on this stack, with its size, for the borrowed socket.
+        unsafe {
+            libc::setsockopt(
+                fd.as_fd().as_raw_fd(),
+                libc::SOL_SOCKET,
+                opt,
+                &tv as *const _ as *const libc::c_void,
+                std::mem::size_of::<libc::timeval>() as u32,
+            )
+        };
+    }
+}
+
+/// The user id of the process at the other end of a UNIX socket (SO_PEERCRED).
+pub fn peer_uid(fd: &impl AsFd) -> Option<u32> {
+    let mut cred = libc::ucred { pid: 0, uid: 0, gid: 0 };
+    let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
+    // SAFETY: the kernel writes at most `len` bytes into cred, on this stack.
+    let ok = unsafe {
+        libc::getsockopt(
+            fd.as_fd().as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_PEERCRED,
+            &mut cred as *mut _ as *mut libc::c_void,
+            &mut len,
+        )
+    } == 0;
+    ok.then_some(cred.uid)
 }
 
 #[cfg(test)]

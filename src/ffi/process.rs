@@ -278,6 +278,30 @@ pub fn daemon_pool(_: &Newborn, main: &Server) -> &'static Pool {
     unsafe { Pool::from_raw(p) }.expect("apr_pool_create failed")
 }
 
+/// A pool for one worker thread's life (a child of the process pool), given
+/// to that thread: not Copy and not Sync, so one thread at a time uses it.
+pub struct ThreadPool(std::ptr::NonNull<Pool>);
+
+// SAFETY: the handle is unique (made once per pool, never copied), so moving
+// it moves the only way to reach the pool; Pool's own !Sync keeps the
+// borrows it lends on the thread that holds it.
+unsafe impl Send for ThreadPool {}
+
+impl ThreadPool {
+    /// The pool, for as long as this handle is held.
+    pub fn get(&self) -> &Pool {
+        // SAFETY: the pool is never destroyed (it lives as long as the daemon).
+        unsafe { self.0.as_ref() }
+    }
+}
+
+/// A pool for one of the daemon's worker threads, made before any thread starts.
+pub fn thread_pool(_: &Newborn, main: &Server) -> ThreadPool {
+    // SAFETY: a live server; one thread (Newborn). The pool is never destroyed.
+    let p = unsafe { hd::daemon_pool(main.as_ptr()) };
+    ThreadPool(std::ptr::NonNull::new(p as *mut Pool).expect("apr_pool_create failed"))
+}
+
 /// Runs every module's child_init in a new daemon, as httpd does in a new
 /// child; the set-up ends here.
 pub fn run_child_init(_: Newborn, pool: &'static Pool, main: &Server) {
