@@ -3,7 +3,7 @@
 use crate::config::{self, DirConfig, HandlerDecl, Phase};
 use crate::ffi::hooks::request_hook;
 use crate::ffi::request::Request as HttpRequest;
-use crate::ffi::{log, raw};
+use crate::ffi::{current, log, raw};
 use crate::interp;
 use crate::interpreters;
 use crate::request::configs;
@@ -566,9 +566,7 @@ fn phase_hook(r: &HttpRequest, phase: Phase) -> c_int {
         );
         return SERVER_ERROR;
     }
-    crate::locks::CURRENT_REQUEST.with(|c| c.set(r.as_ptr()));
-    let (mut result, pending) = interp::with_python(|py| run_phase(py, r, conf, phase, decls));
-    crate::locks::CURRENT_REQUEST.with(|c| c.set(std::ptr::null_mut()));
+    let (mut result, pending) = current::serving(r, || interp::with_python(|py| run_phase(py, r, conf, phase, decls)));
     // What the handlers left buffered goes out now, without the GIL; a
     // finished page ends here (see output::end).
     if phase == Phase::Handler && result == OK {
@@ -664,16 +662,17 @@ pub fn request_cleanup(r: &HttpRequest) {
     if !interp::ready() {
         return;
     }
-    crate::locks::CURRENT_REQUEST.with(|c| c.set(std::ptr::null_mut()));
-    interp::with_python(|py| {
-        let Some(req) = st.borrow().req.as_ref().map(|req| req.clone_ref(py)) else {
-            return;
-        };
-        if let Some((conf, decls)) = &handlers {
-            if !decls.is_empty() {
-                let _ = run_phase(py, r, conf, Phase::Cleanup, decls.clone());
+    current::outside(|| {
+        interp::with_python(|py| {
+            let Some(req) = st.borrow().req.as_ref().map(|req| req.clone_ref(py)) else {
+                return;
+            };
+            if let Some((conf, decls)) = &handlers {
+                if !decls.is_empty() {
+                    let _ = run_phase(py, r, conf, Phase::Cleanup, decls.clone());
+                }
             }
-        }
-        req.get().run_cleanups(py);
+            req.get().run_cleanups(py);
+        })
     });
 }

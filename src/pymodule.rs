@@ -81,12 +81,10 @@ fn stat<'py>(py: Python<'py>, fname: &str, wanted: i32) -> PyResult<Bound<'py, P
 /// mod_python.apache whose `interpreter` is that name.
 #[pyfunction]
 fn _current_interpreter(py: Python<'_>) -> PyResult<Py<PyAny>> {
-    // SAFETY (documented exception while src/locks keeps the raw record):
-    // CURRENT_REQUEST is NULL or the live request this thread is serving in Python.
-    let r = unsafe { crate::ffi::request::Request::from_raw(crate::locks::CURRENT_REQUEST.with(|c| c.get())) };
-    let req = r
-        .and_then(crate::request::state::of_request_if_any)
-        .and_then(|st| st.borrow().req.as_ref().map(|q| q.clone_ref(py)));
+    let req = crate::ffi::current::with_current(|r| {
+        r.and_then(crate::request::state::of_request_if_any)
+            .and_then(|st| st.borrow().req.as_ref().map(|q| q.clone_ref(py)))
+    });
     if let Some(req) = req {
         return Ok(req.bind(py).getattr("interpreter")?.unbind());
     }

@@ -103,14 +103,11 @@ fn element(ctx: &Include, f: &Filter, bb: &BucketBrigade) -> raw::apr_status_t {
 /// handler (the GIL and a gate place are then already this thread's).
 fn in_python<R>(r: &Request, refused: R, f: impl for<'py> FnOnce(Python<'py>) -> R) -> R {
     // Global locks the code forgets are released when this request ends.
-    let outer = crate::locks::CURRENT_REQUEST.with(|c| c.replace(r.as_ptr()));
     // with_python also serves a call from inside a handler's write (the
     // thread is then through the gate and holds the GIL). PyGILState_Check
     // cannot tell: CPython turns it off once a sub-interpreter exists.
     let name = || crate::interpreters::names::mod_python(Some(r), r.server(), dir_config(r), None);
-    let res = interpreters::with_python_named(name, refused, f);
-    crate::locks::CURRENT_REQUEST.with(|c| c.set(outer));
-    res
+    crate::ffi::current::serving(r, || interpreters::with_python_named(name, refused, f))
 }
 
 /// Runs one `exec` or `eval`; true when it failed (already logged; with

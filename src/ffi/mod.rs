@@ -6,6 +6,7 @@ pub mod auth;
 pub mod brigade;
 pub mod conftree;
 pub mod connection;
+pub mod current;
 pub mod daemon;
 pub mod directive;
 pub mod epoll;

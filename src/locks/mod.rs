@@ -17,14 +17,13 @@
 mod files;
 mod slot;
 
+use crate::ffi::log;
 use crate::ffi::pool::Pool;
 use crate::ffi::request::Request;
 use crate::ffi::server::Server;
-use crate::ffi::{log, raw};
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use slot::{Holder, Owner, Refused, Slot};
-use std::cell::Cell;
 use std::sync::OnceLock;
 
 const DEFAULT_LOCKS: usize = 8;
@@ -32,18 +31,10 @@ const DEFAULT_LOCKS: usize = 8;
 /// This child's locks, by index.
 static SLOTS: OnceLock<Vec<Slot>> = OnceLock::new();
 
-thread_local! {
-    /// The request this thread is serving in Python (for releasing forgotten locks).
-    pub static CURRENT_REQUEST: Cell<*mut raw::request_rec> = const { Cell::new(std::ptr::null_mut()) };
-}
-
-/// Calls `f` with the request this thread serves in Python, if any.
-fn with_current_request<R>(f: impl FnOnce(Option<&Request>) -> R) -> R {
-    let r = CURRENT_REQUEST.with(|c| c.get());
-    // SAFETY: the hooks (handlers.rs, wsgi, ssi.rs; they still set the raw
-    // record) set CURRENT_REQUEST to the live request they serve for the span
-    // of their Python call on this thread, and clear it after.
-    f(unsafe { Request::from_raw(r) })
+/// Calls `f` with the request this thread serves in Python, if any (set by
+/// the hooks, handlers.rs, wsgi, ssi.rs, through `ffi::current::serving`).
+fn with_current_request<R>(f: impl for<'a> FnOnce(Option<&'a Request>) -> R) -> R {
+    crate::ffi::current::with_current(f)
 }
 
 /// A server-level PythonOption (mod_python reads these two only there).
@@ -112,7 +103,7 @@ fn pick(key: &str, index: i64) -> PyResult<(usize, &'static Slot)> {
 
 fn current_owner() -> Owner {
     Owner {
-        request: CURRENT_REQUEST.with(|c| c.get()) as usize,
+        request: crate::ffi::current::id(),
         thread: std::thread::current().id(),
     }
 }

@@ -46,11 +46,7 @@ pub fn hold(py: Python<'_>, req: &Bound<'_, Request>, r: &crate::ffi::request::R
     let Ok(handle) = req.get().life.request() else {
         return false;
     };
-    if crate::locks::CURRENT_REQUEST.with(|c| c.get()) != r.as_ptr()
-        || !std::ptr::eq(handle, r)
-        || super::filter_chain::python_in_output_chain(handle)
-        || profiler_set(py)
-    {
+    if !crate::ffi::current::is(r) || !std::ptr::eq(handle, r) || super::filter_chain::python_in_output_chain(handle) || profiler_set(py) {
         return false;
     }
     let hooked = pyprofile::set::<CarryOut>(py);

@@ -277,40 +277,40 @@ fn run(r: &Req, p: &crate::daemon::plan::Plan, proxy: &proxy_headers::ProxyDirCo
         r.log(log::APLOG_ERR, "mod_pyrite: Python is not running in this process");
         return raw::HTTP_INTERNAL_SERVER_ERROR as c_int;
     }
-    crate::locks::CURRENT_REQUEST.with(|c| c.set(r.as_ptr()));
     let timing = crate::metrics::begin(r);
     // The group names the interpreter (src/interpreters).
     let in_group = || Some(p.application_group.clone());
     let refused = adapter::Outcome::Status(raw::HTTP_INTERNAL_SERVER_ERROR as i32);
-    let outcome = crate::interpreters::with_python_named(in_group, refused, |py| {
-        crate::interpreters::count_request(crate::interpreters::current(py));
-        let app = match app::application(py, &p.script, &p.callable, p.reloading, p.mtime_us) {
-            Ok(a) => a,
-            Err(e) => {
-                let who = adapter::describe(r, &p.script);
-                adapter::log_exception(py, r, &format!("{who}: could not load the application"), &e);
-                return adapter::Outcome::Status(raw::HTTP_INTERNAL_SERVER_ERROR as i32);
-            }
-        };
-        let call = adapter::Call {
-            name: &p.script,
-            chunked_ok: p.chunked_ok,
-            error_override: p.error_override,
-            sendfile: p.sendfile,
-            proxy,
-            spec: environ::Spec {
-                script_name: &p.script_name,
-                path_info: &p.path_info,
-                pass_authorization: p.pass_authorization,
-                application_group: &p.application_group,
-                process_group: crate::daemon::current().map(|d| d.name.as_str()).unwrap_or(""),
-                head_as_get: p.head_as_get,
-                pass_apache_request: p.pass_apache_request,
-            },
-        };
-        adapter::run(py, r, &app, &call)
+    let outcome = crate::ffi::current::serving(r, || {
+        crate::interpreters::with_python_named(in_group, refused, |py| {
+            crate::interpreters::count_request(crate::interpreters::current(py));
+            let app = match app::application(py, &p.script, &p.callable, p.reloading, p.mtime_us) {
+                Ok(a) => a,
+                Err(e) => {
+                    let who = adapter::describe(r, &p.script);
+                    adapter::log_exception(py, r, &format!("{who}: could not load the application"), &e);
+                    return adapter::Outcome::Status(raw::HTTP_INTERNAL_SERVER_ERROR as i32);
+                }
+            };
+            let call = adapter::Call {
+                name: &p.script,
+                chunked_ok: p.chunked_ok,
+                error_override: p.error_override,
+                sendfile: p.sendfile,
+                proxy,
+                spec: environ::Spec {
+                    script_name: &p.script_name,
+                    path_info: &p.path_info,
+                    pass_authorization: p.pass_authorization,
+                    application_group: &p.application_group,
+                    process_group: crate::daemon::current().map(|d| d.name.as_str()).unwrap_or(""),
+                    head_as_get: p.head_as_get,
+                    pass_apache_request: p.pass_apache_request,
+                },
+            };
+            adapter::run(py, r, &app, &call)
+        })
     });
-    crate::locks::CURRENT_REQUEST.with(|c| c.set(std::ptr::null_mut()));
     let code = adapter::complete(r, outcome);
     crate::metrics::end(timing, if code >= 100 { code } else { r.status() });
     code
