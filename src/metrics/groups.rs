@@ -10,7 +10,8 @@ use super::shm::{self, wall_us};
 use crate::ffi::log;
 use crate::ffi::pool::Pool;
 use crate::ffi::server::Server;
-use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering::*};
+use crate::ffi::shm::{zero_valid, Kept, Shm};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::*};
 
 /// Bytes of a group's name kept (longer names are cut on the page).
 pub const GROUP_NAME: usize = 64;
@@ -119,9 +120,33 @@ struct Header {
     daemons: AtomicU32,
 }
 
-static REGION: AtomicPtr<Header> = AtomicPtr::new(std::ptr::null_mut());
-/// This daemon's slot (null outside daemons).
-static OWN: AtomicPtr<DaemonSlot> = AtomicPtr::new(std::ptr::null_mut());
+zero_valid!(GroupSlot {
+    name_len,
+    processes,
+    threads,
+    backlog,
+    name,
+    socket_inode,
+    first_slot,
+    reason_len,
+    restarts,
+    last_restart_us,
+    last_reason,
+    retired
+});
+zero_valid!(DaemonSlot {
+    pid,
+    stopping,
+    stop_kind,
+    stop_len,
+    stop_text,
+    child
+});
+zero_valid!(Header { magic, groups, daemons });
+
+static REGION: Kept<Shm> = Kept::none();
+/// This daemon's slot (none outside daemons).
+static OWN: Kept<DaemonSlot> = Kept::none();
 
 /// What the parent knows of a group when it makes the mapping.
 pub struct Declared<'a> {
@@ -163,7 +188,7 @@ fn read_text(words: &[AtomicU64], len: &AtomicU32) -> String {
 ///
 /// (`pconf` the configuration pool of this generation; `s` its main server.)
 pub fn create(pconf: &Pool, s: &Server, groups: &[Declared<'_>]) {
-    REGION.store(std::ptr::null_mut(), Release);
+    REGION.set(None);
     if groups.is_empty() {
         return;
     }
@@ -184,21 +209,19 @@ pub fn create(pconf: &Pool, s: &Server, groups: &[Declared<'_>]) {
     }
     let size = size_for(groups.len(), daemons);
     // The mapping lives until pconf is cleared.
-    let Ok(base) = crate::ffi::shm::anonymous(pconf, size).map(|b| b.as_ptr()) else {
+    let Ok(shm) = Shm::anonymous(pconf, size) else {
         s.log(
             log::APLOG_ERR,
             &format!("mod_pyrite: could not map {size} bytes for the daemon groups' metrics; they are not shown"),
         );
         return;
     };
-    let header = base as *mut Header;
-    // SAFETY: `size` zeroed bytes laid out as Header, GroupSlots, DaemonSlots
-    // (all atomics, valid when zero); ours alone until the daemons are forked.
-    unsafe {
-        (*header).groups.store(groups.len() as u32, Relaxed);
-        (*header).daemons.store(daemons as u32, Relaxed);
-    }
-    REGION.store(header, Release);
+    // Laid out as Header, GroupSlots, DaemonSlots (zero-valid atomics);
+    // ours alone until the daemons are forked.
+    let Some(header) = shm.get::<Header>(0) else { return };
+    header.groups.store(groups.len() as u32, Relaxed);
+    header.daemons.store(daemons as u32, Relaxed);
+    REGION.set(Some(shm));
     let Some((slots, _)) = parts() else { return };
     for ((g, slot), first) in groups.iter().zip(slots).zip(first) {
         write_text(&slot.name, &slot.name_len, g.name);
@@ -208,37 +231,28 @@ pub fn create(pconf: &Pool, s: &Server, groups: &[Declared<'_>]) {
         slot.first_slot.store(first as u32, Relaxed);
         slot.socket_inode.store(g.socket_inode, Relaxed);
     }
-    // SAFETY: as above; the magic makes the mapping readable.
-    unsafe { (*header).magic.store(MAGIC, Release) };
+    // The magic makes the mapping readable.
+    header.magic.store(MAGIC, Release);
     // The pool's own cleanup unmaps the region after this one runs.
-    let addr = header as usize;
-    pconf.on_cleanup(move || {
-        let _ = REGION.compare_exchange(addr as *mut Header, std::ptr::null_mut(), AcqRel, Relaxed);
-    });
+    pconf.on_cleanup(move || REGION.clear_if(shm));
 }
 
 /// The groups and the daemon slots of the mapping, when there is one.
 fn parts() -> Option<(&'static [GroupSlot], &'static [DaemonSlot])> {
-    let h = REGION.load(Acquire);
-    if h.is_null() {
-        return None;
-    }
-    // SAFETY: REGION points at a mapping made by `create` and laid out as
-    // Header, `groups` GroupSlots, `daemons` DaemonSlots; it stays mapped in
-    // every process forked while it was current.
-    unsafe {
-        let n = (*h).groups.load(Relaxed) as usize;
-        let d = (*h).daemons.load(Relaxed) as usize;
-        let g0 = (h as *mut u8).add(std::mem::size_of::<Header>()) as *const GroupSlot;
-        let d0 = (g0 as *const u8).add(n * std::mem::size_of::<GroupSlot>()) as *const DaemonSlot;
-        Some((std::slice::from_raw_parts(g0, n), std::slice::from_raw_parts(d0, d)))
-    }
+    // Laid out as Header, `groups` GroupSlots, `daemons` DaemonSlots; it
+    // stays mapped in every process forked while it was current.
+    let shm = REGION.get()?;
+    let h = shm.get::<Header>(0)?;
+    let n = h.groups.load(Relaxed) as usize;
+    let d = h.daemons.load(Relaxed) as usize;
+    let g0 = std::mem::size_of::<Header>();
+    let d0 = g0 + n * std::mem::size_of::<GroupSlot>();
+    Some((shm.slice::<GroupSlot>(g0, n)?, shm.slice::<DaemonSlot>(d0, d)?))
 }
 
 fn readable() -> Option<(&'static [GroupSlot], &'static [DaemonSlot])> {
-    let h = REGION.load(Acquire);
-    // SAFETY: as in parts(); only the magic is read here.
-    if h.is_null() || unsafe { (*h).magic.load(Acquire) } != MAGIC {
+    let h = REGION.get()?.get::<Header>(0)?;
+    if h.magic.load(Acquire) != MAGIC {
         return None;
     }
     parts()
@@ -285,13 +299,11 @@ pub fn adopt(group: &str, index: usize) {
     d.child.pid.store(me, Release);
     d.child.claimed_us.store(wall_us(), Relaxed);
     shm::adopt(&d.child);
-    OWN.store(d as *const DaemonSlot as *mut DaemonSlot, Release);
+    OWN.set(Some(d));
 }
 
 fn own() -> Option<&'static DaemonSlot> {
-    let p = OWN.load(Acquire);
-    // SAFETY: set by adopt to a slot of the mapping, mapped for this process's life.
-    (!p.is_null()).then(|| unsafe { &*p })
+    OWN.get()
 }
 
 /// In a daemon that begins to stop: why (shown until its replacement starts).

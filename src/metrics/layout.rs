@@ -185,3 +185,36 @@ mod tests {
         );
     }
 }
+
+// Each layout type is zero-valid (a zeroed mapping is its empty state):
+// checked field by field.
+crate::ffi::shm::zero_valid!(Totals {
+    statuses,
+    hist,
+    sum_us,
+    gate_wait_ns,
+    python_wait_ns,
+    gil_ns
+});
+crate::ffi::shm::zero_valid!(RingBucket { tag, sum_us, hist });
+crate::ffi::shm::zero_valid!(ActiveEntry { start_us, len, _pad, text });
+crate::ffi::shm::zero_valid!(InterpEntry { requests, len, _pad, name });
+crate::ffi::shm::zero_valid!(ChildSlot {
+    pid,
+    threads,
+    claimed_us,
+    interp_us,
+    preload_us,
+    totals,
+    active,
+    interps,
+    fine,
+    coarse
+});
+crate::ffi::shm::zero_valid!(Header {
+    magic,
+    slots,
+    _pad,
+    generation_us,
+    retired
+});

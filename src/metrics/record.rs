@@ -308,11 +308,7 @@ mod tests {
     #[test]
     #[ignore]
     fn recording_cost() {
-        // SAFETY: all-zero bytes are a valid ChildSlot (atomics and integers), as in the shared memory.
-        let slot: &'static ChildSlot = unsafe {
-            let layout = std::alloc::Layout::new::<ChildSlot>();
-            &*(std::alloc::alloc_zeroed(layout) as *const ChildSlot)
-        };
+        let slot: &'static ChildSlot = crate::ffi::shm::leak_zeroed();
         for threads in [1usize, 2] {
             let n = 2_000_000u64;
             let t0 = std::time::Instant::now();

@@ -5,17 +5,18 @@
 use super::layout::{ChildSlot, Header, Totals, MAGIC, RESETTING};
 use crate::ffi::pool::Pool;
 use crate::ffi::server::Server;
+use crate::ffi::shm::{Kept, Shm};
 use crate::ffi::{log, raw};
-use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering::*};
+use std::sync::atomic::{AtomicU64, Ordering::*};
 
 /// Slots are capped so that a huge prefork ServerLimit does not map gigabytes.
 const MAX_SLOTS: usize = 4096;
 
 /// The current generation's mapping (null before post_config and in an old
 /// parent pool's cleanup). Children keep the value they were forked with.
-static REGION: AtomicPtr<Header> = AtomicPtr::new(std::ptr::null_mut());
-/// This child's slot (null in the parent, or when no slot was free).
-static OWN: AtomicPtr<ChildSlot> = AtomicPtr::new(std::ptr::null_mut());
+static REGION: Kept<Shm> = Kept::none();
+/// This child's slot (none in the parent, or when no slot was free).
+static OWN: Kept<ChildSlot> = Kept::none();
 
 /// Makes this generation's mapping (parent, post_config). The old one, if
 /// any, goes with its configuration pool; old children keep their own copy
@@ -24,68 +25,49 @@ static OWN: AtomicPtr<ChildSlot> = AtomicPtr::new(std::ptr::null_mut());
 pub fn create(pconf: &Pool, s: &Server) {
     let slots = (crate::ffi::mpm::query(raw::AP_MPMQ_HARD_LIMIT_DAEMONS).max(1) as usize).min(MAX_SLOTS);
     let size = super::layout::size_for(slots);
-    let base = match crate::ffi::shm::anonymous(pconf, size) {
+    let base = match Shm::anonymous(pconf, size) {
         Ok(base) => base,
         Err(rv) => {
             s.log(
                 log::APLOG_ERR,
                 &format!("mod_pyrite: could not create {size} bytes of shared memory for metrics (APR error {rv}); metrics are off"),
             );
-            REGION.store(std::ptr::null_mut(), Release);
+            REGION.set(None);
             return;
         }
     };
-    let header = base.as_ptr() as *mut Header;
-    // SAFETY (the layout's own reason, not httpd's): the segment is `size`
-    // zeroed bytes, page aligned, laid out as a Header then `slots` ChildSlots
-    // (atomics and integers, valid all zero).
-    let h = unsafe { &*header };
+    // Laid out as a Header then `slots` ChildSlots (zero-valid atomics).
+    let Some(h) = base.get::<Header>(0) else { return };
     h.slots.store(slots as u32, Relaxed);
     h.generation_us.store(wall_us(), Relaxed);
     h.magic.store(MAGIC, Release);
-    REGION.store(header, Release);
+    REGION.set(Some(base));
     // The pool's own cleanup unmaps it: stop pointing at it first.
-    let addr = header as usize;
-    pconf.on_cleanup(move || {
-        let _ = REGION.compare_exchange(addr as *mut Header, std::ptr::null_mut(), AcqRel, Relaxed);
-    });
+    pconf.on_cleanup(move || REGION.clear_if(base));
 }
 
 /// The mapping's header and slots, when there is one.
 pub fn region() -> Option<(&'static Header, &'static [ChildSlot])> {
-    let h = REGION.load(Acquire);
-    if h.is_null() {
+    // In a child the mapping stays for the child's life (the parent's
+    // cleanup unmaps only the parent's view).
+    let shm = REGION.get()?;
+    let header = shm.get::<Header>(0)?;
+    if header.magic.load(Acquire) != MAGIC {
         return None;
     }
-    // SAFETY: REGION points at a mapping made by `create`, laid out as Header
-    // then `slots` ChildSlots; in a child it stays mapped for the child's life
-    // (the parent's cleanup unmaps only the parent's view).
-    unsafe {
-        let header = &*h;
-        if header.magic.load(Acquire) != MAGIC {
-            return None;
-        }
-        let n = header.slots.load(Relaxed) as usize;
-        let first = (h as *mut u8).add(std::mem::size_of::<Header>()) as *const ChildSlot;
-        Some((header, std::slice::from_raw_parts(first, n)))
-    }
+    let n = header.slots.load(Relaxed) as usize;
+    Some((header, shm.slice::<ChildSlot>(std::mem::size_of::<Header>(), n)?))
 }
 
 /// This child's slot.
 #[inline]
 pub fn own() -> Option<&'static ChildSlot> {
-    let p = OWN.load(Relaxed);
-    // SAFETY: set once by `claim` to a slot of the mapping, which stays mapped.
-    if p.is_null() {
-        None
-    } else {
-        Some(unsafe { &*p })
-    }
+    OWN.get()
 }
 
 /// Records this process's requests in `slot` (a daemon's, see groups.rs).
 pub fn adopt(slot: &'static ChildSlot) {
-    OWN.store(slot as *const ChildSlot as *mut ChildSlot, Release);
+    OWN.set(Some(slot));
 }
 
 /// Whether process `pid` is gone (a slot it left can be taken).
@@ -113,7 +95,7 @@ pub fn child_init(pchild: &Pool, s: &Server) {
         return;
     };
     take_over(header, slot);
-    OWN.store(slot as *const ChildSlot as *mut ChildSlot, Release);
+    OWN.set(Some(slot));
     // The slot is in the mapping, which outlives the child's pool.
     pchild.on_cleanup(move || {
         let _ = slot.pid.compare_exchange(me, 0, AcqRel, Relaxed);
