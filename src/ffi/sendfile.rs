@@ -28,6 +28,22 @@ pub unsafe fn send_file(r: *mut raw::request_rec, fd: i32, offset: i64, len: i64
     }
 }
 
+/// The descriptor of a Python file object (its `fileno()`), borrowed for as
+/// long as the caller holds the object: the object owns the descriptor and
+/// closes it only when closed or freed, which the borrow of `file` puts off
+/// for this thread (an application closing it meanwhile from another thread
+/// breaks the file object's own contract, as for any C extension using it).
+pub fn python_file_fd<'a>(file: &'a pyo3::Bound<'_, pyo3::PyAny>) -> Option<std::os::fd::BorrowedFd<'a>> {
+    use pyo3::prelude::*;
+    let fd: i32 = file.call_method0("fileno").ok()?.extract().ok()?;
+    if fd < 0 {
+        return None;
+    }
+    // SAFETY: fd is the file object's own open descriptor (fileno()), and the
+    // object, borrowed for 'a, keeps it open while it lives.
+    Some(unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) })
+}
+
 /// The size of the regular file open as `fd`; None for anything else (a pipe,
 /// a socket, a descriptor that is not open).
 pub fn regular_file_size(fd: i32) -> Option<i64> {

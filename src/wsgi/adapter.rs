@@ -12,6 +12,7 @@ use crate::request::life::Life;
 use crate::sync::LockExt;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyTuple};
+use std::os::fd::BorrowedFd;
 use std::sync::Arc;
 
 /// How to run the application.
@@ -242,7 +243,7 @@ fn send(py: Python<'_>, r: &Request, response: &Shared, result: &Bound<'_, PyAny
     }
     if let Some(fw) = result.cast::<FileWrapper>().ok().filter(|_| sendfile) {
         let filelike = fw.borrow().filelike.clone_ref(py);
-        if let Some((fd, pos, size)) = regular_file(py, &filelike) {
+        if let Some((fd, pos, size)) = regular_file(filelike.bind(py)) {
             return send_file(py, r, response, fd, pos, size);
         }
     }
@@ -258,7 +259,7 @@ fn send(py: Python<'_>, r: &Request, response: &Shared, result: &Bound<'_, PyAny
 }
 
 /// A real file from wsgi.file_wrapper: out through httpd's file buckets.
-fn send_file(py: Python<'_>, r: &Request, response: &Shared, fd: i32, pos: i64, size: i64) -> Result<(), Failure> {
+fn send_file(py: Python<'_>, r: &Request, response: &Shared, file: BorrowedFd<'_>, pos: i64, size: i64) -> Result<(), Failure> {
     let mut resp = response.locked();
     if !resp.started() {
         return Err(Failure::App(pyo3::exceptions::PyRuntimeError::new_err(
@@ -277,8 +278,6 @@ fn send_file(py: Python<'_>, r: &Request, response: &Shared, fd: i32, pos: i64, 
     if len == 0 {
         return Ok(());
     }
-    // SAFETY: fd is open while the file object is alive, for this whole call.
-    let file = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
     // In a daemon: the child sends the file itself when it can.
     if fresh && crate::daemon::file_pass::offer(r, file, pos, len) {
         return Ok(());

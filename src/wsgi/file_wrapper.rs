@@ -39,10 +39,11 @@ impl FileWrapper {
 
 /// The OS file descriptor and current position of a real, regular file, or
 /// None when the object is anything else (then it is read in blocks).
-pub fn regular_file(py: Python<'_>, filelike: &Py<PyAny>) -> Option<(i32, i64, i64)> {
-    let f = filelike.bind(py);
-    let fd: i32 = f.call_method0("fileno").ok()?.extract().ok()?;
+/// The descriptor is borrowed from the file object, so it stays open while `f` is held.
+pub fn regular_file<'a>(f: &'a Bound<'_, PyAny>) -> Option<(std::os::fd::BorrowedFd<'a>, i64, i64)> {
+    use std::os::fd::AsRawFd;
+    let fd = crate::ffi::sendfile::python_file_fd(f)?;
     let pos: i64 = f.call_method0("tell").ok()?.extract().ok()?;
-    let size = crate::ffi::sendfile::regular_file_size(fd)?;
+    let size = crate::ffi::sendfile::regular_file_size(fd.as_raw_fd())?;
     Some((fd, pos, size))
 }
