@@ -2,7 +2,7 @@
 //! (`req`, `req.connection`, a filter object): the pointer, whether the
 //! record still lives, and the one thread allowed to touch it. Borrowing it
 //! checks both, so code above `src/ffi` never dereferences the pointer.
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 /// Why a held record may not be used now.
@@ -14,7 +14,14 @@ pub enum Unusable {
     OtherThread,
     /// There is none (a connection handler's objects have no request).
     Absent,
+    /// A [`Tied`] record was asked for through another `Held` than the one
+    /// it was tied to (whose life says nothing of it).
+    Unrelated,
 }
+
+/// Gives each [`Held`] its own number, so a [`Tied`] knows which one it
+/// belongs to (64 bits: never reused).
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
 /// A record of type `T` (a handle type such as `Request`) held past its hook.
 pub struct Held<T> {
@@ -22,6 +29,8 @@ pub struct Held<T> {
     /// Shared with a pool cleanup that ends the life (see `end_with`).
     alive: Arc<AtomicBool>,
     owner: libc::pthread_t,
+    /// What a [`Tied`] to this record carries.
+    id: u64,
 }
 
 // SAFETY: the pointer is only turned into a reference by `get`, on the
@@ -42,6 +51,7 @@ impl<T> Held<T> {
             alive: Arc::new(AtomicBool::new(true)),
             // SAFETY: pthread_self has no preconditions.
             owner: unsafe { libc::pthread_self() },
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
         }
     }
 
@@ -109,41 +119,51 @@ impl Held<super::request::Request> {
         let u = pick(self.get()?) as *const U as *mut U;
         // SAFETY: what a request handle lends for the borrow of the request
         // (its tables, connection, pool) lives at least as long as the request.
-        Ok(unsafe { Tied::new(u) })
+        Ok(unsafe { Tied::new(u, self) })
     }
 }
 
 /// A record that lives at least as long as some [`Held`] record (a request's
 /// connection, say): borrowed only under that record's checks.
-pub struct Tied<T>(*mut T);
+pub struct Tied<T> {
+    ptr: *mut T,
+    /// The id of the `Held` it is borrowed through.
+    held: u64,
+}
 
 // SAFETY: as for Held: dereferenced only by `get`, after the Held's checks.
 unsafe impl<T> Send for Tied<T> {}
 unsafe impl<T> Sync for Tied<T> {}
 
 impl<T> Tied<T> {
-    /// Ties `ptr` to whichever `Held` it will be borrowed through.
+    /// Ties `ptr` to `held`: it is borrowed only through that one.
     ///
     /// # Safety
-    /// `ptr` is NULL or a record that stays valid while every `Held` it is
-    /// later borrowed through is alive, used only by that Held's thread.
-    pub unsafe fn new(ptr: *mut T) -> Self {
-        Tied(ptr)
+    /// `ptr` is NULL or a record that stays valid while `held` is alive,
+    /// used only by held's thread.
+    pub unsafe fn new<H>(ptr: *mut T, held: &Held<H>) -> Self {
+        Tied { ptr, held: held.id }
     }
 
-    /// The record, if `held` may be used from here and now.
+    /// The record, if `held` is the one it is tied to and may be used from here and now.
+    #[inline]
     pub fn get<'a, U>(&self, held: &'a Held<U>) -> Result<&'a T, Unusable> {
+        if held.id != self.held {
+            return Err(Unusable::Unrelated);
+        }
         held.check()?;
-        // SAFETY: held is alive and on its thread: `new`'s contract.
-        unsafe { self.0.as_ref() }.ok_or(Unusable::Absent)
+        // SAFETY: held is the one this is tied to (its id), alive and on its
+        // thread: `new`'s contract.
+        unsafe { self.ptr.as_ref() }.ok_or(Unusable::Absent)
     }
 
     /// A record reached from this one (a connection's notes), tied to the
     /// same `held`, if it may be used now.
     pub fn tie<U, V>(&self, held: &Held<V>, pick: impl for<'a> FnOnce(&'a T) -> &'a U) -> Result<Tied<U>, Unusable> {
         let u = pick(self.get(held)?) as *const U as *mut U;
-        // SAFETY: what a handle lends for its borrow lives at least as long as it.
-        Ok(unsafe { Tied::new(u) })
+        // SAFETY: what a handle lends for its borrow lives at least as long
+        // as it, which lives while `held` (checked above to be its own) does.
+        Ok(unsafe { Tied::new(u, held) })
     }
 }
 
@@ -169,7 +189,12 @@ pub fn lend_two_for_call<T, U, V, R>(first: Option<&T>, second: &U, third: &V, f
     // ends (EndOnDrop) before the borrow does.
     let held = unsafe { Held::new(ptr) };
     // SAFETY: borrowed for this whole call, like `first`, and tied to `held`.
-    let (second, third) = unsafe { (Tied::new(second as *const U as *mut U), Tied::new(third as *const V as *mut V)) };
+    let (second, third) = unsafe {
+        (
+            Tied::new(second as *const U as *mut U, &held),
+            Tied::new(third as *const V as *mut V, &held),
+        )
+    };
     let _end = EndOnDrop(held.alive.clone());
     f(held, second, third)
 }
@@ -206,10 +231,31 @@ mod tests {
         assert_eq!(none.get().err(), Some(Unusable::Absent));
         let mut c = 3u8;
         // SAFETY: c outlives `none`, on this thread.
-        let tied = unsafe { Tied::new(&mut c as *mut u8) };
+        let tied = unsafe { Tied::new(&mut c as *mut u8, &none) };
         assert_eq!(tied.get(&none).copied(), Ok(3));
         none.end();
         assert_eq!(tied.get(&none).err(), Some(Unusable::Ended));
+    }
+
+    #[test]
+    fn a_tied_record_is_refused_through_another_held() {
+        let (mut a, mut b) = (1u8, 2u8);
+        // SAFETY: a and b outlive both Helds, on this thread.
+        let (ha, hb) = unsafe { (Held::new(&mut a as *mut u8), Held::new(&mut b as *mut u8)) };
+        let c = 3u16;
+        // SAFETY: c outlives ha, on this thread.
+        let tied = unsafe { Tied::new(&c as *const u16 as *mut u16, &ha) };
+        assert_eq!(tied.get(&ha).copied(), Ok(3));
+        // hb is alive and on this thread, but says nothing of c's life.
+        assert_eq!(tied.get(&hb).err(), Some(Unusable::Unrelated));
+        assert_eq!(tied.tie(&hb, |c| c).err(), Some(Unusable::Unrelated));
+        // Lent for a call: the Tied only answers through its own Held.
+        let kept = lend_for_call(Some(&a), &b, |held, tb| {
+            assert_eq!(tb.get(&hb).err(), Some(Unusable::Unrelated));
+            assert_eq!(tb.get(&held).copied(), Ok(2));
+            tb
+        });
+        assert_eq!(kept.get(&ha).err(), Some(Unusable::Unrelated));
     }
 
     #[test]

@@ -17,6 +17,7 @@ fn unusable(e: Unusable) -> PyErr {
         Unusable::Ended => "the request this object belongs to has ended",
         Unusable::OtherThread => "request objects can only be used by the thread serving the request",
         Unusable::Absent => "there is no request on this connection (connection handler)",
+        Unusable::Unrelated => "this object was used with another request's record",
     })
 }
 
