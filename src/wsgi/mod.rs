@@ -170,7 +170,7 @@ fn serve(r: &Req) -> c_int {
         None => dispatch::Overrides::default(),
         Some(ds) => {
             let group = application_group(r, group_cfg.as_deref(), &script_name);
-            let process_group = crate::daemon::routing::wanted_for(r, option, &dc);
+            let process_group = crate::daemon::routing::wanted_for(r, option, dc);
             let now = dispatch::Current {
                 script_name: &script_name,
                 path_info: &path_info,
@@ -187,7 +187,7 @@ fn serve(r: &Req) -> c_int {
                 process_group: asked
                     .process_group
                     .as_deref()
-                    .map(|p| crate::daemon::routing::wanted_for(r, Some(p), &dc)),
+                    .map(|p| crate::daemon::routing::wanted_for(r, Some(p), dc)),
                 application_group: asked
                     .application_group
                     .as_deref()
@@ -233,7 +233,7 @@ fn serve(r: &Req) -> c_int {
         callable: callable.clone(),
         reloading,
     };
-    match crate::daemon::routing::route_for(r, option, &dc) {
+    match crate::daemon::routing::route_for(r, option, dc) {
         crate::daemon::routing::Route::Here if dc.dispatch_script.is_some() => dispatch::runs_here(r),
         crate::daemon::routing::Route::Here => {}
         crate::daemon::routing::Route::Daemon(g) => {
