@@ -275,3 +275,71 @@ fn shutdown_timeout_cuts_atexit_functions_that_hang() {
         "{log}"
     );
 }
+
+/// The processes whose parent is `parent`, with their names (a daemon's is its display-name).
+fn children_of(parent: i32) -> Vec<(i32, String)> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let stat = std::fs::read_to_string(e.path().join("stat")).unwrap_or_default();
+        // pid (comm) state ppid ...: the fields after the last ')'.
+        let ppid = stat
+            .rsplit(')')
+            .next()
+            .and_then(|r| r.split_whitespace().nth(1))
+            .and_then(|p| p.parse().ok());
+        if ppid == Some(parent) {
+            let comm = std::fs::read_to_string(e.path().join("comm")).unwrap_or_default();
+            out.push((pid, comm.trim_end().to_string()));
+        }
+    }
+    out
+}
+
+fn alive(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| !s.rsplit(')').next().unwrap_or("").starts_with(" Z"))
+}
+
+/// httpd's parent killed outright (SIGKILL) just after it started, while
+/// its daemons may still be starting Python: they do not stay behind (the
+/// kernel's parent-death signal reaches them even before their own watch
+/// runs, and that watch compares with the parent that forked them).
+#[test]
+fn daemons_end_when_httpds_parent_is_killed() {
+    let h = Httpd::start(Mpm::Event, &site("orphans"));
+    let parent = h.pid().expect("httpd's pid");
+    let mut daemons: Vec<i32> = Vec::new();
+    for _ in 0..200 {
+        daemons = children_of(parent)
+            .into_iter()
+            .filter(|(_, c)| c.starts_with("(wsgi:orphans)"))
+            .map(|(p, _)| p)
+            .collect();
+        if daemons.len() == 2 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let seen = children_of(parent);
+    let children: Vec<i32> = seen.iter().map(|(p, _)| *p).collect();
+    // SAFETY: the httpd this test started.
+    unsafe { libc::kill(parent, libc::SIGKILL) };
+    let mut left = daemons.clone();
+    for _ in 0..300 {
+        left.retain(|&p| alive(p));
+        if left.is_empty() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    // What is left of this httpd (its children; daemons too if the test
+    // fails) is stopped here, so a failure leaves nothing running.
+    for pid in children {
+        // SAFETY: processes the httpd this test started forked.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+    }
+    assert_eq!(daemons.len(), 2, "the group's two daemons, among {seen:?}");
+    assert!(left.is_empty(), "daemons {left:?} outlived httpd's parent");
+}

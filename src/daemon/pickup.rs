@@ -12,7 +12,8 @@
 //!
 //! A request with a body still waits for the byte: its body is read from
 //! the client only once a daemon has taken it.
-use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
+use crate::ffi::shm::{self, Kept};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Slots in the table (8 bytes each).
 const SLOTS: usize = 1 << 16;
@@ -22,38 +23,27 @@ const PROBES: usize = 64;
 const WAITING: u64 = 1;
 const TAKEN: u64 = 2;
 
-static TABLE: AtomicPtr<AtomicU64> = AtomicPtr::new(std::ptr::null_mut());
+/// The table every child and daemon shares: the slots, then the counter
+/// that makes tickets unique across processes.
+struct Table {
+    slots: [AtomicU64; SLOTS],
+    counter: AtomicU64,
+}
+shm::zero_valid!(Table { slots, counter });
+
+static TABLE: Kept<Table> = Kept::none();
 
 /// Maps the table, once, in httpd's parent before it forks anything (its
 /// children and daemons inherit it across every restart).
 pub fn init() {
-    if !TABLE.load(Ordering::SeqCst).is_null() {
-        return;
-    }
-    // SAFETY: a new shared anonymous mapping, zero-filled, never unmapped.
-    let p = unsafe {
-        libc::mmap(
-            std::ptr::null_mut(),
-            (SLOTS + 1) * 8, // the slots, then the ticket counter
-            libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_SHARED | libc::MAP_ANONYMOUS,
-            -1,
-            0,
-        )
-    };
-    if p != libc::MAP_FAILED {
-        TABLE.store(p as *mut AtomicU64, Ordering::SeqCst);
+    if TABLE.get().is_none() {
+        TABLE.set(shm::shared_zeroed::<Table>());
     }
 }
 
+#[inline]
 fn slot(i: usize) -> Option<&'static AtomicU64> {
-    let t = TABLE.load(Ordering::Relaxed);
-    if t.is_null() || i >= SLOTS {
-        return None;
-    }
-    // SAFETY: i is within the mapping, which lives as long as the process;
-    // AtomicU64 has the layout of the u64 the mapping holds.
-    Some(unsafe { &*t.add(i) })
+    TABLE.get()?.slots.get(i)
 }
 
 /// A child's claim on a slot for one request; frees the slot when dropped.
@@ -77,12 +67,7 @@ impl Claim {
     pub fn new() -> Option<Claim> {
         // Unique across processes: a counter in the shared table (no system
         // call per request), never 0.
-        let t = TABLE.load(Ordering::Relaxed);
-        if t.is_null() {
-            return None;
-        }
-        // SAFETY: the counter is the word after the slots, inside the mapping.
-        let counter = unsafe { &*t.add(SLOTS) };
+        let counter = &TABLE.get()?.counter;
         let ticket = (counter.fetch_add(1, Ordering::Relaxed) & (u64::MAX >> 3)) + 1;
         let start = (ticket as usize).wrapping_mul(PROBES);
         for k in 0..PROBES {

@@ -20,9 +20,10 @@ use super::head;
 use super::pickup::Claim;
 use super::plan::Plan;
 use crate::ffi::request::Request;
-use crate::ffi::{self, log, raw};
+use crate::ffi::{self, log, os, raw};
 use std::cell::RefCell;
 use std::ffi::c_int;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 
 /// Request headers that describe the client's connection, not the request:
@@ -30,16 +31,16 @@ use std::time::{Duration, Instant};
 const HOP: [&str; 6] = ["connection", "keep-alive", "expect", "te", "upgrade", "proxy-connection"];
 
 fn errno() -> i32 {
-    std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
+    os::last_errno()
 }
 
 /// A connected, non-blocking socket to a daemon group; closed on drop.
-struct Conn(i32);
+struct Conn(OwnedFd);
 
-impl Drop for Conn {
-    fn drop(&mut self) {
-        // SAFETY: the fd this Conn owns, closed once.
-        unsafe { libc::close(self.0) };
+impl Conn {
+    #[inline]
+    fn fd(&self) -> i32 {
+        self.0.as_raw_fd()
     }
 }
 
@@ -66,54 +67,21 @@ fn keep(path: &str, c: Conn) {
 /// waits for room (until `deadline`); while the socket is missing or refuses
 /// (httpd is starting the group) it is tried again after a short pause.
 fn connect(path: &str, deadline: Instant) -> Result<Conn, String> {
-    // SAFETY: a sockaddr_un filled here; socket calls on the new fd.
-    unsafe {
-        let mut addr: libc::sockaddr_un = std::mem::zeroed();
-        addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
-        if path.len() >= addr.sun_path.len() {
-            return Err("socket path too long".into());
+    let mut pause = Duration::from_millis(2);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(1));
+        let e = match os::unix_connect(path, left) {
+            Ok(fd) => return Ok(Conn(fd)),
+            Err(libc::ENAMETOOLONG) => return Err("socket path too long".into()),
+            Err(e) => e,
+        };
+        let retry = matches!(e, libc::EAGAIN | libc::ECONNREFUSED | libc::ENOENT | libc::EINTR);
+        if !retry || Instant::now() + pause > deadline {
+            return Err(std::io::Error::from_raw_os_error(e).to_string());
         }
-        for (i, b) in path.bytes().enumerate() {
-            addr.sun_path[i] = b as libc::c_char;
-        }
-        let mut pause = Duration::from_millis(2);
-        loop {
-            let fd = libc::socket(libc::AF_UNIX, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
-            if fd < 0 {
-                return Err(std::io::Error::last_os_error().to_string());
-            }
-            let c = Conn(fd);
-            let left = deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(1));
-            let tv = libc::timeval {
-                tv_sec: left.as_secs() as libc::time_t,
-                tv_usec: left.subsec_micros() as libc::suseconds_t,
-            };
-            // A blocking connect to a full queue waits for room, up to the send timeout.
-            libc::setsockopt(
-                fd,
-                libc::SOL_SOCKET,
-                libc::SO_SNDTIMEO,
-                &tv as *const _ as *const libc::c_void,
-                std::mem::size_of::<libc::timeval>() as u32,
-            );
-            if libc::connect(
-                fd,
-                &addr as *const _ as *const libc::sockaddr,
-                std::mem::size_of::<libc::sockaddr_un>() as u32,
-            ) == 0
-            {
-                libc::fcntl(fd, libc::F_SETFL, libc::O_NONBLOCK | libc::O_RDWR);
-                return Ok(c);
-            }
-            let e = errno();
-            let retry = matches!(e, libc::EAGAIN | libc::ECONNREFUSED | libc::ENOENT | libc::EINTR);
-            if !retry || Instant::now() + pause > deadline {
-                return Err(std::io::Error::from_raw_os_error(e).to_string());
-            }
-            if e != libc::EAGAIN {
-                std::thread::sleep(pause);
-                pause = (pause * 2).min(Duration::from_millis(100));
-            }
+        if e != libc::EAGAIN {
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_millis(100));
         }
     }
 }
@@ -123,15 +91,7 @@ fn connect(path: &str, deadline: Instant) -> Result<Conn, String> {
 fn send_all(c: &Conn, data: &[u8], deadline: u64) -> bool {
     let mut off = 0;
     while off < data.len() {
-        // SAFETY: sends from data; no SIGPIPE.
-        let n = unsafe {
-            libc::send(
-                c.0,
-                data[off..].as_ptr() as *const libc::c_void,
-                data.len() - off,
-                libc::MSG_NOSIGNAL,
-            )
-        };
+        let n = os::send_nosignal(c.fd(), &data[off..]);
         if n > 0 {
             off += n as usize;
             continue;
@@ -141,13 +101,7 @@ fn send_all(c: &Conn, data: &[u8], deadline: u64) -> bool {
             if left == 0 {
                 return false;
             }
-            let mut p = libc::pollfd {
-                fd: c.0,
-                events: libc::POLLOUT,
-                revents: 0,
-            };
-            // SAFETY: polls this Conn's fd.
-            unsafe { libc::poll(&mut p, 1, left.min(i32::MAX as u64) as i32) };
+            os::poll_one(&c.0, libc::POLLOUT, left.min(i32::MAX as u64) as i32);
             continue;
         }
         return false;
@@ -504,7 +458,7 @@ const SMALL_BODY: usize = 64 * 1024;
 ///
 fn relay(req: &Request, conn: &Conn, x: &Exchange<'_>, bufs: &mut Buffers) -> Outcome {
     let name = x.name;
-    let fd = conn.0;
+    let fd = conn.fd();
     let Buffers {
         read: rbuf,
         out,
@@ -594,13 +548,7 @@ fn relay(req: &Request, conn: &Conn, x: &Exchange<'_>, bufs: &mut Buffers) -> Ou
                 }
             }
         };
-        let mut p = libc::pollfd {
-            fd,
-            events: libc::POLLIN | if want_write { libc::POLLOUT } else { 0 },
-            revents: 0,
-        };
-        // SAFETY: polls the daemon connection.
-        let n = unsafe { libc::poll(&mut p, 1, wait) };
+        let (n, revents) = os::poll_one(&conn.0, libc::POLLIN | if want_write { libc::POLLOUT } else { 0 }, wait);
         if n == 0 {
             if !picked {
                 continue;
@@ -625,9 +573,8 @@ fn relay(req: &Request, conn: &Conn, x: &Exchange<'_>, bufs: &mut Buffers) -> Ou
         if n < 0 {
             continue; // EINTR
         }
-        if want_write && p.revents & libc::POLLOUT != 0 {
-            // SAFETY: sends from the unsent part of out; no SIGPIPE.
-            let w = unsafe { libc::send(fd, out[off..].as_ptr() as *const libc::c_void, out.len() - off, libc::MSG_NOSIGNAL) };
+        if want_write && revents & libc::POLLOUT != 0 {
+            let w = os::send_nosignal(fd, &out[off..]);
             if w > 0 {
                 off += w as usize;
             } else if w < 0 && !matches!(errno(), libc::EAGAIN | libc::EINTR) {
@@ -636,7 +583,7 @@ fn relay(req: &Request, conn: &Conn, x: &Exchange<'_>, bufs: &mut Buffers) -> Ou
                 body_left = false;
             }
         }
-        if p.revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) == 0 {
+        if revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) == 0 {
             continue;
         }
         // Read what is there; flush to the client when the daemon pauses.

@@ -469,7 +469,7 @@ fn apply_meta(r: &ffi::request::Request, meta: &Meta) {
 /// restart-interval, inactivity-timeout, request-timeout.
 pub fn monitor(st: std::sync::Arc<State>, spec: &super::options::GroupSpec, s: KeptServer) {
     let s = s.get();
-    let parent = os::parent_pid();
+    let parent = crate::ffi::process::httpd_parent();
     let born = std::time::Instant::now();
     loop {
         std::thread::sleep(Duration::from_secs(1));

@@ -201,6 +201,78 @@ pub fn peer_uid(fd: &impl AsFd) -> Option<u32> {
     ok.then_some(cred.uid)
 }
 
+/// One attempt to connect a new close-on-exec UNIX stream socket to `path`,
+/// blocking for at most `wait` (a full queue makes connect wait for room, up
+/// to the send timeout); the socket is made non-blocking once connected.
+/// The error is the errno of the socket or connect call.
+pub fn unix_connect(path: &str, wait: std::time::Duration) -> Result<OwnedFd, i32> {
+    // SAFETY: a zeroed sockaddr_un is a valid (empty) address.
+    let mut addr: libc::sockaddr_un = unsafe { std::mem::zeroed() };
+    addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
+    if path.len() >= addr.sun_path.len() || path.as_bytes().contains(&0) {
+        return Err(libc::ENAMETOOLONG);
+    }
+    for (d, b) in addr.sun_path.iter_mut().zip(path.bytes()) {
+        *d = b as libc::c_char;
+    }
+    // SAFETY: plain values; the new descriptor is owned at once below.
+    let fd = unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) };
+    if fd < 0 {
+        return Err(last_errno());
+    }
+    // SAFETY: fd is the new socket, owned by nothing else.
+    let sock = unsafe { OwnedFd::from_raw_fd(fd) };
+    let tv = libc::timeval {
+        tv_sec: wait.as_secs() as libc::time_t,
+        tv_usec: wait.subsec_micros() as libc::suseconds_t,
+    };
+    // SAFETY: a timeval on this stack with its size, for the socket owned here.
+    unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_SNDTIMEO,
+            &tv as *const _ as *const libc::c_void,
+            std::mem::size_of::<libc::timeval>() as u32,
+        )
+    };
+    // SAFETY: the address filled above, with its size.
+    let rc = unsafe {
+        libc::connect(
+            fd,
+            &addr as *const _ as *const libc::sockaddr,
+            std::mem::size_of::<libc::sockaddr_un>() as u32,
+        )
+    };
+    if rc != 0 {
+        return Err(last_errno());
+    }
+    // SAFETY: sets the status flags of the socket owned here.
+    unsafe { libc::fcntl(fd, libc::F_SETFL, libc::O_NONBLOCK | libc::O_RDWR) };
+    Ok(sock)
+}
+
+/// poll(2) on one borrowed descriptor for `events` (POLLIN, POLLOUT), at
+/// most `timeout_ms` (-1: no limit): the call's result (0 on timeout, -1 on
+/// error or EINTR) and the events that came.
+#[inline]
+pub fn poll_one(fd: &impl AsFd, events: i16, timeout_ms: i32) -> (i32, i16) {
+    let mut p = libc::pollfd {
+        fd: fd.as_fd().as_raw_fd(),
+        events,
+        revents: 0,
+    };
+    // SAFETY: one pollfd on this stack, for a descriptor the caller keeps open.
+    let n = unsafe { libc::poll(&mut p, 1, timeout_ms) };
+    (n, p.revents)
+}
+
+/// The calling thread's errno.
+#[inline]
+pub fn last_errno() -> i32 {
+    std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

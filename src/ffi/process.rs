@@ -15,14 +15,34 @@ use std::marker::PhantomData;
 /// `Send`; given up to [`run_child_init`] (the modules' child_init may start threads).
 pub struct Newborn(PhantomData<*mut ()>);
 
+/// The pid of httpd's parent that forked this daemon (0 in other processes).
+static HTTPD_PARENT: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+
+/// The pid of httpd's parent that forked this daemon; when the daemon's
+/// parent is another, httpd's parent is gone.
+pub fn httpd_parent() -> i32 {
+    HTTPD_PARENT.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// Forks a daemon: the child runs `life`, which never returns into httpd's
 /// code; the parent gets the child's pid.
 pub fn fork_daemon(life: impl FnOnce(Newborn) -> std::convert::Infallible) -> std::io::Result<i32> {
+    let parent = std::process::id() as i32;
     // SAFETY: called in httpd's parent (its hooks and maintenance loop),
     // which runs no Python; the child copies the parent, runs `life` on
     // this single thread and leaves with _exit, never back into httpd's code.
     let pid = unsafe { libc::fork() };
     if pid == 0 {
+        HTTPD_PARENT.store(parent, std::sync::atomic::Ordering::Relaxed);
+        // httpd's parent forks from its main thread, which lives as long as
+        // it does: when it ends, the kernel tells this daemon at once
+        // (SIGTERM, a graceful stop), even if its own watch was never started.
+        // SAFETY: prctl with plain values.
+        unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM as libc::c_ulong, 0, 0, 0) };
+        if super::os::parent_pid() != parent {
+            // The parent ended before the request above took effect.
+            exit_now(1);
+        }
         // A panic must not unwind back into httpd's code in the child.
         let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| life(Newborn(PhantomData))));
         exit_now(1);

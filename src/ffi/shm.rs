@@ -180,6 +180,31 @@ pub fn leak_zeroed<T: ZeroValid>() -> &'static T {
     unsafe { &*p }
 }
 
+/// A zeroed `T` in a shared anonymous mapping that is never unmapped:
+/// processes forked after this call share it with the caller (httpd's
+/// parent maps it before forking children and daemons). None when mmap fails.
+pub fn shared_zeroed<T: ZeroValid>() -> Option<&'static T> {
+    let size = std::mem::size_of::<T>().max(1);
+    // SAFETY: a new anonymous mapping, zero-filled by the kernel, page-aligned
+    // (enough for any T), never unmapped, so 'static.
+    let p = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            size,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_SHARED | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    };
+    if p == libc::MAP_FAILED {
+        return None;
+    }
+    // SAFETY: the mapping holds size_of::<T>() zeroed bytes, a valid T (ZeroValid),
+    // aligned to a page; only shared references are made to it.
+    Some(unsafe { &*(p as *const T) })
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
