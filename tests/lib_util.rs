@@ -1,5 +1,7 @@
 //! mod_python.util against real httpd: FieldStorage over urlencoded and
-//! multipart bodies (str text fields, bytes uploads, streamed), callbacks,
+//! multipart bodies (mod_python 3.5's types: query-string fields have str
+//! names and values, an urlencoded body's bytes ones, multipart parts str
+//! names and bytes values; uploads streamed), callbacks,
 //! 411/501/400, parse_qs and redirect.
 mod common;
 use common::*;
@@ -100,7 +102,7 @@ fn awkward_content(n: usize) -> Vec<u8> {
 }
 
 #[test]
-fn urlencoded_query_and_body_give_str_fields_in_order() {
+fn urlencoded_query_and_body_give_fields_in_order_with_mod_python_types() {
     let h = Httpd::start(Mpm::Event, &site());
     let r = h.request(
         "POST",
@@ -119,18 +121,44 @@ fn urlencoded_query_and_body_give_str_fields_in_order() {
         pairs,
         [("q", "1"), ("tag", "from query"), ("tag", "x y"), ("name", "Jürgen"), ("tag", "z")].map(|(a, b)| (a.to_string(), b.to_string()))
     );
-    for f in fields {
-        assert_eq!(f["value_type"], "str", "text fields are str, not bytes: {f}");
+    for (i, f) in fields.iter().enumerate() {
+        // mod_python 3.5: the query string (req.args) gives str, the body bytes.
+        let want = if i < 2 { "str" } else { "bytes" };
+        assert_eq!((f["name_type"].as_str(), f["value_type"].as_str()), (Some(want), Some(want)), "{f}");
         assert_eq!(f["class"], "StringField");
-        assert_eq!(f["is_str"], true);
+        assert_eq!(f["is_bytes"], true, "a StringField is bytes: {f}");
     }
-    assert_eq!(v["keys"], json!(["q", "tag", "name"]));
-    assert_eq!(v["len"], 3);
+    assert_eq!(fields[0]["repr"], "Field('q', '1')");
+    assert_eq!(fields[3]["repr"], "Field(b'name', b'J\\xc3\\xbcrgen')");
+    assert_eq!(v["keys"], json!(["q", "tag", "tag", "name"]), "str 'tag' and b'tag' are two keys");
+    assert_eq!(v["key_types"], json!(["str", "str", "bytes", "bytes"]));
+    assert_eq!(v["len"], 4);
 
     // GET: the query string alone; a HEAD-less GET never reads a body.
     let v = json_of(&h.get("/forms/dump?a=1&a=2&b=%E2%82%AC"));
     assert_eq!(v["keys"], json!(["a", "b"]));
     assert_eq!(v["fields"][2]["value"], "€");
+    assert_eq!(v["fields"][2]["value_type"], "str");
+}
+
+#[test]
+fn urlencoded_post_field_list_repr_is_mod_python_s() {
+    // The exact text mod_python 3.5 prints for a form POSTed urlencoded:
+    // fields read from the body have bytes names and values.
+    let h = Httpd::start(Mpm::Event, &site());
+    let r = h.request(
+        "POST",
+        "/forms/list_repr",
+        &[("Content-Type", b"application/x-www-form-urlencoded")],
+        b"spam=1&spam=2&eggs=3&bacon=4",
+    );
+    assert_eq!(r.status, 200, "{}", h.error_log());
+    assert_eq!(
+        r.text(),
+        "[Field(b'spam', b'1'), Field(b'spam', b'2'), Field(b'eggs', b'3'), Field(b'bacon', b'4')]"
+    );
+    // From the query string the same fields are str.
+    assert_eq!(h.get("/forms/list_repr?spam=1&eggs=3").text(), "[Field('spam', '1'), Field('eggs', '3')]");
 }
 
 #[test]
@@ -140,6 +168,7 @@ fn blank_values_dropped_unless_keep_blank_values() {
     let hdr = [("Content-Type", &b"application/x-www-form-urlencoded"[..])];
     let v = json_of(&h.request("POST", "/forms/dump?e=", &hdr, body));
     assert_eq!(v["keys"], json!(["b"]));
+    assert_eq!(v["key_types"], json!(["bytes"]));
     let v = json_of(&h.request("POST", "/forms/dump_blank?e=", &hdr, body));
     assert_eq!(v["keys"], json!(["e", "a", "b", "c", "d"]));
     assert_eq!(v["fields"][1]["value"], "");
@@ -152,6 +181,7 @@ fn mapping_api_over_repeated_fields() {
     let v = json_of(&h.get("/forms/mapping?a=1&b=two&a=3"));
     assert_eq!(v["getitem_a"], json!(["1", "3"]), "a repeated field gives a list");
     assert_eq!(v["getitem_b"], "two");
+    assert_eq!((v["getitem_b_bytes"].as_str(), v["getitem_b_type"].as_str()), (Some("two"), Some("bytes")));
     assert_eq!(v["get_missing"], "dflt");
     assert_eq!(v["getfirst_a"], "1");
     assert_eq!(v["getfirst_missing"], Value::Null);
@@ -165,14 +195,16 @@ fn mapping_api_over_repeated_fields() {
     assert_eq!(v["list_len"], 3);
     assert_eq!(v["value_attr"], "two");
     assert_eq!(v["file_attr"], "two");
+    assert_eq!(v["repr"], "{'a': [Field('a', '1'), Field('a', '3')], 'b': [Field('b', 'two')]}");
     assert_eq!(v["after_add"], json!(["two", "added"]));
-    assert_eq!(v["after_set"], "replaced");
-    assert_eq!(v["after_del"], json!(["a"]));
+    assert_eq!(v["set_str"], "TypeError: Field value must be bytes", "fs[key] = value takes bytes, as in mod_python");
+    assert_eq!(v["after_set"], "Field(b'a', b'replaced')");
+    assert_eq!(v["after_del"], json!(["a", "a"]), "str 'a' stays beside the new b'a'");
     assert_eq!(v["after_clear"], json!([0, []]));
 }
 
 #[test]
-fn multipart_text_is_str_and_uploads_are_bytes_with_crlf_and_boundary_like_content() {
+fn multipart_values_are_bytes_with_crlf_and_boundary_like_content() {
     let h = Httpd::start(Mpm::Event, &site());
     let content = awkward_content(300_000);
     assert!(content.windows(BOUNDARY.len() + 2).any(|w| w == format!("--{BOUNDARY}").as_bytes()));
@@ -194,7 +226,9 @@ fn multipart_text_is_str_and_uploads_are_bytes_with_crlf_and_boundary_like_conte
     assert_eq!(f[0]["value"], "query");
     assert_eq!(f[1]["name"], "title");
     assert_eq!(f[1]["value"], "Grüße");
-    assert_eq!(f[1]["value_type"], "str");
+    assert_eq!((f[1]["name_type"].as_str(), f[1]["value_type"].as_str()), (Some("str"), Some("bytes")));
+    assert_eq!(f[1]["class"], "StringField");
+    assert_eq!(f[2]["name_type"], "str");
     assert_eq!(f[2]["class"], "Field");
     assert_eq!(f[2]["filename"], "data.bin");
     assert_eq!(f[2]["value_type"], "bytes", "an upload's value is bytes");
@@ -250,7 +284,8 @@ fn file_and_field_callbacks_make_the_file_objects() {
         (Some("1"), Some("2"))
     );
 
-    // A Python 2 style field_callback (a text StringIO) still gives str values.
+    // A Python 2 style field_callback (a text StringIO) still works: the
+    // field keeps the text as its value.
     let v = json_of(&post_multipart(
         &h,
         "/forms/text_field_callback",

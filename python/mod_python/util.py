@@ -1,11 +1,14 @@
 """mod_python.util for mod_pyrite: form data (FieldStorage), query strings,
 redirect and the argument matching the publisher uses.
 
-The API is mod_python 3.5's; the types are Python 3's: a text field is a
-``str`` (mod_python gave ``bytes``), an uploaded file is a binary file object
-whose ``value`` is ``bytes``. Text is decoded as UTF-8 (or the part's declared
-charset); bytes that are not valid UTF-8 are read as latin-1, so no input
-makes a field unreadable.
+The API and the types are mod_python 3.5's on Python 3, so a site written
+for it runs unchanged: a text field is a StringField, a ``bytes`` subclass.
+A field from the query string (``req.args``) has a ``str`` name and a ``str``
+``value``; a field from an urlencoded POST body has a ``bytes`` name and a
+``bytes`` value; a multipart part has a ``str`` name and a ``bytes`` value
+(an upload's ``file`` is a binary file object). Text is decoded as UTF-8;
+bytes that are not valid UTF-8 are read as latin-1, so no input makes a
+field unreadable.
 
 Uploads are streamed to temporary files in blocks of ``readBlockSize`` bytes:
 the body is never held whole in memory.
@@ -41,12 +44,15 @@ def _decode(raw, charset="utf-8"):
 
 def parse_qsl(qs, keep_blank_values=0, strict_parsing=0):
     """The ``name=value`` pairs of a query string (``&`` or ``;`` separated,
-    ``+`` is a space, %XX escapes decoded), as a list of (str, str).
+    ``+`` is a space, %XX escapes decoded): (str, str) pairs for a str query
+    string, (bytes, bytes) pairs for a bytes one, as mod_python's do.
 
     Blank values are dropped unless ``keep_blank_values``; with
     ``strict_parsing`` a field without ``=`` raises ValueError."""
-    if isinstance(qs, str):
+    text = isinstance(qs, str)
+    if text:
         qs = qs.encode("utf-8", "surrogateescape")
+    unquote = _unquote if text else _unquote_bytes
     pairs = []
     for field in re.split(b"[&;]", bytes(qs)):
         if not field:
@@ -59,7 +65,7 @@ def parse_qsl(qs, keep_blank_values=0, strict_parsing=0):
                 continue
         if not value and not keep_blank_values:
             continue
-        pairs.append((_unquote(name), _unquote(value)))
+        pairs.append((unquote(name), unquote(value)))
     return pairs
 
 
@@ -71,8 +77,12 @@ def parse_qs(qs, keep_blank_values=0, strict_parsing=0):
     return result
 
 
+def _unquote_bytes(raw):
+    return unquote_to_bytes(raw.replace(b"+", b" "))
+
+
 def _unquote(raw):
-    return _decode(unquote_to_bytes(raw.replace(b"+", b" ")))
+    return _decode(_unquote_bytes(raw))
 
 
 # ---- header values with parameters -------------------------------------------------
@@ -80,10 +90,32 @@ def _unquote(raw):
 _PARAM = re.compile(r';\s*([^\s=;]+)\s*(?:=\s*("(?:\\.|[^"\\])*"|[^;]*))?')
 
 
+class _Options(dict):
+    """A header's parameters as mod_python 3.5 gives them: ``bytes`` names
+    (``{b'name': 'a'}``), ``str`` values. A ``str`` name finds its entry too."""
+
+    @staticmethod
+    def _key(key):
+        return key.encode("latin-1", "replace") if isinstance(key, str) else key
+
+    def __getitem__(self, key):
+        return dict.__getitem__(self, self._key(key))
+
+    def __contains__(self, key):
+        return dict.__contains__(self, self._key(key))
+
+    def get(self, key, default=None):
+        return dict.get(self, self._key(key), default)
+
+
 def parse_header(line):
     """``'form-data; name="a"; filename="b"'`` -> ``('form-data', {'name': 'a', 'filename': 'b'})``.
     Parameter names are lower-cased; RFC 5987 ``name*=UTF-8''...`` values win
-    over plain ones."""
+    over plain ones. Given ``bytes`` (as mod_python 3.5 requires), the main
+    value is ``bytes`` and the parameters' names are too (values stay str)."""
+    if isinstance(line, (bytes, bytearray)):
+        main, params = parse_header(bytes(line).decode("latin-1"))
+        return main.encode("latin-1"), _Options((k.encode("latin-1", "replace"), v) for k, v in params.items())
     main, _, rest = line.partition(";")
     params = {}
     extended = {}
@@ -145,9 +177,10 @@ class Field:
         return "Field(%r, %r)" % (self.name, self.value)
 
 
-class StringField(str):
-    """A text field: a ``str`` with the attributes of mod_python's StringField
-    (``value``, ``name``, ``filename`` None, ``file`` a binary file on demand)."""
+class StringField(bytes):
+    """A text field, as in mod_python 3.5: ``bytes`` (a str value is stored
+    UTF-8 encoded) whose ``value`` is the value it was made from, str or
+    bytes; ``name``, ``filename`` None, ``file`` a binary file on demand."""
 
     name = None
     filename = None
@@ -157,22 +190,22 @@ class StringField(str):
     type_options = {}
     disposition = None
     disposition_options = {}
+    disp_options = None
 
     def __new__(cls, value):
-        if isinstance(value, (bytes, bytearray, memoryview)):
-            value = _decode(bytes(value))
-        obj = str.__new__(cls, value)
-        obj.value = str(value)
+        if isinstance(value, str):
+            data = value.encode("utf-8", "surrogateescape")
+        else:
+            value = data = bytes(value)
+        obj = bytes.__new__(cls, data)
+        obj.value = value
         return obj
 
     def __getattr__(self, name):
         if name != "file":
             raise AttributeError(name)
-        self.file = io.BytesIO(self.value.encode("utf-8"))
+        self.file = io.BytesIO(bytes(self))
         return self.file
-
-    def __str__(self):
-        return str.__str__(self)
 
     def __repr__(self):
         return "Field(%r, %r)" % (self.name, self.value)
@@ -429,6 +462,10 @@ class FieldStorage:
             headers = parser.headers()
             disp, disp_options = parse_header(headers.get("content-disposition", ""))
             ctype, type_options = parse_header(headers.get("content-type", "text/plain"))
+            if "/" not in ctype:
+                ctype = "application/octet-stream"  # what a browser meant by a bare word
+            disp_options = _Options((k.encode("latin-1", "replace"), v) for k, v in disp_options.items())
+            type_options = _Options((k.encode("latin-1", "replace"), v) for k, v in type_options.items())
             name = disp_options.get("name")
             is_file = "filename" in disp_options
             if is_file:
@@ -446,8 +483,6 @@ class FieldStorage:
                 field.filename = disp_options["filename"]
             else:
                 raw = f.read() if hasattr(f, "read") else b""
-                if isinstance(raw, (bytes, bytearray)):
-                    raw = _decode(bytes(raw), type_options.get("charset", "utf-8"))
                 if hasattr(f, "seek"):
                     f.seek(0)
                 field = StringField(raw)
@@ -465,7 +500,8 @@ class FieldStorage:
     # ---- the mapping API ---------------------------------------------------------
 
     def add_field(self, key, value):
-        """Adds a text field; a field of that name already present is kept."""
+        """Adds a text field (value str or bytes); a field of that name
+        already present is kept."""
         item = StringField(value)
         item.name = key
         self.list.append(item)
@@ -479,6 +515,12 @@ class FieldStorage:
         return found[0] if len(found) == 1 else list(found)
 
     def __setitem__(self, key, value):
+        """Replaces the fields named ``key``; like mod_python 3.5, name and
+        value must be bytes (TypeError otherwise)."""
+        if not isinstance(value, bytes):
+            raise TypeError("Field value must be bytes")
+        if not isinstance(key, bytes):
+            raise TypeError("Field key must be bytes")
         self._remove(key)
         self.add_field(key, value)
 
@@ -528,7 +570,7 @@ class FieldStorage:
         return len(self.list.table())
 
     def __repr__(self):
-        return "FieldStorage(%r)" % (self.list,)
+        return repr(self.list.table())
 
 
 # ---- calling a function with form data ----------------------------------------------------
@@ -536,14 +578,21 @@ class FieldStorage:
 def apply_fs_data(object, fs, **args):
     """Calls ``object`` with the form's fields as keyword arguments: only the
     names it accepts (all of them when it takes ``**kwargs``). A repeated
-    field gives a list, an upload its Field, a text field its str. ``args``
+    field gives a list, an upload its Field, a text field its ``value``: str
+    from the query string, bytes from a multipart part, as in mod_python 3.5.
+    A field of an urlencoded body (bytes name and value) is passed as text:
+    mod_python 3.5 matched no parameter with its bytes name. ``args``
     (the publisher passes ``req``) win over form fields of the same name."""
     req = args.get("req")
     for item in fs.list:
         name = getattr(item, "name", None)
+        value = item if getattr(item, "filename", None) else getattr(item, "value", item)
+        if isinstance(name, bytes):
+            name = _decode(name)
+            if isinstance(value, bytes):
+                value = _decode(value)
         if name is None or name in args and not isinstance(args[name], _Values):
             continue
-        value = item if getattr(item, "filename", None) else getattr(item, "value", item)
         args.setdefault(name, _Values()).append(value)
     for name, value in args.items():
         if isinstance(value, _Values):

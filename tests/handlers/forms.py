@@ -7,22 +7,35 @@ import resource
 from mod_python import apache, util
 
 
+def _text(x):
+    """A name or value for JSON: bytes shown as their UTF-8 text (the
+    ``*_type`` entries say which type it was)."""
+    if isinstance(x, bytes):
+        return bytes(x).decode("utf-8")
+    if isinstance(x, list):
+        return [_text(v) for v in x]
+    return x
+
+
 def _describe(fs):
     """The form as JSON: every field in order with its Python types."""
     fields = []
     for item in fs.list:
-        entry = {"name": item.name, "class": type(item).__name__}
+        entry = {"name": _text(item.name), "name_type": type(item.name).__name__,
+                 "class": type(item).__name__}
         if item.filename is not None:
             data = item.value
             entry.update(filename=item.filename, value_type=type(data).__name__, len=len(data),
                          sha256=hashlib.sha256(data).hexdigest(), file_mode=getattr(item.file, "mode", None),
                          content_type=item.type)
         else:
-            entry.update(value=item.value, value_type=type(item.value).__name__, is_str=isinstance(item, str))
+            entry.update(value=_text(item.value), value_type=type(item.value).__name__,
+                         is_bytes=isinstance(item, bytes), repr=repr(item))
         fields.append(entry)
     return {
         "fields": fields,
-        "keys": fs.keys(),
+        "keys": _text(fs.keys()),
+        "key_types": [type(k).__name__ for k in fs.keys()],
         "len": len(fs),
     }
 
@@ -49,32 +62,47 @@ def dump_small_blocks(req):
     return _reply(req, _describe(_TinyBlocks(req)))
 
 
+def list_repr(req):
+    """What mod_python's own test prints: the repr of the form's field list."""
+    req.write(repr(util.FieldStorage(req).list))
+    return apache.OK
+
+
 def mapping(req):
-    """The mapping API over a form with a repeated field."""
+    """The mapping API over a form with a repeated field (from the query
+    string: str names, StringFields whose value is str)."""
     fs = util.FieldStorage(req)
     out = {
-        "getitem_a": [str(v) for v in fs["a"]] if isinstance(fs["a"], list) else str(fs["a"]),
-        "getitem_b": fs["b"],
+        "getitem_a": [v.value for v in fs["a"]] if isinstance(fs["a"], list) else fs["a"].value,
+        "getitem_b": fs["b"].value,
+        "getitem_b_bytes": _text(fs["b"]),
+        "getitem_b_type": type(fs["b"]).__bases__[0].__name__,
         "get_missing": fs.get("zz", "dflt"),
-        "getfirst_a": fs.getfirst("a"),
+        "getfirst_a": fs.getfirst("a").value,
         "getfirst_missing": fs.getfirst("zz"),
-        "getlist_a": fs.getlist("a"),
+        "getlist_a": [v.value for v in fs.getlist("a")],
         "getlist_missing": fs.getlist("zz"),
         "has_key_b": fs.has_key("b"),
         "in_zz": "zz" in fs,
         "keys": fs.keys(),
         "len": len(fs),
-        "items": [[k, str(v)] for k, v in fs.items()],
+        "items": [[k, v.value] for k, v in fs.items()],
         "list_len": len(fs.list),
         "value_attr": fs["b"].value,
         "file_attr": fs["b"].file.read().decode("utf-8"),
+        "repr": repr(fs),
     }
     fs.add_field("b", "added")
-    out["after_add"] = fs.getlist("b")
-    fs["a"] = "replaced"
-    out["after_set"] = fs["a"]
+    out["after_add"] = [v.value for v in fs.getlist("b")]
+    try:
+        fs["a"] = "replaced"
+        out["set_str"] = "accepted"
+    except TypeError as e:
+        out["set_str"] = "TypeError: %s" % e
+    fs[b"a"] = b"replaced"
+    out["after_set"] = repr(fs[b"a"])
     del fs["b"]
-    out["after_del"] = fs.keys()
+    out["after_del"] = _text(fs.keys())
     fs.clear()
     out["after_clear"] = [len(fs), fs.keys()]
     return _reply(req, out)
