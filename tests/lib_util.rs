@@ -25,6 +25,7 @@ fn site() -> String {
         "redirect",
         "redirect_text",
         "redirect_late",
+        "list_repr",
     ] {
         s += &location(&format!("/forms/{f}"), &format!("forms::{f}"), "");
     }

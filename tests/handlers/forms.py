@@ -171,7 +171,7 @@ def upload_digest(req):
         "sha256": h.hexdigest(),
         "len": total,
         "chunk_type": type(chunk).__name__,
-        "note": str(fs["note"]),
+        "note": fs["note"].value.decode("utf-8"),
         "peak_growth_kb": after - before,
         "maxrss_growth_kb": maxrss_after - maxrss_before,
     })
