@@ -159,7 +159,10 @@ fn urlencoded_post_field_list_repr_is_mod_python_s() {
         "[Field(b'spam', b'1'), Field(b'spam', b'2'), Field(b'eggs', b'3'), Field(b'bacon', b'4')]"
     );
     // From the query string the same fields are str.
-    assert_eq!(h.get("/forms/list_repr?spam=1&eggs=3").text(), "[Field('spam', '1'), Field('eggs', '3')]");
+    assert_eq!(
+        h.get("/forms/list_repr?spam=1&eggs=3").text(),
+        "[Field('spam', '1'), Field('eggs', '3')]"
+    );
 }
 
 #[test]
@@ -182,7 +185,10 @@ fn mapping_api_over_repeated_fields() {
     let v = json_of(&h.get("/forms/mapping?a=1&b=two&a=3"));
     assert_eq!(v["getitem_a"], json!(["1", "3"]), "a repeated field gives a list");
     assert_eq!(v["getitem_b"], "two");
-    assert_eq!((v["getitem_b_bytes"].as_str(), v["getitem_b_type"].as_str()), (Some("two"), Some("bytes")));
+    assert_eq!(
+        (v["getitem_b_bytes"].as_str(), v["getitem_b_type"].as_str()),
+        (Some("two"), Some("bytes"))
+    );
     assert_eq!(v["get_missing"], "dflt");
     assert_eq!(v["getfirst_a"], "1");
     assert_eq!(v["getfirst_missing"], Value::Null);
@@ -198,7 +204,10 @@ fn mapping_api_over_repeated_fields() {
     assert_eq!(v["file_attr"], "two");
     assert_eq!(v["repr"], "{'a': [Field('a', '1'), Field('a', '3')], 'b': [Field('b', 'two')]}");
     assert_eq!(v["after_add"], json!(["two", "added"]));
-    assert_eq!(v["set_str"], "TypeError: Field value must be bytes", "fs[key] = value takes bytes, as in mod_python");
+    assert_eq!(
+        v["set_str"], "TypeError: Field value must be bytes",
+        "fs[key] = value takes bytes, as in mod_python"
+    );
     assert_eq!(v["after_set"], "Field(b'a', b'replaced')");
     assert_eq!(v["after_del"], json!(["a", "a"]), "str 'a' stays beside the new b'a'");
     assert_eq!(v["after_clear"], json!([0, []]));
@@ -227,7 +236,10 @@ fn multipart_values_are_bytes_with_crlf_and_boundary_like_content() {
     assert_eq!(f[0]["value"], "query");
     assert_eq!(f[1]["name"], "title");
     assert_eq!(f[1]["value"], "Grüße");
-    assert_eq!((f[1]["name_type"].as_str(), f[1]["value_type"].as_str()), (Some("str"), Some("bytes")));
+    assert_eq!(
+        (f[1]["name_type"].as_str(), f[1]["value_type"].as_str()),
+        (Some("str"), Some("bytes"))
+    );
     assert_eq!(f[1]["class"], "StringField");
     assert_eq!(f[2]["name_type"], "str");
     assert_eq!(f[2]["class"], "Field");
