@@ -30,10 +30,6 @@ use std::time::{Duration, Instant};
 /// kept for the application's environ but not sent to the daemon's httpd.
 const HOP: [&str; 6] = ["connection", "keep-alive", "expect", "te", "upgrade", "proxy-connection"];
 
-fn errno() -> i32 {
-    os::last_errno()
-}
-
 /// A connected, non-blocking socket to a daemon group; closed on drop.
 struct Conn(OwnedFd);
 
@@ -96,7 +92,7 @@ fn send_all(c: &Conn, data: &[u8], deadline: u64) -> bool {
             off += n as usize;
             continue;
         }
-        if n < 0 && matches!(errno(), libc::EAGAIN | libc::EINTR) {
+        if n < 0 && matches!(os::last_errno(), libc::EAGAIN | libc::EINTR) {
             let left = deadline.saturating_sub(super::frame::monotonic_ms());
             if left == 0 {
                 return false;
@@ -577,7 +573,7 @@ fn relay(req: &Request, conn: &Conn, x: &Exchange<'_>, bufs: &mut Buffers) -> Ou
             let w = os::send_nosignal(fd, &out[off..]);
             if w > 0 {
                 off += w as usize;
-            } else if w < 0 && !matches!(errno(), libc::EAGAIN | libc::EINTR) {
+            } else if w < 0 && !matches!(os::last_errno(), libc::EAGAIN | libc::EINTR) {
                 // The daemon reads no more (its response is complete, or it is gone).
                 sending = false;
                 body_left = false;
@@ -590,7 +586,7 @@ fn relay(req: &Request, conn: &Conn, x: &Exchange<'_>, bufs: &mut Buffers) -> Ou
         let eof = loop {
             let (got, passed) = ffi::daemon::recv_with_fd(fd, rbuf);
             if got < 0 {
-                match errno() {
+                match os::last_errno() {
                     libc::EAGAIN => break false,
                     libc::EINTR => continue,
                     _ => break true,

@@ -63,6 +63,21 @@ pub enum ListenError {
     Listen(std::io::Error),
 }
 
+/// The address of the UNIX socket at `path`; Err with the longest path
+/// that fits when it does not.
+fn unix_address(path: &str) -> Result<libc::sockaddr_un, usize> {
+    // SAFETY: all-zero is a valid sockaddr_un.
+    let mut addr: libc::sockaddr_un = unsafe { std::mem::zeroed() };
+    addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
+    if path.len() >= addr.sun_path.len() {
+        return Err(addr.sun_path.len() - 1);
+    }
+    for (d, b) in addr.sun_path.iter_mut().zip(path.bytes()) {
+        *d = b as libc::c_char;
+    }
+    Ok(addr)
+}
+
 /// A non-blocking, close-on-exec UNIX stream socket listening at `path`
 /// (a file left there is replaced), its file mode 0700 (made under umask
 /// 077), with the given queue length and socket buffer sizes.
@@ -72,15 +87,7 @@ pub fn unix_listener(
     send_buffer: Option<usize>,
     receive_buffer: Option<usize>,
 ) -> Result<std::os::fd::OwnedFd, ListenError> {
-    // SAFETY: all-zero is a valid sockaddr_un.
-    let mut addr: libc::sockaddr_un = unsafe { std::mem::zeroed() };
-    addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
-    if path.len() >= addr.sun_path.len() {
-        return Err(ListenError::PathTooLong(path.len(), addr.sun_path.len() - 1));
-    }
-    for (i, b) in path.bytes().enumerate() {
-        addr.sun_path[i] = b as libc::c_char;
-    }
+    let addr = unix_address(path).map_err(|max| ListenError::PathTooLong(path.len(), max))?;
     let c = std::ffi::CString::new(path).map_err(|_| ListenError::Nul)?;
     // SAFETY: a plain socket call; the new descriptor is owned at once.
     let fd = unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_STREAM | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK, 0) };
@@ -206,15 +213,10 @@ pub fn peer_uid(fd: &impl AsFd) -> Option<u32> {
 /// to the send timeout); the socket is made non-blocking once connected.
 /// The error is the errno of the socket or connect call.
 pub fn unix_connect(path: &str, wait: std::time::Duration) -> Result<OwnedFd, i32> {
-    // SAFETY: a zeroed sockaddr_un is a valid (empty) address.
-    let mut addr: libc::sockaddr_un = unsafe { std::mem::zeroed() };
-    addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
-    if path.len() >= addr.sun_path.len() || path.as_bytes().contains(&0) {
+    if path.as_bytes().contains(&0) {
         return Err(libc::ENAMETOOLONG);
     }
-    for (d, b) in addr.sun_path.iter_mut().zip(path.bytes()) {
-        *d = b as libc::c_char;
-    }
+    let addr = unix_address(path).map_err(|_| libc::ENAMETOOLONG)?;
     // SAFETY: plain values; the new descriptor is owned at once below.
     let fd = unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) };
     if fd < 0 {
