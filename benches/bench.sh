@@ -21,7 +21,9 @@
 #            sites=N adds N-1 more sites, each in its own interpreter (the load
 #            still goes to the first, which then runs in a sub-interpreter)
 #   APP      hello (12 bytes, the default), cpu2ms (2 ms of Python CPU work per
-#            request) or io10ms (waits 10 ms with the GIL released, like a database call)
+#            request), io10ms (waits 10 ms with the GIL released, like a database call)
+#            or flask (a small Flask view: routing, a query argument, a text response;
+#            WSGI variants only, needs Debian's python3-flask)
 # Needs PYRITE_SO (defaults to target/release/libmod_pyrite.so); installs wrk,
 # curl and the reference modules from Debian's packages when missing (root).
 set -euo pipefail
@@ -39,6 +41,11 @@ SO=${PYRITE_SO:-$HERE/target/release/libmod_pyrite.so}
 [ -r "$SO" ] || { echo "build first (make): $SO is missing" >&2; exit 2; }
 pkgs=()
 for c in wrk curl apache2; do command -v $c >/dev/null || pkgs+=($c); done
+if [ "$APP" = flask ]; then
+  for v in "${VARIANTS[@]}"; do case ${v%%:*} in wsgi|wsgi_daemon|mod_wsgi|mod_wsgi_daemon) ;;
+    *) echo "-a flask runs WSGI variants only (wsgi, wsgi_daemon, mod_wsgi, mod_wsgi_daemon), not $v" >&2; exit 2;; esac; done
+  /usr/bin/python3 -c 'import flask' 2>/dev/null || pkgs+=(python3-flask)
+fi
 for v in "${VARIANTS[@]}"; do case $v in
   mod_wsgi|mod_wsgi_daemon) [ -e /usr/lib/apache2/modules/mod_wsgi.so ] || pkgs+=(libapache2-mod-wsgi-py3);;
   mod_python) [ -e /usr/lib/apache2/modules/mod_python.so ] || pkgs+=(libapache2-mod-python);;
@@ -68,6 +75,20 @@ $WORK
     req.write('Hello World!')
     return 0
 X
+if [ "$APP" = flask ]; then
+cat > "$W/app/hello.wsgi" <<'X'
+# A small Flask view: URL routing, a query argument read, a text response.
+from flask import Flask, request
+app = Flask(__name__)
+
+@app.route('/', strict_slashes=False)  # mounted at /hello.txt: PATH_INFO is empty
+def hello():
+    name = request.args.get('name', 'World')
+    return f'Hello {name}!', 200, {'Content-Type': 'text/plain'}
+
+application = app
+X
+else
 cat > "$W/app/hello.wsgi" <<X
 import time
 def application(environ, start_response):
@@ -76,6 +97,7 @@ $WORK
     start_response('200 OK', [('Content-Type', 'text/plain'), ('Content-Length', str(len(output)))])
     return [output]
 X
+fi
 chmod 644 "$W"/app/* "$W"/htdocs/*
 if printf '%s\n' "${VARIANTS[@]}" | grep -qx c_handler; then
   cat > "$W/app/mod_chello.c" <<'X'
