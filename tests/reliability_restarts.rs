@@ -102,15 +102,6 @@ fn check_python_state(h: &Httpd, tally: &Tally, parents: &BTreeSet<i64>) {
     }
 }
 
-fn assert_clean(label: &str, tally: &Tally, log: &str) {
-    println!("{label}: {}", tally.summary());
-    assert_eq!(tally.bad(), 0, "{label}: {:#?}\n{log}", tally.failures);
-    assert!(tally.ok > 0, "{label}: no request answered");
-    let crashes = crash_lines(log);
-    assert!(crashes.is_empty(), "{label}: child crashes: {crashes:?}");
-    assert!(!log.contains("Traceback"), "{label}: a handler failed:\n{log}");
-}
-
 fn graceful_restarts(mpm: Mpm, restarts: i64, clients: usize) {
     let h = Httpd::start(mpm, &site());
     let parent = parent_pid(&h).unwrap() as i64;
@@ -127,7 +118,7 @@ fn graceful_restarts(mpm: Mpm, restarts: i64, clients: usize) {
     let expected: BTreeSet<i64> = (0..=restarts).collect();
     assert_eq!(tally.generations, expected, "every generation served the load");
     let log = h.stop();
-    assert_clean(&format!("{mpm:?}: {restarts} graceful restarts, {clients} clients"), &tally, &log);
+    tally.assert_clean(&format!("{mpm:?}: {restarts} graceful restarts, {clients} clients"), &log);
 }
 
 fn graceful_stops(mpm: Mpm, cycles: usize, clients: usize) {
@@ -163,11 +154,7 @@ fn graceful_stops(mpm: Mpm, cycles: usize, clients: usize) {
         std::thread::sleep(Duration::from_millis(20));
     }
     let log = h.error_log();
-    assert_clean(
-        &format!("{mpm:?}: {cycles} graceful-stop + start cycles, {clients} clients"),
-        &tally,
-        &log,
-    );
+    tally.assert_clean(&format!("{mpm:?}: {cycles} graceful-stop + start cycles, {clients} clients"), &log);
     assert!(tally.refused > 0 || cycles == 0, "the load ran across the stops");
 }
 
@@ -181,7 +168,7 @@ fn recycling(mpm: Mpm, requests: u64) {
     check_python_state(&h, &tally, &BTreeSet::from([parent]));
     let mut h = h;
     let log = h.stop_in_place();
-    assert_clean(&format!("{mpm:?}: MaxConnectionsPerChild 15"), &tally, &log);
+    tally.assert_clean(&format!("{mpm:?}: MaxConnectionsPerChild 15"), &log);
     assert!(tally.children.len() >= 4, "children were recycled: {}", tally.summary());
     // Every child that imported Python ran its child-pool cleanup on exit.
     let exits = std::fs::read_to_string(h.root.join("scratch/child_exits.txt")).unwrap_or_default();

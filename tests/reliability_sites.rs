@@ -9,7 +9,7 @@ mod common;
 #[path = "support/load.rs"]
 mod load;
 use common::*;
-use load::{Load, Tally, Target};
+use load::{Load, Target};
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
@@ -171,15 +171,6 @@ fn wait_generation(h: &Httpd, gen: i64) {
     panic!("generation {gen} never served\n{}", h.error_log());
 }
 
-fn assert_clean(label: &str, tally: &Tally, log: &str) {
-    println!("{label}: {}", tally.summary());
-    assert_eq!(tally.bad(), 0, "{label}: {:#?}\n{log}", tally.failures);
-    assert!(tally.ok > 0, "{label}: no request answered");
-    let crashes = crash_lines(log);
-    assert!(crashes.is_empty(), "{label}: child crashes: {crashes:?}");
-    assert!(!log.contains("Traceback"), "{label}: a handler failed:\n{log}");
-}
-
 fn graceful_restarts(mpm: Mpm, restarts: i64, clients: usize) {
     let h = start(mpm, "");
     let load = Load::start(h.port, clients, targets(true));
@@ -194,9 +185,8 @@ fn graceful_restarts(mpm: Mpm, restarts: i64, clients: usize) {
     let expected: BTreeSet<i64> = (0..=restarts).collect();
     assert_eq!(tally.generations, expected, "every generation served the load");
     let log = h.stop();
-    assert_clean(
+    tally.assert_clean(
         &format!("{mpm:?}: two sites x two interpreters each, {restarts} graceful restarts, {clients} clients"),
-        &tally,
         &log,
     );
 }
@@ -208,9 +198,8 @@ fn recycling(mpm: Mpm, requests: u64, clients: usize) {
     let tally = load.finish();
     let mut h = h;
     let log = h.stop_in_place();
-    assert_clean(
+    tally.assert_clean(
         &format!("{mpm:?}: two sites x two interpreters each, MaxConnectionsPerChild 15, {clients} clients"),
-        &tally,
         &log,
     );
     assert!(tally.children.len() >= 4, "children were recycled: {}", tally.summary());
@@ -269,6 +258,6 @@ fn soak_two_sites_requests_grow_no_child_by_five_percent() {
     let tally = load.finish();
     println!("after {} requests: child RSS (kB) {after:?}", tally.ok);
     let log = h.stop();
-    assert_clean("four interpreters per child, memory", &tally, &log);
+    tally.assert_clean("four interpreters per child, memory", &log);
     assert_children_grew_less_than(&before, &after, 5.0);
 }

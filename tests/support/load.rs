@@ -390,3 +390,16 @@ fn check(t: &mut Tally, reply: &Reply, token: &str, size: usize, target: &Target
     }
     t.ok += 1;
 }
+
+impl Tally {
+    /// Every request answered in full, at least one answered, and no child
+    /// crash or Python traceback in the error log `log`.
+    pub fn assert_clean(&self, label: &str, log: &str) {
+        println!("{label}: {}", self.summary());
+        assert_eq!(self.bad(), 0, "{label}: {:#?}\n{log}", self.failures);
+        assert!(self.ok > 0, "{label}: no request answered");
+        let crashes = crate::common::crash_lines(log);
+        assert!(crashes.is_empty(), "{label}: child crashes: {crashes:?}");
+        assert!(!log.contains("Traceback"), "{label}: a handler failed:\n{log}");
+    }
+}
