@@ -8,11 +8,13 @@
 //! - `supervise`: the parent forks, watches and replaces daemons;
 //! - `process`: a daemon's life (identity, limits, Python, threads, draining);
 //! - `serve`: a daemon takes a connection and runs it through httpd's own request path;
+//! - `admission`: how many of a daemon's threads take requests at once;
 //! - `frame`: what a child tells a daemon besides the HTTP request;
 //! - `plan`: a request's resolved WSGI settings, which the child sends with it;
 //! - `pickup`: how a daemon takes a request and a child knows it, without a wake-up;
 //! - `proxy`: a child hands a request to its group and relays the response;
 //! - `file_pass`: a response's file goes to the child, which sends it (sendfile).
+pub mod admission;
 pub mod directives;
 pub mod file_pass;
 pub mod frame;

@@ -5,6 +5,7 @@
 //! client, and runs the request through httpd's own request processing,
 //! whose WSGI handler is the embedded one (src/wsgi). The connection is
 //! then kept for the child's next request.
+use super::admission::{Admission, Seen};
 use super::frame::Meta;
 use crate::ffi::epoll::{self, Epoll};
 use crate::ffi::process::ThreadPool;
@@ -34,6 +35,8 @@ pub struct State {
     pub last_done: AtomicU64,
     /// Per worker: when its request started (ms since the epoch), 0 when idle.
     pub started: Vec<AtomicU64>,
+    /// How many threads take requests at once.
+    pub admission: Admission,
     reason: Mutex<Option<String>>,
 }
 
@@ -52,6 +55,7 @@ impl State {
             served: AtomicU64::new(0),
             last_done: AtomicU64::new(now_ms() / 1000),
             started: (0..threads).map(|_| AtomicU64::new(0)).collect(),
+            admission: Admission::new(threads),
             reason: Mutex::new(None),
         }
     }
@@ -86,6 +90,9 @@ const LISTENER: u64 = u64::MAX;
 /// that, how often it looks whether they are (an idle daemon sleeps).
 const WATCH_TICK: Duration = Duration::from_millis(5);
 const WATCH_IDLE_TICK: Duration = Duration::from_millis(100);
+/// Busy ticks in a row with an admitted thread computing before one thread
+/// fewer takes requests (a blocked application keeps its threads).
+const NARROW_AFTER: u32 = 8;
 
 /// What a daemon's threads share to take requests: one epoll set with the
 /// group's listener and the kept connections waiting for their next request
@@ -163,13 +170,38 @@ impl Hub {
     }
 }
 
+/// Consecutive looks on which a thread serving a request was computing.
+#[derive(Default)]
+struct Computing(u32);
+
+impl Computing {
+    /// One look at the admitted threads: one thread fewer takes requests
+    /// once they have been computing (not blocked) for a while.
+    fn look(&mut self, a: &Admission) {
+        match a.seen() {
+            Seen::SomeRunning => {
+                self.0 += 1;
+                if self.0 >= NARROW_AFTER {
+                    a.narrow();
+                    self.0 = 0;
+                }
+            }
+            Seen::NoneRunning | Seen::NoneServing => self.0 = 0,
+        }
+    }
+}
+
 /// The watcher: closes, before pickup, connections whose request has waited
 /// a whole tick while every thread was busy (their children send them again
 /// to the shared listener), and every kept connection once the daemon stops.
+/// While the daemon has threads that admission keeps out, such a request
+/// lets more of them in instead (see admission.rs).
 fn watch(h: &'static Hub, st: Arc<State>) {
     let mut suspects: Vec<i32> = Vec::new();
+    let mut listener_waiting = false;
     let mut events = [epoll::NO_EVENT; 16];
     let mut quiet = 0u32;
+    let mut computing = Computing::default();
     loop {
         std::thread::sleep(if quiet > 200 { WATCH_IDLE_TICK } else { WATCH_TICK });
         if st.stopping.load(Ordering::SeqCst) {
@@ -177,30 +209,55 @@ fn watch(h: &'static Hub, st: Arc<State>) {
             h.kept.locked().clear();
             continue;
         }
+        let adm = &st.admission;
         if h.free.load(Ordering::SeqCst) > 0 {
             suspects.clear();
+            listener_waiting = false;
             quiet = quiet.saturating_add(1);
+            if adm.above_base() {
+                computing.look(adm);
+            }
             continue;
         }
         quiet = 0;
+        let spare = adm.has_spare_threads();
         // A look at the set without waiting.
         let n = h.ep.wait(&mut events, 0);
         let mut seen = Vec::new();
+        let mut waited = false;
+        let mut listener = false;
         for ev in &events[..n] {
             let key = ev.u64;
             if key == LISTENER {
-                continue; // level-triggered: left for a free thread
+                // Level-triggered: left for a free thread.
+                listener = true;
+                waited |= listener_waiting;
+                continue;
             }
             let fd = key as i32;
             if h.free.load(Ordering::SeqCst) == 0 && suspects.contains(&fd) {
-                drop(h.take(fd));
-                continue;
+                if !spare {
+                    drop(h.take(fd));
+                    continue;
+                }
+                waited = true;
             }
             seen.push(fd);
             // Re-arms a kept socket whose event this thread took.
             let _ = h.ep.modify(fd, epoll::IN | epoll::ONESHOT, key);
         }
         suspects = seen;
+        listener_waiting = listener;
+        if spare {
+            if waited {
+                // A request waited a whole tick for the admitted threads.
+                adm.widen();
+                suspects.clear();
+                listener_waiting = false;
+            } else if adm.above_base() {
+                computing.look(adm);
+            }
+        }
     }
 }
 
@@ -222,6 +279,10 @@ pub fn worker(idx: usize, st: std::sync::Arc<State>, lfd: i32, _pool: ThreadPool
     let mut ev = [epoll::NO_EVENT];
     let mut accepted = 0u64;
     while !st.stopping.load(Ordering::SeqCst) {
+        // Only admitted threads take requests (see admission.rs).
+        let Some(place) = st.admission.enter(idx, &st.stopping) else {
+            break;
+        };
         h.free.fetch_add(1, Ordering::SeqCst);
         // One event of the set; 250 ms so a stop is seen soon.
         let n = h.ep.wait(&mut ev, 250);
@@ -229,6 +290,7 @@ pub fn worker(idx: usize, st: std::sync::Arc<State>, lfd: i32, _pool: ThreadPool
         if n == 0 {
             continue;
         }
+        place.serving();
         let key = ev[0].u64;
         let (conn, first) = if key == LISTENER {
             // A non-blocking accept on the listener; none when another daemon took it.

@@ -142,6 +142,12 @@ pub fn uid() -> u32 {
     unsafe { libc::getuid() }
 }
 
+/// The calling thread's kernel id (as /proc/self/task/ names it).
+pub fn thread_id() -> i32 {
+    // SAFETY: gettid has no preconditions and cannot fail.
+    unsafe { libc::gettid() }
+}
+
 /// The parent process's id (it changes when the parent dies).
 pub fn parent_pid() -> i32 {
     // SAFETY: getppid has no preconditions and cannot fail.

@@ -69,3 +69,44 @@ def pid(environ, start_response):
     data = b"%d" % os.getpid()
     start_response("200 OK", [("Content-Type", "text/plain")])
     return [data]
+
+
+import threading
+
+_gathering = threading.Condition()
+_arrived = 0
+_computing = 0
+
+
+def together(environ, start_response):
+    """Waits (blocked, as on a database) until ?n requests are in at once, or
+    20 s; says whether they all were."""
+    global _arrived
+    n = int(environ.get("QUERY_STRING") or "8")
+    with _gathering:
+        _arrived += 1
+        _gathering.notify_all()
+        met = _gathering.wait_for(lambda: _arrived >= n, timeout=20)
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"together" if met else b"alone %d" % _arrived]
+
+
+def compute(environ, start_response):
+    """Computes for ?seconds without blocking (holds the GIL but for its switches)."""
+    global _computing
+    with _gathering:
+        _computing += 1
+    end = time.monotonic() + float(environ.get("QUERY_STRING") or "3")
+    n = 0
+    while time.monotonic() < end:
+        n += 1
+    with _gathering:
+        _computing -= 1
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"computed"]
+
+
+def computing(environ, start_response):
+    """How many `compute` requests this daemon is running now."""
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"%d" % _computing]
