@@ -1,12 +1,22 @@
 //! The daemon's HTTP response head, as the child reads it back, and where
 //! the body after it ends (so the connection can carry the next request).
 
-/// A parsed status line and header fields.
+/// How many fields a head holds without an allocation.
+const INLINE: usize = 24;
+
+/// A parsed status line and header fields, borrowed from the buffer they
+/// were read into (a child parses one per request: no allocation unless
+/// it has more than [`INLINE`] fields).
 #[derive(Debug, PartialEq)]
-pub struct Head {
+pub struct Head<'a> {
     pub status: u16,
-    pub reason: String,
-    pub fields: Vec<(String, Vec<u8>)>,
+    pub reason: &'a str,
+    /// The first fields: each name (trimmed) and value (without the blanks
+    /// that lead it), in order.
+    inline: [(&'a [u8], &'a [u8]); INLINE],
+    count: usize,
+    /// The fields after the first [`INLINE`].
+    more: Vec<(&'a [u8], &'a [u8])>,
     /// Bytes of the buffer the head took (the body follows).
     pub len: usize,
 }
@@ -16,26 +26,28 @@ pub struct Head {
 /// child then makes that page with its own configuration (ErrorDocument).
 pub const ERROR_PAGE: &str = "X-Pyrite-Error-Page";
 
-impl Head {
+impl<'a> Head<'a> {
     /// The status whose error page the child makes instead of relaying (see [`ERROR_PAGE`]).
     pub fn error_page(&self) -> Option<u16> {
         let v = std::str::from_utf8(self.field(ERROR_PAGE)?).ok()?;
         v.trim().parse().ok().filter(|c| (400..600).contains(c))
     }
 
+    /// The header fields in order: each name (trimmed) and value (without
+    /// the blanks that lead it).
+    pub fn fields(&self) -> impl Iterator<Item = (&'a [u8], &'a [u8])> + '_ {
+        self.inline[..self.count].iter().chain(self.more.iter()).copied()
+    }
+
     /// The value of a field (the first of that name).
-    pub fn field(&self, name: &str) -> Option<&[u8]> {
-        self.fields
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_slice())
+    pub fn field(&self, name: &str) -> Option<&'a [u8]> {
+        self.fields().find(|(n, _)| n.eq_ignore_ascii_case(name.as_bytes())).map(|(_, v)| v)
     }
 
     /// Whether a field lists `token` (comma-separated, any case).
     fn lists(&self, name: &str, token: &str) -> bool {
-        self.fields
-            .iter()
-            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+        self.fields()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name.as_bytes()))
             .flat_map(|(_, v)| v.split(|&b| b == b','))
             .any(|t| t.trim_ascii().eq_ignore_ascii_case(token.as_bytes()))
     }
@@ -164,14 +176,31 @@ impl Chunks {
     }
 }
 
+/// Where the head at the start of `buf` ends: the index of the "\r\n\r\n".
+fn head_end(buf: &[u8]) -> Option<usize> {
+    // Line by line: a line end followed by an empty line.
+    let mut at = 0;
+    while let Some(i) = buf[at..].iter().position(|&b| b == b'\n') {
+        let nl = at + i;
+        if nl >= 3 && &buf[nl - 3..=nl] == b"\r\n\r\n" {
+            return Some(nl - 3);
+        }
+        at = nl + 1;
+    }
+    None
+}
+
 /// Parses the head at the start of `buf`: Ok(None) while it is incomplete.
-pub fn parse(buf: &[u8]) -> Result<Option<Head>, String> {
-    let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
+pub fn parse(buf: &[u8]) -> Result<Option<Head<'_>>, String> {
+    let Some(end) = head_end(buf) else {
         return Ok(None);
     };
     let text = &buf[..end];
-    let mut lines = text.split(|&b| b == b'\n').map(|l| l.strip_suffix(b"\r").unwrap_or(l));
-    let first = lines.next().unwrap_or_default();
+    let (first, lines) = match text.iter().position(|&b| b == b'\n') {
+        Some(i) => (&text[..i], Some(&text[i + 1..])),
+        None => (text, None),
+    };
+    let first = first.strip_suffix(b"\r").unwrap_or(first);
     let first = std::str::from_utf8(first).map_err(|_| "bad status line")?;
     let mut parts = first.splitn(3, ' ');
     let proto = parts.next().unwrap_or("");
@@ -183,25 +212,38 @@ pub fn parse(buf: &[u8]) -> Result<Option<Head>, String> {
         .and_then(|c| c.parse().ok())
         .filter(|c| (100..1000).contains(c))
         .ok_or_else(|| format!("bad status line {first:?}"))?;
-    let reason = parts.next().unwrap_or("").to_string();
-    let mut fields = Vec::new();
-    for l in lines {
+    let reason = parts.next().unwrap_or("");
+    let mut head = Head {
+        status,
+        reason,
+        inline: [(&[], &[]); INLINE],
+        count: 0,
+        more: Vec::new(),
+        len: end + 4,
+    };
+    // Every line after the status line is a field (an empty one too would be wrong).
+    let Some(lines) = lines else {
+        return Ok(Some(head));
+    };
+    for l in lines.split(|&b| b == b'\n') {
+        let l = l.strip_suffix(b"\r").unwrap_or(l);
         let Some(colon) = l.iter().position(|&b| b == b':') else {
             return Err("a response header line without ':'".into());
         };
-        let name = String::from_utf8_lossy(&l[..colon]).trim().to_string();
         let mut v = &l[colon + 1..];
         while let [b' ' | b'\t', rest @ ..] = v {
             v = rest;
         }
-        fields.push((name, v.to_vec()));
+        let field = (l[..colon].trim_ascii(), v);
+        match head.inline.get_mut(head.count) {
+            Some(slot) => {
+                *slot = field;
+                head.count += 1;
+            }
+            None => head.more.push(field),
+        }
     }
-    Ok(Some(Head {
-        status,
-        reason,
-        fields,
-        len: end + 4,
-    }))
+    Ok(Some(head))
 }
 
 #[cfg(test)]
@@ -212,15 +254,37 @@ mod tests {
     fn parses_a_head_and_finds_the_body() {
         let b = b"HTTP/1.1 201 Made It\r\nContent-Type: text/plain\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\n\r\nbody";
         let h = parse(b).unwrap().unwrap();
-        assert_eq!((h.status, h.reason.as_str()), (201, "Made It"));
-        assert_eq!(h.fields.len(), 3);
-        assert_eq!(h.fields[2], ("Set-Cookie".to_string(), b"b=2".to_vec()));
+        assert_eq!((h.status, h.reason), (201, "Made It"));
+        let fields: Vec<_> = h.fields().collect();
+        assert_eq!(fields.len(), 3);
+        assert_eq!(fields[2], (&b"Set-Cookie"[..], &b"b=2"[..]));
+        assert_eq!(h.field("content-type"), Some(&b"text/plain"[..]));
         assert_eq!(&b[h.len..], b"body");
+        let bare = parse(b"HTTP/1.1 204\r\n\r\n").unwrap().unwrap();
+        assert_eq!((bare.status, bare.reason, bare.fields().count(), bare.len), (204, "", 0, 16));
+        let mut many = b"HTTP/1.1 200 OK\r\n".to_vec();
+        for i in 0..30 {
+            many.extend_from_slice(format!("F{i}: {i}\r\n").as_bytes());
+        }
+        many.extend_from_slice(b"\r\n");
+        let parsed = parse(&many).unwrap().unwrap();
+        assert_eq!(parsed.fields().count(), 30, "more fields than are held inline");
+        assert_eq!(
+            (parsed.field("f23"), parsed.field("F24"), parsed.field("f29")),
+            (Some(&b"23"[..]), Some(&b"24"[..]), Some(&b"29"[..]))
+        );
+        let odd = parse(b"HTTP/1.1 200 OK\r\n  X-Odd :\t  v \r\nNo-Space:v\r\n\r\n").unwrap().unwrap();
+        assert_eq!(
+            odd.fields().collect::<Vec<_>>(),
+            vec![(&b"X-Odd"[..], &b"v "[..]), (&b"No-Space"[..], &b"v"[..])]
+        );
     }
 
     #[test]
     fn bodies_end_by_length_chunks_or_close() {
-        let h = |t: &[u8]| parse(t).unwrap().unwrap();
+        fn h(t: &[u8]) -> Head<'_> {
+            parse(t).unwrap().unwrap()
+        }
         assert_eq!(
             h(b"HTTP/1.1 200 OK\r\nContent-Length: 12\r\n\r\n").body(false),
             Ok(Body::Length(12))
@@ -261,5 +325,8 @@ mod tests {
         assert_eq!(parse(b"HTTP/1.1 200 OK\r\nA: b\r\n").unwrap(), None);
         assert!(parse(b"garbage\r\n\r\n").is_err());
         assert!(parse(b"HTTP/1.1 abc\r\n\r\n").is_err());
+        assert!(parse(b"HTTP/1.1 200 OK\r\nA: b\r\nno colon\r\n\r\n").is_err());
+        assert_eq!(parse(b"HTTP/1.1 200 OK\r\nA: b\r\n\r").unwrap(), None);
+        assert!(parse(b"HTTP/1.1 200 OK\n\r\n\r\n").is_err(), "an empty line inside the head");
     }
 }

@@ -47,16 +47,18 @@ thread_local! {
     static KEPT: RefCell<Vec<(String, Conn)>> = const { RefCell::new(Vec::new()) };
 }
 
-fn take_kept(path: &str) -> Option<Conn> {
+/// A connection kept for `path`, with the key it was kept under (reused
+/// when it is kept again: no allocation per request).
+fn take_kept(path: &str) -> Option<(String, Conn)> {
     KEPT.with(|k| {
         let mut k = k.borrow_mut();
         let i = k.iter().position(|(p, _)| p == path)?;
-        Some(k.swap_remove(i).1)
+        Some(k.swap_remove(i))
     })
 }
 
-fn keep(path: &str, c: Conn) {
-    KEPT.with(|k| k.borrow_mut().push((path.to_string(), c)));
+fn keep(key: String, c: Conn) {
+    KEPT.with(|k| k.borrow_mut().push((key, c)));
 }
 
 /// Connects to `path`. While the group's queue is full the connect itself
@@ -212,26 +214,44 @@ fn request_bytes(out: &mut Vec<u8>, r: &Request, group: &str, chunked: bool, dea
 }
 
 /// Puts the daemon's status and headers on the request.
-fn apply_head(r: &Request, h: &head::Head) {
+fn apply_head(r: &Request, h: &head::Head<'_>) {
     r.set_status(h.status as c_int);
-    let _ = r.set_status_line(Some(format!("{} {}", h.status, h.reason).as_bytes()));
+    // "200 OK": the status (three digits, see head::parse) and the reason.
+    let mut line = [0u8; 128];
+    let reason = h.reason.as_bytes();
+    if reason.len() + 4 <= line.len() {
+        let code = [
+            b'0' + (h.status / 100) as u8,
+            b'0' + (h.status / 10 % 10) as u8,
+            b'0' + (h.status % 10) as u8,
+        ];
+        line[..3].copy_from_slice(&code);
+        line[3] = b' ';
+        line[4..4 + reason.len()].copy_from_slice(reason);
+        let _ = r.set_status_line(Some(&line[..4 + reason.len()]));
+    } else {
+        let _ = r.set_status_line(Some(format!("{} {}", h.status, h.reason).as_bytes()));
+    }
     let out = r.headers_out();
-    let any = |name: &str, of: &[&str]| of.iter().any(|o| name.eq_ignore_ascii_case(o));
-    for (name, v) in &h.fields {
+    let any = |name: &[u8], of: &[&str]| of.iter().any(|o| name.eq_ignore_ascii_case(o.as_bytes()));
+    for (name, v) in h.fields() {
         if any(
             name,
             &["connection", "keep-alive", "transfer-encoding", "date", "server", "x-pyrite-file"],
         ) {
             continue;
         }
-        if name.eq_ignore_ascii_case("content-type") {
+        // A name that is not UTF-8 goes lossily (as the daemon reads names).
+        let name = String::from_utf8_lossy(name);
+        let name = name.as_bytes();
+        if name.eq_ignore_ascii_case(b"content-type") {
             let _ = r.set_content_type(v);
         } else if any(name, &["set-cookie", "www-authenticate", "proxy-authenticate"]) {
             // Repeated fields join into one, as httpd joins a script's (and
             // mod_wsgi's daemon mode does), except those that cannot be joined.
-            let _ = out.add(name.as_bytes(), v);
+            let _ = out.add(name, v);
         } else {
-            let _ = out.merge(name.as_bytes(), v);
+            let _ = out.merge(name, v);
         }
     }
 }
@@ -251,13 +271,14 @@ fn unavailable(r: &Request, retry_after: u64, why: &str) -> c_int {
 pub fn handle(r: &Request, g: &Declared, plan: Option<&Plan>) -> c_int {
     let spec = &g.spec;
     let name = &spec.name;
-    let Some(path) = super::supervise::socket_of(name) else {
+    let Some(running) = super::supervise::socket_of(name) else {
         r.log(
             log::APLOG_ERR,
             &format!("mod_pyrite: daemon process group {name:?} has no socket in this process"),
         );
         return raw::HTTP_INTERNAL_SERVER_ERROR as c_int;
     };
+    let path = running.path.as_str();
     let socket_timeout = spec
         .socket_timeout
         .unwrap_or_else(|| Duration::from_micros(r.server().rec().timeout.max(1_000_000) as u64));
@@ -323,10 +344,10 @@ pub fn handle(r: &Request, g: &Declared, plan: Option<&Plan>) -> c_int {
         name,
     };
     loop {
-        let conn = match take_kept(&path) {
-            Some(c) => c,
-            None => match connect(&path, connect_deadline) {
-                Ok(c) => c,
+        let (key, conn) = match take_kept(path) {
+            Some(kc) => (Some(kc.0), kc.1),
+            None => match connect(path, connect_deadline) {
+                Ok(c) => (None, c),
                 Err(e) => {
                     return unavailable(
                         r,
@@ -344,7 +365,7 @@ pub fn handle(r: &Request, g: &Declared, plan: Option<&Plan>) -> c_int {
         match outcome {
             Outcome::Done(status, reusable) => {
                 if reusable {
-                    keep(&path, conn);
+                    keep(key.unwrap_or_else(|| path.to_string()), conn);
                 }
                 bufs.frame = head;
                 bufs.put();
@@ -629,12 +650,17 @@ fn relay(req: &Request, conn: &Conn, x: &Exchange<'_>, bufs: &mut Buffers) -> Ou
                 data = &data[1..];
             }
             if body.is_none() {
-                inbuf.extend_from_slice(data);
+                // The head is parsed where it lies: in this read (the usual
+                // case), or in what earlier reads left in inbuf.
+                let held = !inbuf.is_empty();
+                if held {
+                    inbuf.extend_from_slice(data);
+                }
+                let src: &[u8] = if held { inbuf } else { data };
+                let mut at = 0;
                 loop {
-                    match head::parse(inbuf) {
-                        Ok(Some(h)) if h.interim() => {
-                            inbuf.drain(..h.len);
-                        }
+                    match head::parse(&src[at..]) {
+                        Ok(Some(h)) if h.interim() => at += h.len,
                         Ok(Some(h)) => {
                             match h.body(head_only) {
                                 Ok(b) => body = Some(b),
@@ -666,10 +692,10 @@ fn relay(req: &Request, conn: &Conn, x: &Exchange<'_>, bufs: &mut Buffers) -> Ou
                                     }
                                 }
                             }
-                            inbuf.drain(..h.len);
+                            at += h.len;
                             break;
                         }
-                        Ok(None) if inbuf.len() <= x.head_max => break,
+                        Ok(None) if src.len() - at <= x.head_max => break,
                         Ok(None) => {
                             req.log(log::APLOG_ERR, &format!("mod_pyrite: response headers from daemon process group {name:?} are larger than header-buffer-size ({})", x.head_max));
                             return done(raw::HTTP_BAD_GATEWAY as c_int);
@@ -683,13 +709,20 @@ fn relay(req: &Request, conn: &Conn, x: &Exchange<'_>, bufs: &mut Buffers) -> Ou
                         }
                     }
                 }
+                if held {
+                    inbuf.drain(..at);
+                }
                 if body.is_none() {
+                    // Incomplete: what is left waits in inbuf for the next read.
+                    if !held {
+                        inbuf.extend_from_slice(&data[at..]);
+                    }
                     if drained {
                         break false;
                     }
                     continue;
                 }
-                data = &inbuf[..];
+                data = if held { &inbuf[..] } else { &data[at..] };
             }
             // This read's part of the body, whether the body ended in it, and
             // whether bytes followed its end.
@@ -716,6 +749,14 @@ fn relay(req: &Request, conn: &Conn, x: &Exchange<'_>, bufs: &mut Buffers) -> Ou
                 }
                 _ => (data, false, false),
             };
+            // Kept only after a clean exchange: the whole request sent,
+            // nothing after the response, the daemon keeping it open.
+            let reusable = ended && !extra && !closes && !body_left && off == out.len() && sending;
+            if ended && error_page.is_none() && file.is_none() {
+                // The last of the body and its end go down httpd's filters
+                // in one pass (most responses: the whole of it at once).
+                return Outcome::Done(crate::request::output::end(req, piece), reusable);
+            }
             if !piece.is_empty() && error_page.is_none() {
                 relayed += piece.len() as u64;
                 if !crate::request::output::send(req, piece, false) {
@@ -729,9 +770,6 @@ fn relay(req: &Request, conn: &Conn, x: &Exchange<'_>, bufs: &mut Buffers) -> Ou
                 break false;
             }
             if ended {
-                // Kept only after a clean exchange: the whole request sent,
-                // nothing after the response, the daemon keeping it open.
-                let reusable = !extra && !closes && !body_left && off == out.len() && sending;
                 if let Some(code) = error_page {
                     return Outcome::Done(code as c_int, reusable);
                 }

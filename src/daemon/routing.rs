@@ -4,6 +4,7 @@
 use super::directives::{self, Declared};
 use crate::config::wsgi::WsgiDirConfig;
 use crate::ffi::request::Request;
+use std::borrow::Cow;
 use std::sync::Arc;
 
 /// Where a request's application runs.
@@ -16,18 +17,19 @@ pub enum Route {
     Refused(String),
 }
 
-/// The group name a request asks for ("" for embedded mode).
-pub fn wanted_for(r: &Request, option: Option<&str>, dc: &WsgiDirConfig) -> String {
+/// The group name a request asks for ("" for embedded mode); borrowed
+/// from the configuration unless a request variable names it.
+pub fn wanted_for<'a>(r: &Request, option: Option<&'a str>, dc: &'a WsgiDirConfig) -> Cow<'a, str> {
     let written = option.or(dc.process_group.as_deref()).unwrap_or("");
     if written == "%{GLOBAL}" {
-        return String::new();
+        return Cow::Borrowed("");
     }
     if let Some(var) = written.strip_prefix("%{ENV:").and_then(|v| v.strip_suffix('}')) {
         let vals = r.subprocess_env().get_all(var.as_bytes());
         let v = vals.first().map(|v| String::from_utf8_lossy(v).into_owned()).unwrap_or_default();
-        return if v == "%{GLOBAL}" { String::new() } else { v };
+        return if v == "%{GLOBAL}" { Cow::Borrowed("") } else { Cow::Owned(v) };
     }
-    written.to_string()
+    Cow::Borrowed(written)
 }
 
 /// Decides where the request's application runs. `option` is the
@@ -46,8 +48,8 @@ pub fn route_for(r: &Request, option: Option<&str>, dc: &WsgiDirConfig) -> Route
     let name = wanted_for(r, option, dc);
     // WSGIRestrictProcess: only the listed groups may be selected here.
     if let Some(allowed) = &dc.restrict_process {
-        if super::current().is_none() && !allowed.contains(&name) {
-            let shown = if name.is_empty() { "%{GLOBAL}" } else { name.as_str() };
+        if super::current().is_none() && !allowed.iter().any(|a| *a == *name) {
+            let shown = if name.is_empty() { "%{GLOBAL}" } else { &*name };
             return Route::Refused(format!(
                 "daemon process group '{shown}' may not be selected here: WSGIRestrictProcess allows only {}",
                 allowed
@@ -59,7 +61,7 @@ pub fn route_for(r: &Request, option: Option<&str>, dc: &WsgiDirConfig) -> Route
         }
     }
     match super::current() {
-        Some(me) if me.name == name => Route::Here,
+        Some(me) if me.name == *name => Route::Here,
         Some(me) => Route::Refused(format!(
             "the request belongs to process group {name:?} but reached daemon group {:?}",
             me.name

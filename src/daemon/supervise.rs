@@ -33,8 +33,8 @@ static PIDS: Mutex<Vec<(u64, i32)>> = Mutex::new(Vec::new());
 static PARENT: AtomicUsize = AtomicUsize::new(0);
 
 /// The socket path of a running group (what children connect to).
-pub fn socket_of(name: &str) -> Option<String> {
-    RUNNING.locked().iter().find(|g| g.decl.spec.name == name).map(|g| g.path.clone())
+pub fn socket_of(name: &str) -> Option<Arc<Running>> {
+    RUNNING.locked().iter().find(|g| g.decl.spec.name == name).cloned()
 }
 
 /// What a watched daemon is, for its maintenance call.

@@ -159,9 +159,9 @@ fn serve(r: &Req) -> c_int {
         .unwrap_or(false);
     let group_cfg = alias
         .as_ref()
-        .and_then(|a| a.application_group.clone())
-        .or(handler_script.as_ref().and_then(|h| h.application_group.clone()))
-        .or(dc.application_group.clone());
+        .and_then(|a| a.application_group.as_deref())
+        .or(handler_script.as_ref().and_then(|h| h.application_group.as_deref()))
+        .or(dc.application_group.as_deref());
     let (script_name, path_info) = script_name_and_path_info(r);
     let reloading = dc.script_reloading.unwrap_or(true);
     // WSGIDispatchScript: asked here, in httpd's child; a daemon gets its answers with the request.
@@ -169,7 +169,7 @@ fn serve(r: &Req) -> c_int {
         _ if crate::daemon::current().is_some() => dispatch::forwarded(r),
         None => dispatch::Overrides::default(),
         Some(ds) => {
-            let group = application_group(r, group_cfg.as_deref(), &script_name);
+            let group = application_group(r, group_cfg, &script_name);
             let process_group = crate::daemon::routing::wanted_for(r, option, dc);
             let now = dispatch::Current {
                 script_name: &script_name,
@@ -187,7 +187,7 @@ fn serve(r: &Req) -> c_int {
                 process_group: asked
                     .process_group
                     .as_deref()
-                    .map(|p| crate::daemon::routing::wanted_for(r, Some(p), dc)),
+                    .map(|p| crate::daemon::routing::wanted_for(r, Some(p), dc).into_owned()),
                 application_group: asked
                     .application_group
                     .as_deref()
@@ -206,13 +206,32 @@ fn serve(r: &Req) -> c_int {
             .callable
             .clone()
             .or_else(|| alias.as_ref().and_then(|a| a.callable.clone()))
-            .or(dc.callable.clone())
+            .or_else(|| dc.callable.clone())
             .unwrap_or_else(|| "application".into()),
     };
-    let plan = || crate::daemon::plan::Plan {
-        application_group: match dispatched.application_group.clone() {
+    let daemon = match crate::daemon::routing::route_for(r, option, dc) {
+        crate::daemon::routing::Route::Here => {
+            if dc.dispatch_script.is_some() {
+                dispatch::runs_here(r);
+            }
+            None
+        }
+        // The daemon runs a plan without httpd's request cycle, except with
+        // trusted proxy headers, whose settings it reads from its own.
+        crate::daemon::routing::Route::Daemon(g) if dc.proxy.headers.is_some() => {
+            return crate::daemon::proxy::handle(r, &g, None);
+        }
+        crate::daemon::routing::Route::Daemon(g) => Some(g),
+        crate::daemon::routing::Route::Refused(why) => {
+            r.log(log::APLOG_ERR, &format!("mod_pyrite: {script}: {why}"));
+            return raw::HTTP_INTERNAL_SERVER_ERROR as c_int;
+        }
+    };
+    // What the request's values are moved into (built once, whichever runs it).
+    let plan = crate::daemon::plan::Plan {
+        application_group: match dispatched.application_group {
             Some(g) => g,
-            None => application_group(r, group_cfg.as_deref(), &script_name),
+            None => application_group(r, group_cfg, &script_name),
         },
         // httpd stat()ed the script itself only when it is the resource.
         mtime_us: if handler_script.is_some() {
@@ -221,33 +240,22 @@ fn serve(r: &Req) -> c_int {
             r.finfo().map(|f| f.mtime)
         },
         filename: r.filename().unwrap_or_default().to_vec(),
-        script_name: script_name.clone(),
-        path_info: path_info.clone(),
+        script_name,
+        path_info,
         pass_authorization: pass_auth,
         head_as_get: directives::head_as_get(r, dc.map_head_to_get),
         pass_apache_request: dc.pass_apache_request.unwrap_or(false),
         chunked_ok: dc.chunked_request.unwrap_or(false),
         error_override: dc.error_override.unwrap_or(false),
         sendfile: dc.enable_sendfile.unwrap_or(true),
-        script: script.clone(),
-        callable: callable.clone(),
+        script,
+        callable,
         reloading,
     };
-    match crate::daemon::routing::route_for(r, option, dc) {
-        crate::daemon::routing::Route::Here if dc.dispatch_script.is_some() => dispatch::runs_here(r),
-        crate::daemon::routing::Route::Here => {}
-        crate::daemon::routing::Route::Daemon(g) => {
-            // The daemon runs the plan without httpd's request cycle, except
-            // with trusted proxy headers, whose settings it reads from its own.
-            let plan = dc.proxy.headers.is_none().then(plan);
-            return crate::daemon::proxy::handle(r, &g, plan.as_ref());
-        }
-        crate::daemon::routing::Route::Refused(why) => {
-            r.log(log::APLOG_ERR, &format!("mod_pyrite: {script}: {why}"));
-            return raw::HTTP_INTERNAL_SERVER_ERROR as c_int;
-        }
+    if let Some(g) = daemon {
+        return crate::daemon::proxy::handle(r, &g, Some(&plan));
     }
-    run(r, &plan(), &dc.proxy)
+    run(r, &plan, &dc.proxy)
 }
 
 /// Runs a request a child planned, in a daemon that has not run httpd's
