@@ -165,7 +165,7 @@ fn request_bytes(out: &mut Vec<u8>, r: &Request, group: &str, chunked: bool, dea
     if r.http_scheme() == Some(b"https") {
         m.push("env:HTTPS", b"on");
     }
-    for (k, v) in r.subprocess_env().pairs() {
+    for (k, v) in r.subprocess_env().iter() {
         push_named(&mut m, "env:", k, v);
     }
     let is = |name: &[u8], what: &str| name.eq_ignore_ascii_case(what.as_bytes());
@@ -173,7 +173,7 @@ fn request_bytes(out: &mut Vec<u8>, r: &Request, group: &str, chunked: bool, dea
     // The frame first: the client's connection headers, and what the head lacks.
     let mut host = false;
     let mut connection = false;
-    for (name, val) in r.headers_in().pairs() {
+    for (name, val) in r.headers_in().iter() {
         connection |= is(name, "connection");
         if hop(name) {
             push_named(&mut m, "hdr:", name, val);
@@ -192,7 +192,7 @@ fn request_bytes(out: &mut Vec<u8>, r: &Request, group: &str, chunked: bool, dea
     out.push(b' ');
     out.extend_from_slice(r.unparsed_uri().unwrap_or(b"/"));
     out.extend_from_slice(b" HTTP/1.1\r\n");
-    for (name, val) in r.headers_in().pairs() {
+    for (name, val) in r.headers_in().iter() {
         if hop(name) || is(name, "transfer-encoding") || (chunked && is(name, "content-length")) {
             continue;
         }
@@ -242,8 +242,14 @@ fn apply_head(r: &Request, h: &head::Head<'_>) {
             continue;
         }
         // A name that is not UTF-8 goes lossily (as the daemon reads names).
-        let name = String::from_utf8_lossy(name);
-        let name = name.as_bytes();
+        let lossy;
+        let name = match std::str::from_utf8(name) {
+            Ok(_) => name,
+            Err(_) => {
+                lossy = String::from_utf8_lossy(name).into_owned();
+                lossy.as_bytes()
+            }
+        };
         if name.eq_ignore_ascii_case(b"content-type") {
             let _ = r.set_content_type(v);
         } else if any(name, &["set-cookie", "www-authenticate", "proxy-authenticate"]) {
