@@ -37,7 +37,10 @@ fn a_head_with_many_fields_arrives_whole_and_in_order() {
     assert_eq!(r.headers_named("Set-Cookie"), vec![&b"a=1"[..], &b"b=2"[..]]);
     assert_eq!(r.header_str("X-Spaced").as_deref(), Some("kept inside  "));
     assert_eq!(r.header_str("Content-Type").as_deref(), Some("text/plain; charset=utf-8"));
-    assert_eq!((r.header_str("Content-Length").as_deref(), r.body.as_slice()), (Some("11"), &b"many fields"[..]));
+    assert_eq!(
+        (r.header_str("Content-Length").as_deref(), r.body.as_slice()),
+        (Some("11"), &b"many fields"[..])
+    );
     let log = h.stop();
     assert!(crash_lines(&log).is_empty(), "{log}");
 }
