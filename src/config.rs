@@ -239,6 +239,24 @@ impl Declared {
 
 /// Whether the server configuration is being read (true from pre_config to post_config).
 static READING_CONFIG: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether any handler for a phase other than the content phase was ever
+/// declared in this process (a directive, in httpd.conf or .htaccess, or
+/// req.add_handler): until then the phase hooks have nothing to look up.
+static PHASE_HANDLERS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Notes that a handler for `phase` exists somewhere (see `PHASE_HANDLERS`).
+pub fn note_phase_handler(phase: Phase) {
+    if phase != Phase::Handler {
+        PHASE_HANDLERS.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// Whether the phase hooks may have handlers to run (see `PHASE_HANDLERS`).
+#[inline]
+pub fn phase_handlers_declared() -> bool {
+    PHASE_HANDLERS.load(std::sync::atomic::Ordering::Relaxed)
+}
 static DECLARED: std::sync::Mutex<Vec<Declared>> = std::sync::Mutex::new(Vec::new());
 
 /// A configuration read starts: forget the previous generation's declarations.
@@ -645,6 +663,7 @@ fn set_handler(cmd: &Cmd, mconfig: &mut DirConfig, args: &str) -> Outcome {
     };
     let mut noted = Vec::new();
     for phase in phases {
+        note_phase_handler(phase);
         let mut list: Vec<Arc<HandlerDecl>> = conf.handlers[phase as usize].as_deref().cloned().unwrap_or_default();
         for ext in &ext_keys {
             for (module, object) in handlers.iter().cloned() {

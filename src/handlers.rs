@@ -631,7 +631,14 @@ request_hook!(
 
 macro_rules! hook {
     ($name:ident, $phase:expr) => {
-        request_hook!(pub $name, DECLINED, |r| crate::guard::or(SERVER_ERROR, || phase_hook(r, $phase)));
+        request_hook!(pub $name, DECLINED, |r| {
+            // No Python*Handler for any phase but the content one anywhere
+            // (a WSGI-only site): nothing to look up.
+            if !config::phase_handlers_declared() {
+                return DECLINED;
+            }
+            crate::guard::or(SERVER_ERROR, || phase_hook(r, $phase))
+        });
     };
 }
 

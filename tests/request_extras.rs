@@ -71,6 +71,16 @@ fn add_handler_at_run_time() {
 }
 
 #[test]
+fn a_handler_added_for_a_later_phase_runs_where_no_other_phase_has_one() {
+    // Only a PythonHandler is configured, so until the content handler adds
+    // one no phase after it has a Python handler to look for.
+    let h = Httpd::start(Mpm::Event, &location("/addlog", "extras::adds_log", ""));
+    assert_eq!(h.get("/addlog").text(), "logged later", "{}", h.error_log());
+    let log = h.stop();
+    assert_eq!(log.matches("the added log handler ran").count(), 1, "{log}");
+}
+
+#[test]
 fn finfo_parsed_uri_and_stat() {
     let site = "<Directory {DOCS}/fi>\n  SetHandler mod_python\n  PythonHandler extras::fileinfo\n  PythonPath \"sys.path+['{HANDLERS}']\"\n</Directory>\n";
     let h = Httpd::start(Mpm::Event, site);

@@ -784,6 +784,7 @@ impl Request {
             parent,
             cache: Default::default(),
         });
+        config::note_phase_handler(p);
         super::state::of_request(r).borrow_mut().added.push(decl);
         Ok(())
     }

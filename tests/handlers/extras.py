@@ -65,6 +65,18 @@ def added(req):
     return apache.OK
 
 
+def adds_log(req):
+    """The site's only handler adds one for a later phase (the log phase)."""
+    req.add_handler("PythonLogHandler", "extras::logs")
+    req.write("logged later")
+    return apache.OK
+
+
+def logs(req):
+    req.log_error("mod_pyrite test: the added log handler ran", apache.APLOG_NOTICE)
+    return apache.OK
+
+
 def fixup_adds(req):
     req.add_handler("PythonHandler", "extras::added")
     return apache.OK
