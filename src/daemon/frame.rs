@@ -18,13 +18,28 @@ pub trait Pairs {
     fn push(&mut self, k: &str, v: &[u8]);
 }
 
-/// The pairs, in order.
+/// The pairs, in order: the frame's body as it came, and where each name
+/// and value lies in it. A daemon thread reads each request's frame into the
+/// same Meta (no allocation per pair, nor per request once warm).
 #[derive(Default, Debug, Clone, PartialEq)]
-pub struct Meta(pub Vec<(String, Vec<u8>)>);
+pub struct Meta {
+    body: Vec<u8>,
+    /// Per pair: the name's start and end, the value's start and end, in `body`.
+    spans: Vec<[u32; 4]>,
+}
 
 impl Pairs for Meta {
     fn push(&mut self, k: &str, v: &[u8]) {
-        self.0.push((k.to_string(), v.to_vec()));
+        let at = self.body.len();
+        let mut w = Writer {
+            out: &mut self.body,
+            start: at,
+        };
+        w.push_named(k, b"", v);
+        let k0 = at + 4;
+        let v0 = k0 + k.len() + 4;
+        self.spans
+            .push([k0 as u32, (k0 + k.len()) as u32, v0 as u32, (v0 + v.len()) as u32]);
     }
 }
 
@@ -67,13 +82,32 @@ impl Pairs for Writer<'_> {
 }
 
 impl Meta {
+    pub const fn new() -> Meta {
+        Meta {
+            body: Vec::new(),
+            spans: Vec::new(),
+        }
+    }
+
     /// [`Pairs::push`], for callers that do not name the trait.
     pub fn push(&mut self, k: &str, v: &[u8]) {
         Pairs::push(self, k, v);
     }
 
+    fn name(&self, s: &[u32; 4]) -> &str {
+        // Checked by `index`; "" cannot match a name looked for.
+        std::str::from_utf8(&self.body[s[0] as usize..s[1] as usize]).unwrap_or("")
+    }
+
+    fn value(&self, s: &[u32; 4]) -> &[u8] {
+        &self.body[s[2] as usize..s[3] as usize]
+    }
+
     pub fn get(&self, k: &str) -> Option<&[u8]> {
-        self.0.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_slice())
+        self.spans
+            .iter()
+            .find(|s| &self.body[s[0] as usize..s[1] as usize] == k.as_bytes())
+            .map(|s| self.value(s))
     }
 
     pub fn get_str(&self, k: &str) -> Option<&str> {
@@ -82,18 +116,21 @@ impl Meta {
 
     /// The pairs whose names start with `prefix`, without it.
     pub fn with_prefix<'a>(&'a self, prefix: &'a str) -> impl Iterator<Item = (&'a str, &'a [u8])> + 'a {
-        self.0
-            .iter()
-            .filter_map(move |(n, v)| n.strip_prefix(prefix).map(|rest| (rest, v.as_slice())))
+        self.spans.iter().filter_map(move |s| {
+            let name = &self.body[s[0] as usize..s[1] as usize];
+            if name.starts_with(prefix.as_bytes()) {
+                Some((&self.name(s)[prefix.len()..], self.value(s)))
+            } else {
+                None
+            }
+        })
     }
 
     pub fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(256);
-        let mut w = Writer::new(&mut out);
-        for (k, v) in &self.0 {
-            w.push(k, v);
-        }
-        w.finish();
+        let mut out = Vec::with_capacity(8 + self.body.len());
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&(self.body.len() as u32).to_le_bytes());
+        out.extend_from_slice(&self.body);
         out
     }
 
@@ -111,21 +148,48 @@ impl Meta {
 
     pub fn decode(body: &[u8]) -> Result<Meta, String> {
         let mut m = Meta::default();
-        let mut i = 0;
-        let take = |n: usize, i: &mut usize| -> Result<&[u8], String> {
-            let end = i.checked_add(n).filter(|e| *e <= body.len()).ok_or("truncated request frame")?;
-            let s = &body[*i..end];
-            *i = end;
-            Ok(s)
-        };
-        while i < body.len() {
-            let kl = u32::from_le_bytes(take(4, &mut i)?.try_into().unwrap()) as usize;
-            let k = String::from_utf8(take(kl, &mut i)?.to_vec()).map_err(|_| "bad name in request frame")?;
-            let vl = u32::from_le_bytes(take(4, &mut i)?.try_into().unwrap()) as usize;
-            let v = take(vl, &mut i)?.to_vec();
-            m.0.push((k, v));
-        }
+        m.body_to_fill(body.len()).copy_from_slice(body);
+        m.index()?;
         Ok(m)
+    }
+
+    /// Empties the Meta and gives room for a frame body of `n` bytes, to be
+    /// read in and then [`index`](Meta::index)ed (the room is kept for the
+    /// next frame, unless it grew large).
+    pub fn body_to_fill(&mut self, n: usize) -> &mut [u8] {
+        const KEEP: usize = 64 << 10;
+        if self.body.capacity() > KEEP && n <= KEEP {
+            self.body = Vec::new();
+        }
+        self.spans.clear();
+        self.body.clear();
+        self.body.resize(n, 0);
+        &mut self.body
+    }
+
+    /// Finds the pairs of the body just read, or says why it is bad.
+    pub fn index(&mut self) -> Result<(), String> {
+        let body = &self.body;
+        let mut i = 0;
+        let take = |n: usize, i: &mut usize| -> Result<(usize, usize), String> {
+            let end = i.checked_add(n).filter(|e| *e <= body.len()).ok_or("truncated request frame")?;
+            let span = (*i, end);
+            *i = end;
+            Ok(span)
+        };
+        let len = |(a, b): (usize, usize)| u32::from_le_bytes(body[a..b].try_into().unwrap()) as usize;
+        self.spans.clear();
+        while i < body.len() {
+            let kl = len(take(4, &mut i)?);
+            let (k0, k1) = take(kl, &mut i)?;
+            if std::str::from_utf8(&body[k0..k1]).is_err() {
+                return Err("bad name in request frame".into());
+            }
+            let vl = len(take(4, &mut i)?);
+            let (v0, v1) = take(vl, &mut i)?;
+            self.spans.push([k0 as u32, k1 as u32, v0 as u32, v1 as u32]);
+        }
+        Ok(())
     }
 }
 

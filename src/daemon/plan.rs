@@ -74,35 +74,55 @@ impl Plan {
     /// served through httpd's whole request cycle).
     pub fn from_meta(m: &Meta) -> Option<Plan> {
         let mut p = Plan::default();
+        p.fill_from(m).then_some(p)
+    }
+
+    /// Makes this the plan `m` carries, reusing this one's strings (a daemon
+    /// thread keeps one Plan for all its requests); false when `m` carries none.
+    pub fn fill_from(&mut self, m: &Meta) -> bool {
+        fn set_text(to: &mut String, v: &[u8]) {
+            to.clear();
+            to.push_str(&String::from_utf8_lossy(v));
+        }
+        fn set_bytes(to: &mut Vec<u8>, v: &[u8]) {
+            to.clear();
+            to.extend_from_slice(v);
+        }
         let mut flags: &[u8] = b"";
         let mut seen = false;
+        self.mtime_us = None;
+        for s in [&mut self.script, &mut self.callable, &mut self.application_group] {
+            s.clear();
+        }
+        for b in [&mut self.filename, &mut self.script_name, &mut self.path_info] {
+            b.clear();
+        }
         for (k, v) in m.with_prefix(PREFIX) {
             seen = true;
-            let text = || String::from_utf8_lossy(v).into_owned();
             match k {
-                "script" => p.script = text(),
-                "callable" => p.callable = text(),
-                "group" => p.application_group = text(),
-                "mtime" => p.mtime_us = std::str::from_utf8(v).ok().and_then(|s| s.parse().ok()),
-                "filename" => p.filename = v.to_vec(),
-                "script_name" => p.script_name = v.to_vec(),
-                "path_info" => p.path_info = v.to_vec(),
+                "script" => set_text(&mut self.script, v),
+                "callable" => set_text(&mut self.callable, v),
+                "group" => set_text(&mut self.application_group, v),
+                "mtime" => self.mtime_us = std::str::from_utf8(v).ok().and_then(|s| s.parse().ok()),
+                "filename" => set_bytes(&mut self.filename, v),
+                "script_name" => set_bytes(&mut self.script_name, v),
+                "path_info" => set_bytes(&mut self.path_info, v),
                 "flags" => flags = v,
                 _ => {}
             }
         }
-        if !seen || flags.len() != 7 || p.script.is_empty() {
-            return None;
+        if !seen || flags.len() != 7 || self.script.is_empty() {
+            return false;
         }
         let f = |i: usize| flags[i] == b'1';
-        p.reloading = f(0);
-        p.pass_authorization = f(1);
-        p.head_as_get = f(2);
-        p.pass_apache_request = f(3);
-        p.chunked_ok = f(4);
-        p.error_override = f(5);
-        p.sendfile = f(6);
-        Some(p)
+        self.reloading = f(0);
+        self.pass_authorization = f(1);
+        self.head_as_get = f(2);
+        self.pass_apache_request = f(3);
+        self.chunked_ok = f(4);
+        self.error_override = f(5);
+        self.sendfile = f(6);
+        true
     }
 }
 

@@ -7,12 +7,13 @@
 //! then kept for the child's next request.
 use super::admission::{Admission, Seen};
 use super::frame::Meta;
+use super::plan::Plan;
 use crate::ffi::epoll::{self, Epoll};
 use crate::ffi::process::ThreadPool;
 use crate::ffi::server::{KeptServer, Server};
 use crate::ffi::{self, daemon as hd, log, os, raw};
 use crate::sync::LockExt;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::ffi::c_int;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -78,8 +79,11 @@ impl State {
 }
 
 thread_local! {
-    /// What the child sent with the request this thread is serving.
-    static META: RefCell<Option<Meta>> = const { RefCell::new(None) };
+    /// What the child sent with the request this thread is serving (or
+    /// served last: the room is reused).
+    static META: RefCell<Meta> = const { RefCell::new(Meta::new()) };
+    /// Whether this thread is serving the request META came with.
+    static SERVING: Cell<bool> = const { Cell::new(false) };
 }
 
 /// The epoll key of the group's listener (connections are keyed by their fd).
@@ -278,6 +282,7 @@ pub fn worker(idx: usize, st: std::sync::Arc<State>, lfd: i32, _pool: ThreadPool
     });
     let mut ev = [epoll::NO_EVENT];
     let mut accepted = 0u64;
+    let mut plan = Plan::default();
     while !st.stopping.load(Ordering::SeqCst) {
         // Only admitted threads take requests (see admission.rs).
         let Some(place) = st.admission.enter(idx, &st.stopping) else {
@@ -330,7 +335,7 @@ pub fn worker(idx: usize, st: std::sync::Arc<State>, lfd: i32, _pool: ThreadPool
         };
         let mut conn = conn;
         loop {
-            let Some(c) = serve(conn, idx, &st, server, &spec.name) else {
+            let Some(c) = serve(conn, idx, &st, server, &spec.name, &mut plan) else {
                 break;
             };
             if st.stopping.load(Ordering::SeqCst) {
@@ -352,26 +357,39 @@ pub fn worker(idx: usize, st: std::sync::Arc<State>, lfd: i32, _pool: ThreadPool
 
 /// Serves the request waiting on `conn`; gives the connection back when it
 /// may carry another.
-fn serve(mut conn: hd::Connection, idx: usize, st: &State, s: &Server, group: &str) -> Option<hd::Connection> {
+/// (`plan`: the thread's, reused for each request.)
+fn serve(conn: hd::Connection, idx: usize, st: &State, s: &Server, group: &str, plan: &mut Plan) -> Option<hd::Connection> {
+    META.with(|cell| serve_with(conn, idx, st, s, group, cell, plan))
+}
+
+/// [`serve`], with the thread's frame (read into the same Meta each time).
+fn serve_with(
+    mut conn: hd::Connection,
+    idx: usize,
+    st: &State,
+    s: &Server,
+    group: &str,
+    cell: &RefCell<Meta>,
+    plan: &mut Plan,
+) -> Option<hd::Connection> {
     let fd = conn.fd();
     let mut head = [0u8; 8];
     if !conn.read_exact(&mut head) {
         return None; // the child closed it, or gave up
     }
-    let meta = match Meta::body_len(&head).and_then(|n| {
-        let mut body = vec![0u8; n];
-        if conn.read_exact(&mut body) {
-            Meta::decode(&body)
+    if let Err(e) = Meta::body_len(&head).and_then(|n| {
+        let mut meta = cell.borrow_mut();
+        if conn.read_exact(meta.body_to_fill(n)) {
+            meta.index()
         } else {
             Err("the request frame was cut short".into())
         }
     }) {
-        Ok(m) => m,
-        Err(e) => {
-            s.log(log::APLOG_ERR, &format!("mod_pyrite: daemon group {group:?}: {e}"));
-            return None;
-        }
-    };
+        s.log(log::APLOG_ERR, &format!("mod_pyrite: daemon group {group:?}: {e}"));
+        return None;
+    }
+    // Read only from here on (the post_read_request hook reads it too).
+    let meta = cell.borrow();
     // Taken through the shared slot (the child's deadline decides there), or
     // with the pickup byte (the deadline is judged here).
     let slot = meta
@@ -419,31 +437,27 @@ fn serve(mut conn: hd::Connection, idx: usize, st: &State, s: &Server, group: &s
     }
     st.started[idx].store(now_ms(), Ordering::SeqCst);
     let port = |k: &str| meta.get_str(k).and_then(|v| v.parse().ok()).unwrap_or(0);
-    let (client_ip, local_ip) = (
-        meta.get_str("client_ip").unwrap_or("").to_string(),
-        meta.get_str("local_ip").unwrap_or("").to_string(),
-    );
     let peer = hd::Peer {
-        client_ip: &client_ip,
+        client_ip: meta.get_str("client_ip").unwrap_or(""),
         client_port: port("client_port"),
-        local_ip: &local_ip,
+        local_ip: meta.get_str("local_ip").unwrap_or(""),
         local_port: port("local_port"),
     };
     // A child that ran httpd's request cycle sends the plan of the request:
     // the daemon then runs only the application (see wsgi::plan).
-    let plan = super::plan::Plan::from_meta(&meta);
-    META.with(|m| *m.borrow_mut() = Some(meta));
-    let mut run = |r: &ffi::request::Request| match &plan {
-        Some(p) => match RUN_PLANNED.get() {
-            Some(run) => run(r, p),
-            None => raw::HTTP_INTERNAL_SERVER_ERROR as c_int,
-        },
-        None => raw::DECLINED,
+    let planned = plan.fill_from(&meta);
+    let plan = &*plan;
+    let mut run = |r: &ffi::request::Request| match RUN_PLANNED.get() {
+        Some(run) => run(r, plan),
+        None => raw::HTTP_INTERNAL_SERVER_ERROR as c_int,
     };
-    let handler: Option<&mut dyn FnMut(&ffi::request::Request) -> c_int> = if plan.is_some() { Some(&mut run) } else { None };
-    // This thread alone uses conn now, and it has a request waiting.
+    let handler: Option<&mut dyn FnMut(&ffi::request::Request) -> c_int> = if planned { Some(&mut run) } else { None };
+    // This thread alone uses conn now, and it has a request waiting; the
+    // post_read_request hook finds the frame in META meanwhile.
+    SERVING.with(|f| f.set(true));
     let again = conn.serve_one(&peer, handler);
-    META.with(|m| *m.borrow_mut() = None);
+    SERVING.with(|f| f.set(false));
+    drop(meta);
     st.started[idx].store(0, Ordering::SeqCst);
     st.last_done.store(now_ms() / 1000, Ordering::SeqCst);
     let served = st.served.fetch_add(1, Ordering::SeqCst) + 1;
@@ -481,12 +495,8 @@ pub struct PostReadRequest;
 impl ffi::hooks::RequestHook for PostReadRequest {
     const ON_PANIC: c_int = raw::DECLINED;
     fn run(r: &ffi::request::Request) -> c_int {
-        if super::current().is_some() {
-            META.with(|m| {
-                if let Some(meta) = m.borrow().as_ref() {
-                    apply_meta(r, meta);
-                }
-            });
+        if super::current().is_some() && SERVING.with(|f| f.get()) {
+            META.with(|m| apply_meta(r, &m.borrow()));
         }
         raw::DECLINED
     }
