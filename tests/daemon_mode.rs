@@ -96,6 +96,32 @@ fn daemon_serves_get_post_and_large_responses_prefork() {
     serves_requests(Mpm::Prefork);
 }
 
+/// The client's and the server's addresses reach the application in a
+/// daemon as the child saw them, on every request of a kept connection
+/// (the daemon fills them in itself for numeric addresses).
+#[test]
+fn a_daemon_sees_the_client_connection_addresses() {
+    use std::io::{Read, Write};
+    let h = Httpd::start(Mpm::Event, &site("site"));
+    for _ in 0..3 {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", h.port)).unwrap();
+        s.set_read_timeout(Some(std::time::Duration::from_secs(30))).unwrap();
+        let head = format!("GET /info HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nConnection: close\r\n\r\n", h.port);
+        s.write_all(head.as_bytes()).unwrap();
+        let mut raw = Vec::new();
+        s.read_to_end(&mut raw).unwrap();
+        let at = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("a response head") + 4;
+        let v: serde_json::Value = serde_json::from_slice(&raw[at..]).unwrap();
+        assert_eq!(v["mod_wsgi.process_group"], "site");
+        assert_eq!(v["REMOTE_ADDR"], "127.0.0.1");
+        assert_eq!(v["REMOTE_PORT"], s.local_addr().unwrap().port().to_string());
+        assert_eq!(v["SERVER_ADDR"], "127.0.0.1");
+        assert_eq!(v["SERVER_PORT"], h.port.to_string());
+    }
+    let log = h.stop();
+    assert!(crash_lines(&log).is_empty(), "{log}");
+}
+
 #[test]
 fn two_groups_are_separate_processes_with_separate_globals() {
     let site = "WSGIDaemonProcess one processes=1 threads=2\nWSGIDaemonProcess two processes=1 threads=2 lang=C.UTF-8\n\

@@ -329,14 +329,15 @@ impl Connection {
                         (*r).status = raw::HTTP_OK as c_int;
                         raw::ap_die(status, r);
                     }
-                    // Ends the request (its pool goes with the end-of-request bucket).
-                    raw::ap_process_request_after_handler(r);
-                    if (*c).data_in_input_filters == 0 {
-                        let out = super::brigade::Brigade(self.out);
-                        out.append_flush();
-                        raw::ap_pass_brigade((*c).output_filters, self.out);
-                        out.cleanup();
-                    }
+                    // Ends the request (its pool goes with the end-of-request
+                    // bucket) and flushes the response, in one pass. Unlike
+                    // ap_process_request_after_handler, no read looks for a
+                    // pipelined request (a syscall that finds nothing): a child
+                    // sends its next request on this connection only once it
+                    // has this whole response, so none is held here already,
+                    // and one that comes now is seen by the daemon's poller.
+                    raw::pyrite_shim_end_request_flushed(r, self.out);
+                    (*c).data_in_input_filters = 0;
                 }
                 // Ends with the response flushed (no more input is pending).
                 _ => raw::ap_process_request(r),
@@ -370,6 +371,13 @@ unsafe fn set_addr(pool: *mut raw::apr_pool_t, ip: &str, port: u16, addr: &mut *
     // SAFETY: the address strings are NUL-terminated copies in the connection's pool, which outlives the call.
     unsafe {
         let c_ip = super::pool::strdup(pool, ip.as_bytes());
+        // The usual numeric address is filled in here: apr_sockaddr_info_get
+        // would ask getaddrinfo (and allocate and free its answer) each time.
+        if let Ok(parsed) = ip.parse::<std::net::IpAddr>() {
+            *addr = numeric_sockaddr(pool, parsed, port, c_ip);
+            *text = c_ip;
+            return;
+        }
         let mut sa: *mut raw::apr_sockaddr_t = std::ptr::null_mut();
         // Numeric addresses only, with their family named: an unnamed family
         // makes the resolver ask the kernel for the host's addresses
@@ -379,6 +387,51 @@ unsafe fn set_addr(pool: *mut raw::apr_pool_t, ip: &str, port: u16, addr: &mut *
             *addr = sa;
             *text = c_ip;
         }
+    }
+}
+
+/// An APR address for `ip:port` in `pool`, as apr_sockaddr_info_get makes
+/// one for a numeric host (`host` becomes its hostname).
+///
+/// # Safety
+/// `pool` is a live pool and `host` a string in it.
+unsafe fn numeric_sockaddr(
+    pool: *mut raw::apr_pool_t,
+    ip: std::net::IpAddr,
+    port: u16,
+    host: *mut std::ffi::c_char,
+) -> *mut raw::apr_sockaddr_t {
+    // SAFETY: a zeroed apr_sockaddr_t from the pool (as APR's own pcalloc),
+    // filled as apr_sockaddr_vars_set does; ipaddr_ptr points into itself.
+    unsafe {
+        let sa = raw::apr_palloc(pool, std::mem::size_of::<raw::apr_sockaddr_t>()) as *mut raw::apr_sockaddr_t;
+        std::ptr::write_bytes(sa, 0, 1);
+        (*sa).pool = pool;
+        (*sa).hostname = host;
+        (*sa).port = port;
+        match ip {
+            std::net::IpAddr::V4(v4) => {
+                (*sa).family = libc::AF_INET;
+                (*sa).sa.sin.sin_family = libc::AF_INET as _;
+                (*sa).sa.sin.sin_port = port.to_be();
+                (*sa).sa.sin.sin_addr.s_addr = u32::from_ne_bytes(v4.octets());
+                (*sa).salen = std::mem::size_of::<libc::sockaddr_in>() as _;
+                (*sa).addr_str_len = 16;
+                (*sa).ipaddr_ptr = std::ptr::addr_of_mut!((*sa).sa.sin.sin_addr) as *mut c_void;
+                (*sa).ipaddr_len = 4;
+            }
+            std::net::IpAddr::V6(v6) => {
+                (*sa).family = libc::AF_INET6;
+                (*sa).sa.sin6.sin6_family = libc::AF_INET6 as _;
+                (*sa).sa.sin6.sin6_port = port.to_be();
+                std::ptr::copy_nonoverlapping(v6.octets().as_ptr(), std::ptr::addr_of_mut!((*sa).sa.sin6.sin6_addr) as *mut u8, 16);
+                (*sa).salen = std::mem::size_of::<libc::sockaddr_in6>() as _;
+                (*sa).addr_str_len = 46;
+                (*sa).ipaddr_ptr = std::ptr::addr_of_mut!((*sa).sa.sin6.sin6_addr) as *mut c_void;
+                (*sa).ipaddr_len = 16;
+            }
+        }
+        sa
     }
 }
 

@@ -129,6 +129,20 @@ void pyrite_shim_append_flush(apr_bucket_brigade *bb)
     APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_flush_create(bb->bucket_alloc));
 }
 
+/* Ends request r on its connection in one pass of the output filters: its
+ * end-of-request bucket (which releases r when the response is out) and a
+ * flush; bb is an empty brigade of the connection's, left empty. */
+apr_status_t pyrite_shim_end_request_flushed(request_rec *r, apr_bucket_brigade *bb)
+{
+    conn_rec *c = r->connection;
+    apr_status_t rv;
+    APR_BRIGADE_INSERT_TAIL(bb, ap_bucket_eor_create(c->bucket_alloc, r));
+    APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_flush_create(c->bucket_alloc));
+    rv = ap_pass_brigade(c->output_filters, bb);
+    apr_brigade_cleanup(bb);
+    return rv;
+}
+
 /* Appends a copy of the bytes (a heap bucket): the caller's buffer may go away. */
 void pyrite_shim_append_copy(apr_bucket_brigade *bb, const char *data, apr_size_t len)
 {

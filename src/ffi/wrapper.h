@@ -46,6 +46,7 @@ void pyrite_shim_brigade_concat(apr_bucket_brigade *to, apr_bucket_brigade *from
 void pyrite_shim_append_eos(apr_bucket_brigade *bb);
 void pyrite_shim_append_error(apr_bucket_brigade *bb, int status, apr_pool_t *p);
 void pyrite_shim_append_flush(apr_bucket_brigade *bb);
+apr_status_t pyrite_shim_end_request_flushed(request_rec *r, apr_bucket_brigade *bb);
 void pyrite_shim_append_copy(apr_bucket_brigade *bb, const char *data, apr_size_t len);
 apr_status_t pyrite_shim_filter_abort(ap_filter_t *f, int status);
 int pyrite_shim_brigade_has_eos(apr_bucket_brigade *bb);

@@ -178,7 +178,8 @@ fn send_end(r: &Request, data: &[u8]) -> bool {
     if !ok {
         return false;
     }
-    if data.len() <= SAFE_FLUSH && send_queue_empty(r) {
+    // A daemon flushes each response as it ends it (src/ffi/daemon.rs).
+    if data.len() <= SAFE_FLUSH && crate::daemon::current().is_none() && send_queue_empty(r) {
         bb.append_flush();
         let ok = c.pass_output(bb) == 0;
         bb.cleanup();

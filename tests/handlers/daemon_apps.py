@@ -15,7 +15,7 @@ def info(environ, start_response):
     keys = ("mod_wsgi.process_group", "mod_wsgi.application_group", "wsgi.multiprocess",
             "wsgi.multithread", "REMOTE_ADDR", "SERVER_PORT", "SERVER_PROTOCOL", "HTTP_HOST",
             "HTTP_CONNECTION", "SCRIPT_NAME", "PATH_INFO", "QUERY_STRING", "REQUEST_METHOD",
-            "CONTENT_LENGTH", "HTTP_X_TEST")
+            "CONTENT_LENGTH", "HTTP_X_TEST", "REMOTE_PORT", "SERVER_ADDR")
     body = {k: environ.get(k) for k in keys}
     import builtins
     body.update(pid=os.getpid(), ppid=os.getppid(), uid=os.getuid(), mark=MARK["set_by"],
