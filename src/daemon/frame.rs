@@ -94,9 +94,8 @@ impl Meta {
         Pairs::push(self, k, v);
     }
 
-    fn name(&self, s: &[u32; 4]) -> &str {
-        // Checked by `index`; "" cannot match a name looked for.
-        std::str::from_utf8(&self.body[s[0] as usize..s[1] as usize]).unwrap_or("")
+    fn name(&self, s: &[u32; 4]) -> &[u8] {
+        &self.body[s[0] as usize..s[1] as usize]
     }
 
     fn value(&self, s: &[u32; 4]) -> &[u8] {
@@ -104,26 +103,19 @@ impl Meta {
     }
 
     pub fn get(&self, k: &str) -> Option<&[u8]> {
-        self.spans
-            .iter()
-            .find(|s| &self.body[s[0] as usize..s[1] as usize] == k.as_bytes())
-            .map(|s| self.value(s))
+        self.spans.iter().find(|s| self.name(s) == k.as_bytes()).map(|s| self.value(s))
     }
 
     pub fn get_str(&self, k: &str) -> Option<&str> {
         self.get(k).and_then(|v| std::str::from_utf8(v).ok())
     }
 
-    /// The pairs whose names start with `prefix`, without it.
-    pub fn with_prefix<'a>(&'a self, prefix: &'a str) -> impl Iterator<Item = (&'a str, &'a [u8])> + 'a {
-        self.spans.iter().filter_map(move |s| {
-            let name = &self.body[s[0] as usize..s[1] as usize];
-            if name.starts_with(prefix.as_bytes()) {
-                Some((&self.name(s)[prefix.len()..], self.value(s)))
-            } else {
-                None
-            }
-        })
+    /// The pairs whose names start with `prefix`, without it (names are
+    /// UTF-8, checked when the frame was read; given as bytes).
+    pub fn with_prefix<'a>(&'a self, prefix: &'a str) -> impl Iterator<Item = (&'a [u8], &'a [u8])> + 'a {
+        self.spans
+            .iter()
+            .filter_map(move |s| self.name(s).strip_prefix(prefix.as_bytes()).map(|rest| (rest, self.value(s))))
     }
 
     pub fn encode(&self) -> Vec<u8> {
@@ -182,7 +174,8 @@ impl Meta {
         while i < body.len() {
             let kl = len(take(4, &mut i)?);
             let (k0, k1) = take(kl, &mut i)?;
-            if std::str::from_utf8(&body[k0..k1]).is_err() {
+            let name = &body[k0..k1];
+            if !name.is_ascii() && std::str::from_utf8(name).is_err() {
                 return Err("bad name in request frame".into());
             }
             let vl = len(take(4, &mut i)?);
@@ -208,7 +201,7 @@ mod tests {
         let back = Meta::decode(&bytes[8..8 + n]).unwrap();
         assert_eq!(back, m);
         assert_eq!(back.get_str("client_ip"), Some("127.0.0.1"));
-        assert_eq!(back.with_prefix("env:").collect::<Vec<_>>(), vec![("HTTPS", &b"on"[..])]);
+        assert_eq!(back.with_prefix("env:").collect::<Vec<_>>(), vec![(&b"HTTPS"[..], &b"on"[..])]);
     }
 
     #[test]

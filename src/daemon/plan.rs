@@ -100,14 +100,14 @@ impl Plan {
         for (k, v) in m.with_prefix(PREFIX) {
             seen = true;
             match k {
-                "script" => set_text(&mut self.script, v),
-                "callable" => set_text(&mut self.callable, v),
-                "group" => set_text(&mut self.application_group, v),
-                "mtime" => self.mtime_us = std::str::from_utf8(v).ok().and_then(|s| s.parse().ok()),
-                "filename" => set_bytes(&mut self.filename, v),
-                "script_name" => set_bytes(&mut self.script_name, v),
-                "path_info" => set_bytes(&mut self.path_info, v),
-                "flags" => flags = v,
+                b"script" => set_text(&mut self.script, v),
+                b"callable" => set_text(&mut self.callable, v),
+                b"group" => set_text(&mut self.application_group, v),
+                b"mtime" => self.mtime_us = std::str::from_utf8(v).ok().and_then(|s| s.parse().ok()),
+                b"filename" => set_bytes(&mut self.filename, v),
+                b"script_name" => set_bytes(&mut self.script_name, v),
+                b"path_info" => set_bytes(&mut self.path_info, v),
+                b"flags" => flags = v,
                 _ => {}
             }
         }

@@ -14,7 +14,6 @@ use crate::ffi::server::{KeptServer, Server};
 use crate::ffi::{self, daemon as hd, log, os, raw};
 use crate::sync::LockExt;
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
 use std::ffi::c_int;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -111,7 +110,8 @@ const NARROW_AFTER: u32 = 8;
 struct Hub {
     ep: Epoll,
     lfd: i32,
-    kept: Mutex<HashMap<i32, hd::Connection>>,
+    /// Indexed by descriptor (small numbers: no hashing per request).
+    kept: Mutex<Vec<Option<hd::Connection>>>,
     /// Threads waiting in the set.
     free: AtomicUsize,
 }
@@ -136,7 +136,7 @@ fn hub(lfd: i32) -> &'static Hub {
         Hub {
             ep,
             lfd,
-            kept: Mutex::new(HashMap::new()),
+            kept: Mutex::new(Vec::new()),
             free: AtomicUsize::new(0),
         }
     })
@@ -146,7 +146,14 @@ impl Hub {
     /// Keeps `conn` for its next request (armed for one event).
     fn keep(&self, conn: hd::Connection, first: bool) {
         let fd = conn.fd();
-        self.kept.locked().insert(fd, conn);
+        {
+            let mut kept = self.kept.locked();
+            let at = fd.max(0) as usize;
+            if kept.len() <= at {
+                kept.resize_with(at + 1, || None);
+            }
+            kept[at] = Some(conn);
+        }
         // (Re)arms a socket this process holds in `kept`.
         let events = epoll::IN | epoll::ONESHOT;
         let _ = if first {
@@ -170,7 +177,7 @@ impl Hub {
 
     /// Takes the kept connection an event named, unless another thread took it.
     fn take(&self, fd: i32) -> Option<hd::Connection> {
-        self.kept.locked().remove(&fd)
+        self.kept.locked().get_mut(fd.max(0) as usize).and_then(Option::take)
     }
 }
 
@@ -520,20 +527,20 @@ fn apply_meta(r: &ffi::request::Request, meta: &Meta) {
     }
     let env = r.subprocess_env();
     for (k, v) in meta.with_prefix("env:") {
-        let _ = env.set(k.as_bytes(), v);
+        let _ = env.set(k, v);
     }
     let headers = r.headers_in();
     for (k, v) in meta.with_prefix("hdr:") {
-        if k.eq_ignore_ascii_case("connection") {
+        if k.eq_ignore_ascii_case(b"connection") {
             // Seen by the application (HTTP_CONNECTION) but not by httpd
             // here: the client's wish is for its own connection, not this one.
             let _ = env.set(b"HTTP_CONNECTION", v);
             continue;
         }
-        let _ = headers.set(k.as_bytes(), v);
+        let _ = headers.set(k, v);
     }
     for (k, _) in meta.with_prefix("drop:") {
-        let _ = headers.unset(k.as_bytes());
+        let _ = headers.unset(k);
     }
 }
 
