@@ -224,5 +224,10 @@ mod tests {
         h[4..8].copy_from_slice(&((MAX + 1) as u32).to_le_bytes());
         assert!(Meta::body_len(&h).is_err());
         assert!(Meta::decode(&[5, 0, 0, 0, b'a']).is_err());
+        // A name must be UTF-8 (ASCII or not); a value may be any bytes.
+        let pair = |name: &[u8]| [&[name.len() as u8, 0, 0, 0][..], name, &[1, 0, 0, 0, 0xff]].concat();
+        assert!(Meta::decode(&pair(b"\xff")).is_err());
+        let m = Meta::decode(&pair("env:\u{e9}".as_bytes())).unwrap();
+        assert_eq!(m.with_prefix("env:").collect::<Vec<_>>(), vec![("\u{e9}".as_bytes(), &[0xff][..])]);
     }
 }
