@@ -144,11 +144,17 @@ impl Admission {
     }
 }
 
+thread_local! {
+    /// The worker thread's kernel id, asked once (a gettid per request otherwise;
+    /// worker threads start in the daemon and never fork).
+    static THREAD_ID: i32 = crate::ffi::os::thread_id();
+}
+
 impl Place<'_> {
     /// The thread serves a request now (until `Drop`): the watcher looks at it.
     pub fn serving(&self) {
         if let Some(h) = self.of.holders.get(self.idx) {
-            h.store(crate::ffi::os::thread_id(), Ordering::Relaxed);
+            h.store(THREAD_ID.with(|t| *t), Ordering::Relaxed);
         }
     }
 }
