@@ -121,6 +121,7 @@ pub fn run(nb: Newborn, g: Arc<Running>, slot: usize, main: KeptServer) -> ! {
     let main = main.get();
     let spec = g.decl.spec.clone();
     let _ = super::CURRENT.set(spec.clone());
+    crate::request::output::note_in_a_daemon();
     // The daemon logs where its group is declared (that virtual host's ErrorLog).
     let s = g.decl.server.get();
     log::set_process_server(s);

@@ -179,7 +179,7 @@ fn send_end(r: &Request, data: &[u8]) -> bool {
         return false;
     }
     // A daemon flushes each response as it ends it (src/ffi/daemon.rs).
-    if data.len() <= SAFE_FLUSH && crate::daemon::current().is_none() && send_queue_empty(r) {
+    if data.len() <= SAFE_FLUSH && !IN_A_DAEMON.load(std::sync::atomic::Ordering::Relaxed) && send_queue_empty(r) {
         bb.append_flush();
         let ok = c.pass_output(bb) == 0;
         bb.cleanup();
@@ -215,4 +215,14 @@ pub fn refused_header(r: &Request) -> Option<String> {
         }
     }
     None
+}
+
+/// Set once in a daemon process (daemon mode), which flushes each response
+/// itself: `end` then leaves the flush to it. Set at the daemon's start by
+/// src/daemon, which sits above this module.
+static IN_A_DAEMON: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// This process is a daemon of daemon mode (see `IN_A_DAEMON`).
+pub fn note_in_a_daemon() {
+    IN_A_DAEMON.store(true, std::sync::atomic::Ordering::Relaxed);
 }
