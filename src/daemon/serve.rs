@@ -260,7 +260,7 @@ fn watch(h: &'static Hub, st: Arc<State>) {
         suspects = seen;
         listener_waiting = listener;
         if spare {
-            if waited {
+            if waited && widening_helps(&st) {
                 // A request waited a whole tick for the admitted threads.
                 adm.widen();
                 suspects.clear();
@@ -268,6 +268,28 @@ fn watch(h: &'static Hub, st: Arc<State>) {
             } else if adm.above_base() {
                 computing.look(adm);
             }
+        }
+    }
+}
+
+/// How long the admitted threads' requests must have run, when one of them
+/// is on a CPU, before a waiting request lets more threads in.
+const LONG_REQUEST_MS: u64 = 20;
+
+/// Whether more threads would serve a request that waited a whole tick:
+/// yes when the admitted threads are blocked in the application, or have
+/// each been on their request for a while (a long computation, which the
+/// GIL shares every 5 ms). Not when the requests are short and the threads
+/// only wait for a CPU (a loaded machine): more threads would then only
+/// queue for the GIL and the CPUs, and the waiting request is served next.
+fn widening_helps(st: &State) -> bool {
+    match st.admission.seen() {
+        Seen::NoneRunning => true,
+        Seen::NoneServing => false,
+        Seen::SomeRunning => {
+            let now = now_ms();
+            let mut serving = st.started.iter().map(|a| a.load(Ordering::SeqCst)).filter(|&t0| t0 > 0).peekable();
+            serving.peek().is_some() && serving.all(|t0| now.saturating_sub(t0) >= LONG_REQUEST_MS)
         }
     }
 }
@@ -290,9 +312,17 @@ pub fn worker(idx: usize, st: std::sync::Arc<State>, lfd: i32, _pool: ThreadPool
     let mut ev = [epoll::NO_EVENT];
     let mut accepted = 0u64;
     let mut plan = Plan::default();
+    // Kept from one request to the next while the limit allows it.
+    let mut place = None;
     while !st.stopping.load(Ordering::SeqCst) {
         // Only admitted threads take requests (see admission.rs).
-        let Some(place) = st.admission.enter(idx, &st.stopping) else {
+        if place.as_ref().is_some_and(|p: &super::admission::Place| !p.holds()) {
+            place = None; // given back: the limit came down
+        }
+        if place.is_none() {
+            place = st.admission.enter(idx, &st.stopping);
+        }
+        let Some(place) = place.as_ref() else {
             break;
         };
         h.free.fetch_add(1, Ordering::SeqCst);
@@ -302,7 +332,6 @@ pub fn worker(idx: usize, st: std::sync::Arc<State>, lfd: i32, _pool: ThreadPool
         if n == 0 {
             continue;
         }
-        place.serving();
         let key = ev[0].u64;
         let (conn, first) = if key == LISTENER {
             // A non-blocking accept on the listener; none when another daemon took it.
@@ -341,6 +370,7 @@ pub fn worker(idx: usize, st: std::sync::Arc<State>, lfd: i32, _pool: ThreadPool
             }
         };
         let mut conn = conn;
+        place.serving();
         loop {
             let Some(c) = serve(conn, idx, &st, server, &spec.name, &mut plan) else {
                 break;
@@ -355,6 +385,7 @@ pub fn worker(idx: usize, st: std::sync::Arc<State>, lfd: i32, _pool: ThreadPool
             h.keep(c, first);
             break;
         }
+        place.idle();
     }
     // Kept connections close before pickup: their children go elsewhere.
     if let Some(h) = HUB.get() {
@@ -590,5 +621,28 @@ pub fn monitor(st: std::sync::Arc<State>, spec: &super::options::GroupSpec, s: K
                 ffi::process::exit_now(3);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_requests_on_a_cpu_do_not_widen_the_admission_but_long_ones_do() {
+        let st = State::new(4);
+        let stop = AtomicBool::new(false);
+        let place = st.admission.enter(0, &stop).expect("a place");
+        assert!(!widening_helps(&st), "no thread serves a request");
+        // This thread serves a request it took just now, and runs.
+        place.serving();
+        st.started[0].store(now_ms(), Ordering::SeqCst);
+        assert!(!widening_helps(&st), "a short request waiting for a CPU");
+        // The same request, running for a while: a long computation.
+        st.started[0].store(now_ms() - 2 * LONG_REQUEST_MS, Ordering::SeqCst);
+        assert!(widening_helps(&st), "a long computation");
+        place.idle();
+        st.started[0].store(0, Ordering::SeqCst);
+        assert!(!widening_helps(&st));
     }
 }
