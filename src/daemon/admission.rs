@@ -19,9 +19,10 @@
 //! (they are blocked in the application: a database, a sleep, a service; or
 //! their requests compute for long), the limit doubles, up to every thread of
 //! the daemon. Short requests that only wait for a CPU on a loaded machine do
-//! not widen it: more threads would only queue for the GIL (measured: about
-//! 15% fewer requests/s and twice the p99 for hello world). When the threads serving requests have been computing (on a
-//! CPU, not blocked) for eight looks in a row, it comes down by one. An
+//! not widen it: more threads would only queue for the GIL (measured for
+//! hello world: about 20% fewer requests/s and half again the p99). When
+//! the threads serving requests have been computing (on a CPU, not blocked)
+//! for eight looks in a row, it comes down by one. An
 //! application that waits gets its threads within a few ticks; one that
 //! computes keeps one GIL busy without handing it round.
 use crate::sync::LockExt;
