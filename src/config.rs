@@ -441,12 +441,34 @@ pub struct ServerConfig {
     pub python_threads: Option<usize>,
     /// PyriteSwitchInterval: sys.setswitchinterval at child start (main server only).
     pub switch_interval: Option<f64>,
+    /// PyriteChildScheduling: httpd's children's CPU scheduling policy (main server only).
+    pub child_scheduling: Option<ChildScheduling>,
     /// PyritePreload: import handler modules at child start (default On; main server only).
     pub preload: Option<bool>,
     /// PyriteBytecodeCache: where application code's bytecode goes (main server only).
     pub bytecode_cache: Option<BytecodeSetting>,
     /// PythonConnectionHandler: takes over the server's connections from HTTP.
     pub connection_handler: Option<Arc<ConnHandlerDecl>>,
+}
+
+/// PyriteChildScheduling: how the kernel schedules httpd's children's threads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChildScheduling {
+    /// Linux's SCHED_BATCH: a woken thread does not preempt a running one
+    /// (the default when daemon groups are declared; see src/scheduling.rs).
+    Batch,
+    /// As httpd's parent started them (usually SCHED_OTHER).
+    Normal,
+}
+
+impl ChildScheduling {
+    pub fn parse(arg: &str) -> Result<ChildScheduling, String> {
+        match arg.to_ascii_lowercase().as_str() {
+            "batch" => Ok(ChildScheduling::Batch),
+            "normal" => Ok(ChildScheduling::Normal),
+            _ => Err(format!("{arg:?} is neither batch nor normal")),
+        }
+    }
 }
 
 /// A section's handlers of one phase over the enclosing ones: each list (the
@@ -805,6 +827,12 @@ fn set_switch_interval(cmd: &Cmd, _m: &mut DirConfig, arg: &str) -> Outcome {
     Ok(())
 }
 
+fn set_child_scheduling(cmd: &Cmd, _m: &mut DirConfig, arg: &str) -> Outcome {
+    let mut sc = main_server(cmd, "PyriteChildScheduling")?;
+    sc.child_scheduling = Some(ChildScheduling::parse(arg).map_err(|e| fail("PyriteChildScheduling", &e))?);
+    Ok(())
+}
+
 // ---- this file's part of the directive table (src/directives.rs has it all) ----
 
 /// A command table entry for a C-style directive callback.
@@ -819,7 +847,7 @@ const fn handler_directive(
     Spec::new(name, Func::RawArgs(set_handler), phase as usize, req_override, help)
 }
 
-pub const COMMANDS: [raw::command_rec; 26] = [
+pub const COMMANDS: [raw::command_rec; 27] = [
     entry(&handler_directive(
         c"PythonHandler",
         Phase::Handler,
@@ -975,6 +1003,13 @@ pub const COMMANDS: [raw::command_rec; 26] = [
         0,
         raw::RSRC_CONF,
         c"seconds: Python's thread switch interval (sys.setswitchinterval) in each child",
+    )),
+    entry(&Spec::new(
+        c"PyriteChildScheduling",
+        Func::Take1(set_child_scheduling),
+        0,
+        raw::RSRC_CONF,
+        c"batch | normal: Linux scheduling policy of httpd's children (batch: a woken thread does not preempt; the default with daemon groups)",
     )),
     entry(&Spec::new(
         c"PyriteBytecodeCache",

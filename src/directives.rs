@@ -5,7 +5,7 @@
 use crate::config;
 use crate::ffi::directive::{CommandTable, END};
 
-pub static COMMANDS: CommandTable<78> = CommandTable([
+pub static COMMANDS: CommandTable<79> = CommandTable([
     config::COMMANDS[0],
     config::COMMANDS[1],
     config::COMMANDS[2],
@@ -61,6 +61,7 @@ pub static COMMANDS: CommandTable<78> = CommandTable([
     config::COMMANDS[23],
     config::COMMANDS[24],
     config::COMMANDS[25],
+    config::COMMANDS[26],
     crate::wsgi::directives::COMMANDS[0],
     crate::wsgi::directives::COMMANDS[1],
     crate::wsgi::directives::COMMANDS[2],

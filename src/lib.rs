@@ -26,6 +26,7 @@ pub mod pymodule;
 pub mod python_flags;
 pub mod request;
 pub mod requires;
+pub mod scheduling;
 pub mod ssi;
 pub mod sync;
 pub mod thread_states;

@@ -123,6 +123,7 @@ fn post_config_of(pconf: &Pool, s: &Server) -> c_int {
         return raw::HTTP_INTERNAL_SERVER_ERROR as c_int;
     }
     crate::capacity::log_summary(s);
+    s.log(log::APLOG_NOTICE, &crate::scheduling::startup_notice(s));
     crate::wsgi::notes::flush(s);
     crate::wsgi::directives::log_notes(s);
     if let Some(notice) = crate::python_flags::startup_notice() {
@@ -135,6 +136,10 @@ fn post_config_of(pconf: &Pool, s: &Server) -> c_int {
 }
 
 fn child_init_of(pchild: &'static Pool, s: &Server) {
+    if crate::daemon::current().is_none() {
+        // First, so that every thread the child starts from here inherits it.
+        crate::scheduling::apply_in_child(s);
+    }
     // The metrics slots are for httpd's children (a daemon would take one of theirs).
     if crate::daemon::current().is_none() {
         crate::metrics::shm::child_init(pchild, s);

@@ -16,7 +16,8 @@
 //!                     -> daemon (daemon mode's processes and hand-over)
 //!                       -> wsgi (the WSGI adapter, which routes to daemons)
 //!                         -> pymodule (`_apache`, assembled from the above)
-//!                           -> child (Python's start in a process: names every feature)
+//!                           -> child (Python's start in a process: names every feature),
+//!                              scheduling (the children's CPU policy)
 //!                             -> capacity (the start-up report)
 //!                               -> directives (the command table)
 //!                                 -> module (the module record and hooks)
@@ -43,7 +44,7 @@ const LAYERS: &[&[&str]] = &[
     &["daemon"],
     &["wsgi"],
     &["pymodule"],
-    &["child"],
+    &["child", "scheduling"],
     &["capacity"],
     &["directives"],
     &["module"],

@@ -63,6 +63,11 @@ fn tuning_directives_refuse_bad_values() {
             "applies to the whole server",
         ),
         ("PyritePreload maybe", "PyritePreload"),
+        ("PyriteChildScheduling fast", "is neither batch nor normal"),
+        (
+            "<VirtualHost *:*>\nPyriteChildScheduling batch\n</VirtualHost>",
+            "applies to the whole server",
+        ),
     ] {
         let h = Httpd::prepare(Mpm::Event, &format!("{line}\n"));
         let out = h.apachectl("configtest");

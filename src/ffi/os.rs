@@ -275,6 +275,19 @@ pub fn poll_one(fd: &impl AsFd, events: i16, timeout_ms: i32) -> (i32, i16) {
     (n, p.revents)
 }
 
+/// Puts the calling thread under Linux's SCHED_BATCH policy (threads it
+/// creates afterwards inherit it): when woken, it does not preempt the
+/// thread running on its CPU. No privilege is needed.
+pub fn schedule_as_batch() -> std::io::Result<()> {
+    let param = libc::sched_param { sched_priority: 0 };
+    // SAFETY: pid 0 is this thread; param lives on this stack for the call.
+    if unsafe { libc::sched_setscheduler(0, libc::SCHED_BATCH, &param) } == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
 /// The calling thread's errno.
 #[inline]
 pub fn last_errno() -> i32 {
