@@ -18,6 +18,10 @@
 #            wsgi:gate=1  wsgi:gate=0  wsgi:gate=4,switch=0.05
 #            so=PATH loads another build of mod_pyrite (to compare two commits
 #            in interleaved rounds), e.g. handler:so=/tmp/base/mod_pyrite.so
+#            sched=batch|normal sets PyriteChildScheduling (httpd's children's
+#            policy; batch is the default with daemon groups)
+#            batch=1 (any variant, mod_wsgi's too) starts the whole httpd under
+#            SCHED_BATCH (chrt -b 0), as systemd's CPUSchedulingPolicy=batch would
 #            sites=N adds N-1 more sites, each in its own interpreter (the load
 #            still goes to the first, which then runs in a sub-interpreter)
 #   APP      hello (12 bytes, the default), cpu2ms (2 ms of Python CPU work per
@@ -146,7 +150,8 @@ settings() {  # "gate=1,switch=0.05" -> directives
   tr ',' '\n' <<<"$s" | while IFS== read -r k v; do case $k in
     gate) echo "PyriteMaxPythonThreads $v";;
     switch) echo "PyriteSwitchInterval $v";;
-    so|sites) ;;
+    sched) echo "PyriteChildScheduling $v";;
+    so|sites|batch) ;;
     *) echo "unknown setting $k" >&2; exit 2;;
   esac; done
 }
@@ -193,7 +198,9 @@ switches() { for p in $(pgrep -P "$1"); do cat /proc/$p/task/*/status 2>/dev/nul
 one() {  # variant -> "rps p50 p99 cpu_us_per_request errors rss_mib_per_child switches_per_request"
   local v=$1 conf=$W/run/conf pid
   { base; variant "$v"; } > "$conf"
-  apache2 -f "$conf" -k start
+  local launch=()
+  [[ $v == *:*batch=1* ]] && launch=(chrt -b 0)
+  "${launch[@]}" apache2 -f "$conf" -k start
   for _ in $(seq 100); do curl -fs -o /dev/null "$url" && break; sleep 0.1; done
   [ "$(curl -s "$url")" = "Hello World!" ] || { echo "$v: wrong answer" >&2; tail -5 "$W/run/error.log" >&2; }
   wrk -t2 -c"$CONN" -d2s "$url" >/dev/null 2>&1 || true
@@ -218,6 +225,7 @@ one() {  # variant -> "rps p50 p99 cpu_us_per_request errors rss_mib_per_child s
   # CPU ticks (1/100 s) of httpd's processes during the run, per request.
   cpu=$(awk -v a="$after" -v b="$before" -v n="$n" 'BEGIN{ if (n>0) printf "%.1f", (a-b)*10000/n; else print "nan" }')
   errs=$(awk '/Non-2xx|Socket errors/{c+=1} END{print c+0}' <<<"$out")
+  { grep -E 'Non-2xx|Socket errors' <<<"$out" || true; } | sed "s|^ *|$v: |" >&2
   local cs; cs=$(awk -v a="$sw1" -v b="$sw0" -v n="$n" 'BEGIN{ if (n>0) printf "%.2f", (a-b)/n; else print "nan" }')
   echo "$rps ${p50:-nan} ${p99:-nan} $cpu $errs $rss $cs"
 }

@@ -47,6 +47,7 @@ pub fn startup_notice(s: &Server) -> String {
     match (chosen(s), given) {
         (ChildScheduling::Batch, false) => "mod_pyrite: httpd's children run under SCHED_BATCH (the default with daemon groups: a child thread woken by a daemon's response does not preempt the daemon; `PyriteChildScheduling normal` keeps the normal policy; docs/tuning.md)".to_string(),
         (ChildScheduling::Batch, true) => "mod_pyrite: httpd's children run under SCHED_BATCH (PyriteChildScheduling batch)".to_string(),
-        (ChildScheduling::Normal, _) => "mod_pyrite: httpd's children keep the scheduling policy httpd started them with (PyriteChildScheduling normal, the default without daemon groups)".to_string(),
+        (ChildScheduling::Normal, true) => "mod_pyrite: httpd's children keep the scheduling policy httpd started them with (PyriteChildScheduling normal)".to_string(),
+        (ChildScheduling::Normal, false) => "mod_pyrite: httpd's children keep the scheduling policy httpd started them with (the default without daemon groups)".to_string(),
     }
 }

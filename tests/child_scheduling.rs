@@ -79,7 +79,10 @@ fn normal_keeps_the_childrens_policy_with_daemon_groups() {
         );
     }
     let log = h.stop();
-    assert!(log.contains("httpd's children keep the scheduling policy"), "{log}");
+    assert!(
+        log.contains("keep the scheduling policy httpd started them with (PyriteChildScheduling normal)"),
+        "{log}"
+    );
 }
 
 #[test]
@@ -89,7 +92,8 @@ fn without_daemon_groups_the_policy_is_kept_unless_batch_is_asked_for() {
         let h = Httpd::start(mpm, site);
         let (child, policy) = served(&h, "/e");
         assert_eq!(policy, SCHED_OTHER, "{mpm:?}: embedded, no groups: child {child}");
-        h.stop();
+        let log = h.stop();
+        assert!(log.contains("started them with (the default without daemon groups)"), "{log}");
         let h = Httpd::start(mpm, &format!("{site}PyriteChildScheduling batch\n"));
         let (child, policy) = served(&h, "/e");
         assert_eq!(policy, SCHED_BATCH, "{mpm:?}: asked for: child {child}");
