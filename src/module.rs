@@ -139,9 +139,7 @@ fn child_init_of(pchild: &'static Pool, s: &Server) {
     if crate::daemon::current().is_none() {
         // First, so that every thread the child starts from here inherits it.
         crate::scheduling::apply_in_child(s);
-    }
-    // The metrics slots are for httpd's children (a daemon would take one of theirs).
-    if crate::daemon::current().is_none() {
+        // The metrics slots are for httpd's children (a daemon would take one of theirs).
         crate::metrics::shm::child_init(pchild, s);
     }
     crate::locks::child_init(Some(s));

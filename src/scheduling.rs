@@ -7,10 +7,11 @@
 //! switches per request, which on a loaded machine cost more than a small
 //! view. Under SCHED_BATCH a woken child thread waits for the running
 //! thread's turn to end instead (or takes an idle CPU at once, as before).
-//! Measured with a small Flask view in daemon mode on 2 CPUs: 25% more
-//! requests/s, the daemons' switches per request from 2.0 to 0.3, no worse
-//! p99; hello world and embedded mode within the noise (docs/tuning.md).
-//! Daemons keep their policy: theirs made no difference.
+//! Measured with a small Flask view in daemon mode on 2 CPUs: a third more
+//! requests/s, the daemons' switches per request from 2.0 to 0.3, a lower
+//! p50 and a higher p99 (a woken thread may wait a turn); hello world and
+//! embedded mode within the noise (docs/tuning.md). Daemons keep their
+//! policy: theirs made no difference.
 use crate::config::{ChildScheduling, ServerConfig};
 use crate::ffi::server::Server;
 use crate::ffi::{log, os};
