@@ -129,8 +129,13 @@ fn post_config_of(pconf: &Pool, s: &Server) -> c_int {
     if let Some(notice) = crate::python_flags::startup_notice() {
         s.log(log::APLOG_NOTICE, &notice);
     }
+    let who = if children_start_python() {
+        "each child starts Python"
+    } else {
+        "httpd's children start no Python (WSGIRestrictEmbedded On); each daemon of a group starts it"
+    };
     s.log(log::APLOG_NOTICE, &format!(
-        "mod_pyrite/{VERSION} (Python {PYTHON_VERSION}) configured: each child starts Python (and one sub-interpreter per interpreter name or application group, when the configuration uses more than one) at child start"
+        "mod_pyrite/{VERSION} (Python {PYTHON_VERSION}) configured: {who} (and one sub-interpreter per interpreter name or application group, when the configuration uses more than one) at its start"
     ));
     raw::OK as c_int
 }
@@ -146,13 +151,15 @@ fn child_init_of(pchild: &'static Pool, s: &Server) {
     if crate::daemon::current().is_none() {
         // httpd's children connect to daemons by path; they never accept on their sockets.
         crate::daemon::listener::close_all_but(None);
-        // WSGIRestrictEmbedded On: no Python in httpd's children, unless a
-        // WSGIDispatchScript must run there (as mod_wsgi starts it then too).
-        if crate::daemon::directives::restrict_embedded()
-            && !crate::config::wsgi::DISPATCH_SCRIPTS.load(std::sync::atomic::Ordering::Relaxed)
-        {
+        if !children_start_python() {
             return;
         }
     }
     crate::child::init_child(pchild, s)
+}
+
+/// Whether httpd's children start Python: not under WSGIRestrictEmbedded On,
+/// unless a WSGIDispatchScript must run there (as mod_wsgi starts it then too).
+fn children_start_python() -> bool {
+    !crate::daemon::directives::restrict_embedded() || crate::config::wsgi::DISPATCH_SCRIPTS.load(std::sync::atomic::Ordering::Relaxed)
 }

@@ -64,6 +64,10 @@ fn an_unknown_group_is_a_500_and_restrict_embedded_keeps_python_out_of_children(
     let log = h.stop();
     assert!(log.contains("no WSGI daemon process called \"missing\""), "{log}");
     assert!(log.contains("refused: WSGIRestrictEmbedded On"), "{log}");
+    assert!(
+        log.contains("configured: httpd's children start no Python (WSGIRestrictEmbedded On); each daemon of a group starts it"),
+        "{log}"
+    );
     // Only the daemon started Python ("child N ready" is logged where Python starts).
     let ready = log
         .lines()
