@@ -123,7 +123,7 @@ fn post_config_of(pconf: &Pool, s: &Server) -> c_int {
         return raw::HTTP_INTERNAL_SERVER_ERROR as c_int;
     }
     crate::capacity::log_summary(s);
-    s.log(log::APLOG_NOTICE, &crate::scheduling::startup_notice(s));
+    s.log(log::APLOG_NOTICE, crate::scheduling::startup_notice(s));
     crate::wsgi::notes::flush(s);
     crate::wsgi::directives::log_notes(s);
     if let Some(notice) = crate::python_flags::startup_notice() {

@@ -16,15 +16,24 @@ use crate::config::{ChildScheduling, ServerConfig};
 use crate::ffi::server::Server;
 use crate::ffi::{log, os};
 
-/// The policy of the running configuration: PyriteChildScheduling if
-/// given, else batch when it declares daemon groups and normal otherwise.
-pub fn chosen(s: &Server) -> ChildScheduling {
-    let given = ServerConfig::of(s).and_then(|sc| sc.child_scheduling);
-    given.unwrap_or(if crate::daemon::directives::any() {
+/// PyriteChildScheduling, if the configuration gives it.
+fn given(s: &Server) -> Option<ChildScheduling> {
+    ServerConfig::of(s).and_then(|sc| sc.child_scheduling)
+}
+
+/// Without PyriteChildScheduling: batch when the configuration declares
+/// daemon groups, normal otherwise.
+fn by_default() -> ChildScheduling {
+    if crate::daemon::directives::any() {
         ChildScheduling::Batch
     } else {
         ChildScheduling::Normal
-    })
+    }
+}
+
+/// The policy of the running configuration.
+fn chosen(s: &Server) -> ChildScheduling {
+    given(s).unwrap_or_else(by_default)
 }
 
 /// In an httpd child, before its MPM starts its threads (which inherit the
@@ -43,12 +52,11 @@ pub fn apply_in_child(s: &Server) {
 }
 
 /// The start-up line that says what httpd's children run under and why.
-pub fn startup_notice(s: &Server) -> String {
-    let given = ServerConfig::of(s).and_then(|sc| sc.child_scheduling).is_some();
-    match (chosen(s), given) {
-        (ChildScheduling::Batch, false) => "mod_pyrite: httpd's children run under SCHED_BATCH (the default with daemon groups: a child thread woken by a daemon's response does not preempt the daemon; `PyriteChildScheduling normal` keeps the normal policy; docs/tuning.md)".to_string(),
-        (ChildScheduling::Batch, true) => "mod_pyrite: httpd's children run under SCHED_BATCH (PyriteChildScheduling batch)".to_string(),
-        (ChildScheduling::Normal, true) => "mod_pyrite: httpd's children keep the scheduling policy httpd started them with (PyriteChildScheduling normal)".to_string(),
-        (ChildScheduling::Normal, false) => "mod_pyrite: httpd's children keep the scheduling policy httpd started them with (the default without daemon groups)".to_string(),
+pub fn startup_notice(s: &Server) -> &'static str {
+    match (given(s), by_default()) {
+        (Some(ChildScheduling::Batch), _) => "mod_pyrite: httpd's children run under SCHED_BATCH (PyriteChildScheduling batch)",
+        (Some(ChildScheduling::Normal), _) => "mod_pyrite: httpd's children keep the scheduling policy httpd started them with (PyriteChildScheduling normal)",
+        (None, ChildScheduling::Batch) => "mod_pyrite: httpd's children run under SCHED_BATCH (the default with daemon groups: a child thread woken by a daemon's response does not preempt the daemon; `PyriteChildScheduling normal` keeps the normal policy; docs/tuning.md)",
+        (None, ChildScheduling::Normal) => "mod_pyrite: httpd's children keep the scheduling policy httpd started them with (the default without daemon groups)",
     }
 }

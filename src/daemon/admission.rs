@@ -183,9 +183,7 @@ impl Place<'_> {
 
 impl Drop for Place<'_> {
     fn drop(&mut self) {
-        if let Some(h) = self.of.holders.get(self.idx) {
-            h.store(0, Ordering::Relaxed);
-        }
+        self.idle();
         let mut c = self.of.counts.locked();
         c.inside -= 1;
         if c.outside > 0 && c.inside < c.limit {
